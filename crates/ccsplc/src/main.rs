@@ -1,0 +1,65 @@
+//! `ccsplc`: a CCS charging communication controller, as car (EVCC) or charger (SECC).
+//!
+//! This binary only wires things together: the command line ([`cli`]), logging
+//! ([`logging`]), configuration, and the drivers of `ccs-linux` and `ccs-sim` around the
+//! protocol core of `ccs-proto`. It is the only crate that uses `anyhow`.
+#![forbid(unsafe_code)]
+
+mod cli;
+mod logging;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+use crate::cli::{Cli, Command, ConfigCommand, ExiCommand};
+
+/// Exit code of a command whose capability is not built yet (and of usage errors).
+const EXIT_NOT_AVAILABLE: u8 = 2;
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    if let Err(e) = logging::init(&cli.log) {
+        eprintln!("ccsplc: cannot set up logging: {e:#}");
+        return ExitCode::FAILURE;
+    }
+    match run(cli.command) {
+        Ok(code) => code,
+        Err(e) => {
+            tracing::error!("{e:#}");
+            eprintln!("ccsplc: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(command: Command) -> anyhow::Result<ExitCode> {
+    match command {
+        Command::Sim(_) => not_built(
+            "sim",
+            "a full simulated session needs the DIN session machines",
+        ),
+        Command::Ev(_) => not_built(
+            "ev",
+            "the car role needs the session machines and link drivers",
+        ),
+        Command::Evse(_) => not_built(
+            "evse",
+            "the charger role needs the session machines and link drivers",
+        ),
+        Command::Listen(_) => not_built("listen", "listen mode needs the link drivers"),
+        Command::Exi(ExiCommand::Decode(_) | ExiCommand::Encode(_)) => {
+            not_built("exi", "the EXI codec is not generated yet")
+        }
+        Command::Decode(_) => not_built("decode", "the capture decoder needs the EXI codec"),
+        Command::Config(ConfigCommand::Check(_) | ConfigCommand::Init(_)) => {
+            not_built("config", "configuration loading is not built yet")
+        }
+    }
+}
+
+/// Says plainly that a command is not available yet and exits with code 2: no fake output.
+fn not_built(command: &str, why: &str) -> anyhow::Result<ExitCode> {
+    eprintln!("ccsplc {command}: not available in this build yet ({why}).");
+    Ok(ExitCode::from(EXIT_NOT_AVAILABLE))
+}

@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# Installs what the tests need beyond the Rust toolchain. Idempotent: does nothing when
+# everything is present. Needs root for system packages (the CI machine runs as root).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+need_apt=()
+# (filled in as capabilities need them: mosquitto for the MQTT tests, iproute2 for namespaces, ...)
+
+if [ ${#need_apt[@]} -gt 0 ]; then
+    echo "== installing ${need_apt[*]}"
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need_apt[@]}"
+fi

@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# Runs every check of the project: formatting, lints, generated-code freshness and all tests.
+# This is the README's test command, and CI (`.ci/run`) runs exactly this.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+# System packages and tools the tests need (idempotent; installs only what is missing).
+scripts/setup.sh
+
+echo "== cargo fmt --check"
+cargo fmt --all --check
+
+echo "== cargo clippy"
+cargo clippy --workspace --all-targets --locked -- -D warnings
+
+shared="${CCSPLC_SHARED:-$(pwd)/../shared}"
+if [ -d "$shared/schemas" ] && [ -d crates/ccs-msg/src/generated ]; then
+    echo "== cargo xtask codegen --check"
+    cargo xtask codegen --check --schemas "$shared/schemas"
+else
+    echo "== skipping codegen --check: no schemas at $shared/schemas or nothing generated yet"
+fi
+
+echo "== cargo test"
+cargo test --workspace --locked
