@@ -27,7 +27,7 @@ fn round_trip(payload_type: u16, bytes: &[u8]) -> Result<(&'static str, Vec<u8>)
 }
 
 fn check_capture(file: &str) -> std::collections::BTreeMap<&'static str, usize> {
-    let pcap = std::fs::read(shared_path(file)).unwrap();
+    let pcap = std::fs::read(shared_path(file)).expect("capture readable");
     let messages = support::v2gtp_messages(&pcap);
     let mut per_schema = std::collections::BTreeMap::new();
     let mut failures = Vec::new();

@@ -9,17 +9,17 @@ use std::collections::HashMap;
 
 /// One V2GTP message found in a capture.
 #[derive(Clone, Debug)]
-pub struct V2gtpMessage {
+pub(crate) struct V2gtpMessage {
     /// V2GTP payload type: 0x8001 SAP/DIN/ISO-2, 0x8002 ISO-20 common, 0x8003 AC, 0x8004 DC,
     /// 0x8005 ACDP, 0x8006 WPT.
-    pub payload_type: u16,
+    pub(crate) payload_type: u16,
     /// The EXI stream.
-    pub payload: Vec<u8>,
+    pub(crate) payload: Vec<u8>,
 }
 
 /// Every V2GTP message of every TCP stream in a classic little- or big-endian pcap file with
 /// Ethernet link type.
-pub fn v2gtp_messages(pcap: &[u8]) -> Vec<V2gtpMessage> {
+pub(crate) fn v2gtp_messages(pcap: &[u8]) -> Vec<V2gtpMessage> {
     let le = match pcap.get(..4) {
         Some([0xd4, 0xc3, 0xb2, 0xa1]) => true,
         Some([0xa1, 0xb2, 0xc3, 0xd4]) => false,
