@@ -20,4 +20,5 @@
 //! May depend on `ccs-exi` and `ccs-msg`; nothing that does I/O.
 #![forbid(unsafe_code)]
 
+pub mod homeplug;
 pub mod time;
