@@ -21,4 +21,5 @@
 #![forbid(unsafe_code)]
 
 pub mod homeplug;
+pub mod slac;
 pub mod time;
