@@ -53,8 +53,13 @@ pub struct SlacTimings {
     pub modem_response_timeout: Duration,
     /// Not ISO: requests to the modem before giving up (per step).
     pub modem_request_attempts: u32,
-    /// Not ISO: period of VS_PL_LNK_STATUS polls while waiting for the link (EVerest 100 ms).
+    /// Not ISO: period of VS_PL_LNK_STATUS polls while waiting for the link (EVerest 100 ms),
+    /// and of CM_NW_INFO polls while the charger's modem restarts with its new key.
     pub link_status_poll_interval: Duration,
+    /// Not ISO: how long the charger waits for its modem to report the new network after
+    /// CM_SET_KEY (a QCA EVSE modem re-appears as CCo 5–7 s after being re-keyed,
+    /// homeplug-slac.md §2.16). When it runs out the charger carries on regardless.
+    pub modem_network_timeout: Duration,
 }
 
 impl Default for SlacTimings {
@@ -79,6 +84,7 @@ impl Default for SlacTimings {
             modem_response_timeout: Duration::from_secs(1),
             modem_request_attempts: 3,
             link_status_poll_interval: Duration::from_millis(250),
+            modem_network_timeout: Duration::from_secs(10),
         }
     }
 }

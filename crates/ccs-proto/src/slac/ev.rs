@@ -606,15 +606,14 @@ impl EvSlac {
     }
 
     fn on_match_cnf(&mut self, now: Instant, source: MacAddress, nid: Nid, nmk: Nmk) {
-        let State::WaitingMatchCnf { chosen, sent } =
-            core::mem::replace(&mut self.state, State::Idle)
-        else {
+        // Repeated CNFs (answers to our retries) arrive in later states: ignore them.
+        let State::WaitingMatchCnf { chosen, sent } = &self.state else {
             return;
         };
-        if chosen.evse_mac != source || sent == 0 {
-            self.state = State::WaitingMatchCnf { chosen, sent };
+        if chosen.evse_mac != source || *sent == 0 {
             return;
         }
+        let chosen = chosen.clone();
         self.timers.stop(SlacTimer::TtMatchResponse);
         match self.config.modem {
             // The NID is copied from the CNF, never re-derived: pyPLC and dSPACE chargers send

@@ -50,6 +50,9 @@ enum State {
     SettingKey {
         sent: u32,
     },
+    /// The modem accepted the key; it is restarting with it (old key in effect, then a
+    /// reboot). CM_NW_INFO is polled until it reports the new NID.
+    WaitingNetwork,
     /// Keyed and waiting for (or serving) cars.
     Ready {
         session: Option<Box<Session>>,
@@ -64,7 +67,8 @@ enum State {
 ///
 /// 1. `EvseSlac::new(config, our_mac, nmk, now)` with a fresh NMK from the caller's CSPRNG;
 ///    the NID is derived from it. With a modem, the machine finds it (VS_SW_VER) and keys it
-///    (CM_SET_KEY); [`SlacEvent::Ready`] follows. Without, it is ready at once.
+///    (CM_SET_KEY), then polls CM_NW_INFO until the modem reports the new NID (it keeps the old
+///    key for a while and reboots); [`SlacEvent::Ready`] follows. Without, it is ready at once.
 /// 2. Optionally [`EvseSlac::arm_slac_init`] when the CP enters B/C/D with 5 % PWM.
 /// 3. Loop as for [`super::EvSlac`]: [`EvseSlac::handle_frame`] for every received frame,
 ///    [`EvseSlac::handle_timeout`] at [`EvseSlac::poll_timeout`], then drain
@@ -359,15 +363,36 @@ impl EvseSlac {
             (ModemReply::SetKey { result }, State::SettingKey { .. }) => {
                 self.timers.stop(SlacTimer::ModemResponse);
                 if set_key_accepted(result, self.config.set_key_result_zero_is_success) {
-                    self.become_ready();
+                    self.state = State::WaitingNetwork;
+                    self.timers.set(
+                        SlacTimer::ModemResponse,
+                        now + self.config.timings.modem_network_timeout,
+                    );
+                    self.poll_network(now);
                 } else {
                     // Advertising a key the modem never got would strand the car
                     // (EVerest PR #2324): stop here.
                     self.fail(SlacError::KeyRejected { result });
                 }
             }
+            (ModemReply::NetworkInfo(info), State::WaitingNetwork)
+                if info.networks.iter().any(|n| n.nid == self.nid) =>
+            {
+                self.timers.stop(SlacTimer::ModemResponse);
+                self.timers.stop(SlacTimer::LinkStatusPoll);
+                self.become_ready();
+            }
             _ => {}
         }
+    }
+
+    fn poll_network(&mut self, now: Instant) {
+        let frame = self.modem.network_info_request();
+        self.push(&frame);
+        self.timers.set(
+            SlacTimer::LinkStatusPoll,
+            now + self.config.timings.link_status_poll_interval,
+        );
     }
 
     fn on_parm_req(&mut self, now: Instant, ev_mac: MacAddress, run_id: RunId) {
@@ -577,6 +602,11 @@ impl EvseSlac {
                 } else {
                     self.fail(SlacError::ModemNotResponding);
                 }
+            }
+            (SlacTimer::LinkStatusPoll, State::WaitingNetwork) => self.poll_network(now),
+            (SlacTimer::ModemResponse, State::WaitingNetwork) => {
+                self.timers.stop(SlacTimer::LinkStatusPoll);
+                self.become_ready();
             }
             (SlacTimer::TtEvseSlacInit, State::Ready { session: None }) => {
                 self.events.push_back(SlacEvent::SlacInitTimeout);
