@@ -131,10 +131,12 @@ mod tests {
 
     #[test]
     fn energy_in_raises_soc_by_energy_over_capacity() {
-        let mut c = BatteryConfig::default();
-        c.internal_resistance_ohm = 0.0;
-        c.empty_voltage = Volts(400.0);
-        c.full_voltage = Volts(400.0);
+        let c = BatteryConfig {
+            internal_resistance_ohm: 0.0,
+            empty_voltage: Volts(400.0),
+            full_voltage: Volts(400.0),
+            ..Default::default()
+        };
         let mut b = Battery::new(c, Percent(50.0));
         // 400 V · 150 A · 1 h = 60 kWh = the whole capacity; a tenth of an hour = 10 %.
         b.integrate(Amps(150.0), Duration::from_secs(360));

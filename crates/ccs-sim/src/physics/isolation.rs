@@ -98,8 +98,10 @@ mod tests {
 
     #[test]
     fn low_resistance_is_a_fault() {
-        let mut c = IsolationConfig::default();
-        c.resistance_ohm = 20_000.0; // 40 Ω/V at 500 V
+        let c = IsolationConfig {
+            resistance_ohm: 20_000.0, // 40 Ω/V at 500 V
+            ..Default::default()
+        };
         let mut m = IsolationMonitor::new(c);
         m.step(Duration::from_secs(2), Volts(400.0));
         assert_eq!(m.status(), IsolationStatus::Fault);

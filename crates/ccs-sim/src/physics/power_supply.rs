@@ -179,8 +179,10 @@ mod tests {
 
     #[test]
     fn current_limit_respects_power_and_sink_rating() {
-        let mut c = PowerSupplyConfig::default();
-        c.max_sink_current = Amps(20.0);
+        let c = PowerSupplyConfig {
+            max_sink_current: Amps(20.0),
+            ..Default::default()
+        };
         let mut p = PowerSupply::new(c);
         p.voltage = 500.0;
         p.set(PowerSupplySetpoint {
