@@ -21,4 +21,6 @@
 #![forbid(unsafe_code)]
 
 pub mod hardware;
+pub mod homeplug;
+pub mod slac;
 pub mod time;
