@@ -20,4 +20,6 @@
 //! May depend on `ccs-exi` and `ccs-msg`; nothing that does I/O.
 #![forbid(unsafe_code)]
 
+pub mod sdp;
 pub mod time;
+pub mod v2gtp;
