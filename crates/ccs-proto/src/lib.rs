@@ -22,5 +22,7 @@
 
 pub mod hardware;
 pub mod homeplug;
+pub mod sdp;
 pub mod slac;
 pub mod time;
+pub mod v2gtp;
