@@ -23,6 +23,7 @@
 pub mod hardware;
 pub mod homeplug;
 pub mod sdp;
+pub mod session;
 pub mod slac;
 pub mod time;
 pub mod v2gtp;
