@@ -17,5 +17,6 @@
 
 pub mod clock;
 pub mod modem;
+pub mod physics;
 pub mod powerline;
 pub mod slac_sim;
