@@ -1,6 +1,8 @@
 //! SLAC end to end under the virtual clock: the EV and EVSE machines of ccs-proto, each host
 //! behind a simulated modem on the simulated powerline. Every run is bounded in virtual time
 //! and in steps, so a broken machine fails the test instead of hanging it.
+// Helpers outside #[test] functions unwrap too: a failure here is a test failure.
+#![allow(clippy::unwrap_used)]
 
 use ccs_proto::homeplug::{MacAddress, MmType, Mme, MmeFrame, Nid, Nmk};
 use ccs_proto::slac::keys::SecurityLevel;
@@ -673,5 +675,112 @@ fn after_pairing_non_slac_frames_cross_the_line_and_before_they_do_not() {
             .iter()
             .any(|(s, f)| *s == StationId(0) && f[12..14] == [0x86, 0xdd]),
         "{delivered:?}"
+    );
+}
+
+#[test]
+fn a_lost_match_cnf_is_retried_and_the_charger_resends_the_same_cnf() {
+    let mut sim = SlacSim::new(18);
+    sim.add_evse(
+        EvseSlacConfig::default(),
+        EVSE_MAC,
+        Some(evse_modem(ChipFlavour::Qca7000)),
+        nmk(0x11),
+    );
+    let mut dropped = false;
+    sim.line.set_fault(Box::new(move |_, frame| {
+        if !dropped && MmeFrame::parse(frame).is_ok_and(|f| f.mmtype() == MmType::CmSlacMatchCnf) {
+            dropped = true;
+            return Verdict::Drop;
+        }
+        Verdict::Deliver
+    }));
+    settle(&mut sim);
+    sim.add_ev(EvSlacConfig::default(), EV_MAC, ev_modem(), [12; 32]);
+    assert!(matches!(
+        ev_outcome(&mut sim, Duration::from_secs(30)),
+        Some(SlacEvent::Paired { .. })
+    ));
+    let cnfs: Vec<_> = sim
+        .transcript
+        .iter()
+        .filter(|(_, p, f)| {
+            *p == Party::Evse(0) && MmeFrame::parse(f).unwrap().mmtype() == MmType::CmSlacMatchCnf
+        })
+        .map(|(_, _, f)| f.clone())
+        .collect();
+    assert_eq!(cnfs.len(), 2);
+    assert_eq!(cnfs[0], cnfs[1], "the repeated REQ gets the identical CNF");
+    // Paired is reported once on the charger.
+    let paired = sim
+        .events_of(Party::Evse(0))
+        .iter()
+        .filter(|e| matches!(e, SlacEvent::Paired { .. }))
+        .count();
+    assert_eq!(paired, 1);
+}
+
+#[test]
+fn link_detection_by_cm_nw_info_works_too() {
+    let mut sim = SlacSim::new(19);
+    sim.add_evse(
+        EvseSlacConfig::default(),
+        EVSE_MAC,
+        Some(evse_modem(ChipFlavour::Qca7000)),
+        nmk(0x11),
+    );
+    settle(&mut sim);
+    let mut config = EvSlacConfig::default();
+    config.link_detection = ccs_proto::slac::LinkDetection::NetworkInfo;
+    let station = sim.add_ev(config, EV_MAC, ev_modem(), [13; 32]);
+    assert!(matches!(
+        ev_outcome(&mut sim, Duration::from_secs(30)),
+        Some(SlacEvent::Paired { .. })
+    ));
+    assert!(sim.line.modem(station).unwrap().link_up());
+    assert!(
+        sim.transcript.iter().any(|(_, p, f)| *p == Party::Ev
+            && MmeFrame::parse(f).unwrap().mmtype() == MmType::CmNwInfoReq)
+    );
+}
+
+#[test]
+fn repeated_parm_req_before_sounding_is_answered_not_restarted() {
+    let (mut sim, ev_station) = pair(20);
+    // A car that sends its PARM.REQ twice with one RunID, 20 ms apart (the Ioniq does).
+    let run_started = sim
+        .run_until(Duration::from_secs(5), |p, e| {
+            p == Party::Evse(0) && matches!(e, SlacEvent::SessionStarted { .. })
+        })
+        .unwrap();
+    let req = sim
+        .transcript
+        .iter()
+        .rev()
+        .find(|(_, p, f)| {
+            *p == Party::Ev && MmeFrame::parse(f).unwrap().mmtype() == MmType::CmSlacParmReq
+        })
+        .map(|(_, _, f)| f.clone())
+        .unwrap();
+    let now = sim.clock.now();
+    sim.line.handle_host_frame(now, ev_station, &req);
+    sim.flush();
+    assert!(matches!(
+        ev_outcome(&mut sim, Duration::from_secs(30)),
+        Some(SlacEvent::Paired { .. })
+    ));
+    let evse_events = sim.events_of(Party::Evse(0));
+    assert_eq!(
+        evse_events
+            .iter()
+            .filter(|e| matches!(e, SlacEvent::SessionStarted { .. }))
+            .count(),
+        1
+    );
+    assert!(
+        !evse_events
+            .iter()
+            .any(|e| matches!(e, SlacEvent::AttemptFailed { .. })),
+        "{evse_events:?} after {run_started:?}"
     );
 }

@@ -136,6 +136,8 @@ pub struct EvSlacConfig {
     /// Wait until the modem reports the link (VS_PL_LNK_STATUS = 1) before reporting the
     /// pairing; without it, [`super::SlacEvent::Paired`] follows the accepted SET_KEY.
     pub wait_for_link: bool,
+    /// How the EV learns that its modem has joined the charger's AVLN.
+    pub link_detection: LinkDetection,
     /// Refuse chargers whose mean attenuation exceeds this (open-plc-utils `pev` uses 40 dB);
     /// `None` takes the best one whatever it is.
     pub max_mean_attenuation_db: Option<f64>,
@@ -151,10 +153,23 @@ impl Default for EvSlacConfig {
             timings: SlacTimings::default(),
             modem: ModemMode::Qca,
             wait_for_link: true,
+            link_detection: LinkDetection::PlLinkStatus,
             max_mean_attenuation_db: None,
             set_key_result_zero_is_success: false,
         }
     }
+}
+
+/// How the link is detected after CM_SET_KEY (homeplug-slac.md §3.6).
+#[derive(Clone, Copy, Debug, Default, Eq, PartialEq)]
+#[non_exhaustive]
+pub enum LinkDetection {
+    /// Poll QCA VS_PL_LNK_STATUS until it reports `01` (EVerest, the ISO 15118-5 suite).
+    #[default]
+    PlLinkStatus,
+    /// Poll the standard CM_NW_INFO until the modem lists a network with the charger's NID
+    /// (for modems that do not implement the QCA vendor MME).
+    NetworkInfo,
 }
 
 /// The fixed profile pyPLC's EVSE sends: 58 × 9 dB, the last three `0F 13 19` (copied from an
@@ -198,6 +213,10 @@ pub struct EvseSlacConfig {
     pub security_level: SecurityLevel,
     /// See [`EvSlacConfig::set_key_result_zero_is_success`].
     pub set_key_result_zero_is_success: bool,
+    /// The Result of CM_VALIDATE.CNF (Table A.9): this charger cannot count S2 toggles.
+    /// `03` (failure) as EVerest's EVSE answers in the field; `04` would say "not required".
+    /// No car in the captures sends CM_VALIDATE at all.
+    pub validate_result: u8,
 }
 
 impl Default for EvseSlacConfig {
@@ -210,6 +229,7 @@ impl Default for EvseSlacConfig {
             attenuation_offset_db: 0,
             security_level: SecurityLevel::SimpleConnect,
             set_key_result_zero_is_success: false,
+            validate_result: 0x03,
         }
     }
 }

@@ -13,7 +13,7 @@ use crate::time::Instant;
 
 use super::modem::{ModemControl, ModemReply, set_key_accepted};
 use super::timer::TimerTable;
-use super::{EvSlacConfig, ModemMode, SlacError, SlacEvent, SlacTimer};
+use super::{EvSlacConfig, LinkDetection, ModemMode, SlacError, SlacEvent, SlacTimer};
 
 /// A charger that answered the sounding.
 #[derive(Clone, Debug)]
@@ -359,7 +359,10 @@ impl EvSlac {
             }
             (SlacTimer::LinkStatusPoll, state @ State::WaitingLink { .. }) => {
                 self.state = state;
-                let frame = self.modem.link_status_request();
+                let frame = match self.config.link_detection {
+                    LinkDetection::PlLinkStatus => self.modem.link_status_request(),
+                    LinkDetection::NetworkInfo => self.modem.network_info_request(),
+                };
                 self.push(&frame);
                 self.timers.set(
                     SlacTimer::LinkStatusPoll,
@@ -676,6 +679,11 @@ impl EvSlac {
                 }
             }
             (ModemReply::LinkStatus { up: true }, State::WaitingLink { chosen, nid, nmk }) => {
+                self.paired(chosen, nid, nmk);
+            }
+            (ModemReply::NetworkInfo(info), State::WaitingLink { chosen, nid, nmk })
+                if info.networks.iter().any(|n| n.nid == nid) =>
+            {
                 self.paired(chosen, nid, nmk);
             }
             (_, state) => self.state = state,

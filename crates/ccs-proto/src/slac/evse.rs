@@ -4,7 +4,7 @@ use std::collections::VecDeque;
 
 use crate::homeplug::slac_msg::{
     APPLICATION_TYPE_PEV_EVSE, ATTEN_GROUPS, AttenCharInd, MATCH_CNF_MVF_LENGTH, MatchFields,
-    SECURITY_TYPE_NONE, SlacMatchCnf, SlacMatchReq, SlacParmCnf,
+    SECURITY_TYPE_NONE, SlacMatchCnf, SlacMatchReq, SlacParmCnf, ValidateCnf,
 };
 use crate::homeplug::{MacAddress, Mme, MmeFrame, Nid, Nmk, RunId, WireError};
 use crate::time::Instant;
@@ -278,6 +278,22 @@ impl EvseSlac {
                 }
             }
             Mme::SlacMatchReq(req) => self.on_match_req(frame.source, req),
+            Mme::ValidateReq(req) => {
+                if let Some(s) = session
+                    && s.ev_mac == frame.source
+                {
+                    // Table A.9: this charger does not toggle-validate; like EVerest's, it
+                    // answers with the configured result (failure by default), after which
+                    // cars go on to CM_SLAC_MATCH.
+                    let cnf = ValidateCnf {
+                        signal_type: req.signal_type,
+                        toggle_num: 0,
+                        result: self.config.validate_result,
+                    };
+                    let frame = MmeFrame::new(frame.source, self.our_mac, Mme::ValidateCnf(cnf));
+                    self.push(&frame);
+                }
+            }
             _ => {}
         }
         Ok(())
@@ -399,8 +415,15 @@ impl EvseSlac {
         let State::Ready { session } = &mut self.state else {
             return;
         };
+        let same_run = session
+            .as_ref()
+            .is_some_and(|old| old.ev_mac == ev_mac && old.run_id == run_id);
+        let repeat = same_run
+            && session
+                .as_ref()
+                .is_some_and(|old| old.step == Step::WaitingStartAtten);
         if let Some(old) = session.as_ref()
-            && (old.ev_mac != ev_mac || old.run_id != run_id)
+            && !repeat
             && old.step != Step::Matched
         {
             self.events.push_back(SlacEvent::AttemptFailed {
@@ -441,8 +464,12 @@ impl EvseSlac {
         self.timers
             .set(SlacTimer::TtMatchSequence, now + t.tt_match_sequence);
         self.push(&frame);
-        self.events
-            .push_back(SlacEvent::SessionStarted { ev_mac, run_id });
+        // Cars send the REQ up to three times before the CNF reaches them: a repeat before
+        // sounding starts is answered again, not reported as a new session.
+        if !repeat {
+            self.events
+                .push_back(SlacEvent::SessionStarted { ev_mac, run_id });
+        }
     }
 
     fn check_sounding_complete(&mut self, now: Instant) {

@@ -28,7 +28,8 @@ pub mod modem;
 pub mod timer;
 
 pub use config::{
-    AttenuationSource, EvSlacConfig, EvseSlacConfig, ModemMode, PYPLC_FIXED_PROFILE, SlacTimings,
+    AttenuationSource, EvSlacConfig, EvseSlacConfig, LinkDetection, ModemMode, PYPLC_FIXED_PROFILE,
+    SlacTimings,
 };
 pub use error::{Blame, SlacError};
 pub use ev::EvSlac;
