@@ -215,3 +215,99 @@ fn the_charger_reports_slac_init_timeout() {
     assert_eq!(evse.poll_event(), Some(SlacEvent::SlacInitTimeout));
     assert_eq!(evse.poll_timeout(), None);
 }
+
+#[test]
+fn a_second_car_starting_mid_run_does_not_abort_the_first() {
+    // Cross-talk at a multi-charger site: the charger hears a neighbour's car start SLAC
+    // while its own car is sounding. Both runs go on, keyed by (MAC, RunID).
+    let (ev_config, evse_config) = configs();
+    let mut now = Instant::ZERO;
+    let nmk = Nmk([0x77; 16]);
+    let mut evse = EvseSlac::new(evse_config, EVSE, nmk, now);
+    let ev_b_mac = MacAddress([0x02, 0, 0, 0, 0, 0x0b]);
+    let mut ev_a = EvSlac::new(ev_config.clone(), EV, [5; 32]);
+    let mut ev_b = EvSlac::new(ev_config, ev_b_mac, [6; 32]);
+    ev_a.start(now);
+    let mut b_started = false;
+    let (mut a_events, mut b_events, mut evse_events) = (Vec::new(), Vec::new(), Vec::new());
+    for _ in 0..100_000 {
+        if !b_started && now >= Instant::from_millis(150) {
+            ev_b.start(now);
+            b_started = true;
+        }
+        // A shared medium: broadcasts reach everyone else, unicast only its destination.
+        let mut moved = false;
+        let mut frames = Vec::new();
+        while let Some(f) = ev_a.poll_transmit() {
+            frames.push((EV, f));
+        }
+        while let Some(f) = ev_b.poll_transmit() {
+            frames.push((ev_b_mac, f));
+        }
+        while let Some(f) = evse.poll_transmit() {
+            frames.push((EVSE, f));
+        }
+        for (from, f) in frames {
+            moved = true;
+            let to = MacAddress(f[0..6].try_into().unwrap());
+            if from != EVSE && (to == EVSE || to.is_group()) {
+                evse.handle_frame(now, &f).unwrap();
+            }
+            if from != EV && (to == EV || to.is_group()) {
+                ev_a.handle_frame(now, &f).unwrap();
+            }
+            if from != ev_b_mac && (to == ev_b_mac || to.is_group()) {
+                ev_b.handle_frame(now, &f).unwrap();
+            }
+        }
+        a_events.extend(std::iter::from_fn(|| ev_a.poll_event()));
+        b_events.extend(std::iter::from_fn(|| ev_b.poll_event()));
+        evse_events.extend(std::iter::from_fn(|| evse.poll_event()));
+        let done = |events: &Vec<SlacEvent>| {
+            events
+                .iter()
+                .any(|e| matches!(e, SlacEvent::Paired { .. } | SlacEvent::Failed { .. }))
+        };
+        if done(&a_events) && done(&b_events) {
+            break;
+        }
+        if moved {
+            continue;
+        }
+        let next = [
+            ev_a.poll_timeout(),
+            ev_b.poll_timeout(),
+            evse.poll_timeout(),
+            (!b_started).then_some(Instant::from_millis(150)),
+        ]
+        .into_iter()
+        .flatten()
+        .min()
+        .unwrap();
+        assert!(next < Instant::from_millis(20_000), "stuck");
+        now = now.max(next);
+        ev_a.handle_timeout(now);
+        ev_b.handle_timeout(now);
+        evse.handle_timeout(now);
+    }
+    assert!(
+        matches!(a_events.last(), Some(SlacEvent::Paired { .. })),
+        "{a_events:?}"
+    );
+    assert!(
+        matches!(b_events.last(), Some(SlacEvent::Paired { .. })),
+        "{b_events:?}"
+    );
+    assert!(
+        !a_events
+            .iter()
+            .any(|e| matches!(e, SlacEvent::AttemptFailed { .. })),
+        "{a_events:?}"
+    );
+    assert!(
+        !evse_events
+            .iter()
+            .any(|e| matches!(e, SlacEvent::SessionFailed { .. })),
+        "{evse_events:?}"
+    );
+}

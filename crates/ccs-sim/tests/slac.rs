@@ -214,8 +214,10 @@ fn the_ev_picks_the_nearer_of_two_chargers() {
         sim.run_until(Duration::from_secs(15), |p, e| p == Party::Evse(0)
             && matches!(
                 e,
-                SlacEvent::AttemptFailed {
-                    reason: SlacError::Timeout(SlacTimer::TtEvseMatchSession)
+                SlacEvent::SessionFailed {
+                    ev_mac: EV_MAC,
+                    reason: SlacError::Timeout(SlacTimer::TtEvseMatchSession),
+                    ..
                 }
             ))
         .is_some()
@@ -535,9 +537,14 @@ fn a_second_parm_req_mid_session_restarts_the_charger() {
     ));
     let evse_events = sim.events_of(Party::Evse(0));
     assert!(
-        evse_events.contains(&SlacEvent::AttemptFailed {
-            reason: SlacError::Restarted
-        }),
+        evse_events.iter().any(|e| matches!(
+            e,
+            SlacEvent::SessionFailed {
+                ev_mac: EV_MAC,
+                reason: SlacError::Restarted,
+                ..
+            }
+        )),
         "{evse_events:?}"
     );
     let sessions = evse_events
@@ -780,7 +787,7 @@ fn repeated_parm_req_before_sounding_is_answered_not_restarted() {
     assert!(
         !evse_events
             .iter()
-            .any(|e| matches!(e, SlacEvent::AttemptFailed { .. })),
+            .any(|e| matches!(e, SlacEvent::SessionFailed { .. })),
         "{evse_events:?} after {run_started:?}"
     );
 }
