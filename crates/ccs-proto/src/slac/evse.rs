@@ -274,21 +274,18 @@ impl EvseSlac {
             Mme::AttenCharRsp(rsp) => {
                 self.for_run(source, rsp.run_id, |this, s| this.on_atten_rsp(now, s, rsp));
             }
-            Mme::SlacMatchReq(req) => {
-                // Table A.10: addressed to us, for our MAC, about this car's run.
+            // Table A.10: addressed to us, for our MAC, about this car's run.
+            Mme::SlacMatchReq(req)
                 if frame.destination == self.our_mac
                     && req.fields.evse_mac == self.our_mac
-                    && req.fields.pev_mac == source
-                {
-                    self.for_run(source, req.fields.run_id, |this, s| {
-                        this.on_match_req(s, req)
-                    });
-                }
+                    && req.fields.pev_mac == source =>
+            {
+                self.for_run(source, req.fields.run_id, |this, s| {
+                    this.on_match_req(s, req)
+                });
             }
-            Mme::ValidateReq(req) => {
-                if self.sessions.iter().any(|s| s.ev_mac == source) {
-                    self.on_validate_req(source, req);
-                }
+            Mme::ValidateReq(req) if self.sessions.iter().any(|s| s.ev_mac == source) => {
+                self.on_validate_req(source, req);
             }
             _ => {}
         }
