@@ -101,6 +101,16 @@ impl Powerline {
         self.modems.get(station.0)
     }
 
+    /// The modem of a station, to change its knobs mid-run (e.g. a join that stops working).
+    pub fn modem_mut(&mut self, station: StationId) -> Option<&mut SimModem> {
+        self.modems.get_mut(station.0)
+    }
+
+    /// The number of stations.
+    pub fn stations(&self) -> usize {
+        self.modems.len()
+    }
+
     /// The attenuation between two stations (both directions), dB.
     pub fn set_attenuation(&mut self, a: StationId, b: StationId, db: u8) {
         self.attenuation.insert((a, b), db);

@@ -591,6 +591,13 @@ impl EvseSlac {
             (SlacTimer::TtEvseMatchMnbc | SlacTimer::TpEvseAvgAttenCalc, Step::Sounding) => {
                 s.timers.stop(SlacTimer::TtEvseMatchMnbc);
                 s.timers.stop(SlacTimer::TpEvseAvgAttenCalc);
+                if s.sounds + s.measured_profiles + s.empty_profiles == 0 {
+                    // Not one sound heard: there is nothing to characterise, and a fixed
+                    // profile would claim a closeness nobody measured (and win the car's
+                    // choice over the charger it is really plugged into).
+                    self.session_failed(s, SlacError::Timeout(timer));
+                    return false;
+                }
                 self.send_atten_char_ind(now, s);
                 true
             }
