@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 #[non_exhaustive]
 pub(crate) enum ConfigError {
     /// The file cannot be read (missing, no permission, not UTF-8 ...).
-    #[error("cannot read configuration file {}: {source}", path.display())]
+    #[error("cannot read configuration file {}", path.display())]
     Read {
         /// The file.
         path: PathBuf,

@@ -257,14 +257,26 @@ fn document<'a>(entries: impl IntoIterator<Item = &'a Entry>) -> toml::Table {
     document
 }
 
-/// The message of a serde error, without the key path that the entry names anyway.
+/// The message of a serde error, without the key path that the entry names anyway, and
+/// with Rust's integer type names spelled out as ranges.
 fn allowed(error: &toml::de::Error) -> String {
     let message = error.message().trim();
-    message
+    let mut message = message
         .split_once("\nin `")
         .map_or(message, |(m, _)| m)
         .trim()
-        .to_owned()
+        .to_owned();
+    for (name, range) in [
+        ("u8", "a whole number from 0 to 255"),
+        ("u16", "a whole number from 0 to 65535"),
+        ("u32", "a whole number from 0 to 4294967295"),
+        ("u64", "a whole number from 0 to 18446744073709551615"),
+    ] {
+        if let Some(stripped) = message.strip_suffix(&format!("expected {name}")) {
+            message = format!("{stripped}expected {range}");
+        }
+    }
+    message
 }
 
 /// Turns what a reader found into a checked configuration.

@@ -198,3 +198,6 @@ impl Loaded {
         }
     }
 }
+
+#[cfg(test)]
+mod tests;
