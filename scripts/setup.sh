@@ -6,6 +6,8 @@ cd "$(dirname "$0")/.."
 
 need_apt=()
 # (filled in as capabilities need them: mosquitto for the MQTT tests, iproute2 for namespaces, ...)
+# MQTT adapter tests (ccs-io) start their own mosquitto broker on a free loopback port.
+command -v mosquitto >/dev/null 2>&1 || need_apt+=(mosquitto)
 
 if [ ${#need_apt[@]} -gt 0 ]; then
     echo "== installing ${need_apt[*]}"
