@@ -11,6 +11,7 @@
 //! default (pyPLC stopped instead); a bad value is a [`ConfigError`] naming file, line, key
 //! and what is allowed.
 
+mod bridge;
 mod command;
 mod error;
 mod ini;
@@ -38,8 +39,8 @@ pub(crate) use sections::{
 // listen) once they are built.
 #[allow(unused_imports, reason = "API for the commands that are not built yet")]
 pub(crate) use values::{
-    AnalogInputDevice, ChargeParameterBackend, DigitalOutputDevice, Duration, EvseEnvironment,
-    Mode, PrechargeVoltageSource, Protocol, SmartListener, TlsMode,
+    AnalogInputDevice, AttenuationSource, ChargeParameterBackend, DigitalOutputDevice, Duration,
+    EvseEnvironment, Mode, PrechargeVoltageSource, Protocol, SlacProfile, SmartListener, TlsMode,
 };
 
 /// Every setting of ccsplc. `Config::default()` is what applies when no file is given.

@@ -11,8 +11,8 @@ use super::schema::{
     ini_smart_listener,
 };
 use super::values::{
-    AnalogInputDevice, ChargeParameterBackend, DigitalOutputDevice, Duration, EvseEnvironment,
-    Mode, PrechargeVoltageSource, Protocol, SmartListener, TlsMode,
+    AnalogInputDevice, AttenuationSource, ChargeParameterBackend, DigitalOutputDevice, Duration,
+    EvseEnvironment, Mode, PrechargeVoltageSource, Protocol, SlacProfile, SmartListener, TlsMode,
 };
 
 config_section! {
@@ -55,108 +55,164 @@ config_section! {
 
 config_section! {
     /// SLAC (ISO 15118-3): matching car and charger over the powerline, and the modem.
-    /// Timers left unset take the value of ISO 15118-3 Annex A as the protocol core defines
-    /// it; each says the standard's value.
+    /// `profile` picks the base timing; each timer or counter set here replaces the profile's
+    /// value. Names are those of ISO 15118-3 Table A.3; each says the standard's value.
     pub(crate) struct Slac in "slac" {
+        /// The base timing: `standard` (ISO 15118-3 values) or `pyplc` (pyPLC's car: 30 ms
+        /// message spacing, about 0.9 s from CM_ATTEN_CHAR.RSP to CM_SLAC_MATCH.REQ as the
+        /// Hyundai Ioniq does, 10 matching attempts). Default: `standard`.
+        profile: SlacProfile = SlacProfile::Standard,
         /// Charger: from plug-in (CP state B with 5 %) until the first CM_SLAC_PARM.REQ
-        /// (standard: 20 s to 50 s). Unit: duration. Default: unset (standard).
+        /// (standard: 20 s to 50 s; profile: 40 s as EVerest). Unit: duration.
+        /// Default: unset (profile).
         #[key = "TT_EVSE_SLAC_init"]
         #[example = "\"40s\""]
         tt_evse_slac_init: Option<Duration> = None,
         /// Waiting time for the next request of a sequence, e.g. CM_SLAC_PARM.CNF to the first
-        /// CM_START_ATTEN_CHAR.IND (standard: 400 ms). Default: unset (standard).
+        /// CM_START_ATTEN_CHAR.IND (standard: 400 ms). Default: unset (profile).
         #[key = "TT_match_sequence"]
         #[example = "\"400ms\""]
         tt_match_sequence: Option<Duration> = None,
-        /// Car: the pause before the next message of a sequence (standard: 0 to 100 ms;
-        /// Supercharger and Compleo stopped answering when pyPLC waited about 250 ms).
-        /// Default: unset (standard).
+        /// Car: the pause before the next message of a sequence (standard: 0 to 100 ms,
+        /// profile 50 ms; Supercharger and Compleo stopped answering when pyPLC waited about
+        /// 250 ms). Default: unset (profile).
         #[key = "TP_match_sequence"]
-        #[example = "\"30ms\""]
+        #[example = "\"50ms\""]
         tp_match_sequence: Option<Duration> = None,
         /// Waiting time for a response: CM_SLAC_PARM.CNF, CM_SLAC_MATCH.CNF,
-        /// CM_ATTEN_CHAR.RSP (standard: 200 ms). Default: unset (standard).
+        /// CM_ATTEN_CHAR.RSP (standard: 200 ms). Default: unset (profile).
         #[key = "TT_match_response"]
         #[example = "\"200ms\""]
         tt_match_response: Option<Duration> = None,
         /// Car: spacing of the CM_START_ATTEN_CHAR.IND and CM_MNBC_SOUND.IND messages
-        /// (standard: 20 ms to 50 ms). Default: unset (standard).
+        /// (standard: 20 ms to 50 ms, profile 20 ms). Default: unset (profile).
         #[key = "TP_EV_batch_msg_interval"]
         #[example = "\"20ms\""]
         tp_ev_batch_msg_interval: Option<Duration> = None,
-        /// Charger: the sounding window after CM_START_ATTEN_CHAR.IND (standard: 600 ms, the
-        /// TIME_OUT byte 6; 10 broke a Compleo, pyPLC Issue13). Default: unset (standard).
+        /// Charger: the sounding window after CM_START_ATTEN_CHAR.IND (standard: 600 ms),
+        /// sent as the TIME_OUT byte in units of 100 ms (6; 10 broke a Compleo, pyPLC
+        /// Issue13). Allowed: a multiple of 100 ms up to 25.5 s. Default: unset (profile).
         #[key = "TT_EVSE_match_MNBC"]
         #[example = "\"600ms\""]
         tt_evse_match_mnbc: Option<Duration> = None,
+        /// Charger: from the end of sounding to CM_ATTEN_CHAR.IND (standard: at most 100 ms,
+        /// profile 0). Default: unset (profile).
+        #[key = "TP_EVSE_avg_atten_calc"]
+        #[example = "\"0ms\""]
+        tp_evse_avg_atten_calc: Option<Duration> = None,
         /// Car: the window in which CM_ATTEN_CHAR.IND from all chargers are collected
-        /// (standard: 1200 ms). Default: unset (standard).
+        /// (standard: 1200 ms). Default: unset (profile).
         #[key = "TT_EV_atten_results"]
         #[example = "\"1200ms\""]
         tt_ev_atten_results: Option<Duration> = None,
-        /// Charger: from CM_ATTEN_CHAR.RSP until CM_SLAC_MATCH.REQ (standard: 10 s; cars take
-        /// 0.5 s to 1 s). Default: unset (standard).
+        /// Car: from CM_ATTEN_CHAR.RSP to CM_SLAC_MATCH.REQ (standard: at most 500 ms,
+        /// profile 0; real cars take 0.5 s to 1 s). Default: unset (profile).
+        #[key = "TP_EV_match_session"]
+        #[example = "\"0ms\""]
+        tp_ev_match_session: Option<Duration> = None,
+        /// Charger: from CM_ATTEN_CHAR.RSP until CM_SLAC_MATCH.REQ (standard: 10 s).
+        /// Default: unset (profile).
         #[key = "TT_EVSE_match_session"]
         #[example = "\"10s\""]
         tt_evse_match_session: Option<Duration> = None,
         /// Car: from CM_SLAC_MATCH.CNF until the link is up, else matching failed
-        /// (standard: 12 s; an Alpitronic modem needed 7 s). Default: unset (standard).
+        /// (standard: 12 s; an Alpitronic modem needed 7 s). Default: unset (profile).
         #[key = "TT_match_join"]
         #[example = "\"12s\""]
         tt_match_join: Option<Duration> = None,
         /// Car: the pause before a failed matching is restarted (standard: 400 ms).
-        /// Default: unset (standard).
+        /// Default: unset (profile).
         #[key = "TT_matching_rate"]
         #[example = "\"400ms\""]
         tt_matching_rate: Option<Duration> = None,
-        /// Car: the window in which failed matchings are restarted (standard: 10 s).
-        /// Default: unset (standard).
-        #[key = "TT_matching_repetition"]
-        #[example = "\"10s\""]
-        tt_matching_repetition: Option<Duration> = None,
         /// Retries of CM_SLAC_PARM.REQ and CM_SLAC_MATCH.REQ, and of CM_ATTEN_CHAR.IND by the
-        /// charger (standard: 2). Unit: count. Default: unset (standard).
+        /// charger (standard: 2). Unit: count. Default: unset (profile).
         #[key = "C_EV_match_retry"]
         #[example = "2"]
         c_ev_match_retry: Option<u32> = None,
         /// Car: number of CM_START_ATTEN_CHAR.IND sent (standard: 3). Unit: count.
-        /// Default: unset (standard).
+        /// Default: unset (profile).
         #[key = "C_EV_start_atten_char_inds"]
         #[example = "3"]
-        c_ev_start_atten_char_inds: Option<u32> = None,
+        c_ev_start_atten_char_inds: Option<u8> = None,
         /// Car: number of CM_MNBC_SOUND.IND sent (standard: 10). Unit: count.
-        /// Default: unset (standard).
+        /// Default: unset (profile).
         #[key = "C_EV_match_MNBC"]
         #[example = "10"]
-        c_ev_match_mnbc: Option<u32> = None,
-        /// Quirk: take CM_SET_KEY.CNF with result 0x01 as success. QCA7000/7005/7420 modems
-        /// answer 0x01 when they accepted the key and restart (pyPLC, EVerest#2324).
+        c_ev_match_mnbc: Option<u8> = None,
+        /// Car: matching attempts before SLAC fails (standard: at least 3; profile 3, pyplc
+        /// profile 10). Unit: count. Default: unset (profile).
+        #[key = "C_conn_max_match"]
+        #[example = "3"]
+        c_conn_max_match: Option<u32> = None,
+        /// Not in ISO 15118-3: how long to wait for the local modem's answer (VS_SW_VER,
+        /// CM_SET_KEY) before asking again (profile: 1 s, as EVerest). Default: unset
+        /// (profile).
+        #[example = "\"1s\""]
+        modem_response_timeout: Option<Duration> = None,
+        /// Not in ISO 15118-3: requests to the modem before giving up, per step (profile: 3).
+        /// Unit: count. Default: unset (profile).
+        #[example = "3"]
+        modem_request_attempts: Option<u32> = None,
+        /// Not in ISO 15118-3: period of VS_PL_LNK_STATUS polls while waiting for the link
+        /// (profile: 250 ms). Default: unset (profile).
+        #[example = "\"250ms\""]
+        link_status_poll_interval: Option<Duration> = None,
+        /// Car: report the pairing only when the modem reports the link up
+        /// (VS_PL_LNK_STATUS); false reports it after the accepted CM_SET_KEY.
         /// Default: true.
-        set_key_cnf_result_1_is_success: bool = true,
-        /// Quirk, charger: when the local modem reports no attenuation (a TP-Link AR7420 sends
-        /// CM_ATTEN_PROFILE.IND with 0 groups, open-plc-utils#156), answer with pyPLC's fixed
-        /// attenuation profile instead of failing SLAC. Default: true.
-        fixed_attenuation_when_modem_reports_none: bool = true,
+        wait_for_link: bool = true,
+        /// Car: refuse chargers whose mean attenuation exceeds this (open-plc-utils `pev`:
+        /// 40 dB). Unit: dB. Unset: take the best charger whatever its attenuation.
+        /// Default: unset.
+        #[example = "40.0"]
+        max_mean_attenuation_db: Option<f64> = None,
+        /// Charger: where the attenuation in CM_ATTEN_CHAR.IND comes from:
+        /// `measured_else_fixed` (the modem's CM_ATTEN_PROFILE.IND; pyPLC's fixed profile when
+        /// the modem reports none, as a TP-Link AR7420 does, open-plc-utils#156) or
+        /// `always_fixed` (pyPLC). Default: `measured_else_fixed`.
+        attenuation_source: AttenuationSource = AttenuationSource::MeasuredElseFixed,
+        /// Charger: added to every averaged attenuation group (real chargers subtract a
+        /// calibration offset: Alpitronic about -10 dB, dSPACE about -4 dB). Unit: dB.
+        /// Default: 0.
+        attenuation_offset_db: i16 = 0,
+        /// Count CM_SET_KEY.CNF result 0x00 as success, as the HomePlug specification words
+        /// it. QCA7000/7005/7420 modems answer 0x01 when they accepted the key and 0x00 when
+        /// they did not apply it (pyPLC, EVerest#2324), so this stays false for them.
+        /// Default: false.
+        set_key_result_zero_is_success: bool = false,
     }
 }
 
 config_section! {
     /// SDP, the SECC Discovery Protocol (UDP port 15118 on ff02::1).
     pub(crate) struct Sdp in "sdp" {
-        /// Car: how long to wait for an SDP response before the next request (Josev 250 ms,
-        /// pyPLC 500 ms). Unit: duration. Default: 250ms.
-        request_timeout: Duration = Duration::from_millis(250),
-        /// Car: how many SDP requests before SDP fails (Josev and pyPLC: 50). Unit: count.
+        /// Car: how long to wait for an SDP response before the next request; at least
+        /// 250 ms [V2G2-159] (pyPLC: 500 ms). Unit: duration. Default: 250ms.
+        response_timeout: Duration = Duration::from_millis(250),
+        /// Car: how many SDP requests in a row before SDP fails (50 [V2G2-161]). Unit: count.
         /// Default: 50.
         max_requests: u32 = 50,
-        /// Charger: the TCP port announced in the SDP response. Unset: a new port from the
-        /// dynamic range 49152-65535 per charging session (Josev's car rejects ports outside
-        /// it, so pyPLC's fixed 15118 fails there). Default: unset.
-        #[example = "15118"]
+        /// Car, with `tls.mode = "optional"`: after this many unanswered requests for TLS, ask
+        /// for plain TCP instead, as the Audi Q4 does after 50. Unset: keep asking for TLS.
+        /// Default: unset.
+        #[example = "50"]
+        tls_fallback_after: Option<u32> = None,
+        /// Car: reject chargers that announce a port outside 49152-65535 (Josev does). Off
+        /// because pyPLC chargers announce 15118. Default: false.
+        require_dynamic_port: bool = false,
+        /// Charger: the plain TCP port announced in the SDP response, from 49152-65535. Unset:
+        /// a new port from that range per charging session (Josev's car rejects ports outside
+        /// it, so pyPLC's fixed 15118 is not allowed). Default: unset.
+        #[example = "61851"]
         tcp_port: Option<u16> = None,
-        /// Quirk, charger: answer an SDP request that asks for TLS with a no-TLS response when
-        /// TLS is off, so that the car falls back to plain TCP (Tesla Model X, Kia EV3 and
-        /// Audi Q4 do; pyPLC PR #42). Default: true.
+        /// Charger: the TLS port announced in the SDP response, from 49152-65535. Unset: a new
+        /// port per charging session. Default: unset.
+        #[example = "61852"]
+        tls_port: Option<u16> = None,
+        /// Quirk, charger: answer an SDP request that asks for TLS with the plain TCP port
+        /// when TLS is off, so that the car falls back (Tesla Model X, Kia EV3 and Audi Q4 do;
+        /// uhi22/pyPLC#42). Default: true.
         answer_tls_request_without_tls: bool = true,
     }
 }
@@ -373,17 +429,20 @@ config_section! {
         /// Password for the broker. Default: unset.
         #[example = "\"secret\""]
         password: Option<String> = None,
-        /// Connect with TLS (then the port is usually 8883). Default: false.
+        /// Connect with TLS, checking the broker against the system's root certificates (then
+        /// the port is usually 8883). Default: false.
         tls: bool = false,
-        /// CA certificates (PEM) for the broker's TLS certificate. Unset: the system's.
-        /// Default: unset.
-        #[example = "\"/etc/ssl/certs/broker-ca.pem\""]
-        ca_file: Option<PathBuf> = None,
         /// MQTT keep-alive interval (pyPLC: 60 s). Unit: duration. Default: 60s.
         keepalive: Duration = Duration::from_secs(60),
         /// Shortest interval between two state or set-point publications (pyPLC: 1 s).
         /// Unit: duration. Default: 1s.
         publish_interval: Duration = Duration::from_secs(1),
+        /// Pause between attempts to reconnect to the broker. Unit: duration. Default: 1s.
+        reconnect_delay: Duration = Duration::from_secs(1),
+        /// An input topic (e.g. `battery_voltage`) not updated for this long is a hardware
+        /// fault, which stops charging safely. Unset: inputs never go stale. Default: unset.
+        #[example = "\"5s\""]
+        input_timeout: Option<Duration> = None,
     }
 }
 
@@ -469,24 +528,29 @@ config_section! {
 }
 
 config_section! {
-    /// TLS for V2G (ISO 15118-2 and -20).
+    /// TLS for V2G (ISO 15118-2 and -20): the certificates, as PEM files.
     pub(crate) struct Tls in "tls" {
-        /// `off`, `optional` or `required`. Default: `off`.
+        /// `off`, `optional` (the car asks for TLS and accepts plain TCP; the charger offers
+        /// both) or `required`. Default: `off`.
         mode: TlsMode = TlsMode::Off,
-        /// Charger: the SECC certificate chain (PEM). Default: unset.
+        /// Charger: the SECC certificate chain, leaf first. Car: its own chain, for mutual
+        /// authentication (ISO 15118-20 only). Default: unset.
         #[example = "\"/etc/ccsplc/secc-chain.pem\""]
-        certificate: Option<PathBuf> = None,
-        /// Charger: the SECC private key (PEM). Default: unset.
+        certificate_chain: Option<PathBuf> = None,
+        /// The private key of `certificate_chain`. Default: unset.
         #[example = "\"/etc/ccsplc/secc.key\""]
         private_key: Option<PathBuf> = None,
-        /// Car: the V2G root certificates (PEM) that a charger's chain must lead to.
-        /// Default: unset.
+        /// Car: the V2G root certificates a charger's chain must lead to. Default: unset.
         #[example = "\"/etc/ccsplc/v2g-root.pem\""]
         trust_anchors: Option<PathBuf> = None,
-        /// Write TLS secrets to this NSS key log file, so Wireshark can decrypt captures.
+        /// Charger: trust anchors for car certificates; with it the car must present one
+        /// (mutual authentication, ISO 15118-20 only). Default: unset.
+        #[example = "\"/etc/ccsplc/oem-root.pem\""]
+        client_ca: Option<PathBuf> = None,
+        /// Append TLS secrets to this NSS key log file, so Wireshark can decrypt captures.
         /// For testing only. Default: unset.
         #[example = "\"/tmp/ccsplc-keys.log\""]
-        key_log_file: Option<PathBuf> = None,
+        key_log: Option<PathBuf> = None,
     }
 }
 

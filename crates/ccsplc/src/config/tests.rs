@@ -280,8 +280,8 @@ fn a_bad_toml_value_names_line_key_and_what_is_allowed() {
         "{allowed}"
     );
 
-    let (line, key, _, allowed) = invalid(load("c.toml", "[sdp]\nrequest_timeout = \"soon\"\n"));
-    assert_eq!((line, key.as_str()), (Some(2), "sdp.request_timeout"));
+    let (line, key, _, allowed) = invalid(load("c.toml", "[sdp]\nresponse_timeout = \"soon\"\n"));
+    assert_eq!((line, key.as_str()), (Some(2), "sdp.response_timeout"));
     assert!(allowed.contains("400ms"), "{allowed}");
 
     let (line, key, _, allowed) = invalid(load("c.toml", "[charging]\nsoc_simulation = \"yes\"\n"));
@@ -382,6 +382,19 @@ fn limits_between_settings_blame_the_setting_from_the_file() {
     assert_eq!(key, "soc_callback.enabled");
     let (_, key, _, _) = invalid(load("c.toml", "[charging]\nfull_soc = 101\n"));
     assert_eq!(key, "charging.full_soc");
+}
+
+#[test]
+fn protocol_limits_are_enforced_with_their_reason() {
+    let (_, key, _, allowed) = invalid(load("c.toml", "[sdp]\nresponse_timeout = 100\n"));
+    assert_eq!(key, "sdp.response_timeout");
+    assert!(allowed.contains("[V2G2-159]"), "{allowed}");
+    let (_, key, _, allowed) = invalid(load("c.toml", "[sdp]\ntcp_port = 15118\n"));
+    assert_eq!(key, "sdp.tcp_port");
+    assert!(allowed.contains("49152"), "{allowed}");
+    let (_, key, _, _) = invalid(load("c.toml", "[slac]\nTT_EVSE_match_MNBC = \"650ms\"\n"));
+    assert_eq!(key, "slac.TT_EVSE_match_MNBC");
+    assert!(load("c.toml", "[slac]\nTT_EVSE_match_MNBC = \"1s\"\n").is_ok());
 }
 
 #[test]

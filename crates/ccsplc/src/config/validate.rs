@@ -1,6 +1,7 @@
 //! Rules that a type alone cannot express: ranges, and limits between settings.
 
 use super::error::ConfigError;
+use super::values::Duration;
 use super::{Loaded, Origin};
 
 /// One broken rule: the setting to blame and what is allowed.
@@ -88,6 +89,32 @@ fn rules(loaded: &Loaded) -> Vec<Broken> {
         "12 hex digits (a MAC address without separators)",
     );
     rule(c.sdp.max_requests >= 1, "sdp", "max_requests", "at least 1");
+    // [V2G2-159]: the EVCC waits at least 250 ms for an SDP response before repeating.
+    rule(
+        c.sdp.response_timeout >= Duration::from_millis(250),
+        "sdp",
+        "response_timeout",
+        "at least 250ms [V2G2-159]",
+    );
+    for (port, key) in [(c.sdp.tcp_port, "tcp_port"), (c.sdp.tls_port, "tls_port")] {
+        rule(
+            port.is_none_or(|p| p >= 49152),
+            "sdp",
+            key,
+            "a port from the dynamic range 49152 to 65535 (cars such as Josev reject others)",
+        );
+    }
+    // CM_SLAC_PARM.CNF and CM_START_ATTEN_CHAR.IND carry TT_EVSE_match_MNBC as one byte in
+    // units of 100 ms (ISO 15118-3, field TIME_OUT).
+    rule(
+        c.slac.tt_evse_match_mnbc.is_none_or(|d| {
+            let millis = d.get().as_millis();
+            millis.is_multiple_of(100) && millis <= 25_500
+        }),
+        "slac",
+        "TT_EVSE_match_MNBC",
+        "a multiple of 100ms up to 25.5s (it is sent in units of 100 ms)",
+    );
     rule(c.mqtt.port >= 1, "mqtt", "port", "1 to 65535");
     rule(c.serial.baud >= 1, "serial", "baud", "at least 1");
 

@@ -111,6 +111,26 @@ pub(crate) enum SmartListener {
     JoinAndSpoof,
 }
 
+/// The base timing of SLAC, before the timers set in `[slac]`.
+#[derive(Clone, Copy, Debug, Deserialize, Eq, PartialEq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub(crate) enum SlacProfile {
+    /// The values of ISO 15118-3 Table A.3.
+    Standard,
+    /// pyPLC's car timing.
+    Pyplc,
+}
+
+/// Where a charger's reported attenuation comes from.
+#[derive(Clone, Copy, Debug, Deserialize, Eq, PartialEq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub(crate) enum AttenuationSource {
+    /// The modem's profiles; the fixed profile when it reports none.
+    MeasuredElseFixed,
+    /// Always pyPLC's fixed profile.
+    AlwaysFixed,
+}
+
 /// Whether V2G runs over TLS.
 #[derive(Clone, Copy, Debug, Deserialize, Eq, PartialEq, Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -140,7 +160,6 @@ impl Duration {
     }
 
     /// As a standard library duration.
-    #[allow(dead_code, reason = "API for the commands that are not built yet")]
     pub(crate) const fn get(self) -> std::time::Duration {
         self.0
     }
