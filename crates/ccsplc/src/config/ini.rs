@@ -174,10 +174,15 @@ pub(super) fn read(path: &Path, text: &str) -> Result<Parsed, ConfigError> {
     }
     for section in &sections {
         if section.name != GENERAL && section.name != DEFAULT {
+            let hint = if section.name.eq_ignore_ascii_case(GENERAL) {
+                " (section names are case-sensitive)"
+            } else {
+                ""
+            };
             parsed.warnings.push(warn(
                 section.line,
                 format!(
-                    "section [{}] ignored: pyPLC reads only [{GENERAL}]",
+                    "section [{}] ignored: pyPLC reads only [{GENERAL}]{hint}",
                     section.name
                 ),
             ));
@@ -224,6 +229,18 @@ pub(super) fn read(path: &Path, text: &str) -> Result<Parsed, ConfigError> {
             value: option.value.clone(),
             allowed,
         })?;
+        let quoted = ['"', '\''].iter().any(|&q| {
+            option.value.len() >= 2 && option.value.starts_with(q) && option.value.ends_with(q)
+        });
+        if quoted {
+            parsed.warnings.push(warn(
+                option.line,
+                format!(
+                    "the quotes around `{}` are part of the value in an ini file (as in pyPLC)",
+                    option.value
+                ),
+            ));
+        }
         if option.key == "mode" && !ini_mode_is_known(&option.value) {
             parsed.warnings.push(warn(
                 option.line,

@@ -215,6 +215,23 @@ fn a_true_is_simulation_without_modems_is_ignored_with_a_warning() {
 }
 
 #[test]
+fn quoted_ini_values_and_a_misspelt_general_are_pointed_out() {
+    let loaded = load("a.ini", "[general]\neth_interface = \"eth1\"\n").unwrap();
+    assert_eq!(loaded.config.general.interface, "\"eth1\"");
+    assert_eq!(loaded.warnings.len(), 1);
+    assert!(loaded.warnings[0].message.contains("quotes"));
+    let loaded = load("a.ini", "[General]\nmode = PevMode\n").unwrap();
+    assert!(
+        loaded
+            .warnings
+            .iter()
+            .any(|w| w.message.contains("case-sensitive")),
+        "{:?}",
+        loaded.warnings
+    );
+}
+
+#[test]
 fn default_section_keys_apply_unless_general_sets_them() {
     let loaded = load(
         "a.ini",
