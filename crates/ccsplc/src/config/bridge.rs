@@ -6,8 +6,21 @@ use ccs_proto::sdp::{SdpClientConfig, TlsWish};
 use ccs_proto::session;
 use ccs_proto::slac::{self, EvSlacConfig, EvseSlacConfig, ModemMode, SlacTimings};
 
+use crate::cli;
+
 use super::values::{AttenuationSource, Protocol, SlacProfile, TlsMode};
 use super::{Config, Mqtt, Sdp, Slac};
+
+impl From<cli::Protocol> for Protocol {
+    fn from(protocol: cli::Protocol) -> Self {
+        match protocol {
+            cli::Protocol::Din => Self::Din,
+            cli::Protocol::Iso2 => Self::Iso2,
+            cli::Protocol::Iso20Dc => Self::Iso20Dc,
+            cli::Protocol::Iso20Bpt => Self::Iso20Bpt,
+        }
+    }
+}
 
 impl From<Protocol> for session::Protocol {
     fn from(protocol: Protocol) -> Self {

@@ -103,6 +103,11 @@ impl fmt::Display for Format {
 pub(crate) enum Origin {
     /// Not in the file: the default.
     Default,
+    /// A command-line option, which wins over the file.
+    CommandLine {
+        /// The option, e.g. `--interface`.
+        option: &'static str,
+    },
     /// Written in the file.
     File {
         /// 1-based line number.
@@ -186,6 +191,46 @@ impl Loaded {
     /// The value of `section.key` in TOML syntax; `None` when it is unset.
     pub(crate) fn value(&self, section: &str, key: &str) -> Option<String> {
         render::value_of(&self.config, section, key)
+    }
+
+    /// Puts the options shared by `ev`, `evse` and `sim` over the file's settings
+    /// (`--interface`, `--protocol`, `--no-slac`, `--no-modem`, `--charge-seconds`,
+    /// `--web`), and records them as their origin. `--pcap` is the command's own business.
+    #[allow(
+        dead_code,
+        reason = "API for ev, evse and sim, which are not built yet"
+    )]
+    pub(crate) fn apply_command_line(&mut self, args: &crate::cli::CommonArgs) {
+        let c = &mut self.config;
+        let mut set = Vec::new();
+        if let Some(interface) = &args.interface {
+            c.general.interface.clone_from(interface);
+            set.push(("general", "interface", "--interface"));
+        }
+        if !args.protocols.is_empty() {
+            c.session.protocols = args.protocols.iter().map(|&p| p.into()).collect();
+            set.push(("session", "protocols", "--protocol"));
+        }
+        if args.no_slac {
+            c.general.no_slac = true;
+            set.push(("general", "no_slac", "--no-slac"));
+        }
+        if args.no_modem {
+            c.general.no_modem = true;
+            set.push(("general", "no_modem", "--no-modem"));
+        }
+        if let Some(seconds) = args.charge_seconds {
+            c.charging.charge_duration = Some(Duration::from_secs(seconds));
+            set.push(("charging", "charge_duration", "--charge-seconds"));
+        }
+        if let Some(address) = &args.web {
+            c.web.address = Some(address.clone());
+            set.push(("web", "address", "--web"));
+        }
+        for (section, key, option) in set {
+            self.origins
+                .insert((section, key), Origin::CommandLine { option });
+        }
     }
 
     /// Logs every warning with `tracing::warn!`.

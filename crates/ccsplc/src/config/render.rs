@@ -68,6 +68,7 @@ pub(super) fn check_report(loaded: &Loaded) -> String {
             let origin = match loaded.origin(section.name, setting.key) {
                 Origin::Default => "default".to_owned(),
                 Origin::File { line, key, value } => format!("line {line}: {key} = {value}"),
+                Origin::CommandLine { option } => format!("command line {option}"),
             };
             let assignment = format!("{} = {value}", setting.key);
             let _ = writeln!(out, "{assignment:<48} # {origin}");

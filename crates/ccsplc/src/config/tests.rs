@@ -419,3 +419,46 @@ fn a_byte_order_mark_does_not_hide_the_first_section() {
     let loaded = load("a.ini", "\u{feff}[general]\nmode = EvseMode\n").unwrap();
     assert_eq!(loaded.config.general.mode, Mode::Evse);
 }
+
+#[test]
+fn command_line_options_win_over_the_file_and_say_so() {
+    use clap::Parser as _;
+
+    let (_dir, path) = file("a.ini", "[general]\neth_interface = eth1\nmode = PevMode\n");
+    let mut loaded = Config::load(Some(&path)).unwrap();
+    let cli = crate::cli::Cli::try_parse_from([
+        "ccsplc",
+        "ev",
+        "--interface",
+        "ev0",
+        "--protocol",
+        "iso2",
+        "--protocol",
+        "din",
+        "--no-slac",
+        "--charge-seconds",
+        "30",
+    ])
+    .unwrap();
+    let crate::cli::Command::Ev(args) = cli.command else {
+        panic!("not ev");
+    };
+    loaded.apply_command_line(&args.common);
+    let c = &loaded.config;
+    assert_eq!(c.general.interface, "ev0");
+    assert_eq!(c.session.protocols, vec![Protocol::Iso2, Protocol::Din]);
+    assert!(c.general.no_slac && !c.general.no_modem);
+    assert_eq!(c.charging.charge_duration, Some(Duration::from_secs(30)));
+    assert_eq!(
+        loaded.origin("general", "interface"),
+        &Origin::CommandLine {
+            option: "--interface"
+        }
+    );
+    // What the command line does not touch keeps its origin.
+    assert!(matches!(
+        loaded.origin("general", "mode"),
+        Origin::File { line: 3, .. }
+    ));
+    assert_eq!(loaded.origin("web", "address"), &Origin::Default);
+}

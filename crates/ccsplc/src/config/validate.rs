@@ -18,6 +18,13 @@ pub(super) fn validate(loaded: &Loaded) -> Result<(), ConfigError> {
     };
     let (line, key, value) = match loaded.origin(broken.section, broken.key) {
         Origin::File { line, key, value } => (Some(*line), key.clone(), value.clone()),
+        Origin::CommandLine { option } => (
+            None,
+            (*option).to_owned(),
+            loaded
+                .value(broken.section, broken.key)
+                .unwrap_or_else(|| "unset".to_owned()),
+        ),
         Origin::Default => (
             None,
             format!("{}.{} (default)", broken.section, broken.key),
