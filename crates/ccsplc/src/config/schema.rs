@@ -186,14 +186,15 @@ pub(crate) fn ini_smart_listener(text: &str) -> Result<Value, String> {
     Value::try_from(listener).map_err(|e| e.to_string())
 }
 
-/// pyPLC's `soc_fallback_energy_capacity` is in units of 10 Wh (pyPLC multiplies every
-/// capacity by 10 before it reports Wh); ccsplc keeps Wh.
+/// pyPLC's `soc_fallback_energy_capacity` is in units of 10 Wh (`evseNoGui.py` multiplies it
+/// by 10 before it reports Wh); ccsplc keeps Wh. pyPLC takes 0 or less as "no fallback".
 pub(crate) fn ini_energy_capacity_tens_of_wh(text: &str) -> Result<Value, String> {
     let tens: i64 = text
         .trim()
         .parse()
         .map_err(|_| "expected a whole number (units of 10 Wh)".to_owned())?;
-    tens.checked_mul(10)
+    tens.max(0)
+        .checked_mul(10)
         .map(Value::Integer)
         .ok_or_else(|| "number too large".to_owned())
 }
@@ -314,6 +315,7 @@ mod tests {
             ini_energy_capacity_tens_of_wh("2700"),
             Ok(Value::Integer(27000))
         );
+        assert_eq!(ini_energy_capacity_tens_of_wh("-1"), Ok(Value::Integer(0)));
         assert!(ini_energy_capacity_tens_of_wh("27.5").is_err());
     }
 }

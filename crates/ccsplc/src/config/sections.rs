@@ -561,15 +561,15 @@ config_section! {
         /// pyPLC: `soc_callback_enabled`.
         #[ini = "soc_callback_enabled"]
         enabled: bool = false,
-        /// The URL, without a trailing slash; ccsplc appends
-        /// `?current_soc=&full_soc=&energy_capacity=&energy_request=&evccid=`.
-        /// Default: unset. pyPLC: `soc_callback_endpoint`.
+        /// The URL, without a trailing slash; ccsplc sends an HTTP POST to it with
+        /// `?current_soc=&full_soc=&energy_capacity=&energy_request=&evccid=` (-1 for what the
+        /// car does not say), as pyPLC does. Default: unset. pyPLC: `soc_callback_endpoint`.
         #[ini = "soc_callback_endpoint"]
         #[example = "\"http://smartevse.local/ev_state\""]
         endpoint: Option<String> = None,
-        /// The battery capacity to report when the car sends no EVEnergyCapacity. Unit: Wh.
-        /// Default: 27000. pyPLC: `soc_fallback_energy_capacity`, in units of 10 Wh
-        /// (2700 there is 27000 here).
+        /// The battery capacity to report when the car sends no EVEnergyCapacity; 0 reports
+        /// -1 (unknown). Unit: Wh. Default: 27000. pyPLC: `soc_fallback_energy_capacity`, in
+        /// units of 10 Wh (2700 there is 27000 here; 0 or less there is 0 here).
         #[ini = "soc_fallback_energy_capacity", via = ini_energy_capacity_tens_of_wh]
         fallback_energy_capacity: u32 = 27_000,
     }
