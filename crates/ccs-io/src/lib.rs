@@ -23,6 +23,7 @@
 
 pub mod adapter;
 pub mod mqtt;
+pub mod sim;
 mod stale;
 
 pub use adapter::{AdapterError, AdapterIo, Clock, HardwareAdapter, HardwareHub, SourcedEvent};
