@@ -22,8 +22,17 @@
 #![forbid(unsafe_code)]
 
 pub mod adapter;
+pub mod can;
 pub mod mqtt;
 pub mod sim;
 mod stale;
 
 pub use adapter::{AdapterError, AdapterIo, Clock, HardwareAdapter, HardwareHub, SourcedEvent};
+
+/// Sleeps until `deadline`, or forever if there is none (for `select!` branches).
+pub(crate) async fn sleep_until(deadline: Option<tokio::time::Instant>) {
+    match deadline {
+        Some(at) => tokio::time::sleep_until(at).await,
+        None => std::future::pending().await,
+    }
+}

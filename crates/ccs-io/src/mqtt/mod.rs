@@ -324,7 +324,7 @@ impl HardwareAdapter for MqttAdapter {
                     }
                     None => return Err(AdapterError::Device("MQTT event loop ended".to_owned())),
                 },
-                () = sleep_until(deadline) => {}
+                () = crate::sleep_until(deadline) => {}
             }
             let now = Instant::now();
             for kind in s.watch.newly_stale(now) {
@@ -352,11 +352,4 @@ fn is_actuator(topic: &str) -> bool {
     ["/cpstate", "/relay_request", "/lock_request"]
         .iter()
         .any(|suffix| topic.ends_with(suffix))
-}
-
-async fn sleep_until(deadline: Option<Instant>) {
-    match deadline {
-        Some(at) => tokio::time::sleep_until(at).await,
-        None => std::future::pending().await,
-    }
 }
