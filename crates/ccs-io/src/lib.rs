@@ -24,6 +24,7 @@
 pub mod adapter;
 pub mod can;
 pub mod mqtt;
+pub mod serial;
 pub mod sim;
 mod stale;
 
