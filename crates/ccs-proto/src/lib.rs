@@ -21,4 +21,9 @@
 #![forbid(unsafe_code)]
 
 pub mod hardware;
+pub mod homeplug;
+pub mod sdp;
+pub mod session;
+pub mod slac;
 pub mod time;
+pub mod v2gtp;
