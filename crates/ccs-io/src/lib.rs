@@ -9,7 +9,7 @@
 //! - [`can`]: CAN (pyPLC's CHAdeMO-bridge and FoccciCape layouts and user mappings; SocketCAN
 //!   behind the `socketcan` feature),
 //! - [`serial`]: serial devices (`dieter`, `celeron55device`, the serial OLED display),
-//! - `gpio`: GPIO through the Linux character device (feature `gpio`),
+//! - [`gpio`]: GPIO through the Linux character device (the adapter needs feature `gpio`),
 //! - [`sim`]: the simulated vehicle and charger of `ccs-sim` (the default when nothing else is
 //!   configured),
 //! - [`soc_callback`]: pyPLC's SoC HTTP callback (SmartEVSE).
@@ -23,6 +23,7 @@
 
 pub mod adapter;
 pub mod can;
+pub mod gpio;
 pub mod mqtt;
 pub mod serial;
 pub mod sim;
