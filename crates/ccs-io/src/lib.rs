@@ -27,6 +27,7 @@ pub mod gpio;
 pub mod mqtt;
 pub mod serial;
 pub mod sim;
+pub mod soc_callback;
 mod stale;
 
 pub use adapter::{AdapterError, AdapterIo, Clock, HardwareAdapter, HardwareHub, SourcedEvent};
