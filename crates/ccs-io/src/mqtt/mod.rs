@@ -135,7 +135,15 @@ impl Session {
 
     fn command(&mut self, cmd: &HardwareCommand) {
         for (name, payload, urgency) in profile::outputs(self.role, cmd) {
-            self.note_status(name, Value::String(payload.clone()));
+            // Numbers as JSON numbers, words ("on", "B") and texts as strings.
+            let is_text = matches!(name, "fsm_state" | "evccid");
+            let value = payload
+                .parse::<f64>()
+                .ok()
+                .filter(|_| !is_text)
+                .and_then(serde_json::Number::from_f64)
+                .map_or_else(|| Value::String(payload.clone()), Value::Number);
+            self.note_status(name, value);
             self.publisher.offer(&self.topic(name), payload, urgency);
         }
     }
