@@ -7,7 +7,7 @@
 //! works; the mapping from BeagleBone pin names to offsets is the user's.
 //!
 //! The line logic ([`GpioLogic`]) is plain values and always compiled; the adapter that
-//! touches the character device ([`GpioAdapter`]) needs the `gpio` feature.
+//! touches the character device (`GpioAdapter`) needs the `gpio` feature.
 
 use ccs_proto::hardware::{ContactorRequest, CpState, HardwareCommand, LockRequest, Measurement};
 

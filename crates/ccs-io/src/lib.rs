@@ -19,6 +19,15 @@
 //! measurements and faults into one stream and one [`MeasurementSnapshot`](ccs_proto::hardware::MeasurementSnapshot).
 //! May depend on `ccs-proto`, `ccs-sim` and the client crates of each transport; never on the
 //! session machines' internals.
+//!
+//! Features: `mqtt-tls` (MQTT over TLS), `socketcan` (real CAN buses), `gpio` (the GPIO
+//! adapter). None changes behaviour; each only adds a transport.
+//!
+//! Not supported (pyPLC has them): the DiDeBoCCS power supply's BeagleBone ADC and set-point
+//! pins, BeagleBone pin names (use chip line offsets), the FoccciCape demo relay blinking, the
+//! cable-check sequence on the power supply (the charger session commands it through
+//! [`PowerSupply`](ccs_proto::hardware::HardwareCommand::PowerSupply) set-points), and the
+//! special HomePlug power-supply message (a link-layer concern).
 #![forbid(unsafe_code)]
 
 pub mod adapter;
