@@ -88,6 +88,20 @@ impl Powerline {
         }
     }
 
+    /// The usual setup: a car's modem and a charger's modem on one line (for a TAP bridge or
+    /// an in-process session). Returns the line and the (car, charger) stations.
+    pub fn with_pair(
+        seed: u64,
+        now: Instant,
+        ev_modem: ModemConfig,
+        evse_modem: ModemConfig,
+    ) -> (Self, StationId, StationId) {
+        let mut line = Self::new(seed);
+        let ev = line.add_modem(ev_modem, now);
+        let evse = line.add_modem(evse_modem, now);
+        (line, ev, evse)
+    }
+
     /// Plugs in a modem (powered up at `now`).
     pub fn add_modem(&mut self, config: ModemConfig, now: Instant) -> StationId {
         let id = StationId(self.modems.len());
