@@ -311,3 +311,58 @@ fn a_second_car_starting_mid_run_does_not_abort_the_first() {
         "{evse_events:?}"
     );
 }
+
+#[test]
+fn pyplc_broadcast_atten_char_ind_is_not_taken_for_a_charger() {
+    // pyPLC's EVSE abuses broadcast CM_ATTEN_CHAR.IND as a power-supply channel (Tesla
+    // Model X capture); even with our RunID in it, it is no charger's report.
+    use ccs_proto::homeplug::slac_msg::AttenCharInd;
+    let (ev_config, evse_config) = configs();
+    let now = Instant::ZERO;
+    let mut ev = EvSlac::new(ev_config, EV, [7; 32]);
+    let mut evse = EvseSlac::new(evse_config, EVSE, Nmk([1; 16]), now);
+    ev.start(now);
+    // Let the EV get to sounding.
+    while let Some(f) = ev.poll_transmit() {
+        evse.handle_frame(now, &f).unwrap();
+    }
+    while let Some(f) = evse.poll_transmit() {
+        ev.handle_frame(now, &f).unwrap();
+    }
+    let special = MmeFrame::new(
+        MacAddress::BROADCAST,
+        MacAddress([0x02, 0, 0, 0, 0, 0x99]),
+        Mme::AttenCharInd(AttenCharInd {
+            application_type: 0,
+            security_type: 0,
+            source_address: MacAddress::BROADCAST,
+            run_id: ev.run_id(),
+            source_id: [0; 17],
+            resp_id: [0; 17],
+            num_sounds: 10,
+            groups: {
+                let mut g = vec![0u8; 58];
+                g[..3].copy_from_slice(&[0xaf, 0xfe, 0xdc]);
+                g
+            },
+        }),
+    );
+    ev.handle_frame(now, &special.emit()).unwrap();
+    assert!(
+        ev.poll_transmit().is_none(),
+        "no ATTEN_CHAR.RSP to a broadcast IND"
+    );
+    let (events, _) = run(&mut ev, &mut evse, now, Instant::from_millis(10_000));
+    let chosen: Vec<_> = events
+        .iter()
+        .filter_map(|e| match e {
+            SlacEvent::EvseChosen {
+                evse_mac,
+                candidates,
+                ..
+            } => Some((*evse_mac, *candidates)),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(chosen, vec![(EVSE, 1)]);
+}

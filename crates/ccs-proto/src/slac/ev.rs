@@ -15,6 +15,9 @@ use super::modem::{ModemControl, ModemReply, set_key_accepted};
 use super::timer::TimerTable;
 use super::{EvSlacConfig, LinkDetection, ModemMode, SlacError, SlacEvent, SlacTimer};
 
+/// More chargers than any site has; INDs beyond this are ignored.
+const MAX_CANDIDATES: usize = 32;
+
 /// A charger that answered the sounding.
 #[derive(Clone, Debug)]
 struct Candidate {
@@ -590,6 +593,10 @@ impl EvSlac {
                     return;
                 };
                 candidates.retain(|c| c.evse_mac != evse_mac);
+                // Bounded: a flood of INDs from made-up MACs cannot grow it without end.
+                if candidates.len() >= MAX_CANDIDATES {
+                    return;
+                }
                 candidates.push(Candidate { evse_mac, mean_db });
                 self.events
                     .push_back(SlacEvent::AttenuationReported { evse_mac, mean_db });
