@@ -366,3 +366,121 @@ fn pyplc_broadcast_atten_char_ind_is_not_taken_for_a_charger() {
         .collect();
     assert_eq!(chosen, vec![(EVSE, 1)]);
 }
+
+#[test]
+fn the_ev_keys_its_modem_with_the_nid_from_match_cnf_not_a_derived_one() {
+    use ccs_proto::homeplug::key_msg::SetKeyCnf;
+    use ccs_proto::homeplug::vendor_msg::{PlLinkStatusCnf, SwVerCnf};
+    let modem = MacAddress([0x98, 0x48, 0x27, 0, 0, 0x0e]);
+    let mut config = EvSlacConfig::default();
+    config.modem = ModemMode::Qca;
+    let mut evse_config = EvseSlacConfig::default();
+    evse_config.modem = ModemMode::None;
+    let mut now = Instant::ZERO;
+    let mut ev = EvSlac::new(config, EV, [8; 32]);
+    let mut evse = EvseSlac::new(evse_config, EVSE, Nmk([0x33; 16]), now);
+    ev.start(now);
+    // A fake modem: answers VS_SW_VER, SET_KEY (01) and link status (up).
+    let from_modem = |body| MmeFrame::new(EV, modem, body).emit();
+    let mut set_key = None;
+    let mut events = Vec::new();
+    for _ in 0..10_000 {
+        let mut frames = Vec::new();
+        while let Some(f) = ev.poll_transmit() {
+            frames.push(f);
+        }
+        for f in &frames {
+            let parsed = MmeFrame::parse(f).unwrap();
+            match &parsed.body {
+                Mme::SwVerReq => ev
+                    .handle_frame(
+                        now,
+                        &from_modem(Mme::SwVerCnf(SwVerCnf {
+                            status: 0,
+                            device_class: 0x22,
+                            version: "MAC-QCA7005-1.1.0.730-04-20140815-CS".into(),
+                            trailing: vec![],
+                        })),
+                    )
+                    .unwrap(),
+                Mme::SetKeyReq(req) => {
+                    assert_eq!(
+                        parsed.destination, modem,
+                        "to the modem found, not broadcast"
+                    );
+                    set_key = Some(req.clone());
+                    ev.handle_frame(
+                        now,
+                        &from_modem(Mme::SetKeyCnf(SetKeyCnf {
+                            result: 0x01,
+                            my_nonce: [1; 4],
+                            your_nonce: req.my_nonce,
+                            pid: 4,
+                            prn: 0,
+                            pmn: 0xff,
+                            cco_capability: 0,
+                        })),
+                    )
+                    .unwrap();
+                }
+                Mme::PlLinkStatusReq => ev
+                    .handle_frame(
+                        now,
+                        &from_modem(Mme::PlLinkStatusCnf(PlLinkStatusCnf {
+                            status: 0,
+                            link_status: 1,
+                        })),
+                    )
+                    .unwrap(),
+                Mme::SlacMatchReq(_)
+                | Mme::SlacParmReq(_)
+                | Mme::StartAttenCharInd(_)
+                | Mme::MnbcSoundInd(_)
+                | Mme::AttenCharRsp(_) => {
+                    evse.handle_frame(now, f).unwrap();
+                }
+                other => panic!("unexpected {other:?}"),
+            }
+        }
+        while let Some(f) = evse.poll_transmit() {
+            let mut f = f;
+            // Replace the charger's (derived) NID with a random one, as pyPLC and dSPACE send.
+            if MmeFrame::parse(&f).unwrap().mmtype() == ccs_proto::homeplug::MmType::CmSlacMatchCnf
+            {
+                f[85..92].copy_from_slice(&[0x01, 0x02, 0xaa, 0xbb, 0xcc, 0xdd, 0x07]);
+            }
+            ev.handle_frame(now, &f).unwrap();
+        }
+        events.extend(std::iter::from_fn(|| ev.poll_event()));
+        if events
+            .iter()
+            .any(|e| matches!(e, SlacEvent::Paired { .. } | SlacEvent::Failed { .. }))
+        {
+            break;
+        }
+        if !frames.is_empty() {
+            continue;
+        }
+        let Some(next) = [ev.poll_timeout(), evse.poll_timeout()]
+            .into_iter()
+            .flatten()
+            .min()
+        else {
+            break;
+        };
+        now = now.max(next);
+        ev.handle_timeout(now);
+        evse.handle_timeout(now);
+    }
+    let random_nid = Nid([0x01, 0x02, 0xaa, 0xbb, 0xcc, 0xdd, 0x07]);
+    let set_key = set_key.expect("SET_KEY sent");
+    assert_eq!(set_key.nid, random_nid);
+    assert_eq!(set_key.new_key, Nmk([0x33; 16]));
+    assert!(
+        matches!(events.last(), Some(SlacEvent::Paired { nid, .. }) if *nid == random_nid),
+        "{events:?}"
+    );
+    assert!(
+        matches!(events.first(), Some(SlacEvent::ModemFound { modem_mac, .. }) if *modem_mac == modem)
+    );
+}

@@ -366,3 +366,9 @@ fn compleo_answers_are_accepted() {
 fn tesla_supercharger_answers_are_accepted() {
     assert_real_charger_answers_are_accepted("2023-03-02_SuperCharger_CableCheck_error.pcapng");
 }
+
+#[test]
+fn pyplc_charger_answers_with_a_non_derived_nid_are_accepted() {
+    // pyPLC's EVSE sends a random NID that is not derived from its NMK; the EV must copy it.
+    assert_real_charger_answers_are_accepted("interop_pyplc-e19519f_evse-pev-sim_din_veth.pcap");
+}
