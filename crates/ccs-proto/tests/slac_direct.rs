@@ -484,3 +484,28 @@ fn the_ev_keys_its_modem_with_the_nid_from_match_cnf_not_a_derived_one() {
         matches!(events.first(), Some(SlacEvent::ModemFound { modem_mac, .. }) if *modem_mac == modem)
     );
 }
+
+#[test]
+fn zero_durations_in_the_configuration_do_not_hang_the_machines() {
+    let (mut ev_config, mut evse_config) = configs();
+    let mut zero = ccs_proto::slac::SlacTimings::default();
+    zero.tp_match_sequence = Duration::ZERO;
+    zero.tp_ev_batch_msg_interval = Duration::ZERO;
+    zero.tt_matching_rate = Duration::ZERO;
+    zero.link_status_poll_interval = Duration::ZERO;
+    zero.tt_ev_atten_results = Duration::ZERO;
+    ev_config.timings = zero.clone();
+    evse_config.timings = zero;
+    let now = Instant::ZERO;
+    let mut evse = EvseSlac::new(evse_config, EVSE, Nmk([2; 16]), now);
+    let mut ev = EvSlac::new(ev_config, EV, [9; 32]);
+    ev.start(now);
+    let (events, _) = run(&mut ev, &mut evse, now, Instant::from_millis(60_000));
+    assert!(
+        matches!(
+            events.last(),
+            Some(SlacEvent::Paired { .. } | SlacEvent::Failed { .. })
+        ),
+        "{events:?}"
+    );
+}

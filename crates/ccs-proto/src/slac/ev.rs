@@ -168,7 +168,12 @@ impl EvSlac {
 
     /// Runs every timer that has expired at `now`.
     pub fn handle_timeout(&mut self, now: Instant) {
-        while let Some(timer) = self.timers.pop_expired(now) {
+        // Bounded: a zero interval in the configuration cannot spin here; what is left runs
+        // on the next call (the deadline is still due).
+        for _ in 0..64 {
+            let Some(timer) = self.timers.pop_expired(now) else {
+                break;
+            };
             self.on_timer(now, timer);
         }
     }
@@ -394,12 +399,12 @@ impl EvSlac {
             t.c_ev_match_mnbc,
             t.time_out_field(),
         );
+        if starts_sent == 0 && sounds_sent == 0 {
+            // TT_EV_atten_results runs from the first START_ATTEN_CHAR.IND.
+            self.timers
+                .set(SlacTimer::TtEvAttenResults, now + t.tt_ev_atten_results);
+        }
         if starts_sent < starts {
-            if starts_sent == 0 {
-                // TT_EV_atten_results runs from the first START_ATTEN_CHAR.IND.
-                self.timers
-                    .set(SlacTimer::TtEvAttenResults, now + t.tt_ev_atten_results);
-            }
             let frame = MmeFrame::new(
                 MacAddress::BROADCAST,
                 self.our_mac,

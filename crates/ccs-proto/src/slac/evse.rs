@@ -212,7 +212,11 @@ impl EvseSlac {
 
     /// Runs every timer that has expired at `now`.
     pub fn handle_timeout(&mut self, now: Instant) {
-        while let Some(timer) = self.timers.pop_expired(now) {
+        // Bounded, see `EvSlac::handle_timeout`.
+        for _ in 0..64 {
+            let Some(timer) = self.timers.pop_expired(now) else {
+                break;
+            };
             self.on_timer(now, timer);
         }
         // Each pass handles one expired session timer; bounded by the timers that exist.
