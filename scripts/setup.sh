@@ -5,7 +5,22 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 need_apt=()
-# (filled in as capabilities need them: mosquitto for the MQTT tests, iproute2 for namespaces, ...)
+# (filled in as capabilities need them: mosquitto for the MQTT tests, ...)
+
+# Adds Debian package $1 to the install list unless dpkg says it is installed.
+need_package() {
+    if ! dpkg -s "$1" >/dev/null 2>&1; then
+        need_apt+=("$1")
+    fi
+}
+
+# ccs-linux: the openssl crate links the system OpenSSL (found through pkg-config); we do not
+# use its `vendored` feature, which would compile OpenSSL from C on every clean build.
+need_package libssl-dev
+need_package pkg-config
+# ccs-linux namespace tests: `ip netns`, veth pairs (iproute2); TAP devices need /dev/net/tun,
+# which the kernel provides.
+need_package iproute2
 
 if [ ${#need_apt[@]} -gt 0 ]; then
     echo "== installing ${need_apt[*]}"
