@@ -21,6 +21,8 @@ need_package pkg-config
 # ccs-linux namespace tests: `ip netns`, veth pairs (iproute2); TAP devices need /dev/net/tun,
 # which the kernel provides.
 need_package iproute2
+# MQTT adapter tests (ccs-io) start their own mosquitto broker on a free loopback port.
+command -v mosquitto >/dev/null 2>&1 || need_apt+=(mosquitto)
 
 if [ ${#need_apt[@]} -gt 0 ]; then
     echo "== installing ${need_apt[*]}"

@@ -14,3 +14,5 @@
 //! It is used by the tests, the benchmarks and `ccsplc sim`. It may depend on `ccs-proto` only
 //! (and on small crates such as a seeded RNG); it does no I/O and reads no wall clock.
 #![forbid(unsafe_code)]
+
+pub mod physics;
