@@ -8,7 +8,8 @@
 //! - [`iface::Interface`]: the PLC interface's index, MAC and link-local IPv6 address, read from
 //!   the kernel. [`link::Link`] opens it for one of the three [`link::LinkMode`]s
 //!   (`--no-slac`, `--no-modem`, or a real modem).
-//! - [`raw::RawLink`]: async raw Ethernet for HomePlug (`0x88E1`), the SLAC transport.
+//! - [`raw::RawLink`]: async raw Ethernet for HomePlug (`0x88E1`), the SLAC transport;
+//!   [`slac::run_slac`] drives the car's or the charger's SLAC machine over it.
 //! - [`sdp`]: SDP over UDP/IPv6 — [`sdp::discover_secc`] for the car,
 //!   [`sdp::SdpResponder`] for the charger.
 //! - [`tcp`] and [`tls`]: the V2G connection over TCP or TLS (OpenSSL; TLS 1.2 with the
@@ -30,6 +31,7 @@ pub mod iface;
 pub mod link;
 pub mod raw;
 pub mod sdp;
+pub mod slac;
 pub mod sys;
 pub mod tap;
 pub mod tcp;

@@ -663,3 +663,66 @@ fn tap_bridge_carries_sdp_tcp_and_homeplug_frames() {
         forwarder.forwarded()
     );
 }
+
+/// SLAC on a direct link without modems (`--no-modem`): both SLAC machines over raw sockets on
+/// the veth pair, then SDP and TCP as after a real pairing.
+#[test]
+fn slac_then_sdp_and_tcp_over_veth_without_modem() {
+    use ccs_linux::slac::{random_bytes, random_nmk, run_slac};
+    use ccs_proto::homeplug::MacAddress;
+    use ccs_proto::slac::{EvSlac, EvSlacConfig, EvseSlac, EvseSlacConfig, ModemMode};
+
+    let hosts = TwoHosts::new().with_veth();
+    let shared = new_shared();
+    let evse = spawn_async_in(&hosts.evse.name, {
+        let shared = shared.clone();
+        move || async move {
+            let link = Link::open(LinkMode::NoModem, "evse0", common::READY_TIMEOUT)
+                .await
+                .unwrap();
+            let clock = Clock::new();
+            let mut config = EvseSlacConfig::default();
+            config.modem = ModemMode::None;
+            let mut machine = EvseSlac::new(
+                config,
+                MacAddress::from(link.interface.mac),
+                random_nmk().unwrap(),
+                clock.now(),
+            );
+            shared.raw_ready.notify_one();
+            let paired = run_slac(link.raw.as_ref().unwrap(), &mut machine, &clock, |_| {})
+                .await
+                .unwrap();
+            let outcome = secc("evse0", None, no_tls_sdp, 1, shared).await;
+            (paired, outcome)
+        }
+    });
+    let ev = spawn_async_in(&hosts.ev.name, move || async move {
+        let link = Link::open(LinkMode::NoModem, "ev0", common::READY_TIMEOUT)
+            .await
+            .unwrap();
+        let clock = Clock::new();
+        let mut config = EvSlacConfig::default();
+        config.modem = ModemMode::None;
+        let mut machine = EvSlac::new(
+            config,
+            MacAddress::from(link.interface.mac),
+            random_bytes().unwrap(),
+        );
+        shared.raw_ready.notified().await;
+        machine.start(clock.now());
+        let paired = run_slac(link.raw.as_ref().unwrap(), &mut machine, &clock, |_| {})
+            .await
+            .unwrap();
+        let outcome = evcc("ev0", SdpClientConfig::default(), None, shared).await;
+        (paired, outcome, link.interface.mac)
+    });
+    let (ev_paired, ev, ev_mac) = join(ev);
+    let (evse_paired, secc) = join(evse);
+    assert_eq!(ev_paired.nmk, evse_paired.nmk);
+    assert_eq!(ev_paired.nid, evse_paired.nid);
+    assert_eq!(ev_paired.run_id, evse_paired.run_id);
+    assert_eq!(ev_paired.ev_mac, MacAddress::from(ev_mac));
+    assert_eq!(ev.discovered.address.port(), secc.announced_port);
+    assert_eq!(secc.served[0].echoed, test_messages().len());
+}
