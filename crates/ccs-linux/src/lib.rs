@@ -16,6 +16,8 @@
 //!   ISO 15118-2 CBC suite, TLS 1.3 for ISO 15118-20), [`tcp::V2gListener`] for the charger and
 //!   [`tcp::connect`] for the car, both yielding a [`v2g::V2gConnection`] that carries whole
 //!   V2GTP messages.
+//! - [`session::run_session`]: runs any `ccs_proto::session::V2gSession` over a V2G
+//!   connection, with the hardware adapters and stop requests as channels.
 //! - [`tap`]: the TAP bridge of the modem simulator for namespace tests: one TAP device in each
 //!   of two namespaces, frames moved between them by a pluggable [`tap::Forwarder`].
 //! - [`clock::Clock`]: maps the real clock onto the core's `Instant`.
@@ -31,6 +33,7 @@ pub mod iface;
 pub mod link;
 pub mod raw;
 pub mod sdp;
+pub mod session;
 pub mod slac;
 pub mod sys;
 pub mod tap;
