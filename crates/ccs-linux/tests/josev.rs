@@ -119,3 +119,74 @@ fn josev_secc_answers_our_sdp_and_accepts_our_tcp_connection() {
         "Josev's log does not mention SDP:\n{log}"
     );
 }
+
+#[test]
+fn josev_evcc_finds_our_sdp_server_and_sends_its_handshake_over_our_v2gtp() {
+    use ccs_linux::sdp::SdpResponder;
+    use ccs_linux::tcp::V2gListener;
+    use ccs_linux::v2g::V2gEvent;
+    use ccs_proto::sdp::{SdpServer, SdpServerConfig};
+    use ccs_proto::v2gtp::{DeframerConfig, PayloadType};
+
+    let python = josev_python();
+    let hosts = TwoHosts::new().with_veth();
+    let workdir = tempfile::tempdir().unwrap();
+    let config_path = workdir.path().join("evcc_config.json");
+    std::fs::write(
+        &config_path,
+        r#"{"supportedProtocols": ["DIN_SPEC_70121"], "energyTransferMode": "DC_extended",
+            "isCertInstallNeeded": false, "useTls": false, "chargeLoopCycle": 10}"#,
+    )
+    .unwrap();
+
+    let secc = spawn_async_in(&hosts.evse.name, || async {
+        let iface = ready("evse0").await;
+        let listener = V2gListener::bind(&iface, 0, None, DeframerConfig::default()).unwrap();
+        let server =
+            SdpServer::new(SdpServerConfig::no_tls(iface.link_local, listener.port())).unwrap();
+        let responder = SdpResponder::bind(&iface, server, Clock::new()).unwrap();
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let sdp = tokio::spawn(responder.run(None, async {
+            let _ = stopped.await;
+        }));
+        let accepted = tokio::time::timeout(Duration::from_secs(30), listener.accept()).await;
+        let first = match accepted {
+            Ok(Ok(mut conn)) => {
+                let event = tokio::time::timeout(Duration::from_secs(30), conn.next_event()).await;
+                let _ = conn.close().await;
+                match event {
+                    Ok(V2gEvent::Message(m)) => Ok(m),
+                    other => Err(format!("no handshake message: {other:?}")),
+                }
+            }
+            other => Err(format!("Josev did not connect: {other:?}")),
+        };
+        let _ = stop.send(());
+        let stats = sdp.await.unwrap().unwrap();
+        (first, stats)
+    });
+    let log_path = workdir.path().join("evcc.log");
+    let log = std::fs::File::create(&log_path).unwrap();
+    let mut command = Command::new(&python);
+    command
+        .args(["-m", "iso15118.evcc.main"])
+        .arg(&config_path)
+        .current_dir(workdir.path())
+        .env("NETWORK_INTERFACE", "ev0")
+        .env("LOG_LEVEL", "INFO")
+        .stdin(Stdio::null())
+        .stdout(log.try_clone().unwrap())
+        .stderr(log);
+    // Josev's EVCC validates that ev0 exists: it does from the start (the veth is up).
+    let evcc = ProcessGroup {
+        child: spawn_command_in_netns(&mut command, &hosts.ev.name).unwrap(),
+    };
+    let (first, stats) = join(secc);
+    drop(evcc);
+    let log = std::fs::read_to_string(&log_path).unwrap_or_default();
+    let message = first.unwrap_or_else(|e| panic!("{e}\nJosev EVCC log:\n{log}"));
+    assert_eq!(message.payload_type, PayloadType::Exi);
+    // An EXI stream starts with the EXI header byte 0x80 (no cookie, no options).
+    assert_eq!(message.payload.first(), Some(&0x80), "{message:?}");
+    assert!(stats.answered >= 1, "{stats:?}");
+}
