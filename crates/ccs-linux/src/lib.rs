@@ -19,7 +19,9 @@
 //! - [`session::run_session`]: runs any `ccs_proto::session::V2gSession` over a V2G
 //!   connection, with the hardware adapters and stop requests as channels.
 //! - [`tap`]: the TAP bridge of the modem simulator for namespace tests: one TAP device in each
-//!   of two namespaces, frames moved between them by a pluggable [`tap::Forwarder`].
+//!   of two namespaces, frames moved between them by a pluggable [`tap::Forwarder`]:
+//!   [`tap::AlwaysBridge`] (a cable) or [`modem_sim::PowerlineForwarder`] (two simulated
+//!   modems from `ccs-sim` that let only SLAC through until the AVLN is up).
 //! - [`clock::Clock`]: maps the real clock onto the core's `Instant`.
 //!
 //! Everything here needs Linux; raw sockets need CAP_NET_RAW, TAP devices and namespaces
@@ -31,6 +33,7 @@ pub mod clock;
 pub mod error;
 pub mod iface;
 pub mod link;
+pub mod modem_sim;
 pub mod raw;
 pub mod sdp;
 pub mod session;

@@ -726,3 +726,105 @@ fn slac_then_sdp_and_tcp_over_veth_without_modem() {
     assert_eq!(ev.discovered.address.port(), secc.announced_port);
     assert_eq!(secc.served[0].echoed, test_messages().len());
 }
+
+/// The whole link setup of a real charging station, in the kernel: two TAPs joined by the
+/// simulated TP-Link modems of `ccs-sim`. Before SLAC, SDP gets no answer (the modems carry
+/// only SLAC); SLAC keys both modems into one AVLN; then SDP and TCP work.
+#[test]
+fn slac_then_sdp_and_tcp_over_the_tap_modem_simulator() {
+    use ccs_linux::modem_sim::PowerlineForwarder;
+    use ccs_linux::slac::{random_bytes, random_nmk, run_slac};
+    use ccs_proto::homeplug::MacAddress;
+    use ccs_proto::sdp::SdpClientError;
+    use ccs_proto::slac::{EvSlac, EvSlacConfig, EvseSlac, EvseSlacConfig};
+
+    let hosts = TwoHosts::new();
+    // The simulated line is not Send (its fault hook), so it lives on its own thread.
+    let (stop, stopped) = oneshot::channel::<()>();
+    let (ev_ns, evse_ns) = (hosts.ev.name.clone(), hosts.evse.name.clone());
+    let (bridge_ready_tx, bridge_ready_rx) = std::sync::mpsc::channel();
+    let bridge = std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(async move {
+            let clock = Clock::new();
+            let forwarder = PowerlineForwarder::tp_link_pair(0x5EED, clock.now());
+            let bridge = TapBridge::create(&ev_ns, &evse_ns, "plc0", forwarder, clock).unwrap();
+            bridge_ready_tx.send(()).unwrap();
+            let forwarder = bridge
+                .run(async {
+                    let _ = stopped.await;
+                })
+                .await
+                .unwrap();
+            forwarder.link_up()
+        })
+    });
+    bridge_ready_rx.recv().unwrap();
+
+    let shared = new_shared();
+    let evse = spawn_async_in(&hosts.evse.name, {
+        let shared = shared.clone();
+        move || async move {
+            let link = Link::open(LinkMode::Modem, "plc0", common::READY_TIMEOUT)
+                .await
+                .unwrap();
+            let clock = Clock::new();
+            let mut machine = EvseSlac::new(
+                EvseSlacConfig::default(),
+                MacAddress::from(link.interface.mac),
+                random_nmk().unwrap(),
+                clock.now(),
+            );
+            let slac = run_slac(link.raw.as_ref().unwrap(), &mut machine, &clock, |_| {});
+            // The SDP server and the listener run from the start, as on a real charger.
+            let v2g = secc("plc0", None, no_tls_sdp, 1, shared);
+            let (paired, outcome) = tokio::join!(slac, v2g);
+            (paired.unwrap(), outcome)
+        }
+    });
+    let ev = spawn_async_in(&hosts.ev.name, move || async move {
+        let link = Link::open(LinkMode::Modem, "plc0", common::READY_TIMEOUT)
+            .await
+            .unwrap();
+        shared.sdp_ready.notified().await;
+        // Before pairing: the charger's SDP server is up, but the modems carry no IPv6.
+        let mut quick = SdpClientConfig::default();
+        quick.max_requests = 4;
+        let before = discover_secc(&link.interface, quick, DEFAULT_SDP_HOP_LIMIT, &Clock::new())
+            .await
+            .map(|found| found.address);
+        let clock = Clock::new();
+        let mut machine = EvSlac::new(
+            EvSlacConfig::default(),
+            MacAddress::from(link.interface.mac),
+            random_bytes().unwrap(),
+        );
+        machine.start(clock.now());
+        let paired = run_slac(link.raw.as_ref().unwrap(), &mut machine, &clock, |_| {})
+            .await
+            .unwrap();
+        shared.sdp_ready.notify_one(); // evcc() waits for it again
+        let outcome = evcc("plc0", SdpClientConfig::default(), None, shared).await;
+        (before, paired, outcome)
+    });
+    let (before, ev_paired, ev) = join(ev);
+    let (evse_paired, secc) = join(evse);
+    let _ = stop.send(());
+    let link_up = bridge.join().unwrap();
+
+    assert!(
+        matches!(
+            before,
+            Err(LinkError::Sdp(SdpClientError::NoResponse { requests: 4 }))
+        ),
+        "SDP crossed the modems before SLAC: {before:?}"
+    );
+    assert_eq!(ev_paired.nmk, evse_paired.nmk);
+    assert_eq!(ev_paired.nid, evse_paired.nid);
+    assert_eq!(ev.discovered.address.port(), secc.announced_port);
+    assert_eq!(secc.served[0].echoed, test_messages().len());
+    assert!(link_up, "the simulated modems do not report the AVLN");
+}
