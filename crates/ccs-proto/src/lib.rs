@@ -14,10 +14,16 @@
 //! - SDP (ISO 15118-2 §7.10) and V2GTP framing.
 //! - The app handshake (SupportedAppProtocol) and the EVCC and SECC charging sessions for
 //!   DIN 70121, ISO 15118-2 and ISO 15118-20.
-//! - The hardware seam: commands out (CP state, contactors, lock, power-supply set-points) and
-//!   measurements in, as plain values. The core never calls an adapter.
+//! - [`hardware`]: the hardware seam: commands out (CP state, contactors, lock, power-supply
+//!   set-points) and measurements in, as plain values. The core never calls an adapter.
 //!
 //! May depend on `ccs-exi` and `ccs-msg`; nothing that does I/O.
 #![forbid(unsafe_code)]
 
+pub mod hardware;
+pub mod homeplug;
+pub mod sdp;
+pub mod session;
+pub mod slac;
 pub mod time;
+pub mod v2gtp;

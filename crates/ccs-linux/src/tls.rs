@@ -1,0 +1,348 @@
+//! TLS with OpenSSL, in the two profiles ISO 15118 prescribes.
+//!
+//! - [`TlsProfile::Iso15118_2`]: TLS 1.2 only ([V2G2-067]); the SECC is always the TLS server
+//!   ([V2G2-068]); cipher suite `TLS_ECDHE_ECDSA_WITH_AES_128_CBC_SHA256` (OpenSSL:
+//!   `ECDHE-ECDSA-AES128-SHA256`) on secp256r1 ([V2G2-602], Table 7). The table's second suite,
+//!   `TLS_ECDH_ECDSA_WITH_AES_128_CBC_SHA256`, no longer exists in OpenSSL ≥ 1.1. rustls has no
+//!   CBC suites at all, which is why this crate uses OpenSSL.
+//! - [`TlsProfile::Iso15118_20`]: TLS 1.3 only, `TLS_AES_256_GCM_SHA384` and
+//!   `TLS_CHACHA20_POLY1305_SHA256`, key exchange on secp521r1 or X448, mutual authentication
+//!   configurable (ISO 15118-20 §7.7.3).
+//!
+//! Certificates and keys come from PEM files named in the configuration. With `key_log` set,
+//! every session's secrets are appended to that file in NSS key log format, so Wireshark
+//! (with dsV2Gshark) can decrypt a capture; never enable it on a production charger.
+
+use std::fs::{File, OpenOptions};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+use openssl::ssl::{
+    SslAcceptor, SslConnector, SslContextBuilder, SslFiletype, SslMethod, SslVerifyMode, SslVersion,
+};
+
+use crate::error::LinkError;
+
+/// Which standard's TLS rules apply.
+#[derive(Clone, Copy, Debug, Eq, PartialEq)]
+#[non_exhaustive]
+pub enum TlsProfile {
+    /// ISO 15118-2 (and DIN SPEC 70121 never uses TLS): TLS 1.2, `ECDHE-ECDSA-AES128-SHA256`.
+    Iso15118_2,
+    /// ISO 15118-20: TLS 1.3.
+    Iso15118_20,
+}
+
+/// The ISO 15118-2 cipher suite in OpenSSL's naming ([V2G2-602]).
+pub const ISO15118_2_CIPHER: &str = "ECDHE-ECDSA-AES128-SHA256";
+/// The ISO 15118-2 key exchange group: secp256r1.
+const ISO15118_2_GROUPS: &str = "P-256";
+/// The ISO 15118-20 TLS 1.3 cipher suites.
+const ISO15118_20_CIPHERSUITES: &str = "TLS_AES_256_GCM_SHA384:TLS_CHACHA20_POLY1305_SHA256";
+/// The ISO 15118-20 key exchange groups: secp521r1 and X448.
+const ISO15118_20_GROUPS: &str = "P-521:X448";
+
+/// The charger's TLS settings.
+#[derive(Clone, Debug)]
+#[non_exhaustive]
+pub struct TlsServerConfig {
+    /// The rules.
+    pub profile: TlsProfile,
+    /// PEM file: the SECC leaf certificate first, then its sub-CAs.
+    pub certificate_chain: PathBuf,
+    /// PEM file: the SECC's private key.
+    pub private_key: PathBuf,
+    /// PEM file of trust anchors for client certificates; with it, the car must present a
+    /// certificate (mutual authentication, ISO 15118-20 only).
+    pub client_ca: Option<PathBuf>,
+    /// Append NSS key log lines here (for Wireshark); `None` in production.
+    pub key_log: Option<PathBuf>,
+}
+
+impl TlsServerConfig {
+    /// A server configuration with one-sided authentication and no key log.
+    pub fn new(profile: TlsProfile, certificate_chain: PathBuf, private_key: PathBuf) -> Self {
+        Self {
+            profile,
+            certificate_chain,
+            private_key,
+            client_ca: None,
+            key_log: None,
+        }
+    }
+}
+
+/// The car's TLS settings.
+#[derive(Clone, Debug)]
+#[non_exhaustive]
+pub struct TlsClientConfig {
+    /// The rules.
+    pub profile: TlsProfile,
+    /// PEM file of trust anchors (V2G root certificates) for the SECC's chain.
+    pub trust_anchors: PathBuf,
+    /// PEM file with the car's certificate chain, for mutual authentication (ISO 15118-20).
+    pub certificate_chain: Option<PathBuf>,
+    /// PEM file with the car's private key, for mutual authentication.
+    pub private_key: Option<PathBuf>,
+    /// Append NSS key log lines here (for Wireshark); `None` in production.
+    pub key_log: Option<PathBuf>,
+}
+
+impl TlsClientConfig {
+    /// A client configuration without a client certificate and without a key log.
+    pub fn new(profile: TlsProfile, trust_anchors: PathBuf) -> Self {
+        Self {
+            profile,
+            trust_anchors,
+            certificate_chain: None,
+            private_key: None,
+            key_log: None,
+        }
+    }
+}
+
+fn config_error(what: &str, path: Option<&Path>, e: impl std::fmt::Display) -> LinkError {
+    match path {
+        Some(p) => LinkError::Config(format!("{what} {}: {e}", p.display())),
+        None => LinkError::Config(format!("{what}: {e}")),
+    }
+}
+
+/// Applies the profile's protocol versions, suites and groups.
+fn apply_profile(ctx: &mut SslContextBuilder, profile: TlsProfile) -> Result<(), LinkError> {
+    fn e(what: &'static str) -> impl Fn(openssl::error::ErrorStack) -> LinkError {
+        move |err| config_error(what, None, err)
+    }
+    match profile {
+        TlsProfile::Iso15118_2 => {
+            // [V2G2-067]: TLS 1.2.
+            ctx.set_min_proto_version(Some(SslVersion::TLS1_2))
+                .map_err(e("TLS version"))?;
+            ctx.set_max_proto_version(Some(SslVersion::TLS1_2))
+                .map_err(e("TLS version"))?;
+            // [V2G2-602]: the cipher suites of Table 7 (the ECDHE one; see the module doc).
+            ctx.set_cipher_list(ISO15118_2_CIPHER)
+                .map_err(e("cipher list"))?;
+            ctx.set_groups_list(ISO15118_2_GROUPS)
+                .map_err(e("groups"))?;
+        }
+        TlsProfile::Iso15118_20 => {
+            ctx.set_min_proto_version(Some(SslVersion::TLS1_3))
+                .map_err(e("TLS version"))?;
+            ctx.set_max_proto_version(Some(SslVersion::TLS1_3))
+                .map_err(e("TLS version"))?;
+            ctx.set_ciphersuites(ISO15118_20_CIPHERSUITES)
+                .map_err(e("cipher suites"))?;
+            ctx.set_groups_list(ISO15118_20_GROUPS)
+                .map_err(e("groups"))?;
+        }
+    }
+    Ok(())
+}
+
+/// Appends NSS key log lines to `path`.
+fn apply_key_log(ctx: &mut SslContextBuilder, path: &Path) -> Result<(), LinkError> {
+    let file: File = OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)
+        .map_err(|e| config_error("key log file", Some(path), e))?;
+    let file = Arc::new(Mutex::new(file));
+    tracing::warn!(path = %path.display(), "TLS key log enabled: session secrets are written to disk");
+    ctx.set_keylog_callback(move |_, line| {
+        if let Ok(mut f) = file.lock() {
+            let _ = writeln!(f, "{line}");
+            let _ = f.flush();
+        }
+    });
+    Ok(())
+}
+
+fn load_identity(ctx: &mut SslContextBuilder, chain: &Path, key: &Path) -> Result<(), LinkError> {
+    ctx.set_certificate_chain_file(chain)
+        .map_err(|e| config_error("certificate chain", Some(chain), e))?;
+    ctx.set_private_key_file(key, SslFiletype::PEM)
+        .map_err(|e| config_error("private key", Some(key), e))?;
+    ctx.check_private_key()
+        .map_err(|e| config_error("private key does not match", Some(key), e))
+}
+
+/// Builds the charger's acceptor.
+pub(crate) fn build_acceptor(config: &TlsServerConfig) -> Result<SslAcceptor, LinkError> {
+    let mut builder = SslAcceptor::mozilla_intermediate_v5(SslMethod::tls_server())
+        .map_err(|e| config_error("TLS server", None, e))?;
+    apply_profile(&mut builder, config.profile)?;
+    load_identity(&mut builder, &config.certificate_chain, &config.private_key)?;
+    if let Some(ca) = &config.client_ca {
+        builder
+            .set_ca_file(ca)
+            .map_err(|e| config_error("client CA file", Some(ca), e))?;
+        builder.set_verify(SslVerifyMode::PEER | SslVerifyMode::FAIL_IF_NO_PEER_CERT);
+    } else {
+        // [V2G2-068]ff: in ISO 15118-2 only the SECC authenticates.
+        builder.set_verify(SslVerifyMode::NONE);
+    }
+    if let Some(path) = &config.key_log {
+        apply_key_log(&mut builder, path)?;
+    }
+    Ok(builder.build())
+}
+
+/// Builds the car's connector.
+pub(crate) fn build_connector(config: &TlsClientConfig) -> Result<SslConnector, LinkError> {
+    let mut builder = SslConnector::builder(SslMethod::tls_client())
+        .map_err(|e| config_error("TLS client", None, e))?;
+    apply_profile(&mut builder, config.profile)?;
+    builder
+        .set_ca_file(&config.trust_anchors)
+        .map_err(|e| config_error("trust anchors", Some(&config.trust_anchors), e))?;
+    builder.set_verify(SslVerifyMode::PEER);
+    match (&config.certificate_chain, &config.private_key) {
+        (Some(chain), Some(key)) => load_identity(&mut builder, chain, key)?,
+        (None, None) => {}
+        _ => {
+            return Err(LinkError::Config(
+                "a TLS client certificate needs both the chain and the key".into(),
+            ));
+        }
+    }
+    if let Some(path) = &config.key_log {
+        apply_key_log(&mut builder, path)?;
+    }
+    Ok(builder.build())
+}
+
+pub mod testing {
+    //! A throw-away test PKI: a self-signed P-256 root and leaf certificates signed by it,
+    //! written as PEM files. For tests and demos only; real chargers and cars use the V2G PKI.
+
+    use std::path::{Path, PathBuf};
+
+    use openssl::asn1::Asn1Time;
+    use openssl::bn::{BigNum, MsbOption};
+    use openssl::ec::{EcGroup, EcKey};
+    use openssl::error::ErrorStack;
+    use openssl::hash::MessageDigest;
+    use openssl::nid::Nid;
+    use openssl::pkey::{PKey, Private};
+    use openssl::x509::extension::{BasicConstraints, KeyUsage};
+    use openssl::x509::{X509, X509NameBuilder};
+
+    /// The files of one leaf identity.
+    #[derive(Clone, Debug)]
+    pub struct Identity {
+        /// PEM: the leaf certificate followed by the root.
+        pub chain: PathBuf,
+        /// PEM: the leaf's private key.
+        pub key: PathBuf,
+    }
+
+    /// A root certificate and leaf identities signed by it.
+    #[derive(Clone, Debug)]
+    pub struct TestPki {
+        /// PEM: the root certificate (the trust anchor).
+        pub root: PathBuf,
+        /// The SECC's identity.
+        pub secc: Identity,
+        /// The EVCC's identity (for mutual authentication).
+        pub evcc: Identity,
+    }
+
+    fn p256_key() -> Result<PKey<Private>, ErrorStack> {
+        let group = EcGroup::from_curve_name(Nid::X9_62_PRIME256V1)?;
+        PKey::from_ec_key(EcKey::generate(&group)?)
+    }
+
+    fn certificate(
+        common_name: &str,
+        key: &PKey<Private>,
+        issuer: Option<(&X509, &PKey<Private>)>,
+    ) -> Result<X509, ErrorStack> {
+        let mut name = X509NameBuilder::new()?;
+        name.append_entry_by_text("CN", common_name)?;
+        name.append_entry_by_text("O", "ccsplc test PKI")?;
+        let name = name.build();
+        let mut builder = X509::builder()?;
+        builder.set_version(2)?;
+        let mut serial = BigNum::new()?;
+        serial.rand(64, MsbOption::MAYBE_ZERO, false)?;
+        let serial = serial.to_asn1_integer()?;
+        builder.set_serial_number(&serial)?;
+        builder.set_subject_name(&name)?;
+        builder.set_pubkey(key)?;
+        builder.set_not_before(&*Asn1Time::days_from_now(0)?)?;
+        builder.set_not_after(&*Asn1Time::days_from_now(30)?)?;
+        match issuer {
+            None => {
+                builder.set_issuer_name(&name)?;
+                builder.append_extension(BasicConstraints::new().critical().ca().build()?)?;
+                builder.append_extension(
+                    KeyUsage::new()
+                        .critical()
+                        .key_cert_sign()
+                        .crl_sign()
+                        .build()?,
+                )?;
+                builder.sign(key, MessageDigest::sha256())?;
+            }
+            Some((issuer_cert, issuer_key)) => {
+                builder.set_issuer_name(issuer_cert.subject_name())?;
+                builder.append_extension(BasicConstraints::new().critical().build()?)?;
+                builder.append_extension(
+                    KeyUsage::new()
+                        .critical()
+                        .digital_signature()
+                        .key_agreement()
+                        .build()?,
+                )?;
+                builder.sign(issuer_key, MessageDigest::sha256())?;
+            }
+        }
+        Ok(builder.build())
+    }
+
+    fn write(path: &Path, parts: &[Vec<u8>]) -> std::io::Result<()> {
+        std::fs::write(path, parts.concat())
+    }
+
+    impl TestPki {
+        /// Generates the PKI into `dir` (`root.pem`, `secc.pem`, `secc.key`, `evcc.pem`,
+        /// `evcc.key`).
+        pub fn generate(dir: &Path) -> std::io::Result<Self> {
+            let make = || -> Result<_, ErrorStack> {
+                let root_key = p256_key()?;
+                let root = certificate("ccsplc test V2G root", &root_key, None)?;
+                let secc_key = p256_key()?;
+                let secc = certificate("ccsplc test SECC", &secc_key, Some((&root, &root_key)))?;
+                let evcc_key = p256_key()?;
+                let evcc = certificate("ccsplc test EVCC", &evcc_key, Some((&root, &root_key)))?;
+                Ok([
+                    root.to_pem()?,
+                    secc.to_pem()?,
+                    secc_key.private_key_to_pem_pkcs8()?,
+                    evcc.to_pem()?,
+                    evcc_key.private_key_to_pem_pkcs8()?,
+                ])
+            };
+            let [root, secc, secc_key, evcc, evcc_key] = make().map_err(std::io::Error::other)?;
+            let pki = Self {
+                root: dir.join("root.pem"),
+                secc: Identity {
+                    chain: dir.join("secc.pem"),
+                    key: dir.join("secc.key"),
+                },
+                evcc: Identity {
+                    chain: dir.join("evcc.pem"),
+                    key: dir.join("evcc.key"),
+                },
+            };
+            write(&pki.root, std::slice::from_ref(&root))?;
+            write(&pki.secc.chain, &[secc, root.clone()])?;
+            write(&pki.secc.key, &[secc_key])?;
+            write(&pki.evcc.chain, &[evcc, root])?;
+            write(&pki.evcc.key, &[evcc_key])?;
+            Ok(pki)
+        }
+    }
+}
