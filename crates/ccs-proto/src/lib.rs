@@ -20,6 +20,7 @@
 //! May depend on `ccs-exi` and `ccs-msg`; nothing that does I/O.
 #![forbid(unsafe_code)]
 
+pub mod capture;
 pub mod hardware;
 pub mod homeplug;
 pub mod sdp;
@@ -27,3 +28,4 @@ pub mod session;
 pub mod slac;
 pub mod time;
 pub mod v2gtp;
+pub mod wire;
