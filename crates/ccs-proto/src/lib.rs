@@ -27,5 +27,6 @@ pub mod sdp;
 pub mod session;
 pub mod slac;
 pub mod time;
+pub mod trace;
 pub mod v2gtp;
 pub mod wire;
