@@ -7,6 +7,7 @@
 
 mod cli;
 mod config;
+mod decode_cmd;
 mod logging;
 
 use std::process::ExitCode;
@@ -52,7 +53,7 @@ fn run(command: Command) -> anyhow::Result<ExitCode> {
         Command::Exi(ExiCommand::Decode(_) | ExiCommand::Encode(_)) => {
             not_built("exi", "the EXI codec is not generated yet")
         }
-        Command::Decode(_) => not_built("decode", "the capture decoder needs the EXI codec"),
+        Command::Decode(args) => decode_cmd::run(&args),
         Command::Config(ConfigCommand::Check(args)) => config::check(&args.file),
         Command::Config(ConfigCommand::Init(args)) => config::init(args.file.as_deref()),
     }
