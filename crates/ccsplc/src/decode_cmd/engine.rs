@@ -10,6 +10,7 @@ use std::net::Ipv6Addr;
 use ccs_proto::capture::{CaptureError, CaptureReader, Packet, Timestamp};
 use ccs_proto::homeplug::{EtherType, MacAddress, Mme, MmeFrame};
 use ccs_proto::sdp::{SdpRequestRepr, SdpResponseRepr};
+use ccs_proto::session::Phase;
 use ccs_proto::trace::V2gSummary;
 use ccs_proto::v2gtp::{Deframer, DeframerConfig, PayloadType};
 use ccs_proto::wire::{
@@ -242,6 +243,9 @@ struct Connection {
     streams: [Stream; 2],
     deframers: [Deframer; 2],
     handshake: Handshake,
+    /// The last request: a response belongs to its phase (PowerDeliveryRes says neither
+    /// start nor stop).
+    last_request: Option<(String, Option<Phase>)>,
 }
 
 impl Connection {
@@ -251,6 +255,7 @@ impl Connection {
             streams: [Stream::default(), Stream::default()],
             deframers: [new_deframer(), new_deframer()],
             handshake: Handshake::default(),
+            last_request: None,
         }
     }
 }
@@ -621,7 +626,16 @@ impl Decoder {
             .decode(payload_type, payload)
         {
             Outcome::Decoded(schema, d) => {
-                let summary = V2gSummary::from_json(&d.message, &d.fields);
+                let mut summary = V2gSummary::from_json(&d.message, &d.fields);
+                let conn = &mut self.connections[idx];
+                if let Some(base) = d.message.strip_suffix("Req") {
+                    conn.last_request = Some((base.to_owned(), summary.phase));
+                } else if let (Some(base), Some((req, phase))) =
+                    (d.message.strip_suffix("Res"), &conn.last_request)
+                    && base == req
+                {
+                    summary.phase = *phase;
+                }
                 self.push(
                     direction.to_owned(),
                     Body::V2g {

@@ -242,7 +242,7 @@ impl Handshake {
                 }
             }
         }
-        let (schema, reason) = first_error.unwrap_or((Schema::Din, "no schema".to_owned()));
+        let (schema, reason) = first_error.unwrap_or_else(|| (Schema::Din, "no schema".to_owned()));
         Outcome::Failed { schema, reason }
     }
 }

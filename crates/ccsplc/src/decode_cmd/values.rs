@@ -13,21 +13,32 @@ pub(crate) struct Sample {
     pub(crate) message: String,
     pub(crate) phase: Option<Phase>,
     pub(crate) values: ChargingValues,
+    /// Which session of the capture (a new one starts with each supportedAppProtocolReq).
+    pub(crate) session: usize,
 }
 
 /// One sample per decoded V2G message, in capture order.
 pub(crate) fn samples(events: &[Event]) -> Vec<Sample> {
+    let mut session = 0;
+    let mut seen_any = false;
     events
         .iter()
         .filter_map(|e| match &e.body {
             Body::V2g {
                 message, summary, ..
-            } => Some(Sample {
-                time: e.time,
-                message: message.clone(),
-                phase: summary.phase,
-                values: summary.values,
-            }),
+            } => {
+                if message == "supportedAppProtocolReq" && seen_any {
+                    session += 1;
+                }
+                seen_any = true;
+                Some(Sample {
+                    time: e.time,
+                    message: message.clone(),
+                    phase: summary.phase,
+                    values: summary.values,
+                    session,
+                })
+            }
             _ => None,
         })
         .collect()
@@ -74,21 +85,28 @@ pub(crate) fn write_csv(samples: &[Sample], mut out: impl Write) -> io::Result<(
 /// A time span in which the session was in one phase.
 #[derive(Clone, Debug, PartialEq)]
 pub(crate) struct Band {
+    /// First message of the phase.
     pub(crate) start: f64,
+    /// Start of the next phase of the session, or the last message of this one.
     pub(crate) end: f64,
     pub(crate) phase: Phase,
 }
 
 /// The phases over time: a band starts with the first message of a phase and ends where the
-/// next phase starts (or with the last message).
+/// next phase of the same session starts, or with its last message (the end of a session).
 pub(crate) fn bands(samples: &[Sample]) -> Vec<Band> {
     let mut out: Vec<Band> = Vec::new();
+    let mut band_session = usize::MAX;
     for s in samples {
         let Some(phase) = s.phase else { continue };
+        let same_session = band_session == s.session;
+        band_session = s.session;
         match out.last_mut() {
-            Some(b) if b.phase == phase => b.end = s.time,
+            Some(b) if b.phase == phase && same_session => b.end = s.time,
             Some(b) => {
-                b.end = s.time;
+                if same_session {
+                    b.end = s.time;
+                }
                 out.push(Band {
                     start: s.time,
                     end: s.time,
