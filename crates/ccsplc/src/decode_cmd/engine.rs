@@ -644,6 +644,7 @@ impl Decoder {
                         fields: d.fields,
                         header: d.header,
                         summary: Box::new(summary),
+                        exi: payload.iter().map(|b| format!("{b:02x}")).collect(),
                     },
                 );
             }

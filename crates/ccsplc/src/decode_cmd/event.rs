@@ -38,6 +38,8 @@ pub(crate) enum Body {
         fields: Value,
         header: Option<Value>,
         summary: Box<V2gSummary>,
+        /// The EXI document, hex (as pyPLC's logs show it).
+        exi: String,
     },
     Log {
         text: String,
@@ -82,12 +84,14 @@ impl Event {
                 fields,
                 header,
                 summary,
+                exi,
             } => {
                 let mut o = json!({
                     "schema": schema.name(),
                     "message": message,
                     "fields": fields,
                     "summary": summary.to_string(),
+                    "exi": exi,
                 });
                 if let Some(h) = header {
                     o["header"] = h.clone();
