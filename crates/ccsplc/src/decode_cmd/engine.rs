@@ -115,7 +115,7 @@ impl Roles {
     fn learn(&mut self, link: &LinkFrame<'_>, frame: &[u8]) {
         match link.ethertype {
             EtherType::HomePlugAv => {
-                if let Ok(f) = MmeFrame::parse(frame) {
+                if let Ok(f) = MmeFrame::parse(&single_tagged(link, frame)) {
                     self.learn_mme(&f);
                 }
             }
@@ -278,6 +278,19 @@ struct Decoder {
     frame: usize,
 }
 
+/// The frame as [`MmeFrame::parse`] takes it: it strips one 802.1Q tag itself, so stacked
+/// tags are removed here.
+fn single_tagged<'a>(link: &LinkFrame<'_>, frame: &'a [u8]) -> std::borrow::Cow<'a, [u8]> {
+    if link.vlan_tags.len() <= 1 {
+        return std::borrow::Cow::Borrowed(frame);
+    }
+    let mut f = Vec::with_capacity(14 + link.payload.len());
+    f.extend_from_slice(&frame[..12]);
+    f.extend_from_slice(&u16::from(link.ethertype).to_be_bytes());
+    f.extend_from_slice(link.payload);
+    std::borrow::Cow::Owned(f)
+}
+
 /// The SLAC messages proper (CM_SLAC_PARM … CM_SLAC_MATCH, MMTYPE 0x6064–0x607F): between
 /// the EV and EVSE hosts, even when broadcast.
 fn is_slac(f: &MmeFrame) -> bool {
@@ -344,19 +357,7 @@ impl Decoder {
     }
 
     fn homeplug(&mut self, link: &LinkFrame<'_>, frame: &[u8]) {
-        // MmeFrame strips one 802.1Q tag itself; hand it the frame without extra tags.
-        let untagged;
-        let bytes = if link.vlan_tags.len() > 1 {
-            let mut f = Vec::with_capacity(14 + link.payload.len());
-            f.extend_from_slice(&frame[..12]);
-            f.extend_from_slice(&u16::from(link.ethertype).to_be_bytes());
-            f.extend_from_slice(link.payload);
-            untagged = f;
-            &untagged[..]
-        } else {
-            frame
-        };
-        match MmeFrame::parse(bytes) {
+        match MmeFrame::parse(&single_tagged(link, frame)) {
             Ok(f) => {
                 let direction = self.roles.mac_direction(link, is_slac(&f));
                 let message = f.mmtype().to_string();
