@@ -386,3 +386,28 @@ fn undecodable_frames_are_reported_and_decoding_goes_on() {
     assert!(reasons[3].starts_with("Ethernet"), "{}", reasons[3]);
     assert_eq!(v2g_messages(&events), ["supportedAppProtocolReq"]);
 }
+
+#[test]
+fn a_tls_connection_is_reported_once_and_not_misread() {
+    let (ev, evse) = endpoints();
+    let mut flow = TcpFlow::new(ev, evse, 10, 20);
+    let mut frames = flow.open();
+    // ClientHello and ServerHello records (content type 22, TLS 1.2), then application data.
+    frames.push(flow.client_sends(&[0x16, 0x03, 0x03, 0x00, 0x04, 0x01, 0x00, 0x00, 0x00]));
+    frames.push(flow.server_sends(&[0x16, 0x03, 0x03, 0x00, 0x04, 0x02, 0x00, 0x00, 0x00]));
+    frames.push(flow.client_sends(&[0x17, 0x03, 0x03, 0x00, 0x02, 0xab, 0xcd]));
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("tls.pcap");
+    write_pcap(&path, &frames);
+    let (events, code) = events(&path);
+    assert_eq!(code, 1);
+    let errors: Vec<&Value> = events.iter().filter(|e| e["kind"] == "error").collect();
+    assert_eq!(errors.len(), 2, "once per direction: {errors:#?}");
+    assert!(
+        errors[0]["reason"]
+            .as_str()
+            .unwrap()
+            .starts_with("TLS-encrypted")
+    );
+    assert!(v2g_messages(&events).is_empty());
+}

@@ -246,6 +246,10 @@ struct Connection {
     /// The last request: a response belongs to its phase (PowerDeliveryRes says neither
     /// start nor stop).
     last_request: Option<(String, Option<Phase>)>,
+    /// Set when a direction starts with a TLS record: nothing more is decoded there.
+    tls: [bool; 2],
+    /// Whether each direction has delivered any bytes yet.
+    started: [bool; 2],
 }
 
 impl Connection {
@@ -256,6 +260,8 @@ impl Connection {
             deframers: [new_deframer(), new_deframer()],
             handshake: Handshake::default(),
             last_request: None,
+            tls: [false; 2],
+            started: [false; 2],
         }
     }
 }
@@ -594,6 +600,23 @@ impl Decoder {
                     delivery.skipped
                 ),
             );
+        }
+        let conn = &mut self.connections[idx];
+        if !conn.started[dir] && !delivery.data.is_empty() {
+            conn.started[dir] = true;
+            // A TLS handshake record (content type 22, version 3.x): TLS is optional in
+            // ISO 15118-2 and required in ISO 15118-20; the keys are not in the capture.
+            if delivery.data.starts_with(&[0x16, 0x03]) {
+                conn.tls[dir] = true;
+                self.error(
+                    direction.to_owned(),
+                    "TLS-encrypted V2G connection: not decoded (the capture holds no keys)"
+                        .to_owned(),
+                );
+            }
+        }
+        if self.connections[idx].tls[dir] {
+            return;
         }
         let mut rest = &delivery.data[..];
         while !rest.is_empty() {
