@@ -15,4 +15,8 @@
 //! (and on small crates such as a seeded RNG); it does no I/O and reads no wall clock.
 #![forbid(unsafe_code)]
 
+pub mod clock;
+pub mod modem;
 pub mod physics;
+pub mod powerline;
+pub mod slac_sim;
