@@ -1,6 +1,8 @@
 //! Whole DIN 70121 sessions: our car against our charger over an in-memory connection, with
 //! the physics of ccs-sim, under a virtual clock. Normal ends and every failure path, with the
 //! exact order of the car's safety commands.
+// Test helpers unwrap: a malformed vector is a test failure.
+#![allow(clippy::unwrap_used)]
 
 mod din_support;
 
@@ -296,7 +298,7 @@ fn hardware_fault_goes_through_safe_shutdown() {
 }
 
 fn rewrite_current_demand_res(
-    change: impl Fn(&mut ccs_msg::din::CurrentDemandResType) + 'static,
+    change: impl Fn(&mut din::CurrentDemandResType) + 'static,
 ) -> din_support::Filter {
     Box::new(move |from, payload| {
         if from != Side::Charger {

@@ -1,6 +1,8 @@
 //! A deterministic pair: our car and our charger joined by an in-memory connection, with the
 //! physics of `ccs-sim` (battery, power supply, contactors, lock, isolation monitor) behind
 //! the hardware seam, under a virtual clock.
+// Test helpers unwrap: a malformed vector is a test failure.
+#![allow(clippy::unwrap_used)]
 #![allow(dead_code, unreachable_pub)]
 
 use ccs_proto::hardware::{HardwareCommand, Measurement};
@@ -216,7 +218,7 @@ impl Pair {
 
     /// Lets the plant settle for `d` after the sessions ended (the lock motor takes time).
     pub fn settle(&mut self, d: Duration) {
-        self.now = self.now + d;
+        self.now += d;
         self.plant.advance(self.now);
     }
 
