@@ -488,3 +488,101 @@ fn the_charger_answers_a_sequence_error_and_switches_off() {
     assert!(p.car.is_finished());
     let _ = MessageKind::CableCheck;
 }
+
+#[test]
+fn precharge_can_end_on_the_measured_inlet_voltage() {
+    // pyPLC `use_evsepresentvoltage_for_precharge_end = no`.
+    let mut car = car_config(5);
+    car.precharge_voltage_source = ccs_proto::session::PrechargeVoltageSource::InletVoltage;
+    let mut p = Pair::new(car, SeccConfig::default(), PlantConfig::default());
+    p.connect();
+    assert!(p.run(Duration::from_secs(60)));
+    assert_eq!(p.car_outcome(), Some(Outcome::Completed));
+    p.settle(Duration::from_secs(1));
+    assert!(p.plant.last_contactor_close_step().unwrap().0 < 10.0);
+}
+
+#[test]
+fn hardware_without_feedback_runs_on_the_timers() {
+    // pyPLC with a dieter/beaglebone device: no contactor or lock feedback, no SoC (simulated),
+    // fixed battery voltage.
+    let mut car = car_config(5);
+    car.contactor_feedback = false;
+    car.lock_feedback = false;
+    let mut p = Pair::new(car, SeccConfig::default(), PlantConfig::default());
+    p.connect();
+    assert!(p.run(Duration::from_secs(60)));
+    assert_eq!(p.car_outcome(), Some(Outcome::Completed));
+    // Contactors open for their full confirmation time before the unlock.
+    let t = |wanted: &HardwareCommand| {
+        p.car_commands
+            .iter()
+            .rev()
+            .find(|(_, c)| c == wanted)
+            .map(|(t, _)| *t)
+            .unwrap()
+    };
+    let open = t(&HardwareCommand::Contactors(ContactorRequest::Open));
+    let unlock = t(&HardwareCommand::ConnectorLock(LockRequest::Unlock));
+    assert!(unlock.saturating_duration_since(open) >= Duration::from_secs(2));
+}
+
+#[test]
+fn light_bulb_demo_closes_the_contactors_in_the_charge_loop() {
+    let mut car = car_config(5);
+    car.light_bulb_demo = true;
+    let mut p = Pair::new(car, SeccConfig::default(), PlantConfig::default());
+    p.connect();
+    assert!(p.run(Duration::from_secs(60)));
+    assert_eq!(p.car_outcome(), Some(Outcome::Completed));
+    let first_current_demand = p
+        .car_events
+        .iter()
+        .find(|(_, e)| {
+            matches!(
+                e,
+                SessionEvent::Sent {
+                    name: "CurrentDemandReq",
+                    ..
+                }
+            )
+        })
+        .map(|(t, _)| *t)
+        .unwrap();
+    let closed = p
+        .car_commands
+        .iter()
+        .find(|(_, c)| *c == HardwareCommand::Contactors(ContactorRequest::Closed))
+        .map(|(t, _)| *t)
+        .unwrap();
+    assert!(closed.saturating_duration_since(first_current_demand) >= Duration::from_secs(2));
+}
+
+#[test]
+fn simulated_soc_without_a_bms() {
+    // No SoC measurement at all: pyPLC's soc_simulation counts up from 20 %.
+    let mut car = car_config(600);
+    car.soc_simulation = true;
+    car.ev.full_soc = ccs_proto::hardware::Percent(30.0);
+    let mut p = Pair::new(car, SeccConfig::default(), PlantConfig::default());
+    p.hide_soc = true;
+    p.connect();
+    assert!(p.run(Duration::from_secs(120)));
+    assert_eq!(p.car_outcome(), Some(Outcome::Completed));
+    let socs: Vec<String> = p
+        .car_events
+        .iter()
+        .filter_map(|(_, e)| match e {
+            SessionEvent::Sent {
+                name: "CurrentDemandReq",
+                summary,
+            } => Some(summary.clone()),
+            _ => None,
+        })
+        .collect();
+    assert!(socs.first().unwrap().contains("SoC=20%"), "{socs:?}");
+    assert!(
+        socs.last().unwrap().contains("SoC=30%") || socs.last().unwrap().contains("SoC=29%"),
+        "{socs:?}"
+    );
+}

@@ -51,6 +51,8 @@ pub struct Pair {
     pub tick: Duration,
     /// Welded contactors: the car's feedback says "closed" whatever was commanded.
     pub contactors_welded: bool,
+    /// A car without a BMS SoC.
+    pub hide_soc: bool,
 }
 
 impl Pair {
@@ -69,6 +71,7 @@ impl Pair {
             connected: false,
             tick: Duration::from_millis(10),
             contactors_welded: false,
+            hide_soc: false,
         }
     }
 
@@ -95,6 +98,7 @@ impl Pair {
                 Measurement::ContactorsClosed(_) if self.contactors_welded => {
                     Measurement::ContactorsClosed(true)
                 }
+                Measurement::Soc(_) if self.hide_soc => continue,
                 m => m,
             };
             self.car.handle_measurement(self.now, m);

@@ -470,8 +470,7 @@ impl Evcc {
 
     /// Sends the request of `step`, unless a normal stop redirects it.
     fn send(&mut self, now: Instant, out: &mut Outbox, step: Step) {
-        let step = self.redirect_for_stop(now, out, step);
-        let Some(step) = step else { return };
+        let step = self.redirect_for_stop(step);
         let msg = match self.build(now, out, step) {
             Ok(msg) => msg,
             Err(e) => return self.fail(now, out, e),
@@ -504,24 +503,22 @@ impl Evcc {
         self.state = State::AwaitResponse(step);
     }
 
-    /// With a stop requested, the loops give way to the stop sequence.
-    fn redirect_for_stop(&mut self, now: Instant, out: &mut Outbox, step: Step) -> Option<Step> {
+    /// With a stop requested, the loops give way to the stop sequence: before the connector
+    /// is locked straight to SessionStop, afterwards through PowerDelivery(false).
+    fn redirect_for_stop(&mut self, step: Step) -> Step {
         if self.stop.is_none() {
-            return Some(step);
+            return step;
         }
         match step {
             Step::ContractAuthentication | Step::ChargeParameterDiscovery if !self.locked => {
-                Some(Step::SessionStop)
+                Step::SessionStop
             }
             Step::CableCheck | Step::PreCharge | Step::PowerDeliveryStart | Step::CurrentDemand => {
                 self.timers.stop(Timer::EvccCableCheck);
                 self.timers.stop(Timer::EvccPreCharge);
-                Some(Step::PowerDeliveryStop)
+                Step::PowerDeliveryStop
             }
-            other => {
-                let _ = (now, out);
-                Some(other)
-            }
+            other => other,
         }
     }
 
