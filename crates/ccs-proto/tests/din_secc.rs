@@ -361,3 +361,123 @@ fn sequence_timeout_switches_the_power_supply_off() {
         )))
     );
 }
+
+#[test]
+fn every_recorded_car_handshake_gets_din_with_its_schema_id() {
+    let rows = ccs_testdata::read_tsv("vectors/pyplc_vectors.tsv");
+    let mut checked = 0;
+    for row in rows
+        .iter()
+        .filter(|r| r.get("message") == "supportedAppProtocolReq")
+    {
+        let bytes = ccs_testdata::hex(row.get("hex"));
+        let Ok(ccs_msg::app_handshake::Document::SupportedAppProtocolReq(req)) =
+            ccs_msg::app_handshake::decode(&bytes)
+        else {
+            continue;
+        };
+        let din_entry = req
+            .app_protocol
+            .iter()
+            // OpenV2G's example offers DIN 1.0: another major version does not match.
+            .find(|p| {
+                p.protocol_namespace == "urn:din:70121:2012:MsgDef" && p.version_number_major == 2
+            });
+        let mut secc = SeccSession::new(config(), [1; 8], Instant::ZERO);
+        secc.handle_message(Instant::ZERO, PayloadType::Exi, &bytes);
+        let Some(Transmit::Message { payload, .. }) = secc.poll_transmit() else {
+            panic!("no response to line {}", row.line);
+        };
+        let Ok(ccs_msg::app_handshake::Document::SupportedAppProtocolRes(res)) =
+            ccs_msg::app_handshake::decode(&payload)
+        else {
+            panic!("bad response");
+        };
+        match din_entry {
+            Some(entry) => {
+                assert_eq!(res.schema_id, Some(entry.schema_id), "line {}", row.line);
+                assert!(!secc.is_finished());
+            }
+            None => {
+                assert_eq!(res.schema_id, None);
+                assert!(secc.is_finished());
+            }
+        }
+        checked += 1;
+    }
+    assert!(checked >= 5, "{checked}");
+}
+
+/// A small deterministic generator for garbage (no RNG crate needed).
+fn garbage(seed: u64) -> Vec<u8> {
+    let mut x = seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1;
+    let mut next = || {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        x
+    };
+    let len = (next() % 64) as usize;
+    let mut bytes: Vec<u8> = (0..len).map(|_| next() as u8).collect();
+    if seed.is_multiple_of(2) && bytes.len() >= 2 {
+        // Mostly valid EXI + DIN root, so the decoder gets further.
+        bytes[0] = 0x80;
+        bytes[1] = 0x9a;
+    }
+    bytes
+}
+
+#[test]
+fn garbage_requests_end_the_session_safely_without_panicking() {
+    for seed in 0..500u64 {
+        let sid = [6; 8];
+        let mut c = Charger::new(sid);
+        let steps = seed % 5;
+        let mut lead = lead_up(MessageKind::CurrentDemand, &sid);
+        lead.truncate(steps as usize);
+        for m in &lead {
+            c.request(m);
+        }
+        let bytes = garbage(seed);
+        c.now += ccs_proto::time::Duration::from_millis(10);
+        c.secc.handle_message(c.now, PayloadType::Exi, &bytes);
+        if din::decode(&bytes).is_err() {
+            assert!(c.secc.is_finished(), "seed {seed}: still running");
+            let off = std::iter::from_fn(|| c.secc.poll_command())
+                .any(|cmd| matches!(cmd, HardwareCommand::PowerSupply(s) if !s.enabled));
+            assert!(off, "seed {seed}: power supply not switched off");
+        }
+    }
+}
+
+#[test]
+fn garbage_responses_send_the_car_into_the_safe_shutdown() {
+    use ccs_proto::session::{EvccConfig, EvccSession};
+    for seed in 0..300u64 {
+        let now = Instant::ZERO;
+        let mut car = EvccSession::new(EvccConfig::default(), [2, 0, 0, 0, 0, 1], now);
+        car.handle_connected(now);
+        if !seed.is_multiple_of(3) {
+            car.handle_message(now, PayloadType::Exi, &ccs_testdata::hex("80400040"));
+        }
+        car.handle_message(now, PayloadType::Exi, &garbage(seed));
+        // Garbage either fails to decode or is not the due response: the car ends.
+        assert!(
+            car.is_finished() || car.poll_timeout().is_some(),
+            "seed {seed}"
+        );
+        let mut t = now;
+        for _ in 0..100 {
+            let Some(deadline) = car.poll_timeout() else {
+                break;
+            };
+            t = deadline;
+            car.handle_timeout(t);
+        }
+        assert!(car.is_finished(), "seed {seed}: the car hangs");
+        assert!(
+            matches!(car.outcome(), Some(Outcome::Failed(_))),
+            "seed {seed}"
+        );
+    }
+}
