@@ -586,3 +586,82 @@ fn simulated_soc_without_a_bms() {
         "{socs:?}"
     );
 }
+
+/// A stop at the charger as soon as the car has sent `trigger`: both sides end normally.
+fn charger_stop_when(trigger: &'static str) -> Pair {
+    let mut charger = SeccConfig::default();
+    charger.authorize_automatically = false;
+    let mut plant = PlantConfig::default();
+    plant.authorization_delay = Duration::from_secs(3600);
+    let mut p = Pair::new(car_config(600), charger, plant);
+    p.connect();
+    let mut stopped = false;
+    let done = p.run_until(Duration::from_secs(120), |p| {
+        if !stopped && p.sent(Side::Car).contains(&trigger) {
+            stopped = true;
+            p.charger.handle_stop_request(p.now);
+        }
+        false
+    });
+    assert!(stopped && done, "trigger {trigger}");
+    assert_eq!(
+        p.car_outcome(),
+        Some(Outcome::Completed),
+        "trigger {trigger}"
+    );
+    assert_eq!(
+        p.charger_outcome(),
+        Some(Outcome::Completed),
+        "trigger {trigger}"
+    );
+    p
+}
+
+#[test]
+fn charger_stop_during_authorization_ends_normally_before_locking() {
+    let p = charger_stop_when("ContractAuthenticationReq");
+    let sent = p.sent(Side::Car);
+    assert_eq!(sent.last(), Some(&"SessionStopReq"));
+    assert!(!sent.contains(&"CableCheckReq"));
+    let actuators = actuator_commands(&p.car_commands);
+    assert!(!actuators.contains(&HardwareCommand::CpState(CpState::C)));
+}
+
+#[test]
+fn charger_stop_during_cable_check_ends_normally_without_closing_contactors() {
+    let mut charger = SeccConfig::default();
+    charger.authorize_automatically = true;
+    let mut p = Pair::new(car_config(600), charger, PlantConfig::default());
+    p.connect();
+    let mut stopped = false;
+    assert!(p.run_until(Duration::from_secs(120), |p| {
+        if !stopped && p.sent(Side::Car).contains(&"CableCheckReq") {
+            stopped = true;
+            p.charger.handle_stop_request(p.now);
+        }
+        false
+    }));
+    assert_eq!(p.car_outcome(), Some(Outcome::Completed));
+    assert_eq!(p.charger_outcome(), Some(Outcome::Completed));
+    let mut sent = p.sent(Side::Car);
+    sent.dedup();
+    assert!(
+        sent.ends_with(&[
+            "CableCheckReq",
+            "PowerDeliveryReq",
+            "WeldingDetectionReq",
+            "SessionStopReq"
+        ]),
+        "{sent:?}"
+    );
+    assert_eq!(
+        actuator_commands(&p.car_commands),
+        [
+            HardwareCommand::CpState(CpState::C),
+            HardwareCommand::ConnectorLock(LockRequest::Lock),
+            HardwareCommand::CpState(CpState::B),
+            HardwareCommand::Contactors(ContactorRequest::Open),
+            HardwareCommand::ConnectorLock(LockRequest::Unlock),
+        ]
+    );
+}

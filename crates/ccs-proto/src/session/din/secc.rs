@@ -463,7 +463,11 @@ impl Secc {
             }
             BodyElement::ContractAuthenticationReq(_) => {
                 out.set_phase(Phase::Authorization);
+                // A stop requested at the charger: ContractAuthenticationRes has no status to
+                // say so, so let the car on to ChargeParameterDiscoveryRes, whose
+                // EVSE_Shutdown ends the session normally.
                 let authorized = self.config.authorize_automatically
+                    || self.stop_requested
                     || out.snapshot.authorized.value() == Some(true);
                 (
                     MessageKind::ContractAuthentication,
