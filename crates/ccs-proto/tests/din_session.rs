@@ -665,3 +665,53 @@ fn charger_stop_during_cable_check_ends_normally_without_closing_contactors() {
         ]
     );
 }
+
+#[test]
+fn every_message_of_a_session_decodes_and_reencodes_identically() {
+    let mut p = pair(5);
+    p.connect();
+    assert!(p.run(Duration::from_secs(60)));
+    assert!(p.transcript.len() > 40);
+    let (handshake, rest) = p.transcript.split_at(2);
+    for (_, bytes) in handshake {
+        let doc = ccs_msg::app_handshake::decode(bytes).unwrap();
+        assert_eq!(&doc.encode().unwrap(), bytes);
+    }
+    for (side, bytes) in rest {
+        let msg = din::decode(bytes).unwrap();
+        assert_eq!(&din::encode(&msg).unwrap(), bytes, "{side:?}");
+        let expected_sid = if matches!(msg.body.body_element, Some(BodyElement::SessionSetupReq(_)))
+        {
+            values::NO_SESSION_ID.to_vec()
+        } else {
+            din_support::SESSION_ID.to_vec()
+        };
+        assert_eq!(msg.header.session_id, expected_sid);
+        // The charger's responses carry what real cars need (pyplc-behaviour.md §9.2, §14.1).
+        match &msg.body.body_element {
+            Some(BodyElement::CurrentDemandRes(r)) => {
+                assert!(values::physical_value(&r.evse_present_voltage) > 100.0);
+                assert_eq!(
+                    r.dc_evse_status.evse_isolation_status,
+                    Some(din::IsolationLevelType::Valid)
+                );
+            }
+            Some(BodyElement::ChargeParameterDiscoveryRes(r)) => {
+                assert!(matches!(
+                    r.sa_schedules,
+                    din::SASchedules::SAScheduleList(_)
+                ));
+            }
+            Some(BodyElement::CurrentDemandReq(r)) => {
+                // The Plugit HUBE S needs the EV maximum limits.
+                assert!(r.ev_maximum_voltage_limit.is_some());
+                assert!(r.ev_maximum_current_limit.is_some());
+                assert!(r.ev_maximum_power_limit.is_some());
+            }
+            Some(BodyElement::PowerDeliveryReq(r)) => {
+                assert!(r.ev_power_delivery_parameter.is_some());
+            }
+            _ => {}
+        }
+    }
+}

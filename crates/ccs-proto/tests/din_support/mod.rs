@@ -53,6 +53,8 @@ pub struct Pair {
     pub contactors_welded: bool,
     /// A car without a BMS SoC.
     pub hide_soc: bool,
+    /// Every message delivered, in order.
+    pub transcript: Vec<(Side, Vec<u8>)>,
 }
 
 impl Pair {
@@ -72,6 +74,7 @@ impl Pair {
             tick: Duration::from_millis(10),
             contactors_welded: false,
             hide_soc: false,
+            transcript: Vec::new(),
         }
     }
 
@@ -153,6 +156,7 @@ impl Pair {
                     Some(Fate::Replace(p)) => p,
                     Some(Fate::Deliver) | None => payload,
                 };
+                self.transcript.push((from, payload.clone()));
                 match from {
                     Side::Car => self
                         .charger
