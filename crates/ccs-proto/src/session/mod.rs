@@ -283,6 +283,9 @@ pub enum SessionEvent {
     },
     /// The charging values changed.
     Values(ChargingValues),
+    /// A failure was detected; the safe shutdown sequence follows, and
+    /// [`SessionEvent::Finished`] with the same error ends it.
+    Failing(SessionError),
     /// The session is over; no more output will follow except what is already queued.
     Finished(Outcome),
 }

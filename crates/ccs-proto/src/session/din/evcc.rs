@@ -29,7 +29,7 @@ use crate::hardware::{
 use crate::session::config::{EvccConfig, PrechargeVoltageSource};
 use crate::session::outbox::Outbox;
 use crate::session::timers::{Timer, TimerTable};
-use crate::session::{Outcome, Phase, SessionError};
+use crate::session::{Outcome, Phase, SessionError, SessionEvent};
 use crate::time::{Duration, Instant};
 use crate::v2gtp::PayloadType;
 
@@ -318,7 +318,11 @@ impl Evcc {
     }
 
     pub(crate) fn handle_timeout(&mut self, now: Instant, out: &mut Outbox) {
-        while let Some(timer) = self.timers.pop_expired(now) {
+        // Bounded: a timer armed with a zero duration must not spin here.
+        for _ in 0..Timer::ALL.len() * 4 {
+            let Some(timer) = self.timers.pop_expired(now) else {
+                break;
+            };
             self.on_timer(now, out, timer);
         }
     }
@@ -328,10 +332,7 @@ impl Evcc {
         if self.state == State::Done || self.failure.is_some() {
             return;
         }
-        out.event(crate::session::SessionEvent::Received {
-            name: "error",
-            summary: error.to_string(),
-        });
+        out.event(SessionEvent::Failing(error.clone()));
         self.failure = Some(error);
         out.close();
         out.set_phase(Phase::SafeShutdown);
