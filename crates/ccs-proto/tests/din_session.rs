@@ -715,3 +715,45 @@ fn every_message_of_a_session_decodes_and_reencodes_identically() {
         }
     }
 }
+
+#[test]
+fn pyplc_style_charger_with_simulated_voltage_and_no_imd() {
+    // pyPLC's EVSE defaults: evse_simulate_precharge = yes, no isolation monitor.
+    let mut charger = SeccConfig::default();
+    charger.evse_simulate_precharge = true;
+    charger.isolation_monitor = false;
+    // The simulated voltage is not what the plant's inlet shows; a car with an inlet sensor
+    // catches that (see the next test), so this car has none, like pyPLC's simulated car.
+    let mut car = car_config(5);
+    car.inlet_voltage_plausibility_tolerance = None;
+    let mut p = Pair::new(car, charger, PlantConfig::default());
+    p.connect();
+    assert!(p.run(Duration::from_secs(60)));
+    assert_eq!(p.car_outcome(), Some(Outcome::Completed));
+    assert_eq!(p.charger_outcome(), Some(Outcome::Completed));
+    let welding: Vec<&str> = p.sent(Side::Car);
+    let rounds = welding
+        .iter()
+        .filter(|n| **n == "WeldingDetectionReq")
+        .count();
+    assert!(rounds < 10, "the simulated voltage fell: {rounds} rounds");
+}
+
+#[test]
+fn a_car_with_an_inlet_sensor_catches_a_simulated_charger_voltage() {
+    let mut charger = SeccConfig::default();
+    charger.evse_simulate_precharge = true;
+    let mut p = Pair::new(car_config(5), charger, PlantConfig::default());
+    p.connect();
+    p.run(Duration::from_secs(60));
+    assert!(matches!(
+        p.car_outcome(),
+        Some(Outcome::Failed(SessionError::Physical(_)))
+    ));
+    let actuators = actuator_commands(&p.car_commands);
+    assert!(!actuators.contains(&HardwareCommand::Contactors(ContactorRequest::Closed)));
+    assert_eq!(
+        actuators.last(),
+        Some(&HardwareCommand::ConnectorLock(LockRequest::Unlock))
+    );
+}
