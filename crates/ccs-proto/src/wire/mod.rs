@@ -140,10 +140,10 @@ mod robustness {
                 let _ = TcpRepr::parse_v6(&tcp, &A, &A, ChecksumCheck::Verify);
                 let _ = (tcp.mss(), tcp.options(), tcp.payload());
             }
-            if let Ok(icmp) = Icmpv6Packet::new_checked(&bytes[..]) {
-                if let Ok(repr) = Icmpv6Repr::parse(&icmp, &A, &A, ChecksumCheck::Ignore) {
-                    let _ = repr.to_string();
-                }
+            if let Ok(icmp) = Icmpv6Packet::new_checked(&bytes[..])
+                && let Ok(repr) = Icmpv6Repr::parse(&icmp, &A, &A, ChecksumCheck::Ignore)
+            {
+                let _ = repr.to_string();
             }
         }
 
