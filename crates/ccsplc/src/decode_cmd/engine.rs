@@ -188,6 +188,9 @@ impl Roles {
                 _ if link.destination.is_broadcast() => "broadcast".to_owned(),
                 _ => link.destination.to_string(),
             }
+        } else if link.destination == MacAddress::QCA_LOCALCAST {
+            // "The modem I am wired to" (homeplug-slac.md §1.1).
+            "localcast".to_owned()
         } else {
             self.label(&link.destination)
                 .map_or_else(|| link.destination.to_string(), str::to_owned)
