@@ -228,6 +228,7 @@ impl HardwareHub {
     /// The next event from any adapter, with the snapshot already updated for measurements.
     /// An adapter that ends (with or without an error, or by panicking) yields a
     /// [`HardwareFaultKind::AdapterStopped`] fault. `None` once no adapter is left.
+    /// Cancel-safe: usable in `tokio::select!`.
     pub async fn recv(&mut self) -> Option<SourcedEvent> {
         if self.tasks.is_empty() {
             // The hub holds a sender itself, so the channel never closes: drain and stop.

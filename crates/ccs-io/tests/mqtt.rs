@@ -147,7 +147,7 @@ async fn car_mode_bms_inputs_become_measurements_and_requests_become_topics() {
     };
     assert_eq!(status["role"], "vehicle");
     assert_eq!(status["cpstate"], "B");
-    assert_eq!(status["charger_voltage"], "351.2");
+    assert_eq!(status["charger_voltage"], 351.2);
     assert_eq!(status["soc"], 43.0);
     assert_eq!(status["battery_voltage"], 352.5);
     assert!(status.get("target_voltage").is_some());
@@ -210,7 +210,8 @@ async fn charger_mode_under_a_custom_base_topic() {
         }
     };
     assert_eq!(status["role"], "charger");
-    assert_eq!(status["soc"], "55");
+    assert_eq!(status["soc"], 55.0);
+    assert_eq!(status["evccid"], "0a1b2c3d4e5f");
     assert_eq!(status["enabled"], true);
     assert!(status.get("cpstate").is_none());
 }

@@ -185,7 +185,10 @@ pub enum HardwareCommand {
         /// EVSEMaximumCurrentLimit.
         max_current: Amps,
     },
-    /// Vehicle side: the charger's present output (from PreChargeRes / CurrentDemandRes).
+    /// Both sides: the charger's present output as carried in PreChargeRes /
+    /// CurrentDemandRes (EVSEPresentVoltage / EVSEPresentCurrent): what the car received, or
+    /// what the charger sent. For the BMS (car) and status displays such as the FoccciCape CAN
+    /// frames (charger).
     ChargerPresent {
         /// EVSEPresentVoltage.
         voltage: Volts,
@@ -343,6 +346,41 @@ impl Measurement {
             Self::Isolation(_) => MeasurementKind::Isolation,
             Self::ChargingEnabled(_) => MeasurementKind::ChargingEnabled,
             Self::Authorized(_) => MeasurementKind::Authorized,
+        }
+    }
+}
+
+impl Measurement {
+    /// The measurement `kind` from a plain number, for transports that carry numbers (CAN
+    /// signals, Modbus registers): flags are `value != 0`; the isolation status uses the
+    /// DIN/ISO `isolationLevelType` order (0 Invalid, 1 Valid, 2 Warning, 3 Fault, 4 No_IMD;
+    /// anything else Invalid).
+    pub fn from_number(kind: MeasurementKind, value: f32) -> Self {
+        use MeasurementKind as K;
+        let flag = value != 0.0;
+        match kind {
+            K::BatteryVoltage => Self::BatteryVoltage(Volts(value)),
+            K::TargetVoltage => Self::TargetVoltage(Volts(value)),
+            K::TargetCurrent => Self::TargetCurrent(Amps(value)),
+            K::Soc => Self::Soc(Percent(value)),
+            K::InletVoltage => Self::InletVoltage(Volts(value)),
+            K::ContactorsClosed => Self::ContactorsClosed(flag),
+            K::ConnectorLocked => Self::ConnectorLocked(flag),
+            K::PluggedIn => Self::PluggedIn(flag),
+            K::PowerSupplyVoltage => Self::PowerSupplyVoltage(Volts(value)),
+            K::PowerSupplyCurrent => Self::PowerSupplyCurrent(Amps(value)),
+            K::PowerSupplyMaxVoltage => Self::PowerSupplyMaxVoltage(Volts(value)),
+            K::PowerSupplyMaxCurrent => Self::PowerSupplyMaxCurrent(Amps(value)),
+            K::PowerSupplyMaxPower => Self::PowerSupplyMaxPower(Watts(value)),
+            K::Isolation => Self::Isolation(match value as i32 {
+                1 => IsolationStatus::Valid,
+                2 => IsolationStatus::Warning,
+                3 => IsolationStatus::Fault,
+                4 => IsolationStatus::NoImd,
+                _ => IsolationStatus::Invalid,
+            }),
+            K::ChargingEnabled => Self::ChargingEnabled(flag),
+            K::Authorized => Self::Authorized(flag),
         }
     }
 }
@@ -720,6 +758,28 @@ mod tests {
                 assert_eq!(s.updated_at(other.kind()), expected, "{m:?} vs {other:?}");
             }
         }
+    }
+
+    #[test]
+    fn from_number_round_trips_the_kind() {
+        use MeasurementKind as K;
+        for kind in [
+            K::BatteryVoltage,
+            K::Soc,
+            K::ContactorsClosed,
+            K::Isolation,
+            K::Authorized,
+        ] {
+            assert_eq!(Measurement::from_number(kind, 1.0).kind(), kind);
+        }
+        assert_eq!(
+            Measurement::from_number(K::Isolation, 3.0),
+            Measurement::Isolation(IsolationStatus::Fault)
+        );
+        assert_eq!(
+            Measurement::from_number(K::ChargingEnabled, 0.0),
+            Measurement::ChargingEnabled(false)
+        );
     }
 
     #[test]

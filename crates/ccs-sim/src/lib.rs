@@ -4,6 +4,9 @@
 //!   carrying V2GTP, their V2G sessions and the physics, under a virtual clock that jumps to
 //!   the earliest deadline; seeded loss and latency; a [`world::SimReport`] at the end. This
 //!   is what `ccsplc sim` runs.
+//! - [`powerline`], [`modem`]: the simulated HomePlug powerline and its modems (SET_KEY,
+//!   AVLN gating, attenuation profiles); [`slac_sim`]: SLAC-only scenarios; [`clock`]: the
+//!   virtual clock.
 //! - [`physics`]: battery (capacity, SoC), contactors with delay, power supply with ramps and
 //!   limits, inlet voltage, isolation monitor.
 //!
@@ -11,5 +14,9 @@
 //! (and on small crates such as a seeded RNG); it does no I/O and reads no wall clock.
 #![forbid(unsafe_code)]
 
+pub mod clock;
+pub mod modem;
 pub mod physics;
+pub mod powerline;
+pub mod slac_sim;
 pub mod world;

@@ -1,11 +1,12 @@
 //! `ccsplc`: a CCS charging communication controller, as car (EVCC) or charger (SECC).
 //!
 //! This binary only wires things together: the command line ([`cli`]), logging
-//! ([`logging`]), configuration, and the drivers of `ccs-linux` and `ccs-sim` around the
+//! ([`logging`]), configuration ([`config`]), and the drivers of `ccs-linux` and `ccs-sim` around the
 //! protocol core of `ccs-proto`. It is the only crate that uses `anyhow`.
 #![forbid(unsafe_code)]
 
 mod cli;
+mod config;
 mod logging;
 
 use std::process::ExitCode;
@@ -52,9 +53,8 @@ fn run(command: Command) -> anyhow::Result<ExitCode> {
             not_built("exi", "the EXI codec is not generated yet")
         }
         Command::Decode(_) => not_built("decode", "the capture decoder needs the EXI codec"),
-        Command::Config(ConfigCommand::Check(_) | ConfigCommand::Init(_)) => {
-            not_built("config", "configuration loading is not built yet")
-        }
+        Command::Config(ConfigCommand::Check(args)) => config::check(&args.file),
+        Command::Config(ConfigCommand::Init(args)) => config::init(args.file.as_deref()),
     }
 }
 

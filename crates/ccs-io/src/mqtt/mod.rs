@@ -135,7 +135,15 @@ impl Session {
 
     fn command(&mut self, cmd: &HardwareCommand) {
         for (name, payload, urgency) in profile::outputs(self.role, cmd) {
-            self.note_status(name, Value::String(payload.clone()));
+            // Numbers as JSON numbers, words ("on", "B") and texts as strings.
+            let is_text = matches!(name, "fsm_state" | "evccid");
+            let value = payload
+                .parse::<f64>()
+                .ok()
+                .filter(|_| !is_text)
+                .and_then(serde_json::Number::from_f64)
+                .map_or_else(|| Value::String(payload.clone()), Value::Number);
+            self.note_status(name, value);
             self.publisher.offer(&self.topic(name), payload, urgency);
         }
     }
@@ -324,7 +332,7 @@ impl HardwareAdapter for MqttAdapter {
                     }
                     None => return Err(AdapterError::Device("MQTT event loop ended".to_owned())),
                 },
-                () = sleep_until(deadline) => {}
+                () = crate::sleep_until(deadline) => {}
             }
             let now = Instant::now();
             for kind in s.watch.newly_stale(now) {
@@ -352,11 +360,4 @@ fn is_actuator(topic: &str) -> bool {
     ["/cpstate", "/relay_request", "/lock_request"]
         .iter()
         .any(|suffix| topic.ends_with(suffix))
-}
-
-async fn sleep_until(deadline: Option<Instant>) {
-    match deadline {
-        Some(at) => tokio::time::sleep_until(at).await,
-        None => std::future::pending().await,
-    }
 }

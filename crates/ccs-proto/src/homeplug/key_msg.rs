@@ -209,7 +209,7 @@ pub struct GetKeyCnf {
     pub prn: u16,
     /// 40: PMN.
     pub pmn: u8,
-    /// 41–56: the key, if the frame is long enough to carry one.
+    /// 41–56: the key; read only when granted (Result `00`) and the frame carries it.
     pub key: Option<Nmk>,
 }
 
@@ -229,7 +229,10 @@ impl GetKeyCnf {
             pmn: r.u8()?,
             key: None,
         };
-        cnf.key = r.nmk().ok();
+        // Refused answers carry no key, only zero padding (QCA pads to 425 bytes).
+        if cnf.result == GET_KEY_RESULT_GRANTED {
+            cnf.key = r.nmk().ok();
+        }
         Ok(cnf)
     }
 

@@ -53,8 +53,13 @@ pub struct SlacTimings {
     pub modem_response_timeout: Duration,
     /// Not ISO: requests to the modem before giving up (per step).
     pub modem_request_attempts: u32,
-    /// Not ISO: period of VS_PL_LNK_STATUS polls while waiting for the link (EVerest 100 ms).
+    /// Not ISO: period of VS_PL_LNK_STATUS polls while waiting for the link (EVerest 100 ms),
+    /// and of CM_NW_INFO polls while the charger's modem restarts with its new key.
     pub link_status_poll_interval: Duration,
+    /// Not ISO: how long the charger waits for its modem to report the new network after
+    /// CM_SET_KEY (a QCA EVSE modem re-appears as CCo 5–7 s after being re-keyed,
+    /// homeplug-slac.md §2.16). When it runs out the charger carries on regardless.
+    pub modem_network_timeout: Duration,
 }
 
 impl Default for SlacTimings {
@@ -79,6 +84,7 @@ impl Default for SlacTimings {
             modem_response_timeout: Duration::from_secs(1),
             modem_request_attempts: 3,
             link_status_poll_interval: Duration::from_millis(250),
+            modem_network_timeout: Duration::from_secs(10),
         }
     }
 }
@@ -130,6 +136,8 @@ pub struct EvSlacConfig {
     /// Wait until the modem reports the link (VS_PL_LNK_STATUS = 1) before reporting the
     /// pairing; without it, [`super::SlacEvent::Paired`] follows the accepted SET_KEY.
     pub wait_for_link: bool,
+    /// How the EV learns that its modem has joined the charger's AVLN.
+    pub link_detection: LinkDetection,
     /// Refuse chargers whose mean attenuation exceeds this (open-plc-utils `pev` uses 40 dB);
     /// `None` takes the best one whatever it is.
     pub max_mean_attenuation_db: Option<f64>,
@@ -145,10 +153,23 @@ impl Default for EvSlacConfig {
             timings: SlacTimings::default(),
             modem: ModemMode::Qca,
             wait_for_link: true,
+            link_detection: LinkDetection::PlLinkStatus,
             max_mean_attenuation_db: None,
             set_key_result_zero_is_success: false,
         }
     }
+}
+
+/// How the link is detected after CM_SET_KEY (homeplug-slac.md §3.6).
+#[derive(Clone, Copy, Debug, Default, Eq, PartialEq)]
+#[non_exhaustive]
+pub enum LinkDetection {
+    /// Poll QCA VS_PL_LNK_STATUS until it reports `01` (EVerest, the ISO 15118-5 suite).
+    #[default]
+    PlLinkStatus,
+    /// Poll the standard CM_NW_INFO until the modem lists a network with the charger's NID
+    /// (for modems that do not implement the QCA vendor MME).
+    NetworkInfo,
 }
 
 /// The fixed profile pyPLC's EVSE sends: 58 × 9 dB, the last three `0F 13 19` (copied from an
@@ -192,6 +213,10 @@ pub struct EvseSlacConfig {
     pub security_level: SecurityLevel,
     /// See [`EvSlacConfig::set_key_result_zero_is_success`].
     pub set_key_result_zero_is_success: bool,
+    /// The Result of CM_VALIDATE.CNF (Table A.9): this charger cannot count S2 toggles.
+    /// `03` (failure) as EVerest's EVSE answers in the field; `04` would say "not required".
+    /// No car in the captures sends CM_VALIDATE at all.
+    pub validate_result: u8,
 }
 
 impl Default for EvseSlacConfig {
@@ -204,6 +229,7 @@ impl Default for EvseSlacConfig {
             attenuation_offset_db: 0,
             security_level: SecurityLevel::SimpleConnect,
             set_key_result_zero_is_success: false,
+            validate_result: 0x03,
         }
     }
 }

@@ -47,6 +47,8 @@ pub enum SlacError {
     },
     /// The car started a new matching run (a new CM_SLAC_PARM.REQ) before this one ended.
     Restarted,
+    /// More cars than the charger tracks at once started matching; the oldest run was dropped.
+    Superseded,
 }
 
 impl SlacError {
@@ -58,7 +60,9 @@ impl SlacError {
                 Blame::Modem
             }
             Self::AttenuationTooHigh { .. } => Blame::Configuration,
-            Self::CharacterisationRejected { .. } | Self::Restarted => Blame::PeerMisbehaved,
+            Self::CharacterisationRejected { .. } | Self::Restarted | Self::Superseded => {
+                Blame::PeerMisbehaved
+            }
         }
     }
 }
@@ -89,6 +93,7 @@ impl fmt::Display for SlacError {
                 )
             }
             Self::Restarted => write!(f, "the car restarted matching"),
+            Self::Superseded => write!(f, "superseded by a newer car's run"),
         }
     }
 }

@@ -13,7 +13,7 @@ use crate::time::Instant;
 
 use super::modem::{ModemControl, ModemReply, set_key_accepted};
 use super::timer::TimerTable;
-use super::{EvSlacConfig, ModemMode, SlacError, SlacEvent, SlacTimer};
+use super::{EvSlacConfig, LinkDetection, ModemMode, SlacError, SlacEvent, SlacTimer};
 
 /// A charger that answered the sounding.
 #[derive(Clone, Debug)]
@@ -359,7 +359,10 @@ impl EvSlac {
             }
             (SlacTimer::LinkStatusPoll, state @ State::WaitingLink { .. }) => {
                 self.state = state;
-                let frame = self.modem.link_status_request();
+                let frame = match self.config.link_detection {
+                    LinkDetection::PlLinkStatus => self.modem.link_status_request(),
+                    LinkDetection::NetworkInfo => self.modem.network_info_request(),
+                };
                 self.push(&frame);
                 self.timers.set(
                     SlacTimer::LinkStatusPoll,
@@ -606,15 +609,14 @@ impl EvSlac {
     }
 
     fn on_match_cnf(&mut self, now: Instant, source: MacAddress, nid: Nid, nmk: Nmk) {
-        let State::WaitingMatchCnf { chosen, sent } =
-            core::mem::replace(&mut self.state, State::Idle)
-        else {
+        // Repeated CNFs (answers to our retries) arrive in later states: ignore them.
+        let State::WaitingMatchCnf { chosen, sent } = &self.state else {
             return;
         };
-        if chosen.evse_mac != source || sent == 0 {
-            self.state = State::WaitingMatchCnf { chosen, sent };
+        if chosen.evse_mac != source || *sent == 0 {
             return;
         }
+        let chosen = chosen.clone();
         self.timers.stop(SlacTimer::TtMatchResponse);
         match self.config.modem {
             // The NID is copied from the CNF, never re-derived: pyPLC and dSPACE chargers send
@@ -677,6 +679,11 @@ impl EvSlac {
                 }
             }
             (ModemReply::LinkStatus { up: true }, State::WaitingLink { chosen, nid, nmk }) => {
+                self.paired(chosen, nid, nmk);
+            }
+            (ModemReply::NetworkInfo(info), State::WaitingLink { chosen, nid, nmk })
+                if info.networks.iter().any(|n| n.nid == nid) =>
+            {
                 self.paired(chosen, nid, nmk);
             }
             (_, state) => self.state = state,

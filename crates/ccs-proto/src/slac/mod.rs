@@ -28,7 +28,8 @@ pub mod modem;
 pub mod timer;
 
 pub use config::{
-    AttenuationSource, EvSlacConfig, EvseSlacConfig, ModemMode, PYPLC_FIXED_PROFILE, SlacTimings,
+    AttenuationSource, EvSlacConfig, EvseSlacConfig, LinkDetection, ModemMode, PYPLC_FIXED_PROFILE,
+    SlacTimings,
 };
 pub use error::{Blame, SlacError};
 pub use ev::EvSlac;
@@ -60,8 +61,14 @@ pub enum SlacEvent {
         /// Its RunID.
         run_id: RunId,
     },
+    /// EVSE: the attenuation report (CM_ATTEN_CHAR.IND) went to a car.
+    AttenuationSent {
+        /// The car's host MAC.
+        ev_mac: MacAddress,
+        /// Mean attenuation over the groups sent, dB.
+        mean_db: f64,
+    },
     /// EV: a charger reported its attenuation (CM_ATTEN_CHAR.IND), and was answered.
-    /// EVSE: the report was sent.
     AttenuationReported {
         /// The charger's host MAC.
         evse_mac: MacAddress,
@@ -91,9 +98,18 @@ pub enum SlacEvent {
         /// The RunID of the successful run.
         run_id: RunId,
     },
-    /// One matching attempt failed; the machine carries on (EV: new attempt after
-    /// TT_matching_rate; EVSE: waits for the next PARM.REQ).
+    /// EV: one matching attempt failed; a new attempt (new RunID) follows after
+    /// TT_matching_rate.
     AttemptFailed {
+        /// Why.
+        reason: SlacError,
+    },
+    /// EVSE: one car's matching run ended without a match; the charger keeps serving.
+    SessionFailed {
+        /// The car's host MAC.
+        ev_mac: MacAddress,
+        /// The run's RunID.
+        run_id: RunId,
         /// Why.
         reason: SlacError,
     },

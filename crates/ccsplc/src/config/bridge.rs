@@ -1,0 +1,247 @@
+//! From the configuration to the configuration types of the protocol core and the adapters,
+//! so that every command maps the file the same way.
+
+use ccs_io::mqtt::{MqttConfig, MqttRole};
+use ccs_proto::sdp::{SdpClientConfig, TlsWish};
+use ccs_proto::session;
+use ccs_proto::slac::{self, EvSlacConfig, EvseSlacConfig, ModemMode, SlacTimings};
+
+use crate::cli;
+
+use super::values::{AttenuationSource, Protocol, SlacProfile, TlsMode};
+use super::{Config, Mqtt, Sdp, Slac};
+
+impl From<cli::Protocol> for Protocol {
+    fn from(protocol: cli::Protocol) -> Self {
+        match protocol {
+            cli::Protocol::Din => Self::Din,
+            cli::Protocol::Iso2 => Self::Iso2,
+            cli::Protocol::Iso20Dc => Self::Iso20Dc,
+            cli::Protocol::Iso20Bpt => Self::Iso20Bpt,
+        }
+    }
+}
+
+impl From<Protocol> for session::Protocol {
+    fn from(protocol: Protocol) -> Self {
+        match protocol {
+            Protocol::Din => Self::Din70121,
+            Protocol::Iso2 => Self::Iso15118_2,
+            Protocol::Iso20Dc => Self::Iso15118_20Dc,
+            Protocol::Iso20Bpt => Self::Iso15118_20DcBpt,
+        }
+    }
+}
+
+#[allow(
+    dead_code,
+    reason = "API for ev, evse, sim and listen, which are not built yet"
+)]
+impl Config {
+    /// `--no-modem` / `general.no_modem`: no modem management.
+    pub(crate) fn modem_mode(&self) -> ModemMode {
+        if self.general.no_modem {
+            ModemMode::None
+        } else {
+            ModemMode::Qca
+        }
+    }
+
+    /// The car's SLAC configuration.
+    pub(crate) fn ev_slac(&self) -> EvSlacConfig {
+        let mut ev = EvSlacConfig::default();
+        ev.timings = self.slac.timings();
+        ev.modem = self.modem_mode();
+        ev.wait_for_link = self.slac.wait_for_link;
+        ev.max_mean_attenuation_db = self.slac.max_mean_attenuation_db;
+        ev.set_key_result_zero_is_success = self.slac.set_key_result_zero_is_success;
+        ev
+    }
+
+    /// The charger's SLAC configuration.
+    pub(crate) fn evse_slac(&self) -> EvseSlacConfig {
+        let mut evse = EvseSlacConfig::default();
+        evse.timings = self.slac.timings();
+        evse.modem = self.modem_mode();
+        evse.attenuation_source = match self.slac.attenuation_source {
+            AttenuationSource::MeasuredElseFixed => slac::AttenuationSource::MeasuredElseFixed,
+            AttenuationSource::AlwaysFixed => slac::AttenuationSource::AlwaysFixed,
+        };
+        evse.attenuation_offset_db = self.slac.attenuation_offset_db;
+        evse.set_key_result_zero_is_success = self.slac.set_key_result_zero_is_success;
+        evse
+    }
+
+    /// The car's SDP client configuration (TLS wish from `tls.mode`).
+    pub(crate) fn sdp_client(&self) -> SdpClientConfig {
+        self.sdp.client(self.tls.mode)
+    }
+
+    /// The protocols in priority order, as the session machines name them.
+    pub(crate) fn protocols(&self) -> Vec<session::Protocol> {
+        self.session.protocols.iter().map(|&p| p.into()).collect()
+    }
+}
+
+impl Slac {
+    /// The profile's timing with every timer and counter of the file put in.
+    pub(crate) fn timings(&self) -> SlacTimings {
+        let mut t = match self.profile {
+            SlacProfile::Standard => SlacTimings::default(),
+            SlacProfile::Pyplc => SlacTimings::pyplc_compatible(),
+        };
+        let set = |field: &mut ccs_proto::time::Duration, value: Option<super::Duration>| {
+            if let Some(value) = value {
+                *field = value.into();
+            }
+        };
+        set(&mut t.tt_evse_slac_init, self.tt_evse_slac_init);
+        set(&mut t.tt_match_sequence, self.tt_match_sequence);
+        set(&mut t.tp_match_sequence, self.tp_match_sequence);
+        set(&mut t.tt_match_response, self.tt_match_response);
+        set(
+            &mut t.tp_ev_batch_msg_interval,
+            self.tp_ev_batch_msg_interval,
+        );
+        set(&mut t.tt_evse_match_mnbc, self.tt_evse_match_mnbc);
+        set(&mut t.tp_evse_avg_atten_calc, self.tp_evse_avg_atten_calc);
+        set(&mut t.tt_ev_atten_results, self.tt_ev_atten_results);
+        set(&mut t.tp_ev_match_session, self.tp_ev_match_session);
+        set(&mut t.tt_evse_match_session, self.tt_evse_match_session);
+        set(&mut t.tt_match_join, self.tt_match_join);
+        set(&mut t.tt_matching_rate, self.tt_matching_rate);
+        set(&mut t.modem_response_timeout, self.modem_response_timeout);
+        set(
+            &mut t.link_status_poll_interval,
+            self.link_status_poll_interval,
+        );
+        t.c_ev_match_retry = self.c_ev_match_retry.unwrap_or(t.c_ev_match_retry);
+        t.c_ev_start_atten_char_inds = self
+            .c_ev_start_atten_char_inds
+            .unwrap_or(t.c_ev_start_atten_char_inds);
+        t.c_ev_match_mnbc = self.c_ev_match_mnbc.unwrap_or(t.c_ev_match_mnbc);
+        t.c_conn_max_match = self.c_conn_max_match.unwrap_or(t.c_conn_max_match);
+        t.modem_request_attempts = self
+            .modem_request_attempts
+            .unwrap_or(t.modem_request_attempts);
+        t
+    }
+}
+
+impl Sdp {
+    /// The SDP client configuration for `tls`.
+    pub(crate) fn client(&self, tls: TlsMode) -> SdpClientConfig {
+        let mut client = SdpClientConfig::default();
+        client.sdp_response_timeout = self.response_timeout.into();
+        client.max_requests = self.max_requests;
+        client.require_dynamic_port = self.require_dynamic_port;
+        client.tls = match tls {
+            TlsMode::Off => TlsWish::NoTls,
+            TlsMode::Optional => TlsWish::PreferTls {
+                fallback_after: self.tls_fallback_after,
+            },
+            TlsMode::Required => TlsWish::RequireTls,
+        };
+        client
+    }
+}
+
+#[allow(dead_code, reason = "API for ev and evse, which are not built yet")]
+impl Mqtt {
+    /// The MQTT adapter's configuration for `role` (pyPLC's topic profile).
+    pub(crate) fn adapter(&self, role: MqttRole) -> MqttConfig {
+        let mut mqtt = MqttConfig::new(role);
+        mqtt.host.clone_from(&self.broker);
+        mqtt.port = self.port;
+        mqtt.base_topic.clone_from(&self.topic);
+        mqtt.client_id.clone_from(&self.client_id);
+        mqtt.credentials = self
+            .username
+            .clone()
+            .map(|user| (user, self.password.clone().unwrap_or_default()));
+        mqtt.keep_alive = self.keepalive.get();
+        mqtt.min_publish_interval = self.publish_interval.get();
+        mqtt.reconnect_delay = self.reconnect_delay.get();
+        mqtt.input_timeout = self.input_timeout.map(super::Duration::get);
+        mqtt.tls = self.tls;
+        mqtt
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Duration;
+
+    #[test]
+    fn defaults_give_the_cores_defaults() {
+        let c = Config::default();
+        assert_eq!(c.ev_slac(), EvSlacConfig::default());
+        assert_eq!(c.evse_slac(), EvseSlacConfig::default());
+        assert_eq!(c.sdp_client(), SdpClientConfig::default());
+        assert_eq!(
+            c.protocols(),
+            vec![session::Protocol::Din70121, session::Protocol::Iso15118_2]
+        );
+    }
+
+    #[test]
+    fn the_pyplc_profile_is_the_cores_pyplc_timing() {
+        let mut c = Config::default();
+        c.slac.profile = SlacProfile::Pyplc;
+        assert_eq!(c.slac.timings(), SlacTimings::pyplc_compatible());
+    }
+
+    #[test]
+    fn timers_set_in_the_file_replace_the_profiles() {
+        let mut c = Config::default();
+        c.slac.profile = SlacProfile::Pyplc;
+        c.slac.tt_match_join = Some(Duration::from_secs(20));
+        c.slac.c_ev_match_mnbc = Some(5);
+        c.general.no_modem = true;
+        let ev = c.ev_slac();
+        assert_eq!(
+            ev.timings.tt_match_join,
+            ccs_proto::time::Duration::from_secs(20)
+        );
+        assert_eq!(ev.timings.c_ev_match_mnbc, 5);
+        // Untouched values stay the profile's.
+        assert_eq!(
+            ev.timings.tp_ev_match_session,
+            SlacTimings::pyplc_compatible().tp_ev_match_session
+        );
+        assert_eq!(ev.modem, ModemMode::None);
+    }
+
+    #[test]
+    fn tls_mode_becomes_the_sdp_wish() {
+        let mut c = Config::default();
+        c.tls.mode = TlsMode::Optional;
+        c.sdp.tls_fallback_after = Some(50);
+        assert_eq!(
+            c.sdp_client().tls,
+            TlsWish::PreferTls {
+                fallback_after: Some(50)
+            }
+        );
+        c.tls.mode = TlsMode::Required;
+        assert_eq!(c.sdp_client().tls, TlsWish::RequireTls);
+    }
+
+    #[test]
+    fn mqtt_settings_reach_the_adapter() {
+        let mut c = Config::default();
+        c.mqtt.broker = "broker.local".into();
+        c.mqtt.username = Some("u".into());
+        c.mqtt.input_timeout = Some(Duration::from_secs(5));
+        let mqtt = c.mqtt.adapter(MqttRole::Vehicle);
+        assert_eq!(mqtt.host, "broker.local");
+        assert_eq!(mqtt.base_topic, "pyPlc");
+        assert_eq!(mqtt.credentials, Some(("u".into(), String::new())));
+        assert_eq!(mqtt.input_timeout, Some(std::time::Duration::from_secs(5)));
+        let defaults = MqttConfig::new(MqttRole::Vehicle);
+        assert_eq!(mqtt.keep_alive, defaults.keep_alive);
+        assert_eq!(mqtt.min_publish_interval, defaults.min_publish_interval);
+        assert_eq!(mqtt.reconnect_delay, defaults.reconnect_delay);
+    }
+}
