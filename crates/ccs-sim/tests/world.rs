@@ -57,10 +57,10 @@ fn a_whole_session_completes_under_virtual_time() {
     let discovered = report.sdp_discovered_at.unwrap();
     let connected = report.tcp_connected_at.unwrap();
     assert!(paired < discovered && discovered < connected);
-    assert!(
-        paired.total_millis() > 200 && paired.total_millis() < 3_000,
-        "SLAC took {paired:?}"
-    );
+    // Plug-in at 3 s; matching takes 1–2 s (the Ioniq: 1.46 s PARM.REQ → MATCH.CNF), then
+    // the car's modem applies the key, restarts and joins (about 1.7 s more here).
+    let slac = paired.total_millis() - 3_000;
+    assert!(slac > 1_000 && slac < 5_000, "SLAC took {slac} ms");
     let charging = report.phase_at(Side::Ev, Phase::Charging).unwrap();
     let stop = report.phase_at(Side::Ev, Phase::PowerDeliveryStop).unwrap();
     let charged_for = stop.saturating_duration_since(charging);
@@ -103,8 +103,9 @@ fn same_seed_same_report_other_seed_other_details() {
 fn the_car_picks_the_nearer_of_two_chargers() {
     let near = MacAddress([0x02, 0, 0, 0, 0x5e, 0x01]);
     let far = MacAddress([0x02, 0, 0, 0, 0x5e, 0x02]);
-    for (plugged, chargers) in [
+    for (link, plugged, chargers) in [
         (
+            LinkMode::Powerline,
             1,
             vec![
                 ChargerConfig::new(far).with_attenuation(35),
@@ -112,16 +113,27 @@ fn the_car_picks_the_nearer_of_two_chargers() {
             ],
         ),
         (
+            LinkMode::Powerline,
             0,
             vec![
                 ChargerConfig::new(near).with_attenuation(18),
                 ChargerConfig::new(far).with_attenuation(40),
             ],
         ),
+        (
+            LinkMode::NoModem,
+            1,
+            vec![
+                ChargerConfig::new(far).with_attenuation(30),
+                ChargerConfig::new(near).with_attenuation(22),
+            ],
+        ),
     ] {
         let (report, log) = run_logged(config(|c| {
+            c.link = link;
             c.chargers = chargers;
             c.plugged_charger = plugged;
+            c.stop = StopCondition::after(Duration::from_secs(10));
         }));
         assert_completed(&report, &log);
         assert_eq!(report.matched_charger, Some(plugged));
@@ -209,6 +221,16 @@ fn tiny_segments_split_every_v2gtp_message_and_the_deframer_copes() {
         c.stop = StopCondition::after(Duration::from_secs(5));
     }));
     assert_completed(&report, &log);
+}
+
+#[test]
+fn no_modem_link_completes_with_slac_on_the_bare_wire() {
+    let (report, log) = run_logged(config(|c| {
+        c.link = LinkMode::NoModem;
+        c.stop = StopCondition::after(Duration::from_secs(5));
+    }));
+    assert_completed(&report, &log);
+    assert!(report.slac_paired_at.is_some());
 }
 
 #[test]

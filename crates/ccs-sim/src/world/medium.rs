@@ -12,6 +12,8 @@ use ccs_proto::time::{Duration, Instant};
 use rand_chacha::ChaCha8Rng;
 use rand_chacha::rand_core::{RngCore, SeedableRng};
 
+use crate::powerline::{Powerline, StationId};
+
 /// A sans-IO carrier of Ethernet frames between numbered stations (one host each).
 pub trait Medium: fmt::Debug {
     /// A frame the host of `station` puts on its interface.
@@ -22,6 +24,25 @@ pub trait Medium: fmt::Debug {
     fn poll_timeout(&self) -> Option<Instant>;
     /// Delivers what is due at `now`.
     fn handle_timeout(&mut self, now: Instant);
+}
+
+/// The simulated powerline with its modems: station `n` is the modem added `n`-th.
+impl Medium for Powerline {
+    fn handle_host_frame(&mut self, now: Instant, station: usize, frame: &[u8]) {
+        Self::handle_host_frame(self, now, StationId(station), frame);
+    }
+
+    fn poll_host_transmit(&mut self) -> Option<(usize, Vec<u8>)> {
+        Self::poll_host_transmit(self).map(|(StationId(n), frame)| (n, frame))
+    }
+
+    fn poll_timeout(&self) -> Option<Instant> {
+        Self::poll_timeout(self)
+    }
+
+    fn handle_timeout(&mut self, now: Instant) {
+        Self::handle_timeout(self, now);
+    }
 }
 
 #[derive(Debug)]

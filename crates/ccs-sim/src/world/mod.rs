@@ -48,7 +48,9 @@ use ccs_proto::v2gtp::{self, Deframer, DeframerConfig};
 use rand_chacha::ChaCha8Rng;
 use rand_chacha::rand_core::{RngCore, SeedableRng};
 
+use crate::modem::{ChipFlavour, ModemConfig, ModemRole};
 use crate::physics::{DcPlant, PlantConfig};
+use crate::powerline::Powerline;
 use frames::{IpFrame, Transport, link_local_from_mac, multicast_mac};
 use host::{Host, Inbound, Sdp, Slac};
 use medium::{DirectLine, Medium};
@@ -62,6 +64,10 @@ use tcp::{TcpConfig, TcpEndpoint, TcpEvent};
 #[derive(Clone, Copy, Debug, Eq, PartialEq)]
 #[non_exhaustive]
 pub enum LinkMode {
+    /// Each host behind a simulated HomePlug modem on the simulated powerline (the
+    /// default): the chargers key their modems, the car's SLAC finds its modem, sounds are
+    /// measured per link, and IPv6 crosses only once the modems have formed the AVLN.
+    Powerline,
     /// A shared wire without modems (pyPLC's simulation mode, `--no-modem`): SLAC runs with
     /// [`ModemMode::None`]; each charger reports its configured link attenuation as its
     /// profile, so the car's choice of the nearest charger is exercised.
@@ -129,7 +135,7 @@ impl StopCondition {
 }
 
 /// The whole scenario.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug)]
 #[non_exhaustive]
 pub struct WorldConfig {
     /// The seed of every random choice.
@@ -152,13 +158,19 @@ pub struct WorldConfig {
     pub tcp: TcpConfig,
     /// The battery, contactors, power supply and isolation.
     pub plant: PlantConfig,
+    /// The car's modem (its MAC is derived from the car's; [`LinkMode::Powerline`] only).
+    pub ev_modem: ModemConfig,
+    /// The chargers' modems (MACs derived from each charger's).
+    pub charger_modem: ModemConfig,
     /// The car's SLAC (its modem mode is set from [`WorldConfig::link`]).
     pub ev_slac: EvSlacConfig,
     /// The chargers' SLAC (modem mode and profile are set from the link and the charger).
     pub evse_slac: EvseSlacConfig,
     /// The car's SDP client.
     pub sdp_client: SdpClientConfig,
-    /// From plug-in to the car's first SLAC message.
+    /// From power-up to the car plugging in and starting SLAC. The chargers' modems need
+    /// about 1.5 s to restart with their session key (homeplug-slac.md §8.3), so a car that
+    /// comes earlier is not heard until they are back.
     pub slac_start_delay: Duration,
     /// From pairing to the car's first SDP request (the Polestar 2 waits 0.5 s, the Ioniq
     /// 4.1 s: field-timing.md).
@@ -177,7 +189,7 @@ impl Default for WorldConfig {
     fn default() -> Self {
         Self {
             seed: 1,
-            link: LinkMode::NoModem,
+            link: LinkMode::Powerline,
             ev_mac: MacAddress([0x02, 0x00, 0x00, 0x00, 0x0e, 0x01]),
             chargers: vec![ChargerConfig::new(MacAddress([
                 0x02, 0x00, 0x00, 0x00, 0x5e, 0x01,
@@ -188,10 +200,16 @@ impl Default for WorldConfig {
             loss: 0.0,
             tcp: TcpConfig::default(),
             plant: PlantConfig::default(),
+            ev_modem: ModemConfig::new(ModemRole::Pev, ChipFlavour::Qca7000, MacAddress::default()),
+            charger_modem: ModemConfig::new(
+                ModemRole::Evse,
+                ChipFlavour::Qca7000,
+                MacAddress::default(),
+            ),
             ev_slac: EvSlacConfig::default(),
             evse_slac: EvseSlacConfig::default(),
             sdp_client: SdpClientConfig::default(),
-            slac_start_delay: Duration::from_millis(200),
+            slac_start_delay: Duration::from_secs(3),
             sdp_start_delay: Duration::from_millis(500),
             measurement_interval: Duration::from_millis(100),
             stop: StopCondition {
@@ -290,6 +308,12 @@ fn draw_in(rng: &mut ChaCha8Rng, (min, max): (Duration, Duration)) -> Duration {
     Duration::from_micros(min.total_micros() + extra)
 }
 
+/// A modem's own MAC: the TP-Link OUI `98:48:27` and the host's last three bytes.
+fn modem_mac(host: MacAddress) -> MacAddress {
+    let h = host.0;
+    MacAddress([0x98, 0x48, 0x27, h[3], h[4], h[5]])
+}
+
 fn draw_port(rng: &mut ChaCha8Rng) -> u16 {
     // The dynamic range 49152–65535 (RFC 6335), as SECCs must use for V2G ([V2G2-064]).
     49_152 + (rng.next_u32() % 16_384) as u16
@@ -325,13 +349,37 @@ impl World {
         }
         let now = Instant::ZERO;
         let mut rng = ChaCha8Rng::seed_from_u64(config.seed);
-        let mut line = DirectLine::new(config.chargers.len() + 1, rng.next_u64());
-        line.set_latency(config.line_latency.0, config.line_latency.1);
-        line.set_loss(config.loss);
-        let medium: Box<dyn Medium> = Box::new(line);
+        let medium: Box<dyn Medium> = match config.link {
+            LinkMode::Powerline => {
+                let mut line = Powerline::new(rng.next_u64());
+                line.set_latency(config.line_latency.0, config.line_latency.1);
+                line.set_loss(config.loss);
+                let mut modem = config.ev_modem.clone();
+                modem.mac = modem_mac(config.ev_mac);
+                let ev = line.add_modem(modem, now);
+                for c in &config.chargers {
+                    let mut modem = config.charger_modem.clone();
+                    modem.mac = modem_mac(c.mac);
+                    let station = line.add_modem(modem, now);
+                    line.set_attenuation(ev, station, c.attenuation_db);
+                }
+                Box::new(line)
+            }
+            LinkMode::NoModem | LinkMode::Paired => {
+                let mut line = DirectLine::new(config.chargers.len() + 1, rng.next_u64());
+                line.set_latency(config.line_latency.0, config.line_latency.1);
+                line.set_loss(config.loss);
+                Box::new(line)
+            }
+        };
 
         let mut hosts = Vec::with_capacity(config.chargers.len() + 1);
         let ev_slac = match config.link {
+            LinkMode::Powerline => {
+                let mut c = config.ev_slac.clone();
+                c.modem = ModemMode::Qca;
+                Slac::Ev(EvSlac::new(c, config.ev_mac, draw_bytes(&mut rng)))
+            }
             LinkMode::NoModem => {
                 let mut c = config.ev_slac.clone();
                 c.modem = ModemMode::None;
@@ -347,7 +395,7 @@ impl World {
         let sdp_port = draw_port(&mut rng);
         let sdp_start = match config.link {
             LinkMode::Paired => Some(now + config.slac_start_delay),
-            LinkMode::NoModem => None,
+            LinkMode::Powerline | LinkMode::NoModem => None,
         };
         hosts.push(Host {
             side: Side::Ev,
@@ -372,6 +420,12 @@ impl World {
         });
         for (n, charger) in config.chargers.iter().enumerate() {
             let slac = match config.link {
+                LinkMode::Powerline => {
+                    let mut c = config.evse_slac.clone();
+                    c.modem = ModemMode::Qca;
+                    let nmk = Nmk(draw_bytes(&mut rng));
+                    Slac::Evse(EvseSlac::new(c, charger.mac, nmk, now))
+                }
                 LinkMode::NoModem => {
                     let mut c = config.evse_slac.clone();
                     c.modem = ModemMode::None;
@@ -455,7 +509,8 @@ impl World {
         } else {
             world.report.matched_charger = Some(world.config.plugged_charger);
         }
-        world.flush();
+        // The hosts' first frames go out at the first step (time zero), once a frame tap
+        // can be installed.
         Ok(world)
     }
 
