@@ -1,0 +1,445 @@
+//! `ccsplc sim`: a car and a charger in this process over the simulated powerline (simulated
+//! modems, SLAC, SDP, TCP, the V2G sessions, battery, contactors and power supply), shown
+//! live, with a summary at the end. Exit 0 only if both sessions completed.
+//!
+//! The world runs in virtual time as fast as it can (or paced to the wall clock with
+//! `--realtime`); every line carries the virtual timestamp and the DC link's voltage, current
+//! and the battery's SoC. Repeated messages (CableCheck, PreCharge, CurrentDemand) are shown
+//! at most once per virtual second.
+
+use std::collections::BTreeMap;
+use std::process::ExitCode;
+
+use anyhow::Context as _;
+use ccs_proto::hardware::{ContactorRequest, CpState, HardwareCommand, LockRequest, Percent};
+use ccs_proto::session::{Outcome, SessionEvent};
+use ccs_proto::slac::SlacEvent;
+use ccs_proto::time::{Duration, Instant};
+use ccs_sim::world::{
+    LinkMode, SessionFactory, Side, SimReport, StopCondition, StopReason, World, WorldConfig,
+    WorldEvent, WorldEventKind,
+};
+
+use crate::cli::{Protocol, SimArgs};
+use crate::config::Config;
+
+/// Exit code when the session did not complete.
+const EXIT_FAILED: u8 = 1;
+/// Exit code for what this build cannot do yet.
+const EXIT_NOT_SUPPORTED: u8 = 2;
+
+/// Runs `ccsplc sim`.
+pub(crate) fn run(args: &SimArgs) -> anyhow::Result<ExitCode> {
+    if let Some(code) = refuse_unsupported(args) {
+        return Ok(code);
+    }
+    let mut loaded = Config::load(args.config.as_deref())?;
+    loaded.apply_command_line(&args.common);
+    loaded.log_warnings();
+    let config = &loaded.config;
+
+    let Some(mut sessions) = session_factory(config) else {
+        eprintln!(
+            "ccsplc sim: not available in this build yet (a full simulated session needs the \
+             DIN 70121 session machines)."
+        );
+        return Ok(ExitCode::from(EXIT_NOT_SUPPORTED));
+    };
+
+    let seed = args
+        .seed
+        .or(config.general.rng_seed)
+        .unwrap_or_else(fresh_seed);
+    let world_config = world_config(args, config, seed);
+    let header = header(&world_config);
+    let mut world =
+        World::new(world_config, sessions.as_mut()).context("the simulation cannot be set up")?;
+    println!("{header}");
+
+    let wall_start = std::time::Instant::now();
+    let mut display = Display::default();
+    while world.step() {
+        if args.realtime {
+            pace(wall_start, world.now());
+        }
+        while let Some(event) = world.poll_event() {
+            if let Some(line) = display.line(&world, &event) {
+                println!("{line}");
+            }
+        }
+    }
+    while let Some(event) = world.poll_event() {
+        if let Some(line) = display.line(&world, &event) {
+            println!("{line}");
+        }
+    }
+    let report = world.report();
+    println!("{}", summary(&report, wall_start.elapsed()));
+    Ok(if report.completed() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(EXIT_FAILED)
+    })
+}
+
+/// Says what this build cannot simulate yet, with exit code 2; `None` if it can.
+fn refuse_unsupported(args: &SimArgs) -> Option<ExitCode> {
+    let refuse = |what: String| {
+        eprintln!("ccsplc sim: {what}");
+        Some(ExitCode::from(EXIT_NOT_SUPPORTED))
+    };
+    if let Some(p) = args.common.protocols.iter().find(|&&p| p != Protocol::Din) {
+        let name = match p {
+            Protocol::Din => "din",
+            Protocol::Iso2 => "iso2",
+            Protocol::Iso20Dc => "iso20-dc",
+            Protocol::Iso20Bpt => "iso20-bpt",
+        };
+        return refuse(format!(
+            "protocol {name} is not supported yet; only din can be simulated in this build"
+        ));
+    }
+    if args.list_faults || args.fault.is_some() {
+        return refuse("fault injection (--fault, --list-faults) is not supported yet".into());
+    }
+    if args.common.web.is_some() {
+        return refuse("the web dashboard (--web) is not supported yet".into());
+    }
+    if args.common.pcap.is_some() {
+        return refuse("capture files (--pcap) are not supported yet".into());
+    }
+    None
+}
+
+/// The sessions for the protocols of the configuration, or `None` if this build has no
+/// session machines for them.
+fn session_factory(_config: &Config) -> Option<Box<SessionFactory<'static>>> {
+    None
+}
+
+/// A seed from the process's hash randomness and the time: different on every run.
+fn fresh_seed() -> u64 {
+    use std::hash::{BuildHasher as _, Hasher as _};
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    if let Ok(t) = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH) {
+        h.write_u128(t.as_nanos());
+    }
+    h.finish()
+}
+
+fn world_config(args: &SimArgs, config: &Config, seed: u64) -> WorldConfig {
+    let mut w = WorldConfig::default();
+    w.seed = seed;
+    w.link = if config.general.no_slac {
+        LinkMode::Paired
+    } else if config.general.no_modem {
+        LinkMode::NoModem
+    } else {
+        LinkMode::Powerline
+    };
+    w.ev_slac = config.ev_slac();
+    w.evse_slac = config.evse_slac();
+    w.sdp_client = config.sdp_client();
+    let duration = config.charging.charge_duration.map(Duration::from);
+    w.stop = match (duration, args.target_soc) {
+        (None, None) => StopCondition::after(Duration::from_secs(60)),
+        (Some(d), None) => StopCondition::after(d),
+        (None, Some(soc)) => StopCondition::at_soc(Percent(soc)),
+        (Some(d), Some(soc)) => {
+            let mut s = StopCondition::after(d);
+            s.target_soc = Some(Percent(soc));
+            s
+        }
+    };
+    // Room for the whole session around the charging time: a full battery from 30 % at
+    // 50 kW takes about 50 minutes of virtual time.
+    let charge_limit = w
+        .stop
+        .charge_duration
+        .unwrap_or(Duration::from_secs(4 * 3600));
+    w.time_limit = charge_limit + Duration::from_secs(300);
+    w.max_steps = 50_000_000;
+    w
+}
+
+fn header(w: &WorldConfig) -> String {
+    let link = match w.link {
+        LinkMode::Powerline => "over the simulated powerline (HomePlug modems)",
+        LinkMode::NoModem => "on a direct link without modems",
+        LinkMode::Paired => "on an already paired link (no SLAC)",
+        _ => "on a simulated link",
+    };
+    let stop = match (w.stop.charge_duration, w.stop.target_soc) {
+        (Some(d), Some(soc)) => format!("charging {} s or to {:.0} %", d.as_secs_f64(), soc.0),
+        (Some(d), None) => format!("charging {} s", d.as_secs_f64()),
+        (None, Some(soc)) => format!("charging to {:.0} %", soc.0),
+        (None, None) => "charging until full".to_owned(),
+    };
+    format!(
+        "ccsplc sim: DIN 70121, car and charger {link}, SoC {:.0} %, {stop} (seed {})",
+        w.plant.initial_soc.0, w.seed
+    )
+}
+
+/// Sleeps until the wall clock has caught up with virtual time.
+fn pace(start: std::time::Instant, now: Instant) {
+    let target =
+        start + std::time::Duration::from_micros(u64::try_from(now.total_micros()).unwrap_or(0));
+    let wall = std::time::Instant::now();
+    if target > wall {
+        std::thread::sleep(target - wall);
+    }
+}
+
+fn seconds(at: Instant) -> f64 {
+    at.total_micros() as f64 / 1e6
+}
+
+/// Turns world events into display lines, throttling repeats.
+#[derive(Debug, Default)]
+struct Display {
+    /// Per side: the last message name shown and when.
+    last_message: BTreeMap<Side, (&'static str, Instant)>,
+    supply_on: Option<bool>,
+}
+
+impl Display {
+    fn line(&mut self, world: &World, event: &WorldEvent) -> Option<String> {
+        let text = self.describe(event)?;
+        let plant = world.plant();
+        Some(format!(
+            "[{:>9.3}] {:<5} {text:<62} | {:>6.1} V {:>6.1} A  SoC {:>5.1} %",
+            seconds(event.at),
+            event.side.to_string(),
+            plant.inlet_voltage().0,
+            if plant.contactors_closed() {
+                plant.power_supply().current().0
+            } else {
+                0.0
+            },
+            plant.battery().soc().0,
+        ))
+    }
+
+    fn describe(&mut self, event: &WorldEvent) -> Option<String> {
+        match &event.kind {
+            WorldEventKind::Slac(e) => slac_line(e),
+            WorldEventKind::SdpDiscovered(e) => Some(format!(
+                "SDP: charger at [{}]:{}, {}",
+                e.address,
+                e.port,
+                if e.tls { "TLS" } else { "no TLS" }
+            )),
+            WorldEventKind::SdpAnswered { to, port } => Some(format!(
+                "SDP: answered [{}]:{} with port {port}",
+                to.ip(),
+                to.port()
+            )),
+            WorldEventKind::TcpConnected { local, remote } => Some(format!(
+                "TCP connected [{}]:{} -> [{}]:{}",
+                local.ip(),
+                local.port(),
+                remote.ip(),
+                remote.port()
+            )),
+            WorldEventKind::TcpClosed => Some("TCP closed".to_owned()),
+            WorldEventKind::Session(e) => self.session_line(event, e),
+            WorldEventKind::Command(c) => self.command_line(c),
+            WorldEventKind::StopRequested(StopReason::ChargeTimeReached) => {
+                Some("charging time reached: stop requested".to_owned())
+            }
+            WorldEventKind::StopRequested(StopReason::TargetSocReached(soc)) => {
+                Some(format!("SoC {:.0} % reached: stop requested", soc.0))
+            }
+            WorldEventKind::StopRequested(_) => Some("stop requested".to_owned()),
+            _ => None,
+        }
+    }
+
+    fn session_line(&mut self, event: &WorldEvent, e: &SessionEvent) -> Option<String> {
+        match e {
+            SessionEvent::ProtocolNegotiated {
+                protocol,
+                schema_id,
+            } => Some(format!("protocol {protocol} (SchemaID {schema_id})")),
+            SessionEvent::PhaseChanged(phase) => {
+                Some(format!("phase {phase:?} ({})", phase.checkpoint()))
+            }
+            SessionEvent::Sent { name, summary } => {
+                // Repeated messages at most once per virtual second per side.
+                if let Some((last, at)) = self.last_message.get(&event.side)
+                    && last == name
+                    && event.at < *at + Duration::from_secs(1)
+                {
+                    return None;
+                }
+                self.last_message.insert(event.side, (name, event.at));
+                Some(if summary.is_empty() {
+                    format!("-> {name}")
+                } else {
+                    format!("-> {name} {summary}")
+                })
+            }
+            SessionEvent::Finished(Outcome::Completed) => Some("session completed".to_owned()),
+            SessionEvent::Finished(Outcome::Failed(error)) => {
+                Some(format!("session failed: {error}"))
+            }
+            _ => None,
+        }
+    }
+
+    fn command_line(&mut self, command: &HardwareCommand) -> Option<String> {
+        match command {
+            HardwareCommand::CpState(CpState::B) => Some("CP state B".to_owned()),
+            HardwareCommand::CpState(CpState::C) => Some("CP state C".to_owned()),
+            HardwareCommand::Contactors(ContactorRequest::Closed) => {
+                Some("contactors: close".to_owned())
+            }
+            HardwareCommand::Contactors(ContactorRequest::Open) => {
+                Some("contactors: open".to_owned())
+            }
+            HardwareCommand::ConnectorLock(LockRequest::Lock) => Some("connector: lock".to_owned()),
+            HardwareCommand::ConnectorLock(LockRequest::Unlock) => {
+                Some("connector: unlock".to_owned())
+            }
+            HardwareCommand::PowerSupply(s) if self.supply_on != Some(s.enabled) => {
+                self.supply_on = Some(s.enabled);
+                Some(if s.enabled {
+                    format!(
+                        "power supply on: {:.1} V, {:.1} A",
+                        s.voltage.0, s.current.0
+                    )
+                } else {
+                    "power supply off".to_owned()
+                })
+            }
+            _ => None,
+        }
+    }
+}
+
+fn slac_line(e: &SlacEvent) -> Option<String> {
+    Some(match e {
+        SlacEvent::ModemFound {
+            modem_mac,
+            firmware,
+        } => format!("modem {modem_mac} found ({firmware})"),
+        SlacEvent::Ready { nid } => format!("SLAC ready, modem keyed (NID {nid})"),
+        SlacEvent::SessionStarted { ev_mac, .. } => format!("SLAC: car {ev_mac} started matching"),
+        SlacEvent::AttenuationReported { evse_mac, mean_db } => {
+            format!("SLAC: attenuation {mean_db:.1} dB to {evse_mac}")
+        }
+        SlacEvent::EvseChosen {
+            evse_mac,
+            mean_db,
+            candidates,
+        } => format!("SLAC: chose {evse_mac} ({mean_db:.1} dB, {candidates} answered)"),
+        SlacEvent::Paired {
+            evse_mac,
+            ev_mac,
+            nid,
+            ..
+        } => {
+            format!("SLAC paired: car {ev_mac} with charger {evse_mac} (NID {nid})")
+        }
+        SlacEvent::AttemptFailed { reason } => format!("SLAC attempt failed: {reason:?}"),
+        SlacEvent::Failed { reason } => format!("SLAC failed: {reason:?}"),
+        _ => return None,
+    })
+}
+
+fn outcome_text(outcome: Option<&Outcome>) -> String {
+    match outcome {
+        Some(Outcome::Completed) => "completed".to_owned(),
+        Some(Outcome::Failed(e)) => format!("failed ({e})"),
+        None => "did not finish".to_owned(),
+    }
+}
+
+fn at_text(at: Option<Instant>) -> String {
+    at.map_or_else(|| "-".to_owned(), |t| format!("{:.3} s", seconds(t)))
+}
+
+/// The summary printed at the end.
+fn summary(r: &SimReport, wall: std::time::Duration) -> String {
+    let mut out = String::from("\nSummary\n");
+    let mut line = |k: &str, v: String| {
+        out.push_str(&format!("  {k:<12} {v}\n"));
+    };
+    line("car", outcome_text(r.ev_outcome.as_ref()));
+    line("charger", outcome_text(r.evse_outcome.as_ref()));
+    if let Some(f) = &r.failure {
+        line("stopped", f.to_string());
+    }
+    line(
+        "milestones",
+        format!(
+            "SLAC paired {}, SDP {}, TCP {}",
+            at_text(r.slac_paired_at),
+            at_text(r.sdp_discovered_at),
+            at_text(r.tcp_connected_at)
+        ),
+    );
+    let ev_phases: Vec<String> = r
+        .phases
+        .iter()
+        .filter(|p| p.side == Side::Ev)
+        .map(|p| format!("{:?} {:.1}", p.phase, seconds(p.at)))
+        .collect();
+    if !ev_phases.is_empty() {
+        line("car phases", ev_phases.join(", "));
+    }
+    let charging = r
+        .phase_at(Side::Ev, ccs_proto::session::Phase::Charging)
+        .zip(r.phase_at(Side::Ev, ccs_proto::session::Phase::PowerDeliveryStop))
+        .map(|(a, b)| b.saturating_duration_since(a).as_secs_f64());
+    line(
+        "energy",
+        format!(
+            "{:.0} Wh in {}, SoC {:.1} % -> {:.1} %, up to {:.1} A",
+            r.energy_wh,
+            charging.map_or_else(|| "no charging loop".to_owned(), |s| format!("{s:.1} s")),
+            r.soc_start.0,
+            r.soc_end.0,
+            r.max_current
+        ),
+    );
+    let mut names: Vec<(&&str, &u32)> = r.messages.by_name.iter().collect();
+    names.sort_by(|a, b| b.1.cmp(a.1).then(a.0.cmp(b.0)));
+    let top: Vec<String> = names
+        .iter()
+        .take(4)
+        .map(|(n, c)| format!("{n} {c}"))
+        .collect();
+    line(
+        "messages",
+        format!(
+            "car sent {}, charger sent {} ({})",
+            r.messages.ev_sent,
+            r.messages.evse_sent,
+            top.join(", ")
+        ),
+    );
+    line(
+        "link",
+        format!(
+            "{} frames, {} TCP retransmissions",
+            r.frames_sent, r.tcp_retransmissions
+        ),
+    );
+    line(
+        "time",
+        format!(
+            "{:.3} s simulated in {:.2} s (seed {})",
+            seconds(r.ended_at),
+            wall.as_secs_f64(),
+            r.seed
+        ),
+    );
+    out.push_str(if r.completed() {
+        "Result: session completed\n"
+    } else {
+        "Result: session FAILED\n"
+    });
+    out
+}
