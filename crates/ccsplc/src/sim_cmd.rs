@@ -36,6 +36,9 @@ pub(crate) fn run(args: &SimArgs) -> anyhow::Result<ExitCode> {
     let mut loaded = Config::load(args.config.as_deref())?;
     loaded.apply_command_line(&args.common);
     loaded.log_warnings();
+    if args.common.interface.is_some() {
+        tracing::warn!("sim uses no network interface; --interface is ignored");
+    }
     let config = &loaded.config;
 
     let Some(mut sessions) = session_factory(config) else {
@@ -442,4 +445,79 @@ fn summary(r: &SimReport, wall: std::time::Duration) -> String {
         "Result: session FAILED\n"
     });
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser as _;
+
+    use super::*;
+    use crate::cli::{Cli, Command};
+
+    fn sim_args(args: &[&str]) -> SimArgs {
+        let argv = ["ccsplc", "sim"].iter().chain(args);
+        match Cli::try_parse_from(argv).unwrap().command {
+            Command::Sim(a) => a,
+            other => panic!("not sim: {other:?}"),
+        }
+    }
+
+    fn world_for(args: &[&str]) -> WorldConfig {
+        let args = sim_args(args);
+        let mut loaded = crate::config::Loaded::defaults();
+        loaded.apply_command_line(&args.common);
+        world_config(&args, &loaded.config, 9)
+    }
+
+    #[test]
+    fn options_shape_the_world() {
+        let w = world_for(&[]);
+        assert_eq!(w.link, LinkMode::Powerline);
+        assert_eq!(w.stop.charge_duration, Some(Duration::from_secs(60)));
+        assert_eq!(w.stop.target_soc, None);
+        assert_eq!(w.seed, 9);
+
+        let w = world_for(&["--no-modem", "--charge-seconds", "5"]);
+        assert_eq!(w.link, LinkMode::NoModem);
+        assert_eq!(w.stop.charge_duration, Some(Duration::from_secs(5)));
+        assert!(w.time_limit > Duration::from_secs(5));
+
+        let w = world_for(&["--no-slac", "--target-soc", "80"]);
+        assert_eq!(w.link, LinkMode::Paired);
+        assert_eq!(w.stop.charge_duration, None);
+        assert_eq!(w.stop.target_soc, Some(Percent(80.0)));
+        assert!(w.time_limit >= Duration::from_secs(3600));
+    }
+
+    #[test]
+    fn unsupported_options_are_refused_and_din_is_not() {
+        assert!(refuse_unsupported(&sim_args(&["--protocol", "din"])).is_none());
+        assert!(refuse_unsupported(&sim_args(&[])).is_none());
+        for args in [
+            &["--protocol", "iso2"][..],
+            &["--protocol", "din", "--protocol", "iso20-dc"],
+            &["--list-faults"],
+            &["--web", "127.0.0.1:8080"],
+        ] {
+            assert!(refuse_unsupported(&sim_args(args)).is_some(), "{args:?}");
+        }
+    }
+
+    #[test]
+    fn repeated_messages_are_shown_once_per_virtual_second() {
+        let mut display = Display::default();
+        let sent = |ms: i64| WorldEvent {
+            at: Instant::from_millis(ms),
+            side: Side::Ev,
+            kind: WorldEventKind::Session(SessionEvent::Sent {
+                name: "CurrentDemandReq",
+                summary: String::new(),
+            }),
+        };
+        let shown: Vec<i64> = [0, 100, 900, 1000, 1100, 2500]
+            .into_iter()
+            .filter(|&ms| display.describe(&sent(ms)).is_some())
+            .collect();
+        assert_eq!(shown, vec![0, 1000, 2500]);
+    }
 }
