@@ -12,12 +12,14 @@ use std::process::ExitCode;
 
 use anyhow::Context as _;
 use ccs_proto::hardware::{ContactorRequest, CpState, HardwareCommand, LockRequest, Percent};
-use ccs_proto::session::{Outcome, SessionEvent};
+use ccs_proto::session::{
+    EvccConfig, EvccSession, Outcome, SeccConfig, SeccSession, SessionEvent, V2gSession,
+};
 use ccs_proto::slac::SlacEvent;
 use ccs_proto::time::{Duration, Instant};
 use ccs_sim::world::{
-    LinkMode, SessionFactory, Side, SimReport, StopCondition, StopReason, World, WorldConfig,
-    WorldEvent, WorldEventKind,
+    LinkMode, SessionFactory, SessionSlot, Side, SimReport, StopCondition, StopReason, World,
+    WorldConfig, WorldEvent, WorldEventKind,
 };
 
 use crate::cli::{Protocol, SimArgs};
@@ -115,9 +117,27 @@ fn refuse_unsupported(args: &SimArgs) -> Option<ExitCode> {
 }
 
 /// The sessions for the protocols of the configuration, or `None` if this build has no
-/// session machines for them.
+/// session machines for them: DIN 70121 on both sides, the car offering and the charger
+/// accepting DIN only. The SessionID comes from the world's seeded entropy.
 fn session_factory(_config: &Config) -> Option<Box<SessionFactory<'static>>> {
-    None
+    Some(Box::new(|slot: &SessionSlot| -> Box<dyn V2gSession> {
+        match slot.side {
+            Side::Ev => Box::new(EvccSession::new(
+                EvccConfig::default(),
+                slot.mac.0,
+                Instant::ZERO,
+            )),
+            Side::Evse(_) => {
+                let mut session_id = [0u8; 8];
+                session_id.copy_from_slice(&slot.entropy[..8]);
+                Box::new(SeccSession::new(
+                    SeccConfig::default(),
+                    session_id,
+                    Instant::ZERO,
+                ))
+            }
+        }
+    }))
 }
 
 /// A seed from the process's hash randomness and the time: different on every run.
@@ -252,7 +272,7 @@ impl Display {
                 Some("charging time reached: stop requested".to_owned())
             }
             WorldEventKind::StopRequested(StopReason::TargetSocReached(soc)) => {
-                Some(format!("SoC {:.0} % reached: stop requested", soc.0))
+                Some(format!("SoC {:.1} % reached: stop requested", soc.0))
             }
             WorldEventKind::StopRequested(_) => Some("stop requested".to_owned()),
             _ => None,
