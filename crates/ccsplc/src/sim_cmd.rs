@@ -7,10 +7,16 @@
 //! and the battery's SoC. Repeated messages (CableCheck, PreCharge, CurrentDemand) are shown
 //! at most once per virtual second.
 
+use std::cell::RefCell;
 use std::collections::BTreeMap;
+use std::fs::File;
+use std::io::BufWriter;
+use std::path::Path;
 use std::process::ExitCode;
+use std::rc::Rc;
 
 use anyhow::Context as _;
+use ccs_proto::capture::{RecorderConfig, SectionInfo, SessionRecorder, Timestamp};
 use ccs_proto::hardware::{ContactorRequest, CpState, HardwareCommand, LockRequest, Percent};
 use ccs_proto::session::{
     EvccConfig, EvccSession, Outcome, SeccConfig, SeccSession, SessionEvent, V2gSession,
@@ -43,13 +49,7 @@ pub(crate) fn run(args: &SimArgs) -> anyhow::Result<ExitCode> {
     }
     let config = &loaded.config;
 
-    let Some(mut sessions) = session_factory(config) else {
-        eprintln!(
-            "ccsplc sim: not available in this build yet (a full simulated session needs the \
-             DIN 70121 session machines)."
-        );
-        return Ok(ExitCode::from(EXIT_NOT_SUPPORTED));
-    };
+    let mut sessions = din_sessions();
 
     let seed = args
         .seed
@@ -57,8 +57,13 @@ pub(crate) fn run(args: &SimArgs) -> anyhow::Result<ExitCode> {
         .unwrap_or_else(fresh_seed);
     let world_config = world_config(args, config, seed);
     let header = header(&world_config);
+    let plugged = Side::Evse(world_config.plugged_charger);
     let mut world =
         World::new(world_config, sessions.as_mut()).context("the simulation cannot be set up")?;
+    let recorder = match &args.common.pcap {
+        Some(path) => Some(start_recording(&mut world, path, plugged, &header)?),
+        None => None,
+    };
     println!("{header}");
 
     let wall_start = std::time::Instant::now();
@@ -67,24 +72,91 @@ pub(crate) fn run(args: &SimArgs) -> anyhow::Result<ExitCode> {
         if args.realtime {
             pace(wall_start, world.now());
         }
-        while let Some(event) = world.poll_event() {
-            if let Some(line) = display.line(&world, &event) {
-                println!("{line}");
-            }
-        }
+        show_events(&mut world, &mut display, recorder.as_ref());
     }
-    while let Some(event) = world.poll_event() {
-        if let Some(line) = display.line(&world, &event) {
-            println!("{line}");
-        }
-    }
+    show_events(&mut world, &mut display, recorder.as_ref());
     let report = world.report();
-    println!("{}", summary(&report, wall_start.elapsed()));
+    let summary = summary(&report, wall_start.elapsed());
+    println!("{summary}");
+    if let (Some(recorder), Some(path)) = (recorder, &args.common.pcap) {
+        finish_recording(&recorder, path, world.now(), &summary);
+    }
     Ok(if report.completed() {
         ExitCode::SUCCESS
     } else {
         ExitCode::from(EXIT_FAILED)
     })
+}
+
+/// Prints (and records) the lines for the events of the last step.
+fn show_events(world: &mut World, display: &mut Display, recorder: Option<&SharedRecorder>) {
+    while let Some(event) = world.poll_event() {
+        if let Some(line) = display.line(world, &event) {
+            println!("{line}");
+            if let Some(r) = recorder {
+                r.borrow_mut()
+                    .record_log(Timestamp::from_instant(event.at), &line);
+            }
+        }
+    }
+}
+
+/// The recording shared by the world's frame tap and the display.
+type SharedRecorder = Rc<RefCell<SessionRecorder<BufWriter<File>>>>;
+
+/// `--pcap FILE`: a pcapng file of what the charger host's interface sees (SLAC with its
+/// modem and the car, SDP, TCP with V2GTP), with every display line as a packet comment.
+fn start_recording(
+    world: &mut World,
+    path: &Path,
+    side: Side,
+    header: &str,
+) -> anyhow::Result<SharedRecorder> {
+    let file = File::create(path)
+        .with_context(|| format!("cannot create the capture file {}", path.display()))?;
+    let config = RecorderConfig {
+        interface_name: "sim".to_owned(),
+        interface_description: Some(format!(
+            "simulated HomePlug modem interface of the {side} host"
+        )),
+        section: SectionInfo {
+            application: Some(format!("ccsplc {}", env!("CARGO_PKG_VERSION"))),
+            comment: Some(header.to_owned()),
+            ..SectionInfo::default()
+        },
+        ..RecorderConfig::default()
+    };
+    let recorder = Rc::new(RefCell::new(SessionRecorder::new(
+        BufWriter::new(file),
+        &config,
+    )));
+    let tap = Rc::clone(&recorder);
+    world.set_frame_tap(Box::new(move |record| {
+        if record.side == side {
+            tap.borrow_mut()
+                .record_frame(Timestamp::from_instant(record.at), record.frame);
+        }
+    }));
+    Ok(recorder)
+}
+
+/// Writes the summary into the capture, flushes it and reports trouble (a failed capture does
+/// not change the exit code: the session is what counts).
+fn finish_recording(recorder: &SharedRecorder, path: &Path, end: Instant, summary: &str) {
+    let mut r = recorder.borrow_mut();
+    r.record_log(Timestamp::from_instant(end), summary.trim());
+    r.flush();
+    match r.take_error() {
+        Some(e) => eprintln!(
+            "ccsplc sim: the capture {} is incomplete: {e}",
+            path.display()
+        ),
+        None => println!(
+            "Capture: {} ({} records)",
+            path.display(),
+            r.health().written
+        ),
+    }
 }
 
 /// Says what this build cannot simulate yet, with exit code 2; `None` if it can.
@@ -110,17 +182,13 @@ fn refuse_unsupported(args: &SimArgs) -> Option<ExitCode> {
     if args.common.web.is_some() {
         return refuse("the web dashboard (--web) is not supported yet".into());
     }
-    if args.common.pcap.is_some() {
-        return refuse("capture files (--pcap) are not supported yet".into());
-    }
     None
 }
 
-/// The sessions for the protocols of the configuration, or `None` if this build has no
-/// session machines for them: DIN 70121 on both sides, the car offering and the charger
-/// accepting DIN only. The SessionID comes from the world's seeded entropy.
-fn session_factory(_config: &Config) -> Option<Box<SessionFactory<'static>>> {
-    Some(Box::new(|slot: &SessionSlot| -> Box<dyn V2gSession> {
+/// DIN 70121 sessions on both sides, the car offering and the charger accepting DIN only.
+/// The charger's SessionID comes from the world's seeded entropy, the car's EVCCID is its MAC.
+fn din_sessions() -> Box<SessionFactory<'static>> {
+    Box::new(|slot: &SessionSlot| -> Box<dyn V2gSession> {
         match slot.side {
             Side::Ev => Box::new(EvccSession::new(
                 EvccConfig::default(),
@@ -137,7 +205,7 @@ fn session_factory(_config: &Config) -> Option<Box<SessionFactory<'static>>> {
                 ))
             }
         }
-    }))
+    })
 }
 
 /// A seed from the process's hash randomness and the time: different on every run.

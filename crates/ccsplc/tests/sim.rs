@@ -70,6 +70,65 @@ fn target_soc_ends_the_charge() {
 }
 
 #[test]
+fn pcap_records_the_charger_side_frames_with_the_display_as_comments() {
+    use ccs_proto::capture::{CaptureReader, LinkType};
+
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("sim.pcapng");
+    let out = ccsplc(&[
+        "sim",
+        "--seed",
+        "5",
+        "--charge-seconds",
+        "3",
+        "--pcap",
+        path.to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(0));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("Capture: "));
+    let bytes = std::fs::read(&path).unwrap();
+    let packets: Vec<_> = CaptureReader::new(&bytes)
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    let frames: Vec<&[u8]> = packets
+        .iter()
+        .filter(|p| p.link_type == LinkType::Ethernet)
+        .map(|p| p.data)
+        .collect();
+    let ethertype = |f: &[u8]| u16::from_be_bytes([f[12], f[13]]);
+    // SLAC MMEs and IPv6, in order: SLAC comes first.
+    assert_eq!(ethertype(frames[0]), 0x88e1);
+    let ipv6: Vec<&[u8]> = frames
+        .iter()
+        .copied()
+        .filter(|f| ethertype(f) == 0x86dd)
+        .collect();
+    assert!(ipv6.len() > 20, "{} IPv6 frames", ipv6.len());
+    // The first IPv6 frame at the charger is the car's SDP request to [ff02::1]:15118.
+    let sdp = ipv6[0];
+    assert_eq!(sdp[14 + 6], 17, "UDP");
+    assert_eq!(&sdp[14 + 24..14 + 26], &[0xff, 0x02]);
+    assert_eq!(u16::from_be_bytes([sdp[56], sdp[57]]), 15118);
+    // TCP segments carry V2GTP (01 FE 80 01 ...).
+    let v2gtp = ipv6
+        .iter()
+        .filter(|f| f[14 + 6] == 6 && f.len() > 14 + 40 + 20)
+        .filter(|f| f[74..78] == [0x01, 0xfe, 0x80, 0x01])
+        .count();
+    assert!(v2gtp > 10, "{v2gtp} V2GTP segments");
+    // The display lines are there as comments, and timestamps are virtual time.
+    let comments: Vec<&String> = packets.iter().flat_map(|p| &p.comments).collect();
+    assert!(comments.iter().any(|c| c.contains("SessionSetupReq")));
+    assert!(
+        comments
+            .iter()
+            .any(|c| c.contains("Result: session completed"))
+    );
+    assert!(packets.last().unwrap().timestamp.as_secs_f64() < 60.0);
+}
+
+#[test]
 fn protocols_not_built_yet_exit_2_with_a_clear_message() {
     for protocol in ["iso2", "iso20-dc", "iso20-bpt"] {
         let out = ccsplc(&["sim", "--protocol", protocol]);
