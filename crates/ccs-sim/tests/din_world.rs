@@ -81,6 +81,9 @@ fn a_din_session_charges_over_the_simulated_powerline_and_stops_safely() {
     assert!(charged >= Duration::from_secs(30) && charged < Duration::from_secs(32));
     assert!(report.messages.by_name["CurrentDemandReq"] > 100);
     assert!(report.energy_wh > 100.0 && report.soc_end.0 > report.soc_start.0);
+    // A lossless line delivers in order: nothing had to be sent twice (the SECC's FIN right
+    // behind SessionStopRes used to overtake it).
+    assert_eq!(report.tcp_retransmissions, 0);
 
     // Safety (DESIGN.md rule 5): the contactors closed after precharge matched, and opened
     // only after the current had fallen.

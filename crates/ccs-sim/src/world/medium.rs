@@ -65,6 +65,8 @@ pub struct DirectLine {
     sequence: u64,
     delivered: std::collections::VecDeque<(usize, Vec<u8>)>,
     rng: ChaCha8Rng,
+    /// The latest arrival per (from, to): the wire delivers in order.
+    last_arrival: std::collections::BTreeMap<(usize, usize), Instant>,
 }
 
 impl DirectLine {
@@ -78,6 +80,7 @@ impl DirectLine {
             sequence: 0,
             delivered: std::collections::VecDeque::new(),
             rng: ChaCha8Rng::seed_from_u64(seed),
+            last_arrival: std::collections::BTreeMap::new(),
         }
     }
 
@@ -110,7 +113,12 @@ impl Medium for DirectLine {
             {
                 continue;
             }
-            let at = now + self.latency();
+            let drawn = now + self.latency();
+            let at = self
+                .last_arrival
+                .get(&(station, to))
+                .map_or(drawn, |last| drawn.max(*last));
+            self.last_arrival.insert((station, to), at);
             self.sequence += 1;
             self.in_flight.push(InFlight {
                 at,
@@ -169,6 +177,20 @@ mod tests {
                 (2, b"two".to_vec())
             ]
         );
+    }
+
+    #[test]
+    fn back_to_back_frames_keep_their_order_whatever_the_latency() {
+        let mut line = DirectLine::new(2, 7);
+        line.set_latency(Duration::from_millis(1), Duration::from_millis(9));
+        for n in 0..50u8 {
+            line.handle_host_frame(Instant::from_micros(i64::from(n) * 10), 0, &[n]);
+        }
+        line.handle_timeout(Instant::from_millis(100));
+        let got: Vec<u8> = core::iter::from_fn(|| line.poll_host_transmit())
+            .map(|(_, f)| f[0])
+            .collect();
+        assert_eq!(got, (0..50).collect::<Vec<u8>>());
     }
 
     #[test]
