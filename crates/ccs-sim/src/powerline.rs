@@ -256,8 +256,11 @@ impl Powerline {
             if matches!(frame, LineFrame::Data { .. }) && self.lost() {
                 continue;
             }
-            let earliest = self.last_arrival.get(&(from, to)).copied();
-            let at = earliest.map_or(now + self.latency(), |e| e.max(now + self.latency()));
+            let drawn = now + self.latency();
+            let at = self
+                .last_arrival
+                .get(&(from, to))
+                .map_or(drawn, |last| drawn.max(*last));
             self.last_arrival.insert((from, to), at);
             self.sequence += 1;
             let attenuation_db = self.attenuation_db(from, to);
