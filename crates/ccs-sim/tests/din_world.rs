@@ -131,3 +131,66 @@ fn din_runs_are_reproducible() {
     assert_eq!(a, b);
     assert_eq!(log_a, log_b);
 }
+
+#[test]
+fn a_link_lost_while_charging_ends_both_sides_in_the_safe_state() {
+    let mut config = WorldConfig::default();
+    config.stop = StopCondition::after(Duration::from_secs(600));
+    config.time_limit = Duration::from_secs(200);
+    let mut world = World::new(config, &mut din_sessions).unwrap();
+    let mut broke_at = None;
+    let mut opened_at_current = Vec::new();
+    let mut log = Vec::new();
+    while world.step() {
+        while let Some(e) = world.poll_event() {
+            if let WorldEventKind::Command(HardwareCommand::Contactors(ContactorRequest::Open)) =
+                e.kind
+            {
+                opened_at_current.push(world.plant().power_supply().current().0);
+            }
+            log.push(e);
+        }
+        // Ten seconds into the charging loop the powerline goes dead.
+        if broke_at.is_none()
+            && world
+                .report()
+                .phase_at(Side::Ev, Phase::Charging)
+                .is_some_and(|t| world.now() >= t + Duration::from_secs(10))
+        {
+            world.set_loss(1.0);
+            broke_at = Some(world.now());
+        }
+    }
+    let report = world.report();
+    let broke_at = broke_at.unwrap();
+    assert!(!report.completed());
+    assert!(
+        matches!(
+            report.ev_outcome,
+            Some(ccs_proto::session::Outcome::Failed(_))
+        ),
+        "{:?}",
+        report.ev_outcome
+    );
+    // The car noticed within its message timeout, not at the world's time limit.
+    let car_done = log
+        .iter()
+        .find(|e| {
+            e.side == Side::Ev
+                && matches!(e.kind, WorldEventKind::Session(SessionEvent::Finished(_)))
+        })
+        .unwrap()
+        .at;
+    assert!(
+        car_done < broke_at + Duration::from_secs(10),
+        "{car_done:?}"
+    );
+    // Safe state: power off, contactors opened without load, nothing flows at the end.
+    assert!(!opened_at_current.is_empty());
+    assert!(
+        opened_at_current.iter().all(|i| *i < 1.0),
+        "{opened_at_current:?}"
+    );
+    assert!(!world.plant().contactors_closed());
+    assert!(world.plant().power_supply().current().0.abs() < 0.1);
+}

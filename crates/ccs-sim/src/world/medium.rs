@@ -24,6 +24,8 @@ pub trait Medium: fmt::Debug {
     fn poll_timeout(&self) -> Option<Instant>;
     /// Delivers what is due at `now`.
     fn handle_timeout(&mut self, now: Instant);
+    /// The probability that a host frame is lost from now on, 0.0–1.0.
+    fn set_loss(&mut self, probability: f64);
 }
 
 /// The simulated powerline with its modems: station `n` is the modem added `n`-th.
@@ -42,6 +44,10 @@ impl Medium for Powerline {
 
     fn handle_timeout(&mut self, now: Instant) {
         Self::handle_timeout(self, now);
+    }
+
+    fn set_loss(&mut self, probability: f64) {
+        Self::set_loss(self, probability);
     }
 }
 
@@ -150,6 +156,10 @@ impl Medium for DirectLine {
         due.sort_by_key(|f| (f.at, f.sequence));
         self.delivered
             .extend(due.into_iter().map(|f| (f.to, f.frame)));
+    }
+
+    fn set_loss(&mut self, probability: f64) {
+        Self::set_loss(self, probability);
     }
 }
 

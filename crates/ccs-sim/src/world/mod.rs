@@ -539,6 +539,11 @@ impl World {
         self.ended
     }
 
+    /// Changes the line's loss probability from now on (e.g. 1.0: the link breaks).
+    pub fn set_loss(&mut self, probability: f64) {
+        self.medium.set_loss(probability);
+    }
+
     /// The next event for displays and logs.
     pub fn poll_event(&mut self) -> Option<WorldEvent> {
         self.events.pop_front()
