@@ -183,16 +183,44 @@ fn a_dead_line_fails_cleanly_within_the_limits() {
 }
 
 #[test]
-fn loss_of_the_link_mid_session_ends_both_sides_failed() {
-    // Heavy loss after the handshake: TCP gives up, both sessions fail, the world ends.
-    let (report, _) = run_logged(config(|c| {
-        c.loss = 0.6;
-        c.tcp.max_retransmissions = 3;
-        c.time_limit = Duration::from_secs(300);
-    }));
+fn a_link_that_dies_mid_session_ends_the_world_within_its_limits() {
+    // The toy sessions have no timers: each side notices only through TCP's retransmission
+    // limit, and a side with nothing unacknowledged would wait forever, which the world's
+    // time limit ends.
+    let mut world = World::new(
+        config(|c| {
+            c.stop = StopCondition::after(Duration::from_secs(600));
+            c.time_limit = Duration::from_secs(120);
+            c.tcp.max_retransmissions = 3;
+        }),
+        &mut toy_sessions,
+    )
+    .unwrap();
+    let mut broke = false;
+    while world.step() {
+        while world.poll_event().is_some() {}
+        if !broke && world.report().phase_at(Side::Ev, Phase::Charging).is_some() {
+            world.set_loss(1.0);
+            broke = true;
+        }
+    }
+    let report = world.report();
+    assert!(broke);
     assert!(!report.completed());
-    if report.failure.is_none() {
-        assert!(matches!(report.ev_outcome, Some(Outcome::Failed(_))));
+    assert!(
+        matches!(report.ev_outcome, Some(Outcome::Failed(_))),
+        "{report:?}"
+    );
+    assert!(report.tcp_retransmissions >= 3);
+    match &report.evse_outcome {
+        Some(Outcome::Failed(_)) => assert_eq!(report.failure, None),
+        None => assert_eq!(
+            report.failure,
+            Some(WorldFailure::TimeLimit(
+                ccs_proto::time::Instant::ZERO + Duration::from_secs(120)
+            ))
+        ),
+        Some(Outcome::Completed) => panic!("the charger cannot complete over a dead link"),
     }
 }
 
