@@ -369,6 +369,7 @@ impl Display {
                     format!("-> {name} {summary}")
                 })
             }
+            SessionEvent::Failing(error) => Some(format!("failure, safe shutdown: {error}")),
             SessionEvent::Finished(Outcome::Completed) => Some("session completed".to_owned()),
             SessionEvent::Finished(Outcome::Failed(error)) => {
                 Some(format!("session failed: {error}"))
