@@ -36,8 +36,8 @@ use std::collections::{BTreeMap, VecDeque};
 use ccs_proto::hardware::{Percent, Volts};
 use ccs_proto::homeplug::{MacAddress, Nmk};
 use ccs_proto::sdp::{
-    SDP_MULTICAST_ADDRESS, SDP_SERVER_PORT, SdpClient, SdpClientConfig, SdpClientEvent, SdpServer,
-    SdpServerConfig, SdpServerEvent,
+    SDP_MULTICAST_ADDRESS, SDP_SERVER_PORT, SdpClient, SdpClientConfig, SdpClientEvent,
+    SdpConfigError, SdpServer, SdpServerConfig, SdpServerEvent,
 };
 use ccs_proto::session::{Disconnect, Phase, SessionEvent, Transmit, V2gSession};
 use ccs_proto::slac::{
@@ -232,6 +232,8 @@ pub enum WorldConfigError {
     NoSuchPluggedCharger(usize),
     /// Two hosts share a MAC.
     DuplicateMac(MacAddress),
+    /// The charger's SDP server refuses its configuration.
+    Sdp(SdpConfigError),
 }
 
 impl core::fmt::Display for WorldConfigError {
@@ -242,6 +244,7 @@ impl core::fmt::Display for WorldConfigError {
                 write!(f, "configuration: plugged charger {n} does not exist")
             }
             Self::DuplicateMac(m) => write!(f, "configuration: MAC {m} used twice"),
+            Self::Sdp(e) => write!(f, "{e}"),
         }
     }
 }
@@ -444,8 +447,8 @@ impl World {
             };
             let ip = link_local_from_mac(charger.mac);
             let port = draw_port(&mut rng);
-            let server = SdpServer::new(SdpServerConfig::no_tls(ip, port))
-                .map_err(|_| WorldConfigError::NoCharger)?;
+            let server =
+                SdpServer::new(SdpServerConfig::no_tls(ip, port)).map_err(WorldConfigError::Sdp)?;
             let slot = SessionSlot {
                 side: Side::Evse(n),
                 mac: charger.mac,
