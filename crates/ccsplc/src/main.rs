@@ -10,6 +10,7 @@ mod config;
 mod decode_cmd;
 mod exi_cmd;
 mod logging;
+mod sim_cmd;
 
 use std::process::ExitCode;
 
@@ -38,10 +39,7 @@ fn main() -> ExitCode {
 
 fn run(command: Command) -> anyhow::Result<ExitCode> {
     match command {
-        Command::Sim(_) => not_built(
-            "sim",
-            "a full simulated session needs the DIN session machines",
-        ),
+        Command::Sim(args) => sim_cmd::run(&args),
         Command::Ev(_) => not_built(
             "ev",
             "the car role needs the session machines and link drivers",
