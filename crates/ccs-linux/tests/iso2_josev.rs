@@ -1,0 +1,205 @@
+//! ISO 15118-2 DC EIM interop with Josev (the Python package `iso15118` 0.31.2,
+//! `reference/ecosystem.md` §5.1), over a veth pair between two namespaces: our car against
+//! Josev's SECC, and Josev's EVCC against our charger, each a whole session from SDP to
+//! SessionStop.
+//!
+//! Needs root and Josev in `.venv/josev` (`scripts/setup-josev.sh`).
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+mod iso2_support;
+
+use std::process::{Command, Stdio};
+use std::time::Duration as StdDuration;
+
+use ccs_linux::clock::Clock;
+use ccs_linux::sdp::{DEFAULT_SDP_HOP_LIMIT, SdpResponder, discover_secc};
+use ccs_linux::session::run_session;
+use ccs_linux::sys::netns::spawn_command_in_netns;
+use ccs_linux::tcp::{ConnectOptions, V2gListener, connect};
+use ccs_proto::hardware::Volts;
+use ccs_proto::sdp::{SdpClientConfig, SdpServer, SdpServerConfig};
+use ccs_proto::session::{
+    EvccConfig, EvccSession, Outcome, Protocol, ProtocolOffer, SeccConfig, SeccSession,
+};
+use ccs_proto::time::Duration;
+use ccs_proto::v2gtp::DeframerConfig;
+use common::{TwoHosts, join, ready, spawn_async_in};
+use iso2_support::{ProcessGroup, josev_python, sent_names, session_io};
+
+fn car_config() -> EvccConfig {
+    let mut c = EvccConfig::default();
+    c.protocols = vec![ProtocolOffer {
+        protocol: Protocol::Iso15118_2,
+        priority: 1,
+        schema_id: 1,
+    }];
+    // Josev's simulated EVSE always reports 1 V; a 1 V "battery" lets PreCharge match.
+    c.fallback_battery_voltage = Some(Volts(1.0));
+    c.inlet_voltage_plausibility_tolerance = None;
+    c.lock_feedback = false;
+    c.contactor_feedback = false;
+    c.timeouts.lock_timeout = Duration::from_millis(100);
+    c.timeouts.contactors_closed_timeout = Duration::from_millis(100);
+    c.timeouts.contactors_open_timeout = Duration::from_millis(100);
+    // Josev's Java EXI codec answers CurrentDemand in 100-520 ms (field-timing.md §3), over
+    // the standard's 250 ms, and its first messages take up to 2 s on a loaded machine (the
+    // JVM warms up): test knobs, not field settings.
+    c.timeouts.current_demand_msg_timeout = Duration::from_secs(3);
+    c.timeouts.msg_timeout = Duration::from_secs(6);
+    c.charge_duration = Some(Duration::from_secs(3));
+    c
+}
+
+#[test]
+fn our_car_charges_at_josev_secc_with_iso2_dc_eim() {
+    let python = josev_python();
+    let hosts = TwoHosts::new().with_veth();
+    let workdir = tempfile::tempdir().unwrap();
+    let log_path = workdir.path().join("secc.log");
+    let log = std::fs::File::create(&log_path).unwrap();
+    let mut command = Command::new(&python);
+    command
+        .args(["-m", "iso15118.secc.main"])
+        .current_dir(workdir.path())
+        .env("NETWORK_INTERFACE", "evse0")
+        .env("PROTOCOLS", "ISO_15118_2")
+        .env("AUTH_MODES", "EIM")
+        .env("LOG_LEVEL", "INFO")
+        .stdin(Stdio::null())
+        .stdout(log.try_clone().unwrap())
+        .stderr(log);
+    let secc = ProcessGroup {
+        child: spawn_command_in_netns(&mut command, &hosts.evse.name).unwrap(),
+    };
+    let ev = spawn_async_in(&hosts.ev.name, || async {
+        let iface = ready("ev0").await;
+        // Josev's JVM takes a few seconds to start: allow 100 requests (25 s).
+        let mut sdp = SdpClientConfig::default();
+        sdp.max_requests = 100;
+        sdp.require_dynamic_port = true;
+        let clock = Clock::new();
+        let found = discover_secc(&iface, sdp, DEFAULT_SDP_HOP_LIMIT, &clock)
+            .await
+            .map_err(|e| e.to_string())?;
+        let conn = connect(found.address, found.tls, &ConnectOptions::default())
+            .await
+            .map_err(|e| e.to_string())?;
+        let mut session = EvccSession::new(car_config(), [2, 0, 0, 0, 0, 7], clock.now());
+        let (mut io, events) = session_io();
+        let outcome = tokio::time::timeout(
+            StdDuration::from_secs(90),
+            run_session(conn, &mut session, &clock, &mut io),
+        )
+        .await
+        .map_err(|_| "the session did not end within 90 s".to_owned())?;
+        Ok::<_, String>((outcome, sent_names(events)))
+    });
+    let result = join(ev);
+    drop(secc);
+    let log = std::fs::read_to_string(&log_path).unwrap_or_default();
+    let (outcome, sent) = result.unwrap_or_else(|e| panic!("{e}\nJosev SECC log:\n{log}"));
+    assert_eq!(
+        outcome,
+        Some(Outcome::Completed),
+        "sent {sent:?}\nJosev SECC log:\n{log}"
+    );
+    for name in [
+        "AuthorizationReq",
+        "CableCheckReq",
+        "PreChargeReq",
+        "CurrentDemandReq",
+        "WeldingDetectionReq",
+        "SessionStopReq",
+    ] {
+        assert!(sent.contains(&name), "{name} missing in {sent:?}");
+    }
+}
+
+fn charger_config() -> SeccConfig {
+    let mut c = SeccConfig::default();
+    c.protocols = vec![Protocol::Din70121, Protocol::Iso15118_2];
+    c.isolation_monitor = false;
+    c.cable_check_duration = Duration::from_millis(200);
+    c.evse_simulate_precharge = true;
+    c
+}
+
+#[test]
+fn josev_evcc_charges_at_our_charger_with_iso2_dc_eim() {
+    let python = josev_python();
+    let hosts = TwoHosts::new().with_veth();
+    let workdir = tempfile::tempdir().unwrap();
+    let config_path = workdir.path().join("evcc_config.json");
+    std::fs::write(
+        &config_path,
+        r#"{"supportedProtocols": ["ISO_15118_2"], "supportedEnergyServices": ["DC"],
+            "energyTransferMode": "DC_extended", "isCertInstallNeeded": false,
+            "useTls": false, "chargeLoopCycle": 5}"#,
+    )
+    .unwrap();
+    let secc = spawn_async_in(&hosts.evse.name, || async {
+        let iface = ready("evse0").await;
+        let listener = V2gListener::bind(&iface, 0, None, DeframerConfig::default()).unwrap();
+        let clock = Clock::new();
+        let server =
+            SdpServer::new(SdpServerConfig::no_tls(iface.link_local, listener.port())).unwrap();
+        let responder = SdpResponder::bind(&iface, server, clock).unwrap();
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let sdp = tokio::spawn(responder.run(None, async {
+            let _ = stopped.await;
+        }));
+        let result = async {
+            let conn = tokio::time::timeout(StdDuration::from_secs(40), listener.accept())
+                .await
+                .map_err(|_| "Josev did not connect within 40 s".to_owned())?
+                .map_err(|e| e.to_string())?;
+            let mut session = SeccSession::new(charger_config(), [0x3a; 8], clock.now());
+            let (mut io, events) = session_io();
+            let outcome = tokio::time::timeout(
+                StdDuration::from_secs(90),
+                run_session(conn, &mut session, &clock, &mut io),
+            )
+            .await
+            .map_err(|_| "the session did not end within 90 s".to_owned())?;
+            Ok::<_, String>((outcome, sent_names(events)))
+        }
+        .await;
+        let _ = stop.send(());
+        let _ = sdp.await;
+        result
+    });
+    let log_path = workdir.path().join("evcc.log");
+    let log = std::fs::File::create(&log_path).unwrap();
+    let mut command = Command::new(&python);
+    command
+        .args(["-m", "iso15118.evcc.main"])
+        .arg(&config_path)
+        .current_dir(workdir.path())
+        .env("NETWORK_INTERFACE", "ev0")
+        .env("LOG_LEVEL", "INFO")
+        .stdin(Stdio::null())
+        .stdout(log.try_clone().unwrap())
+        .stderr(log);
+    let evcc = ProcessGroup {
+        child: spawn_command_in_netns(&mut command, &hosts.ev.name).unwrap(),
+    };
+    let result = join(secc);
+    drop(evcc);
+    let log = std::fs::read_to_string(&log_path).unwrap_or_default();
+    let (outcome, sent) = result.unwrap_or_else(|e| panic!("{e}\nJosev EVCC log:\n{log}"));
+    assert_eq!(
+        outcome,
+        Some(Outcome::Completed),
+        "sent {sent:?}\nJosev EVCC log:\n{log}"
+    );
+    for name in [
+        "AuthorizationRes",
+        "ChargeParameterDiscoveryRes",
+        "PreChargeRes",
+        "CurrentDemandRes",
+        "SessionStopRes",
+    ] {
+        assert!(sent.contains(&name), "{name} missing in {sent:?}");
+    }
+}
