@@ -27,6 +27,7 @@ use crate::hardware::{
     Amps, ContactorRequest, CpState, HardwareCommand, LockRequest, Measurement, Volts,
 };
 use crate::session::config::{EvccConfig, PrechargeVoltageSource};
+use crate::session::ev_dc::EvReadings;
 use crate::session::outbox::Outbox;
 use crate::session::timers::{Timer, TimerTable};
 use crate::session::{Outcome, Phase, SessionError, SessionEvent};
@@ -356,51 +357,24 @@ impl Evcc {
 
     // ----- the sequence
 
-    fn soc(&self, now: Instant, out: &Outbox) -> Result<u8, SessionError> {
-        let max_age = self.config.measurement_max_age;
-        match out.snapshot.soc.fresh(now, max_age) {
-            Ok(soc) => Ok(soc.0.clamp(0.0, 100.0).round() as u8),
-            Err(_) if self.config.soc_simulation => {
-                Ok(self.simulated_soc.clamp(0.0, 100.0).round() as u8)
-            }
-            Err(e) => Err(SessionError::Hardware(crate::hardware::HardwareFault {
-                adapter: "session".into(),
-                kind: crate::hardware::HardwareFaultKind::Device(e.to_string()),
-            })),
+    /// The readings the requests carry (shared with ISO 15118-2: `session::ev_dc`).
+    fn readings(&self) -> EvReadings<'_> {
+        EvReadings {
+            config: &self.config,
+            simulated_soc: self.simulated_soc,
         }
+    }
+
+    fn soc(&self, now: Instant, out: &Outbox) -> Result<u8, SessionError> {
+        self.readings().soc(now, out)
     }
 
     fn battery_voltage(&self, now: Instant, out: &Outbox) -> Result<f32, SessionError> {
-        match out
-            .snapshot
-            .battery_voltage
-            .fresh(now, self.config.measurement_max_age)
-        {
-            Ok(v) => Ok(v.0),
-            Err(e) => self
-                .config
-                .fallback_battery_voltage
-                .map(|v| v.0)
-                .ok_or_else(|| SessionError::Physical(format!("battery voltage: {e}"))),
-        }
+        self.readings().battery_voltage(now, out)
     }
 
     fn target(&self, now: Instant, out: &Outbox) -> (f32, f32) {
-        let max_age = self.config.measurement_max_age;
-        let u = out
-            .snapshot
-            .target_voltage
-            .fresh(now, max_age)
-            .map_or(self.config.charge_target_voltage.0, |v| v.0);
-        let i = out
-            .snapshot
-            .target_current
-            .fresh(now, max_age)
-            .map_or(self.config.charge_target_current.0, |a| a.0);
-        (
-            u.min(self.config.ev.max_voltage.0),
-            i.min(self.config.ev.max_current.0),
-        )
+        self.readings().target(now, out)
     }
 
     fn build(
@@ -864,22 +838,7 @@ impl Evcc {
         out: &Outbox,
         reported: f32,
     ) -> Result<(), SessionError> {
-        let Some(tolerance) = self.config.inlet_voltage_plausibility_tolerance else {
-            return Ok(());
-        };
-        let Ok(inlet) = out
-            .snapshot
-            .inlet_voltage
-            .fresh(now, self.config.measurement_max_age)
-        else {
-            return Ok(());
-        };
-        if (inlet.0 - reported).abs() > tolerance.0 {
-            return Err(SessionError::Physical(format!(
-                "inlet voltage {inlet} disagrees with EVSEPresentVoltage {reported} V"
-            )));
-        }
-        Ok(())
+        self.readings().check_inlet_plausible(now, out, reported)
     }
 
     fn on_locked(&mut self, now: Instant, out: &mut Outbox) {
