@@ -203,3 +203,146 @@ fn josev_evcc_charges_at_our_charger_with_iso2_dc_eim() {
         assert!(sent.contains(&name), "{name} missing in {sent:?}");
     }
 }
+
+/// Josev's ISO 15118-2 PKI (its own `create_certs.sh`, keys encrypted with its default
+/// password `12345`), generated into `dir`; returns its root.
+fn josev_pki(dir: &std::path::Path) -> std::path::PathBuf {
+    let python = josev_python();
+    let out = Command::new(&python)
+        .args([
+            "-c",
+            "import iso15118, os; print(os.path.join(os.path.dirname(iso15118.__file__), 'shared', 'pki'))",
+        ])
+        .output()
+        .unwrap();
+    let source = String::from_utf8(out.stdout).unwrap().trim().to_owned();
+    let pki = dir.join("pki");
+    let status = Command::new("cp")
+        .args(["-r", &source, pki.to_str().unwrap()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let out = Command::new("bash")
+        .args(["create_certs.sh", "-v", "iso-2"])
+        .current_dir(&pki)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "Josev's create_certs.sh: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    pki
+}
+
+#[test]
+fn our_car_uses_plug_and_charge_at_josev_secc_over_tls12() {
+    use ccs_linux::pnc::{OpensslSigner, load_contract};
+    use ccs_linux::tls::{TlsClientConfig, TlsProfile};
+    use ccs_proto::sdp::TlsWish;
+    use ccs_proto::session::iso2::PaymentMethod;
+    use std::sync::Arc;
+
+    let python = josev_python();
+    let workdir = tempfile::tempdir().unwrap();
+    let pki = josev_pki(workdir.path());
+    let certs = pki.join("iso15118_2/certs");
+    let keys = pki.join("iso15118_2/private_keys");
+    // Our signer reads unencrypted keys: decrypt Josev's contract key.
+    let contract_key = workdir.path().join("contract.key");
+    let status = Command::new("openssl")
+        .args(["ec", "-passin", "pass:12345", "-in"])
+        .arg(keys.join("contractLeaf.key"))
+        .arg("-out")
+        .arg(&contract_key)
+        .stderr(Stdio::null())
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let chain = workdir.path().join("contract_chain.pem");
+    let mut pem = Vec::new();
+    for name in [
+        "contractLeafCert.pem",
+        "moSubCA2Cert.pem",
+        "moSubCA1Cert.pem",
+    ] {
+        pem.extend(std::fs::read(certs.join(name)).unwrap());
+    }
+    std::fs::write(&chain, pem).unwrap();
+
+    let hosts = TwoHosts::new().with_veth();
+    let log_path = workdir.path().join("secc.log");
+    let log = std::fs::File::create(&log_path).unwrap();
+    let mut command = Command::new(&python);
+    command
+        .args(["-m", "iso15118.secc.main"])
+        .current_dir(workdir.path())
+        .env("NETWORK_INTERFACE", "evse0")
+        .env("PROTOCOLS", "ISO_15118_2")
+        .env("AUTH_MODES", "EIM,PNC")
+        .env("SECC_ENFORCE_TLS", "True")
+        .env("PKI_PATH", format!("{}/", pki.display()))
+        .env("LOG_LEVEL", "INFO")
+        .stdin(Stdio::null())
+        .stdout(log.try_clone().unwrap())
+        .stderr(log);
+    let secc = ProcessGroup {
+        child: spawn_command_in_netns(&mut command, &hosts.evse.name).unwrap(),
+    };
+    let trust = certs.join("v2gRootCACert.pem");
+    let ev = spawn_async_in(&hosts.ev.name, move || async move {
+        let iface = ready("ev0").await;
+        let mut sdp = SdpClientConfig::default();
+        sdp.max_requests = 100;
+        sdp.require_dynamic_port = true;
+        sdp.tls = TlsWish::RequireTls;
+        let clock = Clock::new();
+        let found = discover_secc(&iface, sdp, DEFAULT_SDP_HOP_LIMIT, &clock)
+            .await
+            .map_err(|e| e.to_string())?;
+        let mut options = ConnectOptions::default();
+        options.tls = Some(TlsClientConfig::new(TlsProfile::Iso15118_2, trust));
+        options.timeout = StdDuration::from_secs(10);
+        let conn = connect(found.address, found.tls, &options)
+            .await
+            .map_err(|e| e.to_string())?;
+        let tls = conn.tls_info().cloned();
+        let mut config = car_config();
+        config.iso2.payment = PaymentMethod::Contract;
+        config.iso2.contract = Some(load_contract(&chain).map_err(|e| e.to_string())?);
+        let mut session = EvccSession::new(config, [2, 0, 0, 0, 0, 8], clock.now());
+        session.set_contract_signer(Arc::new(
+            OpensslSigner::from_pem_file(&contract_key).map_err(|e| e.to_string())?,
+        ));
+        let (mut io, events) = session_io();
+        let outcome = tokio::time::timeout(
+            StdDuration::from_secs(90),
+            run_session(conn, &mut session, &clock, &mut io),
+        )
+        .await
+        .map_err(|_| "the session did not end within 90 s".to_owned())?;
+        Ok::<_, String>((outcome, sent_names(events), tls))
+    });
+    let result = join(ev);
+    drop(secc);
+    let log = std::fs::read_to_string(&log_path).unwrap_or_default();
+    let (outcome, sent, tls) = result.unwrap_or_else(|e| panic!("{e}\nJosev SECC log:\n{log}"));
+    assert_eq!(
+        outcome,
+        Some(Outcome::Completed),
+        "sent {sent:?}\nJosev SECC log:\n{log}"
+    );
+    let tls = tls.expect("a TLS connection");
+    assert_eq!(tls.version, "TLSv1.2");
+    assert_eq!(tls.cipher, "ECDHE-ECDSA-AES128-SHA256");
+    // Josev verified our contract chain (PaymentDetails) and the signature over the
+    // EXI-encoded AuthorizationReq fragment, else it would have answered FAILED.
+    for name in [
+        "PaymentDetailsReq",
+        "AuthorizationReq",
+        "CurrentDemandReq",
+        "SessionStopReq",
+    ] {
+        assert!(sent.contains(&name), "{name} missing in {sent:?}");
+    }
+}
