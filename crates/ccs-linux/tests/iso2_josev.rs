@@ -346,3 +346,116 @@ fn our_car_uses_plug_and_charge_at_josev_secc_over_tls12() {
         assert!(sent.contains(&name), "{name} missing in {sent:?}");
     }
 }
+
+#[test]
+fn josev_evcc_uses_plug_and_charge_at_our_charger_over_tls12() {
+    use ccs_linux::pnc::OpensslVerifier;
+    use ccs_linux::tls::{TlsProfile, TlsServerConfig};
+    use ccs_proto::session::iso2::SeccPnc;
+    use std::sync::Arc;
+
+    let python = josev_python();
+    let workdir = tempfile::tempdir().unwrap();
+    let pki = josev_pki(workdir.path());
+    let certs = pki.join("iso15118_2/certs");
+    let keys = pki.join("iso15118_2/private_keys");
+    // Our TLS server reads an unencrypted key: decrypt Josev's SECC key.
+    let secc_key = workdir.path().join("secc.key");
+    let status = Command::new("openssl")
+        .args(["ec", "-passin", "pass:12345", "-in"])
+        .arg(keys.join("seccLeaf.key"))
+        .arg("-out")
+        .arg(&secc_key)
+        .stderr(Stdio::null())
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let server = TlsServerConfig::new(
+        TlsProfile::Iso15118_2,
+        certs.join("cpoCertChain.pem"),
+        secc_key,
+    );
+    let verifier = OpensslVerifier::from_pem_files(&[certs.join("moRootCACert.pem")]).unwrap();
+    let config_path = workdir.path().join("evcc_config.json");
+    std::fs::write(
+        &config_path,
+        r#"{"supportedProtocols": ["ISO_15118_2"], "supportedEnergyServices": ["DC"],
+            "energyTransferMode": "DC_extended", "isCertInstallNeeded": false,
+            "useTls": true, "enforceTls": true, "chargeLoopCycle": 5}"#,
+    )
+    .unwrap();
+    let hosts = TwoHosts::new().with_veth();
+    let secc = spawn_async_in(&hosts.evse.name, move || async move {
+        let iface = ready("evse0").await;
+        let listener =
+            V2gListener::bind(&iface, 0, Some(&server), DeframerConfig::default()).unwrap();
+        let clock = Clock::new();
+        let server =
+            SdpServer::new(SdpServerConfig::tls_only(iface.link_local, listener.port())).unwrap();
+        let responder = SdpResponder::bind(&iface, server, clock).unwrap();
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let sdp = tokio::spawn(responder.run(None, async {
+            let _ = stopped.await;
+        }));
+        let result = async {
+            let conn = tokio::time::timeout(StdDuration::from_secs(40), listener.accept())
+                .await
+                .map_err(|_| "Josev did not connect within 40 s".to_owned())?
+                .map_err(|e| e.to_string())?;
+            let mut session = SeccSession::new(charger_config(), [0x3b; 8], clock.now());
+            session.set_tls(conn.tls_info().is_some());
+            session.set_pnc(SeccPnc {
+                verifier: Arc::new(verifier),
+                backend: None,
+                gen_challenge: *b"josev-challenge!",
+            });
+            let (mut io, events) = session_io();
+            let outcome = tokio::time::timeout(
+                StdDuration::from_secs(90),
+                run_session(conn, &mut session, &clock, &mut io),
+            )
+            .await
+            .map_err(|_| "the session did not end within 90 s".to_owned())?;
+            Ok::<_, String>((outcome, sent_names(events)))
+        }
+        .await;
+        let _ = stop.send(());
+        let _ = sdp.await;
+        result
+    });
+    let log_path = workdir.path().join("evcc.log");
+    let log = std::fs::File::create(&log_path).unwrap();
+    let mut command = Command::new(&python);
+    command
+        .args(["-m", "iso15118.evcc.main"])
+        .arg(&config_path)
+        .current_dir(workdir.path())
+        .env("NETWORK_INTERFACE", "ev0")
+        .env("PKI_PATH", format!("{}/", pki.display()))
+        .env("LOG_LEVEL", "INFO")
+        .stdin(Stdio::null())
+        .stdout(log.try_clone().unwrap())
+        .stderr(log);
+    let evcc = ProcessGroup {
+        child: spawn_command_in_netns(&mut command, &hosts.ev.name).unwrap(),
+    };
+    let result = join(secc);
+    drop(evcc);
+    let log = std::fs::read_to_string(&log_path).unwrap_or_default();
+    let (outcome, sent) = result.unwrap_or_else(|e| panic!("{e}\nJosev EVCC log:\n{log}"));
+    assert_eq!(
+        outcome,
+        Some(Outcome::Completed),
+        "sent {sent:?}\nJosev EVCC log:\n{log}"
+    );
+    // We validated Josev's contract chain against its MO root and verified its signature
+    // over the EXI AuthorizationReq fragment (else FAILED_CertChainError/SignatureError).
+    for name in [
+        "PaymentDetailsRes",
+        "AuthorizationRes",
+        "CurrentDemandRes",
+        "SessionStopRes",
+    ] {
+        assert!(sent.contains(&name), "{name} missing in {sent:?}");
+    }
+}
