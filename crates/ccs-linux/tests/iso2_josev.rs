@@ -51,8 +51,8 @@ fn car_config() -> EvccConfig {
     c
 }
 
-#[test]
-fn our_car_charges_at_josev_secc_with_iso2_dc_eim() {
+/// Our car (EIM, no TLS, `config`) charges at Josev's SECC; returns what it sent.
+fn our_car_eim_session(config: EvccConfig) -> Vec<&'static str> {
     let python = josev_python();
     let hosts = TwoHosts::new().with_veth();
     let workdir = tempfile::tempdir().unwrap();
@@ -72,7 +72,7 @@ fn our_car_charges_at_josev_secc_with_iso2_dc_eim() {
     let secc = ProcessGroup {
         child: spawn_command_in_netns(&mut command, &hosts.evse.name).unwrap(),
     };
-    let ev = spawn_async_in(&hosts.ev.name, || async {
+    let ev = spawn_async_in(&hosts.ev.name, move || async move {
         let iface = ready("ev0").await;
         // Josev's JVM takes a few seconds to start: allow 100 requests (25 s).
         let mut sdp = SdpClientConfig::default();
@@ -85,7 +85,7 @@ fn our_car_charges_at_josev_secc_with_iso2_dc_eim() {
         let conn = connect(found.address, found.tls, &ConnectOptions::default())
             .await
             .map_err(|e| e.to_string())?;
-        let mut session = EvccSession::new(car_config(), [2, 0, 0, 0, 0, 7], clock.now());
+        let mut session = EvccSession::new(config, [2, 0, 0, 0, 0, 7], clock.now());
         let (mut io, events) = session_io();
         let outcome = tokio::time::timeout(
             StdDuration::from_secs(90),
@@ -104,6 +104,12 @@ fn our_car_charges_at_josev_secc_with_iso2_dc_eim() {
         Some(Outcome::Completed),
         "sent {sent:?}\nJosev SECC log:\n{log}"
     );
+    sent
+}
+
+#[test]
+fn our_car_charges_at_josev_secc_with_iso2_dc_eim() {
+    let sent = our_car_eim_session(car_config());
     for name in [
         "AuthorizationReq",
         "CableCheckReq",
@@ -116,6 +122,22 @@ fn our_car_charges_at_josev_secc_with_iso2_dc_eim() {
     }
 }
 
+#[test]
+fn our_car_charges_at_josev_secc_with_iso2_ac_eim() {
+    let mut config = car_config();
+    config.iso2.energy_transfer = ccs_proto::session::iso2::EnergyTransfer::AcThreePhase;
+    let sent = our_car_eim_session(config);
+    for name in [
+        "ChargeParameterDiscoveryReq",
+        "PowerDeliveryReq",
+        "ChargingStatusReq",
+        "SessionStopReq",
+    ] {
+        assert!(sent.contains(&name), "{name} missing in {sent:?}");
+    }
+    assert!(!sent.contains(&"CableCheckReq"), "{sent:?}");
+}
+
 fn charger_config() -> SeccConfig {
     let mut c = SeccConfig::default();
     c.protocols = vec![Protocol::Din70121, Protocol::Iso15118_2];
@@ -125,17 +147,20 @@ fn charger_config() -> SeccConfig {
     c
 }
 
-#[test]
-fn josev_evcc_charges_at_our_charger_with_iso2_dc_eim() {
+/// Josev's EVCC (EIM, no TLS) charges at our charger in `mode` (`DC_extended`,
+/// `AC_three_phase_core`, ...); returns what our charger sent.
+fn josev_evcc_eim_session(service: &str, mode: &str) -> Vec<&'static str> {
     let python = josev_python();
     let hosts = TwoHosts::new().with_veth();
     let workdir = tempfile::tempdir().unwrap();
     let config_path = workdir.path().join("evcc_config.json");
     std::fs::write(
         &config_path,
-        r#"{"supportedProtocols": ["ISO_15118_2"], "supportedEnergyServices": ["DC"],
-            "energyTransferMode": "DC_extended", "isCertInstallNeeded": false,
-            "useTls": false, "chargeLoopCycle": 5}"#,
+        format!(
+            r#"{{"supportedProtocols": ["ISO_15118_2"], "supportedEnergyServices": ["{service}"],
+            "energyTransferMode": "{mode}", "isCertInstallNeeded": false,
+            "useTls": false, "chargeLoopCycle": 5}}"#
+        ),
     )
     .unwrap();
     let secc = spawn_async_in(&hosts.evse.name, || async {
@@ -193,6 +218,12 @@ fn josev_evcc_charges_at_our_charger_with_iso2_dc_eim() {
         Some(Outcome::Completed),
         "sent {sent:?}\nJosev EVCC log:\n{log}"
     );
+    sent
+}
+
+#[test]
+fn josev_evcc_charges_at_our_charger_with_iso2_dc_eim() {
+    let sent = josev_evcc_eim_session("DC", "DC_extended");
     for name in [
         "AuthorizationRes",
         "ChargeParameterDiscoveryRes",
@@ -202,6 +233,21 @@ fn josev_evcc_charges_at_our_charger_with_iso2_dc_eim() {
     ] {
         assert!(sent.contains(&name), "{name} missing in {sent:?}");
     }
+}
+
+#[test]
+fn josev_evcc_charges_at_our_charger_with_iso2_ac_eim() {
+    let sent = josev_evcc_eim_session("AC", "AC_three_phase_core");
+    for name in [
+        "AuthorizationRes",
+        "ChargeParameterDiscoveryRes",
+        "PowerDeliveryRes",
+        "ChargingStatusRes",
+        "SessionStopRes",
+    ] {
+        assert!(sent.contains(&name), "{name} missing in {sent:?}");
+    }
+    assert!(!sent.contains(&"CurrentDemandRes"), "{sent:?}");
 }
 
 /// Josev's ISO 15118-2 PKI (its own `create_certs.sh`, keys encrypted with its default
