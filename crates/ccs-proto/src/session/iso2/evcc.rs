@@ -384,7 +384,11 @@ impl Evcc {
     }
 
     pub(crate) fn handle_timeout(&mut self, now: Instant, out: &mut Outbox) {
-        while let Some(timer) = self.timers.pop_expired(now) {
+        // Bounded: a timer armed with a zero duration must not spin here.
+        for _ in 0..Timer::ALL.len() * 4 {
+            let Some(timer) = self.timers.pop_expired(now) else {
+                break;
+            };
             if let Some(done) =
                 self.power
                     .handle_timer(now, out, &self.config, &mut self.timers, timer)
@@ -803,13 +807,12 @@ impl Evcc {
                 }
             }
             PowerDone::ContactorsOpen(AfterOpen::Unlock) => self.end_failed(out),
-            PowerDone::Failed(e) => {
+            PowerDone::Failed(e) => self.fail(now, out, e),
+            PowerDone::StayLocked(e) => {
                 if self.failure.is_none() {
-                    self.fail(now, out, e);
-                } else {
-                    // Already shutting down and the contactors never opened: end locked.
-                    self.end_failed(out);
+                    self.failure = Some(e);
                 }
+                self.end_failed(out);
             }
         }
     }
