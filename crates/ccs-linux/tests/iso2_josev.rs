@@ -283,7 +283,26 @@ fn josev_pki(dir: &std::path::Path) -> std::path::PathBuf {
 
 #[test]
 fn our_car_uses_plug_and_charge_at_josev_secc_over_tls12() {
-    use ccs_linux::pnc::{OpensslSigner, load_contract};
+    let sent = our_car_pnc_session(false);
+    assert!(!sent.contains(&"CertificateInstallationReq"), "{sent:?}");
+}
+
+#[test]
+fn our_car_installs_a_contract_at_josev_secc_then_uses_it() {
+    let sent = our_car_pnc_session(true);
+    let at = |name| sent.iter().position(|n| *n == name);
+    assert!(at("CertificateInstallationReq").is_some(), "{sent:?}");
+    assert!(
+        at("CertificateInstallationReq") < at("PaymentDetailsReq"),
+        "{sent:?}"
+    );
+}
+
+/// Our car does Plug & Charge at Josev's SECC over TLS 1.2, with Josev's contract, or
+/// (`install`) installing it first with Josev's OEM provisioning certificate; returns what
+/// the car sent.
+fn our_car_pnc_session(install: bool) -> Vec<&'static str> {
+    use ccs_linux::pnc::{OpensslCertificateInstaller, OpensslSigner, load_contract};
     use ccs_linux::tls::{TlsClientConfig, TlsProfile};
     use ccs_proto::sdp::TlsWish;
     use ccs_proto::session::iso2::PaymentMethod;
@@ -295,16 +314,22 @@ fn our_car_uses_plug_and_charge_at_josev_secc_over_tls12() {
     let certs = pki.join("iso15118_2/certs");
     let keys = pki.join("iso15118_2/private_keys");
     // Our signer reads unencrypted keys: decrypt Josev's contract key.
-    let contract_key = workdir.path().join("contract.key");
-    let status = Command::new("openssl")
-        .args(["ec", "-passin", "pass:12345", "-in"])
-        .arg(keys.join("contractLeaf.key"))
-        .arg("-out")
-        .arg(&contract_key)
-        .stderr(Stdio::null())
-        .status()
-        .unwrap();
-    assert!(status.success());
+    let decrypt = |name: &str| {
+        let plain = workdir.path().join(name);
+        let status = Command::new("openssl")
+            .args(["ec", "-passin", "pass:12345", "-in"])
+            .arg(keys.join(name))
+            .arg("-out")
+            .arg(&plain)
+            .stderr(Stdio::null())
+            .status()
+            .unwrap();
+        assert!(status.success());
+        plain
+    };
+    let contract_key = decrypt("contractLeaf.key");
+    let oem_key = decrypt("oemLeaf.key");
+    let oem_cert = certs.join("oemLeafCert.pem");
     let chain = workdir.path().join("contract_chain.pem");
     let mut pem = Vec::new();
     for name in [
@@ -336,6 +361,7 @@ fn our_car_uses_plug_and_charge_at_josev_secc_over_tls12() {
         child: spawn_command_in_netns(&mut command, &hosts.evse.name).unwrap(),
     };
     let trust = certs.join("v2gRootCACert.pem");
+    let root = trust.clone();
     let ev = spawn_async_in(&hosts.ev.name, move || async move {
         let iface = ready("ev0").await;
         let mut sdp = SdpClientConfig::default();
@@ -355,11 +381,22 @@ fn our_car_uses_plug_and_charge_at_josev_secc_over_tls12() {
         let tls = conn.tls_info().cloned();
         let mut config = car_config();
         config.iso2.payment = PaymentMethod::Contract;
-        config.iso2.contract = Some(load_contract(&chain).map_err(|e| e.to_string())?);
-        let mut session = EvccSession::new(config, [2, 0, 0, 0, 0, 8], clock.now());
-        session.set_contract_signer(Arc::new(
-            OpensslSigner::from_pem_file(&contract_key).map_err(|e| e.to_string())?,
-        ));
+        let mut session = if install {
+            config.iso2.request_service_details = true;
+            let mut session = EvccSession::new(config, [2, 0, 0, 0, 0, 9], clock.now());
+            session.set_certificate_installer(Arc::new(
+                OpensslCertificateInstaller::from_pem_files(&oem_cert, &oem_key, &[root])
+                    .map_err(|e| e.to_string())?,
+            ));
+            session
+        } else {
+            config.iso2.contract = Some(load_contract(&chain).map_err(|e| e.to_string())?);
+            let mut session = EvccSession::new(config, [2, 0, 0, 0, 0, 8], clock.now());
+            session.set_contract_signer(Arc::new(
+                OpensslSigner::from_pem_file(&contract_key).map_err(|e| e.to_string())?,
+            ));
+            session
+        };
         let (mut io, events) = session_io();
         let outcome = tokio::time::timeout(
             StdDuration::from_secs(90),
@@ -391,6 +428,7 @@ fn our_car_uses_plug_and_charge_at_josev_secc_over_tls12() {
     ] {
         assert!(sent.contains(&name), "{name} missing in {sent:?}");
     }
+    sent
 }
 
 #[test]
