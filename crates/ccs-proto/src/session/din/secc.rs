@@ -16,8 +16,7 @@ use ccs_msg::din::{
 
 use super::values::{self, EvseDcParameters, MessageKind, PresentOutput, physical_value};
 use crate::hardware::{
-    HardwareCommand, IsolationStatus, Measurement, Percent, PowerSupplySetpoint,
-    VehicleBatteryReport, WattHours,
+    HardwareCommand, Measurement, Percent, PowerSupplySetpoint, VehicleBatteryReport, WattHours,
 };
 use crate::session::config::SeccConfig;
 use crate::session::evse_dc::{self, EvseOutput};
@@ -480,30 +479,11 @@ impl Secc {
                     let u = self.ev_max_voltage.map_or(ours, |ev| ev.min(ours));
                     Self::set_supply(out, u, self.config.limits.min_current.0);
                 }
-                let finished = if self.stop_requested {
-                    true
-                } else if self.config.isolation_monitor {
-                    match out
-                        .snapshot
-                        .isolation
-                        .fresh(now, self.config.measurement_max_age)
-                    {
-                        Ok(
-                            IsolationStatus::Valid
-                            | IsolationStatus::Warning
-                            | IsolationStatus::NoImd,
-                        ) => true,
-                        Ok(IsolationStatus::Fault) => {
-                            return Err((
-                                R::FAILED,
-                                SessionError::Physical("isolation fault in CableCheck".into()),
-                            ));
-                        }
-                        _ => false,
-                    }
-                } else {
-                    now.saturating_duration_since(since) >= self.config.cable_check_duration
-                };
+                // The isolation monitor's verdict, or pyPLC's fixed time (shared with
+                // ISO 15118-2: `session::evse_dc`).
+                let finished = self.stop_requested
+                    || evse_dc::cable_check_finished(&self.config, now, out, since)
+                        .map_err(|e| (R::FAILED, e))?;
                 let res = if self.stop_requested {
                     out.command(HardwareCommand::PowerSupply(PowerSupplySetpoint::OFF));
                     values::cable_check_res_with_status(
