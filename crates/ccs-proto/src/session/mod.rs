@@ -27,6 +27,21 @@
 
 use core::fmt;
 
+pub mod config;
+pub mod din;
+mod evcc;
+pub mod handshake;
+mod outbox;
+mod secc;
+pub mod timers;
+
+pub use config::{
+    DriverPolicy, EvParameters, EvccConfig, EvccQuirks, EvccTimeouts, EvseLimits,
+    PrechargeVoltageSource, ProtocolOffer, ProtocolSelection, SeccConfig, SeccTimeouts,
+};
+pub use evcc::EvccSession;
+pub use secc::SeccSession;
+
 use crate::hardware::{HardwareCommand, HardwareFault, Measurement};
 use crate::time::Instant;
 use crate::v2gtp::PayloadType;
