@@ -224,6 +224,8 @@ pub struct EvccConfig {
     pub charge_duration: Option<Duration>,
     /// The maximum age of a hardware reading the session relies on.
     pub measurement_max_age: Duration,
+    /// ISO 15118-20: control mode, authorization, BPT, timers.
+    pub iso20: crate::session::iso20::Iso20EvccConfig,
 }
 
 impl Default for EvccConfig {
@@ -253,6 +255,7 @@ impl Default for EvccConfig {
             welding_detection_max_rounds: 10,
             charge_duration: None,
             measurement_max_age: Duration::from_secs(5),
+            iso20: crate::session::iso20::Iso20EvccConfig::default(),
         }
     }
 }
@@ -353,6 +356,8 @@ pub struct SeccConfig {
     pub evse_simulate_precharge: bool,
     /// The maximum age of a hardware reading the session relies on.
     pub measurement_max_age: Duration,
+    /// ISO 15118-20: control modes, authorization, BPT limits.
+    pub iso20: crate::session::iso20::Iso20SeccConfig,
 }
 
 impl Default for SeccConfig {
@@ -368,6 +373,7 @@ impl Default for SeccConfig {
             cable_check_duration: Duration::from_millis(500),
             evse_simulate_precharge: false,
             measurement_max_age: Duration::from_secs(5),
+            iso20: crate::session::iso20::Iso20SeccConfig::default(),
         }
     }
 }

@@ -31,6 +31,7 @@ pub mod config;
 pub mod din;
 mod evcc;
 pub mod handshake;
+pub mod iso20;
 mod outbox;
 mod secc;
 pub mod timers;
