@@ -225,7 +225,7 @@ fn discharge_is_clamped_to_the_cars_limit() {
     let mut p = Pair::new(c, sc, bidirectional_plant());
     run_completed(&mut p);
     let lowest = charge_loop_currents(&p).into_iter().fold(0.0f32, f32::min);
-    assert!(lowest >= -10.5 && lowest < -5.0, "{lowest}");
+    assert!((-10.5..-5.0).contains(&lowest), "{lowest}");
 }
 
 #[test]

@@ -216,7 +216,7 @@ impl Pair {
 
     /// Lets the plant settle for `d` after the sessions ended (the lock motor takes time).
     pub fn settle(&mut self, d: Duration) {
-        self.now = self.now + d;
+        self.now += d;
         self.plant.advance(self.now);
     }
 
