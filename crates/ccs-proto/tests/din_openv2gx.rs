@@ -5,6 +5,8 @@
 //!
 //! Not reproduced: the `E1…` rows (ISO 15118-2:2013 responses of pyPLC's EVSE mode), because
 //! this crate has no ISO 15118-2 machine yet; they are listed by `iso2_rows_are_the_only_gap`.
+// Test helpers unwrap: a malformed vector is a test failure.
+#![allow(clippy::unwrap_used)]
 
 use ccs_msg::app_handshake::{Document, ResponseCodeType as AppCode, SupportedAppProtocolRes};
 use ccs_msg::din::{self, DC_EVSEStatusCodeType, IsolationLevelType, ResponseCodeType as R};

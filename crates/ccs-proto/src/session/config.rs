@@ -263,7 +263,8 @@ impl Default for EvccConfig {
 /// How the charger picks among the protocols both sides support.
 #[derive(Clone, Copy, Debug, Eq, PartialEq)]
 pub enum ProtocolSelection {
-    /// The car's priority decides (ISO 15118-2 [V2G2-171]-style negotiation; the default).
+    /// The car's priority decides (the default): the car states its preference in the
+    /// handshake, the charger honours it among the protocols it supports.
     CarPriority,
     /// The order of [`SeccConfig::protocols`] decides (pyPLC: DIN first, whatever the car
     /// prefers).

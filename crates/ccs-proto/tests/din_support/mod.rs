@@ -1,6 +1,8 @@
 //! A deterministic pair: our car and our charger joined by an in-memory connection, with the
 //! physics of `ccs-sim` (battery, power supply, contactors, lock, isolation monitor) behind
 //! the hardware seam, under a virtual clock.
+// Test helpers unwrap: a malformed vector is a test failure.
+#![allow(clippy::unwrap_used)]
 #![allow(dead_code, unreachable_pub)]
 
 use ccs_proto::hardware::{HardwareCommand, Measurement};
@@ -48,6 +50,10 @@ pub struct Pair {
     pub tick: Duration,
     /// Welded contactors: the car's feedback says "closed" whatever was commanded.
     pub contactors_welded: bool,
+    /// A car without a BMS SoC.
+    pub hide_soc: bool,
+    /// Every message delivered, in order.
+    pub transcript: Vec<(Side, Vec<u8>)>,
 }
 
 impl Pair {
@@ -66,6 +72,8 @@ impl Pair {
             connected: false,
             tick: Duration::from_millis(10),
             contactors_welded: false,
+            hide_soc: false,
+            transcript: Vec::new(),
         }
     }
 
@@ -92,6 +100,7 @@ impl Pair {
                 Measurement::ContactorsClosed(_) if self.contactors_welded => {
                     Measurement::ContactorsClosed(true)
                 }
+                Measurement::Soc(_) if self.hide_soc => continue,
                 m => m,
             };
             self.car.handle_measurement(self.now, m);
@@ -149,6 +158,7 @@ impl Pair {
                     Some(Fate::Replace(p)) => p,
                     Some(Fate::Deliver) | None => payload,
                 };
+                self.transcript.push((from, payload.clone()));
                 match from {
                     Side::Car => self
                         .charger

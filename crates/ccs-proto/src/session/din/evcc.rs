@@ -29,7 +29,7 @@ use crate::hardware::{
 use crate::session::config::{EvccConfig, PrechargeVoltageSource};
 use crate::session::outbox::Outbox;
 use crate::session::timers::{Timer, TimerTable};
-use crate::session::{Outcome, Phase, SessionError};
+use crate::session::{Outcome, Phase, SessionError, SessionEvent};
 use crate::time::{Duration, Instant};
 use crate::v2gtp::PayloadType;
 
@@ -318,7 +318,11 @@ impl Evcc {
     }
 
     pub(crate) fn handle_timeout(&mut self, now: Instant, out: &mut Outbox) {
-        while let Some(timer) = self.timers.pop_expired(now) {
+        // Bounded: a timer armed with a zero duration must not spin here.
+        for _ in 0..Timer::ALL.len() * 4 {
+            let Some(timer) = self.timers.pop_expired(now) else {
+                break;
+            };
             self.on_timer(now, out, timer);
         }
     }
@@ -328,10 +332,7 @@ impl Evcc {
         if self.state == State::Done || self.failure.is_some() {
             return;
         }
-        out.event(crate::session::SessionEvent::Received {
-            name: "error",
-            summary: error.to_string(),
-        });
+        out.event(SessionEvent::Failing(error.clone()));
         self.failure = Some(error);
         out.close();
         out.set_phase(Phase::SafeShutdown);
@@ -470,8 +471,7 @@ impl Evcc {
 
     /// Sends the request of `step`, unless a normal stop redirects it.
     fn send(&mut self, now: Instant, out: &mut Outbox, step: Step) {
-        let step = self.redirect_for_stop(now, out, step);
-        let Some(step) = step else { return };
+        let step = self.redirect_for_stop(step);
         let msg = match self.build(now, out, step) {
             Ok(msg) => msg,
             Err(e) => return self.fail(now, out, e),
@@ -504,24 +504,22 @@ impl Evcc {
         self.state = State::AwaitResponse(step);
     }
 
-    /// With a stop requested, the loops give way to the stop sequence.
-    fn redirect_for_stop(&mut self, now: Instant, out: &mut Outbox, step: Step) -> Option<Step> {
+    /// With a stop requested, the loops give way to the stop sequence: before the connector
+    /// is locked straight to SessionStop, afterwards through PowerDelivery(false).
+    fn redirect_for_stop(&mut self, step: Step) -> Step {
         if self.stop.is_none() {
-            return Some(step);
+            return step;
         }
         match step {
             Step::ContractAuthentication | Step::ChargeParameterDiscovery if !self.locked => {
-                Some(Step::SessionStop)
+                Step::SessionStop
             }
             Step::CableCheck | Step::PreCharge | Step::PowerDeliveryStart | Step::CurrentDemand => {
                 self.timers.stop(Timer::EvccCableCheck);
                 self.timers.stop(Timer::EvccPreCharge);
-                Some(Step::PowerDeliveryStop)
+                Step::PowerDeliveryStop
             }
-            other => {
-                let _ = (now, out);
-                Some(other)
-            }
+            other => other,
         }
     }
 

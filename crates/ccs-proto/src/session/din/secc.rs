@@ -349,7 +349,8 @@ impl Secc {
         simulated_target: f32,
     ) -> Result<(f32, f32), (ResponseCodeType, SessionError)> {
         if self.config.evse_simulate_precharge {
-            // pyPLC: start at half the target, then approach it (≈66 V/s).
+            // pyPLC: start at half the target, then rise towards it (≈66 V/s); the output
+            // falls faster once switched off (WeldingDetection).
             let dt = self.simulated_at.map_or(0.0, |at| {
                 now.saturating_duration_since(at).as_secs_f64() as f32
             });
@@ -357,12 +358,11 @@ impl Secc {
                 self.simulated_voltage = simulated_target / 2.0;
             }
             self.simulated_at = Some(now);
-            let step = 66.0 * dt;
             let v = self.simulated_voltage;
             self.simulated_voltage = if v < simulated_target {
-                (v + step).min(simulated_target)
+                (v + 66.0 * dt).min(simulated_target)
             } else {
-                (v - step).max(simulated_target)
+                (v - 400.0 * dt).max(simulated_target)
             };
             let current = out
                 .snapshot
@@ -463,7 +463,11 @@ impl Secc {
             }
             BodyElement::ContractAuthenticationReq(_) => {
                 out.set_phase(Phase::Authorization);
+                // A stop requested at the charger: ContractAuthenticationRes has no status to
+                // say so, so let the car on to ChargeParameterDiscoveryRes, whose
+                // EVSE_Shutdown ends the session normally.
                 let authorized = self.config.authorize_automatically
+                    || self.stop_requested
                     || out.snapshot.authorized.value() == Some(true);
                 (
                     MessageKind::ContractAuthentication,
@@ -522,8 +526,9 @@ impl Secc {
             }
             BodyElement::CableCheckReq(_) => {
                 out.set_phase(Phase::CableCheck);
+                let first = self.cable_check_since.is_none();
                 let since = *self.cable_check_since.get_or_insert(now);
-                if since == now && !self.stop_requested {
+                if first && !self.stop_requested {
                     // Apply the test voltage for the isolation monitor (IEC 61851-23): the
                     // lower of the car's and our maximum voltage.
                     let ours = self.limits(now, out).max_voltage;

@@ -3,7 +3,7 @@
 //! accept. Given the same values, every builder produces the bytes OpenV2Gx produces for
 //! pyPLC (`vectors/openv2gx_encoder_outputs.tsv`, checked by `tests/din_openv2gx.rs`).
 //!
-//! The machines ([`super::evcc`], [`super::secc`]) use these builders with their own values;
+//! The machines (the car's and the charger's DIN session) use these builders with their own values;
 //! nothing else builds DIN messages.
 
 use ccs_msg::din::{
