@@ -195,7 +195,14 @@ impl Grammar {
     }
 
     fn sorted(&self, mut out: Vec<usize>) -> Vec<usize> {
-        if let Some(ch) = self.mixed_chars {
+        // Mixed content adds untyped CH to the content states only (EXI 1.0 §8.5.4.1.3.2);
+        // an attribute state gets it only through the content productions it shares.
+        let in_content = out
+            .iter()
+            .any(|&t| self.terminals[t].category != Category::Attribute);
+        if let Some(ch) = self.mixed_chars
+            && in_content
+        {
             out.push(ch);
         }
         out.sort_by_key(|&t| (self.terminals[t].category, t));

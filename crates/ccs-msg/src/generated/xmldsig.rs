@@ -116,8 +116,8 @@ mod grammar_canonicalization_method_type {
         }
     }
 
-    /// [AT(Algorithm), CH (untyped, mixed content)] (2 bit(s))
-    pub(super) const S0: &[P] = &[P::AtAlgorithm, P::MixedChars];
+    /// [AT(Algorithm)] (1 bit(s))
+    pub(super) const S0: &[P] = &[P::AtAlgorithm];
     /// [SE(*), EE, CH (untyped, mixed content)] (2 bit(s))
     pub(super) const S1: &[P] = &[P::AnyElement, P::EE, P::MixedChars];
 }
@@ -554,8 +554,8 @@ mod grammar_digest_method_type {
         }
     }
 
-    /// [AT(Algorithm), CH (untyped, mixed content)] (2 bit(s))
-    pub(super) const S0: &[P] = &[P::AtAlgorithm, P::MixedChars];
+    /// [AT(Algorithm)] (1 bit(s))
+    pub(super) const S0: &[P] = &[P::AtAlgorithm];
     /// [SE(*), EE, CH (untyped, mixed content)] (2 bit(s))
     pub(super) const S1: &[P] = &[P::AnyElement, P::EE, P::MixedChars];
 }
@@ -947,8 +947,8 @@ mod grammar_transform_type {
         }
     }
 
-    /// [AT(Algorithm), CH (untyped, mixed content)] (2 bit(s))
-    pub(super) const S0: &[P] = &[P::AtAlgorithm, P::MixedChars];
+    /// [AT(Algorithm)] (1 bit(s))
+    pub(super) const S0: &[P] = &[P::AtAlgorithm];
     /// [SE(XPath), SE(*), EE, CH (untyped, mixed content)] (3 bit(s))
     pub(super) const S1: &[P] = &[P::XPath, P::AnyElement, P::EE, P::MixedChars];
 }
@@ -2869,8 +2869,8 @@ mod grammar_signature_method_type {
         }
     }
 
-    /// [AT(Algorithm), CH (untyped, mixed content)] (2 bit(s))
-    pub(super) const S0: &[P] = &[P::AtAlgorithm, P::MixedChars];
+    /// [AT(Algorithm)] (1 bit(s))
+    pub(super) const S0: &[P] = &[P::AtAlgorithm];
     /// [SE(HMACOutputLength), SE(*), EE, CH (untyped, mixed content)] (3 bit(s))
     pub(super) const S1: &[P] = &[P::HMACOutputLength, P::AnyElement, P::EE, P::MixedChars];
     /// [SE(*), EE, CH (untyped, mixed content)] (2 bit(s))
@@ -3431,10 +3431,10 @@ mod grammar_signature_property_type {
         }
     }
 
-    /// [AT(Id), AT(Target), CH (untyped, mixed content)] (2 bit(s))
-    pub(super) const S0: &[P] = &[P::AtId, P::AtTarget, P::MixedChars];
-    /// [AT(Target), CH (untyped, mixed content)] (2 bit(s))
-    pub(super) const S1: &[P] = &[P::AtTarget, P::MixedChars];
+    /// [AT(Id), AT(Target)] (2 bit(s))
+    pub(super) const S0: &[P] = &[P::AtId, P::AtTarget];
+    /// [AT(Target)] (1 bit(s))
+    pub(super) const S1: &[P] = &[P::AtTarget];
     /// [SE(*), CH (untyped, mixed content)] (2 bit(s))
     pub(super) const S2: &[P] = &[P::AnyElement, P::MixedChars];
 }
