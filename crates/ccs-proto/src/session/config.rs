@@ -226,6 +226,8 @@ pub struct EvccConfig {
     pub measurement_max_age: Duration,
     /// ISO 15118-20: control mode, authorization, BPT, timers.
     pub iso20: crate::session::iso20::Iso20EvccConfig,
+    /// ISO 15118-2: payment, energy transfer mode, AC parameters, Plug & Charge contract.
+    pub iso2: crate::session::iso2::EvOptions,
 }
 
 impl Default for EvccConfig {
@@ -256,6 +258,7 @@ impl Default for EvccConfig {
             charge_duration: None,
             measurement_max_age: Duration::from_secs(5),
             iso20: crate::session::iso20::Iso20EvccConfig::default(),
+            iso2: crate::session::iso2::EvOptions::default(),
         }
     }
 }
@@ -359,6 +362,9 @@ pub struct SeccConfig {
     pub measurement_max_age: Duration,
     /// ISO 15118-20: control modes, authorization, BPT limits.
     pub iso20: crate::session::iso20::Iso20SeccConfig,
+    /// ISO 15118-2: EVSEID, payment options, energy transfer modes, AC parameters,
+    /// value-added services, metering receipts.
+    pub iso2: crate::session::iso2::EvseOptions,
 }
 
 impl Default for SeccConfig {
@@ -375,6 +381,7 @@ impl Default for SeccConfig {
             evse_simulate_precharge: false,
             measurement_max_age: Duration::from_secs(5),
             iso20: crate::session::iso20::Iso20SeccConfig::default(),
+            iso2: crate::session::iso2::EvseOptions::default(),
         }
     }
 }

@@ -6,7 +6,7 @@ use crate::session::outbox::Outbox;
 use crate::session::timers::{Timer, TimerTable};
 use crate::session::{
     Disconnect, Outcome, Phase, Protocol, Role, SessionError, SessionEvent, Transmit, V2gSession,
-    din, handshake, iso20,
+    din, handshake, iso2, iso20,
 };
 use crate::time::Instant;
 use crate::v2gtp::PayloadType;
@@ -22,6 +22,8 @@ enum Machine {
     Din(Box<din::evcc::Evcc>),
     /// ISO 15118-20 DC / DC_BPT.
     Iso20(Box<iso20::evcc::Evcc>),
+    /// ISO 15118-2.
+    Iso2(Box<iso2::evcc::Evcc>),
     /// Over (before a protocol machine took over).
     Ended,
 }
@@ -44,6 +46,7 @@ pub struct EvccSession {
     out: Outbox,
     timers: TimerTable,
     machine: Machine,
+    contract_signer: Option<std::sync::Arc<dyn iso2::pnc::ContractSigner>>,
 }
 
 impl EvccSession {
@@ -57,7 +60,14 @@ impl EvccSession {
             out: Outbox::new(),
             timers: TimerTable::default(),
             machine: Machine::Idle,
+            contract_signer: None,
         }
+    }
+
+    /// Sets the contract key for ISO 15118-2 Plug & Charge
+    /// ([`crate::session::iso2::EvOptions::payment`] = `Contract`).
+    pub fn set_contract_signer(&mut self, signer: std::sync::Arc<dyn iso2::pnc::ContractSigner>) {
+        self.contract_signer = Some(signer);
     }
 
     /// How the session ended, once it has.
@@ -123,6 +133,7 @@ impl V2gSession for EvccSession {
         match &mut self.machine {
             Machine::Din(m) => m.handle_message(now, &mut self.out, payload_type, payload),
             Machine::Iso20(m) => m.handle_message(now, &mut self.out, payload_type, payload),
+            Machine::Iso2(m) => m.handle_message(now, &mut self.out, payload_type, payload),
             Machine::Handshake => {
                 let res = match handshake::decode_response(payload) {
                     Ok(res) => res,
@@ -160,6 +171,15 @@ impl V2gSession for EvccSession {
                                 m.start(now, &mut self.out);
                                 self.machine = Machine::Iso20(m);
                             }
+                            Protocol::Iso15118_2 => {
+                                let mut m = Box::new(iso2::evcc::Evcc::new(
+                                    self.config.clone(),
+                                    self.evcc_id,
+                                    self.contract_signer.clone(),
+                                ));
+                                m.start(now, &mut self.out);
+                                self.machine = Machine::Iso2(m);
+                            }
                             other => self.end_early(SessionError::Config(format!(
                                 "{other} negotiated but not implemented"
                             ))),
@@ -180,6 +200,7 @@ impl V2gSession for EvccSession {
         match &mut self.machine {
             Machine::Din(m) => m.fail(now, &mut self.out, error),
             Machine::Iso20(m) => m.fail(now, &mut self.out, error),
+            Machine::Iso2(m) => m.fail(now, &mut self.out, error),
             Machine::Idle | Machine::Handshake => self.end_early(error),
             Machine::Ended => {}
         }
@@ -192,12 +213,16 @@ impl V2gSession for EvccSession {
             Machine::Iso20(m) => m.handle_measurement(now, &mut self.out, measurement),
             _ => {}
         }
+        if let Machine::Iso2(m) = &mut self.machine {
+            m.handle_measurement(now, &mut self.out, measurement);
+        }
     }
 
     fn handle_hardware_fault(&mut self, now: Instant, fault: HardwareFault) {
         match &mut self.machine {
             Machine::Din(m) => m.fail(now, &mut self.out, SessionError::Hardware(fault)),
             Machine::Iso20(m) => m.fail(now, &mut self.out, SessionError::Hardware(fault)),
+            Machine::Iso2(m) => m.fail(now, &mut self.out, SessionError::Hardware(fault)),
             Machine::Idle | Machine::Handshake => self.end_early(SessionError::Hardware(fault)),
             Machine::Ended => {}
         }
@@ -207,6 +232,7 @@ impl V2gSession for EvccSession {
         match &mut self.machine {
             Machine::Din(m) => m.handle_stop_request(now, &mut self.out),
             Machine::Iso20(m) => m.handle_stop_request(now, &mut self.out),
+            Machine::Iso2(m) => m.handle_stop_request(now, &mut self.out),
             Machine::Idle | Machine::Handshake => {
                 self.timers.stop_all();
                 self.machine = Machine::Ended;
@@ -225,6 +251,9 @@ impl V2gSession for EvccSession {
             Machine::Din(m) => m.handle_timeout(now, &mut self.out),
             Machine::Iso20(m) => m.handle_timeout(now, &mut self.out),
             _ => {}
+        }
+        if let Machine::Iso2(m) = &mut self.machine {
+            m.handle_timeout(now, &mut self.out);
         }
     }
 
@@ -248,6 +277,7 @@ impl V2gSession for EvccSession {
         let machine = match &self.machine {
             Machine::Din(m) => m.poll_timeout(),
             Machine::Iso20(m) => m.poll_timeout(),
+            Machine::Iso2(m) => m.poll_timeout(),
             _ => None,
         };
         own.into_iter().chain(machine).min()

@@ -49,7 +49,10 @@ pub const fn protocol_id(protocol: Protocol) -> ProtocolId {
 pub const fn is_implemented(protocol: Protocol) -> bool {
     matches!(
         protocol,
-        Protocol::Din70121 | Protocol::Iso15118_20Dc | Protocol::Iso15118_20DcBpt
+        Protocol::Din70121
+            | Protocol::Iso15118_2
+            | Protocol::Iso15118_20Dc
+            | Protocol::Iso15118_20DcBpt
     )
 }
 

@@ -6,7 +6,7 @@ use crate::session::outbox::Outbox;
 use crate::session::timers::{Timer, TimerTable};
 use crate::session::{
     Disconnect, Outcome, Phase, Protocol, Role, SessionError, SessionEvent, Transmit, V2gSession,
-    din, handshake, iso20,
+    din, handshake, iso2, iso20,
 };
 use crate::time::Instant;
 use crate::v2gtp::PayloadType;
@@ -20,6 +20,8 @@ enum Machine {
     Din(Box<din::secc::Secc>),
     /// ISO 15118-20 DC / DC_BPT.
     Iso20(Box<iso20::secc::Secc>),
+    /// ISO 15118-2.
+    Iso2(Box<iso2::secc::Secc>),
     /// Over (before a protocol machine took over).
     Ended,
 }
@@ -44,6 +46,8 @@ pub struct SeccSession {
     timers: TimerTable,
     machine: Machine,
     stop_requested: bool,
+    tls: bool,
+    pnc: Option<iso2::SeccPnc>,
 }
 
 impl SeccSession {
@@ -59,6 +63,27 @@ impl SeccSession {
             timers,
             machine: Machine::Handshake,
             stop_requested: false,
+            tls: false,
+            pnc: None,
+        }
+    }
+
+    /// Tells the session that its connection is TLS: ISO 15118-2 then offers Plug & Charge
+    /// (with [`SeccSession::set_pnc`]) and the certificate service.
+    pub fn set_tls(&mut self, tls: bool) {
+        self.tls = tls;
+    }
+
+    /// The verifier, certificate backend and GenChallenge for ISO 15118-2 Plug & Charge.
+    pub fn set_pnc(&mut self, pnc: iso2::SeccPnc) {
+        self.pnc = Some(pnc);
+    }
+
+    /// Asks the car to renegotiate the charge parameters (ISO 15118-2 EVSENotification
+    /// ReNegotiation); ignored by protocols without renegotiation.
+    pub fn request_renegotiation(&mut self) {
+        if let Machine::Iso2(m) = &mut self.machine {
+            m.request_renegotiation();
         }
     }
 
@@ -79,6 +104,7 @@ impl SeccSession {
         match &self.machine {
             Machine::Din(m) => m.stopped_by_user(),
             Machine::Iso20(m) => m.stopped_by_user(),
+            Machine::Iso2(m) => m.stopped_by_user(),
             _ => self.stop_requested,
         }
     }
@@ -134,6 +160,19 @@ impl SeccSession {
                     m.handle_stop_request();
                 }
                 self.machine = Machine::Din(Box::new(m));
+            }
+            Protocol::Iso15118_2 => {
+                let mut m = iso2::secc::Secc::new(
+                    self.config.clone(),
+                    self.session_id.to_vec(),
+                    self.tls,
+                    self.pnc.clone(),
+                    now,
+                );
+                if self.stop_requested {
+                    m.handle_stop_request();
+                }
+                self.machine = Machine::Iso2(Box::new(m));
             }
             Protocol::Iso15118_20Dc | Protocol::Iso15118_20DcBpt => {
                 // One namespace for both: the services offered decide (ServiceDiscovery).
@@ -193,6 +232,7 @@ impl V2gSession for SeccSession {
             Machine::Handshake => self.on_handshake(now, payload),
             Machine::Din(m) => m.handle_message(now, &mut self.out, payload_type, payload),
             Machine::Iso20(m) => m.handle_message(now, &mut self.out, payload_type, payload),
+            Machine::Iso2(m) => m.handle_message(now, &mut self.out, payload_type, payload),
             Machine::Ended => {}
         }
     }
@@ -205,6 +245,7 @@ impl V2gSession for SeccSession {
         match &mut self.machine {
             Machine::Din(m) => m.end(&mut self.out, Outcome::Failed(error)),
             Machine::Iso20(m) => m.end(&mut self.out, Outcome::Failed(error)),
+            Machine::Iso2(m) => m.end(&mut self.out, Outcome::Failed(error)),
             Machine::Handshake => self.end_early(error),
             Machine::Ended => {}
         }
@@ -220,6 +261,9 @@ impl V2gSession for SeccSession {
             Machine::Iso20(m) => m.handle_measurement(measurement),
             _ => {}
         }
+        if let Machine::Iso2(m) = &mut self.machine {
+            m.handle_measurement(measurement);
+        }
     }
 
     fn handle_hardware_fault(&mut self, _now: Instant, fault: HardwareFault) {
@@ -229,6 +273,10 @@ impl V2gSession for SeccSession {
                 Outcome::Failed(SessionError::Hardware(fault)),
             ),
             Machine::Iso20(m) => m.end(
+                &mut self.out,
+                Outcome::Failed(SessionError::Hardware(fault)),
+            ),
+            Machine::Iso2(m) => m.end(
                 &mut self.out,
                 Outcome::Failed(SessionError::Hardware(fault)),
             ),
@@ -244,6 +292,9 @@ impl V2gSession for SeccSession {
             Machine::Iso20(m) => m.handle_stop_request(),
             _ => {}
         }
+        if let Machine::Iso2(m) = &mut self.machine {
+            m.handle_stop_request();
+        }
     }
 
     fn handle_timeout(&mut self, now: Instant) {
@@ -254,6 +305,9 @@ impl V2gSession for SeccSession {
             Machine::Din(m) => m.handle_timeout(now, &mut self.out),
             Machine::Iso20(m) => m.handle_timeout(now, &mut self.out),
             _ => {}
+        }
+        if let Machine::Iso2(m) = &mut self.machine {
+            m.handle_timeout(now, &mut self.out);
         }
     }
 
@@ -277,6 +331,7 @@ impl V2gSession for SeccSession {
         let machine = match &self.machine {
             Machine::Din(m) => m.poll_timeout(),
             Machine::Iso20(m) => m.poll_timeout(),
+            Machine::Iso2(m) => m.poll_timeout(),
             _ => None,
         };
         own.into_iter().chain(machine).min()
