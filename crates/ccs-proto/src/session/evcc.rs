@@ -180,9 +180,6 @@ impl V2gSession for EvccSession {
                                 m.start(now, &mut self.out);
                                 self.machine = Machine::Iso2(m);
                             }
-                            other => self.end_early(SessionError::Config(format!(
-                                "{other} negotiated but not implemented"
-                            ))),
                         }
                     }
                     Err(e) => self.end_early(e),

@@ -189,11 +189,6 @@ impl SeccSession {
                 }
                 self.machine = Machine::Iso20(Box::new(m));
             }
-            other => {
-                self.end_early(SessionError::Config(format!(
-                    "{other} negotiated but not implemented"
-                )));
-            }
         }
     }
 
