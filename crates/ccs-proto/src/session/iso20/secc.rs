@@ -29,14 +29,11 @@ use super::config::ControlMode;
 use super::values::{
     self, Message, MessageKind, SERVICE_DC, SERVICE_DC_BPT, hex, rational, to_f32,
 };
-use crate::hardware::{
-    Amps, HardwareCommand, HardwareFault, HardwareFaultKind, IsolationStatus, Measurement, Percent,
-    PowerSupplySetpoint, VehicleBatteryReport, Volts,
-};
+use crate::hardware::{HardwareCommand, Measurement, Percent, VehicleBatteryReport};
 use crate::session::config::SeccConfig;
 use crate::session::outbox::Outbox;
 use crate::session::timers::{Timer, TimerTable};
-use crate::session::{Outcome, Phase, SessionError, SessionEvent};
+use crate::session::{Outcome, Phase, SessionError, SessionEvent, evse_dc};
 use crate::time::Instant;
 use crate::v2gtp::PayloadType;
 
@@ -101,19 +98,15 @@ pub(crate) struct Secc {
     ev_max_voltage: Option<f32>,
     ev_max_charge_current: Option<f32>,
     ev_max_discharge_current: Option<f32>,
+    present: evse_dc::PresentOutput,
 }
 
 /// A refusal: the response code to send and the error the session ends with.
 type Refusal = (ResponseCodeType, SessionError);
 
-fn hw_error(e: &crate::hardware::ReadingError) -> Refusal {
-    (
-        ResponseCodeType::FAILED,
-        SessionError::Hardware(HardwareFault {
-            adapter: "session".into(),
-            kind: HardwareFaultKind::Device(e.to_string()),
-        }),
-    )
+/// A failure of our own side (hardware reading): answered `FAILED`.
+fn failed(e: SessionError) -> Refusal {
+    (ResponseCodeType::FAILED, e)
 }
 
 fn param(name: &str, value: i32) -> ParameterType {
@@ -151,6 +144,7 @@ impl Secc {
             ev_max_voltage: None,
             ev_max_charge_current: None,
             ev_max_discharge_current: None,
+            present: evse_dc::PresentOutput::default(),
         }
     }
 
@@ -189,7 +183,7 @@ impl Secc {
         }
         self.done = true;
         self.timers.stop_all();
-        out.command(HardwareCommand::PowerSupply(PowerSupplySetpoint::OFF));
+        evse_dc::supply_off(out);
         out.close();
         out.finish(outcome);
     }
@@ -333,50 +327,6 @@ impl Secc {
         self.selected.map_or(ControlMode::Scheduled, |(_, m)| m)
     }
 
-    fn max_voltage(&self, now: Instant, out: &Outbox) -> f32 {
-        out.snapshot
-            .power_supply_max_voltage
-            .fresh(now, self.config.measurement_max_age)
-            .map_or(self.config.limits.max_voltage.0, |v| v.0)
-    }
-
-    fn max_current(&self, now: Instant, out: &Outbox) -> f32 {
-        out.snapshot
-            .power_supply_max_current
-            .fresh(now, self.config.measurement_max_age)
-            .map_or(self.config.limits.max_current.0, |a| a.0)
-    }
-
-    fn max_power(&self, now: Instant, out: &Outbox) -> f32 {
-        out.snapshot
-            .power_supply_max_power
-            .fresh(now, self.config.measurement_max_age)
-            .map_or(self.config.limits.max_power.0, |w| w.0)
-    }
-
-    fn present(&self, now: Instant, out: &Outbox) -> Result<(f32, f32), Refusal> {
-        let age = self.config.measurement_max_age;
-        let u = out
-            .snapshot
-            .power_supply_voltage
-            .fresh(now, age)
-            .map_err(|e| hw_error(&e))?;
-        let i = out
-            .snapshot
-            .power_supply_current
-            .fresh(now, age)
-            .map_err(|e| hw_error(&e))?;
-        Ok((u.0, i.0))
-    }
-
-    fn set_supply(out: &mut Outbox, voltage: f32, current: f32) {
-        out.command(HardwareCommand::PowerSupply(PowerSupplySetpoint {
-            enabled: true,
-            voltage: Volts(voltage),
-            current: Amps(current),
-        }));
-    }
-
     /// EVSEStatus: `Terminate` once the user stopped at the charger, otherwise none needed.
     fn evse_status(&self) -> Option<EVSEStatusType> {
         self.stop_requested.then_some(EVSEStatusType {
@@ -445,7 +395,7 @@ impl Secc {
             Message::Common(common::Document::SessionSetupReq(req)) => {
                 out.set_phase(Phase::SessionSetup);
                 out.command(HardwareCommand::EvccId(req.evccid.clone()));
-                out.command(HardwareCommand::PowerSupply(PowerSupplySetpoint::OFF));
+                evse_dc::supply_off(out);
                 let evse_id = String::from_utf8_lossy(&self.config.evse_id).into_owned();
                 let res = common::SessionSetupResType {
                     header,
@@ -624,11 +574,9 @@ impl Secc {
             }
             Message::Dc(dc::Document::DC_ChargeParameterDiscoveryReq(req)) => {
                 out.set_phase(Phase::ChargeParameterDiscovery);
-                let (max_v, max_i, max_p) = (
-                    self.max_voltage(now, out),
-                    self.max_current(now, out),
-                    self.max_power(now, out),
-                );
+                let limits = evse_dc::limits(&self.config, now, out);
+                let (max_v, max_i, max_p) =
+                    (limits.max_voltage, limits.max_current, limits.max_power);
                 let l = &self.config.limits;
                 let dc_res = dc::DC_CPDResEnergyTransferModeType {
                     evse_maximum_charge_power: rational(max_p),
@@ -743,34 +691,16 @@ impl Secc {
                 let since = *self.cable_check_since.get_or_insert(now);
                 if since == now && !self.stop_requested {
                     // The isolation test voltage: the lower of both maxima (IEC 61851-23).
-                    let ours = self.max_voltage(now, out);
+                    let ours = evse_dc::limits(&self.config, now, out).max_voltage;
                     let u = self.ev_max_voltage.map_or(ours, |ev| ev.min(ours));
-                    Self::set_supply(out, u, self.config.limits.min_current.0);
+                    evse_dc::set_supply(out, u, self.config.limits.min_current.0);
                 }
                 let finished = if self.stop_requested {
-                    out.command(HardwareCommand::PowerSupply(PowerSupplySetpoint::OFF));
+                    evse_dc::supply_off(out);
                     true
-                } else if self.config.isolation_monitor {
-                    match out
-                        .snapshot
-                        .isolation
-                        .fresh(now, self.config.measurement_max_age)
-                    {
-                        Ok(
-                            IsolationStatus::Valid
-                            | IsolationStatus::Warning
-                            | IsolationStatus::NoImd,
-                        ) => true,
-                        Ok(IsolationStatus::Fault) => {
-                            return Err((
-                                R::FAILED,
-                                SessionError::Physical("isolation fault in CableCheck".into()),
-                            ));
-                        }
-                        _ => false,
-                    }
                 } else {
-                    now.saturating_duration_since(since) >= self.config.cable_check_duration
+                    evse_dc::cable_check_finished(&self.config, now, out, since)
+                        .map_err(|e| (R::FAILED, e))?
                 };
                 let res = dc::DC_CableCheckResType {
                     header,
@@ -789,14 +719,18 @@ impl Secc {
             }
             Message::Dc(dc::Document::DC_PreChargeReq(req)) => {
                 out.set_phase(Phase::PreCharge);
-                let target = to_f32(&req.ev_target_voltage).clamp(0.0, self.max_voltage(now, out));
+                let target = to_f32(&req.ev_target_voltage)
+                    .clamp(0.0, evse_dc::limits(&self.config, now, out).max_voltage);
                 if self.stop_requested {
-                    out.command(HardwareCommand::PowerSupply(PowerSupplySetpoint::OFF));
+                    evse_dc::supply_off(out);
                 } else {
-                    Self::set_supply(out, target, 2.0);
+                    evse_dc::set_supply(out, target, 2.0);
                 }
                 self.precharged = true;
-                let (u, _) = self.present(now, out)?;
+                let (u, _) = self
+                    .present
+                    .read(&self.config, now, out, 0.0)
+                    .map_err(failed)?;
                 out.update_values(|v| {
                     v.target_voltage = Some(target);
                     v.present_voltage = Some(u);
@@ -822,7 +756,7 @@ impl Secc {
                     }
                 } else {
                     out.set_phase(Phase::PowerDeliveryStop);
-                    out.command(HardwareCommand::PowerSupply(PowerSupplySetpoint::OFF));
+                    evse_dc::supply_off(out);
                 }
                 let res = common::PowerDeliveryResType {
                     header,
@@ -841,8 +775,11 @@ impl Secc {
             }
             Message::Dc(dc::Document::DC_WeldingDetectionReq(_)) => {
                 out.set_phase(Phase::WeldingDetection);
-                out.command(HardwareCommand::PowerSupply(PowerSupplySetpoint::OFF));
-                let (u, _) = self.present(now, out)?;
+                evse_dc::supply_off(out);
+                let (u, _) = self
+                    .present
+                    .read(&self.config, now, out, 0.0)
+                    .map_err(failed)?;
                 out.update_values(|v| {
                     v.present_voltage = Some(u);
                     v.present_current = Some(0.0);
@@ -909,7 +846,7 @@ impl Secc {
         };
         ScheduleTupleType {
             schedule_tuple_id: 1,
-            charging_schedule: schedule(self.max_power(now, out)),
+            charging_schedule: schedule(evse_dc::limits(&self.config, now, out).max_power),
             discharging_schedule: self
                 .bpt()
                 .then(|| schedule(-self.config.iso20.bpt.max_discharge_power.0)),
@@ -918,7 +855,7 @@ impl Secc {
 
     /// The current limits of this session: (most negative, most positive) amperes.
     fn current_window(&self, now: Instant, out: &Outbox) -> (f32, f32) {
-        let ours = self.max_current(now, out);
+        let ours = evse_dc::limits(&self.config, now, out).max_current;
         let up = self.ev_max_charge_current.map_or(ours, |ev| ev.min(ours));
         let down = if self.bpt() {
             let ours = self.config.iso20.bpt.max_discharge_current.0;
@@ -940,7 +877,8 @@ impl Secc {
     ) -> Result<dc::DC_ChargeLoopResType, Refusal> {
         use ResponseCodeType as R;
         out.set_phase(Phase::Charging);
-        let max_v = self.max_voltage(now, out);
+        let limits = evse_dc::limits(&self.config, now, out);
+        let (max_v, max_i, max_p) = (limits.max_voltage, limits.max_current, limits.max_power);
         let (low, high) = self.current_window(now, out);
         let bpt = self.bpt();
         let mode = self.control_mode();
@@ -979,11 +917,14 @@ impl Secc {
             }
         };
         if self.stop_requested {
-            out.command(HardwareCommand::PowerSupply(PowerSupplySetpoint::OFF));
+            evse_dc::supply_off(out);
         } else {
-            Self::set_supply(out, u_target, i_target);
+            evse_dc::set_supply(out, u_target, i_target);
         }
-        let (u, i) = self.present(now, out)?;
+        let (u, i) = self
+            .present
+            .read(&self.config, now, out, u_target)
+            .map_err(failed)?;
         let soc = req.display_parameters.as_ref().and_then(|d| d.present_soc);
         if let Some(soc) = soc {
             out.command(HardwareCommand::VehicleBattery(VehicleBatteryReport {
@@ -998,8 +939,6 @@ impl Secc {
             v.present_voltage = Some(u);
             v.present_current = Some(i);
         });
-        let max_p = self.max_power(now, out);
-        let max_i = self.max_current(now, out);
         let b = &self.config.iso20.bpt;
         let cl_res = match (mode, bpt) {
             (ControlMode::Scheduled, false) => CLResControlMode::Scheduled_DC_CLResControlMode(
