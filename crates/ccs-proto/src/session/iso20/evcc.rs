@@ -3,10 +3,11 @@
 //! Read ISO 15118-20:2022 §8.3 (messages), §8.8 (timing, Tables 216/217) and the module docs of
 //! [`crate::session::iso20`] (the sequence) before changing this file.
 //!
-//! Safety is the DIN machine's (DESIGN.md rule 5): CP state C and the lock before CableCheck,
-//! the contactors close only after PreCharge matched, and every failure goes through one safe
-//! shutdown: no more requests, CP state B, wait for the current to fall, contactors open and
-//! confirmed, then unlock. If the contactors do not confirm "open", the connector stays locked.
+//! Safety is the shared DC power path's ([`crate::session::ev_dc`], DESIGN.md rule 5): CP
+//! state C and the lock before CableCheck, the contactors close only after PreCharge matched,
+//! and every failure goes through one safe shutdown: no more requests, CP state B, wait for the
+//! current to fall, contactors open and confirmed, then unlock. If the contactors do not
+//! confirm "open", the connector stays locked.
 //!
 //! Response codes: `OK*` goes on; `WARNING_*` in AuthorizationRes means "not authorized": the
 //! car ends the session normally with SessionStop and reports the refusal; other warnings are
@@ -39,11 +40,9 @@ use super::values::{
     self, Message, MessageKind, NO_SESSION_ID, SERVICE_DC, SERVICE_DC_BPT, hex, is_failed, is_ok,
     rational, to_f32,
 };
-use crate::hardware::{
-    Amps, ContactorRequest, CpState, HardwareCommand, HardwareFault, HardwareFaultKind,
-    LockRequest, Measurement, Volts,
-};
+use crate::hardware::{Amps, HardwareCommand, LockRequest, Measurement, Volts};
 use crate::session::config::EvccConfig;
+use crate::session::ev_dc::{AfterOpen, EvPowerPath, EvReadings, PowerDone};
 use crate::session::outbox::Outbox;
 use crate::session::timers::{Timer, TimerTable};
 use crate::session::{Outcome, Phase, SessionError, SessionEvent};
@@ -114,21 +113,12 @@ impl Step {
     }
 }
 
-/// What follows once the contactors are open.
-#[derive(Clone, Copy, Debug, Eq, PartialEq)]
-enum AfterOpen {
-    WeldingDetection,
-    Unlock,
-}
-
 #[derive(Clone, Copy, Debug, Eq, PartialEq)]
 enum State {
     AwaitResponse(Step),
     Pause(Step),
-    WaitLock,
-    WaitContactorsClosed,
-    WaitCurrentFall(AfterOpen),
-    WaitContactorsOpen(AfterOpen),
+    /// A hardware step of the power path (lock, contactors, current fall) is under way.
+    Hardware,
     Done,
 }
 
@@ -164,19 +154,10 @@ pub(crate) struct Evcc {
     service_id: u16,
     parameter_set_id: u16,
     schedule_tuple_id: u32,
-    locked: bool,
-    contactors_commanded_closed: bool,
-    present_current: Option<f32>,
+    power: EvPowerPath,
     charging_since: Option<Instant>,
     simulated_soc: f32,
     welding_rounds: u32,
-}
-
-fn device_fault(text: String) -> SessionError {
-    SessionError::Hardware(HardwareFault {
-        adapter: "session".into(),
-        kind: HardwareFaultKind::Device(text),
-    })
 }
 
 impl Evcc {
@@ -200,9 +181,7 @@ impl Evcc {
             service_id: SERVICE_DC,
             parameter_set_id: 1,
             schedule_tuple_id: 1,
-            locked: false,
-            contactors_commanded_closed: false,
-            present_current: None,
+            power: EvPowerPath::default(),
             charging_since: None,
             simulated_soc: 20.0,
             welding_rounds: 0,
@@ -309,21 +288,11 @@ impl Evcc {
         out: &mut Outbox,
         measurement: Measurement,
     ) {
-        match (self.state, measurement) {
-            (State::WaitLock, Measurement::ConnectorLocked(true)) if self.config.lock_feedback => {
-                self.on_locked(now, out);
-            }
-            (State::WaitContactorsClosed, Measurement::ContactorsClosed(true))
-                if self.config.contactor_feedback =>
-            {
-                self.on_contactors_closed(now, out);
-            }
-            (State::WaitContactorsOpen(after), Measurement::ContactorsClosed(false))
-                if self.config.contactor_feedback =>
-            {
-                self.on_contactors_open(now, out, after);
-            }
-            _ => {}
+        if let Some(done) =
+            self.power
+                .handle_measurement(out, &self.config, &mut self.timers, measurement)
+        {
+            self.on_power_done(now, out, done);
         }
     }
 
@@ -350,71 +319,39 @@ impl Evcc {
         out.close();
         out.set_phase(Phase::SafeShutdown);
         self.timers.stop_all();
-        match self.state {
-            State::WaitCurrentFall(_) => {
-                self.state = State::WaitCurrentFall(AfterOpen::Unlock);
-                self.timers.set(
-                    Timer::CurrentFall,
-                    now + self.config.timeouts.current_fall_timeout,
-                );
-            }
-            State::WaitContactorsOpen(_) => {
-                self.state = State::WaitContactorsOpen(AfterOpen::Unlock);
-                self.arm_contactors_open(now);
-            }
-            _ => self.power_down(now, out, AfterOpen::Unlock),
+        self.state = State::Hardware;
+        if let Some(done) =
+            self.power
+                .power_down(now, out, &self.config, &mut self.timers, AfterOpen::Unlock)
+        {
+            self.on_power_done(now, out, done);
         }
     }
 
     // ----- what the car knows
 
-    fn soc(&self, now: Instant, out: &Outbox) -> Result<f32, SessionError> {
-        match out.snapshot.soc.fresh(now, self.config.measurement_max_age) {
-            Ok(soc) => Ok(soc.0.clamp(0.0, 100.0)),
-            Err(_) if self.config.soc_simulation => Ok(self.simulated_soc.clamp(0.0, 100.0)),
-            Err(e) => Err(device_fault(e.to_string())),
+    fn readings(&self) -> EvReadings<'_> {
+        EvReadings {
+            config: &self.config,
+            simulated_soc: self.simulated_soc,
         }
     }
 
-    fn battery_voltage(&self, now: Instant, out: &Outbox) -> Result<f32, SessionError> {
-        match out
-            .snapshot
-            .battery_voltage
-            .fresh(now, self.config.measurement_max_age)
-        {
-            Ok(v) => Ok(v.0),
-            Err(e) => self
-                .config
-                .fallback_battery_voltage
-                .map(|v| v.0)
-                .ok_or_else(|| SessionError::Physical(format!("battery voltage: {e}"))),
-        }
-    }
-
-    /// The target voltage and current of the Scheduled mode (negative current = discharge).
+    /// The target voltage and current of the Scheduled mode: the BMS's (or configured) ones,
+    /// or with DC_BPT the configured discharge current as a negative target.
     fn target(&self, now: Instant, out: &Outbox) -> (f32, f32) {
-        let max_age = self.config.measurement_max_age;
-        let u = out
-            .snapshot
-            .target_voltage
-            .fresh(now, max_age)
-            .map_or(self.config.charge_target_voltage.0, |v| v.0)
-            .min(self.config.ev.max_voltage.0);
+        let (u, i) = self.readings().target(now, out);
         if self.bpt()
             && let Some(discharge) = self.config.iso20.bpt.discharge_current
         {
-            let i = discharge
-                .0
-                .abs()
-                .min(self.config.iso20.bpt.max_discharge_current.0);
-            return (u, -i);
+            return (
+                u,
+                -discharge
+                    .0
+                    .abs()
+                    .min(self.config.iso20.bpt.max_discharge_current.0),
+            );
         }
-        let i = out
-            .snapshot
-            .target_current
-            .fresh(now, max_age)
-            .map_or(self.config.charge_target_current.0, |a| a.0)
-            .min(self.config.ev.max_current.0);
         (u, i)
     }
 
@@ -581,7 +518,7 @@ impl Evcc {
                 }))
             }
             Step::PreCharge | Step::PreChargeFinished => {
-                let u = self.battery_voltage(now, out)?;
+                let u = self.readings().battery_voltage(now, out)?;
                 out.update_values(|v| v.target_voltage = Some(u));
                 Message::Dc(dc::Document::DC_PreChargeReq(dc::DC_PreChargeReqType {
                     header,
@@ -680,8 +617,8 @@ impl Evcc {
         let ev = &self.config.ev;
         let iso = &self.config.iso20;
         let bpt = &iso.bpt;
-        let soc = self.soc(now, out)?;
-        let u_present = self.battery_voltage(now, out)?;
+        let soc = f32::from(self.readings().soc(now, out)?);
+        let u_present = self.readings().battery_voltage(now, out)?;
         let (u, i) = self.target(now, out);
         let dynamic = iso.control_mode == ControlMode::Dynamic;
         out.update_values(|v| {
@@ -825,7 +762,7 @@ impl Evcc {
                 Some(Step::PowerDeliveryStop)
             }
             Step::PowerDeliveryStop | Step::WeldingDetection | Step::SessionStop => Some(step),
-            _ if !self.locked => Some(Step::SessionStop),
+            _ if !self.power.is_locked() => Some(Step::SessionStop),
             other => Some(other),
         }
     }
@@ -836,9 +773,8 @@ impl Evcc {
         }
         self.stop = Some(cause);
         match self.state {
-            State::WaitLock | State::WaitContactorsClosed => {
-                self.timers.stop(Timer::ConnectorLock);
-                self.timers.stop(Timer::ContactorsClosed);
+            State::Hardware if self.power.is_waiting_to_start() => {
+                self.power.abandon_start(&mut self.timers);
                 self.send(now, out, Step::PowerDeliveryStop);
             }
             State::Pause(step) => {
@@ -854,7 +790,7 @@ impl Evcc {
         if self.stop.is_none() {
             self.stop = Some(cause);
         }
-        let next = if self.locked {
+        let next = if self.power.is_locked() {
             Step::PowerDeliveryStop
         } else {
             Step::SessionStop
@@ -1091,17 +1027,12 @@ impl Evcc {
                 }
                 // CP state C and the lock before CableCheck.
                 out.set_phase(Phase::ConnectAndLock);
-                out.command(HardwareCommand::CpState(CpState::C));
-                out.command(HardwareCommand::ConnectorLock(LockRequest::Lock));
-                self.state = State::WaitLock;
-                self.timers.set(Timer::ConnectorLock, now + t.lock_timeout);
-                let already = out
-                    .snapshot
-                    .connector_locked
-                    .fresh(now, self.config.measurement_max_age)
-                    == Ok(true);
-                if already && self.config.lock_feedback {
-                    self.on_locked(now, out);
+                self.state = State::Hardware;
+                if let Some(done) = self
+                    .power
+                    .lock(now, out, &self.config, &mut self.timers, true)
+                {
+                    self.on_power_done(now, out, done);
                 }
             }
             Message::Dc(dc::Document::DC_CableCheckRes(res)) => {
@@ -1118,17 +1049,23 @@ impl Evcc {
                 let reported = to_f32(&res.evse_present_voltage);
                 out.update_values(|v| v.present_voltage = Some(reported));
                 if step == Step::PreChargeFinished {
-                    return self.close_contactors(now, out);
+                    out.set_phase(Phase::PowerDeliveryStart);
+                    self.state = State::Hardware;
+                    if let Some(done) =
+                        self.power
+                            .close_contactors(now, out, &self.config, &mut self.timers)
+                    {
+                        self.on_power_done(now, out, done);
+                    }
+                    return;
                 }
-                let battery = match self.battery_voltage(now, out) {
-                    Ok(v) => v,
-                    Err(e) => return self.fail(now, out, e),
-                };
-                if (reported - battery).abs() < self.config.u_delta_max_for_end_of_precharge.0 {
-                    self.timers.stop(Timer::EvccPreCharge);
-                    self.send(now, out, Step::PreChargeFinished);
-                } else {
-                    self.pause(now, Step::PreCharge, t.pre_charge_interval);
+                match self.readings().precharge_matched(now, out, reported) {
+                    Ok(true) => {
+                        self.timers.stop(Timer::EvccPreCharge);
+                        self.send(now, out, Step::PreChargeFinished);
+                    }
+                    Ok(false) => self.pause(now, Step::PreCharge, t.pre_charge_interval),
+                    Err(e) => self.fail(now, out, e),
                 }
             }
             Message::Common(common::Document::PowerDeliveryRes(res)) => {
@@ -1139,7 +1076,17 @@ impl Evcc {
                     self.charging_since = Some(now);
                     self.send(now, out, Step::ChargeLoop);
                 } else {
-                    self.power_down(now, out, AfterOpen::WeldingDetection);
+                    out.set_phase(Phase::PowerDeliveryStop);
+                    self.state = State::Hardware;
+                    if let Some(done) = self.power.power_down(
+                        now,
+                        out,
+                        &self.config,
+                        &mut self.timers,
+                        AfterOpen::Continue,
+                    ) {
+                        self.on_power_done(now, out, done);
+                    }
                 }
             }
             Message::Dc(dc::Document::DC_ChargeLoopRes(res)) => {
@@ -1172,7 +1119,7 @@ impl Evcc {
     fn on_charge_loop(&mut self, now: Instant, out: &mut Outbox, res: &dc::DC_ChargeLoopResType) {
         let u = to_f32(&res.evse_present_voltage);
         let i = to_f32(&res.evse_present_current);
-        self.present_current = Some(i);
+        self.power.present_current = Some(i);
         out.command(HardwareCommand::ChargerPresent {
             voltage: Volts(u),
             current: Amps(i),
@@ -1184,26 +1131,14 @@ impl Evcc {
         if let Some(cause) = Self::judge(out, res.evse_status.as_ref()) {
             return self.stop_now(now, out, cause);
         }
-        if let Some(tolerance) = self.config.inlet_voltage_plausibility_tolerance
-            && let Ok(inlet) = out
-                .snapshot
-                .inlet_voltage
-                .fresh(now, self.config.measurement_max_age)
-            && (inlet.0 - u).abs() > tolerance.0
-        {
-            return self.fail(
-                now,
-                out,
-                SessionError::Physical(format!(
-                    "inlet voltage {inlet} disagrees with EVSEPresentVoltage {u} V"
-                )),
-            );
+        if let Err(e) = self.readings().check_inlet_plausible(now, out, u) {
+            return self.fail(now, out, e);
         }
         if self.config.soc_simulation {
             let step = if self.discharging() { -0.5 } else { 0.5 };
             self.simulated_soc = (self.simulated_soc + step).clamp(0.0, 100.0);
         }
-        let soc = self.soc(now, out).unwrap_or(0.0);
+        let soc = self.readings().soc(now, out).map_or(0.0, f32::from);
         if self.discharging() {
             if soc <= self.config.iso20.bpt.min_soc.0 {
                 return self.stop_now(now, out, StopCause::DischargeLimit);
@@ -1237,94 +1172,31 @@ impl Evcc {
         }
     }
 
-    fn on_locked(&mut self, now: Instant, out: &mut Outbox) {
-        self.timers.stop(Timer::ConnectorLock);
-        self.locked = true;
-        self.timers.set(
-            Timer::EvccCableCheck,
-            now + self.config.iso20.timeouts.cable_check_timeout,
-        );
-        self.send(now, out, Step::CableCheck);
-    }
-
-    fn close_contactors(&mut self, now: Instant, out: &mut Outbox) {
-        self.contactors_commanded_closed = true;
-        out.set_phase(Phase::PowerDeliveryStart);
-        out.command(HardwareCommand::Contactors(ContactorRequest::Closed));
-        self.state = State::WaitContactorsClosed;
-        self.timers.set(
-            Timer::ContactorsClosed,
-            now + self.config.timeouts.contactors_closed_timeout,
-        );
-        let already = out
-            .snapshot
-            .contactors_closed
-            .fresh(now, self.config.measurement_max_age)
-            == Ok(true);
-        if already && self.config.contactor_feedback {
-            self.on_contactors_closed(now, out);
-        }
-    }
-
-    fn on_contactors_closed(&mut self, now: Instant, out: &mut Outbox) {
-        self.timers.stop(Timer::ContactorsClosed);
-        self.send(now, out, Step::PowerDeliveryStart);
-    }
-
-    /// CP state B, then wait for the current to fall before opening the contactors.
-    fn power_down(&mut self, now: Instant, out: &mut Outbox, after: AfterOpen) {
-        if after == AfterOpen::WeldingDetection {
-            out.set_phase(Phase::PowerDeliveryStop);
-        }
-        out.command(HardwareCommand::CpState(CpState::B));
-        let current_low = self
-            .present_current
-            .is_none_or(|i| i.abs() < self.config.current_fall_threshold.0);
-        if !self.contactors_commanded_closed || (current_low && after == AfterOpen::Unlock) {
-            self.open_contactors(now, out, after);
-        } else {
-            self.state = State::WaitCurrentFall(after);
-            self.timers.set(
-                Timer::CurrentFall,
-                now + self.config.timeouts.current_fall_timeout,
-            );
-        }
-    }
-
-    fn arm_contactors_open(&mut self, now: Instant) {
-        self.timers.set(
-            Timer::ContactorsOpen,
-            now + self.config.timeouts.contactors_open_timeout,
-        );
-    }
-
-    fn open_contactors(&mut self, now: Instant, out: &mut Outbox, after: AfterOpen) {
-        out.command(HardwareCommand::Contactors(ContactorRequest::Open));
-        self.state = State::WaitContactorsOpen(after);
-        self.arm_contactors_open(now);
-        let feedback = out
-            .snapshot
-            .contactors_closed
-            .fresh(now, self.config.measurement_max_age);
-        let open_now = if self.contactors_commanded_closed {
-            feedback == Ok(false)
-        } else {
-            feedback != Ok(true)
-        };
-        if self.config.contactor_feedback && open_now {
-            self.on_contactors_open(now, out, after);
-        }
-    }
-
-    fn on_contactors_open(&mut self, now: Instant, out: &mut Outbox, after: AfterOpen) {
-        self.timers.stop(Timer::ContactorsOpen);
-        self.contactors_commanded_closed = false;
-        match after {
-            AfterOpen::WeldingDetection => self.send(now, out, Step::WeldingDetection),
-            AfterOpen::Unlock => {
-                out.command(HardwareCommand::ConnectorLock(LockRequest::Unlock));
+    /// A hardware step of the power path finished.
+    fn on_power_done(&mut self, now: Instant, out: &mut Outbox, done: PowerDone) {
+        match done {
+            PowerDone::Locked => {
+                self.timers.set(
+                    Timer::EvccCableCheck,
+                    now + self.config.iso20.timeouts.cable_check_timeout,
+                );
+                self.send(now, out, Step::CableCheck);
+            }
+            PowerDone::ContactorsClosed => self.send(now, out, Step::PowerDeliveryStart),
+            PowerDone::ContactorsOpen(AfterOpen::Continue) => {
+                self.send(now, out, Step::WeldingDetection);
+            }
+            PowerDone::ContactorsOpen(AfterOpen::Unlock) => self.end_failed(out),
+            PowerDone::Failed(e) if self.failure.is_some() || self.stop.is_some() => {
+                // Powering down already: the contactors never confirmed open. The connector
+                // stays locked; end here.
+                if self.failure.is_none() {
+                    self.failure = Some(e);
+                }
+                out.close();
                 self.end_failed(out);
             }
+            PowerDone::Failed(e) => self.fail(now, out, e),
         }
     }
 
@@ -1339,6 +1211,12 @@ impl Evcc {
     }
 
     fn on_timer(&mut self, now: Instant, out: &mut Outbox, timer: Timer) {
+        if let Some(done) = self
+            .power
+            .handle_timer(now, out, &self.config, &mut self.timers, timer)
+        {
+            return self.on_power_done(now, out, done);
+        }
         match (timer, self.state) {
             (Timer::Pacing, State::Pause(step)) => self.send(now, out, step),
             (Timer::EvccMsg, State::AwaitResponse(Step::WeldingDetection)) => {
@@ -1346,45 +1224,12 @@ impl Evcc {
                 // chargers that do not answer WeldingDetectionReq).
                 self.send(now, out, Step::SessionStop);
             }
-            (Timer::ConnectorLock, State::WaitLock) if !self.config.lock_feedback => {
-                self.on_locked(now, out);
-            }
-            (Timer::ContactorsClosed, State::WaitContactorsClosed)
-                if !self.config.contactor_feedback =>
-            {
-                self.on_contactors_closed(now, out);
-            }
-            (Timer::ContactorsClosed, State::WaitContactorsClosed) => self.fail(
-                now,
-                out,
-                SessionError::Physical("the contactors did not confirm closed".into()),
-            ),
-            (Timer::CurrentFall, State::WaitCurrentFall(after)) => {
-                self.open_contactors(now, out, after);
-            }
-            (Timer::ContactorsOpen, State::WaitContactorsOpen(after)) => {
-                if !self.config.contactor_feedback {
-                    return self.on_contactors_open(now, out, after);
-                }
-                // Never unlock with the contactors closed.
-                out.command(HardwareCommand::SessionState(
-                    "contactors did not open: connector stays locked".into(),
-                ));
-                if self.failure.is_none() {
-                    self.failure = Some(SessionError::Physical(
-                        "the contactors did not confirm open".into(),
-                    ));
-                }
-                out.close();
-                self.end_failed(out);
-            }
             (
                 Timer::EvccMsg
                 | Timer::EvccSequence
                 | Timer::EvccOngoing
                 | Timer::EvccCableCheck
-                | Timer::EvccPreCharge
-                | Timer::ConnectorLock,
+                | Timer::EvccPreCharge,
                 _,
             ) => self.fail(now, out, SessionError::Timeout(timer.name())),
             _ => {}
