@@ -6,18 +6,18 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
+mod iso20_support;
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration as StdDuration;
 
 use ccs_linux::clock::Clock;
 use ccs_linux::sdp::{DEFAULT_SDP_HOP_LIMIT, SdpResponder, discover_secc};
-use ccs_linux::session::{SessionIo, run_session};
+use ccs_linux::session::run_session;
 use ccs_linux::tcp::{ConnectOptions, V2gListener, connect};
 use ccs_linux::tls::testing::TestPki;
 use ccs_linux::tls::{TlsClientConfig, TlsProfile, TlsServerConfig};
-use ccs_linux::v2g::TlsInfo;
-use ccs_proto::hardware::{Amps, HardwareCommand, HardwareEvent, Percent};
+use ccs_proto::hardware::{Amps, Percent};
 use ccs_proto::sdp::{SdpClientConfig, SdpServer, SdpServerConfig, TlsWish};
 use ccs_proto::session::iso20::ControlMode;
 use ccs_proto::session::{
@@ -28,77 +28,8 @@ use ccs_proto::time::Duration;
 use ccs_proto::v2gtp::DeframerConfig;
 use ccs_sim::physics::{DcPlant, PlantConfig};
 use common::{TwoHosts, join, ready, spawn_async_in};
-use tokio::sync::{Notify, mpsc};
-
-type Plant = Arc<Mutex<DcPlant>>;
-
-/// Which side of the plant a session drives.
-#[derive(Clone, Copy)]
-enum Side {
-    Car,
-    Charger,
-}
-
-/// The session's hardware: every 20 ms the plant's measurements for `side`; every command
-/// applied to the plant. Returns the channels for `run_session` and the recorded events.
-fn hardware(
-    plant: Plant,
-    clock: Clock,
-    side: Side,
-) -> (SessionIo, mpsc::UnboundedReceiver<SessionEvent>) {
-    let (hw_tx, hw_rx) = mpsc::unbounded_channel();
-    let (_stop_tx, stop_rx) = mpsc::unbounded_channel();
-    let (cmd_tx, mut cmd_rx) = mpsc::unbounded_channel::<HardwareCommand>();
-    let (ev_tx, ev_rx) = mpsc::unbounded_channel();
-    tokio::spawn(async move {
-        let _keep_stop_open = _stop_tx;
-        let mut tick = tokio::time::interval(StdDuration::from_millis(20));
-        loop {
-            tokio::select! {
-                cmd = cmd_rx.recv() => {
-                    let Some(cmd) = cmd else { return };
-                    plant.lock().unwrap().command(clock.now(), &cmd);
-                }
-                _ = tick.tick() => {
-                    let measurements = {
-                        let mut p = plant.lock().unwrap();
-                        p.advance(clock.now());
-                        match side {
-                            Side::Car => p.vehicle_measurements(),
-                            Side::Charger => p.charger_measurements(),
-                        }
-                    };
-                    for m in measurements {
-                        if hw_tx.send(HardwareEvent::Measurement(m)).is_err() {
-                            return;
-                        }
-                    }
-                }
-            }
-        }
-    });
-    let io = SessionIo {
-        hardware: hw_rx,
-        stop: stop_rx,
-        commands: cmd_tx,
-        events: ev_tx,
-    };
-    (io, ev_rx)
-}
-
-struct Ran {
-    outcome: Option<Outcome>,
-    tls: Option<TlsInfo>,
-    events: Vec<SessionEvent>,
-}
-
-fn drain(mut rx: mpsc::UnboundedReceiver<SessionEvent>) -> Vec<SessionEvent> {
-    let mut events = Vec::new();
-    while let Ok(e) = rx.try_recv() {
-        events.push(e);
-    }
-    events
-}
+use iso20_support::{Plant, Ran, Side, drain, hardware};
+use tokio::sync::Notify;
 
 /// Runs one session pair over TLS 1.3 with mutual authentication; returns (car, charger).
 fn session_over_tls13(

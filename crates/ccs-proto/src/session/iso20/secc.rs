@@ -13,12 +13,13 @@
 use ccs_msg::iso20::common::{
     self, AuthorizationReqType_AReqAuthorizationMode,
     AuthorizationSetupResType_ASResAuthorizationMode, AuthorizationType, ChargeProgressType,
-    ChargingScheduleType, Dynamic_SEResControlModeType, EIM_ASResAuthorizationModeType,
-    ParameterSetType, ParameterType, ParameterType_Choice, PnC_ASResAuthorizationModeType,
-    PowerScheduleEntryListType, PowerScheduleEntryType, PowerScheduleType,
-    ScheduleExchangeReqType_SEReqControlMode, ScheduleExchangeResType_SEResControlMode,
-    ScheduleTupleType, Scheduled_SEResControlModeType, ServiceListType, ServiceParameterListType,
-    ServiceType,
+    ChargingScheduleType, ChargingScheduleType_Schedule, Dynamic_SEResControlModeType,
+    EIM_ASResAuthorizationModeType, ParameterSetType, ParameterType, ParameterType_Choice,
+    PnC_ASResAuthorizationModeType, PowerScheduleEntryListType, PowerScheduleEntryType,
+    PowerScheduleType, PriceLevelScheduleEntryListType, PriceLevelScheduleEntryType,
+    PriceLevelScheduleType, ScheduleExchangeReqType_SEReqControlMode,
+    ScheduleExchangeResType_SEResControlMode, ScheduleTupleType, Scheduled_SEResControlModeType,
+    ServiceListType, ServiceParameterListType, ServiceType,
 };
 use ccs_msg::iso20::dc::{self, CLReqControlMode, CLResControlMode, DC_CPDReqEnergyTransferMode};
 use ccs_msg::iso20::types::{
@@ -46,7 +47,15 @@ struct Last {
 }
 
 /// Whether request `next` may follow `last` (ISO 15118-20 §8.8.2 message sequencing).
-fn allowed(last: Option<Last>, next: MessageKind, starts_power: bool, precharged: bool) -> bool {
+/// `pending`: the last PowerDeliveryReq(Start) said EVProcessing = Ongoing, so the car repeats
+/// it (Josev's car does: Ongoing first, then Finished with its power profile).
+fn allowed(
+    last: Option<Last>,
+    next: MessageKind,
+    starts_power: bool,
+    precharged: bool,
+    pending: bool,
+) -> bool {
     use MessageKind as K;
     let Some(last) = last else {
         return next == K::SessionSetup;
@@ -74,7 +83,8 @@ fn allowed(last: Option<Last>, next: MessageKind, starts_power: bool, precharged
         (K::ScheduleExchange | K::CableCheck, K::PowerDelivery) => last.done && !starts_power,
         (K::PowerDelivery, K::ChargeLoop) => last.done,
         (K::ChargeLoop, K::PowerDelivery) => !starts_power,
-        (K::PowerDelivery, K::WeldingDetection) => !last.done,
+        (K::PowerDelivery, K::PowerDelivery) => pending,
+        (K::PowerDelivery, K::WeldingDetection) => !last.done && !pending,
         _ => false,
     }
 }
@@ -99,6 +109,7 @@ pub(crate) struct Secc {
     ev_max_charge_current: Option<f32>,
     ev_max_discharge_current: Option<f32>,
     present: evse_dc::PresentOutput,
+    power_delivery_pending: bool,
 }
 
 /// A refusal: the response code to send and the error the session ends with.
@@ -145,6 +156,7 @@ impl Secc {
             ev_max_charge_current: None,
             ev_max_discharge_current: None,
             present: evse_dc::PresentOutput::default(),
+            power_delivery_pending: false,
         }
     }
 
@@ -268,7 +280,13 @@ impl Secc {
                 ),
             );
         }
-        if !allowed(self.last, kind, starts_power, self.precharged) {
+        if !allowed(
+            self.last,
+            kind,
+            starts_power,
+            self.precharged,
+            self.power_delivery_pending,
+        ) {
             return self.refuse(
                 now,
                 out,
@@ -744,6 +762,8 @@ impl Secc {
             }
             Message::Common(common::Document::PowerDeliveryReq(req)) => {
                 let start = req.charge_progress == ChargeProgressType::Start;
+                let finished = req.ev_processing == ProcessingType::Finished;
+                self.power_delivery_pending = start && !finished;
                 if start {
                     out.set_phase(Phase::PowerDeliveryStart);
                     if req.bpt_channel_selection.is_some() && !self.bpt() {
@@ -842,7 +862,23 @@ impl Secc {
                     }],
                 },
             },
-            schedule: None,
+            // The schema makes the price schedule optional; Josev 0.31.2's car rejects a
+            // ChargingSchedule without one, so one flat price level goes along.
+            schedule: Some(ChargingScheduleType_Schedule::PriceLevelSchedule(
+                PriceLevelScheduleType {
+                    id: None,
+                    time_anchor: 0,
+                    price_schedule_id: 1,
+                    price_schedule_description: None,
+                    number_of_price_levels: 1,
+                    price_level_schedule_entries: PriceLevelScheduleEntryListType {
+                        price_level_schedule_entry: vec![PriceLevelScheduleEntryType {
+                            duration: 86_400,
+                            price_level: 0,
+                        }],
+                    },
+                },
+            )),
         };
         ScheduleTupleType {
             schedule_tuple_id: 1,
@@ -1037,55 +1073,50 @@ mod tests {
         ];
         let mut prev = None;
         for (kind, done, starts) in seq {
-            assert!(allowed(prev, kind, starts, true), "{kind:?} after {prev:?}");
+            assert!(
+                allowed(prev, kind, starts, true, false),
+                "{kind:?} after {prev:?}"
+            );
             prev = last(kind, done);
         }
     }
 
     #[test]
     fn out_of_order_requests_are_refused() {
-        assert!(!allowed(None, K::AuthorizationSetup, false, false));
-        assert!(!allowed(
-            last(K::SessionSetup, true),
-            K::ServiceDiscovery,
-            false,
-            false
-        ));
-        assert!(!allowed(
-            last(K::Authorization, false),
-            K::ServiceDiscovery,
-            false,
-            false
-        ));
-        assert!(!allowed(
-            last(K::CableCheck, false),
-            K::PreCharge,
-            false,
-            false
-        ));
-        assert!(!allowed(
-            last(K::CableCheck, true),
-            K::PowerDelivery,
-            true,
-            false
-        ));
-        assert!(allowed(
-            last(K::CableCheck, true),
-            K::PowerDelivery,
-            false,
-            false
-        ));
-        assert!(!allowed(
-            last(K::ChargeLoop, true),
-            K::PreCharge,
-            false,
-            true
-        ));
-        assert!(allowed(
+        // (last, next, next starts power, precharged, PowerDelivery pending)
+        let ok = |last, next, starts, precharged, pending| {
+            allowed(last, next, starts, precharged, pending)
+        };
+        assert!(!ok(None, K::AuthorizationSetup, false, false, false));
+        let after_setup = last(K::SessionSetup, true);
+        assert!(!ok(after_setup, K::ServiceDiscovery, false, false, false));
+        let auth_ongoing = last(K::Authorization, false);
+        assert!(!ok(auth_ongoing, K::ServiceDiscovery, false, false, false));
+        let cable_ongoing = last(K::CableCheck, false);
+        assert!(!ok(cable_ongoing, K::PreCharge, false, false, false));
+        let cable_done = last(K::CableCheck, true);
+        assert!(!ok(cable_done, K::PowerDelivery, true, false, false));
+        assert!(ok(cable_done, K::PowerDelivery, false, false, false));
+        let looping = last(K::ChargeLoop, true);
+        assert!(!ok(looping, K::PreCharge, false, true, false));
+        assert!(ok(
             last(K::ServiceDetail, true),
             K::SessionStop,
             false,
+            false,
             false
         ));
+        // PowerDelivery(Start) repeats only while the car said EVProcessing = Ongoing.
+        let pd_ongoing = last(K::PowerDelivery, false);
+        assert!(ok(pd_ongoing, K::PowerDelivery, true, true, true));
+        assert!(!ok(
+            last(K::PowerDelivery, true),
+            K::PowerDelivery,
+            true,
+            true,
+            false
+        ));
+        assert!(!ok(pd_ongoing, K::ChargeLoop, false, true, true));
+        assert!(!ok(pd_ongoing, K::WeldingDetection, false, true, true));
     }
 }
