@@ -24,9 +24,9 @@ use ccs_msg::iso20::common::{
     Dynamic_EVPPTControlModeType, Dynamic_SEReqControlModeType, EIM_AReqAuthorizationModeType,
     EVPowerProfileEntryListType, EVPowerProfileType, EVPowerProfileType_EVPPTControlMode,
     ParameterType_Choice, PnC_AReqAuthorizationModeType, PowerScheduleEntryType,
-    ScheduleExchangeReqType_SEReqControlMode, ScheduleExchangeResType_SEResControlMode,
-    Scheduled_EVPPTControlModeType, Scheduled_SEReqControlModeType, SelectedServiceType,
-    SubCertificatesType,
+    PowerToleranceAcceptanceType, ScheduleExchangeReqType_SEReqControlMode,
+    ScheduleExchangeResType_SEResControlMode, Scheduled_EVPPTControlModeType,
+    Scheduled_SEReqControlModeType, SelectedServiceType, SubCertificatesType,
 };
 use ccs_msg::iso20::dc::{
     self, CLReqControlMode, DC_CPDReqEnergyTransferMode, DC_CPDResEnergyTransferMode,
@@ -547,7 +547,12 @@ impl Evcc {
                         EVPowerProfileType_EVPPTControlMode::Scheduled_EVPPTControlMode(
                             Scheduled_EVPPTControlModeType {
                                 selected_schedule_tuple_id: self.schedule_tuple_id,
-                                power_tolerance_acceptance: None,
+                                // Optional in the schema; Josev 0.31.2's charger rejects
+                                // a PowerDeliveryReq without it. We accept the schedule's
+                                // tolerance.
+                                power_tolerance_acceptance: Some(
+                                    PowerToleranceAcceptanceType::PowerToleranceConfirmed,
+                                ),
                             },
                         )
                     }
