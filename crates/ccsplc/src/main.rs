@@ -9,6 +9,7 @@ mod cli;
 mod config;
 mod exi_cmd;
 mod logging;
+mod sim_cmd;
 
 use std::process::ExitCode;
 
@@ -37,10 +38,7 @@ fn main() -> ExitCode {
 
 fn run(command: Command) -> anyhow::Result<ExitCode> {
     match command {
-        Command::Sim(_) => not_built(
-            "sim",
-            "a full simulated session needs the DIN session machines",
-        ),
+        Command::Sim(args) => sim_cmd::run(&args),
         Command::Ev(_) => not_built(
             "ev",
             "the car role needs the session machines and link drivers",
