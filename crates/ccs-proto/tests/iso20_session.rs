@@ -531,7 +531,7 @@ fn a_lost_charge_loop_response_times_out_after_half_a_second_and_shuts_down_safe
     let failed = p
         .car_events
         .iter()
-        .find(|(_, e)| matches!(e, SessionEvent::Received { name: "error", .. }))
+        .find(|(_, e)| matches!(e, SessionEvent::Failing(_)))
         .map(|(t, _)| *t)
         .expect("error");
     assert_eq!(failed - last_req, Duration::from_millis(500));

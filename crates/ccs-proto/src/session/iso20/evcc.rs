@@ -311,10 +311,7 @@ impl Evcc {
         if self.state == State::Done || self.failure.is_some() {
             return;
         }
-        out.event(SessionEvent::Received {
-            name: "error",
-            summary: error.to_string(),
-        });
+        out.event(SessionEvent::Failing(error.clone()));
         self.failure = Some(error);
         out.close();
         out.set_phase(Phase::SafeShutdown);
