@@ -19,7 +19,8 @@ use anyhow::Context as _;
 use ccs_proto::capture::{RecorderConfig, SectionInfo, SessionRecorder, Timestamp};
 use ccs_proto::hardware::{ContactorRequest, CpState, HardwareCommand, LockRequest, Percent};
 use ccs_proto::session::{
-    EvccConfig, EvccSession, Outcome, SeccConfig, SeccSession, SessionEvent, V2gSession,
+    EvccConfig, EvccSession, Outcome, Protocol as V2gProtocol, ProtocolOffer, SeccConfig,
+    SeccSession, SessionEvent, V2gSession,
 };
 use ccs_proto::slac::SlacEvent;
 use ccs_proto::time::{Duration, Instant};
@@ -54,10 +55,10 @@ pub(crate) fn run(args: &SimArgs) -> anyhow::Result<ExitCode> {
         .or(config.general.rng_seed)
         .unwrap_or_else(fresh_seed);
     let world_config = world_config(args, config, seed);
-    let header = header(&world_config);
+    let header = header(&world_config, &sim_protocols(args));
     let plugged = Side::Evse(world_config.plugged_charger);
-    let mut world =
-        World::new(world_config, din_sessions()).context("the simulation cannot be set up")?;
+    let mut world = World::new(world_config, sessions(sim_protocols(args)))
+        .context("the simulation cannot be set up")?;
     let recorder = match &args.common.pcap {
         Some(path) => Some(start_recording(&mut world, path, plugged, &header)?),
         None => None,
@@ -163,7 +164,9 @@ fn refuse_unsupported(args: &SimArgs) -> Option<ExitCode> {
         eprintln!("ccsplc sim: {what}");
         Some(ExitCode::from(EXIT_NOT_SUPPORTED))
     };
-    if let Some(p) = args.common.protocols.iter().find(|&&p| p != Protocol::Din) {
+    let simulated =
+        |p: &Protocol| matches!(p, Protocol::Din | Protocol::Iso20Dc | Protocol::Iso20Bpt);
+    if let Some(p) = args.common.protocols.iter().find(|p| !simulated(p)) {
         let name = match p {
             Protocol::Din => "din",
             Protocol::Iso2 => "iso2",
@@ -171,7 +174,8 @@ fn refuse_unsupported(args: &SimArgs) -> Option<ExitCode> {
             Protocol::Iso20Bpt => "iso20-bpt",
         };
         return refuse(format!(
-            "protocol {name} is not supported yet; only din can be simulated in this build"
+            "protocol {name} is not supported yet; din, iso20-dc and iso20-bpt can be simulated \
+             in this build"
         ));
     }
     if args.list_faults || args.fault.is_some() {
@@ -183,24 +187,44 @@ fn refuse_unsupported(args: &SimArgs) -> Option<ExitCode> {
     None
 }
 
-/// DIN 70121 sessions on both sides, the car offering and the charger accepting DIN only.
-/// The charger's SessionID comes from the world's seeded entropy, the car's EVCCID is its MAC.
-fn din_sessions() -> Box<SessionFactory<'static>> {
-    Box::new(|slot: &SessionSlot| -> Box<dyn V2gSession> {
+/// The protocols of this run: `--protocol` in priority order, DIN when none is given.
+fn sim_protocols(args: &SimArgs) -> Vec<V2gProtocol> {
+    if args.common.protocols.is_empty() {
+        return vec![V2gProtocol::Din70121];
+    }
+    args.common
+        .protocols
+        .iter()
+        .map(|&p| crate::config::Protocol::from(p).into())
+        .collect()
+}
+
+/// The sessions on both sides: the car offering `protocols` in that order, the charger
+/// accepting them. With ISO 15118-20 DC_BPT the car discharges into the charger
+/// (vehicle-to-home). The charger's SessionID comes from the world's seeded entropy, the car's
+/// EVCCID is its MAC.
+fn sessions(protocols: Vec<V2gProtocol>) -> Box<SessionFactory<'static>> {
+    Box::new(move |slot: &SessionSlot| -> Box<dyn V2gSession> {
         match slot.side {
-            Side::Ev => Box::new(EvccSession::new(
-                EvccConfig::default(),
-                slot.mac.0,
-                slot.now,
-            )),
+            Side::Ev => {
+                let mut config = EvccConfig::default();
+                config.protocols = protocols
+                    .iter()
+                    .zip(1u8..)
+                    .map(|(&protocol, n)| ProtocolOffer {
+                        protocol,
+                        priority: n,
+                        schema_id: n,
+                    })
+                    .collect();
+                Box::new(EvccSession::new(config, slot.mac.0, slot.now))
+            }
             Side::Evse(_) => {
                 let mut session_id = [0u8; 8];
                 session_id.copy_from_slice(&slot.entropy[..8]);
-                Box::new(SeccSession::new(
-                    SeccConfig::default(),
-                    session_id,
-                    slot.now,
-                ))
+                let mut config = SeccConfig::default();
+                config.protocols.clone_from(&protocols);
+                Box::new(SeccSession::new(config, session_id, slot.now))
             }
         }
     })
@@ -226,6 +250,11 @@ fn world_config(args: &SimArgs, config: &Config, seed: u64) -> WorldConfig {
     } else {
         LinkMode::Powerline
     };
+    if sim_protocols(args).contains(&V2gProtocol::Iso15118_20DcBpt) {
+        // Bidirectional power transfer: the simulated charger can sink what the car sends
+        // (vehicle-to-home).
+        w.plant.power_supply.max_sink_current = ccs_proto::hardware::Amps(40.0);
+    }
     w.ev_slac = config.ev_slac();
     w.evse_slac = config.evse_slac();
     w.sdp_client = config.sdp_client();
@@ -251,7 +280,12 @@ fn world_config(args: &SimArgs, config: &Config, seed: u64) -> WorldConfig {
     w
 }
 
-fn header(w: &WorldConfig) -> String {
+fn header(w: &WorldConfig, protocols: &[V2gProtocol]) -> String {
+    let protocols = protocols
+        .iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join(", ");
     let link = match w.link {
         LinkMode::Powerline => "over the simulated powerline (HomePlug modems)",
         LinkMode::NoModem => "on a direct link without modems",
@@ -265,7 +299,7 @@ fn header(w: &WorldConfig) -> String {
         (None, None) => "charging until full".to_owned(),
     };
     format!(
-        "ccsplc sim: DIN 70121, car and charger {link}, SoC {:.0} %, {stop} (seed {})",
+        "ccsplc sim: {protocols}, car and charger {link}, SoC {:.0} %, {stop} (seed {})",
         w.plant.initial_soc.0, w.seed
     )
 }
@@ -577,12 +611,14 @@ mod tests {
     }
 
     #[test]
-    fn unsupported_options_are_refused_and_din_is_not() {
+    fn unsupported_options_are_refused_and_din_and_iso20_are_not() {
         assert!(refuse_unsupported(&sim_args(&["--protocol", "din"])).is_none());
         assert!(refuse_unsupported(&sim_args(&[])).is_none());
+        assert!(refuse_unsupported(&sim_args(&["--protocol", "iso20-dc"])).is_none());
+        assert!(refuse_unsupported(&sim_args(&["--protocol", "iso20-bpt"])).is_none());
         for args in [
             &["--protocol", "iso2"][..],
-            &["--protocol", "din", "--protocol", "iso20-dc"],
+            &["--protocol", "din", "--protocol", "iso2"],
             &["--list-faults"],
             &["--web", "127.0.0.1:8080"],
         ] {
