@@ -5,8 +5,8 @@
 #[path = "din_support/mod.rs"]
 mod din_support;
 
-use ccs_msg::iso20::common;
-use ccs_msg::iso20::types::ResponseCodeType;
+use ccs_msg::iso20::types::{EVSEStatusType, EvseNotificationType, ResponseCodeType};
+use ccs_msg::iso20::{common, dc};
 use ccs_proto::hardware::{Amps, ContactorRequest, CpState, HardwareCommand, LockRequest};
 use ccs_proto::session::iso20::values::{Message, MessageKind};
 use ccs_proto::session::iso20::{Authorization, ControlMode};
@@ -625,4 +625,189 @@ fn the_refusal_codes_end_the_session() {
         p.car_outcome(),
         Some(Outcome::Failed(SessionError::PeerRefused(_)))
     ));
+}
+
+/// Rewrites the charger's `n`-th DC_ChargeLoopRes (and every later one) to carry
+/// `notification`.
+fn notify_from_loop(p: &mut Pair, n: usize, notification: EvseNotificationType) {
+    let mut seen = 0;
+    p.filter = Some(Box::new(move |side, bytes| {
+        if side != Side::Charger {
+            return Fate::Deliver;
+        }
+        let Ok(Message::Dc(dc::Document::DC_ChargeLoopRes(mut res))) =
+            Message::decode(ccs_proto::v2gtp::PayloadType::Iso20Dc, bytes)
+        else {
+            return Fate::Deliver;
+        };
+        seen += 1;
+        if seen < n {
+            return Fate::Deliver;
+        }
+        res.evse_status = Some(EVSEStatusType {
+            notification_max_delay: 10,
+            evse_notification: notification,
+        });
+        let msg = Message::Dc(dc::Document::DC_ChargeLoopRes(res));
+        Fate::Replace(msg.encode().expect("encodes").1)
+    }));
+}
+
+#[test]
+fn pause_notification_ends_with_session_stop_pause() {
+    let mut p = Pair::new(
+        car(Protocol::Iso15118_20Dc, ControlMode::Scheduled, 600),
+        charger(&[Protocol::Iso15118_20Dc]),
+        PlantConfig::default(),
+    );
+    notify_from_loop(&mut p, 5, EvseNotificationType::Pause);
+    p.connect();
+    assert!(p.run(Duration::from_secs(120)));
+    assert_eq!(p.car_outcome(), Some(Outcome::Completed));
+    let stop = received(&p, Side::Charger)
+        .into_iter()
+        .find(|(n, _)| *n == "SessionStopReq")
+        .expect("SessionStopReq");
+    assert_eq!(stop.1, "Pause");
+    assert_eq!(actuator_commands(&p.car_commands), SAFE_ORDER);
+    // The car stopped at the fifth loop: it sent no more than five DC_ChargeLoopReqs.
+    let loops = p
+        .sent(Side::Car)
+        .iter()
+        .filter(|n| **n == "DC_ChargeLoopReq")
+        .count();
+    assert_eq!(loops, 5);
+}
+
+#[test]
+fn renegotiation_requests_end_the_charge_normally() {
+    for notification in [
+        EvseNotificationType::Terminate,
+        EvseNotificationType::ScheduleRenegotiation,
+        EvseNotificationType::ServiceRenegotiation,
+    ] {
+        let mut p = Pair::new(
+            car(Protocol::Iso15118_20Dc, ControlMode::Dynamic, 600),
+            charger(&[Protocol::Iso15118_20Dc]),
+            PlantConfig::default(),
+        );
+        notify_from_loop(&mut p, 3, notification);
+        p.connect();
+        assert!(p.run(Duration::from_secs(120)), "{notification:?}");
+        assert_eq!(
+            p.car_outcome(),
+            Some(Outcome::Completed),
+            "{notification:?}"
+        );
+        let stop = received(&p, Side::Charger)
+            .into_iter()
+            .find(|(n, _)| *n == "SessionStopReq")
+            .expect("SessionStopReq");
+        assert_eq!(stop.1, "Terminate", "{notification:?}");
+    }
+}
+
+#[test]
+fn exit_standby_and_metering_confirmation_do_not_stop_the_charge() {
+    for notification in [
+        EvseNotificationType::ExitStandby,
+        EvseNotificationType::MeteringConfirmation,
+    ] {
+        let mut p = Pair::new(
+            car(Protocol::Iso15118_20Dc, ControlMode::Scheduled, 5),
+            charger(&[Protocol::Iso15118_20Dc]),
+            PlantConfig::default(),
+        );
+        notify_from_loop(&mut p, 2, notification);
+        p.connect();
+        assert!(p.run(Duration::from_secs(120)));
+        assert_eq!(p.car_outcome(), Some(Outcome::Completed));
+        // The charge ran its 5 s (≈50 loops at 100 ms), not two.
+        let loops = p
+            .sent(Side::Car)
+            .iter()
+            .filter(|n| **n == "DC_ChargeLoopReq")
+            .count();
+        assert!(loops > 30, "{notification:?}: {loops}");
+    }
+}
+
+#[test]
+fn authorization_that_never_finishes_hits_the_ongoing_timeout() {
+    let mut sc = charger(&[Protocol::Iso15118_20Dc]);
+    sc.authorize_automatically = false;
+    let mut plant = PlantConfig::default();
+    plant.authorization_delay = Duration::from_secs(3600);
+    let mut c = car(Protocol::Iso15118_20Dc, ControlMode::Scheduled, 5);
+    c.iso20.timeouts.ongoing_timeout = Duration::from_secs(20);
+    let mut p = Pair::new(c, sc, plant);
+    p.connect();
+    assert!(p.run(Duration::from_secs(120)));
+    assert_eq!(
+        p.car_outcome(),
+        Some(Outcome::Failed(SessionError::Timeout(
+            "V2G_EVCC_Ongoing_Timeout"
+        )))
+    );
+    let first = p
+        .car_events
+        .iter()
+        .find(|(_, e)| {
+            matches!(
+                e,
+                SessionEvent::Sent {
+                    name: "AuthorizationReq",
+                    ..
+                }
+            )
+        })
+        .map(|(t, _)| *t)
+        .expect("AuthorizationReq");
+    let failed = p
+        .car_events
+        .iter()
+        .find(|(_, e)| matches!(e, SessionEvent::Failing(_)))
+        .map(|(t, _)| *t)
+        .expect("failure");
+    // Armed with the AuthorizationSetupRes, just before the first AuthorizationReq.
+    assert_eq!(failed - first, Duration::from_secs(20));
+    assert!(!p.plant.locked());
+}
+
+#[test]
+fn an_isolation_fault_in_cable_check_fails_and_the_car_shuts_down_safely() {
+    // 20 kΩ at 500 V rated: 40 Ω/V, a fault by IEC 61851-23.
+    let mut plant = PlantConfig::default();
+    plant.isolation.resistance_ohm = 20e3;
+    let mut p = Pair::new(
+        car(Protocol::Iso15118_20Dc, ControlMode::Scheduled, 10),
+        charger(&[Protocol::Iso15118_20Dc]),
+        plant,
+    );
+    p.connect();
+    assert!(p.run(Duration::from_secs(120)));
+    assert!(
+        received(&p, Side::Car)
+            .iter()
+            .any(|(n, s)| *n == "DC_CableCheckRes" && s.starts_with("FAILED"))
+    );
+    assert!(matches!(
+        p.car_outcome(),
+        Some(Outcome::Failed(SessionError::PeerRefused(_)))
+    ));
+    assert!(matches!(
+        p.charger_outcome(),
+        Some(Outcome::Failed(SessionError::Physical(_)))
+    ));
+    // Locked for CableCheck, then B, open (never closed) and unlock.
+    assert_eq!(
+        actuator_commands(&p.car_commands),
+        [
+            HardwareCommand::CpState(CpState::C),
+            HardwareCommand::ConnectorLock(LockRequest::Lock),
+            HardwareCommand::CpState(CpState::B),
+            HardwareCommand::Contactors(ContactorRequest::Open),
+            HardwareCommand::ConnectorLock(LockRequest::Unlock),
+        ]
+    );
 }
