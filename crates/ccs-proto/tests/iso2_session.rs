@@ -1058,3 +1058,98 @@ fn certificate_installation_is_passed_to_the_backend() {
     assert_eq!(res.e_maid.value, "DEPNX1234567890");
     assert!(!charger.is_finished());
 }
+
+/// The car's OEM provisioning identity for the tests: signs with the key `OEM`, and
+/// "installs" the test contract whose certificate is in the backend's response.
+#[derive(Debug)]
+struct TestInstaller;
+
+impl ContractSigner for TestInstaller {
+    fn sign(&self, data: &[u8]) -> Result<Vec<u8>, PncError> {
+        Ok(test_signature(b"OEM", data))
+    }
+}
+
+impl ccs_proto::session::iso2::pnc::CertificateInstaller for TestInstaller {
+    fn oem_provisioning_certificate(&self) -> Vec<u8> {
+        b"CONTRACT-installed".to_vec()
+    }
+
+    fn root_certificate_ids(&self) -> Vec<ccs_msg::xmldsig::X509IssuerSerialType> {
+        vec![ccs_msg::xmldsig::X509IssuerSerialType {
+            x509_issuer_name: "CN=V2GRootCA".into(),
+            x509_serial_number: ccs_exi::BigInt::from_i128(1),
+        }]
+    }
+
+    fn install(
+        &self,
+        res: &iso2::CertificateInstallationResType,
+        _signature: Option<&ccs_msg::xmldsig::SignatureType>,
+    ) -> Result<ccs_proto::session::iso2::pnc::InstalledContract, PncError> {
+        // FixedBackend echoes the OEM certificate as the contract certificate.
+        let certificate = res.contract_signature_cert_chain.certificate.clone();
+        Ok(ccs_proto::session::iso2::pnc::InstalledContract {
+            credentials: ContractCredentials {
+                certificate: certificate.clone(),
+                sub_certificates: Vec::new(),
+                emaid: res.e_maid.value.clone(),
+            },
+            signer: Arc::new(TestKey(certificate)),
+        })
+    }
+}
+
+#[test]
+fn car_without_contract_installs_one_then_charges_with_it() {
+    let mut car = car_config(3);
+    car.iso2.payment = PaymentMethod::Contract;
+    let mut p = pair_with(car, charger_config());
+    p.car.set_certificate_installer(Arc::new(TestInstaller));
+    p.charger.set_tls(true);
+    p.charger.set_pnc(SeccPnc {
+        verifier: Arc::new(TestVerifier),
+        backend: Some(Arc::new(FixedBackend)),
+        gen_challenge: CHALLENGE,
+    });
+    p.connect();
+    assert!(p.run(Duration::from_secs(60)), "session did not finish");
+    assert_eq!(p.car_outcome(), Some(Outcome::Completed));
+    assert_eq!(p.charger_outcome(), Some(Outcome::Completed));
+    let sent = dedup_sent(&p, Side::Car);
+    assert_eq!(
+        sent[3..7],
+        [
+            "PaymentServiceSelectionReq",
+            "CertificateInstallationReq",
+            "PaymentDetailsReq",
+            "AuthorizationReq",
+        ]
+    );
+    // The certificate service was selected with parameter set 1 (Installation).
+    let selection = sent_bodies(&p, Side::Car, "PaymentServiceSelectionReq");
+    assert_eq!(selection, ["Contract services=[1, 2]"]);
+    // The installed contract signed the AuthorizationReq and the charger verified it.
+    let details = sent_bodies(&p, Side::Car, "PaymentDetailsReq");
+    assert_eq!(details, ["eMAID=DEPNX1234567890"]);
+}
+
+#[test]
+fn car_without_contract_at_a_charger_without_the_service_is_incompatible() {
+    let mut car = car_config(3);
+    car.iso2.payment = PaymentMethod::Contract;
+    let mut p = pair_with(car, charger_config());
+    p.car.set_certificate_installer(Arc::new(TestInstaller));
+    p.charger.set_tls(true);
+    p.charger.set_pnc(SeccPnc {
+        verifier: Arc::new(TestVerifier),
+        backend: None,
+        gen_challenge: CHALLENGE,
+    });
+    p.connect();
+    assert!(p.run(Duration::from_secs(30)));
+    assert!(matches!(
+        p.car_outcome(),
+        Some(Outcome::Failed(SessionError::PeerIncompatible(_)))
+    ));
+}

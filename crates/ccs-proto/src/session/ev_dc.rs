@@ -49,9 +49,11 @@ pub(crate) enum PowerDone {
     ContactorsClosed,
     /// The contactors are open; after [`AfterOpen::Unlock`] the unlock is already commanded.
     ContactorsOpen(AfterOpen),
-    /// A step failed (no lock or close confirmation, or contactors that never opened: then the
-    /// connector stays locked).
+    /// A step failed (no lock or close confirmation): the safe shutdown follows.
     Failed(SessionError),
+    /// The contactors never confirmed open: the session ends here and the connector stays
+    /// locked (never unlock with the contactors closed).
+    StayLocked(SessionError),
 }
 
 /// The car's contactors, lock and CP state during one session.
@@ -303,7 +305,7 @@ impl EvPowerPath {
                 out.command(HardwareCommand::SessionState(
                     "contactors did not open: connector stays locked".into(),
                 ));
-                Some(PowerDone::Failed(SessionError::Physical(
+                Some(PowerDone::StayLocked(SessionError::Physical(
                     "the contactors did not confirm open".into(),
                 )))
             }

@@ -47,6 +47,7 @@ pub struct EvccSession {
     timers: TimerTable,
     machine: Machine,
     contract_signer: Option<std::sync::Arc<dyn iso2::pnc::ContractSigner>>,
+    certificate_installer: Option<std::sync::Arc<dyn iso2::pnc::CertificateInstaller>>,
 }
 
 impl EvccSession {
@@ -61,7 +62,17 @@ impl EvccSession {
             timers: TimerTable::default(),
             machine: Machine::Idle,
             contract_signer: None,
+            certificate_installer: None,
         }
+    }
+
+    /// Sets the OEM provisioning identity with which ISO 15118-2 Plug & Charge installs a
+    /// contract (CertificateInstallation) when none is configured.
+    pub fn set_certificate_installer(
+        &mut self,
+        installer: std::sync::Arc<dyn iso2::pnc::CertificateInstaller>,
+    ) {
+        self.certificate_installer = Some(installer);
     }
 
     /// Sets the contract key for ISO 15118-2 Plug & Charge
@@ -176,6 +187,7 @@ impl V2gSession for EvccSession {
                                     self.config.clone(),
                                     self.evcc_id,
                                     self.contract_signer.clone(),
+                                    self.certificate_installer.clone(),
                                 ));
                                 m.start(now, &mut self.out);
                                 self.machine = Machine::Iso2(m);

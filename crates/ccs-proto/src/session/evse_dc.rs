@@ -89,12 +89,12 @@ pub(crate) fn cable_check_finished(
 
 /// The present output: measured, or simulated (pyPLC `evse_simulate_precharge`).
 #[derive(Clone, Debug, Default)]
-pub(crate) struct PresentOutput {
+pub(crate) struct EvseOutput {
     simulated_voltage: f32,
     simulated_at: Option<Instant>,
 }
 
-impl PresentOutput {
+impl EvseOutput {
     /// The present voltage and current; `simulated_target` is where a simulated voltage moves.
     pub(crate) fn read(
         &mut self,
@@ -104,7 +104,8 @@ impl PresentOutput {
         simulated_target: f32,
     ) -> Result<(f32, f32), SessionError> {
         if config.evse_simulate_precharge {
-            // pyPLC: start at half the target, then approach it (≈66 V/s).
+            // pyPLC: start at half the target, then rise towards it (≈66 V/s); the output
+            // falls faster once switched off (WeldingDetection).
             let dt = self.simulated_at.map_or(0.0, |at| {
                 now.saturating_duration_since(at).as_secs_f64() as f32
             });
@@ -112,12 +113,11 @@ impl PresentOutput {
                 self.simulated_voltage = simulated_target / 2.0;
             }
             self.simulated_at = Some(now);
-            let step = 66.0 * dt;
             let v = self.simulated_voltage;
             self.simulated_voltage = if v < simulated_target {
-                (v + step).min(simulated_target)
+                (v + 66.0 * dt).min(simulated_target)
             } else {
-                (v - step).max(simulated_target)
+                (v - 400.0 * dt).max(simulated_target)
             };
             let current = out
                 .snapshot

@@ -23,23 +23,26 @@ use std::sync::Arc;
 
 use ccs_msg::iso2::{
     AC_EVChargeParameterType, AC_EVSEStatusType, AuthorizationReqType, BodyElement,
-    CableCheckReqType, CertificateChainType, ChargeParameterDiscoveryReqType, ChargeProgressType,
-    ChargingProfileType, ChargingSessionType, ChargingStatusReqType, CurrentDemandReqType,
-    DC_EVChargeParameterType, DC_EVPowerDeliveryParameterType, DC_EVSEStatusCodeType,
-    DC_EVSEStatusType, EVChargeParameter, EVPowerDeliveryParameter, EVSEChargeParameter,
-    EVSENotificationType, EVSEProcessingType, EVSEStatus, Fragment, IsolationLevelType,
-    MeterInfoType, MeteringReceiptReqType, PMaxScheduleEntryType, PaymentDetailsReqType,
+    CableCheckReqType, CertificateChainType, CertificateInstallationReqType,
+    ChargeParameterDiscoveryReqType, ChargeProgressType, ChargingProfileType, ChargingSessionType,
+    ChargingStatusReqType, CurrentDemandReqType, DC_EVChargeParameterType,
+    DC_EVPowerDeliveryParameterType, DC_EVSEStatusCodeType, DC_EVSEStatusType, EVChargeParameter,
+    EVPowerDeliveryParameter, EVSEChargeParameter, EVSENotificationType, EVSEProcessingType,
+    EVSEStatus, Fragment, IsolationLevelType, ListOfRootCertificateIDsType, MeterInfoType,
+    MeteringReceiptReqType, PMaxScheduleEntryType, PaymentDetailsReqType,
     PaymentServiceSelectionReqType, PowerDeliveryReqType, PreChargeReqType, ProfileEntryType,
     ResponseCodeType, SASchedules, SelectedServiceListType, SelectedServiceType,
     ServiceDetailReqType, ServiceDiscoveryReqType, SessionSetupReqType, SessionStopReqType,
     SubCertificatesType, TimeInterval, UnitSymbolType, V2G_Message, WeldingDetectionReqType,
 };
 
+use super::config::ContractCredentials;
 use super::config::PaymentMethod;
+use super::msg::CERTIFICATE_SERVICE_ID;
 use super::msg::{
     self, CHARGE_SERVICE_ID, MessageKind, NO_SESSION_ID, is_ok, physical, physical_value,
 };
-use super::pnc::{self, ContractSigner};
+use super::pnc::{self, CertificateInstaller, ContractSigner};
 use crate::hardware::{Amps, CpState, HardwareCommand, LockRequest, Measurement, Volts};
 use crate::session::config::EvccConfig;
 use crate::session::ev_dc::{AfterOpen, EvPowerPath, EvReadings, PowerDone};
@@ -59,6 +62,7 @@ enum Step {
     ServiceDiscovery,
     ServiceDetail(u16),
     PaymentServiceSelection,
+    CertificateInstallation,
     PaymentDetails,
     Authorization,
     ChargeParameterDiscovery,
@@ -81,6 +85,7 @@ impl Step {
             Self::ServiceDiscovery => MessageKind::ServiceDiscovery,
             Self::ServiceDetail(_) => MessageKind::ServiceDetail,
             Self::PaymentServiceSelection => MessageKind::PaymentServiceSelection,
+            Self::CertificateInstallation => MessageKind::CertificateInstallation,
             Self::PaymentDetails => MessageKind::PaymentDetails,
             Self::Authorization => MessageKind::Authorization,
             Self::ChargeParameterDiscovery => MessageKind::ChargeParameterDiscovery,
@@ -103,7 +108,9 @@ impl Step {
             Self::ServiceDiscovery | Self::ServiceDetail(_) | Self::PaymentServiceSelection => {
                 Phase::ServiceSelection
             }
-            Self::PaymentDetails | Self::Authorization => Phase::Authorization,
+            Self::CertificateInstallation | Self::PaymentDetails | Self::Authorization => {
+                Phase::Authorization
+            }
             Self::ChargeParameterDiscovery | Self::PowerDeliveryRenegotiate => {
                 Phase::ChargeParameterDiscovery
             }
@@ -122,6 +129,7 @@ impl Step {
         match self {
             Self::CurrentDemand => config.timeouts.current_demand_msg_timeout,
             Self::ServiceDetail(_)
+            | Self::CertificateInstallation
             | Self::PaymentDetails
             | Self::PowerDeliveryStart
             | Self::PowerDeliveryRenegotiate
@@ -218,6 +226,11 @@ pub(crate) struct Evcc {
     config: EvccConfig,
     evcc_id: [u8; 6],
     signer: Option<Arc<dyn ContractSigner>>,
+    installer: Option<Arc<dyn CertificateInstaller>>,
+    /// The contract: configured, or installed in this session.
+    contract: Option<ContractCredentials>,
+    /// Whether this session installs a contract first (CertificateInstallation).
+    installing: bool,
     session_id: Vec<u8>,
     state: State,
     timers: TimerTable,
@@ -245,12 +258,17 @@ impl Evcc {
         config: EvccConfig,
         evcc_id: [u8; 6],
         signer: Option<Arc<dyn ContractSigner>>,
+        installer: Option<Arc<dyn CertificateInstaller>>,
     ) -> Self {
         let dc = config.iso2.energy_transfer.is_dc();
+        let contract = config.iso2.contract.clone();
         Self {
             config,
             evcc_id,
             signer,
+            installer,
+            contract,
+            installing: false,
             session_id: NO_SESSION_ID.to_vec(),
             state: State::Done,
             timers: TimerTable::default(),
@@ -272,8 +290,10 @@ impl Evcc {
 
     /// Sends SessionSetupReq.
     pub(crate) fn start(&mut self, now: Instant, out: &mut Outbox) {
+        let has_contract = self.signer.is_some() && self.contract.is_some();
         if self.config.iso2.payment == PaymentMethod::Contract
-            && (self.signer.is_none() || self.config.iso2.contract.is_none())
+            && !has_contract
+            && self.installer.is_none()
         {
             self.state = State::Hardware;
             return self.fail(
@@ -384,7 +404,11 @@ impl Evcc {
     }
 
     pub(crate) fn handle_timeout(&mut self, now: Instant, out: &mut Outbox) {
-        while let Some(timer) = self.timers.pop_expired(now) {
+        // Bounded: a timer armed with a zero duration must not spin here.
+        for _ in 0..Timer::ALL.len() * 4 {
+            let Some(timer) = self.timers.pop_expired(now) else {
+                break;
+            };
             if let Some(done) =
                 self.power
                     .handle_timer(now, out, &self.config, &mut self.timers, timer)
@@ -401,10 +425,7 @@ impl Evcc {
         if self.state == State::Done || self.failure.is_some() {
             return;
         }
-        out.event(SessionEvent::Received {
-            name: "error",
-            summary: error.to_string(),
-        });
+        out.event(SessionEvent::Failing(error.clone()));
         self.failure = Some(error);
         out.close();
         out.set_phase(Phase::SafeShutdown);
@@ -512,15 +533,50 @@ impl Evcc {
                 BodyElement::PaymentServiceSelectionReq(PaymentServiceSelectionReqType {
                     selected_payment_option: iso2.payment.into(),
                     selected_service_list: SelectedServiceListType {
-                        selected_service: vec![SelectedServiceType {
-                            service_id: CHARGE_SERVICE_ID,
-                            parameter_set_id: None,
-                        }],
+                        selected_service: [
+                            Some(SelectedServiceType {
+                                service_id: CHARGE_SERVICE_ID,
+                                parameter_set_id: None,
+                            }),
+                            // The certificate service, parameter set 1 = Installation.
+                            self.installing.then_some(SelectedServiceType {
+                                service_id: CERTIFICATE_SERVICE_ID,
+                                parameter_set_id: Some(1),
+                            }),
+                        ]
+                        .into_iter()
+                        .flatten()
+                        .collect(),
                     },
                 })
             }
+            Step::CertificateInstallation => {
+                let Some(installer) = self.installer.as_ref() else {
+                    return Err(SessionError::Config("no certificate installer".into()));
+                };
+                let req = CertificateInstallationReqType {
+                    id: SIGNED_ID.into(),
+                    oem_provisioning_cert: installer.oem_provisioning_certificate(),
+                    list_of_root_certificate_i_ds: ListOfRootCertificateIDsType {
+                        root_certificate_id: installer.root_certificate_ids(),
+                    },
+                };
+                // Signed with the OEM provisioning key.
+                let signer: &dyn ContractSigner = installer.as_ref();
+                let signature = pnc::sign(
+                    signer,
+                    &[(SIGNED_ID, Fragment::CertificateInstallationReq(req.clone()))],
+                )
+                .map_err(|e| SessionError::Config(format!("signing: {e}")))?;
+                let mut message = msg::message(
+                    &self.session_id,
+                    BodyElement::CertificateInstallationReq(req),
+                );
+                message.header.signature = Some(signature);
+                return Ok(message);
+            }
             Step::PaymentDetails => {
-                let Some(contract) = iso2.contract.as_ref() else {
+                let Some(contract) = self.contract.as_ref() else {
                     return Err(SessionError::Config("no contract certificate".into()));
                 };
                 BodyElement::PaymentDetailsReq(PaymentDetailsReqType {
@@ -806,13 +862,12 @@ impl Evcc {
                 }
             }
             PowerDone::ContactorsOpen(AfterOpen::Unlock) => self.end_failed(out),
-            PowerDone::Failed(e) => {
+            PowerDone::Failed(e) => self.fail(now, out, e),
+            PowerDone::StayLocked(e) => {
                 if self.failure.is_none() {
-                    self.fail(now, out, e);
-                } else {
-                    // Already shutting down and the contactors never opened: end locked.
-                    self.end_failed(out);
+                    self.failure = Some(e);
                 }
+                self.end_failed(out);
             }
         }
     }
@@ -932,6 +987,22 @@ impl Evcc {
                         )),
                     );
                 }
+                let offered: Vec<u16> = res
+                    .service_list
+                    .as_ref()
+                    .map(|l| l.service.iter().map(|s| s.service_id).collect())
+                    .unwrap_or_default();
+                self.installing = payment == ccs_msg::iso2::PaymentOptionType::Contract
+                    && self.contract.is_none();
+                if self.installing && !offered.contains(&CERTIFICATE_SERVICE_ID) {
+                    return self.fail(
+                        now,
+                        out,
+                        SessionError::PeerIncompatible(
+                            "no contract and no certificate installation service".into(),
+                        ),
+                    );
+                }
                 if self.config.iso2.request_service_details {
                     self.services_to_detail = res
                         .service_list
@@ -944,10 +1015,34 @@ impl Evcc {
             BodyElement::ServiceDetailRes(_) => self.next_service_step(now, out),
             BodyElement::PaymentServiceSelectionRes(_) => {
                 self.timers.set(Timer::EvccOngoing, now + t.ongoing_timeout);
-                if self.config.iso2.payment == PaymentMethod::Contract {
+                if self.installing {
+                    self.send(now, out, Step::CertificateInstallation);
+                } else if self.config.iso2.payment == PaymentMethod::Contract {
                     self.send(now, out, Step::PaymentDetails);
                 } else {
                     self.send(now, out, Step::Authorization);
+                }
+            }
+            BodyElement::CertificateInstallationRes(res) => {
+                let Some(installer) = self.installer.clone() else {
+                    return;
+                };
+                match installer.install(res, msg.header.signature.as_ref()) {
+                    Ok(installed) => {
+                        out.event(SessionEvent::Received {
+                            name: "contract installed",
+                            summary: format!("eMAID={}", installed.credentials.emaid),
+                        });
+                        self.contract = Some(installed.credentials);
+                        self.signer = Some(installed.signer);
+                        self.installing = false;
+                        self.send(now, out, Step::PaymentDetails);
+                    }
+                    Err(e) => self.fail(
+                        now,
+                        out,
+                        SessionError::PeerMisbehaved(format!("CertificateInstallationRes: {e}")),
+                    ),
                 }
             }
             BodyElement::PaymentDetailsRes(res) => {

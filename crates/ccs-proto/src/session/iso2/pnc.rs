@@ -17,14 +17,19 @@
 
 use core::fmt;
 
+use std::sync::Arc;
+
 use ccs_msg::iso2::{
-    BodyElement, CertificateChainType, CertificateInstallationReqType, CertificateUpdateReqType,
-    Fragment, ResponseCodeType,
+    BodyElement, CertificateChainType, CertificateInstallationReqType,
+    CertificateInstallationResType, CertificateUpdateReqType, Fragment, ResponseCodeType,
 };
 use ccs_msg::xmldsig::{
     CanonicalizationMethodType, DigestMethodType, ReferenceType, SignatureMethodType,
     SignatureType, SignatureValueType, SignedInfoType, TransformType, TransformsType,
+    X509IssuerSerialType,
 };
+
+use super::config::ContractCredentials;
 use sha2::{Digest, Sha256};
 
 /// `CanonicalizationMethod` and `Transform` algorithm: canonical EXI.
@@ -82,6 +87,34 @@ pub trait ContractSigner: fmt::Debug + Send + Sync {
     /// ECDSA P-256 / SHA-256 over `data` with the contract certificate's private key: the raw
     /// `r‖s`, 64 bytes.
     fn sign(&self, data: &[u8]) -> Result<Vec<u8>, PncError>;
+}
+
+/// A contract the car installed with CertificateInstallation: the credentials and the key.
+#[derive(Clone, Debug)]
+pub struct InstalledContract {
+    /// The contract certificate chain and eMAID.
+    pub credentials: ContractCredentials,
+    /// The contract's private key (decrypted from the response).
+    pub signer: Arc<dyn ContractSigner>,
+}
+
+/// The car's side of certificate installation (ISO 15118-2 §8.4.3.x CertificateInstallation):
+/// the OEM provisioning identity that signs the request (the supertrait's `sign`), and the
+/// processing of the response: the SA provisioning chain and its signature checked against the
+/// V2G roots, the contract key decrypted (ECDH + ConcatKDF + AES-128-CBC, [V2G2-818]).
+pub trait CertificateInstaller: ContractSigner {
+    /// DER: the OEM provisioning certificate.
+    fn oem_provisioning_certificate(&self) -> Vec<u8>;
+
+    /// The V2G root certificates the car trusts (ListOfRootCertificateIDs).
+    fn root_certificate_ids(&self) -> Vec<X509IssuerSerialType>;
+
+    /// Checks and unpacks a CertificateInstallationRes with its header `signature`.
+    fn install(
+        &self,
+        res: &CertificateInstallationResType,
+        signature: Option<&SignatureType>,
+    ) -> Result<InstalledContract, PncError>;
 }
 
 /// What the charger learned from a valid contract chain.

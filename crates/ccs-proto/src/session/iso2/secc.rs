@@ -35,7 +35,7 @@ use super::msg::{
 use super::pnc::{self, CertificateBackend, ContractVerifier};
 use crate::hardware::{HardwareCommand, Measurement, Percent, VehicleBatteryReport, WattHours};
 use crate::session::config::SeccConfig;
-use crate::session::evse_dc::{self, PresentOutput};
+use crate::session::evse_dc::{self, EvseOutput};
 use crate::session::outbox::Outbox;
 use crate::session::timers::{Timer, TimerTable};
 use crate::session::{Outcome, Phase, SessionError, SessionEvent};
@@ -146,7 +146,7 @@ pub(crate) struct Secc {
     p_max: f32,
     cable_check_since: Option<Instant>,
     ev_max_voltage: Option<f32>,
-    output: PresentOutput,
+    output: EvseOutput,
     meter_wh: f64,
     meter_at: Option<Instant>,
     receipt_asked: bool,
@@ -195,7 +195,7 @@ impl Secc {
             p_max,
             cable_check_since: None,
             ev_max_voltage: None,
-            output: PresentOutput::default(),
+            output: EvseOutput::default(),
             meter_wh: 0.0,
             meter_at: None,
             receipt_asked: false,
