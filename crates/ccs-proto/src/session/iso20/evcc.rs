@@ -1189,16 +1189,15 @@ impl Evcc {
                 self.send(now, out, Step::WeldingDetection);
             }
             PowerDone::ContactorsOpen(AfterOpen::Unlock) => self.end_failed(out),
-            PowerDone::Failed(e) if self.failure.is_some() || self.stop.is_some() => {
-                // Powering down already: the contactors never confirmed open. The connector
-                // stays locked; end here.
+            PowerDone::Failed(e) => self.fail(now, out, e),
+            PowerDone::StayLocked(e) => {
+                // The contactors never confirmed open: end here, the connector stays locked.
                 if self.failure.is_none() {
                     self.failure = Some(e);
                 }
                 out.close();
                 self.end_failed(out);
             }
-            PowerDone::Failed(e) => self.fail(now, out, e),
         }
     }
 

@@ -108,7 +108,7 @@ pub(crate) struct Secc {
     ev_max_voltage: Option<f32>,
     ev_max_charge_current: Option<f32>,
     ev_max_discharge_current: Option<f32>,
-    present: evse_dc::PresentOutput,
+    present: evse_dc::EvseOutput,
     power_delivery_pending: bool,
 }
 
@@ -155,7 +155,7 @@ impl Secc {
             ev_max_voltage: None,
             ev_max_charge_current: None,
             ev_max_discharge_current: None,
-            present: evse_dc::PresentOutput::default(),
+            present: evse_dc::EvseOutput::default(),
             power_delivery_pending: false,
         }
     }
