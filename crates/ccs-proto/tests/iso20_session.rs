@@ -434,6 +434,7 @@ fn pnc_with_the_wrong_challenge_is_refused_and_ends_with_session_stop() {
     sc.iso20.gen_challenge = [0x42; 16];
     // The challenge is altered on its way: the charger must answer WARNING_ChallengeInvalid.
     let mut p = Pair::new(c, sc, PlantConfig::default());
+    p.charger.set_tls(true);
     p.filter = Some(Box::new(|side, bytes| {
         let Ok(Message::Common(common::Document::AuthorizationReq(mut req))) =
             Message::decode(ccs_proto::v2gtp::PayloadType::Iso20Mainstream, bytes)
@@ -476,6 +477,7 @@ fn pnc_with_the_right_challenge_charges() {
     sc.iso20.offer_pnc = true;
     sc.iso20.gen_challenge = [0x42; 16];
     let mut p = Pair::new(c, sc, PlantConfig::default());
+    p.charger.set_tls(true);
     run_completed(&mut p);
     assert!(
         received(&p, Side::Charger)
@@ -809,5 +811,30 @@ fn an_isolation_fault_in_cable_check_fails_and_the_car_shuts_down_safely() {
             HardwareCommand::Contactors(ContactorRequest::Open),
             HardwareCommand::ConnectorLock(LockRequest::Unlock),
         ]
+    );
+}
+
+#[test]
+fn plug_and_charge_is_offered_only_over_tls() {
+    let mut c = car(Protocol::Iso15118_20Dc, ControlMode::Scheduled, 3);
+    c.iso20.authorization = Authorization::PnC {
+        contract_certificate: vec![0x30, 0x82, 0x01, 0x00],
+        sub_certificates: vec![vec![0x30, 0x01]],
+    };
+    let mut sc = charger(&[Protocol::Iso15118_20Dc]);
+    sc.iso20.offer_pnc = true;
+    // Plain TCP: the charger offers EIM only and the PnC car falls back to EIM.
+    let mut p = Pair::new(c, sc, PlantConfig::default());
+    run_completed(&mut p);
+    let got = received(&p, Side::Car);
+    assert!(
+        got.iter()
+            .any(|(n, s)| *n == "AuthorizationSetupRes" && s == "OK services=[EIM]"),
+        "{got:?}"
+    );
+    assert!(
+        received(&p, Side::Charger)
+            .iter()
+            .any(|(n, s)| *n == "AuthorizationReq" && s == "EIM")
     );
 }

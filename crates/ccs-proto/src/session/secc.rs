@@ -69,7 +69,8 @@ impl SeccSession {
     }
 
     /// Tells the session that its connection is TLS: ISO 15118-2 then offers Plug & Charge
-    /// (with [`SeccSession::set_pnc`]) and the certificate service.
+    /// (with [`SeccSession::set_pnc`]) and the certificate service; ISO 15118-20 offers Plug &
+    /// Charge only then.
     pub fn set_tls(&mut self, tls: bool) {
         self.tls = tls;
     }
@@ -183,6 +184,7 @@ impl SeccSession {
                     now,
                     accepts(Protocol::Iso15118_20Dc),
                     accepts(Protocol::Iso15118_20DcBpt),
+                    self.tls,
                 );
                 if self.stop_requested {
                     m.handle_stop_request();

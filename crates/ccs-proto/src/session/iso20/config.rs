@@ -192,8 +192,8 @@ impl Default for EvseBptLimits {
 pub struct Iso20SeccConfig {
     /// The control modes offered as parameter sets in ServiceDetailRes.
     pub control_modes: Vec<ControlMode>,
-    /// Offer Plug & Charge in AuthorizationSetupRes (only over TLS, [V2G20-2209] applies to
-    /// what the car may then select).
+    /// Offer Plug & Charge in AuthorizationSetupRes; only over TLS
+    /// ([`crate::session::SeccSession::set_tls`]).
     pub offer_pnc: bool,
     /// Offer EIM in AuthorizationSetupRes.
     pub offer_eim: bool,

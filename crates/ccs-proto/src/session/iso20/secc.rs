@@ -96,6 +96,7 @@ pub(crate) struct Secc {
     session_id: Vec<u8>,
     offer_dc: bool,
     offer_bpt: bool,
+    tls: bool,
     last: Option<Last>,
     done: bool,
     timers: TimerTable,
@@ -128,13 +129,15 @@ fn param(name: &str, value: i32) -> ParameterType {
 }
 
 impl Secc {
-    /// A new session that hands out `session_id`, offering the DC and/or DC_BPT services.
+    /// A new session that hands out `session_id`, offering the DC and/or DC_BPT services;
+    /// `tls`: the connection is TLS (Plug & Charge is offered only then).
     pub(crate) fn new(
         config: SeccConfig,
         session_id: Vec<u8>,
         now: Instant,
         offer_dc: bool,
         offer_bpt: bool,
+        tls: bool,
     ) -> Self {
         let mut timers = TimerTable::default();
         timers.set(Timer::SeccSequence, now + config.timeouts.sequence_timeout);
@@ -143,6 +146,7 @@ impl Secc {
             session_id,
             offer_dc,
             offer_bpt,
+            tls,
             last: None,
             done: false,
             timers,
@@ -432,7 +436,9 @@ impl Secc {
                 if self.config.iso20.offer_eim {
                     services.push(AuthorizationType::EIM);
                 }
-                if self.config.iso20.offer_pnc {
+                // Plug & Charge only over TLS: the contract certificate chain travels in it.
+                let pnc = self.config.iso20.offer_pnc && self.tls;
+                if pnc {
                     services.push(AuthorizationType::PnC);
                 }
                 if services.is_empty() {
@@ -442,7 +448,7 @@ impl Secc {
                     ));
                 }
                 self.offered_auth = services.clone();
-                let mode = if self.config.iso20.offer_pnc {
+                let mode = if pnc {
                     AuthorizationSetupResType_ASResAuthorizationMode::PnC_ASResAuthorizationMode(
                         PnC_ASResAuthorizationModeType {
                             gen_challenge: self.config.iso20.gen_challenge.to_vec(),
