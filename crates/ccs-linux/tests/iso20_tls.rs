@@ -19,7 +19,7 @@ use ccs_linux::tls::testing::TestPki;
 use ccs_linux::tls::{TlsClientConfig, TlsProfile, TlsServerConfig};
 use ccs_proto::hardware::{Amps, Percent};
 use ccs_proto::sdp::{SdpClientConfig, SdpServer, SdpServerConfig, TlsWish};
-use ccs_proto::session::iso20::ControlMode;
+use ccs_proto::session::iso20::{Authorization, ControlMode};
 use ccs_proto::session::{
     EvccConfig, EvccSession, Outcome, Protocol, ProtocolOffer, SeccConfig, SeccSession,
     SessionEvent,
@@ -77,6 +77,8 @@ fn session_over_tls13(
             let (mut io, events) = hardware(plant, clock, Side::Charger);
             let mut session =
                 SeccSession::new(charger, [0x20, 0x15, 0x11, 0x80, 0, 0, 0, 1], clock.now());
+            // The driver tells the session its connection is TLS (Plug & Charge needs it).
+            session.set_tls(tls.is_some());
             let outcome = tokio::time::timeout(
                 StdDuration::from_secs(120),
                 run_session(conn, &mut session, &clock, &mut io),
@@ -173,8 +175,14 @@ fn sent(ran: &Ran) -> Vec<&'static str> {
 }
 
 #[test]
-fn iso20_dc_session_over_tls13_with_mutual_authentication() {
-    let (car, charger) = configs(Protocol::Iso15118_20Dc, ControlMode::Scheduled);
+fn iso20_dc_plug_and_charge_session_over_tls13_with_mutual_authentication() {
+    let (mut car, mut charger) = configs(Protocol::Iso15118_20Dc, ControlMode::Scheduled);
+    car.iso20.authorization = Authorization::PnC {
+        contract_certificate: vec![0x30, 0x82, 0x01, 0x00],
+        sub_certificates: vec![vec![0x30, 0x01]],
+    };
+    charger.iso20.offer_pnc = true;
+    charger.iso20.gen_challenge = [0x5a; 16];
     let plant = PlantConfig::default();
     let soc = plant.initial_soc;
     let (car, charger, plant) = session_over_tls13(car, charger, plant);
@@ -183,6 +191,10 @@ fn iso20_dc_session_over_tls13_with_mutual_authentication() {
     assert_tls13_mutual(&car, &charger);
     let names = sent(&car);
     assert!(names.contains(&"DC_ChargeLoopReq") && names.ends_with(&["SessionStopReq"]));
+    assert!(charger.events.iter().any(|e| matches!(
+        e,
+        SessionEvent::Received { name: "AuthorizationReq", summary } if summary == "PnC"
+    )));
     assert!(plant.lock().unwrap().battery().soc() > soc);
 }
 
