@@ -19,7 +19,8 @@ use anyhow::Context as _;
 use ccs_proto::capture::{RecorderConfig, SectionInfo, SessionRecorder, Timestamp};
 use ccs_proto::hardware::{ContactorRequest, CpState, HardwareCommand, LockRequest, Percent};
 use ccs_proto::session::{
-    self, EvccConfig, EvccSession, Outcome, SeccConfig, SeccSession, SessionEvent, V2gSession,
+    self, EvccConfig, EvccSession, Outcome, Protocol as V2gProtocol, ProtocolOffer, SeccConfig,
+    SeccSession, SessionEvent, V2gSession,
 };
 use ccs_proto::slac::SlacEvent;
 use ccs_proto::time::{Duration, Instant};
@@ -28,7 +29,7 @@ use ccs_sim::world::{
     WorldConfig, WorldEvent, WorldEventKind,
 };
 
-use crate::cli::{Protocol, SimArgs};
+use crate::cli::SimArgs;
 use crate::config::Config;
 
 /// Exit code when the session did not complete.
@@ -54,9 +55,9 @@ pub(crate) fn run(args: &SimArgs) -> anyhow::Result<ExitCode> {
         .or(config.general.rng_seed)
         .unwrap_or_else(fresh_seed);
     let world_config = world_config(args, config, seed);
-    let header = header(&world_config, &config.protocols());
+    let header = header(&world_config, &sim_protocols(args));
     let plugged = Side::Evse(world_config.plugged_charger);
-    let mut world = World::new(world_config, sessions(&config.protocols()))
+    let mut world = World::new(world_config, sessions(sim_protocols(args)))
         .context("the simulation cannot be set up")?;
     let recorder = match &args.common.pcap {
         Some(path) => Some(start_recording(&mut world, path, plugged, &header)?),
@@ -163,22 +164,6 @@ fn refuse_unsupported(args: &SimArgs) -> Option<ExitCode> {
         eprintln!("ccsplc sim: {what}");
         Some(ExitCode::from(EXIT_NOT_SUPPORTED))
     };
-    if let Some(p) = args
-        .common
-        .protocols
-        .iter()
-        .find(|&&p| !matches!(p, Protocol::Din | Protocol::Iso2))
-    {
-        let name = match p {
-            Protocol::Din => "din",
-            Protocol::Iso2 => "iso2",
-            Protocol::Iso20Dc => "iso20-dc",
-            Protocol::Iso20Bpt => "iso20-bpt",
-        };
-        return refuse(format!(
-            "protocol {name} is not supported yet; only din and iso2 can be simulated in this build"
-        ));
-    }
     if args.list_faults || args.fault.is_some() {
         return refuse("fault injection (--fault, --list-faults) is not supported yet".into());
     }
@@ -188,31 +173,44 @@ fn refuse_unsupported(args: &SimArgs) -> Option<ExitCode> {
     None
 }
 
-/// The sessions on both sides: the car offers `protocols` (`--protocol`, in priority order;
-/// DIN when none), the charger accepts DIN and ISO 15118-2 and follows the car's priorities.
-/// The charger's SessionID comes from the world's seeded entropy, the car's EVCCID is its MAC.
-fn sessions(protocols: &[session::Protocol]) -> Box<SessionFactory<'static>> {
-    let mut car = EvccConfig::default();
-    if !protocols.is_empty() {
-        car.protocols = protocols
-            .iter()
-            .zip(1u8..)
-            .map(|(&protocol, priority)| session::ProtocolOffer {
-                protocol,
-                priority,
-                schema_id: priority,
-            })
-            .collect();
+/// The protocols of this run: `--protocol` in priority order, DIN when none is given.
+fn sim_protocols(args: &SimArgs) -> Vec<V2gProtocol> {
+    if args.common.protocols.is_empty() {
+        return vec![V2gProtocol::Din70121];
     }
-    let mut charger = SeccConfig::default();
-    charger.protocols = vec![session::Protocol::Din70121, session::Protocol::Iso15118_2];
+    args.common
+        .protocols
+        .iter()
+        .map(|&p| crate::config::Protocol::from(p).into())
+        .collect()
+}
+
+/// The sessions on both sides: the car offering `protocols` in that order, the charger
+/// accepting them. With ISO 15118-20 DC_BPT the car discharges into the charger
+/// (vehicle-to-home). The charger's SessionID comes from the world's seeded entropy, the car's
+/// EVCCID is its MAC.
+fn sessions(protocols: Vec<V2gProtocol>) -> Box<SessionFactory<'static>> {
     Box::new(move |slot: &SessionSlot| -> Box<dyn V2gSession> {
         match slot.side {
-            Side::Ev => Box::new(EvccSession::new(car.clone(), slot.mac.0, slot.now)),
+            Side::Ev => {
+                let mut config = EvccConfig::default();
+                config.protocols = protocols
+                    .iter()
+                    .zip(1u8..)
+                    .map(|(&protocol, n)| ProtocolOffer {
+                        protocol,
+                        priority: n,
+                        schema_id: n,
+                    })
+                    .collect();
+                Box::new(EvccSession::new(config, slot.mac.0, slot.now))
+            }
             Side::Evse(_) => {
                 let mut session_id = [0u8; 8];
                 session_id.copy_from_slice(&slot.entropy[..8]);
-                Box::new(SeccSession::new(charger.clone(), session_id, slot.now))
+                let mut config = SeccConfig::default();
+                config.protocols.clone_from(&protocols);
+                Box::new(SeccSession::new(config, session_id, slot.now))
             }
         }
     })
@@ -238,6 +236,11 @@ fn world_config(args: &SimArgs, config: &Config, seed: u64) -> WorldConfig {
     } else {
         LinkMode::Powerline
     };
+    if sim_protocols(args).contains(&V2gProtocol::Iso15118_20DcBpt) {
+        // Bidirectional power transfer: the simulated charger can sink what the car sends
+        // (vehicle-to-home).
+        w.plant.power_supply.max_sink_current = ccs_proto::hardware::Amps(40.0);
+    }
     w.ev_slac = config.ev_slac();
     w.evse_slac = config.evse_slac();
     w.sdp_client = config.sdp_client();
@@ -263,7 +266,7 @@ fn world_config(args: &SimArgs, config: &Config, seed: u64) -> WorldConfig {
     w
 }
 
-fn header(w: &WorldConfig, protocols: &[session::Protocol]) -> String {
+fn header(w: &WorldConfig, protocols: &[V2gProtocol]) -> String {
     let link = match w.link {
         LinkMode::Powerline => "over the simulated powerline (HomePlug modems)",
         LinkMode::NoModem => "on a direct link without modems",
@@ -277,7 +280,7 @@ fn header(w: &WorldConfig, protocols: &[session::Protocol]) -> String {
         (None, None) => "charging until full".to_owned(),
     };
     let offered = match protocols {
-        [] => session::Protocol::Din70121.to_string(),
+        [] => V2gProtocol::Din70121.to_string(),
         _ => protocols
             .iter()
             .map(ToString::to_string)
@@ -597,16 +600,13 @@ mod tests {
     }
 
     #[test]
-    fn unsupported_options_are_refused_and_din_is_not() {
+    fn unsupported_options_are_refused_and_din_and_iso20_are_not() {
         assert!(refuse_unsupported(&sim_args(&["--protocol", "din"])).is_none());
         assert!(refuse_unsupported(&sim_args(&[])).is_none());
         assert!(refuse_unsupported(&sim_args(&["--protocol", "iso2"])).is_none());
-        for args in [
-            &["--protocol", "iso20-dc"][..],
-            &["--protocol", "din", "--protocol", "iso20-dc"],
-            &["--list-faults"],
-            &["--web", "127.0.0.1:8080"],
-        ] {
+        assert!(refuse_unsupported(&sim_args(&["--protocol", "iso20-dc"])).is_none());
+        assert!(refuse_unsupported(&sim_args(&["--protocol", "iso20-bpt"])).is_none());
+        for args in [&["--list-faults"][..], &["--web", "127.0.0.1:8080"]] {
             assert!(refuse_unsupported(&sim_args(args)).is_some(), "{args:?}");
         }
     }

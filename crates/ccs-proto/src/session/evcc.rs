@@ -6,7 +6,7 @@ use crate::session::outbox::Outbox;
 use crate::session::timers::{Timer, TimerTable};
 use crate::session::{
     Disconnect, Outcome, Phase, Protocol, Role, SessionError, SessionEvent, Transmit, V2gSession,
-    din, handshake, iso2,
+    din, handshake, iso2, iso20,
 };
 use crate::time::Instant;
 use crate::v2gtp::PayloadType;
@@ -20,6 +20,8 @@ enum Machine {
     Handshake,
     /// DIN SPEC 70121.
     Din(Box<din::evcc::Evcc>),
+    /// ISO 15118-20 DC / DC_BPT.
+    Iso20(Box<iso20::evcc::Evcc>),
     /// ISO 15118-2.
     Iso2(Box<iso2::evcc::Evcc>),
     /// Over (before a protocol machine took over).
@@ -141,6 +143,7 @@ impl V2gSession for EvccSession {
     fn handle_message(&mut self, now: Instant, payload_type: PayloadType, payload: &[u8]) {
         match &mut self.machine {
             Machine::Din(m) => m.handle_message(now, &mut self.out, payload_type, payload),
+            Machine::Iso20(m) => m.handle_message(now, &mut self.out, payload_type, payload),
             Machine::Iso2(m) => m.handle_message(now, &mut self.out, payload_type, payload),
             Machine::Handshake => {
                 let res = match handshake::decode_response(payload) {
@@ -165,6 +168,20 @@ impl V2gSession for EvccSession {
                                 m.start(now, &mut self.out);
                                 self.machine = Machine::Din(m);
                             }
+                            Protocol::Iso15118_20Dc | Protocol::Iso15118_20DcBpt => {
+                                let offered =
+                                    |p| self.config.protocols.iter().any(|o| o.protocol == p);
+                                let wants_bpt = protocol == Protocol::Iso15118_20DcBpt;
+                                let accepts_dc = !wants_bpt || offered(Protocol::Iso15118_20Dc);
+                                let mut m = Box::new(iso20::evcc::Evcc::new(
+                                    self.config.clone(),
+                                    self.evcc_id,
+                                    wants_bpt,
+                                    accepts_dc,
+                                ));
+                                m.start(now, &mut self.out);
+                                self.machine = Machine::Iso20(m);
+                            }
                             Protocol::Iso15118_2 => {
                                 let mut m = Box::new(iso2::evcc::Evcc::new(
                                     self.config.clone(),
@@ -175,9 +192,6 @@ impl V2gSession for EvccSession {
                                 m.start(now, &mut self.out);
                                 self.machine = Machine::Iso2(m);
                             }
-                            other => self.end_early(SessionError::Config(format!(
-                                "{other} negotiated but not implemented"
-                            ))),
                         }
                     }
                     Err(e) => self.end_early(e),
@@ -194,6 +208,7 @@ impl V2gSession for EvccSession {
         });
         match &mut self.machine {
             Machine::Din(m) => m.fail(now, &mut self.out, error),
+            Machine::Iso20(m) => m.fail(now, &mut self.out, error),
             Machine::Iso2(m) => m.fail(now, &mut self.out, error),
             Machine::Idle | Machine::Handshake => self.end_early(error),
             Machine::Ended => {}
@@ -202,8 +217,10 @@ impl V2gSession for EvccSession {
 
     fn handle_measurement(&mut self, now: Instant, measurement: Measurement) {
         self.out.snapshot.apply(now, measurement);
-        if let Machine::Din(m) = &mut self.machine {
-            m.handle_measurement(now, &mut self.out, measurement);
+        match &mut self.machine {
+            Machine::Din(m) => m.handle_measurement(now, &mut self.out, measurement),
+            Machine::Iso20(m) => m.handle_measurement(now, &mut self.out, measurement),
+            _ => {}
         }
         if let Machine::Iso2(m) = &mut self.machine {
             m.handle_measurement(now, &mut self.out, measurement);
@@ -213,6 +230,7 @@ impl V2gSession for EvccSession {
     fn handle_hardware_fault(&mut self, now: Instant, fault: HardwareFault) {
         match &mut self.machine {
             Machine::Din(m) => m.fail(now, &mut self.out, SessionError::Hardware(fault)),
+            Machine::Iso20(m) => m.fail(now, &mut self.out, SessionError::Hardware(fault)),
             Machine::Iso2(m) => m.fail(now, &mut self.out, SessionError::Hardware(fault)),
             Machine::Idle | Machine::Handshake => self.end_early(SessionError::Hardware(fault)),
             Machine::Ended => {}
@@ -222,6 +240,7 @@ impl V2gSession for EvccSession {
     fn handle_stop_request(&mut self, now: Instant) {
         match &mut self.machine {
             Machine::Din(m) => m.handle_stop_request(now, &mut self.out),
+            Machine::Iso20(m) => m.handle_stop_request(now, &mut self.out),
             Machine::Iso2(m) => m.handle_stop_request(now, &mut self.out),
             Machine::Idle | Machine::Handshake => {
                 self.timers.stop_all();
@@ -237,8 +256,10 @@ impl V2gSession for EvccSession {
         if let Some(timer) = self.timers.pop_expired(now) {
             return self.end_early(SessionError::Timeout(timer.name()));
         }
-        if let Machine::Din(m) = &mut self.machine {
-            m.handle_timeout(now, &mut self.out);
+        match &mut self.machine {
+            Machine::Din(m) => m.handle_timeout(now, &mut self.out),
+            Machine::Iso20(m) => m.handle_timeout(now, &mut self.out),
+            _ => {}
         }
         if let Machine::Iso2(m) = &mut self.machine {
             m.handle_timeout(now, &mut self.out);
@@ -264,6 +285,7 @@ impl V2gSession for EvccSession {
         let own = self.timers.next_timeout();
         let machine = match &self.machine {
             Machine::Din(m) => m.poll_timeout(),
+            Machine::Iso20(m) => m.poll_timeout(),
             Machine::Iso2(m) => m.poll_timeout(),
             _ => None,
         };

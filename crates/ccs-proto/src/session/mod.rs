@@ -50,6 +50,7 @@ mod evcc;
 mod evse_dc;
 pub mod handshake;
 pub mod iso2;
+pub mod iso20;
 mod outbox;
 mod secc;
 pub mod timers;
