@@ -45,8 +45,10 @@ fn car_config() -> EvccConfig {
     // Josev's Java EXI codec answers CurrentDemand in 100-520 ms (field-timing.md §3), over
     // the standard's 250 ms, and its first messages take up to 2 s on a loaded machine (the
     // JVM warms up): test knobs, not field settings.
-    c.timeouts.current_demand_msg_timeout = Duration::from_secs(3);
-    c.timeouts.msg_timeout = Duration::from_secs(6);
+    // Several Josev JVMs in parallel on two cores are slower still.
+    c.timeouts.current_demand_msg_timeout = Duration::from_secs(5);
+    c.timeouts.msg_timeout = Duration::from_secs(10);
+    c.iso2.timeouts.long_msg_timeout = Duration::from_secs(20);
     c.charge_duration = Some(Duration::from_secs(3));
     c
 }
