@@ -19,8 +19,7 @@ use anyhow::Context as _;
 use ccs_proto::capture::{RecorderConfig, SectionInfo, SessionRecorder, Timestamp};
 use ccs_proto::hardware::{ContactorRequest, CpState, HardwareCommand, LockRequest, Percent};
 use ccs_proto::session::{
-    self, EvccConfig, EvccSession, Outcome, Protocol as V2gProtocol, ProtocolOffer, SeccConfig,
-    SeccSession, SessionEvent, V2gSession,
+    self, EvccConfig, EvccSession, Outcome, SeccConfig, SeccSession, SessionEvent, V2gSession,
 };
 use ccs_proto::slac::SlacEvent;
 use ccs_proto::time::{Duration, Instant};
@@ -55,9 +54,9 @@ pub(crate) fn run(args: &SimArgs) -> anyhow::Result<ExitCode> {
         .or(config.general.rng_seed)
         .unwrap_or_else(fresh_seed);
     let world_config = world_config(args, config, seed);
-    let header = header(&world_config, &sim_protocols(args));
+    let header = header(&world_config, &config.protocols());
     let plugged = Side::Evse(world_config.plugged_charger);
-    let mut world = World::new(world_config, sessions(sim_protocols(args)))
+    let mut world = World::new(world_config, sessions(&config.protocols()))
         .context("the simulation cannot be set up")?;
     let recorder = match &args.common.pcap {
         Some(path) => Some(start_recording(&mut world, path, plugged, &header)?),
@@ -173,44 +172,36 @@ fn refuse_unsupported(args: &SimArgs) -> Option<ExitCode> {
     None
 }
 
-/// The protocols of this run: `--protocol` in priority order, DIN when none is given.
-fn sim_protocols(args: &SimArgs) -> Vec<V2gProtocol> {
-    if args.common.protocols.is_empty() {
-        return vec![V2gProtocol::Din70121];
+/// The sessions on both sides: the car offers `protocols` (`--protocol`, in priority order;
+/// DIN when none), the charger accepts DIN and ISO 15118-2 and follows the car's priorities.
+/// The charger's SessionID comes from the world's seeded entropy, the car's EVCCID is its MAC.
+fn sessions(protocols: &[session::Protocol]) -> Box<SessionFactory<'static>> {
+    let mut car = EvccConfig::default();
+    if !protocols.is_empty() {
+        car.protocols = protocols
+            .iter()
+            .zip(1u8..)
+            .map(|(&protocol, priority)| session::ProtocolOffer {
+                protocol,
+                priority,
+                schema_id: priority,
+            })
+            .collect();
     }
-    args.common
-        .protocols
-        .iter()
-        .map(|&p| crate::config::Protocol::from(p).into())
-        .collect()
-}
-
-/// The sessions on both sides: the car offering `protocols` in that order, the charger
-/// accepting them. With ISO 15118-20 DC_BPT the car discharges into the charger
-/// (vehicle-to-home). The charger's SessionID comes from the world's seeded entropy, the car's
-/// EVCCID is its MAC.
-fn sessions(protocols: Vec<V2gProtocol>) -> Box<SessionFactory<'static>> {
+    let mut charger = SeccConfig::default();
+    charger.protocols = vec![
+        session::Protocol::Din70121,
+        session::Protocol::Iso15118_2,
+        session::Protocol::Iso15118_20Dc,
+        session::Protocol::Iso15118_20DcBpt,
+    ];
     Box::new(move |slot: &SessionSlot| -> Box<dyn V2gSession> {
         match slot.side {
-            Side::Ev => {
-                let mut config = EvccConfig::default();
-                config.protocols = protocols
-                    .iter()
-                    .zip(1u8..)
-                    .map(|(&protocol, n)| ProtocolOffer {
-                        protocol,
-                        priority: n,
-                        schema_id: n,
-                    })
-                    .collect();
-                Box::new(EvccSession::new(config, slot.mac.0, slot.now))
-            }
+            Side::Ev => Box::new(EvccSession::new(car.clone(), slot.mac.0, slot.now)),
             Side::Evse(_) => {
                 let mut session_id = [0u8; 8];
                 session_id.copy_from_slice(&slot.entropy[..8]);
-                let mut config = SeccConfig::default();
-                config.protocols.clone_from(&protocols);
-                Box::new(SeccSession::new(config, session_id, slot.now))
+                Box::new(SeccSession::new(charger.clone(), session_id, slot.now))
             }
         }
     })
@@ -236,7 +227,10 @@ fn world_config(args: &SimArgs, config: &Config, seed: u64) -> WorldConfig {
     } else {
         LinkMode::Powerline
     };
-    if sim_protocols(args).contains(&V2gProtocol::Iso15118_20DcBpt) {
+    if config
+        .protocols()
+        .contains(&session::Protocol::Iso15118_20DcBpt)
+    {
         // Bidirectional power transfer: the simulated charger can sink what the car sends
         // (vehicle-to-home).
         w.plant.power_supply.max_sink_current = ccs_proto::hardware::Amps(40.0);
@@ -266,7 +260,7 @@ fn world_config(args: &SimArgs, config: &Config, seed: u64) -> WorldConfig {
     w
 }
 
-fn header(w: &WorldConfig, protocols: &[V2gProtocol]) -> String {
+fn header(w: &WorldConfig, protocols: &[session::Protocol]) -> String {
     let link = match w.link {
         LinkMode::Powerline => "over the simulated powerline (HomePlug modems)",
         LinkMode::NoModem => "on a direct link without modems",
@@ -280,7 +274,7 @@ fn header(w: &WorldConfig, protocols: &[V2gProtocol]) -> String {
         (None, None) => "charging until full".to_owned(),
     };
     let offered = match protocols {
-        [] => V2gProtocol::Din70121.to_string(),
+        [] => session::Protocol::Din70121.to_string(),
         _ => protocols
             .iter()
             .map(ToString::to_string)
@@ -600,12 +594,11 @@ mod tests {
     }
 
     #[test]
-    fn unsupported_options_are_refused_and_din_and_iso20_are_not() {
-        assert!(refuse_unsupported(&sim_args(&["--protocol", "din"])).is_none());
+    fn unsupported_options_are_refused_and_every_protocol_is_not() {
+        for protocol in ["din", "iso2", "iso20-dc", "iso20-bpt"] {
+            assert!(refuse_unsupported(&sim_args(&["--protocol", protocol])).is_none());
+        }
         assert!(refuse_unsupported(&sim_args(&[])).is_none());
-        assert!(refuse_unsupported(&sim_args(&["--protocol", "iso2"])).is_none());
-        assert!(refuse_unsupported(&sim_args(&["--protocol", "iso20-dc"])).is_none());
-        assert!(refuse_unsupported(&sim_args(&["--protocol", "iso20-bpt"])).is_none());
         for args in [&["--list-faults"][..], &["--web", "127.0.0.1:8080"]] {
             assert!(refuse_unsupported(&sim_args(args)).is_some(), "{args:?}");
         }
