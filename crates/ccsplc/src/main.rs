@@ -8,6 +8,7 @@
 mod cli;
 mod config;
 mod logging;
+mod web;
 
 use std::process::ExitCode;
 
