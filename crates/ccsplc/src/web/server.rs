@@ -217,9 +217,9 @@ async fn capture(State(app): State<AppState>) -> Response {
     response
 }
 
-/// Checks that the request may use the controls; the refusal otherwise.
-fn check_access(app: &AppState, headers: &HeaderMap, uri: &Uri) -> Result<(), Response> {
-    app.access.check(headers, uri.query()).map_err(|denied| {
+/// The refusal, if the request may not use the controls.
+fn refusal(app: &AppState, headers: &HeaderMap, uri: &Uri) -> Option<Response> {
+    app.access.check(headers, uri.query()).err().map(|denied| {
         let mut response = error(denied.status(), &denied.message());
         if denied.status() == StatusCode::UNAUTHORIZED {
             response.headers_mut().insert(
@@ -267,7 +267,7 @@ fn dispatch(app: &AppState, control: DashboardControl) -> Response {
 }
 
 async fn stop(State(app): State<AppState>, headers: HeaderMap, uri: Uri) -> Response {
-    if let Err(refused) = check_access(&app, &headers, &uri) {
+    if let Some(refused) = refusal(&app, &headers, &uri) {
         return refused;
     }
     dispatch(&app, DashboardControl::Stop)
@@ -293,7 +293,7 @@ async fn authorize(
     uri: Uri,
     body: Bytes,
 ) -> Response {
-    if let Err(refused) = check_access(&app, &headers, &uri) {
+    if let Some(refused) = refusal(&app, &headers, &uri) {
         return refused;
     }
     match serde_json::from_slice::<AuthorizeBody>(&body) {
@@ -311,7 +311,7 @@ async fn enable(
     uri: Uri,
     body: Bytes,
 ) -> Response {
-    if let Err(refused) = check_access(&app, &headers, &uri) {
+    if let Some(refused) = refusal(&app, &headers, &uri) {
         return refused;
     }
     match serde_json::from_slice::<EnableBody>(&body) {

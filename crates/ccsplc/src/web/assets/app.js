@@ -12,6 +12,24 @@ const TOKEN_KEY = 'ccsplc.dashboard.token';
 
 const $ = (id) => document.getElementById(id);
 
+// The phases of a session in order (ccs_proto::session::Phase), with short labels.
+const STEPS = [
+  ['Handshake', 'Handshake'],
+  ['SessionSetup', 'Setup'],
+  ['ServiceSelection', 'Services'],
+  ['Authorization', 'Authorization'],
+  ['ChargeParameterDiscovery', 'Parameters'],
+  ['ConnectAndLock', 'Lock'],
+  ['CableCheck', 'Cable check'],
+  ['PreCharge', 'Precharge'],
+  ['PowerDeliveryStart', 'Power on'],
+  ['Charging', 'Charging'],
+  ['PowerDeliveryStop', 'Power off'],
+  ['WeldingDetection', 'Welding check'],
+  ['SessionStop', 'Session stop'],
+  ['Finished', 'Done'],
+];
+
 function text(id, value) {
   const el = $(id);
   if (el && el.textContent !== value) el.textContent = value;
@@ -66,6 +84,7 @@ function render() {
   pill.dataset.state = session.state;
   text('session-state', session.stop_requested && session.state === 'running' ? 'stopping' : session.state);
   text('protocol', session.protocol || 'no protocol yet');
+  renderSteps(session);
   const err = $('session-error');
   err.hidden = !session.error;
   text('session-error', session.error || '');
@@ -112,6 +131,30 @@ function render() {
   renderMessages(s.messages);
   $('capture-link').hidden = !s.capture;
   if (s.capture) $('capture-link').textContent = 'capture (' + s.capture + ')';
+}
+
+let stepsBuilt = false;
+function renderSteps(session) {
+  const list = $('steps');
+  if (!stepsBuilt) {
+    list.replaceChildren(...STEPS.map(([name, label]) => {
+      const item = document.createElement('li');
+      item.textContent = label;
+      item.title = name;
+      return item;
+    }));
+    stepsBuilt = true;
+  }
+  const name = session.phase ? session.phase.name : null;
+  let current = STEPS.findIndex(([n]) => n === name);
+  const failed = name === 'SafeShutdown' || session.state === 'failed';
+  if (name === 'SafeShutdown') current = STEPS.length - 1;
+  Array.from(list.children).forEach((item, i) => {
+    let state = 'todo';
+    if (current >= 0 && i < current) state = 'done';
+    if (i === current) state = failed ? 'failed' : (name === 'Finished' ? 'done' : 'current');
+    item.dataset.state = state;
+  });
 }
 
 function renderControls(s) {
@@ -197,11 +240,13 @@ function scheduleChart() {
   requestAnimationFrame(() => { chartPending = false; drawChart(); });
 }
 
+const ROWS = 5;
+// The top of an axis with ROWS grid lines at round numbers, a little above `value`.
 function niceMax(value, floor) {
-  const v = Math.max(value, floor);
-  const step = Math.pow(10, Math.floor(Math.log10(v)));
-  for (const m of [1, 1.5, 2, 2.5, 3, 4, 5, 6, 8, 10]) if (m * step >= v) return m * step;
-  return 10 * step;
+  const raw = Math.max(value * 1.05, floor) / ROWS;
+  const magnitude = Math.pow(10, Math.floor(Math.log10(raw)));
+  for (const m of [1, 1.5, 2, 2.5, 3, 4, 5, 6, 8, 10]) if (m * magnitude >= raw) return m * magnitude * ROWS;
+  return 10 * magnitude * ROWS;
 }
 
 function mmss(ms) {
@@ -243,16 +288,16 @@ function drawChart() {
   g.strokeStyle = color('--line');
   g.lineWidth = 1;
   g.fillStyle = color('--muted');
-  const rows = 4;
+  const rows = ROWS;
   for (let k = 0; k <= rows; k++) {
     const y = pad.top + (ph * k) / rows;
     g.beginPath(); g.moveTo(pad.left, y + 0.5); g.lineTo(pad.left + pw, y + 0.5); g.stroke();
     g.textAlign = 'right'; g.textBaseline = 'middle';
     g.fillStyle = color('--volt');
-    g.fillText(String(Math.round(vMax * (1 - k / rows))), pad.left - 6, y);
+    g.fillText(String(+(vMax * (1 - k / rows)).toFixed(1)), pad.left - 6, y);
     g.textAlign = 'left';
     g.fillStyle = color('--amp');
-    g.fillText(String(Math.round(iMax * (1 - k / rows))), pad.left + pw + 6, y);
+    g.fillText(String(+(iMax * (1 - k / rows)).toFixed(1)), pad.left + pw + 6, y);
   }
   g.fillStyle = color('--muted');
   g.textBaseline = 'top';
