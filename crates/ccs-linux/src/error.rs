@@ -28,6 +28,9 @@ pub enum LinkError {
     /// Timeout: something did not happen in time.
     #[error("timeout: {0}")]
     Timeout(String),
+    /// SLAC gave up (the inner error says why and whose fault it is).
+    #[error("SLAC failed: {0}")]
+    Slac(ccs_proto::slac::SlacError),
     /// SDP found no charger.
     #[error(transparent)]
     Sdp(#[from] SdpClientError),

@@ -8,15 +8,20 @@
 //! - [`iface::Interface`]: the PLC interface's index, MAC and link-local IPv6 address, read from
 //!   the kernel. [`link::Link`] opens it for one of the three [`link::LinkMode`]s
 //!   (`--no-slac`, `--no-modem`, or a real modem).
-//! - [`raw::RawLink`]: async raw Ethernet for HomePlug (`0x88E1`), the SLAC transport.
+//! - [`raw::RawLink`]: async raw Ethernet for HomePlug (`0x88E1`), the SLAC transport;
+//!   [`slac::run_slac`] drives the car's or the charger's SLAC machine over it.
 //! - [`sdp`]: SDP over UDP/IPv6 — [`sdp::discover_secc`] for the car,
 //!   [`sdp::SdpResponder`] for the charger.
 //! - [`tcp`] and [`tls`]: the V2G connection over TCP or TLS (OpenSSL; TLS 1.2 with the
 //!   ISO 15118-2 CBC suite, TLS 1.3 for ISO 15118-20), [`tcp::V2gListener`] for the charger and
 //!   [`tcp::connect`] for the car, both yielding a [`v2g::V2gConnection`] that carries whole
 //!   V2GTP messages.
+//! - [`session::run_session`]: runs any `ccs_proto::session::V2gSession` over a V2G
+//!   connection, with the hardware adapters and stop requests as channels.
 //! - [`tap`]: the TAP bridge of the modem simulator for namespace tests: one TAP device in each
-//!   of two namespaces, frames moved between them by a pluggable [`tap::Forwarder`].
+//!   of two namespaces, frames moved between them by a pluggable [`tap::Forwarder`]:
+//!   [`tap::AlwaysBridge`] (a cable) or [`modem_sim::PowerlineForwarder`] (two simulated
+//!   modems from `ccs-sim` that let only SLAC through until the AVLN is up).
 //! - [`clock::Clock`]: maps the real clock onto the core's `Instant`.
 //!
 //! Everything here needs Linux; raw sockets need CAP_NET_RAW, TAP devices and namespaces
@@ -28,8 +33,11 @@ pub mod clock;
 pub mod error;
 pub mod iface;
 pub mod link;
+pub mod modem_sim;
 pub mod raw;
 pub mod sdp;
+pub mod session;
+pub mod slac;
 pub mod sys;
 pub mod tap;
 pub mod tcp;

@@ -168,19 +168,22 @@ impl SdpResponder {
         self.server.stats()
     }
 
-    /// Answers requests until the socket fails; events go to `events` if given.
+    /// Answers requests until `stop` resolves (then returns the counters) or the socket
+    /// fails; events go to `events` if given.
     pub async fn run(
         mut self,
         events: Option<mpsc::UnboundedSender<SdpServerEvent>>,
-    ) -> Result<(), LinkError> {
+        stop: impl Future<Output = ()>,
+    ) -> Result<SdpServerStats, LinkError> {
         let context = format!("SDP server on {}", self.interface);
         let mut buf = [0u8; MAX_DATAGRAM];
+        let mut stop = std::pin::pin!(stop);
         loop {
-            let (n, from) = self
-                .socket
-                .recv_from(&mut buf)
-                .await
-                .map_err(|e| LinkError::io(context.clone(), e))?;
+            let received = tokio::select! {
+                () = &mut stop => return Ok(self.server.stats()),
+                received = self.socket.recv_from(&mut buf) => received,
+            };
+            let (n, from) = received.map_err(|e| LinkError::io(context.clone(), e))?;
             let SocketAddr::V6(from) = from else {
                 continue;
             };

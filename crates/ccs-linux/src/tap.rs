@@ -46,7 +46,7 @@ impl Side {
 /// [`Forwarder::handle_frame`]; then write out everything [`Forwarder::poll_transmit`] returns
 /// (to the host on that side); sleep until [`Forwarder::poll_timeout`] and then call
 /// [`Forwarder::handle_timeout`].
-pub trait Forwarder: Send {
+pub trait Forwarder {
     /// A frame the host on side `from` sent (its modem receives it).
     fn handle_frame(&mut self, now: Instant, from: Side, frame: &[u8]);
     /// The next frame to deliver to the host on the given side.

@@ -147,3 +147,95 @@ impl V2gConnection {
             .map_err(ConnectionError::Broken)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ccs_proto::v2gtp::DeframeError;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt, DuplexStream};
+
+    fn pair(max: u32) -> (V2gConnection, DuplexStream) {
+        let (ours, theirs) = tokio::io::duplex(64);
+        let peer: SocketAddrV6 = "[fe80::1%1]:50000".parse().unwrap();
+        let conn = V2gConnection::new(
+            Box::new(ours),
+            peer,
+            None,
+            DeframerConfig::with_max_payload_len(max),
+        );
+        (conn, theirs)
+    }
+
+    fn frame(t: PayloadType, payload: &[u8]) -> Vec<u8> {
+        v2gtp::encode(t, payload).unwrap()
+    }
+
+    #[tokio::test]
+    async fn split_and_coalesced_messages_arrive_whole() {
+        let (mut conn, mut peer) = pair(4096);
+        let mut wire = frame(PayloadType::Exi, &[0x80; 300]);
+        wire.extend(frame(PayloadType::Iso20Dc, &[1, 2, 3]));
+        let writer = tokio::spawn(async move {
+            // Odd-sized pieces straddle the message boundary.
+            for chunk in wire.chunks(7) {
+                peer.write_all(chunk).await.unwrap();
+            }
+            peer.shutdown().await.unwrap();
+        });
+        let V2gEvent::Message(first) = conn.next_event().await else {
+            panic!("expected a message");
+        };
+        assert_eq!(first.payload, vec![0x80; 300]);
+        let V2gEvent::Message(second) = conn.next_event().await else {
+            panic!("expected a message");
+        };
+        assert_eq!(second.payload_type, PayloadType::Iso20Dc);
+        assert_eq!(second.payload, vec![1, 2, 3]);
+        assert!(matches!(conn.next_event().await, V2gEvent::Closed));
+        assert!(matches!(conn.next_event().await, V2gEvent::Closed));
+        writer.await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn close_inside_a_message_is_a_failure() {
+        let (mut conn, mut peer) = pair(4096);
+        peer.write_all(&frame(PayloadType::Exi, &[9; 20])[..12])
+            .await
+            .unwrap();
+        drop(peer);
+        assert!(matches!(
+            conn.next_event().await,
+            V2gEvent::Failed(ConnectionError::Framing(DeframeError::TruncatedAtClose {
+                buffered: 12
+            }))
+        ));
+    }
+
+    #[tokio::test]
+    async fn bad_header_closes_our_side() {
+        let (mut conn, mut peer) = pair(16);
+        peer.write_all(&frame(PayloadType::Exi, &[0; 17]))
+            .await
+            .unwrap();
+        assert!(matches!(
+            conn.next_event().await,
+            V2gEvent::Failed(ConnectionError::Framing(DeframeError::PayloadTooLong {
+                length: 17,
+                max: 16
+            }))
+        ));
+        // We shut our side down: the peer reads end of stream (after what it has not read).
+        let mut rest = Vec::new();
+        peer.read_to_end(&mut rest).await.unwrap();
+        assert!(rest.is_empty());
+    }
+
+    #[tokio::test]
+    async fn send_frames_the_payload() {
+        let (mut conn, mut peer) = pair(4096);
+        conn.send(PayloadType::Exi, &[0x80, 0x98]).await.unwrap();
+        let mut got = [0u8; 10];
+        peer.read_exact(&mut got).await.unwrap();
+        assert_eq!(got, [0x01, 0xFE, 0x80, 0x01, 0, 0, 0, 2, 0x80, 0x98]);
+    }
+}

@@ -787,3 +787,87 @@ mod tests {
         assert_eq!(d.poll_message().unwrap().unwrap().payload, vec![7; 10]);
     }
 }
+
+#[cfg(test)]
+mod proptests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn stream_payload_type() -> impl Strategy<Value = PayloadType> {
+        prop::sample::select(vec![
+            PayloadType::Exi,
+            PayloadType::Iso20Mainstream,
+            PayloadType::Iso20Dc,
+            PayloadType::Iso20ParkingStatus,
+        ])
+    }
+
+    proptest! {
+        /// However TCP cuts the stream, the same messages come out, in order.
+        #[test]
+        fn any_segmentation_yields_the_same_messages(
+            messages in prop::collection::vec(
+                (stream_payload_type(), prop::collection::vec(any::<u8>(), 0..300)), 0..8),
+            cuts in prop::collection::vec(1usize..64, 1..64),
+        ) {
+            let wire: Vec<u8> = messages
+                .iter()
+                .flat_map(|(t, p)| encode(*t, p).unwrap())
+                .collect();
+            let mut d = Deframer::new(DeframerConfig::with_max_payload_len(300));
+            let mut out = Vec::new();
+            let mut offset = 0;
+            let mut cut = cuts.iter().cycle();
+            while offset < wire.len() {
+                let end = (offset + cut.next().copied().unwrap_or(1)).min(wire.len());
+                let mut piece = &wire[offset..end];
+                while !piece.is_empty() {
+                    let taken = d.push(piece);
+                    piece = &piece[taken..];
+                    while let Some(m) = d.poll_message().unwrap() {
+                        out.push((m.payload_type, m.payload));
+                    }
+                }
+                offset = end;
+            }
+            prop_assert_eq!(d.finish(), Ok(()));
+            prop_assert_eq!(out, messages);
+        }
+
+        /// Arbitrary bytes never panic the deframer and never make it hold more than the
+        /// header plus the maximum payload.
+        #[test]
+        fn arbitrary_bytes_are_bounded_and_never_panic(
+            bytes in prop::collection::vec(any::<u8>(), 0..2000),
+            max in 0u32..512,
+        ) {
+            let mut d = Deframer::new(DeframerConfig::with_max_payload_len(max));
+            let mut rest = &bytes[..];
+            loop {
+                let taken = d.push(rest);
+                rest = &rest[taken..];
+                prop_assert!(d.buffered() <= HEADER_LEN + max as usize);
+                match d.poll_message() {
+                    Ok(Some(m)) => prop_assert!(m.payload.len() <= max as usize),
+                    Ok(None) if rest.is_empty() => break,
+                    Ok(None) => prop_assert!(taken > 0 || d.spare_capacity().is_empty()),
+                    Err(_) => break,
+                }
+            }
+        }
+
+        /// SDP parsers accept any datagram without panicking, and what they accept re-emits to
+        /// the same bytes.
+        #[test]
+        fn sdp_parsers_never_panic_and_round_trip(
+            bytes in prop::collection::vec(any::<u8>(), 0..40),
+        ) {
+            if let Ok(r) = crate::sdp::SdpRequestRepr::parse(&bytes) {
+                prop_assert_eq!(&r.emit()[..], &bytes[..crate::sdp::REQUEST_LEN]);
+            }
+            if let Ok(r) = crate::sdp::SdpResponseRepr::parse(&bytes) {
+                prop_assert_eq!(&r.emit()[..], &bytes[..crate::sdp::RESPONSE_LEN]);
+            }
+        }
+    }
+}

@@ -226,3 +226,21 @@ fn random_and_truncated_frames_never_panic() {
         }
     }
 }
+
+#[test]
+fn unpadded_frames_are_accepted_and_emitted_padded() {
+    // A CM_SLAC_PARM.CNF as captured on the sending host: 44 bytes, no padding (Linux veth and
+    // TAP do not pad; a dSPACE EVSE's CNF appears as 56 bytes).
+    let padded = ccs_testdata::hex(
+        "0465650064c36257251844be88e10165600000ffffffffffff0a06010465650064c300000465650064c3000000000000000000000000000000000000",
+    );
+    let unpadded = &padded[..44];
+    let frame = MmeFrame::parse(unpadded).unwrap();
+    let Mme::SlacParmCnf(cnf) = &frame.body else {
+        panic!("{frame}")
+    };
+    assert_eq!((cnf.num_sounds, cnf.time_out, cnf.resp_type), (10, 6, 1));
+    assert_eq!(frame.emit(), padded);
+    // One byte less and the RunID is cut: an error, not a guess.
+    assert!(MmeFrame::parse(&padded[..43]).is_err());
+}

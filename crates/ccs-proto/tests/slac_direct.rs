@@ -311,3 +311,201 @@ fn a_second_car_starting_mid_run_does_not_abort_the_first() {
         "{evse_events:?}"
     );
 }
+
+#[test]
+fn pyplc_broadcast_atten_char_ind_is_not_taken_for_a_charger() {
+    // pyPLC's EVSE abuses broadcast CM_ATTEN_CHAR.IND as a power-supply channel (Tesla
+    // Model X capture); even with our RunID in it, it is no charger's report.
+    use ccs_proto::homeplug::slac_msg::AttenCharInd;
+    let (ev_config, evse_config) = configs();
+    let now = Instant::ZERO;
+    let mut ev = EvSlac::new(ev_config, EV, [7; 32]);
+    let mut evse = EvseSlac::new(evse_config, EVSE, Nmk([1; 16]), now);
+    ev.start(now);
+    // Let the EV get to sounding.
+    while let Some(f) = ev.poll_transmit() {
+        evse.handle_frame(now, &f).unwrap();
+    }
+    while let Some(f) = evse.poll_transmit() {
+        ev.handle_frame(now, &f).unwrap();
+    }
+    let special = MmeFrame::new(
+        MacAddress::BROADCAST,
+        MacAddress([0x02, 0, 0, 0, 0, 0x99]),
+        Mme::AttenCharInd(AttenCharInd {
+            application_type: 0,
+            security_type: 0,
+            source_address: MacAddress::BROADCAST,
+            run_id: ev.run_id(),
+            source_id: [0; 17],
+            resp_id: [0; 17],
+            num_sounds: 10,
+            groups: {
+                let mut g = vec![0u8; 58];
+                g[..3].copy_from_slice(&[0xaf, 0xfe, 0xdc]);
+                g
+            },
+        }),
+    );
+    ev.handle_frame(now, &special.emit()).unwrap();
+    assert!(
+        ev.poll_transmit().is_none(),
+        "no ATTEN_CHAR.RSP to a broadcast IND"
+    );
+    let (events, _) = run(&mut ev, &mut evse, now, Instant::from_millis(10_000));
+    let chosen: Vec<_> = events
+        .iter()
+        .filter_map(|e| match e {
+            SlacEvent::EvseChosen {
+                evse_mac,
+                candidates,
+                ..
+            } => Some((*evse_mac, *candidates)),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(chosen, vec![(EVSE, 1)]);
+}
+
+#[test]
+fn the_ev_keys_its_modem_with_the_nid_from_match_cnf_not_a_derived_one() {
+    use ccs_proto::homeplug::key_msg::SetKeyCnf;
+    use ccs_proto::homeplug::vendor_msg::{PlLinkStatusCnf, SwVerCnf};
+    let modem = MacAddress([0x98, 0x48, 0x27, 0, 0, 0x0e]);
+    let mut config = EvSlacConfig::default();
+    config.modem = ModemMode::Qca;
+    let mut evse_config = EvseSlacConfig::default();
+    evse_config.modem = ModemMode::None;
+    let mut now = Instant::ZERO;
+    let mut ev = EvSlac::new(config, EV, [8; 32]);
+    let mut evse = EvseSlac::new(evse_config, EVSE, Nmk([0x33; 16]), now);
+    ev.start(now);
+    // A fake modem: answers VS_SW_VER, SET_KEY (01) and link status (up).
+    let from_modem = |body| MmeFrame::new(EV, modem, body).emit();
+    let mut set_key = None;
+    let mut events = Vec::new();
+    for _ in 0..10_000 {
+        let mut frames = Vec::new();
+        while let Some(f) = ev.poll_transmit() {
+            frames.push(f);
+        }
+        for f in &frames {
+            let parsed = MmeFrame::parse(f).unwrap();
+            match &parsed.body {
+                Mme::SwVerReq => ev
+                    .handle_frame(
+                        now,
+                        &from_modem(Mme::SwVerCnf(SwVerCnf {
+                            status: 0,
+                            device_class: 0x22,
+                            version: "MAC-QCA7005-1.1.0.730-04-20140815-CS".into(),
+                            trailing: vec![],
+                        })),
+                    )
+                    .unwrap(),
+                Mme::SetKeyReq(req) => {
+                    assert_eq!(
+                        parsed.destination, modem,
+                        "to the modem found, not broadcast"
+                    );
+                    set_key = Some(req.clone());
+                    ev.handle_frame(
+                        now,
+                        &from_modem(Mme::SetKeyCnf(SetKeyCnf {
+                            result: 0x01,
+                            my_nonce: [1; 4],
+                            your_nonce: req.my_nonce,
+                            pid: 4,
+                            prn: 0,
+                            pmn: 0xff,
+                            cco_capability: 0,
+                        })),
+                    )
+                    .unwrap();
+                }
+                Mme::PlLinkStatusReq => ev
+                    .handle_frame(
+                        now,
+                        &from_modem(Mme::PlLinkStatusCnf(PlLinkStatusCnf {
+                            status: 0,
+                            link_status: 1,
+                        })),
+                    )
+                    .unwrap(),
+                Mme::SlacMatchReq(_)
+                | Mme::SlacParmReq(_)
+                | Mme::StartAttenCharInd(_)
+                | Mme::MnbcSoundInd(_)
+                | Mme::AttenCharRsp(_) => {
+                    evse.handle_frame(now, f).unwrap();
+                }
+                other => panic!("unexpected {other:?}"),
+            }
+        }
+        while let Some(f) = evse.poll_transmit() {
+            let mut f = f;
+            // Replace the charger's (derived) NID with a random one, as pyPLC and dSPACE send.
+            if MmeFrame::parse(&f).unwrap().mmtype() == ccs_proto::homeplug::MmType::CmSlacMatchCnf
+            {
+                f[85..92].copy_from_slice(&[0x01, 0x02, 0xaa, 0xbb, 0xcc, 0xdd, 0x07]);
+            }
+            ev.handle_frame(now, &f).unwrap();
+        }
+        events.extend(std::iter::from_fn(|| ev.poll_event()));
+        if events
+            .iter()
+            .any(|e| matches!(e, SlacEvent::Paired { .. } | SlacEvent::Failed { .. }))
+        {
+            break;
+        }
+        if !frames.is_empty() {
+            continue;
+        }
+        let Some(next) = [ev.poll_timeout(), evse.poll_timeout()]
+            .into_iter()
+            .flatten()
+            .min()
+        else {
+            break;
+        };
+        now = now.max(next);
+        ev.handle_timeout(now);
+        evse.handle_timeout(now);
+    }
+    let random_nid = Nid([0x01, 0x02, 0xaa, 0xbb, 0xcc, 0xdd, 0x07]);
+    let set_key = set_key.expect("SET_KEY sent");
+    assert_eq!(set_key.nid, random_nid);
+    assert_eq!(set_key.new_key, Nmk([0x33; 16]));
+    assert!(
+        matches!(events.last(), Some(SlacEvent::Paired { nid, .. }) if *nid == random_nid),
+        "{events:?}"
+    );
+    assert!(
+        matches!(events.first(), Some(SlacEvent::ModemFound { modem_mac, .. }) if *modem_mac == modem)
+    );
+}
+
+#[test]
+fn zero_durations_in_the_configuration_do_not_hang_the_machines() {
+    let (mut ev_config, mut evse_config) = configs();
+    let mut zero = ccs_proto::slac::SlacTimings::default();
+    zero.tp_match_sequence = Duration::ZERO;
+    zero.tp_ev_batch_msg_interval = Duration::ZERO;
+    zero.tt_matching_rate = Duration::ZERO;
+    zero.link_status_poll_interval = Duration::ZERO;
+    zero.tt_ev_atten_results = Duration::ZERO;
+    ev_config.timings = zero.clone();
+    evse_config.timings = zero;
+    let now = Instant::ZERO;
+    let mut evse = EvseSlac::new(evse_config, EVSE, Nmk([2; 16]), now);
+    let mut ev = EvSlac::new(ev_config, EV, [9; 32]);
+    ev.start(now);
+    let (events, _) = run(&mut ev, &mut evse, now, Instant::from_millis(60_000));
+    assert!(
+        matches!(
+            events.last(),
+            Some(SlacEvent::Paired { .. } | SlacEvent::Failed { .. })
+        ),
+        "{events:?}"
+    );
+}

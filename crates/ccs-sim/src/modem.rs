@@ -243,6 +243,11 @@ impl SimModem {
         &self.config
     }
 
+    /// Its configuration, to change knobs mid-run (they apply from the next event on).
+    pub const fn config_mut(&mut self) -> &mut ModemConfig {
+        &mut self.config
+    }
+
     /// The key in effect.
     pub const fn key(&self) -> AvlnTag {
         self.key

@@ -88,6 +88,20 @@ impl Powerline {
         }
     }
 
+    /// The usual setup: a car's modem and a charger's modem on one line (for a TAP bridge or
+    /// an in-process session). Returns the line and the (car, charger) stations.
+    pub fn with_pair(
+        seed: u64,
+        now: Instant,
+        ev_modem: ModemConfig,
+        evse_modem: ModemConfig,
+    ) -> (Self, StationId, StationId) {
+        let mut line = Self::new(seed);
+        let ev = line.add_modem(ev_modem, now);
+        let evse = line.add_modem(evse_modem, now);
+        (line, ev, evse)
+    }
+
     /// Plugs in a modem (powered up at `now`).
     pub fn add_modem(&mut self, config: ModemConfig, now: Instant) -> StationId {
         let id = StationId(self.modems.len());
@@ -99,6 +113,16 @@ impl Powerline {
     /// The modem of a station.
     pub fn modem(&self, station: StationId) -> Option<&SimModem> {
         self.modems.get(station.0)
+    }
+
+    /// The modem of a station, to change its knobs mid-run (e.g. a join that stops working).
+    pub fn modem_mut(&mut self, station: StationId) -> Option<&mut SimModem> {
+        self.modems.get_mut(station.0)
+    }
+
+    /// The number of stations.
+    pub fn stations(&self) -> usize {
+        self.modems.len()
     }
 
     /// The attenuation between two stations (both directions), dB.

@@ -8,7 +8,7 @@ use ccs_proto::homeplug::slac_msg::MnbcSoundInd;
 use ccs_proto::homeplug::{MacAddress, Mme, MmeFrame, Nid, Nmk, Oui, RunId};
 use ccs_proto::time::{Duration, Instant};
 use ccs_sim::modem::{ChipFlavour, LineFrame, ModemConfig, ModemOutput, ModemRole, SimModem};
-use ccs_sim::powerline::{Powerline, StationId};
+use ccs_sim::powerline::Powerline;
 
 const HOST: MacAddress = MacAddress([0x02, 0, 0, 0, 0, 0x01]);
 const MODEM: MacAddress = MacAddress([0x98, 0x48, 0x27, 0, 0, 0x01]);
@@ -220,15 +220,12 @@ fn an_evse_modem_measures_sounds_in_both_flavours() {
 fn broadcast_get_key_is_answered_by_the_remote_modem_inside_an_avln() {
     // pyPLC counts modems this way: two answers once the AVLN exists.
     let t0 = Instant::ZERO;
-    let mut line = Powerline::new(6);
-    let evse = line.add_modem(
-        ModemConfig::new(ModemRole::Evse, ChipFlavour::Qca7000, MODEM),
-        t0,
-    );
     let ev_modem = MacAddress([0x98, 0x48, 0x27, 0, 0, 0x02]);
-    let ev = line.add_modem(
-        ModemConfig::new(ModemRole::Pev, ChipFlavour::Qca7000, ev_modem),
+    let (mut line, ev, evse) = Powerline::with_pair(
+        6,
         t0,
+        ModemConfig::new(ModemRole::Pev, ChipFlavour::Qca7000, ev_modem),
+        ModemConfig::new(ModemRole::Evse, ChipFlavour::Qca7000, MODEM),
     );
     let nmk = Nmk([0x11; 16]);
     let nid = Nid([7; 7]);
@@ -271,7 +268,7 @@ fn broadcast_get_key_is_answered_by_the_remote_modem_inside_an_avln() {
     let until = now + Duration::from_millis(50);
     for _ in 0..10_000 {
         while let Some((station, f)) = line.poll_host_transmit() {
-            if station == StationId(1)
+            if station == ev
                 && let Ok(MmeFrame {
                     source,
                     body: Mme::GetKeyCnf(c),

@@ -791,3 +791,48 @@ fn repeated_parm_req_before_sounding_is_answered_not_restarted() {
         "{evse_events:?} after {run_started:?}"
     );
 }
+
+#[test]
+fn a_charger_that_heard_no_sound_sends_no_attenuation_and_the_ev_retries() {
+    let mut sim = SlacSim::new(21);
+    sim.add_evse(
+        EvseSlacConfig::default(),
+        EVSE_MAC,
+        Some(evse_modem(ChipFlavour::TpLinkQca7420)),
+        nmk(0x11),
+    );
+    // Every sound of the first attempt is lost; the EV's next attempt gets through.
+    let mut lost = 0;
+    sim.line.set_fault(Box::new(move |_, frame| {
+        if lost < 10 && MmeFrame::parse(frame).is_ok_and(|f| f.mmtype() == MmType::CmMnbcSoundInd) {
+            lost += 1;
+            return Verdict::Drop;
+        }
+        Verdict::Deliver
+    }));
+    settle(&mut sim);
+    sim.add_ev(EvSlacConfig::default(), EV_MAC, ev_modem(), [14; 32]);
+    assert!(matches!(
+        ev_outcome(&mut sim, Duration::from_secs(30)),
+        Some(SlacEvent::Paired { .. })
+    ));
+    assert_eq!(
+        attempt_failures(&sim, Party::Ev),
+        vec![SlacError::NoCharger]
+    );
+    assert!(sim.events_of(Party::Evse(0)).iter().any(|e| matches!(
+        e,
+        SlacEvent::SessionFailed {
+            reason: SlacError::Timeout(SlacTimer::TtEvseMatchMnbc),
+            ..
+        }
+    )));
+    let inds = sim
+        .transcript
+        .iter()
+        .filter(|(_, p, f)| {
+            *p == Party::Evse(0) && MmeFrame::parse(f).unwrap().mmtype() == MmType::CmAttenCharInd
+        })
+        .count();
+    assert_eq!(inds, 1, "only the second attempt was characterised");
+}

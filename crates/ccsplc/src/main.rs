@@ -7,6 +7,7 @@
 
 mod cli;
 mod config;
+mod exi_cmd;
 mod logging;
 mod web;
 
@@ -14,7 +15,7 @@ use std::process::ExitCode;
 
 use clap::Parser;
 
-use crate::cli::{Cli, Command, ConfigCommand, ExiCommand};
+use crate::cli::{Cli, Command, ConfigCommand};
 
 /// Exit code of a command whose capability is not built yet (and of usage errors).
 const EXIT_NOT_AVAILABLE: u8 = 2;
@@ -50,9 +51,7 @@ fn run(command: Command) -> anyhow::Result<ExitCode> {
             "the charger role needs the session machines and link drivers",
         ),
         Command::Listen(_) => not_built("listen", "listen mode needs the link drivers"),
-        Command::Exi(ExiCommand::Decode(_) | ExiCommand::Encode(_)) => {
-            not_built("exi", "the EXI codec is not generated yet")
-        }
+        Command::Exi(command) => exi_cmd::run(command),
         Command::Decode(_) => not_built("decode", "the capture decoder needs the EXI codec"),
         Command::Config(ConfigCommand::Check(args)) => config::check(&args.file),
         Command::Config(ConfigCommand::Init(args)) => config::init(args.file.as_deref()),

@@ -1,6 +1,6 @@
 //! What the kernel knows about an interface: its index (`if_nametoindex(3)`), its MAC and IPv6
 //! addresses (`getifaddrs(3)`), and whether an IPv6 address is still tentative (duplicate
-//! address detection running), from the kernel's `/proc/net/if_inet6`.
+//! address detection running), from the kernel's `/proc/thread-self/net/if_inet6`.
 
 use std::ffi::{CStr, CString};
 use std::io;
@@ -102,7 +102,9 @@ pub enum DadState {
 /// The DAD state of `address` on interface `name`, from `/proc/net/if_inet6`; `None` if the
 /// interface does not have the address.
 pub fn ipv6_dad_state(name: &str, address: Ipv6Addr) -> io::Result<Option<DadState>> {
-    let table = std::fs::read_to_string("/proc/net/if_inet6")?;
+    // `/proc/net` follows the process's (main thread's) namespace; `thread-self` follows the
+    // calling thread's, which differs on threads that entered a namespace with `setns`.
+    let table = std::fs::read_to_string("/proc/thread-self/net/if_inet6")?;
     Ok(parse_if_inet6(&table, name, address))
 }
 

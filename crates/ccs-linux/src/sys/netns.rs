@@ -55,3 +55,39 @@ where
         .join()
         .map_err(|_| io::Error::other("thread in network namespace panicked"))?
 }
+
+/// Spawns `command` with the child inside the network namespace `name` and in a new process
+/// group of its own (so that it and everything it starts can be stopped together with
+/// `kill -- -PID`). Unlike `ip netns exec`, the returned child's PID is the program's.
+pub fn spawn_command_in_netns(
+    command: &mut std::process::Command,
+    name: &str,
+) -> io::Result<std::process::Child> {
+    use std::os::unix::process::CommandExt;
+
+    if name.is_empty() || name.contains('/') {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!("invalid namespace name {name:?}"),
+        ));
+    }
+    // Opened before the fork; the child only calls setns(2), which is async-signal-safe.
+    let file = File::open(netns_path(name))?;
+    let fd = file.as_raw_fd();
+    command.process_group(0);
+    // SAFETY: the closure runs in the child between fork and exec and only calls setns(2) on
+    // a descriptor that `file` keeps open until `spawn` returns; it allocates nothing and
+    // takes no locks.
+    unsafe {
+        command.pre_exec(move || {
+            if libc::setns(fd, libc::CLONE_NEWNET) == -1 {
+                Err(io::Error::last_os_error())
+            } else {
+                Ok(())
+            }
+        });
+    }
+    let child = command.spawn();
+    drop(file);
+    child
+}

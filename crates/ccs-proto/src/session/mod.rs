@@ -24,8 +24,39 @@
 //! Polls are cheap and idempotent; call all of them after every `handle_*`. Safety does not
 //! depend on the driver's timing: every wait the session needs (contactors confirmed, current
 //! fallen, voltage low) is a deadline in [`V2gSession::poll_timeout`].
+//!
+//! # The sessions
+//!
+//! - [`EvccSession::new`]`(`[`EvccConfig`]`, our_mac, now)`: the car. Sends
+//!   supportedAppProtocolReq on [`V2gSession::handle_connected`], checks the answer, then runs
+//!   the negotiated protocol (DIN SPEC 70121: [`din`]).
+//! - [`SeccSession::new`]`(`[`SeccConfig`]`, session_id, now)`: the charger, one object per
+//!   connection; `session_id` is 8 fresh random bytes drawn by the driver.
+//! - [`config`]: the standard's timers and pyPLC's settings with pyPLC's meaning;
+//!   [`DriverPolicy`] holds the two pyPLC settings that act between sessions.
+//! - [`handshake`]: the app handshake (offer, selection by priority, checks).
+//! - [`timers`]: the timer table, named as the standards name the timers.
+//!
+//! Both dispatch to the negotiated protocol through a private enum; adding ISO 15118-2 or -20
+//! means adding a variant there, a machine module next to [`din`], and the protocol to
+//! [`handshake::is_implemented`].
 
 use core::fmt;
+
+pub mod config;
+pub mod din;
+mod evcc;
+pub mod handshake;
+mod outbox;
+mod secc;
+pub mod timers;
+
+pub use config::{
+    DriverPolicy, EvParameters, EvccConfig, EvccQuirks, EvccTimeouts, EvseLimits,
+    PrechargeVoltageSource, ProtocolOffer, ProtocolSelection, SeccConfig, SeccTimeouts,
+};
+pub use evcc::EvccSession;
+pub use secc::SeccSession;
 
 use crate::hardware::{HardwareCommand, HardwareFault, Measurement};
 use crate::time::Instant;
@@ -252,6 +283,9 @@ pub enum SessionEvent {
     },
     /// The charging values changed.
     Values(ChargingValues),
+    /// A failure was detected; the safe shutdown sequence follows, and
+    /// [`SessionEvent::Finished`] with the same error ends it.
+    Failing(SessionError),
     /// The session is over; no more output will follow except what is already queued.
     Finished(Outcome),
 }

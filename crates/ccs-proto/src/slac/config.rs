@@ -204,7 +204,10 @@ pub struct EvseSlacConfig {
     pub modem: ModemMode,
     /// Where the attenuation reported in ATTEN_CHAR.IND comes from.
     pub attenuation_source: AttenuationSource,
-    /// The profile sent when nothing was measured (58 values, dB).
+    /// The profile sent when nothing was measured (58 values, dB). Beware at multi-charger
+    /// sites: a charger that reports a fixed low profile can win a car's choice over the
+    /// charger it is plugged into, which measured honestly. A charger that heard no sound at
+    /// all sends nothing.
     pub fixed_profile: [u8; ATTEN_GROUPS],
     /// Added to every averaged group (saturating); real chargers subtract a calibration
     /// offset (Alpitronic ≈ −10 dB, dSPACE ≈ −4 dB).

@@ -15,6 +15,9 @@ use super::modem::{ModemControl, ModemReply, set_key_accepted};
 use super::timer::TimerTable;
 use super::{EvSlacConfig, LinkDetection, ModemMode, SlacError, SlacEvent, SlacTimer};
 
+/// More chargers than any site has; INDs beyond this are ignored.
+const MAX_CANDIDATES: usize = 32;
+
 /// A charger that answered the sounding.
 #[derive(Clone, Debug)]
 struct Candidate {
@@ -165,7 +168,12 @@ impl EvSlac {
 
     /// Runs every timer that has expired at `now`.
     pub fn handle_timeout(&mut self, now: Instant) {
-        while let Some(timer) = self.timers.pop_expired(now) {
+        // Bounded: a zero interval in the configuration cannot spin here; what is left runs
+        // on the next call (the deadline is still due).
+        for _ in 0..64 {
+            let Some(timer) = self.timers.pop_expired(now) else {
+                break;
+            };
             self.on_timer(now, timer);
         }
     }
@@ -391,12 +399,12 @@ impl EvSlac {
             t.c_ev_match_mnbc,
             t.time_out_field(),
         );
+        if starts_sent == 0 && sounds_sent == 0 {
+            // TT_EV_atten_results runs from the first START_ATTEN_CHAR.IND.
+            self.timers
+                .set(SlacTimer::TtEvAttenResults, now + t.tt_ev_atten_results);
+        }
         if starts_sent < starts {
-            if starts_sent == 0 {
-                // TT_EV_atten_results runs from the first START_ATTEN_CHAR.IND.
-                self.timers
-                    .set(SlacTimer::TtEvAttenResults, now + t.tt_ev_atten_results);
-            }
             let frame = MmeFrame::new(
                 MacAddress::BROADCAST,
                 self.our_mac,
@@ -590,6 +598,10 @@ impl EvSlac {
                     return;
                 };
                 candidates.retain(|c| c.evse_mac != evse_mac);
+                // Bounded: a flood of INDs from made-up MACs cannot grow it without end.
+                if candidates.len() >= MAX_CANDIDATES {
+                    return;
+                }
                 candidates.push(Candidate { evse_mac, mean_db });
                 self.events
                     .push_back(SlacEvent::AttenuationReported { evse_mac, mean_db });

@@ -212,7 +212,11 @@ impl EvseSlac {
 
     /// Runs every timer that has expired at `now`.
     pub fn handle_timeout(&mut self, now: Instant) {
-        while let Some(timer) = self.timers.pop_expired(now) {
+        // Bounded, see `EvSlac::handle_timeout`.
+        for _ in 0..64 {
+            let Some(timer) = self.timers.pop_expired(now) else {
+                break;
+            };
             self.on_timer(now, timer);
         }
         // Each pass handles one expired session timer; bounded by the timers that exist.
@@ -525,7 +529,7 @@ impl EvseSlac {
 
     fn on_sound(&mut self, now: Instant, s: &mut Session) -> bool {
         if s.step == Step::Sounding {
-            s.sounds += 1;
+            s.sounds = s.sounds.saturating_add(1);
             self.check_sounding_complete(now, s);
         }
         true
@@ -534,12 +538,12 @@ impl EvseSlac {
     fn on_profile(&mut self, now: Instant, s: &mut Session, profile: &AttenProfileInd) -> bool {
         if profile.groups.len() == ATTEN_GROUPS {
             for (sum, &g) in s.sums.iter_mut().zip(&profile.groups) {
-                *sum += u32::from(g);
+                *sum = sum.saturating_add(u32::from(g));
             }
-            s.measured_profiles += 1;
+            s.measured_profiles = s.measured_profiles.saturating_add(1);
         } else {
             // TP-Link AR7420: NumGroups 0, nothing measured.
-            s.empty_profiles += 1;
+            s.empty_profiles = s.empty_profiles.saturating_add(1);
         }
         self.check_sounding_complete(now, s);
         true
@@ -550,7 +554,7 @@ impl EvseSlac {
     fn check_sounding_complete(&self, now: Instant, s: &mut Session) {
         let expected = u32::from(self.config.timings.c_ev_match_mnbc);
         let complete = match self.config.modem {
-            ModemMode::Qca => s.measured_profiles + s.empty_profiles >= expected,
+            ModemMode::Qca => s.measured_profiles.saturating_add(s.empty_profiles) >= expected,
             ModemMode::None => s.sounds >= expected,
         };
         if complete && !s.timers.is_armed(SlacTimer::TpEvseAvgAttenCalc) {
@@ -591,6 +595,13 @@ impl EvseSlac {
             (SlacTimer::TtEvseMatchMnbc | SlacTimer::TpEvseAvgAttenCalc, Step::Sounding) => {
                 s.timers.stop(SlacTimer::TtEvseMatchMnbc);
                 s.timers.stop(SlacTimer::TpEvseAvgAttenCalc);
+                if s.sounds == 0 && s.measured_profiles == 0 && s.empty_profiles == 0 {
+                    // Not one sound heard: there is nothing to characterise, and a fixed
+                    // profile would claim a closeness nobody measured (and win the car's
+                    // choice over the charger it is really plugged into).
+                    self.session_failed(s, SlacError::Timeout(timer));
+                    return false;
+                }
                 self.send_atten_char_ind(now, s);
                 true
             }
@@ -615,7 +626,9 @@ impl EvseSlac {
     /// The averaged profile (truncating division as open-plc-utils and EVerest do) plus the
     /// offset, or the fixed profile when nothing was measured; and NUM_SOUNDS.
     fn attenuation_profile(&self, s: &Session) -> (Vec<u8>, u8) {
-        let heard = s.sounds.max(s.measured_profiles + s.empty_profiles);
+        let heard = s
+            .sounds
+            .max(s.measured_profiles.saturating_add(s.empty_profiles));
         if self.config.attenuation_source == AttenuationSource::AlwaysFixed
             || s.measured_profiles == 0
         {

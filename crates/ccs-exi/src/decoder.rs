@@ -1,0 +1,240 @@
+//! The bit reader: decodes the EXI datatypes of the V2G profile from a byte slice.
+
+use alloc::string::String;
+use alloc::vec::Vec;
+
+use crate::error::{Error, ErrorKind};
+use crate::{BigInt, HEADER, Production, code_width};
+
+/// Reads an EXI stream MSB first. Never panics and never allocates more than the stream could
+/// hold: every length is checked against the bits that remain before anything is allocated.
+#[derive(Clone, Debug)]
+pub struct Decoder<'a> {
+    data: &'a [u8],
+    bit: usize,
+    expected: &'static str,
+}
+
+impl<'a> Decoder<'a> {
+    /// A decoder at the start of `data` (the header byte included).
+    pub fn new(data: &'a [u8]) -> Self {
+        Self {
+            data,
+            bit: 0,
+            expected: "EXI header",
+        }
+    }
+
+    /// The current position in bits from the start.
+    pub fn bit_position(&self) -> usize {
+        self.bit
+    }
+
+    /// Bits left in the stream.
+    pub fn remaining_bits(&self) -> usize {
+        (self.data.len() * 8).saturating_sub(self.bit)
+    }
+
+    /// Names what is being decoded, for error messages. Returns the previous name.
+    pub fn set_expected(&mut self, expected: &'static str) -> &'static str {
+        core::mem::replace(&mut self.expected, expected)
+    }
+
+    /// An error of `kind` at the current position.
+    pub fn error(&self, kind: ErrorKind) -> Error {
+        Error::new(kind, self.bit, self.expected)
+    }
+
+    /// Reads the header: exactly `0x80` (distinguishing bits `10`, no options, version 1).
+    pub fn header(&mut self) -> Result<(), Error> {
+        let byte = self.bits(8)? as u8;
+        if byte != HEADER {
+            self.bit = 0;
+            return Err(self.error(ErrorKind::BadHeader(byte)));
+        }
+        Ok(())
+    }
+
+    /// Reads `n` bits (at most 64) as an unsigned number, MSB first.
+    pub fn bits(&mut self, n: u32) -> Result<u64, Error> {
+        debug_assert!(n <= 64);
+        if n as usize > self.remaining_bits() {
+            return Err(self.error(ErrorKind::UnexpectedEnd));
+        }
+        let mut value = 0u64;
+        let mut left = n;
+        while left > 0 {
+            let Some(&byte) = self.data.get(self.bit / 8) else {
+                return Err(self.error(ErrorKind::UnexpectedEnd));
+            };
+            let offset = (self.bit % 8) as u32;
+            let available = 8 - offset;
+            let take = available.min(left);
+            let chunk = (u64::from(byte) >> (available - take)) & ((1u64 << take) - 1);
+            value = (value << take) | chunk;
+            self.bit += take as usize;
+            left -= take;
+        }
+        Ok(value)
+    }
+
+    /// Reads the event code of a grammar state with `productions` first-level productions plus
+    /// the non-strict escape slot, and returns the production taken. The escape (second-level
+    /// events) and productions we do not decode are errors.
+    pub fn event<P: Production>(&mut self, productions: &[P]) -> Result<P, Error> {
+        let count = productions.len() as u32;
+        let code = self.bits(code_width(count + 1))? as u32;
+        match productions.get(code as usize) {
+            Some(&p) => match p.unsupported() {
+                Some(what) => Err(self.error(ErrorKind::UnsupportedEvent(what))),
+                None => Ok(p),
+            },
+            None if code == count => Err(self.error(ErrorKind::SecondLevelEvent)),
+            None => Err(self.error(ErrorKind::InvalidEventCode {
+                code,
+                productions: count,
+            })),
+        }
+    }
+
+    /// Reads the event code of a state whose only first-level production is the expected one
+    /// (CH of a simple-typed element, or its EE): one bit, 0.
+    pub fn only(&mut self) -> Result<(), Error> {
+        match self.bits(1)? {
+            0 => Ok(()),
+            _ => Err(self.error(ErrorKind::SecondLevelEvent)),
+        }
+    }
+
+    /// Reads an event code without an escape slot (document and fragment content): returns the
+    /// index among `count` productions.
+    pub fn plain_code(&mut self, count: u32) -> Result<u32, Error> {
+        let code = self.bits(code_width(count))? as u32;
+        if code >= count {
+            return Err(self.error(ErrorKind::InvalidEventCode {
+                code,
+                productions: count,
+            }));
+        }
+        Ok(code)
+    }
+
+    /// Reads a boolean (one bit).
+    pub fn boolean(&mut self) -> Result<bool, Error> {
+        Ok(self.bits(1)? == 1)
+    }
+
+    /// Reads an n-bit unsigned integer (bounded integer ranges and enumerations).
+    pub fn nbit(&mut self, n: u32) -> Result<u64, Error> {
+        self.bits(n)
+    }
+
+    /// Reads an EXI unsigned integer (7-bit groups, least significant first) into a `u64`.
+    pub fn unsigned(&mut self) -> Result<u64, Error> {
+        let mut value = 0u64;
+        let mut shift = 0u32;
+        loop {
+            let octet = self.bits(8)?;
+            let group = octet & 0x7f;
+            if shift >= 64 || (shift > 0 && group >> (64 - shift) != 0) {
+                if group != 0 {
+                    return Err(self.error(ErrorKind::IntegerOverflow));
+                }
+            } else {
+                value |= group << shift;
+            }
+            if octet & 0x80 == 0 {
+                return Ok(value);
+            }
+            shift = shift.saturating_add(7);
+        }
+    }
+
+    /// Reads an EXI integer (sign bit, then the magnitude as unsigned) into an `i64`.
+    pub fn signed(&mut self) -> Result<i64, Error> {
+        let negative = self.boolean()?;
+        let magnitude = self.unsigned()?;
+        if negative {
+            // EXI codes -1 as sign 1, magnitude 0.
+            let m = i64::try_from(magnitude).map_err(|_| self.error(ErrorKind::IntegerOverflow))?;
+            Ok(-m - 1)
+        } else {
+            i64::try_from(magnitude).map_err(|_| self.error(ErrorKind::IntegerOverflow))
+        }
+    }
+
+    /// Reads an EXI integer of any size (xs:integer, e.g. certificate serial numbers).
+    pub fn big_integer(&mut self) -> Result<BigInt, Error> {
+        let negative = self.boolean()?;
+        let mut groups = Vec::new();
+        loop {
+            let octet = self.bits(8)? as u8;
+            groups.push(octet & 0x7f);
+            if octet & 0x80 == 0 {
+                break;
+            }
+        }
+        Ok(BigInt::from_groups(negative, &groups))
+    }
+
+    /// Reads a length-prefixed binary value (hexBinary, base64Binary) of at most `max` octets.
+    pub fn binary(&mut self, max: usize) -> Result<Vec<u8>, Error> {
+        let len = self.unsigned()?;
+        if len > max as u64 {
+            return Err(self.error(ErrorKind::Facet {
+                what: "length",
+                value: i128::from(len),
+                min: 0,
+                max: max as i128,
+            }));
+        }
+        let len = len as usize;
+        if len * 8 > self.remaining_bits() {
+            return Err(self.error(ErrorKind::UnexpectedEnd));
+        }
+        let mut out = Vec::with_capacity(len);
+        for _ in 0..len {
+            out.push(self.bits(8)? as u8);
+        }
+        Ok(out)
+    }
+
+    /// Reads a string value of at most `max` characters. Only literals are accepted: a string
+    /// table hit (length codes 0 and 1) is an error.
+    pub fn string(&mut self, max: usize) -> Result<String, Error> {
+        let code = self.unsigned()?;
+        if code < 2 {
+            return Err(self.error(ErrorKind::StringTableHit));
+        }
+        let len = code - 2;
+        if len > max as u64 {
+            return Err(self.error(ErrorKind::Facet {
+                what: "length",
+                value: i128::from(len),
+                min: 0,
+                max: max as i128,
+            }));
+        }
+        let len = len as usize;
+        // Every character takes at least one octet.
+        if len * 8 > self.remaining_bits() {
+            return Err(self.error(ErrorKind::UnexpectedEnd));
+        }
+        let mut out = String::with_capacity(len);
+        for _ in 0..len {
+            let c = self.unsigned()?;
+            let ch = u32::try_from(c)
+                .ok()
+                .and_then(char::from_u32)
+                .ok_or_else(|| self.error(ErrorKind::InvalidCharacter(c)))?;
+            out.push(ch);
+        }
+        Ok(out)
+    }
+
+    /// Ends the stream: the rest of the current byte is padding. Bytes after it are tolerated
+    /// (lenient: tux-evse's encoder appended some, exi-v2g.md §1.7 item 1).
+    pub fn finish(&mut self) -> Result<(), Error> {
+        Ok(())
+    }
+}

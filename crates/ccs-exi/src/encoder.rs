@@ -1,0 +1,154 @@
+//! The bit writer: encodes the EXI datatypes of the V2G profile.
+
+use alloc::vec::Vec;
+
+use crate::error::{Error, ErrorKind};
+use crate::{BigInt, HEADER, Production, code_width};
+
+/// Writes an EXI stream MSB first into a growing buffer.
+#[derive(Clone, Debug, Default)]
+pub struct Encoder {
+    buf: Vec<u8>,
+    /// Bits used in the last byte of `buf` (0 = the last byte is full or there is none).
+    used: u32,
+    expected: &'static str,
+}
+
+impl Encoder {
+    /// An empty encoder.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Bits written so far.
+    pub fn bit_position(&self) -> usize {
+        if self.used == 0 {
+            self.buf.len() * 8
+        } else {
+            (self.buf.len() - 1) * 8 + self.used as usize
+        }
+    }
+
+    /// Names what is being encoded, for error messages. Returns the previous name.
+    pub fn set_expected(&mut self, expected: &'static str) -> &'static str {
+        core::mem::replace(&mut self.expected, expected)
+    }
+
+    /// An error of `kind` at the current position.
+    pub fn error(&self, kind: ErrorKind) -> Error {
+        Error::new(kind, self.bit_position(), self.expected)
+    }
+
+    /// Writes the header byte `0x80`.
+    pub fn header(&mut self) {
+        self.bits(8, u64::from(HEADER));
+    }
+
+    /// Writes the low `n` bits of `value` (n at most 64), MSB first.
+    pub fn bits(&mut self, n: u32, value: u64) {
+        let mut left = n;
+        while left > 0 {
+            if self.used == 0 {
+                self.buf.push(0);
+            }
+            let free = 8 - self.used;
+            let take = free.min(left);
+            let chunk = ((value >> (left - take)) & ((1u64 << take) - 1)) as u8;
+            if let Some(last) = self.buf.last_mut() {
+                *last |= chunk << (free - take);
+            }
+            self.used = (self.used + take) % 8;
+            left -= take;
+        }
+    }
+
+    /// Writes the event code of `production` in a state with the given first-level
+    /// productions (plus the non-strict escape slot).
+    pub fn event<P: Production + PartialEq>(
+        &mut self,
+        productions: &[P],
+        production: P,
+    ) -> Result<(), Error> {
+        let Some(code) = productions.iter().position(|p| *p == production) else {
+            return Err(self.error(ErrorKind::NotInGrammar(production.name())));
+        };
+        self.bits(code_width(productions.len() as u32 + 1), code as u64);
+        Ok(())
+    }
+
+    /// Writes the event code of the only production of a state (one bit, 0).
+    pub fn only(&mut self) {
+        self.bits(1, 0);
+    }
+
+    /// Writes an event code without escape slot (document and fragment content).
+    pub fn plain_code(&mut self, count: u32, code: u32) {
+        self.bits(code_width(count), u64::from(code));
+    }
+
+    /// Writes a boolean.
+    pub fn boolean(&mut self, value: bool) {
+        self.bits(1, u64::from(value));
+    }
+
+    /// Writes an n-bit unsigned integer.
+    pub fn nbit(&mut self, n: u32, value: u64) {
+        self.bits(n, value);
+    }
+
+    /// Writes an EXI unsigned integer.
+    pub fn unsigned(&mut self, mut value: u64) {
+        loop {
+            let group = value & 0x7f;
+            value >>= 7;
+            if value == 0 {
+                self.bits(8, group);
+                return;
+            }
+            self.bits(8, group | 0x80);
+        }
+    }
+
+    /// Writes an EXI integer (sign bit and magnitude; -1 is sign 1, magnitude 0).
+    pub fn signed(&mut self, value: i64) {
+        if value < 0 {
+            self.boolean(true);
+            self.unsigned((-(value + 1)) as u64);
+        } else {
+            self.boolean(false);
+            self.unsigned(value as u64);
+        }
+    }
+
+    /// Writes an EXI integer of any size.
+    pub fn big_integer(&mut self, value: &BigInt) {
+        self.boolean(value.negative);
+        let groups = value.to_groups();
+        let last = groups.len().saturating_sub(1);
+        for (i, g) in groups.iter().enumerate() {
+            let more = if i < last { 0x80 } else { 0 };
+            self.bits(8, u64::from(g | more));
+        }
+    }
+
+    /// Writes a length-prefixed binary value.
+    pub fn binary(&mut self, value: &[u8]) {
+        self.unsigned(value.len() as u64);
+        for &b in value {
+            self.bits(8, u64::from(b));
+        }
+    }
+
+    /// Writes a string value as a literal (length + 2, then the code points).
+    pub fn string(&mut self, value: &str) {
+        self.unsigned(value.chars().count() as u64 + 2);
+        for c in value.chars() {
+            self.unsigned(u64::from(u32::from(c)));
+        }
+    }
+
+    /// Pads with zero bits to the byte boundary and returns the stream.
+    pub fn finish(self) -> Vec<u8> {
+        self.buf
+    }
+}

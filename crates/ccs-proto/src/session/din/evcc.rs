@@ -1,0 +1,1040 @@
+//! The car's DIN SPEC 70121 DC session (EVCC, the TCP client), after the app handshake.
+//!
+//! Read DIN SPEC 70121:2014 §9.4 (message sequence of a DC session), §9.6 (timing, Tables
+//! 75-77) and `reference/pyplc-behaviour.md` §5 (pyPLC's fsmPev, which real chargers accept)
+//! and §14 before changing this file.
+//!
+//! The sequence: SessionSetup → ServiceDiscovery → ServicePaymentSelection (ExternalPayment) →
+//! ContractAuthentication (repeated while Ongoing) → ChargeParameterDiscovery (repeated while
+//! Ongoing) → CP state C + connector lock (wait for the feedback) → CableCheck (repeated while
+//! Ongoing) → PreCharge (until the charger's voltage matches the battery) → contactors closed
+//! (wait for the feedback) → PowerDelivery(ReadyToChargeState = true) → CurrentDemand loop →
+//! PowerDelivery(false) → CP state B → current fallen → contactors open (confirmed) →
+//! WeldingDetection (until the voltage is low) → SessionStop → unlock.
+//!
+//! Safety (DESIGN.md rule 5): the contactors close only after PreCharge matched; every failure
+//! goes through one safe shutdown: no more requests, CP state B, wait for the current to fall,
+//! contactors open and confirmed, then unlock. If the contactors do not confirm "open", the
+//! connector stays locked.
+
+use ccs_msg::din::{
+    BodyElement, DC_EVSEStatusCodeType, DC_EVSEStatusType, EVSEChargeParameter,
+    EVSENotificationType, EVSEProcessingType, IsolationLevelType, ResponseCodeType, V2G_Message,
+};
+
+use super::values::{self, ChargeParameters, CurrentDemand, MessageKind, physical_value};
+use crate::hardware::{
+    Amps, ContactorRequest, CpState, HardwareCommand, LockRequest, Measurement, Volts,
+};
+use crate::session::config::{EvccConfig, PrechargeVoltageSource};
+use crate::session::outbox::Outbox;
+use crate::session::timers::{Timer, TimerTable};
+use crate::session::{Outcome, Phase, SessionError, SessionEvent};
+use crate::time::{Duration, Instant};
+use crate::v2gtp::PayloadType;
+
+/// One request of the sequence (PowerDelivery split into start and stop).
+#[derive(Clone, Copy, Debug, Eq, PartialEq)]
+enum Step {
+    SessionSetup,
+    ServiceDiscovery,
+    PaymentSelection,
+    ContractAuthentication,
+    ChargeParameterDiscovery,
+    CableCheck,
+    PreCharge,
+    PowerDeliveryStart,
+    CurrentDemand,
+    PowerDeliveryStop,
+    WeldingDetection,
+    SessionStop,
+}
+
+impl Step {
+    const fn kind(self) -> MessageKind {
+        match self {
+            Self::SessionSetup => MessageKind::SessionSetup,
+            Self::ServiceDiscovery => MessageKind::ServiceDiscovery,
+            Self::PaymentSelection => MessageKind::ServicePaymentSelection,
+            Self::ContractAuthentication => MessageKind::ContractAuthentication,
+            Self::ChargeParameterDiscovery => MessageKind::ChargeParameterDiscovery,
+            Self::CableCheck => MessageKind::CableCheck,
+            Self::PreCharge => MessageKind::PreCharge,
+            Self::PowerDeliveryStart | Self::PowerDeliveryStop => MessageKind::PowerDelivery,
+            Self::CurrentDemand => MessageKind::CurrentDemand,
+            Self::WeldingDetection => MessageKind::WeldingDetection,
+            Self::SessionStop => MessageKind::SessionStop,
+        }
+    }
+
+    const fn phase(self) -> Phase {
+        match self {
+            Self::SessionSetup => Phase::SessionSetup,
+            Self::ServiceDiscovery | Self::PaymentSelection => Phase::ServiceSelection,
+            Self::ContractAuthentication => Phase::Authorization,
+            Self::ChargeParameterDiscovery => Phase::ChargeParameterDiscovery,
+            Self::CableCheck => Phase::CableCheck,
+            Self::PreCharge => Phase::PreCharge,
+            Self::PowerDeliveryStart => Phase::PowerDeliveryStart,
+            Self::CurrentDemand => Phase::Charging,
+            Self::PowerDeliveryStop => Phase::PowerDeliveryStop,
+            Self::WeldingDetection => Phase::WeldingDetection,
+            Self::SessionStop => Phase::SessionStop,
+        }
+    }
+}
+
+/// What follows once the contactors are open.
+#[derive(Clone, Copy, Debug, Eq, PartialEq)]
+enum AfterOpen {
+    /// Normal stop: WeldingDetection, SessionStop, unlock.
+    WeldingDetection,
+    /// Safe shutdown: unlock and end with the error.
+    Unlock,
+}
+
+#[derive(Clone, Copy, Debug, Eq, PartialEq)]
+enum State {
+    /// The request of this step is out; `V2G_EVCC_Msg_Timeout` runs.
+    AwaitResponse(Step),
+    /// Pacing before (re)sending this step's request.
+    Pause(Step),
+    /// CP state C and lock requested; waiting for the lock feedback.
+    WaitLock,
+    /// PreCharge matched; contactors requested closed, waiting for the feedback.
+    WaitContactorsClosed,
+    /// CP state B; waiting for the current to fall.
+    WaitCurrentFall(AfterOpen),
+    /// Contactors requested open; waiting for the feedback.
+    WaitContactorsOpen(AfterOpen),
+    /// Nothing more to do.
+    Done,
+}
+
+/// Why the car winds the session down normally.
+#[derive(Clone, Copy, Debug, Eq, PartialEq)]
+enum StopCause {
+    User,
+    BatteryFull,
+    ChargeDurationElapsed,
+    /// EVSE_Shutdown or the StopCharging notification: a normal stop (pyPLC treated it as an
+    /// error, §14.2 item 4).
+    Charger,
+}
+
+/// The car's DIN session.
+#[derive(Clone, Debug)]
+pub(crate) struct Evcc {
+    config: EvccConfig,
+    evcc_id: [u8; 6],
+    session_id: Vec<u8>,
+    state: State,
+    timers: TimerTable,
+    stop: Option<StopCause>,
+    failure: Option<SessionError>,
+    service_id: u16,
+    locked: bool,
+    contactors_commanded_closed: bool,
+    present_voltage: Option<f32>,
+    present_current: Option<f32>,
+    evse_max_voltage: Option<f32>,
+    evse_max_current: Option<f32>,
+    evse_max_power: Option<f32>,
+    charging_since: Option<Instant>,
+    simulated_soc: f32,
+    welding_rounds: u32,
+    light_bulb_close_at: Option<Instant>,
+}
+
+fn is_ok(code: ResponseCodeType) -> bool {
+    matches!(
+        code,
+        ResponseCodeType::OK
+            | ResponseCodeType::OK_NewSessionEstablished
+            | ResponseCodeType::OK_OldSessionJoined
+            | ResponseCodeType::OK_CertificateExpiresSoon
+    )
+}
+
+/// What a DC_EVSEStatus asks of the car.
+enum EvseVerdict {
+    Fine,
+    Stop,
+    Fail(SessionError),
+}
+
+fn judge(status: &DC_EVSEStatusType) -> EvseVerdict {
+    use DC_EVSEStatusCodeType as C;
+    if status.evse_isolation_status == Some(IsolationLevelType::Fault) {
+        return EvseVerdict::Fail(SessionError::PeerRefused(
+            "charger reports an isolation fault".into(),
+        ));
+    }
+    match status.evse_status_code {
+        C::EVSE_Shutdown => EvseVerdict::Stop,
+        C::EVSE_EmergencyShutdown | C::EVSE_Malfunction | C::EVSE_UtilityInterruptEvent => {
+            EvseVerdict::Fail(SessionError::PeerRefused(format!(
+                "charger status {:?}",
+                status.evse_status_code
+            )))
+        }
+        _ if status.evse_notification == EVSENotificationType::StopCharging => EvseVerdict::Stop,
+        _ => EvseVerdict::Fine,
+    }
+}
+
+impl Evcc {
+    /// A new DIN session for the car with MAC `evcc_id`; call [`Evcc::start`] next.
+    pub(crate) fn new(config: EvccConfig, evcc_id: [u8; 6]) -> Self {
+        Self {
+            config,
+            evcc_id,
+            session_id: values::NO_SESSION_ID.to_vec(),
+            state: State::Done,
+            timers: TimerTable::default(),
+            stop: None,
+            failure: None,
+            service_id: values::CHARGE_SERVICE_ID,
+            locked: false,
+            contactors_commanded_closed: false,
+            present_voltage: None,
+            present_current: None,
+            evse_max_voltage: None,
+            evse_max_current: None,
+            evse_max_power: None,
+            charging_since: None,
+            simulated_soc: 20.0,
+            welding_rounds: 0,
+            light_bulb_close_at: None,
+        }
+    }
+
+    /// Sends SessionSetupReq.
+    pub(crate) fn start(&mut self, now: Instant, out: &mut Outbox) {
+        self.send(now, out, Step::SessionSetup);
+    }
+
+    pub(crate) fn poll_timeout(&self) -> Option<Instant> {
+        self.timers.next_timeout()
+    }
+
+    // ----- inputs
+
+    pub(crate) fn handle_message(
+        &mut self,
+        now: Instant,
+        out: &mut Outbox,
+        payload_type: PayloadType,
+        payload: &[u8],
+    ) {
+        let State::AwaitResponse(step) = self.state else {
+            if self.state != State::Done {
+                self.fail(
+                    now,
+                    out,
+                    SessionError::PeerMisbehaved("a message while no response was due".into()),
+                );
+            }
+            return;
+        };
+        if payload_type != PayloadType::Exi {
+            return self.fail(
+                now,
+                out,
+                SessionError::InvalidMessage(format!("V2GTP payload type {payload_type:?}")),
+            );
+        }
+        let msg = match ccs_msg::din::decode(payload) {
+            Ok(msg) => msg,
+            Err(e) => {
+                return self.fail(now, out, SessionError::InvalidMessage(e.to_string()));
+            }
+        };
+        let Some(body) = msg.body.body_element.as_ref() else {
+            return self.fail(
+                now,
+                out,
+                SessionError::InvalidMessage("V2G_Message with an empty Body".into()),
+            );
+        };
+        let kind = MessageKind::of_response(body);
+        if kind != Some(step.kind()) {
+            return self.fail(
+                now,
+                out,
+                SessionError::PeerMisbehaved(format!(
+                    "expected {}, got {:?}",
+                    step.kind().response_name(),
+                    kind.map(MessageKind::response_name)
+                )),
+            );
+        }
+        out.received(step.kind().response_name(), values::summary(body));
+        self.timers.stop(Timer::EvccMsg);
+        self.timers.set(
+            Timer::EvccSequence,
+            now + self.config.timeouts.sequence_timeout,
+        );
+        if step != Step::SessionSetup && msg.header.session_id != self.session_id {
+            return self.fail(
+                now,
+                out,
+                SessionError::PeerMisbehaved(format!(
+                    "SessionID {} instead of {}",
+                    values::hex(&msg.header.session_id),
+                    values::hex(&self.session_id)
+                )),
+            );
+        }
+        self.on_response(now, out, step, &msg);
+    }
+
+    pub(crate) fn handle_measurement(
+        &mut self,
+        now: Instant,
+        out: &mut Outbox,
+        measurement: Measurement,
+    ) {
+        match (self.state, measurement) {
+            (State::WaitLock, Measurement::ConnectorLocked(true)) if self.config.lock_feedback => {
+                self.on_locked(now, out);
+            }
+            (State::WaitContactorsClosed, Measurement::ContactorsClosed(true))
+                if self.config.contactor_feedback =>
+            {
+                self.on_contactors_closed(now, out);
+            }
+            (State::WaitContactorsOpen(after), Measurement::ContactorsClosed(false))
+                if self.config.contactor_feedback =>
+            {
+                self.on_contactors_open(now, out, after);
+            }
+            _ => {}
+        }
+    }
+
+    pub(crate) fn handle_stop_request(&mut self, now: Instant, out: &mut Outbox) {
+        self.request_stop(now, out, StopCause::User);
+    }
+
+    pub(crate) fn handle_timeout(&mut self, now: Instant, out: &mut Outbox) {
+        // Bounded: a timer armed with a zero duration must not spin here.
+        for _ in 0..Timer::ALL.len() * 4 {
+            let Some(timer) = self.timers.pop_expired(now) else {
+                break;
+            };
+            self.on_timer(now, out, timer);
+        }
+    }
+
+    /// Any failure from outside (connection lost, hardware fault): the safe shutdown.
+    pub(crate) fn fail(&mut self, now: Instant, out: &mut Outbox, error: SessionError) {
+        if self.state == State::Done || self.failure.is_some() {
+            return;
+        }
+        out.event(SessionEvent::Failing(error.clone()));
+        self.failure = Some(error);
+        out.close();
+        out.set_phase(Phase::SafeShutdown);
+        self.timers.stop_all();
+        match self.state {
+            // Already powering down: keep going, but end in the safe way.
+            State::WaitCurrentFall(_) => self.state = State::WaitCurrentFall(AfterOpen::Unlock),
+            State::WaitContactorsOpen(_) => {
+                self.state = State::WaitContactorsOpen(AfterOpen::Unlock);
+                self.arm_contactors_open(now);
+            }
+            _ => self.power_down(now, out, AfterOpen::Unlock),
+        }
+        if let State::WaitCurrentFall(_) = self.state {
+            self.timers.set(
+                Timer::CurrentFall,
+                now + self.config.timeouts.current_fall_timeout,
+            );
+        }
+    }
+
+    // ----- the sequence
+
+    fn soc(&self, now: Instant, out: &Outbox) -> Result<u8, SessionError> {
+        let max_age = self.config.measurement_max_age;
+        match out.snapshot.soc.fresh(now, max_age) {
+            Ok(soc) => Ok(soc.0.clamp(0.0, 100.0).round() as u8),
+            Err(_) if self.config.soc_simulation => {
+                Ok(self.simulated_soc.clamp(0.0, 100.0).round() as u8)
+            }
+            Err(e) => Err(SessionError::Hardware(crate::hardware::HardwareFault {
+                adapter: "session".into(),
+                kind: crate::hardware::HardwareFaultKind::Device(e.to_string()),
+            })),
+        }
+    }
+
+    fn battery_voltage(&self, now: Instant, out: &Outbox) -> Result<f32, SessionError> {
+        match out
+            .snapshot
+            .battery_voltage
+            .fresh(now, self.config.measurement_max_age)
+        {
+            Ok(v) => Ok(v.0),
+            Err(e) => self
+                .config
+                .fallback_battery_voltage
+                .map(|v| v.0)
+                .ok_or_else(|| SessionError::Physical(format!("battery voltage: {e}"))),
+        }
+    }
+
+    fn target(&self, now: Instant, out: &Outbox) -> (f32, f32) {
+        let max_age = self.config.measurement_max_age;
+        let u = out
+            .snapshot
+            .target_voltage
+            .fresh(now, max_age)
+            .map_or(self.config.charge_target_voltage.0, |v| v.0);
+        let i = out
+            .snapshot
+            .target_current
+            .fresh(now, max_age)
+            .map_or(self.config.charge_target_current.0, |a| a.0);
+        (
+            u.min(self.config.ev.max_voltage.0),
+            i.min(self.config.ev.max_current.0),
+        )
+    }
+
+    fn build(
+        &self,
+        now: Instant,
+        out: &mut Outbox,
+        step: Step,
+    ) -> Result<V2G_Message, SessionError> {
+        let sid = self.session_id.as_slice();
+        let ev = &self.config.ev;
+        Ok(match step {
+            Step::SessionSetup => values::session_setup_req(&self.evcc_id),
+            Step::ServiceDiscovery => values::service_discovery_req(sid),
+            Step::PaymentSelection => values::service_payment_selection_req(sid, self.service_id),
+            Step::ContractAuthentication => values::contract_authentication_req(sid),
+            Step::ChargeParameterDiscovery => values::charge_parameter_discovery_req(
+                sid,
+                &ChargeParameters {
+                    soc: self.soc(now, out)?,
+                    max_current: ev.max_current.0,
+                    max_power: ev.max_power.0,
+                    max_voltage: ev.max_voltage.0,
+                    energy_capacity: ev.energy_capacity.0,
+                    energy_request: ev.energy_request.0,
+                    full_soc: ev.full_soc.0.clamp(0.0, 100.0).round() as u8,
+                    bulk_soc: ev.bulk_soc.0.clamp(0.0, 100.0).round() as u8,
+                },
+            ),
+            Step::CableCheck => values::cable_check_req(sid, self.soc(now, out)?),
+            Step::PreCharge => {
+                let u = self.battery_voltage(now, out)?;
+                let soc = self.soc(now, out)?;
+                out.update_values(|v| {
+                    v.target_voltage = Some(u);
+                    v.target_current = Some(ev.pre_charge_current.0);
+                });
+                values::pre_charge_req(sid, soc, u, ev.pre_charge_current.0)
+            }
+            Step::PowerDeliveryStart => values::power_delivery_req(sid, self.soc(now, out)?, true),
+            Step::PowerDeliveryStop => values::power_delivery_req(sid, self.soc(now, out)?, false),
+            Step::CurrentDemand => {
+                let soc = self.soc(now, out)?;
+                let (u, i) = self.target(now, out);
+                out.update_values(|v| {
+                    v.soc = Some(f32::from(soc));
+                    v.target_voltage = Some(u);
+                    v.target_current = Some(i);
+                });
+                values::current_demand_req(
+                    sid,
+                    &CurrentDemand {
+                        soc,
+                        target_current: i,
+                        target_voltage: u,
+                        limits: ev.send_limits_in_current_demand.then_some((
+                            ev.max_voltage.0,
+                            ev.max_current.0,
+                            ev.max_power.0,
+                        )),
+                        charging_complete: false,
+                    },
+                )
+            }
+            Step::WeldingDetection => values::welding_detection_req(sid, self.soc(now, out)?),
+            Step::SessionStop => values::session_stop_req(sid),
+        })
+    }
+
+    /// Sends the request of `step`, unless a normal stop redirects it.
+    fn send(&mut self, now: Instant, out: &mut Outbox, step: Step) {
+        let step = self.redirect_for_stop(step);
+        let msg = match self.build(now, out, step) {
+            Ok(msg) => msg,
+            Err(e) => return self.fail(now, out, e),
+        };
+        let payload = match ccs_msg::din::encode(&msg) {
+            Ok(p) => p,
+            Err(e) => {
+                return self.fail(
+                    now,
+                    out,
+                    SessionError::Config(format!("{}: {e}", step.kind().request_name())),
+                );
+            }
+        };
+        out.set_phase(step.phase());
+        let summary = msg
+            .body
+            .body_element
+            .as_ref()
+            .map(values::summary)
+            .unwrap_or_default();
+        out.send(payload, step.kind().request_name(), summary);
+        let timeout = if step == Step::CurrentDemand {
+            self.config.timeouts.current_demand_msg_timeout
+        } else {
+            self.config.timeouts.msg_timeout
+        };
+        self.timers.stop(Timer::EvccSequence);
+        self.timers.set(Timer::EvccMsg, now + timeout);
+        self.state = State::AwaitResponse(step);
+    }
+
+    /// With a stop requested, the loops give way to the stop sequence: before the connector
+    /// is locked straight to SessionStop, afterwards through PowerDelivery(false).
+    fn redirect_for_stop(&mut self, step: Step) -> Step {
+        if self.stop.is_none() {
+            return step;
+        }
+        match step {
+            Step::ContractAuthentication | Step::ChargeParameterDiscovery if !self.locked => {
+                Step::SessionStop
+            }
+            Step::CableCheck | Step::PreCharge | Step::PowerDeliveryStart | Step::CurrentDemand => {
+                self.timers.stop(Timer::EvccCableCheck);
+                self.timers.stop(Timer::EvccPreCharge);
+                Step::PowerDeliveryStop
+            }
+            other => other,
+        }
+    }
+
+    fn request_stop(&mut self, now: Instant, out: &mut Outbox, cause: StopCause) {
+        if self.stop.is_some() || self.failure.is_some() || self.state == State::Done {
+            return;
+        }
+        self.stop = Some(cause);
+        // Waiting for hardware: stop waiting and go on with the stop sequence now.
+        match self.state {
+            State::WaitLock | State::WaitContactorsClosed => {
+                self.timers.stop(Timer::ConnectorLock);
+                self.timers.stop(Timer::ContactorsClosed);
+                self.send(now, out, Step::PowerDeliveryStop);
+            }
+            State::Pause(step) => {
+                self.timers.stop(Timer::Pacing);
+                self.send(now, out, step);
+            }
+            _ => {}
+        }
+    }
+
+    fn pause(&mut self, now: Instant, step: Step, interval: Duration) {
+        self.state = State::Pause(step);
+        self.timers.set(Timer::Pacing, now + interval);
+    }
+
+    fn on_response(&mut self, now: Instant, out: &mut Outbox, step: Step, msg: &V2G_Message) {
+        let Some(body) = msg.body.body_element.as_ref() else {
+            return;
+        };
+        let refused = |code: ResponseCodeType| {
+            SessionError::PeerRefused(format!("{}: {code:?}", step.kind().response_name()))
+        };
+        let t = self.config.timeouts.clone();
+        match body {
+            BodyElement::SessionSetupRes(res) => {
+                let ok = res.response_code == ResponseCodeType::OK_NewSessionEstablished
+                    || (res.response_code == ResponseCodeType::OK
+                        && self.config.quirks.accept_ok_in_session_setup_res);
+                if !ok {
+                    return self.fail(now, out, refused(res.response_code));
+                }
+                let len = msg.header.session_id.len();
+                let len_ok = if self.config.quirks.accept_short_session_id {
+                    (1..=8).contains(&len)
+                } else {
+                    len == 8
+                };
+                if !len_ok {
+                    return self.fail(
+                        now,
+                        out,
+                        SessionError::PeerMisbehaved(format!("SessionID of {len} bytes")),
+                    );
+                }
+                self.session_id = msg.header.session_id.clone();
+                self.send(now, out, Step::ServiceDiscovery);
+            }
+            BodyElement::ServiceDiscoveryRes(res) => {
+                if !is_ok(res.response_code) {
+                    return self.fail(now, out, refused(res.response_code));
+                }
+                let external = res
+                    .payment_options
+                    .payment_option
+                    .contains(&ccs_msg::din::PaymentOptionType::ExternalPayment);
+                if !external {
+                    return self.fail(
+                        now,
+                        out,
+                        SessionError::PeerIncompatible("no ExternalPayment offered".into()),
+                    );
+                }
+                self.service_id = res.charge_service.service_tag.service_id;
+                self.send(now, out, Step::PaymentSelection);
+            }
+            BodyElement::ServicePaymentSelectionRes(res) => {
+                if !is_ok(res.response_code) {
+                    return self.fail(now, out, refused(res.response_code));
+                }
+                self.timers.set(Timer::EvccOngoing, now + t.ongoing_timeout);
+                self.send(now, out, Step::ContractAuthentication);
+            }
+            BodyElement::ContractAuthenticationRes(res) => {
+                if !is_ok(res.response_code) {
+                    return self.fail(now, out, refused(res.response_code));
+                }
+                if res.evse_processing == EVSEProcessingType::Finished {
+                    self.timers.set(Timer::EvccOngoing, now + t.ongoing_timeout);
+                    self.send(now, out, Step::ChargeParameterDiscovery);
+                } else {
+                    self.pause(now, Step::ContractAuthentication, t.ongoing_repeat_interval);
+                }
+            }
+            BodyElement::ChargeParameterDiscoveryRes(res) => {
+                if !is_ok(res.response_code) {
+                    return self.fail(now, out, refused(res.response_code));
+                }
+                let EVSEChargeParameter::DC_EVSEChargeParameter(dc) = &res.evse_charge_parameter
+                else {
+                    return self.fail(
+                        now,
+                        out,
+                        SessionError::PeerIncompatible("no DC_EVSEChargeParameter".into()),
+                    );
+                };
+                let status = &dc.dc_evse_status;
+                let not_ready = status.evse_status_code == DC_EVSEStatusCodeType::EVSE_NotReady
+                    && !self
+                        .config
+                        .quirks
+                        .accept_finished_not_ready_in_charge_parameter_discovery;
+                if res.evse_processing == EVSEProcessingType::Ongoing || not_ready {
+                    return self.pause(
+                        now,
+                        Step::ChargeParameterDiscovery,
+                        t.ongoing_repeat_interval,
+                    );
+                }
+                match judge(status) {
+                    EvseVerdict::Fine => {}
+                    EvseVerdict::Stop => return self.request_stop_now(now, out),
+                    EvseVerdict::Fail(e) => return self.fail(now, out, e),
+                }
+                self.timers.stop(Timer::EvccOngoing);
+                let max_u = physical_value(&dc.evse_maximum_voltage_limit);
+                let max_i = physical_value(&dc.evse_maximum_current_limit);
+                self.evse_max_voltage = Some(max_u);
+                self.evse_max_current = Some(max_i);
+                self.evse_max_power = dc.evse_maximum_power_limit.as_ref().map(physical_value);
+                let max_p = self.evse_max_power;
+                out.update_values(|v| {
+                    v.evse_max_voltage = Some(max_u);
+                    v.evse_max_current = Some(max_i);
+                    v.evse_max_power = max_p;
+                });
+                out.command(HardwareCommand::ChargerLimits {
+                    max_voltage: Volts(max_u),
+                    max_current: Amps(max_i),
+                });
+                // CP state C before CableCheck (Alpitronic, pyPLC Issue12), and the lock.
+                out.set_phase(Phase::ConnectAndLock);
+                out.command(HardwareCommand::CpState(CpState::C));
+                out.command(HardwareCommand::ConnectorLock(LockRequest::Lock));
+                self.state = State::WaitLock;
+                self.timers.set(Timer::ConnectorLock, now + t.lock_timeout);
+                let already = out
+                    .snapshot
+                    .connector_locked
+                    .fresh(now, self.config.measurement_max_age)
+                    == Ok(true);
+                if already && self.config.lock_feedback {
+                    self.on_locked(now, out);
+                }
+            }
+            BodyElement::CableCheckRes(res) => {
+                if !is_ok(res.response_code) {
+                    return self.fail(now, out, refused(res.response_code));
+                }
+                match judge(&res.dc_evse_status) {
+                    EvseVerdict::Fine => {}
+                    EvseVerdict::Stop => return self.request_stop_now(now, out),
+                    EvseVerdict::Fail(e) => return self.fail(now, out, e),
+                }
+                if res.evse_processing == EVSEProcessingType::Finished {
+                    self.timers.stop(Timer::EvccCableCheck);
+                    self.timers
+                        .set(Timer::EvccPreCharge, now + t.pre_charge_timeout);
+                    self.send(now, out, Step::PreCharge);
+                } else {
+                    self.pause(now, Step::CableCheck, t.ongoing_repeat_interval);
+                }
+            }
+            BodyElement::PreChargeRes(res) => {
+                if !is_ok(res.response_code) {
+                    return self.fail(now, out, refused(res.response_code));
+                }
+                match judge(&res.dc_evse_status) {
+                    EvseVerdict::Fine => {}
+                    EvseVerdict::Stop => return self.request_stop_now(now, out),
+                    EvseVerdict::Fail(e) => return self.fail(now, out, e),
+                }
+                let reported = physical_value(&res.evse_present_voltage);
+                self.present_voltage = Some(reported);
+                out.update_values(|v| v.present_voltage = Some(reported));
+                if let Err(e) = self.check_inlet_plausible(now, out, reported) {
+                    return self.fail(now, out, e);
+                }
+                let charger = match self.config.precharge_voltage_source {
+                    PrechargeVoltageSource::EvsePresentVoltage => reported,
+                    PrechargeVoltageSource::InletVoltage => match out
+                        .snapshot
+                        .inlet_voltage
+                        .fresh(now, self.config.measurement_max_age)
+                    {
+                        Ok(v) => v.0,
+                        Err(e) => {
+                            return self.fail(now, out, SessionError::Physical(e.to_string()));
+                        }
+                    },
+                };
+                let battery = match self.battery_voltage(now, out) {
+                    Ok(v) => v,
+                    Err(e) => return self.fail(now, out, e),
+                };
+                if (charger - battery).abs() < self.config.u_delta_max_for_end_of_precharge.0 {
+                    self.timers.stop(Timer::EvccPreCharge);
+                    self.close_contactors(now, out);
+                } else {
+                    self.pause(now, Step::PreCharge, t.pre_charge_interval);
+                }
+            }
+            BodyElement::PowerDeliveryRes(res) => {
+                if !is_ok(res.response_code) {
+                    return self.fail(now, out, refused(res.response_code));
+                }
+                if step == Step::PowerDeliveryStart {
+                    self.charging_since = Some(now);
+                    if self.config.light_bulb_demo {
+                        self.light_bulb_close_at = Some(now + Duration::from_secs(2));
+                    }
+                    self.send(now, out, Step::CurrentDemand);
+                } else {
+                    self.power_down(now, out, AfterOpen::WeldingDetection);
+                }
+            }
+            BodyElement::CurrentDemandRes(res) => {
+                if !is_ok(res.response_code) {
+                    return self.fail(now, out, refused(res.response_code));
+                }
+                let u = physical_value(&res.evse_present_voltage);
+                let i = physical_value(&res.evse_present_current);
+                self.present_voltage = Some(u);
+                self.present_current = Some(i);
+                out.command(HardwareCommand::ChargerPresent {
+                    voltage: Volts(u),
+                    current: Amps(i),
+                });
+                let shown = if self.config.use_physical_inlet_voltage_during_chargeloop {
+                    out.snapshot.inlet_voltage.value().map_or(u, |v| v.0)
+                } else {
+                    u
+                };
+                out.update_values(|v| {
+                    v.present_voltage = Some(shown);
+                    v.present_current = Some(i);
+                });
+                match judge(&res.dc_evse_status) {
+                    EvseVerdict::Fine => {}
+                    EvseVerdict::Stop => {
+                        return self.request_stop_now_with(now, out, StopCause::Charger);
+                    }
+                    EvseVerdict::Fail(e) => return self.fail(now, out, e),
+                }
+                if let Err(e) = self.check_inlet_plausible(now, out, u) {
+                    return self.fail(now, out, e);
+                }
+                if self.light_bulb_close_at.is_some_and(|at| now >= at) {
+                    self.light_bulb_close_at = None;
+                    self.contactors_commanded_closed = true;
+                    out.command(HardwareCommand::Contactors(ContactorRequest::Closed));
+                }
+                if self.config.soc_simulation {
+                    self.simulated_soc = (self.simulated_soc + 0.5).min(100.0);
+                }
+                let soc = self.soc(now, out).map_or(0.0, f32::from);
+                if soc >= self.config.ev.full_soc.0 {
+                    return self.request_stop_now_with(now, out, StopCause::BatteryFull);
+                }
+                let elapsed = self
+                    .charging_since
+                    .map(|since| now.saturating_duration_since(since));
+                if let (Some(limit), Some(elapsed)) = (self.config.charge_duration, elapsed)
+                    && elapsed >= limit
+                {
+                    return self.request_stop_now_with(now, out, StopCause::ChargeDurationElapsed);
+                }
+                self.pause(now, Step::CurrentDemand, t.current_demand_interval);
+            }
+            BodyElement::WeldingDetectionRes(res) => {
+                let u = physical_value(&res.evse_present_voltage);
+                self.present_voltage = Some(u);
+                out.update_values(|v| {
+                    v.present_voltage = Some(u);
+                    v.present_current = Some(0.0);
+                });
+                self.welding_rounds += 1;
+                // Alpitronic HYC300 answers FAILED here (pyPLC results): the contactors are
+                // already open, so the car goes on to SessionStop.
+                let low = u < self.config.welding_detection_voltage.0;
+                if !is_ok(res.response_code)
+                    || low
+                    || self.welding_rounds >= self.config.welding_detection_max_rounds
+                {
+                    if !low && is_ok(res.response_code) {
+                        out.command(HardwareCommand::SessionState(format!(
+                            "WeldingDetection: voltage stayed at {u} V"
+                        )));
+                    }
+                    self.send(now, out, Step::SessionStop);
+                } else {
+                    self.pause(now, Step::WeldingDetection, t.welding_detection_interval);
+                }
+            }
+            BodyElement::SessionStopRes(res) => {
+                self.timers.stop_all();
+                out.close();
+                out.command(HardwareCommand::ConnectorLock(LockRequest::Unlock));
+                self.state = State::Done;
+                if is_ok(res.response_code) {
+                    out.finish(Outcome::Completed);
+                } else {
+                    out.finish(Outcome::Failed(refused(res.response_code)));
+                }
+            }
+            _ => {}
+        }
+    }
+
+    fn request_stop_now(&mut self, now: Instant, out: &mut Outbox) {
+        self.request_stop_now_with(now, out, StopCause::Charger);
+    }
+
+    /// A stop decided on a response: the next request is the stop sequence's.
+    fn request_stop_now_with(&mut self, now: Instant, out: &mut Outbox, cause: StopCause) {
+        if self.stop.is_none() {
+            self.stop = Some(cause);
+        }
+        let next = if self.locked {
+            Step::PowerDeliveryStop
+        } else {
+            Step::SessionStop
+        };
+        self.send(now, out, next);
+    }
+
+    fn check_inlet_plausible(
+        &self,
+        now: Instant,
+        out: &Outbox,
+        reported: f32,
+    ) -> Result<(), SessionError> {
+        let Some(tolerance) = self.config.inlet_voltage_plausibility_tolerance else {
+            return Ok(());
+        };
+        let Ok(inlet) = out
+            .snapshot
+            .inlet_voltage
+            .fresh(now, self.config.measurement_max_age)
+        else {
+            return Ok(());
+        };
+        if (inlet.0 - reported).abs() > tolerance.0 {
+            return Err(SessionError::Physical(format!(
+                "inlet voltage {inlet} disagrees with EVSEPresentVoltage {reported} V"
+            )));
+        }
+        Ok(())
+    }
+
+    fn on_locked(&mut self, now: Instant, out: &mut Outbox) {
+        self.timers.stop(Timer::ConnectorLock);
+        self.locked = true;
+        self.timers.set(
+            Timer::EvccCableCheck,
+            now + self.config.timeouts.cable_check_timeout,
+        );
+        self.send(now, out, Step::CableCheck);
+    }
+
+    fn close_contactors(&mut self, now: Instant, out: &mut Outbox) {
+        if self.config.light_bulb_demo {
+            // pyPLC light_bulb_demo: the relays close 2 s into CurrentDemand instead.
+            return self.send(now, out, Step::PowerDeliveryStart);
+        }
+        self.contactors_commanded_closed = true;
+        out.set_phase(Phase::PowerDeliveryStart);
+        out.command(HardwareCommand::Contactors(ContactorRequest::Closed));
+        self.state = State::WaitContactorsClosed;
+        self.timers.set(
+            Timer::ContactorsClosed,
+            now + self.config.timeouts.contactors_closed_timeout,
+        );
+        let already = out
+            .snapshot
+            .contactors_closed
+            .fresh(now, self.config.measurement_max_age)
+            == Ok(true);
+        if already && self.config.contactor_feedback {
+            self.on_contactors_closed(now, out);
+        }
+    }
+
+    fn on_contactors_closed(&mut self, now: Instant, out: &mut Outbox) {
+        self.timers.stop(Timer::ContactorsClosed);
+        self.send(now, out, Step::PowerDeliveryStart);
+    }
+
+    /// CP state B, then wait for the current to fall before opening the contactors.
+    fn power_down(&mut self, now: Instant, out: &mut Outbox, after: AfterOpen) {
+        if after == AfterOpen::WeldingDetection {
+            out.set_phase(Phase::PowerDeliveryStop);
+        }
+        out.command(HardwareCommand::CpState(CpState::B));
+        let current_low = self
+            .present_current
+            .is_none_or(|i| i.abs() < self.config.current_fall_threshold.0);
+        if !self.contactors_commanded_closed || (current_low && after == AfterOpen::Unlock) {
+            self.open_contactors(now, out, after);
+        } else {
+            self.state = State::WaitCurrentFall(after);
+            self.timers.set(
+                Timer::CurrentFall,
+                now + self.config.timeouts.current_fall_timeout,
+            );
+        }
+    }
+
+    fn arm_contactors_open(&mut self, now: Instant) {
+        self.timers.set(
+            Timer::ContactorsOpen,
+            now + self.config.timeouts.contactors_open_timeout,
+        );
+    }
+
+    fn open_contactors(&mut self, now: Instant, out: &mut Outbox, after: AfterOpen) {
+        out.command(HardwareCommand::Contactors(ContactorRequest::Open));
+        self.state = State::WaitContactorsOpen(after);
+        self.arm_contactors_open(now);
+        let feedback = out
+            .snapshot
+            .contactors_closed
+            .fresh(now, self.config.measurement_max_age);
+        let open_now = if self.contactors_commanded_closed {
+            feedback == Ok(false)
+        } else {
+            feedback != Ok(true)
+        };
+        if self.config.contactor_feedback && open_now {
+            self.on_contactors_open(now, out, after);
+        }
+    }
+
+    fn on_contactors_open(&mut self, now: Instant, out: &mut Outbox, after: AfterOpen) {
+        self.timers.stop(Timer::ContactorsOpen);
+        self.contactors_commanded_closed = false;
+        match after {
+            AfterOpen::WeldingDetection => self.send(now, out, Step::WeldingDetection),
+            AfterOpen::Unlock => {
+                out.command(HardwareCommand::ConnectorLock(LockRequest::Unlock));
+                self.end_failed(out);
+            }
+        }
+    }
+
+    fn end_failed(&mut self, out: &mut Outbox) {
+        self.timers.stop_all();
+        self.state = State::Done;
+        let error = self
+            .failure
+            .clone()
+            .unwrap_or_else(|| SessionError::Physical("safe shutdown".into()));
+        out.finish(Outcome::Failed(error));
+    }
+
+    fn on_timer(&mut self, now: Instant, out: &mut Outbox, timer: Timer) {
+        match (timer, self.state) {
+            (Timer::Pacing, State::Pause(step)) => self.send(now, out, step),
+            (Timer::EvccMsg, State::AwaitResponse(Step::WeldingDetection)) => {
+                // ABB Terra does not answer WeldingDetectionReq (pyPLC Issue17); the
+                // contactors are open, so go on to SessionStop.
+                self.send(now, out, Step::SessionStop);
+            }
+            (Timer::ConnectorLock, State::WaitLock) if !self.config.lock_feedback => {
+                self.on_locked(now, out);
+            }
+            (Timer::ContactorsClosed, State::WaitContactorsClosed)
+                if !self.config.contactor_feedback =>
+            {
+                self.on_contactors_closed(now, out);
+            }
+            (Timer::ContactorsClosed, State::WaitContactorsClosed) => self.fail(
+                now,
+                out,
+                SessionError::Physical("the contactors did not confirm closed".into()),
+            ),
+            (Timer::CurrentFall, State::WaitCurrentFall(after)) => {
+                self.open_contactors(now, out, after);
+            }
+            (Timer::ContactorsOpen, State::WaitContactorsOpen(after)) => {
+                if !self.config.contactor_feedback {
+                    return self.on_contactors_open(now, out, after);
+                }
+                // Never unlock with the contactors closed.
+                out.command(HardwareCommand::SessionState(
+                    "contactors did not open: connector stays locked".into(),
+                ));
+                if self.failure.is_none() {
+                    self.failure = Some(SessionError::Physical(
+                        "the contactors did not confirm open".into(),
+                    ));
+                }
+                out.close();
+                self.end_failed(out);
+            }
+            (Timer::EvccMsg | Timer::EvccSequence, _)
+            | (Timer::EvccOngoing, _)
+            | (Timer::EvccCableCheck, _)
+            | (Timer::EvccPreCharge, _)
+            | (Timer::ConnectorLock, _) => {
+                self.fail(now, out, SessionError::Timeout(timer.name()));
+            }
+            _ => {}
+        }
+    }
+}

@@ -1,0 +1,740 @@
+//! The charger's DIN SPEC 70121 DC session (SECC, the TCP server), after the app handshake.
+//!
+//! Read DIN SPEC 70121:2014 §9.4 (message sequence and response codes), §9.6 (timing) and
+//! `reference/pyplc-behaviour.md` §6 (pyPLC's fsmEvse), §9.2 (the field values real cars
+//! accept) and §14 before changing this file.
+//!
+//! Unlike pyPLC, every request is checked: the SessionID must be the one this session handed
+//! out (`FAILED_UnknownSession`) and the request must be allowed after the previous one
+//! (`FAILED_SequenceError`). A FAILED response ends the session: power supply off, connection
+//! closed. The SessionID is fresh per session and comes from the caller (no RNG in the core).
+
+use ccs_msg::din::{
+    BodyElement, DC_EVSEStatusCodeType, EVChargeParameter, EVRequestedEnergyTransferType,
+    IsolationLevelType, PaymentOptionType, ResponseCodeType, V2G_Message,
+};
+
+use super::values::{self, EvseDcParameters, MessageKind, PresentOutput, physical_value};
+use crate::hardware::{
+    Amps, HardwareCommand, IsolationStatus, Measurement, Percent, PowerSupplySetpoint,
+    VehicleBatteryReport, Volts, WattHours,
+};
+use crate::session::config::SeccConfig;
+use crate::session::outbox::Outbox;
+use crate::session::timers::{Timer, TimerTable};
+use crate::session::{Outcome, Phase, SessionError};
+use crate::time::Instant;
+use crate::v2gtp::PayloadType;
+
+/// The previous request, as far as the sequence check needs it.
+#[derive(Clone, Copy, Debug, Eq, PartialEq)]
+struct Last {
+    kind: MessageKind,
+    /// For the Ongoing loops: whether we answered `Finished`. For PowerDelivery: whether it
+    /// started (`ReadyToChargeState`).
+    done: bool,
+}
+
+/// Whether request `next` may follow `last` in a DIN DC session (DIN 70121 §9.4, the
+/// message sequence of Figure 77-ish: each Ongoing loop repeats until `Finished`).
+fn allowed(last: Option<Last>, next: MessageKind, starts_power: bool) -> bool {
+    use MessageKind as K;
+    let Some(last) = last else {
+        return next == K::SessionSetup;
+    };
+    if next == K::SessionStop {
+        // The car may end the session from any point after SessionSetup.
+        return true;
+    }
+    match (last.kind, next) {
+        (K::SessionSetup, K::ServiceDiscovery)
+        | (K::ServiceDiscovery, K::ServicePaymentSelection)
+        | (K::ServicePaymentSelection, K::ContractAuthentication) => true,
+        (K::ContractAuthentication, K::ContractAuthentication) => !last.done,
+        (K::ContractAuthentication, K::ChargeParameterDiscovery) => last.done,
+        (K::ChargeParameterDiscovery, K::ChargeParameterDiscovery) => !last.done,
+        (K::ChargeParameterDiscovery, K::CableCheck) => last.done,
+        (K::CableCheck, K::CableCheck) => !last.done,
+        (K::CableCheck, K::PreCharge) => last.done,
+        (K::PreCharge, K::PreCharge) => true,
+        // A stop (ReadyToChargeState = false) is allowed once the car has the charger's
+        // parameters, e.g. after a failed CableCheck or PreCharge.
+        (K::ChargeParameterDiscovery | K::CableCheck, K::PowerDelivery) => {
+            last.done && !starts_power
+        }
+        (K::PreCharge, K::PowerDelivery) => true,
+        (K::PowerDelivery, K::CurrentDemand) => last.done,
+        (K::PowerDelivery, K::PowerDelivery) => last.done && !starts_power,
+        (K::CurrentDemand, K::CurrentDemand) => true,
+        (K::CurrentDemand, K::PowerDelivery) => !starts_power,
+        (K::PowerDelivery | K::WeldingDetection, K::WeldingDetection) => {
+            last.kind == K::WeldingDetection || !last.done
+        }
+        _ => false,
+    }
+}
+
+/// The request the sequence expects after `last` (for answering an undecodable request).
+fn expected_after(last: Option<Last>) -> MessageKind {
+    use MessageKind as K;
+    match last.map(|l| (l.kind, l.done)) {
+        None => K::SessionSetup,
+        Some((K::SessionSetup, _)) => K::ServiceDiscovery,
+        Some((K::ServiceDiscovery, _)) => K::ServicePaymentSelection,
+        Some((K::ServicePaymentSelection, _)) => K::ContractAuthentication,
+        Some((K::ContractAuthentication, false)) => K::ContractAuthentication,
+        Some((K::ContractAuthentication, true)) => K::ChargeParameterDiscovery,
+        Some((K::ChargeParameterDiscovery, false)) => K::ChargeParameterDiscovery,
+        Some((K::ChargeParameterDiscovery, true)) => K::CableCheck,
+        Some((K::CableCheck, false)) => K::CableCheck,
+        Some((K::CableCheck, true)) => K::PreCharge,
+        Some((K::PreCharge, _)) => K::PreCharge,
+        Some((K::PowerDelivery, true)) | Some((K::CurrentDemand, _)) => K::CurrentDemand,
+        Some((K::PowerDelivery, false)) | Some((K::WeldingDetection, _)) => K::WeldingDetection,
+        Some((K::SessionStop, _)) => K::SessionStop,
+    }
+}
+
+/// The charger's DIN session.
+#[derive(Clone, Debug)]
+pub(crate) struct Secc {
+    config: SeccConfig,
+    session_id: Vec<u8>,
+    last: Option<Last>,
+    done: bool,
+    timers: TimerTable,
+    stop_requested: bool,
+    stopped_by_user: bool,
+    cable_check_since: Option<Instant>,
+    ev_max_voltage: Option<f32>,
+    simulated_voltage: f32,
+    simulated_at: Option<Instant>,
+}
+
+/// What handling one request produced.
+struct Answer {
+    response: V2G_Message,
+    /// `Some` = this response ends the session (FAILED code or SessionStop).
+    end: Option<Outcome>,
+}
+
+impl Secc {
+    /// A new DIN session that hands out `session_id` (1 to 8 bytes, fresh per session).
+    pub(crate) fn new(config: SeccConfig, session_id: Vec<u8>, now: Instant) -> Self {
+        let mut timers = TimerTable::default();
+        timers.set(Timer::SeccSequence, now + config.timeouts.sequence_timeout);
+        Self {
+            config,
+            session_id,
+            last: None,
+            done: false,
+            timers,
+            stop_requested: false,
+            stopped_by_user: false,
+            cable_check_since: None,
+            ev_max_voltage: None,
+            simulated_voltage: 0.0,
+            simulated_at: None,
+        }
+    }
+
+    pub(crate) fn poll_timeout(&self) -> Option<Instant> {
+        self.timers.next_timeout()
+    }
+
+    pub(crate) fn stopped_by_user(&self) -> bool {
+        self.stopped_by_user
+    }
+
+    pub(crate) fn handle_measurement(&mut self, measurement: Measurement) {
+        if measurement == Measurement::ChargingEnabled(false) {
+            self.stop_requested = true;
+            self.stopped_by_user = true;
+        }
+    }
+
+    pub(crate) fn handle_stop_request(&mut self) {
+        self.stop_requested = true;
+        self.stopped_by_user = true;
+    }
+
+    pub(crate) fn handle_timeout(&mut self, now: Instant, out: &mut Outbox) {
+        if let Some(Timer::SeccSequence) = self.timers.pop_expired(now) {
+            self.end(
+                out,
+                Outcome::Failed(SessionError::Timeout(Timer::SeccSequence.name())),
+            );
+        }
+    }
+
+    /// Ends the session: power supply off, connection closed.
+    pub(crate) fn end(&mut self, out: &mut Outbox, outcome: Outcome) {
+        if self.done {
+            return;
+        }
+        self.done = true;
+        self.timers.stop_all();
+        out.command(HardwareCommand::PowerSupply(PowerSupplySetpoint::OFF));
+        out.close();
+        out.finish(outcome);
+    }
+
+    pub(crate) fn handle_message(
+        &mut self,
+        now: Instant,
+        out: &mut Outbox,
+        payload_type: PayloadType,
+        payload: &[u8],
+    ) {
+        if self.done {
+            return;
+        }
+        let decoded = if payload_type == PayloadType::Exi {
+            ccs_msg::din::decode(payload).map_err(|e| e.to_string())
+        } else {
+            Err(format!("V2GTP payload type {payload_type:?}"))
+        };
+        let request = match decoded {
+            Ok(msg) => msg,
+            Err(e) => {
+                // A request we cannot read: FAILED in the response the sequence expects, then
+                // the safe end (power off).
+                let kind = expected_after(self.last);
+                let res = values::failed_response(
+                    &self.session_id,
+                    kind,
+                    ResponseCodeType::FAILED,
+                    &self.config.evse_id,
+                );
+                self.respond(out, kind, &res);
+                return self.end(out, Outcome::Failed(SessionError::InvalidMessage(e)));
+            }
+        };
+        let Some(body) = request.body.body_element.as_ref() else {
+            let kind = expected_after(self.last);
+            let res = values::failed_response(
+                &self.session_id,
+                kind,
+                ResponseCodeType::FAILED,
+                &self.config.evse_id,
+            );
+            self.respond(out, kind, &res);
+            return self.end(
+                out,
+                Outcome::Failed(SessionError::InvalidMessage("empty Body".into())),
+            );
+        };
+        let Some(kind) = MessageKind::of_request(body) else {
+            let kind = expected_after(self.last);
+            let res = values::failed_response(
+                &self.session_id,
+                kind,
+                ResponseCodeType::FAILED_SequenceError,
+                &self.config.evse_id,
+            );
+            self.respond(out, kind, &res);
+            return self.end(
+                out,
+                Outcome::Failed(SessionError::PeerMisbehaved(
+                    "not a request of a DC session".into(),
+                )),
+            );
+        };
+        out.received(kind.request_name(), values::summary(body));
+        let starts_power =
+            matches!(body, BodyElement::PowerDeliveryReq(r) if r.ready_to_charge_state);
+        let refusal =
+            if kind != MessageKind::SessionSetup && request.header.session_id != self.session_id {
+                // DIN 70121 §9.4: a request with a SessionID other than the one of this session.
+                Some((
+                    ResponseCodeType::FAILED_UnknownSession,
+                    SessionError::PeerMisbehaved(format!(
+                        "{} with SessionID {}",
+                        kind.request_name(),
+                        values::hex(&request.header.session_id)
+                    )),
+                ))
+            } else if !allowed(self.last, kind, starts_power) {
+                Some((
+                    ResponseCodeType::FAILED_SequenceError,
+                    SessionError::PeerMisbehaved(format!(
+                        "{} after {:?}",
+                        kind.request_name(),
+                        self.last.map(|l| l.kind)
+                    )),
+                ))
+            } else {
+                None
+            };
+        if let Some((code, error)) = refusal {
+            let res = values::failed_response(&self.session_id, kind, code, &self.config.evse_id);
+            self.respond(out, kind, &res);
+            return self.end(out, Outcome::Failed(error));
+        }
+        let answer = match self.answer(now, out, body) {
+            Ok(a) => a,
+            Err((code, error)) => {
+                let res =
+                    values::failed_response(&self.session_id, kind, code, &self.config.evse_id);
+                self.respond(out, kind, &res);
+                return self.end(out, Outcome::Failed(error));
+            }
+        };
+        self.respond(out, kind, &answer.response);
+        if let Some(outcome) = answer.end {
+            return self.end(out, outcome);
+        }
+        self.timers.set(
+            Timer::SeccSequence,
+            now + self.config.timeouts.sequence_timeout,
+        );
+    }
+
+    fn respond(&self, out: &mut Outbox, kind: MessageKind, res: &V2G_Message) {
+        match ccs_msg::din::encode(res) {
+            Ok(bytes) => {
+                let summary = res
+                    .body
+                    .body_element
+                    .as_ref()
+                    .map(values::summary)
+                    .unwrap_or_default();
+                out.send(bytes, kind.response_name(), summary);
+            }
+            Err(e) => out.event(crate::session::SessionEvent::Sent {
+                name: kind.response_name(),
+                summary: format!("NOT SENT, encoder refused: {e}"),
+            }),
+        }
+    }
+
+    fn status_code(&self) -> DC_EVSEStatusCodeType {
+        if self.stop_requested {
+            DC_EVSEStatusCodeType::EVSE_Shutdown
+        } else {
+            DC_EVSEStatusCodeType::EVSE_Ready
+        }
+    }
+
+    fn limits(&self, now: Instant, out: &Outbox) -> EvseDcParameters {
+        let age = self.config.measurement_max_age;
+        let l = &self.config.limits;
+        let s = &out.snapshot;
+        EvseDcParameters {
+            max_current: s
+                .power_supply_max_current
+                .fresh(now, age)
+                .map_or(l.max_current.0, |a| a.0),
+            max_power: s
+                .power_supply_max_power
+                .fresh(now, age)
+                .map_or(l.max_power.0, |w| w.0),
+            max_voltage: s
+                .power_supply_max_voltage
+                .fresh(now, age)
+                .map_or(l.max_voltage.0, |v| v.0),
+            min_current: l.min_current.0,
+            min_voltage: l.min_voltage.0,
+            current_regulation_tolerance: l.current_regulation_tolerance.0,
+            peak_current_ripple: l.peak_current_ripple.0,
+            schedule_p_max: l.schedule_p_max,
+        }
+    }
+
+    /// The present output: measured, or simulated (pyPLC `evse_simulate_precharge`).
+    fn present(
+        &mut self,
+        now: Instant,
+        out: &Outbox,
+        simulated_target: f32,
+    ) -> Result<(f32, f32), (ResponseCodeType, SessionError)> {
+        if self.config.evse_simulate_precharge {
+            // pyPLC: start at half the target, then rise towards it (≈66 V/s); the output
+            // falls faster once switched off (WeldingDetection).
+            let dt = self.simulated_at.map_or(0.0, |at| {
+                now.saturating_duration_since(at).as_secs_f64() as f32
+            });
+            if self.simulated_at.is_none() {
+                self.simulated_voltage = simulated_target / 2.0;
+            }
+            self.simulated_at = Some(now);
+            let v = self.simulated_voltage;
+            self.simulated_voltage = if v < simulated_target {
+                (v + 66.0 * dt).min(simulated_target)
+            } else {
+                (v - 400.0 * dt).max(simulated_target)
+            };
+            let current = out
+                .snapshot
+                .power_supply_current
+                .value()
+                .map_or(0.0, |a| a.0);
+            return Ok((self.simulated_voltage, current));
+        }
+        let age = self.config.measurement_max_age;
+        let hw = |e: crate::hardware::ReadingError| {
+            (
+                ResponseCodeType::FAILED,
+                SessionError::Hardware(crate::hardware::HardwareFault {
+                    adapter: "session".into(),
+                    kind: crate::hardware::HardwareFaultKind::Device(e.to_string()),
+                }),
+            )
+        };
+        let u = out
+            .snapshot
+            .power_supply_voltage
+            .fresh(now, age)
+            .map_err(hw)?;
+        let i = out
+            .snapshot
+            .power_supply_current
+            .fresh(now, age)
+            .map_err(hw)?;
+        Ok((u.0, i.0))
+    }
+
+    fn set_supply(out: &mut Outbox, voltage: f32, current: f32) {
+        out.command(HardwareCommand::PowerSupply(PowerSupplySetpoint {
+            enabled: true,
+            voltage: Volts(voltage),
+            current: Amps(current),
+        }));
+    }
+
+    #[allow(clippy::too_many_lines)]
+    fn answer(
+        &mut self,
+        now: Instant,
+        out: &mut Outbox,
+        body: &BodyElement,
+    ) -> Result<Answer, (ResponseCodeType, SessionError)> {
+        use ResponseCodeType as R;
+        let sid = self.session_id.clone();
+        let sid = sid.as_slice();
+        let mut end = None;
+        let (kind, done, response) = match body {
+            BodyElement::SessionSetupReq(req) => {
+                out.set_phase(Phase::SessionSetup);
+                out.command(HardwareCommand::EvccId(values::hex(&req.evccid)));
+                // pyPLC: the power supply is set to 0 V / 0 A at the start of a session.
+                out.command(HardwareCommand::PowerSupply(PowerSupplySetpoint::OFF));
+                let res = values::session_setup_res(
+                    sid,
+                    R::OK_NewSessionEstablished,
+                    &self.config.evse_id,
+                );
+                (MessageKind::SessionSetup, true, res)
+            }
+            BodyElement::ServiceDiscoveryReq(_) => {
+                out.set_phase(Phase::ServiceSelection);
+                (
+                    MessageKind::ServiceDiscovery,
+                    true,
+                    values::service_discovery_res(sid, R::OK),
+                )
+            }
+            BodyElement::ServicePaymentSelectionReq(req) => {
+                if req.selected_payment_option != PaymentOptionType::ExternalPayment {
+                    return Err((
+                        R::FAILED_PaymentSelectionInvalid,
+                        SessionError::PeerIncompatible(format!(
+                            "payment option {:?}",
+                            req.selected_payment_option
+                        )),
+                    ));
+                }
+                let ours = req
+                    .selected_service_list
+                    .selected_service
+                    .iter()
+                    .any(|s| s.service_id == values::CHARGE_SERVICE_ID);
+                if !ours {
+                    return Err((
+                        R::FAILED_ServiceSelectionInvalid,
+                        SessionError::PeerIncompatible("charge service not selected".into()),
+                    ));
+                }
+                (
+                    MessageKind::ServicePaymentSelection,
+                    true,
+                    values::service_payment_selection_res(sid, R::OK),
+                )
+            }
+            BodyElement::ContractAuthenticationReq(_) => {
+                out.set_phase(Phase::Authorization);
+                // A stop requested at the charger: ContractAuthenticationRes has no status to
+                // say so, so let the car on to ChargeParameterDiscoveryRes, whose
+                // EVSE_Shutdown ends the session normally.
+                let authorized = self.config.authorize_automatically
+                    || self.stop_requested
+                    || out.snapshot.authorized.value() == Some(true);
+                (
+                    MessageKind::ContractAuthentication,
+                    authorized,
+                    values::contract_authentication_res(sid, R::OK, authorized),
+                )
+            }
+            BodyElement::ChargeParameterDiscoveryReq(req) => {
+                out.set_phase(Phase::ChargeParameterDiscovery);
+                let dc_transfer = matches!(
+                    req.ev_requested_energy_transfer_type,
+                    EVRequestedEnergyTransferType::DC_core
+                        | EVRequestedEnergyTransferType::DC_extended
+                        | EVRequestedEnergyTransferType::DC_combo_core
+                        | EVRequestedEnergyTransferType::DC_unique
+                );
+                let EVChargeParameter::DC_EVChargeParameter(p) = &req.ev_charge_parameter else {
+                    return Err((
+                        R::FAILED_WrongChargeParameter,
+                        SessionError::PeerIncompatible("no DC_EVChargeParameter".into()),
+                    ));
+                };
+                if !dc_transfer {
+                    return Err((
+                        R::FAILED_WrongEnergyTransferType,
+                        SessionError::PeerIncompatible(format!(
+                            "{:?}",
+                            req.ev_requested_energy_transfer_type
+                        )),
+                    ));
+                }
+                self.ev_max_voltage = Some(physical_value(&p.ev_maximum_voltage_limit));
+                out.command(HardwareCommand::VehicleBattery(VehicleBatteryReport {
+                    soc: Percent(f32::from(p.dc_ev_status.evresssoc)),
+                    full_soc: p.full_soc.map(|s| Percent(f32::from(s))),
+                    energy_capacity: p
+                        .ev_energy_capacity
+                        .as_ref()
+                        .map(|e| WattHours(physical_value(e))),
+                    energy_request: p
+                        .ev_energy_request
+                        .as_ref()
+                        .map(|e| WattHours(physical_value(e))),
+                }));
+                out.update_values(|v| v.soc = Some(f32::from(p.dc_ev_status.evresssoc)));
+                let limits = self.limits(now, out);
+                out.update_values(|v| {
+                    v.evse_max_voltage = Some(limits.max_voltage);
+                    v.evse_max_current = Some(limits.max_current);
+                    v.evse_max_power = Some(limits.max_power);
+                });
+                let status =
+                    values::dc_evse_status(Some(IsolationLevelType::Invalid), self.status_code());
+                let res = values::charge_parameter_discovery_res(sid, R::OK, true, status, &limits);
+                (MessageKind::ChargeParameterDiscovery, true, res)
+            }
+            BodyElement::CableCheckReq(_) => {
+                out.set_phase(Phase::CableCheck);
+                let first = self.cable_check_since.is_none();
+                let since = *self.cable_check_since.get_or_insert(now);
+                if first && !self.stop_requested {
+                    // Apply the test voltage for the isolation monitor (IEC 61851-23): the
+                    // lower of the car's and our maximum voltage.
+                    let ours = self.limits(now, out).max_voltage;
+                    let u = self.ev_max_voltage.map_or(ours, |ev| ev.min(ours));
+                    Self::set_supply(out, u, self.config.limits.min_current.0);
+                }
+                let finished = if self.stop_requested {
+                    true
+                } else if self.config.isolation_monitor {
+                    match out
+                        .snapshot
+                        .isolation
+                        .fresh(now, self.config.measurement_max_age)
+                    {
+                        Ok(
+                            IsolationStatus::Valid
+                            | IsolationStatus::Warning
+                            | IsolationStatus::NoImd,
+                        ) => true,
+                        Ok(IsolationStatus::Fault) => {
+                            return Err((
+                                R::FAILED,
+                                SessionError::Physical("isolation fault in CableCheck".into()),
+                            ));
+                        }
+                        _ => false,
+                    }
+                } else {
+                    now.saturating_duration_since(since) >= self.config.cable_check_duration
+                };
+                let res = if self.stop_requested {
+                    out.command(HardwareCommand::PowerSupply(PowerSupplySetpoint::OFF));
+                    values::cable_check_res_with_status(
+                        sid,
+                        R::OK,
+                        true,
+                        values::dc_evse_status(
+                            Some(IsolationLevelType::Invalid),
+                            DC_EVSEStatusCodeType::EVSE_Shutdown,
+                        ),
+                    )
+                } else {
+                    values::cable_check_res(sid, R::OK, finished)
+                };
+                (MessageKind::CableCheck, finished, res)
+            }
+            BodyElement::PreChargeReq(req) => {
+                out.set_phase(Phase::PreCharge);
+                let limits = self.limits(now, out);
+                let target = physical_value(&req.ev_target_voltage).min(limits.max_voltage);
+                let current = physical_value(&req.ev_target_current).clamp(0.0, 2.0);
+                if self.stop_requested {
+                    out.command(HardwareCommand::PowerSupply(PowerSupplySetpoint::OFF));
+                } else {
+                    Self::set_supply(out, target, current);
+                }
+                let (u, _) = self.present(now, out, target)?;
+                out.update_values(|v| {
+                    v.target_voltage = Some(target);
+                    v.present_voltage = Some(u);
+                });
+                let res = values::pre_charge_res(sid, R::OK, self.status_code(), u);
+                (MessageKind::PreCharge, true, res)
+            }
+            BodyElement::PowerDeliveryReq(req) => {
+                if let Some(ccs_msg::din::EVPowerDeliveryParameter::DC_EVPowerDeliveryParameter(
+                    p,
+                )) = &req.ev_power_delivery_parameter
+                {
+                    out.update_values(|v| v.soc = Some(f32::from(p.dc_ev_status.evresssoc)));
+                }
+                if req.ready_to_charge_state {
+                    out.set_phase(Phase::PowerDeliveryStart);
+                } else {
+                    out.set_phase(Phase::PowerDeliveryStop);
+                    out.command(HardwareCommand::PowerSupply(PowerSupplySetpoint::OFF));
+                }
+                let res = values::power_delivery_res(sid, R::OK, self.status_code());
+                (MessageKind::PowerDelivery, req.ready_to_charge_state, res)
+            }
+            BodyElement::CurrentDemandReq(req) => {
+                out.set_phase(Phase::Charging);
+                let limits = self.limits(now, out);
+                let u_target = physical_value(&req.ev_target_voltage).min(limits.max_voltage);
+                let i_target =
+                    physical_value(&req.ev_target_current).clamp(0.0, limits.max_current);
+                let soc = req.dc_ev_status.evresssoc;
+                if self.stop_requested {
+                    out.command(HardwareCommand::PowerSupply(PowerSupplySetpoint::OFF));
+                } else {
+                    Self::set_supply(out, u_target, i_target);
+                }
+                let (u, mut i) = self.present(now, out, u_target)?;
+                if self.config.evse_simulate_precharge && !self.stop_requested {
+                    i = i_target;
+                }
+                out.command(HardwareCommand::VehicleBattery(VehicleBatteryReport {
+                    soc: Percent(f32::from(soc)),
+                    ..VehicleBatteryReport::default()
+                }));
+                out.update_values(|v| {
+                    v.soc = Some(f32::from(soc));
+                    v.target_voltage = Some(u_target);
+                    v.target_current = Some(i_target);
+                    v.present_voltage = Some(u);
+                    v.present_current = Some(i);
+                });
+                let output = PresentOutput {
+                    voltage: u,
+                    current: i,
+                    current_limit_achieved: i_target >= limits.max_current,
+                    voltage_limit_achieved: u_target >= limits.max_voltage,
+                    power_limit_achieved: u_target * i_target >= limits.max_power,
+                };
+                let res = values::current_demand_res(sid, R::OK, self.status_code(), &output);
+                (MessageKind::CurrentDemand, true, res)
+            }
+            BodyElement::WeldingDetectionReq(_) => {
+                out.set_phase(Phase::WeldingDetection);
+                out.command(HardwareCommand::PowerSupply(PowerSupplySetpoint::OFF));
+                let (u, _) = self.present(now, out, 0.0)?;
+                out.update_values(|v| {
+                    v.present_voltage = Some(u);
+                    v.present_current = Some(0.0);
+                });
+                let res = values::welding_detection_res(
+                    sid,
+                    R::OK,
+                    DC_EVSEStatusCodeType::EVSE_NotReady,
+                    u,
+                );
+                (MessageKind::WeldingDetection, true, res)
+            }
+            BodyElement::SessionStopReq(_) => {
+                out.set_phase(Phase::SessionStop);
+                end = Some(Outcome::Completed);
+                (
+                    MessageKind::SessionStop,
+                    true,
+                    values::session_stop_res(sid, R::OK),
+                )
+            }
+            _ => {
+                return Err((
+                    R::FAILED_SequenceError,
+                    SessionError::PeerMisbehaved("not a request".into()),
+                ));
+            }
+        };
+        self.last = Some(Last { kind, done });
+        Ok(Answer { response, end })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use MessageKind as K;
+
+    fn last(kind: MessageKind, done: bool) -> Option<Last> {
+        Some(Last { kind, done })
+    }
+
+    #[test]
+    fn the_normal_sequence_is_allowed() {
+        let seq = [
+            (K::SessionSetup, true, false),
+            (K::ServiceDiscovery, true, false),
+            (K::ServicePaymentSelection, true, false),
+            (K::ContractAuthentication, true, false),
+            (K::ChargeParameterDiscovery, true, false),
+            (K::CableCheck, true, false),
+            (K::PreCharge, true, false),
+            (K::PowerDelivery, true, true),
+            (K::CurrentDemand, true, false),
+            (K::PowerDelivery, false, false),
+            (K::WeldingDetection, true, false),
+            (K::SessionStop, true, false),
+        ];
+        let mut prev = None;
+        for (kind, done, starts) in seq {
+            assert!(allowed(prev, kind, starts), "{kind:?} after {prev:?}");
+            prev = last(kind, done);
+        }
+    }
+
+    #[test]
+    fn out_of_order_requests_are_sequence_errors() {
+        assert!(!allowed(None, K::ServiceDiscovery, false));
+        assert!(!allowed(last(K::SessionSetup, true), K::CableCheck, false));
+        // CableCheck answered Ongoing: PreCharge is too early.
+        assert!(!allowed(last(K::CableCheck, false), K::PreCharge, false));
+        // ContractAuthentication Finished: no more repeats.
+        assert!(!allowed(
+            last(K::ContractAuthentication, true),
+            K::ContractAuthentication,
+            false
+        ));
+        // No power before PreCharge.
+        assert!(!allowed(last(K::CableCheck, true), K::PowerDelivery, true));
+        assert!(allowed(last(K::CableCheck, true), K::PowerDelivery, false));
+        assert!(!allowed(last(K::CurrentDemand, true), K::PreCharge, false));
+        assert!(allowed(
+            last(K::ServiceDiscovery, true),
+            K::SessionStop,
+            false
+        ));
+    }
+}

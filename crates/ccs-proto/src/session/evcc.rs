@@ -1,0 +1,234 @@
+//! The car's session: the app handshake, then the negotiated protocol's machine.
+
+use crate::hardware::{HardwareCommand, HardwareFault, Measurement};
+use crate::session::config::EvccConfig;
+use crate::session::outbox::Outbox;
+use crate::session::timers::{Timer, TimerTable};
+use crate::session::{
+    Disconnect, Outcome, Phase, Protocol, Role, SessionError, SessionEvent, Transmit, V2gSession,
+    din, handshake,
+};
+use crate::time::Instant;
+use crate::v2gtp::PayloadType;
+
+/// The protocol machine the handshake chose. Adding a protocol = adding a variant.
+#[derive(Clone, Debug)]
+enum Machine {
+    /// Waiting for the connection.
+    Idle,
+    /// supportedAppProtocolReq sent, waiting for the response.
+    Handshake,
+    /// DIN SPEC 70121.
+    Din(Box<din::evcc::Evcc>),
+    /// Over (before a protocol machine took over).
+    Ended,
+}
+
+/// The car's V2G session (EVCC): sends supportedAppProtocolReq when the connection is up,
+/// checks the answer (response code and SchemaID), then runs the negotiated protocol.
+///
+/// ```
+/// use ccs_proto::session::{EvccConfig, EvccSession, V2gSession};
+/// use ccs_proto::time::Instant;
+///
+/// let mut car = EvccSession::new(EvccConfig::default(), [0x02, 0, 0, 0, 0, 1], Instant::ZERO);
+/// car.handle_connected(Instant::ZERO);
+/// assert!(car.poll_transmit().is_some()); // supportedAppProtocolReq
+/// ```
+#[derive(Clone, Debug)]
+pub struct EvccSession {
+    config: EvccConfig,
+    evcc_id: [u8; 6],
+    out: Outbox,
+    timers: TimerTable,
+    machine: Machine,
+}
+
+impl EvccSession {
+    /// A session for the car with MAC `evcc_id` (sent as EVCCID, pyPLC Issue20), created at
+    /// `now`. Only protocols that have a machine are offered.
+    pub fn new(config: EvccConfig, evcc_id: [u8; 6], now: Instant) -> Self {
+        let _ = now;
+        Self {
+            config,
+            evcc_id,
+            out: Outbox::new(),
+            timers: TimerTable::default(),
+            machine: Machine::Idle,
+        }
+    }
+
+    /// How the session ended, once it has.
+    pub fn outcome(&self) -> Option<&Outcome> {
+        self.out.outcome()
+    }
+
+    /// The phase the session is in.
+    pub fn phase(&self) -> Phase {
+        self.out.phase()
+    }
+
+    fn end_early(&mut self, error: SessionError) {
+        self.timers.stop_all();
+        self.machine = Machine::Ended;
+        self.out.close();
+        self.out.finish(Outcome::Failed(error));
+    }
+
+    fn offers(&self) -> Vec<crate::session::config::ProtocolOffer> {
+        self.config
+            .protocols
+            .iter()
+            .copied()
+            .filter(|o| handshake::is_implemented(o.protocol))
+            .collect()
+    }
+}
+
+impl V2gSession for EvccSession {
+    fn role(&self) -> Role {
+        Role::Evcc
+    }
+
+    fn handle_connected(&mut self, now: Instant) {
+        if !matches!(self.machine, Machine::Idle) {
+            return;
+        }
+        let offers = self.offers();
+        if offers.is_empty() {
+            return self.end_early(SessionError::Config(
+                "no protocol with a session machine is configured".into(),
+            ));
+        }
+        let req = handshake::request(&offers);
+        let doc = ccs_msg::app_handshake::Document::SupportedAppProtocolReq(req.clone());
+        match ccs_msg::app_handshake::encode(&doc) {
+            Ok(bytes) => {
+                self.out.send(
+                    bytes,
+                    "supportedAppProtocolReq",
+                    handshake::request_summary(&req),
+                );
+                self.timers
+                    .set(Timer::EvccMsg, now + self.config.timeouts.msg_timeout);
+                self.machine = Machine::Handshake;
+            }
+            Err(e) => self.end_early(SessionError::Config(format!("handshake request: {e}"))),
+        }
+    }
+
+    fn handle_message(&mut self, now: Instant, payload_type: PayloadType, payload: &[u8]) {
+        match &mut self.machine {
+            Machine::Din(m) => m.handle_message(now, &mut self.out, payload_type, payload),
+            Machine::Handshake => {
+                let res = match handshake::decode_response(payload) {
+                    Ok(res) => res,
+                    Err(e) => return self.end_early(e),
+                };
+                self.out
+                    .received("supportedAppProtocolRes", handshake::response_summary(&res));
+                self.timers.stop(Timer::EvccMsg);
+                match handshake::check_response(&res, &self.offers()) {
+                    Ok((protocol, schema_id)) => {
+                        self.out.event(SessionEvent::ProtocolNegotiated {
+                            protocol,
+                            schema_id,
+                        });
+                        match protocol {
+                            Protocol::Din70121 => {
+                                let mut m = Box::new(din::evcc::Evcc::new(
+                                    self.config.clone(),
+                                    self.evcc_id,
+                                ));
+                                m.start(now, &mut self.out);
+                                self.machine = Machine::Din(m);
+                            }
+                            other => self.end_early(SessionError::Config(format!(
+                                "{other} negotiated but not implemented"
+                            ))),
+                        }
+                    }
+                    Err(e) => self.end_early(e),
+                }
+            }
+            Machine::Idle | Machine::Ended => {}
+        }
+    }
+
+    fn handle_disconnected(&mut self, now: Instant, reason: Disconnect) {
+        let error = SessionError::ConnectionLost(match reason {
+            Disconnect::Closed => "closed by the charger".into(),
+            Disconnect::Broken(why) => why,
+        });
+        match &mut self.machine {
+            Machine::Din(m) => m.fail(now, &mut self.out, error),
+            Machine::Idle | Machine::Handshake => self.end_early(error),
+            Machine::Ended => {}
+        }
+    }
+
+    fn handle_measurement(&mut self, now: Instant, measurement: Measurement) {
+        self.out.snapshot.apply(now, measurement);
+        if let Machine::Din(m) = &mut self.machine {
+            m.handle_measurement(now, &mut self.out, measurement);
+        }
+    }
+
+    fn handle_hardware_fault(&mut self, now: Instant, fault: HardwareFault) {
+        match &mut self.machine {
+            Machine::Din(m) => m.fail(now, &mut self.out, SessionError::Hardware(fault)),
+            Machine::Idle | Machine::Handshake => self.end_early(SessionError::Hardware(fault)),
+            Machine::Ended => {}
+        }
+    }
+
+    fn handle_stop_request(&mut self, now: Instant) {
+        match &mut self.machine {
+            Machine::Din(m) => m.handle_stop_request(now, &mut self.out),
+            Machine::Idle | Machine::Handshake => {
+                self.timers.stop_all();
+                self.machine = Machine::Ended;
+                self.out.close();
+                self.out.finish(Outcome::Completed);
+            }
+            Machine::Ended => {}
+        }
+    }
+
+    fn handle_timeout(&mut self, now: Instant) {
+        if let Some(timer) = self.timers.pop_expired(now) {
+            return self.end_early(SessionError::Timeout(timer.name()));
+        }
+        if let Machine::Din(m) = &mut self.machine {
+            m.handle_timeout(now, &mut self.out);
+        }
+    }
+
+    fn poll_transmit(&mut self) -> Option<Transmit> {
+        self.out.poll_transmit()
+    }
+
+    fn poll_command(&mut self) -> Option<HardwareCommand> {
+        self.out.poll_command()
+    }
+
+    fn poll_event(&mut self) -> Option<SessionEvent> {
+        self.out.poll_event()
+    }
+
+    fn poll_timeout(&self) -> Option<Instant> {
+        if self.out.is_finished() {
+            return None;
+        }
+        let own = self.timers.next_timeout();
+        let machine = match &self.machine {
+            Machine::Din(m) => m.poll_timeout(),
+            _ => None,
+        };
+        own.into_iter().chain(machine).min()
+    }
+
+    fn is_finished(&self) -> bool {
+        self.out.is_finished()
+    }
+}

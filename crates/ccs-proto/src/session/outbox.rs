@@ -1,0 +1,118 @@
+//! What a session has to say, queued until the driver polls it, and what it knows about the
+//! hardware. Shared by the handshake and every protocol machine of one session.
+
+use std::collections::VecDeque;
+
+use crate::hardware::{HardwareCommand, MeasurementSnapshot};
+use crate::session::{ChargingValues, Outcome, Phase, SessionEvent, Transmit};
+use crate::v2gtp::PayloadType;
+
+/// The queues of one session and its view of the hardware.
+#[derive(Clone, Debug)]
+pub(crate) struct Outbox {
+    transmits: VecDeque<Transmit>,
+    commands: VecDeque<HardwareCommand>,
+    events: VecDeque<SessionEvent>,
+    phase: Phase,
+    values: ChargingValues,
+    outcome: Option<Outcome>,
+    /// The latest hardware readings, applied as they arrive.
+    pub(crate) snapshot: MeasurementSnapshot,
+}
+
+impl Outbox {
+    pub(crate) fn new() -> Self {
+        Self {
+            transmits: VecDeque::new(),
+            commands: VecDeque::new(),
+            events: VecDeque::new(),
+            phase: Phase::Handshake,
+            values: ChargingValues::default(),
+            outcome: None,
+            snapshot: MeasurementSnapshot::default(),
+        }
+    }
+
+    /// Queues an EXI message and its [`SessionEvent::Sent`].
+    pub(crate) fn send(&mut self, payload: Vec<u8>, name: &'static str, summary: String) {
+        self.transmits.push_back(Transmit::Message {
+            payload_type: PayloadType::Exi,
+            payload,
+        });
+        self.events.push_back(SessionEvent::Sent { name, summary });
+    }
+
+    /// Queues a [`SessionEvent::Received`].
+    pub(crate) fn received(&mut self, name: &'static str, summary: String) {
+        self.events
+            .push_back(SessionEvent::Received { name, summary });
+    }
+
+    /// Asks the driver to close the connection (once).
+    pub(crate) fn close(&mut self) {
+        if !self.transmits.contains(&Transmit::Close) {
+            self.transmits.push_back(Transmit::Close);
+        }
+    }
+
+    pub(crate) fn command(&mut self, command: HardwareCommand) {
+        self.commands.push_back(command);
+    }
+
+    pub(crate) fn event(&mut self, event: SessionEvent) {
+        self.events.push_back(event);
+    }
+
+    pub(crate) fn phase(&self) -> Phase {
+        self.phase
+    }
+
+    /// Enters `phase`: a [`SessionEvent::PhaseChanged`] and the state text for displays.
+    pub(crate) fn set_phase(&mut self, phase: Phase) {
+        if self.phase != phase {
+            self.phase = phase;
+            self.events.push_back(SessionEvent::PhaseChanged(phase));
+            self.commands
+                .push_back(HardwareCommand::SessionState(format!("{phase:?}")));
+        }
+    }
+
+    /// Changes the charging values; a [`SessionEvent::Values`] if anything changed.
+    pub(crate) fn update_values(&mut self, change: impl FnOnce(&mut ChargingValues)) {
+        let before = self.values;
+        change(&mut self.values);
+        if self.values != before {
+            self.events.push_back(SessionEvent::Values(self.values));
+        }
+    }
+
+    /// Ends the session (once): phase Finished and [`SessionEvent::Finished`].
+    pub(crate) fn finish(&mut self, outcome: Outcome) {
+        if self.outcome.is_some() {
+            return;
+        }
+        self.set_phase(Phase::Finished);
+        self.outcome = Some(outcome.clone());
+        self.events.push_back(SessionEvent::Finished(outcome));
+    }
+
+    pub(crate) fn outcome(&self) -> Option<&Outcome> {
+        self.outcome.as_ref()
+    }
+
+    pub(crate) fn is_finished(&self) -> bool {
+        self.outcome.is_some()
+    }
+
+    pub(crate) fn poll_transmit(&mut self) -> Option<Transmit> {
+        self.transmits.pop_front()
+    }
+
+    pub(crate) fn poll_command(&mut self) -> Option<HardwareCommand> {
+        self.commands.pop_front()
+    }
+
+    pub(crate) fn poll_event(&mut self) -> Option<SessionEvent> {
+        self.events.pop_front()
+    }
+}

@@ -1,0 +1,257 @@
+//! The charger's session: the app handshake, then the negotiated protocol's machine.
+
+use crate::hardware::{HardwareCommand, HardwareFault, Measurement, PowerSupplySetpoint};
+use crate::session::config::SeccConfig;
+use crate::session::outbox::Outbox;
+use crate::session::timers::{Timer, TimerTable};
+use crate::session::{
+    Disconnect, Outcome, Phase, Protocol, Role, SessionError, SessionEvent, Transmit, V2gSession,
+    din, handshake,
+};
+use crate::time::Instant;
+use crate::v2gtp::PayloadType;
+
+/// The protocol machine the handshake chose. Adding a protocol = adding a variant.
+#[derive(Clone, Debug)]
+enum Machine {
+    /// Waiting for supportedAppProtocolReq.
+    Handshake,
+    /// DIN SPEC 70121.
+    Din(Box<din::secc::Secc>),
+    /// Over (before a protocol machine took over).
+    Ended,
+}
+
+/// The charger's V2G session (SECC) for one car and one connection: answers the handshake,
+/// then runs the negotiated protocol; after SessionStop (or a failure) it is finished and the
+/// driver starts a new session object for the next car.
+///
+/// ```
+/// use ccs_proto::session::{SeccConfig, SeccSession, V2gSession};
+/// use ccs_proto::time::Instant;
+///
+/// // The SessionID is drawn by the caller (fresh random bytes per session).
+/// let charger = SeccSession::new(SeccConfig::default(), [0x5a; 8], Instant::ZERO);
+/// assert!(charger.poll_timeout().is_some()); // V2G_SECC_Sequence_Timeout
+/// ```
+#[derive(Clone, Debug)]
+pub struct SeccSession {
+    config: SeccConfig,
+    session_id: [u8; 8],
+    out: Outbox,
+    timers: TimerTable,
+    machine: Machine,
+    stop_requested: bool,
+}
+
+impl SeccSession {
+    /// A session that will hand out `session_id` (draw it fresh and at random for every
+    /// session; the core has no RNG), created at `now` (when the connection was accepted).
+    pub fn new(config: SeccConfig, session_id: [u8; 8], now: Instant) -> Self {
+        let mut timers = TimerTable::default();
+        timers.set(Timer::SeccSequence, now + config.timeouts.sequence_timeout);
+        Self {
+            config,
+            session_id,
+            out: Outbox::new(),
+            timers,
+            machine: Machine::Handshake,
+            stop_requested: false,
+        }
+    }
+
+    /// How the session ended, once it has.
+    pub fn outcome(&self) -> Option<&Outcome> {
+        self.out.outcome()
+    }
+
+    /// The phase the session is in.
+    pub fn phase(&self) -> Phase {
+        self.out.phase()
+    }
+
+    /// Whether the user stopped charging during this session (stop request or
+    /// `ChargingEnabled(false)`); with pyPLC's `allow_new_session_after_stopping = False`
+    /// ([`crate::session::config::DriverPolicy`]) the driver then starts no new session.
+    pub fn stopped_by_user(&self) -> bool {
+        match &self.machine {
+            Machine::Din(m) => m.stopped_by_user(),
+            _ => self.stop_requested,
+        }
+    }
+
+    fn end_early(&mut self, error: SessionError) {
+        self.timers.stop_all();
+        self.machine = Machine::Ended;
+        self.out
+            .command(HardwareCommand::PowerSupply(PowerSupplySetpoint::OFF));
+        self.out.close();
+        self.out.finish(Outcome::Failed(error));
+    }
+
+    fn on_handshake(&mut self, now: Instant, payload: &[u8]) {
+        let req = match handshake::decode_request(payload) {
+            Ok(req) => req,
+            Err(e) => {
+                let res = ccs_msg::app_handshake::SupportedAppProtocolRes {
+                    response_code: ccs_msg::app_handshake::ResponseCodeType::Failed_NoNegotiation,
+                    schema_id: None,
+                };
+                self.send_response(&res);
+                return self.end_early(e);
+            }
+        };
+        self.out
+            .received("supportedAppProtocolReq", handshake::request_summary(&req));
+        let supported: Vec<Protocol> = self
+            .config
+            .protocols
+            .iter()
+            .copied()
+            .filter(|p| handshake::is_implemented(*p))
+            .collect();
+        let selection = handshake::select(&req, &supported, self.config.selection);
+        self.send_response(&selection.response);
+        let Some((protocol, schema_id)) = selection.chosen else {
+            return self.end_early(SessionError::PeerIncompatible(format!(
+                "no common protocol in {}",
+                handshake::request_summary(&req)
+            )));
+        };
+        self.out.event(SessionEvent::ProtocolNegotiated {
+            protocol,
+            schema_id,
+        });
+        self.timers.stop_all();
+        match protocol {
+            Protocol::Din70121 => {
+                let mut m =
+                    din::secc::Secc::new(self.config.clone(), self.session_id.to_vec(), now);
+                if self.stop_requested {
+                    m.handle_stop_request();
+                }
+                self.machine = Machine::Din(Box::new(m));
+            }
+            other => {
+                self.end_early(SessionError::Config(format!(
+                    "{other} negotiated but not implemented"
+                )));
+            }
+        }
+    }
+
+    fn send_response(&mut self, res: &ccs_msg::app_handshake::SupportedAppProtocolRes) {
+        let doc = ccs_msg::app_handshake::Document::SupportedAppProtocolRes(res.clone());
+        match ccs_msg::app_handshake::encode(&doc) {
+            Ok(bytes) => self.out.send(
+                bytes,
+                "supportedAppProtocolRes",
+                handshake::response_summary(res),
+            ),
+            Err(e) => self.out.event(SessionEvent::Sent {
+                name: "supportedAppProtocolRes",
+                summary: format!("NOT SENT, encoder refused: {e}"),
+            }),
+        }
+    }
+}
+
+impl V2gSession for SeccSession {
+    fn role(&self) -> Role {
+        Role::Secc
+    }
+
+    fn handle_connected(&mut self, now: Instant) {
+        if matches!(self.machine, Machine::Handshake) {
+            self.timers.set(
+                Timer::SeccSequence,
+                now + self.config.timeouts.sequence_timeout,
+            );
+        }
+    }
+
+    fn handle_message(&mut self, now: Instant, payload_type: PayloadType, payload: &[u8]) {
+        match &mut self.machine {
+            Machine::Handshake => self.on_handshake(now, payload),
+            Machine::Din(m) => m.handle_message(now, &mut self.out, payload_type, payload),
+            Machine::Ended => {}
+        }
+    }
+
+    fn handle_disconnected(&mut self, _now: Instant, reason: Disconnect) {
+        let error = SessionError::ConnectionLost(match reason {
+            Disconnect::Closed => "closed by the car".into(),
+            Disconnect::Broken(why) => why,
+        });
+        match &mut self.machine {
+            Machine::Din(m) => m.end(&mut self.out, Outcome::Failed(error)),
+            Machine::Handshake => self.end_early(error),
+            Machine::Ended => {}
+        }
+    }
+
+    fn handle_measurement(&mut self, now: Instant, measurement: Measurement) {
+        self.out.snapshot.apply(now, measurement);
+        if measurement == Measurement::ChargingEnabled(false) {
+            self.stop_requested = true;
+        }
+        if let Machine::Din(m) = &mut self.machine {
+            m.handle_measurement(measurement);
+        }
+    }
+
+    fn handle_hardware_fault(&mut self, _now: Instant, fault: HardwareFault) {
+        match &mut self.machine {
+            Machine::Din(m) => m.end(
+                &mut self.out,
+                Outcome::Failed(SessionError::Hardware(fault)),
+            ),
+            Machine::Handshake => self.end_early(SessionError::Hardware(fault)),
+            Machine::Ended => {}
+        }
+    }
+
+    fn handle_stop_request(&mut self, _now: Instant) {
+        self.stop_requested = true;
+        if let Machine::Din(m) = &mut self.machine {
+            m.handle_stop_request();
+        }
+    }
+
+    fn handle_timeout(&mut self, now: Instant) {
+        if let Some(timer) = self.timers.pop_expired(now) {
+            return self.end_early(SessionError::Timeout(timer.name()));
+        }
+        if let Machine::Din(m) = &mut self.machine {
+            m.handle_timeout(now, &mut self.out);
+        }
+    }
+
+    fn poll_transmit(&mut self) -> Option<Transmit> {
+        self.out.poll_transmit()
+    }
+
+    fn poll_command(&mut self) -> Option<HardwareCommand> {
+        self.out.poll_command()
+    }
+
+    fn poll_event(&mut self) -> Option<SessionEvent> {
+        self.out.poll_event()
+    }
+
+    fn poll_timeout(&self) -> Option<Instant> {
+        if self.out.is_finished() {
+            return None;
+        }
+        let own = self.timers.next_timeout();
+        let machine = match &self.machine {
+            Machine::Din(m) => m.poll_timeout(),
+            _ => None,
+        };
+        own.into_iter().chain(machine).min()
+    }
+
+    fn is_finished(&self) -> bool {
+        self.out.is_finished()
+    }
+}
