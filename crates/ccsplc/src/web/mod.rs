@@ -218,10 +218,23 @@ impl Hub {
         let t_ms = self.now_ms();
         let mut state = self.lock();
         let change = f(&mut state, t_ms);
-        if self.updates.receiver_count() == 0 {
+        if self.updates.receiver_count() == 0 || !state.send_now(&change) {
             return;
         }
-        let update = state.update(&change);
+        self.send(&state, &change);
+    }
+
+    /// Sends a status change that [`State::send_now`] held back, once it is due.
+    fn flush(&self) {
+        let t_ms = self.now_ms();
+        let mut state = self.lock();
+        if state.flush_due(t_ms) && self.updates.receiver_count() > 0 {
+            self.send(&state, &Change::default());
+        }
+    }
+
+    fn send(&self, state: &State, change: &Change) {
+        let update = state.update(change);
         match serde_json::to_string(&update) {
             // No receiver left between the count and the send is harmless.
             Ok(json) => drop(self.updates.send(Arc::new(Broadcast {
@@ -429,6 +442,15 @@ pub(crate) fn start_with(options: Options) -> anyhow::Result<(Dashboard, Control
                         return;
                     }
                 };
+                let flush_hub = Arc::clone(&server_hub);
+                tokio::spawn(async move {
+                    let period = std::time::Duration::from_millis(state::STATUS_INTERVAL_MS);
+                    let mut ticks = tokio::time::interval(period);
+                    loop {
+                        ticks.tick().await;
+                        flush_hub.flush();
+                    }
+                });
                 let app = server::router(server::AppState::new(server_hub, access, control_tx));
                 if let Err(e) = axum::serve(listener, app).await {
                     tracing::error!("dashboard: server stopped: {e}");

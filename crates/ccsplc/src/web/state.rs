@@ -18,6 +18,9 @@ const RECENT_MESSAGES: usize = 12;
 /// The shortest interval between two recorded value samples at first; it doubles each time the
 /// sample buffer is thinned out.
 const FIRST_SAMPLE_INTERVAL_MS: u64 = 100;
+/// Changes of the status alone (a measurement, a set-point) go to browsers at most this often;
+/// events and samples go at once.
+pub(crate) const STATUS_INTERVAL_MS: u64 = 100;
 
 /// The bounds of the history.
 #[derive(Clone, Copy, Debug, Eq, PartialEq)]
@@ -388,6 +391,10 @@ pub(crate) struct State {
     history: History,
     capacity: Capacity,
     sample_interval_ms: u64,
+    /// When the last update went to the browsers.
+    last_sent_ms: Option<u64>,
+    /// A status change has not been sent yet.
+    unsent: bool,
 }
 
 /// What one change produced, for the broadcast.
@@ -440,7 +447,41 @@ impl State {
             history: History::default(),
             capacity,
             sample_interval_ms: FIRST_SAMPLE_INTERVAL_MS,
+            last_sent_ms: None,
+            unsent: false,
         }
+    }
+
+    /// Whether the update of `change` goes to the browsers now. Events and samples always do;
+    /// a change of the status alone waits until [`STATUS_INTERVAL_MS`] after the last update
+    /// ([`State::flush_due`] sends it then), so that a flood of measurements does not flood a
+    /// phone.
+    pub(crate) fn send_now(&mut self, change: &Change) -> bool {
+        let t_ms = self.status.t_ms;
+        let quiet = !change.event && !change.sample && !change.samples_reset;
+        let recent = self
+            .last_sent_ms
+            .is_some_and(|last| t_ms < last.saturating_add(STATUS_INTERVAL_MS));
+        if quiet && recent {
+            self.unsent = true;
+            return false;
+        }
+        self.last_sent_ms = Some(t_ms);
+        self.unsent = false;
+        true
+    }
+
+    /// Whether a held-back status change is due at `t_ms`; if so it counts as sent.
+    pub(crate) fn flush_due(&mut self, t_ms: u64) -> bool {
+        let due = self.unsent
+            && self
+                .last_sent_ms
+                .is_none_or(|last| t_ms >= last.saturating_add(STATUS_INTERVAL_MS));
+        if due {
+            self.last_sent_ms = Some(t_ms);
+            self.unsent = false;
+        }
+        due
     }
 
     /// The status.

@@ -496,3 +496,23 @@ fn a_session_after_a_finished_one_starts_afresh() {
         .collect();
     assert_eq!(started, [1, 2]);
 }
+
+#[test]
+fn a_flood_of_measurements_is_coalesced_and_the_last_value_arrives() {
+    let (dashboard, _controls, addr) = serve(Mode::Ev, "127.0.0.1:0", None);
+    let mut events = SseReader::open(addr, "/api/events");
+    assert_eq!(events.next_event().event, "snapshot");
+    for k in 0..=500 {
+        dashboard.measurement(&Measurement::BatteryVoltage(Volts(k as f32)));
+    }
+    let mut updates = 0;
+    loop {
+        let e = events.next_event();
+        updates += 1;
+        let update: Value = serde_json::from_str(&e.data).unwrap();
+        if update["status"]["values"]["battery_voltage"] == 500.0 {
+            break;
+        }
+    }
+    assert!(updates < 50, "{updates} updates for 501 measurements");
+}

@@ -232,3 +232,24 @@ fn the_recent_messages_are_bounded() {
     assert_eq!(m.back().unwrap().summary, "29");
     assert_eq!(m.front().unwrap().summary, "18");
 }
+
+#[test]
+fn status_only_changes_are_coalesced_events_are_not() {
+    let mut s = state(10);
+    let change = s.note(1_000, "first".to_owned());
+    assert!(s.send_now(&change), "an event goes at once");
+    let change = s.measurement(1_010, &Measurement::Soc(ccs_proto::hardware::Percent(50.0)));
+    assert!(!s.send_now(&change), "a measurement right after waits");
+    let change = s.measurement(1_020, &Measurement::Soc(ccs_proto::hardware::Percent(51.0)));
+    assert!(!s.send_now(&change));
+    assert!(!s.flush_due(1_050), "not yet due");
+    assert!(s.flush_due(1_100), "due 100 ms after the last update");
+    assert!(!s.flush_due(1_300), "nothing left to send");
+    let change = s.note(1_301, "second".to_owned());
+    assert!(s.send_now(&change), "events are never held back");
+    let change = s.measurement(1_500, &Measurement::Soc(ccs_proto::hardware::Percent(52.0)));
+    assert!(
+        s.send_now(&change),
+        "a measurement long after the last update goes at once"
+    );
+}
