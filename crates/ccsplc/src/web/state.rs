@@ -311,6 +311,11 @@ pub(crate) enum EventKind {
         /// The command, for people.
         text: String,
     },
+    /// The session detected a failure; the safe shutdown follows.
+    Failing {
+        /// What failed, with whose fault it was.
+        error: String,
+    },
     /// The session ended.
     Finished {
         /// It ran to SessionStop.
@@ -554,6 +559,11 @@ impl State {
             SessionEvent::Values(values) => {
                 self.values(values);
                 self.sample(t_ms, &mut change);
+            }
+            SessionEvent::Failing(error) => {
+                let error = error.to_string();
+                self.status.session.error = Some(error.clone());
+                self.record(t_ms, EventKind::Failing { error }, &mut change);
             }
             SessionEvent::Finished(outcome) => {
                 let (state, error) = match outcome {

@@ -220,6 +220,7 @@ function describe(e) {
     case 'phase': return 'Phase ' + e.name + ' (' + e.checkpoint + ')';
     case 'message': return (e.direction === 'sent' ? '→ ' : '← ') + e.name + ' ' + e.summary;
     case 'hardware': return 'Hardware: ' + e.text;
+    case 'failing': return 'Failing, safe shutdown: ' + e.error;
     case 'finished': return e.completed ? 'Session completed' : 'Session failed: ' + (e.error || '');
     case 'control': return 'Dashboard: ' + e.control + (e.value === null ? '' : ' ' + e.value);
     case 'note': return e.text;

@@ -109,6 +109,15 @@ fn a_session_runs_finishes_and_a_new_one_resets_the_values() {
     s.control(150, DashboardControl::Stop);
     assert!(s.status().session.stop_requested);
     s.session_event(
+        180,
+        &SessionEvent::Failing(SessionError::Timeout("V2G_EVCC_Sequence_Timeout")),
+    );
+    assert_eq!(s.status().session.state, SessionState::Running);
+    assert!(
+        s.status().session.error.is_some(),
+        "the failure shows at once"
+    );
+    s.session_event(
         200,
         &SessionEvent::Finished(Outcome::Failed(SessionError::Timeout(
             "V2G_EVCC_Sequence_Timeout",
