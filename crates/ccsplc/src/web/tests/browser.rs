@@ -207,3 +207,78 @@ fn the_page_follows_a_session_live_and_its_stop_button_stops_it() {
     phone.close();
     laptop.close();
 }
+
+#[test]
+fn off_loopback_the_controls_work_only_with_the_token_typed_in() {
+    let driver = Driver::start();
+    let (dashboard, mut controls) = start_with(Options {
+        mode: Mode::Evse,
+        address: "0.0.0.0:0".to_owned(),
+        token: Some("s3cret".to_owned()),
+        allow_control: true,
+        capacity: Capacity::default(),
+    })
+    .unwrap();
+    let port = dashboard.local_addr().unwrap().port();
+    let url = format!("http://{}/", SocketAddr::from(([127, 0, 0, 1], port)));
+    let phone = driver.session(
+        "phone-token",
+        WindowSize::Phone {
+            width: 390,
+            height: 844,
+            pixel_ratio: 2.0,
+        },
+    );
+    phone.prefer_dark();
+    phone.goto(&url);
+    wait_live(&phone);
+    let feeder = std::thread::spawn(move || {
+        synthetic::run(
+            &dashboard,
+            &mut controls,
+            Duration::from_millis(100),
+            Duration::from_secs(120),
+        )
+    });
+    phone.wait_for_text("#phase", WAIT, "charging", |t| t == "Charging");
+    let token_row_shown = phone.execute(
+        "return document.getElementById('token-row').offsetParent !== null;",
+        &[],
+    );
+    assert_eq!(
+        token_row_shown,
+        Value::Bool(true),
+        "the token field is shown"
+    );
+
+    // Without the token the stop is refused, and the page says why.
+    phone.click("#stop");
+    phone.wait_for_text("#control-message", WAIT, "the refusal", |t| {
+        t.contains("token")
+    });
+    std::thread::sleep(Duration::from_millis(500));
+    assert_eq!(
+        phone.text("#phase").as_deref(),
+        Some("Charging"),
+        "still charging"
+    );
+
+    // With it, authorize and stop go through.
+    phone.type_text("#token", "s3cret");
+    phone.click("#authorize");
+    phone.wait_for_text("#authorize", WAIT, "authorized", |t| {
+        t.starts_with("Authorized")
+    });
+    let shot = screenshot_dir().join("dashboard-phone-390x844-dark-token.png");
+    phone.screenshot(&shot);
+    eprintln!("screenshot: {}", shot.display());
+    phone.click("#stop");
+    let report = feeder.join().unwrap();
+    assert_eq!(report.ending, Ending::StoppedFromDashboard);
+    assert_eq!(
+        report.controls,
+        [DashboardControl::Authorize(true), DashboardControl::Stop]
+    );
+    phone.wait_for_text("#session-state", WAIT, "the end", |t| t == "completed");
+    phone.close();
+}

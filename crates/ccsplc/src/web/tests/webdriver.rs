@@ -242,21 +242,47 @@ impl Session<'_> {
         }
     }
 
-    /// Clicks the element `css` (a real click through the browser's input pipeline).
-    pub(crate) fn click(&self, css: &str) {
+    fn element(&self, css: &str) -> String {
         let element = self.driver.call(
             "POST",
             &self.path("/element"),
             Some(&json!({ "using": "css selector", "value": css })),
         );
-        let id = element[ELEMENT_KEY]
+        element[ELEMENT_KEY]
             .as_str()
             .unwrap_or_else(|| panic!("no element {css}: {element}"))
-            .to_owned();
+            .to_owned()
+    }
+
+    /// Clicks the element `css` (a real click through the browser's input pipeline).
+    pub(crate) fn click(&self, css: &str) {
+        let id = self.element(css);
         self.driver.call(
             "POST",
             &self.path(&format!("/element/{id}/click")),
             Some(&json!({})),
+        );
+    }
+
+    /// Types `text` into the element `css`.
+    pub(crate) fn type_text(&self, css: &str, text: &str) {
+        let id = self.element(css);
+        self.driver.call(
+            "POST",
+            &self.path(&format!("/element/{id}/value")),
+            Some(&json!({ "text": text })),
+        );
+    }
+
+    /// Makes the page see `prefers-color-scheme: dark` (DevTools protocol).
+    pub(crate) fn prefer_dark(&self) {
+        self.driver.call(
+            "POST",
+            &self.path("/goog/cdp/execute"),
+            Some(&json!({
+                "cmd": "Emulation.setEmulatedMedia",
+                "params": { "features": [{ "name": "prefers-color-scheme", "value": "dark" }] },
+            })),
         );
     }
 
