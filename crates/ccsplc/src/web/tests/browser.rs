@@ -204,6 +204,16 @@ fn the_page_follows_a_session_live_and_its_stop_button_stops_it() {
         );
         eprintln!("screenshot: {}", shot.display());
     }
+    for (name, session) in [("phone", &phone), ("laptop", &laptop)] {
+        assert_eq!(
+            session.console_errors(),
+            Vec::<String>::new(),
+            "{name} console"
+        );
+    }
+    // The console check can see errors at all.
+    laptop.execute("console.error('probe');", &[]);
+    assert!(laptop.console_errors().iter().any(|m| m.contains("probe")));
     phone.close();
     laptop.close();
 }

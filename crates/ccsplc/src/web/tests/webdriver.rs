@@ -141,6 +141,7 @@ impl Driver {
             "capabilities": { "alwaysMatch": {
                 "browserName": "chrome",
                 "goog:chromeOptions": options,
+                "goog:loggingPrefs": { "browser": "ALL" },
             }}
         });
         let value = self.call("POST", "/session", Some(&capabilities));
@@ -307,6 +308,25 @@ impl Session<'_> {
         let png = base64_decode(data["data"].as_str().unwrap());
         assert!(png.starts_with(b"\x89PNG"), "not a PNG");
         std::fs::write(path, png).unwrap();
+    }
+
+    /// The browser console's errors since the last call (script errors, CSP violations,
+    /// failed requests).
+    pub(crate) fn console_errors(&self) -> Vec<String> {
+        let entries = self.driver.call(
+            "POST",
+            &self.path("/se/log"),
+            Some(&json!({ "type": "browser" })),
+        );
+        entries
+            .as_array()
+            .map(|all| {
+                all.iter()
+                    .filter(|e| e["level"] == "SEVERE")
+                    .map(|e| e["message"].as_str().unwrap_or("").to_owned())
+                    .collect()
+            })
+            .unwrap_or_default()
     }
 
     /// Closes the browser.
