@@ -458,7 +458,15 @@ pub(crate) fn start_with(options: Options) -> anyhow::Result<(Dashboard, Control
             });
         })
         .context("dashboard: cannot start its thread")?;
-    tracing::info!("dashboard on http://{local_addr}/");
+    if local_addr.ip().is_unspecified() {
+        tracing::info!(
+            "dashboard on port {} of every address of this machine: http://<address>:{}/",
+            local_addr.port(),
+            local_addr.port()
+        );
+    } else {
+        tracing::info!("dashboard on http://{local_addr}/");
+    }
     Ok((
         Dashboard {
             hub: Some(hub),
