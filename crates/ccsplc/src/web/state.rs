@@ -513,10 +513,20 @@ impl State {
     /// Applies a session event.
     pub(crate) fn session_event(&mut self, t_ms: u64, event: &SessionEvent) -> Change {
         let mut change = self.begin(t_ms);
-        if matches!(
-            self.status.session.state,
-            SessionState::Idle | SessionState::Completed | SessionState::Failed
-        ) && !matches!(event, SessionEvent::Finished(_))
+        // What a new session begins with; late values or the other side's end of the last
+        // session do not start one.
+        let begins = matches!(
+            event,
+            SessionEvent::PhaseChanged(_)
+                | SessionEvent::ProtocolNegotiated { .. }
+                | SessionEvent::Sent { .. }
+                | SessionEvent::Received { .. }
+        );
+        if begins
+            && matches!(
+                self.status.session.state,
+                SessionState::Idle | SessionState::Completed | SessionState::Failed
+            )
         {
             self.start_session(t_ms, &mut change);
         }

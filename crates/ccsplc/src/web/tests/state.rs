@@ -262,3 +262,21 @@ fn status_only_changes_are_coalesced_events_are_not() {
         "a measurement long after the last update goes at once"
     );
 }
+
+#[test]
+fn late_values_do_not_start_a_new_session() {
+    let mut s = state(10);
+    s.session_event(0, &SessionEvent::PhaseChanged(Phase::Charging));
+    s.session_event(10, &SessionEvent::Finished(Outcome::Completed));
+    values(20, &mut s, 12.0);
+    assert_eq!(s.status().session.number, 1);
+    assert_eq!(s.status().session.state, SessionState::Completed);
+    s.session_event(
+        30,
+        &SessionEvent::Sent {
+            name: "SessionSetupReq",
+            summary: String::new(),
+        },
+    );
+    assert_eq!(s.status().session.number, 2);
+}
