@@ -20,10 +20,13 @@
 //! May depend on `ccs-exi` and `ccs-msg`; nothing that does I/O.
 #![forbid(unsafe_code)]
 
+pub mod capture;
 pub mod hardware;
 pub mod homeplug;
 pub mod sdp;
 pub mod session;
 pub mod slac;
 pub mod time;
+pub mod trace;
 pub mod v2gtp;
+pub mod wire;

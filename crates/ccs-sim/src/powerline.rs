@@ -59,6 +59,9 @@ pub struct Powerline {
     to_hosts: VecDeque<(StationId, Vec<u8>)>,
     rng: ChaCha8Rng,
     seed: u64,
+    /// The latest arrival scheduled per link: a link delivers in order, as a real one does
+    /// (per-frame random latency alone would reorder frames sent back to back).
+    last_arrival: BTreeMap<(StationId, StationId), Instant>,
 }
 
 impl core::fmt::Debug for Powerline {
@@ -85,6 +88,7 @@ impl Powerline {
             to_hosts: VecDeque::new(),
             rng: ChaCha8Rng::seed_from_u64(seed),
             seed,
+            last_arrival: BTreeMap::new(),
         }
     }
 
@@ -252,7 +256,12 @@ impl Powerline {
             if matches!(frame, LineFrame::Data { .. }) && self.lost() {
                 continue;
             }
-            let at = now + self.latency();
+            let drawn = now + self.latency();
+            let at = self
+                .last_arrival
+                .get(&(from, to))
+                .map_or(drawn, |last| drawn.max(*last));
+            self.last_arrival.insert((from, to), at);
             self.sequence += 1;
             let attenuation_db = self.attenuation_db(from, to);
             self.in_flight.push(InFlight {

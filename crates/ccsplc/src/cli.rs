@@ -101,6 +101,19 @@ pub(crate) struct SimArgs {
     pub(crate) config: Option<PathBuf>,
     #[command(flatten)]
     pub(crate) common: CommonArgs,
+    /// Car: stop charging when the battery reaches this state of charge, in percent
+    /// (with `--charge-seconds`, whichever comes first). With neither, `sim` charges for 60 s.
+    #[arg(long, value_name = "P", value_parser = parse_percent)]
+    pub(crate) target_soc: Option<f32>,
+    /// Seed of every random choice of the simulation (RunIDs, NMKs, SessionIDs, ports,
+    /// delays); the same seed replays the same session. Default: `general.rng_seed` of the
+    /// configuration, else a fresh one (printed at the start).
+    #[arg(long, value_name = "N")]
+    pub(crate) seed: Option<u64>,
+    /// Pace the simulation to the wall clock (one simulated second per second) instead of
+    /// running as fast as possible.
+    #[arg(long)]
+    pub(crate) realtime: bool,
     /// Inject a fault from the robustness suite by name.
     #[arg(long, value_name = "NAME")]
     pub(crate) fault: Option<String>,
@@ -231,4 +244,17 @@ pub(crate) struct ConfigInitArgs {
     /// Where to write the file; stdout when not given.
     #[arg(value_name = "FILE")]
     pub(crate) file: Option<PathBuf>,
+}
+
+/// A state of charge in percent, 0 to 100.
+fn parse_percent(text: &str) -> Result<f32, String> {
+    let value: f32 = text
+        .trim_end_matches('%')
+        .parse()
+        .map_err(|_| format!("`{text}` is not a number"))?;
+    if (0.0..=100.0).contains(&value) {
+        Ok(value)
+    } else {
+        Err(format!("{value} is not between 0 and 100"))
+    }
 }

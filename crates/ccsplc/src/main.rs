@@ -7,8 +7,10 @@
 
 mod cli;
 mod config;
+mod decode_cmd;
 mod exi_cmd;
 mod logging;
+mod sim_cmd;
 mod web;
 
 use std::process::ExitCode;
@@ -38,10 +40,7 @@ fn main() -> ExitCode {
 
 fn run(command: Command) -> anyhow::Result<ExitCode> {
     match command {
-        Command::Sim(_) => not_built(
-            "sim",
-            "a full simulated session needs the DIN session machines",
-        ),
+        Command::Sim(args) => sim_cmd::run(&args),
         Command::Ev(_) => not_built(
             "ev",
             "the car role needs the session machines and link drivers",
@@ -52,7 +51,7 @@ fn run(command: Command) -> anyhow::Result<ExitCode> {
         ),
         Command::Listen(_) => not_built("listen", "listen mode needs the link drivers"),
         Command::Exi(command) => exi_cmd::run(command),
-        Command::Decode(_) => not_built("decode", "the capture decoder needs the EXI codec"),
+        Command::Decode(args) => decode_cmd::run(&args),
         Command::Config(ConfigCommand::Check(args)) => config::check(&args.file),
         Command::Config(ConfigCommand::Init(args)) => config::init(args.file.as_deref()),
     }

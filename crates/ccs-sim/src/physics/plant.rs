@@ -1,7 +1,8 @@
 //! The vehicle and the charger joined by the DC link: what both sessions' hardware sees.
 
 use ccs_proto::hardware::{
-    ContactorRequest, CpState, HardwareCommand, LockRequest, Measurement, Percent, Volts,
+    ContactorRequest, CpState, HardwareCommand, LockRequest, Measurement, Percent,
+    PowerSupplySetpoint, Volts,
 };
 use ccs_proto::time::{Duration, Instant};
 
@@ -89,7 +90,16 @@ impl DcPlant {
     pub fn command(&mut self, now: Instant, command: &HardwareCommand) {
         self.advance(now);
         match command {
-            HardwareCommand::CpState(cp) => self.cp = *cp,
+            HardwareCommand::CpState(cp) => {
+                if self.cp == CpState::C && *cp != CpState::C {
+                    // The charger's own interlock: when the vehicle leaves state C the power
+                    // stage stops at once, whatever the V2G session says (IEC 61851-23 stops
+                    // the energy transfer on the C → B transition). Without it a car that
+                    // lost its V2G link would open its contactors under load.
+                    self.power_supply.set(PowerSupplySetpoint::OFF);
+                }
+                self.cp = *cp;
+            }
             HardwareCommand::Contactors(req) => self
                 .contactors
                 .request(self.now, *req == ContactorRequest::Closed),
@@ -324,6 +334,24 @@ mod tests {
         plant.advance(at(3000));
         let i = plant.power_supply().current().0;
         assert!((i - 25.0).abs() < 0.5, "{i}");
+    }
+
+    #[test]
+    fn leaving_state_c_trips_the_power_stage() {
+        let mut plant = DcPlant::new(PlantConfig::default(), at(0));
+        plant.command(at(0), &HardwareCommand::CpState(CpState::C));
+        plant.command(
+            at(0),
+            &HardwareCommand::Contactors(ContactorRequest::Closed),
+        );
+        plant.command(at(100), &psu(410.0, 100.0));
+        plant.advance(at(3000));
+        assert!(plant.power_supply().current().0 > 99.0);
+        // The car goes to B without any V2G message reaching the charger.
+        plant.command(at(3000), &HardwareCommand::CpState(CpState::B));
+        plant.advance(at(3100));
+        assert_eq!(plant.power_supply().current(), Amps(0.0));
+        assert!(!plant.power_supply().setpoint().enabled);
     }
 
     #[test]

@@ -22,6 +22,11 @@ pub struct PowerSupplyConfig {
     pub voltage_slew_per_s: f32,
     /// How fast the output current follows its target, in A/s.
     pub current_slew_per_s: f32,
+    /// How fast the current falls when the output is switched off while connected, in A/s.
+    /// Chargers ramp down within about 100 ms (IEC 61851-23; the car opens its contactors
+    /// 300 ms after CP state B at the latest, as ccs32clara does), much faster than they
+    /// ramp up.
+    pub shutdown_current_slew_per_s: f32,
 }
 
 impl Default for PowerSupplyConfig {
@@ -35,6 +40,7 @@ impl Default for PowerSupplyConfig {
             max_sink_current: Amps(0.0),
             voltage_slew_per_s: 200.0,
             current_slew_per_s: 100.0,
+            shutdown_current_slew_per_s: 2_000.0,
         }
     }
 }
@@ -133,9 +139,13 @@ impl PowerSupply {
         self.current = slew(self.current, target, self.config.current_slew_per_s, dt);
     }
 
-    /// Off while connected: the current falls at the slew rate.
+    /// Off while connected: the current falls at the shutdown slew rate.
     pub(crate) fn step_off(&mut self, dt: Duration) {
-        self.current = slew(self.current, 0.0, self.config.current_slew_per_s, dt);
+        let rate = self
+            .config
+            .shutdown_current_slew_per_s
+            .max(self.config.current_slew_per_s);
+        self.current = slew(self.current, 0.0, rate, dt);
     }
 
     /// The output voltage is held by the battery while connected.

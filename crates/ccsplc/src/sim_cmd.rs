@@ -1,0 +1,610 @@
+//! `ccsplc sim`: a car and a charger in this process over the simulated powerline (simulated
+//! modems, SLAC, SDP, TCP, the V2G sessions, battery, contactors and power supply), shown
+//! live, with a summary at the end. Exit 0 only if both sessions completed.
+//!
+//! The world runs in virtual time as fast as it can (or paced to the wall clock with
+//! `--realtime`); every line carries the virtual timestamp and the DC link's voltage, current
+//! and the battery's SoC. Repeated messages (CableCheck, PreCharge, CurrentDemand) are shown
+//! at most once per virtual second.
+
+use std::cell::RefCell;
+use std::collections::BTreeMap;
+use std::fs::File;
+use std::io::BufWriter;
+use std::path::Path;
+use std::process::ExitCode;
+use std::rc::Rc;
+
+use anyhow::Context as _;
+use ccs_proto::capture::{RecorderConfig, SectionInfo, SessionRecorder, Timestamp};
+use ccs_proto::hardware::{ContactorRequest, CpState, HardwareCommand, LockRequest, Percent};
+use ccs_proto::session::{
+    EvccConfig, EvccSession, Outcome, SeccConfig, SeccSession, SessionEvent, V2gSession,
+};
+use ccs_proto::slac::SlacEvent;
+use ccs_proto::time::{Duration, Instant};
+use ccs_sim::world::{
+    LinkMode, SessionFactory, SessionSlot, Side, SimReport, StopCondition, StopReason, World,
+    WorldConfig, WorldEvent, WorldEventKind,
+};
+
+use crate::cli::{Protocol, SimArgs};
+use crate::config::Config;
+
+/// Exit code when the session did not complete.
+const EXIT_FAILED: u8 = 1;
+/// Exit code for what this build cannot do yet.
+const EXIT_NOT_SUPPORTED: u8 = 2;
+
+/// Runs `ccsplc sim`.
+pub(crate) fn run(args: &SimArgs) -> anyhow::Result<ExitCode> {
+    if let Some(code) = refuse_unsupported(args) {
+        return Ok(code);
+    }
+    let mut loaded = Config::load(args.config.as_deref())?;
+    loaded.apply_command_line(&args.common);
+    loaded.log_warnings();
+    if args.common.interface.is_some() {
+        tracing::warn!("sim uses no network interface; --interface is ignored");
+    }
+    let config = &loaded.config;
+
+    let seed = args
+        .seed
+        .or(config.general.rng_seed)
+        .unwrap_or_else(fresh_seed);
+    let world_config = world_config(args, config, seed);
+    let header = header(&world_config);
+    let plugged = Side::Evse(world_config.plugged_charger);
+    let mut world =
+        World::new(world_config, din_sessions()).context("the simulation cannot be set up")?;
+    let recorder = match &args.common.pcap {
+        Some(path) => Some(start_recording(&mut world, path, plugged, &header)?),
+        None => None,
+    };
+    println!("{header}");
+
+    let wall_start = std::time::Instant::now();
+    let mut display = Display::default();
+    while world.step() {
+        if args.realtime {
+            pace(wall_start, world.now());
+        }
+        show_events(&mut world, &mut display, recorder.as_ref());
+    }
+    show_events(&mut world, &mut display, recorder.as_ref());
+    let report = world.report();
+    let summary = summary(&report, wall_start.elapsed());
+    println!("{summary}");
+    if let (Some(recorder), Some(path)) = (recorder, &args.common.pcap) {
+        finish_recording(&recorder, path, world.now(), &summary);
+    }
+    Ok(if report.completed() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(EXIT_FAILED)
+    })
+}
+
+/// Prints (and records) the lines for the events of the last step.
+fn show_events(world: &mut World, display: &mut Display, recorder: Option<&SharedRecorder>) {
+    while let Some(event) = world.poll_event() {
+        if let Some(line) = display.line(world, &event) {
+            println!("{line}");
+            if let Some(r) = recorder {
+                r.borrow_mut()
+                    .record_log(Timestamp::from_instant(event.at), &line);
+            }
+        }
+    }
+}
+
+/// The recording shared by the world's frame tap and the display.
+type SharedRecorder = Rc<RefCell<SessionRecorder<BufWriter<File>>>>;
+
+/// `--pcap FILE`: a pcapng file of what the charger host's interface sees (SLAC with its
+/// modem and the car, SDP, TCP with V2GTP), with every display line as a packet comment.
+fn start_recording(
+    world: &mut World,
+    path: &Path,
+    side: Side,
+    header: &str,
+) -> anyhow::Result<SharedRecorder> {
+    let file = File::create(path)
+        .with_context(|| format!("cannot create the capture file {}", path.display()))?;
+    let config = RecorderConfig {
+        interface_name: "sim".to_owned(),
+        interface_description: Some(format!(
+            "simulated HomePlug modem interface of the {side} host"
+        )),
+        section: SectionInfo {
+            application: Some(format!("ccsplc {}", env!("CARGO_PKG_VERSION"))),
+            comment: Some(header.to_owned()),
+            ..SectionInfo::default()
+        },
+        ..RecorderConfig::default()
+    };
+    let recorder = Rc::new(RefCell::new(SessionRecorder::new(
+        BufWriter::new(file),
+        &config,
+    )));
+    let tap = Rc::clone(&recorder);
+    world.set_frame_tap(Box::new(move |record| {
+        if record.side == side {
+            tap.borrow_mut()
+                .record_frame(Timestamp::from_instant(record.at), record.frame);
+        }
+    }));
+    Ok(recorder)
+}
+
+/// Writes the summary into the capture, flushes it and reports trouble (a failed capture does
+/// not change the exit code: the session is what counts).
+fn finish_recording(recorder: &SharedRecorder, path: &Path, end: Instant, summary: &str) {
+    let mut r = recorder.borrow_mut();
+    r.record_log(Timestamp::from_instant(end), summary.trim());
+    r.flush();
+    match r.take_error() {
+        Some(e) => eprintln!(
+            "ccsplc sim: the capture {} is incomplete: {e}",
+            path.display()
+        ),
+        None => println!(
+            "Capture: {} ({} records)",
+            path.display(),
+            r.health().written
+        ),
+    }
+}
+
+/// Says what this build cannot simulate yet, with exit code 2; `None` if it can.
+fn refuse_unsupported(args: &SimArgs) -> Option<ExitCode> {
+    let refuse = |what: String| {
+        eprintln!("ccsplc sim: {what}");
+        Some(ExitCode::from(EXIT_NOT_SUPPORTED))
+    };
+    if let Some(p) = args.common.protocols.iter().find(|&&p| p != Protocol::Din) {
+        let name = match p {
+            Protocol::Din => "din",
+            Protocol::Iso2 => "iso2",
+            Protocol::Iso20Dc => "iso20-dc",
+            Protocol::Iso20Bpt => "iso20-bpt",
+        };
+        return refuse(format!(
+            "protocol {name} is not supported yet; only din can be simulated in this build"
+        ));
+    }
+    if args.list_faults || args.fault.is_some() {
+        return refuse("fault injection (--fault, --list-faults) is not supported yet".into());
+    }
+    if args.common.web.is_some() {
+        return refuse("the web dashboard (--web) is not supported yet".into());
+    }
+    None
+}
+
+/// DIN 70121 sessions on both sides, the car offering and the charger accepting DIN only.
+/// The charger's SessionID comes from the world's seeded entropy, the car's EVCCID is its MAC.
+fn din_sessions() -> Box<SessionFactory<'static>> {
+    Box::new(|slot: &SessionSlot| -> Box<dyn V2gSession> {
+        match slot.side {
+            Side::Ev => Box::new(EvccSession::new(
+                EvccConfig::default(),
+                slot.mac.0,
+                slot.now,
+            )),
+            Side::Evse(_) => {
+                let mut session_id = [0u8; 8];
+                session_id.copy_from_slice(&slot.entropy[..8]);
+                Box::new(SeccSession::new(
+                    SeccConfig::default(),
+                    session_id,
+                    slot.now,
+                ))
+            }
+        }
+    })
+}
+
+/// A seed from the process's hash randomness and the time: different on every run.
+fn fresh_seed() -> u64 {
+    use std::hash::{BuildHasher as _, Hasher as _};
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    if let Ok(t) = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH) {
+        h.write_u128(t.as_nanos());
+    }
+    h.finish()
+}
+
+fn world_config(args: &SimArgs, config: &Config, seed: u64) -> WorldConfig {
+    let mut w = WorldConfig::default();
+    w.seed = seed;
+    w.link = if config.general.no_slac {
+        LinkMode::Paired
+    } else if config.general.no_modem {
+        LinkMode::NoModem
+    } else {
+        LinkMode::Powerline
+    };
+    w.ev_slac = config.ev_slac();
+    w.evse_slac = config.evse_slac();
+    w.sdp_client = config.sdp_client();
+    let duration = config.charging.charge_duration.map(Duration::from);
+    w.stop = match (duration, args.target_soc) {
+        (None, None) => StopCondition::after(Duration::from_secs(60)),
+        (Some(d), None) => StopCondition::after(d),
+        (None, Some(soc)) => StopCondition::at_soc(Percent(soc)),
+        (Some(d), Some(soc)) => {
+            let mut s = StopCondition::after(d);
+            s.target_soc = Some(Percent(soc));
+            s
+        }
+    };
+    // Room for the whole session around the charging time: a full battery from 30 % at
+    // 50 kW takes about 50 minutes of virtual time.
+    let charge_limit = w
+        .stop
+        .charge_duration
+        .unwrap_or(Duration::from_secs(4 * 3600));
+    w.time_limit = charge_limit + Duration::from_secs(300);
+    w.max_steps = 50_000_000;
+    w
+}
+
+fn header(w: &WorldConfig) -> String {
+    let link = match w.link {
+        LinkMode::Powerline => "over the simulated powerline (HomePlug modems)",
+        LinkMode::NoModem => "on a direct link without modems",
+        LinkMode::Paired => "on an already paired link (no SLAC)",
+        _ => "on a simulated link",
+    };
+    let stop = match (w.stop.charge_duration, w.stop.target_soc) {
+        (Some(d), Some(soc)) => format!("charging {} s or to {:.0} %", d.as_secs_f64(), soc.0),
+        (Some(d), None) => format!("charging {} s", d.as_secs_f64()),
+        (None, Some(soc)) => format!("charging to {:.0} %", soc.0),
+        (None, None) => "charging until full".to_owned(),
+    };
+    format!(
+        "ccsplc sim: DIN 70121, car and charger {link}, SoC {:.0} %, {stop} (seed {})",
+        w.plant.initial_soc.0, w.seed
+    )
+}
+
+/// Sleeps until the wall clock has caught up with virtual time.
+fn pace(start: std::time::Instant, now: Instant) {
+    let target =
+        start + std::time::Duration::from_micros(u64::try_from(now.total_micros()).unwrap_or(0));
+    let wall = std::time::Instant::now();
+    if target > wall {
+        std::thread::sleep(target - wall);
+    }
+}
+
+fn seconds(at: Instant) -> f64 {
+    at.total_micros() as f64 / 1e6
+}
+
+/// Turns world events into display lines, throttling repeats.
+#[derive(Debug, Default)]
+struct Display {
+    /// Per side: the last message name shown and when.
+    last_message: BTreeMap<Side, (&'static str, Instant)>,
+    supply_on: Option<bool>,
+}
+
+impl Display {
+    fn line(&mut self, world: &World, event: &WorldEvent) -> Option<String> {
+        let text = self.describe(event)?;
+        let plant = world.plant();
+        Some(format!(
+            "[{:>9.3}] {:<5} {text:<62} | {:>6.1} V {:>6.1} A  SoC {:>5.1} %",
+            seconds(event.at),
+            event.side.to_string(),
+            plant.inlet_voltage().0,
+            if plant.contactors_closed() {
+                plant.power_supply().current().0
+            } else {
+                0.0
+            },
+            plant.battery().soc().0,
+        ))
+    }
+
+    fn describe(&mut self, event: &WorldEvent) -> Option<String> {
+        match &event.kind {
+            WorldEventKind::Slac(e) => slac_line(e),
+            WorldEventKind::SdpDiscovered(e) => Some(format!(
+                "SDP: charger at [{}]:{}, {}",
+                e.address,
+                e.port,
+                if e.tls { "TLS" } else { "no TLS" }
+            )),
+            WorldEventKind::SdpAnswered { to, port } => Some(format!(
+                "SDP: answered [{}]:{} with port {port}",
+                to.ip(),
+                to.port()
+            )),
+            WorldEventKind::TcpConnected { local, remote } => Some(format!(
+                "TCP connected [{}]:{} -> [{}]:{}",
+                local.ip(),
+                local.port(),
+                remote.ip(),
+                remote.port()
+            )),
+            WorldEventKind::TcpClosed => Some("TCP closed".to_owned()),
+            WorldEventKind::Session(e) => self.session_line(event, e),
+            WorldEventKind::Command(c) => self.command_line(c),
+            WorldEventKind::StopRequested(StopReason::ChargeTimeReached) => {
+                Some("charging time reached: stop requested".to_owned())
+            }
+            WorldEventKind::StopRequested(StopReason::TargetSocReached(soc)) => {
+                Some(format!("SoC {:.1} % reached: stop requested", soc.0))
+            }
+            WorldEventKind::StopRequested(_) => Some("stop requested".to_owned()),
+            _ => None,
+        }
+    }
+
+    fn session_line(&mut self, event: &WorldEvent, e: &SessionEvent) -> Option<String> {
+        match e {
+            SessionEvent::ProtocolNegotiated {
+                protocol,
+                schema_id,
+            } => Some(format!("protocol {protocol} (SchemaID {schema_id})")),
+            SessionEvent::PhaseChanged(phase) => {
+                Some(format!("phase {phase:?} ({})", phase.checkpoint()))
+            }
+            SessionEvent::Sent { name, summary } => {
+                // Repeated messages at most once per virtual second per side.
+                if let Some((last, at)) = self.last_message.get(&event.side)
+                    && last == name
+                    && event.at < *at + Duration::from_secs(1)
+                {
+                    return None;
+                }
+                self.last_message.insert(event.side, (name, event.at));
+                Some(if summary.is_empty() {
+                    format!("-> {name}")
+                } else {
+                    format!("-> {name} {summary}")
+                })
+            }
+            SessionEvent::Failing(error) => Some(format!("failure, safe shutdown: {error}")),
+            SessionEvent::Finished(Outcome::Completed) => Some("session completed".to_owned()),
+            SessionEvent::Finished(Outcome::Failed(error)) => {
+                Some(format!("session failed: {error}"))
+            }
+            _ => None,
+        }
+    }
+
+    fn command_line(&mut self, command: &HardwareCommand) -> Option<String> {
+        match command {
+            HardwareCommand::CpState(CpState::B) => Some("CP state B".to_owned()),
+            HardwareCommand::CpState(CpState::C) => Some("CP state C".to_owned()),
+            HardwareCommand::Contactors(ContactorRequest::Closed) => {
+                Some("contactors: close".to_owned())
+            }
+            HardwareCommand::Contactors(ContactorRequest::Open) => {
+                Some("contactors: open".to_owned())
+            }
+            HardwareCommand::ConnectorLock(LockRequest::Lock) => Some("connector: lock".to_owned()),
+            HardwareCommand::ConnectorLock(LockRequest::Unlock) => {
+                Some("connector: unlock".to_owned())
+            }
+            HardwareCommand::PowerSupply(s) if self.supply_on != Some(s.enabled) => {
+                self.supply_on = Some(s.enabled);
+                Some(if s.enabled {
+                    format!(
+                        "power supply on: {:.1} V, {:.1} A",
+                        s.voltage.0, s.current.0
+                    )
+                } else {
+                    "power supply off".to_owned()
+                })
+            }
+            _ => None,
+        }
+    }
+}
+
+fn slac_line(e: &SlacEvent) -> Option<String> {
+    Some(match e {
+        SlacEvent::ModemFound {
+            modem_mac,
+            firmware,
+        } => format!("modem {modem_mac} found ({firmware})"),
+        SlacEvent::Ready { nid } => format!("SLAC ready, modem keyed (NID {nid})"),
+        SlacEvent::SessionStarted { ev_mac, .. } => format!("SLAC: car {ev_mac} started matching"),
+        SlacEvent::AttenuationReported { evse_mac, mean_db } => {
+            format!("SLAC: attenuation {mean_db:.1} dB to {evse_mac}")
+        }
+        SlacEvent::EvseChosen {
+            evse_mac,
+            mean_db,
+            candidates,
+        } => format!("SLAC: chose {evse_mac} ({mean_db:.1} dB, {candidates} answered)"),
+        SlacEvent::Paired {
+            evse_mac,
+            ev_mac,
+            nid,
+            ..
+        } => {
+            format!("SLAC paired: car {ev_mac} with charger {evse_mac} (NID {nid})")
+        }
+        SlacEvent::AttemptFailed { reason } => format!("SLAC attempt failed: {reason:?}"),
+        SlacEvent::Failed { reason } => format!("SLAC failed: {reason:?}"),
+        _ => return None,
+    })
+}
+
+fn outcome_text(outcome: Option<&Outcome>) -> String {
+    match outcome {
+        Some(Outcome::Completed) => "completed".to_owned(),
+        Some(Outcome::Failed(e)) => format!("failed ({e})"),
+        None => "did not finish".to_owned(),
+    }
+}
+
+fn at_text(at: Option<Instant>) -> String {
+    at.map_or_else(|| "-".to_owned(), |t| format!("{:.3} s", seconds(t)))
+}
+
+/// The summary printed at the end.
+fn summary(r: &SimReport, wall: std::time::Duration) -> String {
+    let mut out = String::from("\nSummary\n");
+    let mut line = |k: &str, v: String| {
+        out.push_str(&format!("  {k:<12} {v}\n"));
+    };
+    line("car", outcome_text(r.ev_outcome.as_ref()));
+    line("charger", outcome_text(r.evse_outcome.as_ref()));
+    if let Some(f) = &r.failure {
+        line("stopped", f.to_string());
+    }
+    line(
+        "milestones",
+        format!(
+            "SLAC paired {}, SDP {}, TCP {}",
+            at_text(r.slac_paired_at),
+            at_text(r.sdp_discovered_at),
+            at_text(r.tcp_connected_at)
+        ),
+    );
+    let ev_phases: Vec<String> = r
+        .phases
+        .iter()
+        .filter(|p| p.side == Side::Ev)
+        .map(|p| format!("{:?} {:.1}", p.phase, seconds(p.at)))
+        .collect();
+    if !ev_phases.is_empty() {
+        line("car phases", ev_phases.join(", "));
+    }
+    let charging = r
+        .phase_at(Side::Ev, ccs_proto::session::Phase::Charging)
+        .zip(r.phase_at(Side::Ev, ccs_proto::session::Phase::PowerDeliveryStop))
+        .map(|(a, b)| b.saturating_duration_since(a).as_secs_f64());
+    line(
+        "energy",
+        format!(
+            "{:.0} Wh in {}, SoC {:.1} % -> {:.1} %, up to {:.1} A",
+            r.energy_wh,
+            charging.map_or_else(|| "no charging loop".to_owned(), |s| format!("{s:.1} s")),
+            r.soc_start.0,
+            r.soc_end.0,
+            r.max_current
+        ),
+    );
+    let mut names: Vec<(&&str, &u32)> = r.messages.by_name.iter().collect();
+    names.sort_by(|a, b| b.1.cmp(a.1).then(a.0.cmp(b.0)));
+    let top: Vec<String> = names
+        .iter()
+        .take(4)
+        .map(|(n, c)| format!("{n} {c}"))
+        .collect();
+    line(
+        "messages",
+        format!(
+            "car sent {}, charger sent {} ({})",
+            r.messages.ev_sent,
+            r.messages.evse_sent,
+            top.join(", ")
+        ),
+    );
+    line(
+        "link",
+        format!(
+            "{} frames, {} TCP retransmissions",
+            r.frames_sent, r.tcp_retransmissions
+        ),
+    );
+    line(
+        "time",
+        format!(
+            "{:.3} s simulated in {:.2} s (seed {})",
+            seconds(r.ended_at),
+            wall.as_secs_f64(),
+            r.seed
+        ),
+    );
+    out.push_str(if r.completed() {
+        "Result: session completed\n"
+    } else {
+        "Result: session FAILED\n"
+    });
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser as _;
+
+    use super::*;
+    use crate::cli::{Cli, Command};
+
+    fn sim_args(args: &[&str]) -> SimArgs {
+        let argv = ["ccsplc", "sim"].iter().chain(args);
+        match Cli::try_parse_from(argv).unwrap().command {
+            Command::Sim(a) => a,
+            other => panic!("not sim: {other:?}"),
+        }
+    }
+
+    fn world_for(args: &[&str]) -> WorldConfig {
+        let args = sim_args(args);
+        let mut loaded = crate::config::Loaded::defaults();
+        loaded.apply_command_line(&args.common);
+        world_config(&args, &loaded.config, 9)
+    }
+
+    #[test]
+    fn options_shape_the_world() {
+        let w = world_for(&[]);
+        assert_eq!(w.link, LinkMode::Powerline);
+        assert_eq!(w.stop.charge_duration, Some(Duration::from_secs(60)));
+        assert_eq!(w.stop.target_soc, None);
+        assert_eq!(w.seed, 9);
+
+        let w = world_for(&["--no-modem", "--charge-seconds", "5"]);
+        assert_eq!(w.link, LinkMode::NoModem);
+        assert_eq!(w.stop.charge_duration, Some(Duration::from_secs(5)));
+        assert!(w.time_limit > Duration::from_secs(5));
+
+        let w = world_for(&["--no-slac", "--target-soc", "80"]);
+        assert_eq!(w.link, LinkMode::Paired);
+        assert_eq!(w.stop.charge_duration, None);
+        assert_eq!(w.stop.target_soc, Some(Percent(80.0)));
+        assert!(w.time_limit >= Duration::from_secs(3600));
+    }
+
+    #[test]
+    fn unsupported_options_are_refused_and_din_is_not() {
+        assert!(refuse_unsupported(&sim_args(&["--protocol", "din"])).is_none());
+        assert!(refuse_unsupported(&sim_args(&[])).is_none());
+        for args in [
+            &["--protocol", "iso2"][..],
+            &["--protocol", "din", "--protocol", "iso20-dc"],
+            &["--list-faults"],
+            &["--web", "127.0.0.1:8080"],
+        ] {
+            assert!(refuse_unsupported(&sim_args(args)).is_some(), "{args:?}");
+        }
+    }
+
+    #[test]
+    fn repeated_messages_are_shown_once_per_virtual_second() {
+        let mut display = Display::default();
+        let sent = |ms: i64| WorldEvent {
+            at: Instant::from_millis(ms),
+            side: Side::Ev,
+            kind: WorldEventKind::Session(SessionEvent::Sent {
+                name: "CurrentDemandReq",
+                summary: String::new(),
+            }),
+        };
+        let shown: Vec<i64> = [0, 100, 900, 1000, 1100, 2500]
+            .into_iter()
+            .filter(|&ms| display.describe(&sent(ms)).is_some())
+            .collect();
+        assert_eq!(shown, vec![0, 1000, 2500]);
+    }
+}

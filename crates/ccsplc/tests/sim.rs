@@ -1,0 +1,150 @@
+//! `ccsplc sim` as a user runs it: the real binary, its output and its exit code.
+
+use std::process::Command;
+
+fn ccsplc(args: &[&str]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_ccsplc"))
+        .args(args)
+        .output()
+        .expect("the ccsplc binary runs")
+}
+
+#[test]
+fn sim_runs_a_whole_din_session_and_exits_0_with_a_summary() {
+    let out = ccsplc(&["sim"]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // Live lines with virtual time, values and the phases, then the summary.
+    assert!(stdout.contains("SLAC paired"), "{stdout}");
+    assert!(stdout.contains("SDP: charger at [fe80::"), "{stdout}");
+    assert!(stdout.contains("-> SessionSetupReq"), "{stdout}");
+    assert!(stdout.contains("phase Charging (700)"), "{stdout}");
+    assert!(stdout.contains("-> CurrentDemandReq"), "{stdout}");
+    assert!(
+        stdout.contains("charging time reached: stop requested"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("SoC"), "{stdout}");
+    assert!(stdout.contains("\nSummary\n"), "{stdout}");
+    assert!(stdout.contains("  car          completed"), "{stdout}");
+    assert!(stdout.contains("  charger      completed"), "{stdout}");
+    assert!(
+        stdout.trim_end().ends_with("Result: session completed"),
+        "{stdout}"
+    );
+}
+
+#[test]
+fn the_same_seed_prints_the_same_session() {
+    let args = ["sim", "--seed", "7", "--charge-seconds", "3", "--no-modem"];
+    let a = ccsplc(&args);
+    let b = ccsplc(&args);
+    assert_eq!(a.status.code(), Some(0));
+    // Everything but the wall-clock time in the summary's last lines is identical.
+    let strip = |o: &std::process::Output| {
+        String::from_utf8_lossy(&o.stdout)
+            .lines()
+            .filter(|l| !l.contains("simulated in"))
+            .map(str::to_owned)
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(strip(&a), strip(&b));
+    assert!(strip(&a)[0].contains("seed 7"));
+}
+
+#[test]
+fn target_soc_ends_the_charge() {
+    let out = ccsplc(&["sim", "--target-soc", "30.2", "--seed", "3"]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{stdout}");
+    assert!(
+        stdout.contains("SoC 30 % reached: stop requested")
+            || stdout.contains("reached: stop requested"),
+        "{stdout}"
+    );
+}
+
+#[test]
+fn pcap_records_the_charger_side_frames_with_the_display_as_comments() {
+    use ccs_proto::capture::{CaptureReader, LinkType};
+
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("sim.pcapng");
+    let out = ccsplc(&[
+        "sim",
+        "--seed",
+        "5",
+        "--charge-seconds",
+        "3",
+        "--pcap",
+        path.to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(0));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("Capture: "));
+    let bytes = std::fs::read(&path).unwrap();
+    let packets: Vec<_> = CaptureReader::new(&bytes)
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    let frames: Vec<&[u8]> = packets
+        .iter()
+        .filter(|p| p.link_type == LinkType::Ethernet)
+        .map(|p| p.data)
+        .collect();
+    let ethertype = |f: &[u8]| u16::from_be_bytes([f[12], f[13]]);
+    // SLAC MMEs and IPv6, in order: SLAC comes first.
+    assert_eq!(ethertype(frames[0]), 0x88e1);
+    let ipv6: Vec<&[u8]> = frames
+        .iter()
+        .copied()
+        .filter(|f| ethertype(f) == 0x86dd)
+        .collect();
+    assert!(ipv6.len() > 20, "{} IPv6 frames", ipv6.len());
+    // The first IPv6 frame at the charger is the car's SDP request to [ff02::1]:15118.
+    let sdp = ipv6[0];
+    assert_eq!(sdp[14 + 6], 17, "UDP");
+    assert_eq!(&sdp[14 + 24..14 + 26], &[0xff, 0x02]);
+    assert_eq!(u16::from_be_bytes([sdp[56], sdp[57]]), 15118);
+    // TCP segments carry V2GTP (01 FE 80 01 ...).
+    let v2gtp = ipv6
+        .iter()
+        .filter(|f| f[14 + 6] == 6 && f.len() > 14 + 40 + 20)
+        .filter(|f| f[74..78] == [0x01, 0xfe, 0x80, 0x01])
+        .count();
+    assert!(v2gtp > 10, "{v2gtp} V2GTP segments");
+    // The display lines are there as comments, and timestamps are virtual time.
+    let comments: Vec<&String> = packets.iter().flat_map(|p| &p.comments).collect();
+    assert!(comments.iter().any(|c| c.contains("SessionSetupReq")));
+    assert!(
+        comments
+            .iter()
+            .any(|c| c.contains("Result: session completed"))
+    );
+    assert!(packets.last().unwrap().timestamp.as_secs_f64() < 60.0);
+}
+
+#[test]
+fn protocols_not_built_yet_exit_2_with_a_clear_message() {
+    for protocol in ["iso2", "iso20-dc", "iso20-bpt"] {
+        let out = ccsplc(&["sim", "--protocol", protocol]);
+        assert_eq!(out.status.code(), Some(2), "--protocol {protocol}");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            stderr.contains(&format!("protocol {protocol} is not supported yet")),
+            "{stderr}"
+        );
+        assert!(out.stdout.is_empty(), "nothing pretends to run");
+    }
+}
+
+#[test]
+fn target_soc_outside_0_to_100_is_a_usage_error() {
+    let out = ccsplc(&["sim", "--target-soc", "120"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("between 0 and 100"));
+}
