@@ -59,22 +59,26 @@ pub(crate) struct Access {
     loopback: bool,
     token_digest: Option<[u8; 32]>,
     allow_control: bool,
-    charger: bool,
+    authorize: bool,
+    enable: bool,
 }
 
 impl Access {
-    /// The policy for a server bound to `local_addr`.
+    /// The policy for a server bound to `local_addr`, offering the charger's `authorize` and
+    /// `enable` controls or not.
     pub(crate) fn new(
         local_addr: SocketAddr,
         token: Option<String>,
         allow_control: bool,
-        charger: bool,
+        authorize: bool,
+        enable: bool,
     ) -> Self {
         Self {
             loopback: local_addr.ip().is_loopback(),
             token_digest: token.map(|t| digest(t.as_bytes())),
             allow_control,
-            charger,
+            authorize,
+            enable,
         }
     }
 
@@ -106,8 +110,8 @@ impl Access {
         let on = reason.is_none();
         ControlAccess {
             stop: on,
-            authorize: on && self.charger,
-            enable: on && self.charger,
+            authorize: on && self.authorize,
+            enable: on && self.enable,
             token_required: on && !self.loopback,
             disabled_reason: reason.map(str::to_owned),
             authorized: None,
@@ -234,12 +238,13 @@ mod tests {
             token.map(str::to_owned),
             true,
             true,
+            true,
         )
     }
 
     #[test]
     fn loopback_needs_no_token_but_a_loopback_host() {
-        let access = Access::new("127.0.0.1:8080".parse().unwrap(), None, true, false);
+        let access = Access::new("127.0.0.1:8080".parse().unwrap(), None, true, false, false);
         for host in [
             "127.0.0.1:8080",
             "localhost:8080",
@@ -304,7 +309,7 @@ mod tests {
 
     #[test]
     fn allow_control_false_makes_it_read_only_even_on_loopback() {
-        let access = Access::new("127.0.0.1:1".parse().unwrap(), None, false, true);
+        let access = Access::new("127.0.0.1:1".parse().unwrap(), None, false, true, true);
         assert!(matches!(
             access.check(&headers(&[(header::HOST, "127.0.0.1:1")]), None),
             Err(Denied::NotOffered(_))

@@ -41,6 +41,7 @@
 
 mod access;
 mod server;
+pub(crate) mod sim_feed;
 mod state;
 
 #[cfg(test)]
@@ -82,8 +83,14 @@ pub(crate) enum Mode {
 }
 
 impl Mode {
-    /// Whether the charger's controls (authorize, enable) apply.
-    fn has_charger(self) -> bool {
+    /// Whether the authorization control applies: the charger's; the simulated charger
+    /// authorizes by itself.
+    fn offers_authorize(self) -> bool {
+        self == Self::Evse
+    }
+
+    /// Whether the enable switch applies: the charger's, real or simulated.
+    fn offers_enable(self) -> bool {
         matches!(self, Self::Evse | Self::Sim)
     }
 }
@@ -233,6 +240,14 @@ impl Hub {
         }
     }
 
+    /// Sends a held-back status change now.
+    fn flush_now(&self) {
+        let mut state = self.lock();
+        if state.take_unsent() && self.updates.receiver_count() > 0 {
+            self.send(&state, &Change::default());
+        }
+    }
+
     fn send(&self, state: &State, change: &Change) {
         let update = state.update(change);
         match serde_json::to_string(&update) {
@@ -340,6 +355,20 @@ impl Dashboard {
         self.apply(|s, t| s.note(t, text));
     }
 
+    /// Gives the browsers up to `max_wait` to receive everything reported so far: call it
+    /// before the process ends, so that the page shows how the session ended.
+    pub(crate) fn drain(&self, max_wait: std::time::Duration) {
+        let Some(hub) = &self.hub else { return };
+        let deadline = std::time::Instant::now() + max_wait;
+        hub.flush_now();
+        while !hub.updates.is_empty() && std::time::Instant::now() < deadline {
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+        // Taken from the channel is not yet written to the socket.
+        let rest = deadline.saturating_duration_since(std::time::Instant::now());
+        std::thread::sleep(rest.min(std::time::Duration::from_millis(200)));
+    }
+
     /// The capture file being written (offered at `/api/capture`).
     pub(crate) fn capture_file(&self, path: &Path) {
         let Some(hub) = &self.hub else { return };
@@ -404,7 +433,8 @@ pub(crate) fn start_with(options: Options) -> anyhow::Result<(Dashboard, Control
         local_addr,
         options.token.clone(),
         options.allow_control,
-        options.mode.has_charger(),
+        options.mode.offers_authorize(),
+        options.mode.offers_enable(),
     );
     if let Some(warning) = access.warning() {
         tracing::warn!("dashboard: {warning}");

@@ -152,6 +152,10 @@ pub(crate) struct HardwareStatus {
     pub(crate) plugged_in: Option<bool>,
     /// The voltage at the car's inlet, volts.
     pub(crate) inlet_voltage: Option<f32>,
+    /// What the car's BMS asks for (before the session turns it into EVTargetVoltage), volts.
+    pub(crate) bms_target_voltage: Option<f32>,
+    /// What the car's BMS asks for (EVTargetCurrent while charging), amperes.
+    pub(crate) bms_target_current: Option<f32>,
     /// The power supply set-point: on.
     pub(crate) power_supply_enabled: Option<bool>,
     /// The power supply set-point voltage, volts.
@@ -476,6 +480,16 @@ impl State {
         true
     }
 
+    /// Whether a status change was held back; it counts as sent now.
+    pub(crate) fn take_unsent(&mut self) -> bool {
+        let unsent = self.unsent;
+        if unsent {
+            self.last_sent_ms = Some(self.status.t_ms);
+            self.unsent = false;
+        }
+        unsent
+    }
+
     /// Whether a held-back status change is due at `t_ms`; if so it counts as sent.
     pub(crate) fn flush_due(&mut self, t_ms: u64) -> bool {
         let due = self.unsent
@@ -703,8 +717,10 @@ impl State {
         let values = &mut self.status.values;
         match *measurement {
             Measurement::BatteryVoltage(v) => values.battery_voltage = Some(v.0),
-            Measurement::TargetVoltage(v) => values.target_voltage = Some(v.0),
-            Measurement::TargetCurrent(a) => values.target_current = Some(a.0),
+            // The session's targets (values) are what was asked on the wire; the BMS's wish
+            // differs during precharge and the wind-down.
+            Measurement::TargetVoltage(v) => hw.bms_target_voltage = Some(v.0),
+            Measurement::TargetCurrent(a) => hw.bms_target_current = Some(a.0),
             Measurement::Soc(p) => values.soc = Some(p.0),
             Measurement::InletVoltage(v) => hw.inlet_voltage = Some(v.0),
             Measurement::ContactorsClosed(b) => hw.contactors_closed = Some(b),

@@ -135,7 +135,11 @@ fn status_json_has_the_documented_shape_and_values() {
         ])
     );
     assert_eq!(s["controls"]["stop"], true);
-    assert_eq!(s["controls"]["authorize"], true);
+    assert_eq!(s["controls"]["enable"], true);
+    assert_eq!(
+        s["controls"]["authorize"], false,
+        "the simulated charger authorizes by itself"
+    );
     assert_eq!(s["controls"]["token_required"], false);
     assert!(s["seq"].as_u64().unwrap() >= 8);
 }
