@@ -46,6 +46,9 @@ pub(crate) struct Generator {
     modules: BTreeMap<&'static str, ModuleOut>,
     /// Complex type key -> (module, Rust name).
     complex_done: HashMap<String, (&'static str, String)>,
+    /// Generated complex types (module, name) whose content cannot be built (required
+    /// wildcards).
+    unproducible: BTreeSet<(&'static str, String)>,
     /// Enumerated simple type key -> (module, Rust name).
     enums_done: HashMap<String, (&'static str, String)>,
 }
@@ -58,30 +61,46 @@ struct SimpleRepr {
     /// Statement encoding `v` (a reference).
     encode: String,
     serde_with: Option<&'static str>,
+    /// Expression producing a random valid value from `r`.
+    random: String,
 }
 
 #[derive(Clone, Debug)]
 enum Codec {
-    Complex(String),
+    /// Path of a generated type, and whether a valid value of it can be built (false for
+    /// types whose content requires wildcard elements).
+    Complex(String, bool),
     Simple(SimpleRepr),
 }
 
 impl Codec {
+    fn producible(&self) -> bool {
+        match self {
+            Self::Complex(_, p) => *p,
+            Self::Simple(_) => true,
+        }
+    }
+    fn random(&self) -> String {
+        match self {
+            Self::Complex(p, _) => format!("{p}::random(r)"),
+            Self::Simple(s) => s.random.clone(),
+        }
+    }
     fn rust(&self) -> String {
         match self {
-            Self::Complex(p) => p.clone(),
+            Self::Complex(p, _) => p.clone(),
             Self::Simple(s) => s.rust.clone(),
         }
     }
     fn decode_content(&self) -> String {
         match self {
-            Self::Complex(p) => format!("<{p} as ExiContent>::decode_content(d)?"),
+            Self::Complex(p, _) => format!("<{p} as ExiContent>::decode_content(d)?"),
             Self::Simple(s) => format!("{{ d.only()?; let v = {}; d.only()?; v }}", s.decode),
         }
     }
     fn encode_content(&self, v: &str) -> String {
         match self {
-            Self::Complex(_) => format!("ExiContent::encode_content({v}, e)?;"),
+            Self::Complex(..) => format!("ExiContent::encode_content({v}, e)?;"),
             Self::Simple(s) => format!("e.only(); {{ let v = {v}; {} }} e.only();", s.encode),
         }
     }
@@ -324,6 +343,24 @@ impl Generator {
         t.push_str("}\n\n");
         let code_fn = if fragment { "fragment" } else { "document" };
         t.push_str(&format!("impl {name} {{\n"));
+        let ok: Vec<_> = variants
+            .iter()
+            .filter_map(|(v, _, c)| c.as_ref().filter(|c| c.producible()).map(|c| (v, c)))
+            .collect();
+        t.push_str("/// A random valid value (property tests and fuzzing).\n#[cfg(any(test, feature = \"random\"))]\n");
+        t.push_str(&format!(
+            "pub fn random(r: &mut crate::random::Rng) -> Self {{\nmatch r.below({}) {{\n",
+            ok.len()
+        ));
+        for (i, (v, c)) in ok.iter().enumerate() {
+            let arm = if i + 1 == ok.len() {
+                "_".to_owned()
+            } else {
+                i.to_string()
+            };
+            t.push_str(&format!("{arm} => Self::{v}({}),\n", c.random()));
+        }
+        t.push_str("}\n}\n\n");
         t.push_str(&doc(&format!(
             "Decodes a whole {code_fn} stream (header `0x80` included)."
         )));
@@ -381,14 +418,16 @@ impl Generator {
                 let key = format!("anon:{owner}");
                 let module = module_of(&owner.ns).or_else(|_| Ok::<_, anyhow::Error>(current))?;
                 let (m, n) = self.ensure_complex(set, &key, ct, module)?;
-                Ok(Codec::Complex(Self::path_from(current, m, &n)))
+                let ok = !self.unproducible.contains(&(m, n.clone()));
+                Ok(Codec::Complex(Self::path_from(current, m, &n), ok))
             }
             TypeRef::Named(q) if set.complex_types.contains_key(q) => {
                 let key = q.to_string();
                 let module = module_of(&q.ns)?;
                 let ct = set.complex_types[q].clone();
                 let (m, n) = self.ensure_complex(set, &key, &ct, module)?;
-                Ok(Codec::Complex(Self::path_from(current, m, &n)))
+                let ok = !self.unproducible.contains(&(m, n.clone()));
+                Ok(Codec::Complex(Self::path_from(current, m, &n), ok))
             }
             _ => Ok(Codec::Simple(self.simple_repr(set, ty, current, owner)?)),
         }
@@ -442,6 +481,10 @@ impl Generator {
                 decode: format!("rt::enumeration(d, {bits}, {path}::from_index)?"),
                 encode: format!("e.nbit({bits}, v.index() as u64);"),
                 serde_with: None,
+                random: format!(
+                    "{path}::ALL[r.below({}) as usize]",
+                    facets.enumeration.len()
+                ),
             });
         }
         let b = base.local.as_str();
@@ -452,6 +495,7 @@ impl Generator {
                     decode: "d.boolean()?".into(),
                     encode: "e.boolean(*v);".into(),
                     serde_with: None,
+                    random: "r.chance()".into(),
                 });
             }
             "string" | "anyURI" | "ID" | "IDREF" | "NCName" | "token" | "normalizedString"
@@ -462,6 +506,7 @@ impl Generator {
                     decode: format!("rt::string(d, {min}, {max}, \"{what}\")?"),
                     encode: format!("rt::put_string(e, v, {min}, {max}, \"{what}\")?;"),
                     serde_with: None,
+                    random: format!("r.string({min}, {max})"),
                 });
             }
             "hexBinary" | "base64Binary" => {
@@ -471,6 +516,7 @@ impl Generator {
                     decode: format!("rt::binary(d, {min}, {max}, \"{what}\")?"),
                     encode: format!("rt::put_binary(e, v, {min}, {max}, \"{what}\")?;"),
                     serde_with: Some("crate::serde_util::hex"),
+                    random: format!("r.bytes({min}, {max})"),
                 });
             }
             "integer" if facets.min_inclusive.is_none() && facets.max_inclusive.is_none() => {
@@ -479,6 +525,7 @@ impl Generator {
                     decode: "d.big_integer()?".into(),
                     encode: "e.big_integer(v);".into(),
                     serde_with: Some("crate::serde_util::bigint"),
+                    random: "r.big_int()".into(),
                 });
             }
             "byte" => (-128, 127),
@@ -517,6 +564,7 @@ impl Generator {
             decode,
             encode,
             serde_with: None,
+            random: format!("r.int({min}, {max}) as {rust}"),
         })
     }
 
@@ -1090,7 +1138,7 @@ impl<'a> TypeGen<'a> {
                 group_enum: None,
             } => match &members[0].2 {
                 Codec::Simple(s) => s.serde_with,
-                Codec::Complex(_) => None,
+                Codec::Complex(..) => None,
             },
             _ => None,
         }?;
@@ -1223,6 +1271,8 @@ impl<'a> TypeGen<'a> {
         }
         t.push_str(&helper_types);
         t.push_str(&self.extra);
+        let random = self.random_fn();
+        t.push_str(&random);
         // Codec.
         t.push_str(&format!("impl ExiContent for {name} {{\n"));
         t.push_str("fn decode_content(d: &mut Decoder<'_>) -> Result<Self, Error> {\n");
@@ -1623,6 +1673,137 @@ impl<'a> TypeGen<'a> {
             }
             Kind::Leaf(_) => bail!("not a group"),
         }
+    }
+}
+
+impl TypeGen<'_> {
+    /// Whether one occurrence of node `n` can be built (no required wildcard inside).
+    fn can(&self, n: usize) -> bool {
+        match &self.g.nodes[n].kind {
+            Kind::Leaf(_) => match &self.leaves[&n] {
+                Leaf::Attr { .. } | Leaf::Chars { .. } => true,
+                Leaf::Any => false,
+                Leaf::Elem { members, .. } => members.iter().any(|(_, _, c)| c.producible()),
+            },
+            Kind::Sequence(c) => c.iter().all(|&c| self.satisfiable(c)),
+            Kind::Choice(c) => c
+                .iter()
+                .any(|&c| self.value_type(c).is_some() && self.can(c)),
+        }
+    }
+
+    fn satisfiable(&self, n: usize) -> bool {
+        self.g.nodes[n].min == 0 || self.can(n)
+    }
+
+    fn random_value(&self, n: usize) -> String {
+        match &self.g.nodes[n].kind {
+            Kind::Leaf(_) => match &self.leaves[&n] {
+                Leaf::Attr { codec, .. } | Leaf::Chars { codec } => codec.random.clone(),
+                Leaf::Elem {
+                    members,
+                    group_enum: None,
+                } => members[0].2.random(),
+                Leaf::Elem {
+                    members,
+                    group_enum: Some(en),
+                } => {
+                    let ok: Vec<_> = members.iter().filter(|(_, _, c)| c.producible()).collect();
+                    let mut s = format!("match r.below({}) {{\n", ok.len());
+                    for (i, (_, q, c)) in ok.iter().enumerate() {
+                        let arm = if i + 1 == ok.len() {
+                            "_".to_owned()
+                        } else {
+                            i.to_string()
+                        };
+                        s.push_str(&format!(
+                            "{arm} => {en}::{}({}),\n",
+                            variant_ident(&q.local),
+                            c.random()
+                        ));
+                    }
+                    s.push('}');
+                    s
+                }
+                Leaf::Any => "()".into(),
+            },
+            Kind::Sequence(children) => {
+                let ty = &self.names[&n].1;
+                let fields: Vec<String> = children
+                    .iter()
+                    .filter(|&&c| self.value_type(c).is_some())
+                    .map(|&c| format!("{}: {}", self.field_name(c).0, self.random_occurs(c)))
+                    .collect();
+                format!("{ty} {{ {} }}", fields.join(", "))
+            }
+            Kind::Choice(alts) => {
+                let ty = &self.names[&n].1;
+                let ok: Vec<usize> = alts
+                    .iter()
+                    .copied()
+                    .filter(|&a| self.value_type(a).is_some() && self.satisfiable(a))
+                    .collect();
+                let mut s = format!("match r.below({}) {{\n", ok.len());
+                for (i, &a) in ok.iter().enumerate() {
+                    let arm = if i + 1 == ok.len() {
+                        "_".to_owned()
+                    } else {
+                        i.to_string()
+                    };
+                    let (v, _) = self.alt_variant(a);
+                    s.push_str(&format!("{arm} => {ty}::{v}({}),\n", self.random_occurs(a)));
+                }
+                s.push('}');
+                s
+            }
+        }
+    }
+
+    fn random_occurs(&self, n: usize) -> String {
+        let node = &self.g.nodes[n];
+        let can = self.can(n);
+        match (node.min, node.max) {
+            (1, Some(1)) => self.random_value(n),
+            (0, Some(1)) if can => format!(
+                "if r.chance() {{ Some({}) }} else {{ None }}",
+                self.random_value(n)
+            ),
+            (0, Some(1)) => "None".into(),
+            (min, max) if can => {
+                let max = max.map_or_else(|| "usize::MAX".to_owned(), |m| m.to_string());
+                format!(
+                    "(0..r.count({min}, {max})).map(|_| {}).collect()",
+                    self.random_value(n)
+                )
+            }
+            _ => "Vec::new()".into(),
+        }
+    }
+
+    fn random_fn(&mut self) -> String {
+        let root = self.g.root;
+        let producible = self.children(root).iter().all(|&c| self.satisfiable(c));
+        if !producible {
+            self.gen_
+                .unproducible
+                .insert((self.module, self.name.clone()));
+        }
+        let fields: Vec<String> = self
+            .children(root)
+            .into_iter()
+            .filter(|&c| self.value_type(c).is_some())
+            .map(|c| format!("{}: {}", self.field_name(c).0, self.random_occurs(c)))
+            .collect();
+        let note = if producible {
+            "A random valid value (property tests and fuzzing)."
+        } else {
+            "A random value; this type requires wildcard content we do not model, so it will not encode."
+        };
+        format!(
+            "#[cfg(any(test, feature = \"random\"))]\nimpl {} {{\n/// {note}\npub fn random(r: &mut crate::random::Rng) -> Self {{\nlet _ = &r;\nSelf {{ {} }}\n}}\n}}\n\n",
+            self.name,
+            fields.join(", ")
+        )
     }
 }
 

@@ -74,9 +74,13 @@ extern crate alloc;
 
 pub mod codec;
 mod generated;
+#[cfg(any(test, feature = "random"))]
+pub mod random;
 mod rt;
 #[cfg(feature = "serde")]
 mod serde_util;
+#[cfg(test)]
+mod tests;
 
 pub use ccs_exi::{Error, ErrorKind};
 

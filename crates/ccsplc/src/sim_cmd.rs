@@ -3,8 +3,9 @@
 //! live, with a summary at the end. Exit 0 only if both sessions completed.
 //!
 //! The world runs in virtual time as fast as it can (or paced to the wall clock with
-//! `--realtime`, and always with `--web`: a live dashboard needs real time); every line carries the virtual timestamp and the DC link's voltage, current
-//! and the battery's SoC. Repeated messages (CableCheck, PreCharge, CurrentDemand) are shown
+//! `--realtime`, and always with `--web`: a live dashboard needs real time); every line
+//! carries the virtual timestamp and the DC link's voltage, current and the battery's SoC.
+//! Repeated messages (CableCheck, PreCharge, CurrentDemand) are shown
 //! at most once per virtual second.
 
 use std::cell::RefCell;
@@ -19,7 +20,7 @@ use anyhow::Context as _;
 use ccs_proto::capture::{RecorderConfig, SectionInfo, SessionRecorder, Timestamp};
 use ccs_proto::hardware::{ContactorRequest, CpState, HardwareCommand, LockRequest, Percent};
 use ccs_proto::session::{
-    EvccConfig, EvccSession, Outcome, SeccConfig, SeccSession, SessionEvent, V2gSession,
+    self, EvccConfig, EvccSession, Outcome, SeccConfig, SeccSession, SessionEvent, V2gSession,
 };
 use ccs_proto::slac::SlacEvent;
 use ccs_proto::time::{Duration, Instant};
@@ -55,10 +56,10 @@ pub(crate) fn run(args: &SimArgs) -> anyhow::Result<ExitCode> {
         .or(config.general.rng_seed)
         .unwrap_or_else(fresh_seed);
     let world_config = world_config(args, config, seed);
-    let header = header(&world_config);
+    let header = header(&world_config, &config.protocols());
     let plugged = Side::Evse(world_config.plugged_charger);
-    let mut world =
-        World::new(world_config, din_sessions()).context("the simulation cannot be set up")?;
+    let mut world = World::new(world_config, sessions(&config.protocols()))
+        .context("the simulation cannot be set up")?;
     let recorder = match &args.common.pcap {
         Some(path) => Some(start_recording(&mut world, path, plugged, &header)?),
         None => None,
@@ -181,7 +182,12 @@ fn refuse_unsupported(args: &SimArgs) -> Option<ExitCode> {
         eprintln!("ccsplc sim: {what}");
         Some(ExitCode::from(EXIT_NOT_SUPPORTED))
     };
-    if let Some(p) = args.common.protocols.iter().find(|&&p| p != Protocol::Din) {
+    if let Some(p) = args
+        .common
+        .protocols
+        .iter()
+        .find(|&&p| !matches!(p, Protocol::Din | Protocol::Iso2))
+    {
         let name = match p {
             Protocol::Din => "din",
             Protocol::Iso2 => "iso2",
@@ -189,7 +195,7 @@ fn refuse_unsupported(args: &SimArgs) -> Option<ExitCode> {
             Protocol::Iso20Bpt => "iso20-bpt",
         };
         return refuse(format!(
-            "protocol {name} is not supported yet; only din can be simulated in this build"
+            "protocol {name} is not supported yet; only din and iso2 can be simulated in this build"
         ));
     }
     if args.list_faults || args.fault.is_some() {
@@ -198,24 +204,31 @@ fn refuse_unsupported(args: &SimArgs) -> Option<ExitCode> {
     None
 }
 
-/// DIN 70121 sessions on both sides, the car offering and the charger accepting DIN only.
+/// The sessions on both sides: the car offers `protocols` (`--protocol`, in priority order;
+/// DIN when none), the charger accepts DIN and ISO 15118-2 and follows the car's priorities.
 /// The charger's SessionID comes from the world's seeded entropy, the car's EVCCID is its MAC.
-fn din_sessions() -> Box<SessionFactory<'static>> {
-    Box::new(|slot: &SessionSlot| -> Box<dyn V2gSession> {
+fn sessions(protocols: &[session::Protocol]) -> Box<SessionFactory<'static>> {
+    let mut car = EvccConfig::default();
+    if !protocols.is_empty() {
+        car.protocols = protocols
+            .iter()
+            .zip(1u8..)
+            .map(|(&protocol, priority)| session::ProtocolOffer {
+                protocol,
+                priority,
+                schema_id: priority,
+            })
+            .collect();
+    }
+    let mut charger = SeccConfig::default();
+    charger.protocols = vec![session::Protocol::Din70121, session::Protocol::Iso15118_2];
+    Box::new(move |slot: &SessionSlot| -> Box<dyn V2gSession> {
         match slot.side {
-            Side::Ev => Box::new(EvccSession::new(
-                EvccConfig::default(),
-                slot.mac.0,
-                slot.now,
-            )),
+            Side::Ev => Box::new(EvccSession::new(car.clone(), slot.mac.0, slot.now)),
             Side::Evse(_) => {
                 let mut session_id = [0u8; 8];
                 session_id.copy_from_slice(&slot.entropy[..8]);
-                Box::new(SeccSession::new(
-                    SeccConfig::default(),
-                    session_id,
-                    slot.now,
-                ))
+                Box::new(SeccSession::new(charger.clone(), session_id, slot.now))
             }
         }
     })
@@ -266,7 +279,7 @@ fn world_config(args: &SimArgs, config: &Config, seed: u64) -> WorldConfig {
     w
 }
 
-fn header(w: &WorldConfig) -> String {
+fn header(w: &WorldConfig, protocols: &[session::Protocol]) -> String {
     let link = match w.link {
         LinkMode::Powerline => "over the simulated powerline (HomePlug modems)",
         LinkMode::NoModem => "on a direct link without modems",
@@ -279,8 +292,16 @@ fn header(w: &WorldConfig) -> String {
         (None, Some(soc)) => format!("charging to {:.0} %", soc.0),
         (None, None) => "charging until full".to_owned(),
     };
+    let offered = match protocols {
+        [] => session::Protocol::Din70121.to_string(),
+        _ => protocols
+            .iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>()
+            .join(" or "),
+    };
     format!(
-        "ccsplc sim: DIN 70121, car and charger {link}, SoC {:.0} %, {stop} (seed {})",
+        "ccsplc sim: {offered}, car and charger {link}, SoC {:.0} %, {stop} (seed {})",
         w.plant.initial_soc.0, w.seed
     )
 }
@@ -495,8 +516,8 @@ fn summary(r: &SimReport, wall: std::time::Duration) -> String {
         line("car phases", ev_phases.join(", "));
     }
     let charging = r
-        .phase_at(Side::Ev, ccs_proto::session::Phase::Charging)
-        .zip(r.phase_at(Side::Ev, ccs_proto::session::Phase::PowerDeliveryStop))
+        .phase_at(Side::Ev, session::Phase::Charging)
+        .zip(r.phase_at(Side::Ev, session::Phase::PowerDeliveryStop))
         .map(|(a, b)| b.saturating_duration_since(a).as_secs_f64());
     line(
         "energy",
@@ -596,8 +617,9 @@ mod tests {
         assert!(refuse_unsupported(&sim_args(&["--protocol", "din"])).is_none());
         assert!(refuse_unsupported(&sim_args(&[])).is_none());
         assert!(refuse_unsupported(&sim_args(&["--web", "127.0.0.1:8080"])).is_none());
+        assert!(refuse_unsupported(&sim_args(&["--protocol", "iso2"])).is_none());
         for args in [
-            &["--protocol", "iso2"][..],
+            &["--protocol", "iso20-dc"][..],
             &["--protocol", "din", "--protocol", "iso20-dc"],
             &["--list-faults"],
         ] {

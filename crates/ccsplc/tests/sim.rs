@@ -129,8 +129,38 @@ fn pcap_records_the_charger_side_frames_with_the_display_as_comments() {
 }
 
 #[test]
+fn sim_runs_a_whole_iso2_session() {
+    let out = ccsplc(&[
+        "sim",
+        "--protocol",
+        "iso2",
+        "--charge-seconds",
+        "5",
+        "--seed",
+        "3",
+    ]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.contains("ISO 15118-2"), "{stdout}");
+    // ISO-2 names: PaymentServiceSelection and Authorization, not DIN's.
+    assert!(stdout.contains("-> PaymentServiceSelectionReq"), "{stdout}");
+    assert!(stdout.contains("-> AuthorizationReq"), "{stdout}");
+    assert!(stdout.contains("-> CurrentDemandReq"), "{stdout}");
+    assert!(stdout.contains("  car          completed"), "{stdout}");
+    assert!(
+        stdout.trim_end().ends_with("Result: session completed"),
+        "{stdout}"
+    );
+}
+
+#[test]
 fn protocols_not_built_yet_exit_2_with_a_clear_message() {
-    for protocol in ["iso2", "iso20-dc", "iso20-bpt"] {
+    for protocol in ["iso20-dc", "iso20-bpt"] {
         let out = ccsplc(&["sim", "--protocol", protocol]);
         assert_eq!(out.status.code(), Some(2), "--protocol {protocol}");
         let stderr = String::from_utf8_lossy(&out.stderr);

@@ -6,7 +6,7 @@ use crate::session::outbox::Outbox;
 use crate::session::timers::{Timer, TimerTable};
 use crate::session::{
     Disconnect, Outcome, Phase, Protocol, Role, SessionError, SessionEvent, Transmit, V2gSession,
-    din, handshake,
+    din, handshake, iso2,
 };
 use crate::time::Instant;
 use crate::v2gtp::PayloadType;
@@ -20,6 +20,8 @@ enum Machine {
     Handshake,
     /// DIN SPEC 70121.
     Din(Box<din::evcc::Evcc>),
+    /// ISO 15118-2.
+    Iso2(Box<iso2::evcc::Evcc>),
     /// Over (before a protocol machine took over).
     Ended,
 }
@@ -42,6 +44,8 @@ pub struct EvccSession {
     out: Outbox,
     timers: TimerTable,
     machine: Machine,
+    contract_signer: Option<std::sync::Arc<dyn iso2::pnc::ContractSigner>>,
+    certificate_installer: Option<std::sync::Arc<dyn iso2::pnc::CertificateInstaller>>,
 }
 
 impl EvccSession {
@@ -55,7 +59,24 @@ impl EvccSession {
             out: Outbox::new(),
             timers: TimerTable::default(),
             machine: Machine::Idle,
+            contract_signer: None,
+            certificate_installer: None,
         }
+    }
+
+    /// Sets the OEM provisioning identity with which ISO 15118-2 Plug & Charge installs a
+    /// contract (CertificateInstallation) when none is configured.
+    pub fn set_certificate_installer(
+        &mut self,
+        installer: std::sync::Arc<dyn iso2::pnc::CertificateInstaller>,
+    ) {
+        self.certificate_installer = Some(installer);
+    }
+
+    /// Sets the contract key for ISO 15118-2 Plug & Charge
+    /// ([`crate::session::iso2::EvOptions::payment`] = `Contract`).
+    pub fn set_contract_signer(&mut self, signer: std::sync::Arc<dyn iso2::pnc::ContractSigner>) {
+        self.contract_signer = Some(signer);
     }
 
     /// How the session ended, once it has.
@@ -120,6 +141,7 @@ impl V2gSession for EvccSession {
     fn handle_message(&mut self, now: Instant, payload_type: PayloadType, payload: &[u8]) {
         match &mut self.machine {
             Machine::Din(m) => m.handle_message(now, &mut self.out, payload_type, payload),
+            Machine::Iso2(m) => m.handle_message(now, &mut self.out, payload_type, payload),
             Machine::Handshake => {
                 let res = match handshake::decode_response(payload) {
                     Ok(res) => res,
@@ -143,6 +165,16 @@ impl V2gSession for EvccSession {
                                 m.start(now, &mut self.out);
                                 self.machine = Machine::Din(m);
                             }
+                            Protocol::Iso15118_2 => {
+                                let mut m = Box::new(iso2::evcc::Evcc::new(
+                                    self.config.clone(),
+                                    self.evcc_id,
+                                    self.contract_signer.clone(),
+                                    self.certificate_installer.clone(),
+                                ));
+                                m.start(now, &mut self.out);
+                                self.machine = Machine::Iso2(m);
+                            }
                             other => self.end_early(SessionError::Config(format!(
                                 "{other} negotiated but not implemented"
                             ))),
@@ -162,6 +194,7 @@ impl V2gSession for EvccSession {
         });
         match &mut self.machine {
             Machine::Din(m) => m.fail(now, &mut self.out, error),
+            Machine::Iso2(m) => m.fail(now, &mut self.out, error),
             Machine::Idle | Machine::Handshake => self.end_early(error),
             Machine::Ended => {}
         }
@@ -172,11 +205,15 @@ impl V2gSession for EvccSession {
         if let Machine::Din(m) = &mut self.machine {
             m.handle_measurement(now, &mut self.out, measurement);
         }
+        if let Machine::Iso2(m) = &mut self.machine {
+            m.handle_measurement(now, &mut self.out, measurement);
+        }
     }
 
     fn handle_hardware_fault(&mut self, now: Instant, fault: HardwareFault) {
         match &mut self.machine {
             Machine::Din(m) => m.fail(now, &mut self.out, SessionError::Hardware(fault)),
+            Machine::Iso2(m) => m.fail(now, &mut self.out, SessionError::Hardware(fault)),
             Machine::Idle | Machine::Handshake => self.end_early(SessionError::Hardware(fault)),
             Machine::Ended => {}
         }
@@ -185,6 +222,7 @@ impl V2gSession for EvccSession {
     fn handle_stop_request(&mut self, now: Instant) {
         match &mut self.machine {
             Machine::Din(m) => m.handle_stop_request(now, &mut self.out),
+            Machine::Iso2(m) => m.handle_stop_request(now, &mut self.out),
             Machine::Idle | Machine::Handshake => {
                 self.timers.stop_all();
                 self.machine = Machine::Ended;
@@ -200,6 +238,9 @@ impl V2gSession for EvccSession {
             return self.end_early(SessionError::Timeout(timer.name()));
         }
         if let Machine::Din(m) = &mut self.machine {
+            m.handle_timeout(now, &mut self.out);
+        }
+        if let Machine::Iso2(m) = &mut self.machine {
             m.handle_timeout(now, &mut self.out);
         }
     }
@@ -223,6 +264,7 @@ impl V2gSession for EvccSession {
         let own = self.timers.next_timeout();
         let machine = match &self.machine {
             Machine::Din(m) => m.poll_timeout(),
+            Machine::Iso2(m) => m.poll_timeout(),
             _ => None,
         };
         own.into_iter().chain(machine).min()

@@ -6,7 +6,7 @@ use crate::session::outbox::Outbox;
 use crate::session::timers::{Timer, TimerTable};
 use crate::session::{
     Disconnect, Outcome, Phase, Protocol, Role, SessionError, SessionEvent, Transmit, V2gSession,
-    din, handshake,
+    din, handshake, iso2,
 };
 use crate::time::Instant;
 use crate::v2gtp::PayloadType;
@@ -18,6 +18,8 @@ enum Machine {
     Handshake,
     /// DIN SPEC 70121.
     Din(Box<din::secc::Secc>),
+    /// ISO 15118-2.
+    Iso2(Box<iso2::secc::Secc>),
     /// Over (before a protocol machine took over).
     Ended,
 }
@@ -42,6 +44,8 @@ pub struct SeccSession {
     timers: TimerTable,
     machine: Machine,
     stop_requested: bool,
+    tls: bool,
+    pnc: Option<iso2::SeccPnc>,
 }
 
 impl SeccSession {
@@ -57,6 +61,27 @@ impl SeccSession {
             timers,
             machine: Machine::Handshake,
             stop_requested: false,
+            tls: false,
+            pnc: None,
+        }
+    }
+
+    /// Tells the session that its connection is TLS: ISO 15118-2 then offers Plug & Charge
+    /// (with [`SeccSession::set_pnc`]) and the certificate service.
+    pub fn set_tls(&mut self, tls: bool) {
+        self.tls = tls;
+    }
+
+    /// The verifier, certificate backend and GenChallenge for ISO 15118-2 Plug & Charge.
+    pub fn set_pnc(&mut self, pnc: iso2::SeccPnc) {
+        self.pnc = Some(pnc);
+    }
+
+    /// Asks the car to renegotiate the charge parameters (ISO 15118-2 EVSENotification
+    /// ReNegotiation); ignored by protocols without renegotiation.
+    pub fn request_renegotiation(&mut self) {
+        if let Machine::Iso2(m) = &mut self.machine {
+            m.request_renegotiation();
         }
     }
 
@@ -76,6 +101,7 @@ impl SeccSession {
     pub fn stopped_by_user(&self) -> bool {
         match &self.machine {
             Machine::Din(m) => m.stopped_by_user(),
+            Machine::Iso2(m) => m.stopped_by_user(),
             _ => self.stop_requested,
         }
     }
@@ -132,6 +158,19 @@ impl SeccSession {
                 }
                 self.machine = Machine::Din(Box::new(m));
             }
+            Protocol::Iso15118_2 => {
+                let mut m = iso2::secc::Secc::new(
+                    self.config.clone(),
+                    self.session_id.to_vec(),
+                    self.tls,
+                    self.pnc.clone(),
+                    now,
+                );
+                if self.stop_requested {
+                    m.handle_stop_request();
+                }
+                self.machine = Machine::Iso2(Box::new(m));
+            }
             other => {
                 self.end_early(SessionError::Config(format!(
                     "{other} negotiated but not implemented"
@@ -174,6 +213,7 @@ impl V2gSession for SeccSession {
         match &mut self.machine {
             Machine::Handshake => self.on_handshake(now, payload),
             Machine::Din(m) => m.handle_message(now, &mut self.out, payload_type, payload),
+            Machine::Iso2(m) => m.handle_message(now, &mut self.out, payload_type, payload),
             Machine::Ended => {}
         }
     }
@@ -185,6 +225,7 @@ impl V2gSession for SeccSession {
         });
         match &mut self.machine {
             Machine::Din(m) => m.end(&mut self.out, Outcome::Failed(error)),
+            Machine::Iso2(m) => m.end(&mut self.out, Outcome::Failed(error)),
             Machine::Handshake => self.end_early(error),
             Machine::Ended => {}
         }
@@ -198,11 +239,18 @@ impl V2gSession for SeccSession {
         if let Machine::Din(m) = &mut self.machine {
             m.handle_measurement(measurement);
         }
+        if let Machine::Iso2(m) = &mut self.machine {
+            m.handle_measurement(measurement);
+        }
     }
 
     fn handle_hardware_fault(&mut self, _now: Instant, fault: HardwareFault) {
         match &mut self.machine {
             Machine::Din(m) => m.end(
+                &mut self.out,
+                Outcome::Failed(SessionError::Hardware(fault)),
+            ),
+            Machine::Iso2(m) => m.end(
                 &mut self.out,
                 Outcome::Failed(SessionError::Hardware(fault)),
             ),
@@ -216,6 +264,9 @@ impl V2gSession for SeccSession {
         if let Machine::Din(m) = &mut self.machine {
             m.handle_stop_request();
         }
+        if let Machine::Iso2(m) = &mut self.machine {
+            m.handle_stop_request();
+        }
     }
 
     fn handle_timeout(&mut self, now: Instant) {
@@ -223,6 +274,9 @@ impl V2gSession for SeccSession {
             return self.end_early(SessionError::Timeout(timer.name()));
         }
         if let Machine::Din(m) = &mut self.machine {
+            m.handle_timeout(now, &mut self.out);
+        }
+        if let Machine::Iso2(m) = &mut self.machine {
             m.handle_timeout(now, &mut self.out);
         }
     }
@@ -246,6 +300,7 @@ impl V2gSession for SeccSession {
         let own = self.timers.next_timeout();
         let machine = match &self.machine {
             Machine::Din(m) => m.poll_timeout(),
+            Machine::Iso2(m) => m.poll_timeout(),
             _ => None,
         };
         own.into_iter().chain(machine).min()

@@ -32,7 +32,7 @@ pub(crate) use command::{check, init};
 pub(crate) use error::{ConfigError, Warning};
 pub(crate) use load::Ignored;
 pub(crate) use sections::{
-    Can, Capture, Charging, General, Hardware, Listen, Log, Mqtt, Sdp, Serial, Session, Slac,
+    Can, Capture, Charging, General, Hardware, Iso2, Listen, Log, Mqtt, Sdp, Serial, Session, Slac,
     SocCallback, Tls, Web,
 };
 // The value types are named by the commands that read the configuration (ev, evse, sim,
@@ -74,6 +74,8 @@ pub(crate) struct Config {
     pub(crate) web: Web,
     /// TLS certificates.
     pub(crate) tls: Tls,
+    /// ISO 15118-2: payment, AC/DC, Plug & Charge certificates.
+    pub(crate) iso2: Iso2,
     /// HTTP callback with the car's battery data.
     pub(crate) soc_callback: SocCallback,
     /// Listener.

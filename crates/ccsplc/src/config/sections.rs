@@ -559,6 +559,50 @@ config_section! {
 }
 
 config_section! {
+    /// ISO 15118-2: payment (EIM or Plug & Charge), AC or DC, and the Plug & Charge
+    /// certificates and keys, as PEM files (`scripts/make-test-pki.sh` makes a test set).
+    pub(crate) struct Iso2 in "iso2" {
+        /// Car: pay with a contract certificate (Plug & Charge, needs `tls.mode` optional or
+        /// required) instead of external identification (RFID, app). Default: false.
+        plug_and_charge: bool = false,
+        /// Car: charge with AC (`AC_three_phase_core`, the ChargingStatus loop) instead of DC
+        /// (`DC_extended`). Default: false.
+        ac: bool = false,
+        /// Car: end the session with SessionStop `Pause` instead of `Terminate`.
+        /// Default: false.
+        pause_instead_of_terminate: bool = false,
+        /// Car: the contract certificate chain, leaf first (its CommonName is the eMAID).
+        /// Unset with `plug_and_charge`: install one with the OEM provisioning certificate.
+        /// Default: unset.
+        #[example = "\"/etc/ccsplc/contract-chain.pem\""]
+        contract_chain: Option<PathBuf> = None,
+        /// Car: the contract's private key, unencrypted. Default: unset.
+        #[example = "\"/etc/ccsplc/contract.key\""]
+        contract_key: Option<PathBuf> = None,
+        /// Car: the OEM provisioning certificate (leaf first), for CertificateInstallation.
+        /// Default: unset.
+        #[example = "\"/etc/ccsplc/oem-prov-chain.pem\""]
+        oem_provisioning_chain: Option<PathBuf> = None,
+        /// Car: the OEM provisioning private key, unencrypted. Default: unset.
+        #[example = "\"/etc/ccsplc/oem-prov.key\""]
+        oem_provisioning_key: Option<PathBuf> = None,
+        /// Charger: the EVSEID (ISO 15118-2 Annex H; `ZZ00000` = none). Default: `ZZ00000`.
+        evse_id: String = "ZZ00000".to_owned(),
+        /// Charger: the trust anchors of contract chains (MO roots, V2G root). Set: Plug &
+        /// Charge is offered on TLS connections. Default: unset.
+        #[example = "\"/etc/ccsplc/mo-roots.pem\""]
+        contract_roots: Option<PathBuf> = None,
+        /// Charger: a directory with prepared `CertificateInstallationRes.exi` /
+        /// `CertificateUpdateRes.exi` (a file-based certificate backend, for tests). Set: the
+        /// certificate service is offered on TLS connections. Default: unset.
+        #[example = "\"/etc/ccsplc/cps\""]
+        certificate_backend_dir: Option<PathBuf> = None,
+        /// Charger: ask Plug & Charge cars for a signed MeteringReceipt. Default: false.
+        receipt_required: bool = false,
+    }
+}
+
+config_section! {
     /// Charger: report what the car says about its battery to an HTTP endpoint (SmartEVSE).
     pub(crate) struct SocCallback in "soc_callback" {
         /// Enable the callback (needs `endpoint`). Default: false.
