@@ -3,8 +3,9 @@
 //! live, with a summary at the end. Exit 0 only if both sessions completed.
 //!
 //! The world runs in virtual time as fast as it can (or paced to the wall clock with
-//! `--realtime`); every line carries the virtual timestamp and the DC link's voltage, current
-//! and the battery's SoC. Repeated messages (CableCheck, PreCharge, CurrentDemand) are shown
+//! `--realtime`, and always with `--web`: a live dashboard needs real time); every line
+//! carries the virtual timestamp and the DC link's voltage, current and the battery's SoC.
+//! Repeated messages (CableCheck, PreCharge, CurrentDemand) are shown
 //! at most once per virtual second.
 
 use std::cell::RefCell;
@@ -30,6 +31,7 @@ use ccs_sim::world::{
 
 use crate::cli::SimArgs;
 use crate::config::Config;
+use crate::web::{self, sim_feed::SimFeed};
 
 /// Exit code when the session did not complete.
 const EXIT_FAILED: u8 = 1;
@@ -62,17 +64,28 @@ pub(crate) fn run(args: &SimArgs) -> anyhow::Result<ExitCode> {
         Some(path) => Some(start_recording(&mut world, path, plugged, &header)?),
         None => None,
     };
+    let (dashboard, mut controls) = web::start(web::Mode::Sim, &config.web)?;
+    if let Some(path) = &args.common.pcap {
+        dashboard.capture_file(path);
+    }
+    let mut feed = SimFeed::new(dashboard.clone());
+    let realtime = args.realtime || dashboard.is_enabled();
     println!("{header}");
 
     let wall_start = std::time::Instant::now();
     let mut display = Display::default();
     while world.step() {
-        if args.realtime {
+        if realtime {
             pace(wall_start, world.now());
         }
-        show_events(&mut world, &mut display, recorder.as_ref());
+        while let Some(control) = controls.try_recv() {
+            web::sim_feed::apply(&mut world, &dashboard, control);
+        }
+        feed.measurements(&world);
+        show_events(&mut world, &mut display, recorder.as_ref(), &feed);
     }
-    show_events(&mut world, &mut display, recorder.as_ref());
+    show_events(&mut world, &mut display, recorder.as_ref(), &feed);
+    dashboard.drain(std::time::Duration::from_secs(2));
     let report = world.report();
     let summary = summary(&report, wall_start.elapsed());
     println!("{summary}");
@@ -86,9 +99,15 @@ pub(crate) fn run(args: &SimArgs) -> anyhow::Result<ExitCode> {
     })
 }
 
-/// Prints (and records) the lines for the events of the last step.
-fn show_events(world: &mut World, display: &mut Display, recorder: Option<&SharedRecorder>) {
+/// Prints (and records, and shows on the dashboard) the events of the last step.
+fn show_events(
+    world: &mut World,
+    display: &mut Display,
+    recorder: Option<&SharedRecorder>,
+    feed: &SimFeed,
+) {
     while let Some(event) = world.poll_event() {
+        feed.event(&event);
         if let Some(line) = display.line(world, &event) {
             println!("{line}");
             if let Some(r) = recorder {
@@ -165,9 +184,6 @@ fn refuse_unsupported(args: &SimArgs) -> Option<ExitCode> {
     };
     if args.list_faults || args.fault.is_some() {
         return refuse("fault injection (--fault, --list-faults) is not supported yet".into());
-    }
-    if args.common.web.is_some() {
-        return refuse("the web dashboard (--web) is not supported yet".into());
     }
     None
 }
@@ -599,9 +615,8 @@ mod tests {
             assert!(refuse_unsupported(&sim_args(&["--protocol", protocol])).is_none());
         }
         assert!(refuse_unsupported(&sim_args(&[])).is_none());
-        for args in [&["--list-faults"][..], &["--web", "127.0.0.1:8080"]] {
-            assert!(refuse_unsupported(&sim_args(args)).is_some(), "{args:?}");
-        }
+        assert!(refuse_unsupported(&sim_args(&["--web", "127.0.0.1:8080"])).is_none());
+        assert!(refuse_unsupported(&sim_args(&["--list-faults"])).is_some());
     }
 
     #[test]

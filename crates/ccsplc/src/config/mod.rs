@@ -197,7 +197,8 @@ impl Loaded {
 
     /// Puts the options shared by `ev`, `evse` and `sim` over the file's settings
     /// (`--interface`, `--protocol`, `--no-slac`, `--no-modem`, `--charge-seconds`,
-    /// `--web`), and records them as their origin. `--pcap` is the command's own business.
+    /// `--web`, `--web-token`), and records them as their origin. `--pcap` is the command's own
+    /// business.
     #[allow(
         dead_code,
         reason = "API for ev, evse and sim, which are not built yet"
@@ -228,6 +229,10 @@ impl Loaded {
         if let Some(address) = &args.web {
             c.web.address = Some(address.clone());
             set.push(("web", "address", "--web"));
+        }
+        if let Some(token) = &args.web_token {
+            c.web.token = Some(token.clone());
+            set.push(("web", "token", "--web-token"));
         }
         for (section, key, option) in set {
             self.origins

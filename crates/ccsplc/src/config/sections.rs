@@ -518,12 +518,16 @@ config_section! {
         /// Default: unset.
         #[example = "\"127.0.0.1:8080\""]
         address: Option<String> = None,
-        /// Require this token (`Authorization: Bearer <token>` or `?token=`). Unset: no
-        /// token, so bind only to a trusted address. Default: unset.
+        /// The token the dashboard's controls (stop, authorize, enable) require when it listens
+        /// on anything but loopback (`Authorization: Bearer <token>` or `?token=`);
+        /// `--web-token` overrides it. Unset: off loopback the dashboard is read-only; on
+        /// loopback no token is needed. Reading (status, history, capture) never needs it.
+        /// Default: unset.
         #[example = "\"change-me\""]
         token: Option<String> = None,
-        /// Let the dashboard stop a charging session (read-only otherwise). Default: false.
-        allow_control: bool = false,
+        /// Offer the dashboard's controls at all (stop charging; as charger also authorize
+        /// and enable). false: the dashboard only shows. Default: true.
+        allow_control: bool = true,
     }
 }
 
