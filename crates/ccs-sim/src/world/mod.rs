@@ -25,6 +25,7 @@
 //! sees each one as the host's interface does, which is what a capture needs.
 
 pub mod frames;
+mod hooks;
 mod host;
 pub mod medium;
 mod report;
@@ -52,6 +53,7 @@ use crate::modem::{ChipFlavour, ModemConfig, ModemRole};
 use crate::physics::{DcPlant, PlantConfig};
 use crate::powerline::Powerline;
 use frames::{IpFrame, Transport, link_local_from_mac, multicast_mac};
+pub use hooks::{FrameAction, FrameFilter};
 use host::{Host, Inbound, Sdp, Slac};
 use medium::{DirectLine, Medium};
 pub use report::{
@@ -277,6 +279,7 @@ pub struct World {
     plant: DcPlant,
     events: VecDeque<WorldEvent>,
     tap: Option<FrameTap>,
+    filter: Option<FrameFilter>,
     next_measurement: Instant,
     slac_start_at: Option<Instant>,
     charging_since: Option<Instant>,
@@ -417,6 +420,7 @@ impl World {
             neighbours: BTreeMap::new(),
             outcome: None,
             disconnect_delivered: false,
+            measurements_blocked: false,
         });
         for (n, charger) in config.chargers.iter().enumerate() {
             let slac = match config.link {
@@ -462,6 +466,7 @@ impl World {
                 neighbours: BTreeMap::new(),
                 outcome: None,
                 disconnect_delivered: false,
+                measurements_blocked: false,
             });
         }
         let plant = DcPlant::new(config.plant.clone(), now);
@@ -494,6 +499,7 @@ impl World {
             plant,
             events: VecDeque::new(),
             tap: None,
+            filter: None,
             next_measurement: now,
             slac_start_at: None,
             charging_since: None,
@@ -697,12 +703,16 @@ impl World {
         if self.plant.contactors_closed() && current > self.report.max_current {
             self.report.max_current = current;
         }
-        for m in self.plant.vehicle_measurements() {
-            self.hosts[EV].session.handle_measurement(now, m);
+        if !self.hosts[EV].measurements_blocked {
+            for m in self.plant.vehicle_measurements() {
+                self.hosts[EV].session.handle_measurement(now, m);
+            }
         }
         let plugged = 1 + self.config.plugged_charger;
-        for m in self.plant.charger_measurements() {
-            self.hosts[plugged].session.handle_measurement(now, m);
+        if !self.hosts[plugged].measurements_blocked {
+            for m in self.plant.charger_measurements() {
+                self.hosts[plugged].session.handle_measurement(now, m);
+            }
         }
         if let Some(target) = self.config.stop.target_soc
             && self.charging_since.is_some()
@@ -758,7 +768,7 @@ impl World {
     fn send_frame(&mut self, i: usize, frame: &[u8]) {
         self.report.frames_sent += 1;
         self.tap(self.hosts[i].side, Direction::Sent, frame);
-        self.medium.handle_host_frame(self.now, i, frame);
+        self.filtered_send(i, frame);
     }
 
     fn send_ip(&mut self, i: usize, dst: Ipv6Addr, hop_limit: u8, transport: Transport) {
