@@ -29,6 +29,8 @@ use ccs_sim::world::{
 };
 
 use crate::cli::{Protocol, SimArgs};
+
+mod fault;
 use crate::config::Config;
 
 /// Exit code when the session did not complete.
@@ -40,6 +42,9 @@ const EXIT_NOT_SUPPORTED: u8 = 2;
 pub(crate) fn run(args: &SimArgs) -> anyhow::Result<ExitCode> {
     if let Some(code) = refuse_unsupported(args) {
         return Ok(code);
+    }
+    if args.list_faults {
+        return Ok(fault::list());
     }
     let mut loaded = Config::load(args.config.as_deref())?;
     loaded.apply_command_line(&args.common);
@@ -55,6 +60,9 @@ pub(crate) fn run(args: &SimArgs) -> anyhow::Result<ExitCode> {
         .seed
         .or(config.general.rng_seed)
         .unwrap_or_else(fresh_seed);
+    if let Some(name) = &args.fault {
+        return fault::run(name, seed);
+    }
     let world_config = world_config(args, config, seed);
     let header = header(&world_config);
     let plugged = Side::Evse(world_config.plugged_charger);
@@ -175,9 +183,6 @@ fn refuse_unsupported(args: &SimArgs) -> Option<ExitCode> {
         return refuse(format!(
             "protocol {name} is not supported yet; only din can be simulated in this build"
         ));
-    }
-    if args.list_faults || args.fault.is_some() {
-        return refuse("fault injection (--fault, --list-faults) is not supported yet".into());
     }
     if args.common.web.is_some() {
         return refuse("the web dashboard (--web) is not supported yet".into());
@@ -584,7 +589,6 @@ mod tests {
         for args in [
             &["--protocol", "iso2"][..],
             &["--protocol", "din", "--protocol", "iso20-dc"],
-            &["--list-faults"],
             &["--web", "127.0.0.1:8080"],
         ] {
             assert!(refuse_unsupported(&sim_args(args)).is_some(), "{args:?}");

@@ -24,6 +24,7 @@
 
 pub mod audit;
 mod catalogue;
+pub mod hostile;
 pub mod peer;
 
 use std::cell::RefCell;
