@@ -51,7 +51,7 @@ fn hostile_messages(role: Role, messages: usize) -> (Vec<i64>, usize) {
             // Mostly valid messages of any kind, in any order.
             0..=4 => {
                 let (kind, field) = (noise.byte(), noise.byte());
-                let sid = if noise.byte() % 4 == 0 {
+                let sid = if noise.byte().is_multiple_of(4) {
                     vec![0xde, 0xad]
                 } else {
                     vec![1, 2, 3, 4, 5, 6, 7, 8]
