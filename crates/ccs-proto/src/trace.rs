@@ -10,6 +10,10 @@
 //! The bracketed number is pyPLC's and ccs32clara's checkpoint of the phase the message
 //! belongs to ([`Phase::checkpoint`]), so that logs can be laid side by side.
 //!
+//! The session machines call [`V2gSummary::from_din`] (or `from_iso2`, `from_iso20_dc`, …) on
+//! the typed message they send or received; the capture decoder calls
+//! [`V2gSummary::from_json`] on what it decoded.
+//!
 //! The summary is built from the message's serde JSON (`ccs-msg` with its `serde` feature), so
 //! one piece of code serves DIN 70121, ISO 15118-2 and ISO 15118-20: the schemas share the
 //! element names that matter (`EVTargetVoltage`, `EVSEPresentCurrent`, `EVRESSSOC` /
@@ -240,6 +244,43 @@ impl V2gSummary {
         }
     }
 
+    /// Summarises a DIN 70121 message as the session machines hold it.
+    pub fn from_din(msg: &ccs_msg::din::V2G_Message) -> Option<Self> {
+        Self::from_v2g_message(serde_json::to_value(msg).ok()?)
+    }
+
+    /// Summarises an ISO 15118-2 message as the session machines hold it.
+    pub fn from_iso2(msg: &ccs_msg::iso2::V2G_Message) -> Option<Self> {
+        Self::from_v2g_message(serde_json::to_value(msg).ok()?)
+    }
+
+    /// Summarises an ISO 15118-20 CommonMessages document.
+    pub fn from_iso20_common(doc: &ccs_msg::iso20::common::Document) -> Option<Self> {
+        Self::from_document(serde_json::to_value(doc).ok()?)
+    }
+
+    /// Summarises an ISO 15118-20 DC document.
+    pub fn from_iso20_dc(doc: &ccs_msg::iso20::dc::Document) -> Option<Self> {
+        Self::from_document(serde_json::to_value(doc).ok()?)
+    }
+
+    /// Summarises an app handshake document.
+    pub fn from_app_handshake(doc: &ccs_msg::app_handshake::Document) -> Option<Self> {
+        Self::from_document(serde_json::to_value(doc).ok()?)
+    }
+
+    /// `{"Body": {"Name": {...}}, "Header": …}` (DIN, ISO-2).
+    fn from_v2g_message(v: Value) -> Option<Self> {
+        Self::from_document(v.get("Body")?.clone())
+    }
+
+    /// `{"Name": {...}}` (ISO-20 documents, the app handshake, a DIN/ISO-2 body).
+    fn from_document(v: Value) -> Option<Self> {
+        let Value::Object(map) = v else { return None };
+        let (name, fields) = map.into_iter().next()?;
+        Some(Self::from_json(&name, &fields))
+    }
+
     /// The checkpoint number of the message's phase.
     pub fn checkpoint(&self) -> Option<u16> {
         self.phase.map(Phase::checkpoint)
@@ -328,6 +369,22 @@ mod tests {
         assert_eq!(stop.checkpoint(), Some(806));
         let start = V2gSummary::from_json("PowerDeliveryReq", &json!({"ReadyToChargeState": true}));
         assert_eq!(start.checkpoint(), Some(590));
+    }
+
+    #[test]
+    fn typed_din_message() {
+        // A CurrentDemandReq of the Ioniq at 93 % (2023-05-24_pyPlc_with_Ioniq93prcSoc.pcapng).
+        let hex = "809a02004080c1014181c210d100000ba0406014010285010004061a01e04070c84c0400c081e00604000040a1503c00";
+        let bytes: Vec<u8> = (0..hex.len())
+            .step_by(2)
+            .map(|i| u8::from_str_radix(&hex[i..i + 2], 16).unwrap())
+            .collect();
+        let msg = ccs_msg::din::decode(&bytes).unwrap();
+        let s = V2gSummary::from_din(&msg).unwrap();
+        assert_eq!(
+            s.to_string(),
+            "[700] CurrentDemandReq U=388.0V I=1.0A SoC=93%"
+        );
     }
 
     #[test]

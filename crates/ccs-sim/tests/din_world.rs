@@ -17,19 +17,19 @@ fn din_sessions(slot: &SessionSlot) -> Box<dyn V2gSession> {
         Side::Ev => Box::new(EvccSession::new(
             EvccConfig::default(),
             slot.mac.0,
-            Instant::ZERO,
+            slot.now,
         )),
         Side::Evse(_) => {
             let mut id = [0u8; 8];
             id.copy_from_slice(&slot.entropy[..8]);
-            Box::new(SeccSession::new(SeccConfig::default(), id, Instant::ZERO))
+            Box::new(SeccSession::new(SeccConfig::default(), id, slot.now))
         }
     }
 }
 
 /// Runs the world; records the charging current whenever the car commands its contactors.
 fn run(config: WorldConfig) -> (SimReport, Vec<WorldEvent>, Vec<(ContactorRequest, f32)>) {
-    let mut world = World::new(config, &mut din_sessions).unwrap();
+    let mut world = World::new(config, Box::new(din_sessions)).unwrap();
     let mut log = Vec::new();
     let mut contactors = Vec::new();
     while world.step() {
@@ -137,7 +137,7 @@ fn a_link_lost_while_charging_ends_both_sides_in_the_safe_state() {
     let mut config = WorldConfig::default();
     config.stop = StopCondition::after(Duration::from_secs(600));
     config.time_limit = Duration::from_secs(200);
-    let mut world = World::new(config, &mut din_sessions).unwrap();
+    let mut world = World::new(config, Box::new(din_sessions)).unwrap();
     let mut broke_at = None;
     let mut opened_at_current = Vec::new();
     let mut log = Vec::new();
@@ -193,4 +193,16 @@ fn a_link_lost_while_charging_ends_both_sides_in_the_safe_state() {
     );
     assert!(!world.plant().contactors_closed());
     assert!(world.plant().power_supply().current().0.abs() < 0.1);
+}
+
+#[test]
+fn a_car_that_arrives_long_after_power_up_still_gets_a_fresh_charger_session() {
+    // The SECC's V2G_SECC_Sequence_Timeout (60 s) runs from the TCP connection, not from
+    // the charger's power-up: the session is made when the car connects.
+    let mut config = WorldConfig::default();
+    config.slac_start_delay = Duration::from_secs(90);
+    config.stop = StopCondition::after(Duration::from_secs(5));
+    let (report, _, _) = run(config);
+    assert!(report.completed(), "{report:#?}");
+    assert!(report.tcp_connected_at.unwrap() > Instant::ZERO + Duration::from_secs(90));
 }

@@ -28,7 +28,7 @@ fn config(f: impl FnOnce(&mut WorldConfig)) -> WorldConfig {
 }
 
 fn run_logged(config: WorldConfig) -> (SimReport, Vec<WorldEvent>) {
-    let mut world = World::new(config, &mut toy_sessions).unwrap();
+    let mut world = World::new(config, Box::new(toy_sessions)).unwrap();
     let mut log = Vec::new();
     while world.step() {
         while let Some(e) = world.poll_event() {
@@ -193,7 +193,7 @@ fn a_link_that_dies_mid_session_ends_the_world_within_its_limits() {
             c.time_limit = Duration::from_secs(120);
             c.tcp.max_retransmissions = 3;
         }),
-        &mut toy_sessions,
+        Box::new(toy_sessions),
     )
     .unwrap();
     let mut broke = false;
@@ -279,7 +279,7 @@ fn paired_link_skips_slac() {
 fn the_frame_tap_sees_real_frames_with_real_addresses_and_ports() {
     let mut world = World::new(
         config(|c| c.stop = StopCondition::after(Duration::from_secs(2))),
-        &mut toy_sessions,
+        Box::new(toy_sessions),
     )
     .unwrap();
     type Captured = Vec<(Side, Direction, Vec<u8>)>;

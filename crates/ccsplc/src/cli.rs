@@ -98,7 +98,7 @@ pub(crate) struct SimArgs {
     #[command(flatten)]
     pub(crate) common: CommonArgs,
     /// Car: stop charging when the battery reaches this state of charge, in percent
-    /// (with `--charge-seconds`, whichever comes first).
+    /// (with `--charge-seconds`, whichever comes first). With neither, `sim` charges for 60 s.
     #[arg(long, value_name = "P", value_parser = parse_percent)]
     pub(crate) target_soc: Option<f32>,
     /// Seed of every random choice of the simulation (RunIDs, NMKs, SessionIDs, ports,

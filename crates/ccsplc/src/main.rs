@@ -7,6 +7,7 @@
 
 mod cli;
 mod config;
+mod decode_cmd;
 mod exi_cmd;
 mod logging;
 mod sim_cmd;
@@ -49,7 +50,7 @@ fn run(command: Command) -> anyhow::Result<ExitCode> {
         ),
         Command::Listen(_) => not_built("listen", "listen mode needs the link drivers"),
         Command::Exi(command) => exi_cmd::run(command),
-        Command::Decode(_) => not_built("decode", "the capture decoder needs the EXI codec"),
+        Command::Decode(args) => decode_cmd::run(&args),
         Command::Config(ConfigCommand::Check(args)) => config::check(&args.file),
         Command::Config(ConfigCommand::Init(args)) => config::init(args.file.as_deref()),
     }

@@ -54,8 +54,6 @@ pub(crate) fn run(args: &SimArgs) -> anyhow::Result<ExitCode> {
     }
     let config = &loaded.config;
 
-    let mut sessions = din_sessions();
-
     let seed = args
         .seed
         .or(config.general.rng_seed)
@@ -67,7 +65,7 @@ pub(crate) fn run(args: &SimArgs) -> anyhow::Result<ExitCode> {
     let header = header(&world_config);
     let plugged = Side::Evse(world_config.plugged_charger);
     let mut world =
-        World::new(world_config, sessions.as_mut()).context("the simulation cannot be set up")?;
+        World::new(world_config, din_sessions()).context("the simulation cannot be set up")?;
     let recorder = match &args.common.pcap {
         Some(path) => Some(start_recording(&mut world, path, plugged, &header)?),
         None => None,
@@ -198,7 +196,7 @@ fn din_sessions() -> Box<SessionFactory<'static>> {
             Side::Ev => Box::new(EvccSession::new(
                 EvccConfig::default(),
                 slot.mac.0,
-                Instant::ZERO,
+                slot.now,
             )),
             Side::Evse(_) => {
                 let mut session_id = [0u8; 8];
@@ -206,7 +204,7 @@ fn din_sessions() -> Box<SessionFactory<'static>> {
                 Box::new(SeccSession::new(
                     SeccConfig::default(),
                     session_id,
-                    Instant::ZERO,
+                    slot.now,
                 ))
             }
         }
@@ -376,6 +374,7 @@ impl Display {
                     format!("-> {name} {summary}")
                 })
             }
+            SessionEvent::Failing(error) => Some(format!("failure, safe shutdown: {error}")),
             SessionEvent::Finished(Outcome::Completed) => Some("session completed".to_owned()),
             SessionEvent::Finished(Outcome::Failed(error)) => {
                 Some(format!("session failed: {error}"))

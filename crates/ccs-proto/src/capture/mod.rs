@@ -44,6 +44,44 @@
 //! counts what it could not write, and reports the error once through
 //! [`SessionRecorder::take_error`]; [`SessionRecorder::health`] says how it went.
 //!
+//! Recording a session whose TCP and UDP traffic went through sockets or the simulator
+//! (`ccsplc sim --pcap FILE`): the HomePlug frames are recorded as they are, the rest is
+//! rebuilt as frames with correct checksums, and log lines go in as comments.
+//!
+//! ```
+//! use ccs_proto::capture::{CaptureReader, RecorderConfig, SessionRecorder, Timestamp};
+//! use ccs_proto::homeplug::MacAddress;
+//! use ccs_proto::sdp::{SDP_MULTICAST_ADDRESS, SDP_SERVER_PORT};
+//! use ccs_proto::time::Instant;
+//! use ccs_proto::wire::frame::{Endpoint, TcpFlow, build_udp_frame};
+//!
+//! let ev = Endpoint::link_local(MacAddress([0x02, 0, 0, 0, 0, 0x01]), 49153);
+//! let evse = Endpoint::link_local(MacAddress([0x02, 0, 0, 0, 0, 0x02]), 15118);
+//! let mut rec = SessionRecorder::new(Vec::new(), &RecorderConfig::default());
+//! let at = |ms| Timestamp::from_instant(Instant::from_millis(ms));
+//!
+//! // SDP request to ff02::1 (the multicast MAC is filled in).
+//! let all_nodes = Endpoint { ip: SDP_MULTICAST_ADDRESS, port: SDP_SERVER_PORT, ..evse };
+//! let sdp = [0x01, 0xfe, 0x90, 0x00, 0, 0, 0, 2, 0x10, 0x00];
+//! rec.record_frame(at(10), &build_udp_frame(&ev, &all_nodes, 1, &sdp));
+//! rec.record_log(at(11), "[11ms] checkpoint 200: SDP request");
+//!
+//! // The TCP connection: handshake, one V2GTP message each way.
+//! let mut flow = TcpFlow::new(Endpoint { port: 50000, ..ev }, evse, 1, 1);
+//! for frame in flow.open() {
+//!     rec.record_frame(at(20), &frame);
+//! }
+//! rec.record_frame(at(30), &flow.client_sends(&[0x01, 0xfe, 0x80, 0x01, 0, 0, 0, 0]));
+//!
+//! // Full disk? The session goes on; the driver logs this once.
+//! if let Some(error) = rec.take_error() {
+//!     eprintln!("recording stopped: {error}");
+//! }
+//! let file = rec.finish().expect("written to memory");
+//! assert_eq!(CaptureReader::new(&file)?.count(), 6);
+//! # Ok::<(), ccs_proto::capture::CaptureError>(())
+//! ```
+//!
 //! [`Rotation`] plans numbered file names (`session_0001.pcapng`, …) with a maximum count:
 //! given the names already in the directory it returns the next name and the oldest names to
 //! delete. The driver does the file system work.

@@ -338,3 +338,59 @@ fn every_shared_capture_reads_to_the_end() {
     }
     assert!(files >= 30, "found {files} captures in {}", dir.display());
 }
+
+mod arbitrary {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    proptest! {
+        /// Arbitrary bytes, and valid files with arbitrary corruption, never panic the reader.
+        #[test]
+        fn never_panics(
+            bytes in proptest::collection::vec(any::<u8>(), 0..400),
+            use_ng in any::<bool>(),
+        ) {
+            let mut file = Vec::new();
+            if use_ng {
+                let mut w = PcapngWriter::new(&mut file, &SectionInfo::default()).unwrap();
+                let eth = w.add_interface(&Interface::ethernet("x")).unwrap();
+                w.write_packet(eth, Timestamp(1), &bytes, Some("c")).unwrap();
+            } else {
+                let mut w = PcapWriter::new(
+                    &mut file, LinkType::Ethernet, 100, TimestampResolution::Nano,
+                ).unwrap();
+                w.write_packet(Timestamp(1), &bytes).unwrap();
+            }
+            // The whole file, then its tail spliced with the random bytes.
+            for candidate in [file.clone(), [&file[..file.len() / 2], &bytes[..]].concat(), bytes.clone()] {
+                if let Ok(r) = CaptureReader::new(&candidate) {
+                    for p in r.take(1000).flatten() {
+                        let _ = p.ethernet();
+                    }
+                }
+            }
+        }
+
+        /// Whatever is written comes back.
+        #[test]
+        fn round_trip(
+            frames in proptest::collection::vec(proptest::collection::vec(any::<u8>(), 0..200), 0..8),
+            comment in "[a-zA-Z0-9 äö]{0,40}",
+        ) {
+            let mut file = Vec::new();
+            let mut w = PcapngWriter::new(&mut file, &SectionInfo::default()).unwrap();
+            let eth = w.add_interface(&Interface::ethernet("eth0")).unwrap();
+            for (n, f) in frames.iter().enumerate() {
+                w.write_packet(eth, Timestamp(n as u64 * 1_000_000_007), f, Some(&comment)).unwrap();
+            }
+            let back: Vec<_> = CaptureReader::new(&file).unwrap().collect::<Result<_, _>>().unwrap();
+            prop_assert_eq!(back.len(), frames.len());
+            for (n, (p, f)) in back.iter().zip(&frames).enumerate() {
+                prop_assert_eq!(p.data, &f[..]);
+                prop_assert_eq!(p.timestamp, Timestamp(n as u64 * 1_000_000_007));
+                prop_assert_eq!(&p.comments, &vec![comment.clone()]);
+            }
+        }
+    }
+}

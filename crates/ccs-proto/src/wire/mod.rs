@@ -106,3 +106,69 @@ pub(crate) fn be16(b: &[u8], at: usize) -> u16 {
 pub(crate) fn be32(b: &[u8], at: usize) -> u32 {
     u32::from_be_bytes([b[at], b[at + 1], b[at + 2], b[at + 3]])
 }
+
+#[cfg(test)]
+mod robustness {
+    //! Nothing on the wire can panic us: arbitrary bytes into every view and `Repr`.
+    use core::net::Ipv6Addr;
+
+    use proptest::prelude::*;
+
+    use super::*;
+
+    const A: Ipv6Addr = Ipv6Addr::new(0xfe80, 0, 0, 0, 0, 0, 0, 1);
+
+    proptest! {
+        #[test]
+        fn arbitrary_bytes_never_panic(bytes in proptest::collection::vec(any::<u8>(), 0..200)) {
+            if let Ok(link) = LinkFrame::parse(&bytes) {
+                let _ = link.header_len();
+            }
+            if let Ok(ip) = Ipv6Packet::new_checked(&bytes[..]) {
+                let _ = Ipv6Repr::parse(&ip);
+                let _ = ip.upper_layer();
+                let _ = (ip.traffic_class(), ip.flow_label(), ip.payload());
+            }
+            if let Ok(ip) = Ipv4Packet::new_checked(&bytes[..]) {
+                let _ = (Ipv4Repr::parse(&ip), ip.verify_checksum(), ip.payload());
+            }
+            if let Ok(udp) = UdpPacket::new_checked(&bytes[..]) {
+                let _ = UdpRepr::parse_v6(&udp, &A, &A, ChecksumCheck::Verify);
+                let _ = udp.payload();
+            }
+            if let Ok(tcp) = TcpPacket::new_checked(&bytes[..]) {
+                let _ = TcpRepr::parse_v6(&tcp, &A, &A, ChecksumCheck::Verify);
+                let _ = (tcp.mss(), tcp.options(), tcp.payload());
+            }
+            if let Ok(icmp) = Icmpv6Packet::new_checked(&bytes[..])
+                && let Ok(repr) = Icmpv6Repr::parse(&icmp, &A, &A, ChecksumCheck::Ignore)
+            {
+                let _ = repr.to_string();
+            }
+        }
+
+        #[test]
+        fn built_tcp_frames_round_trip(
+            payload in proptest::collection::vec(any::<u8>(), 0..300),
+            seq in any::<u32>(),
+            ack in any::<u32>(),
+        ) {
+            use crate::homeplug::MacAddress;
+            let src = Endpoint::link_local(MacAddress([2, 0, 0, 0, 0, 1]), 50000);
+            let dst = Endpoint::link_local(MacAddress([2, 0, 0, 0, 0, 2]), 15118);
+            let f = build_tcp_frame(&src, &dst, &TcpSegment {
+                seq_number: seq,
+                ack_number: ack,
+                flags: TcpFlags::PSH | TcpFlags::ACK,
+                window: 100,
+                payload: &payload,
+            });
+            let link = LinkFrame::parse(&f).unwrap();
+            let ip = Ipv6Packet::new_checked(link.payload).unwrap();
+            let tcp = TcpPacket::new_checked(ip.payload()).unwrap();
+            let repr = TcpRepr::parse_v6(&tcp, &src.ip, &dst.ip, ChecksumCheck::Verify).unwrap();
+            prop_assert_eq!(repr.payload, &payload[..]);
+            prop_assert_eq!((repr.seq_number, repr.ack_number), (seq, ack));
+        }
+    }
+}

@@ -397,13 +397,13 @@ pub fn run(
     let (evcc, secc) = (setup.evcc.clone(), setup.secc.clone());
     let injection = case.injection.clone();
     let peer_log = Rc::clone(&log);
-    let mut sessions = move |slot: &SessionSlot| -> Box<dyn V2gSession> {
+    let sessions = move |slot: &SessionSlot| -> Box<dyn V2gSession> {
         let session: Box<dyn V2gSession> = match slot.side {
-            Side::Ev => Box::new(EvccSession::new(evcc.clone(), slot.mac.0, Instant::ZERO)),
+            Side::Ev => Box::new(EvccSession::new(evcc.clone(), slot.mac.0, slot.now)),
             Side::Evse(_) => {
                 let mut id = [0u8; 8];
                 id.copy_from_slice(&slot.entropy[..8]);
-                Box::new(SeccSession::new(secc.clone(), id, Instant::ZERO))
+                Box::new(SeccSession::new(secc.clone(), id, slot.now))
             }
         };
         match (&injection, slot.side) {
@@ -413,7 +413,7 @@ pub fn run(
             _ => session,
         }
     };
-    let mut world = World::new(setup.world.clone(), &mut sessions)?;
+    let mut world = World::new(setup.world.clone(), Box::new(sessions))?;
     let slac_hits = Rc::new(RefCell::new(0u32));
     if let Injection::Slac { mmtype, fault } = case.injection {
         let hits = Rc::clone(&slac_hits);

@@ -85,7 +85,9 @@ impl World {
     pub fn hardware_fault(&mut self, side: Side, fault: HardwareFault) {
         if let Some(i) = self.host_index(side) {
             let now = self.now;
-            self.hosts[i].session.handle_hardware_fault(now, fault);
+            if let Some(session) = &mut self.hosts[i].session {
+                session.handle_hardware_fault(now, fault);
+            }
             self.flush();
         }
     }
@@ -105,7 +107,9 @@ impl World {
             if i == 0 {
                 self.stop_requested = true;
             }
-            self.hosts[i].session.handle_stop_request(now);
+            if let Some(session) = &mut self.hosts[i].session {
+                session.handle_stop_request(now);
+            }
             self.flush();
         }
     }

@@ -12,6 +12,7 @@ use ccs_proto::slac::{EvSlac, EvseSlac, SlacEvent};
 use ccs_proto::time::{Duration, Instant};
 use ccs_proto::v2gtp::{Deframer, Message};
 
+use super::SessionSlot;
 use super::report::Side;
 use super::tcp::TcpEndpoint;
 
@@ -99,7 +100,11 @@ pub(crate) struct Host {
     pub(crate) tcp_port: u16,
     pub(crate) tcp_closed_reported: bool,
     pub(crate) deframer: Deframer,
-    pub(crate) session: Box<dyn V2gSession>,
+    /// The session, made by the world's factory when the TCP connection comes up (a real
+    /// SECC starts one per connection; its V2G_SECC_Sequence_Timeout runs from then).
+    pub(crate) session: Option<Box<dyn V2gSession>>,
+    /// What the factory is told when it makes the session.
+    pub(crate) slot: SessionSlot,
     pub(crate) inbox: VecDeque<(Instant, Inbound)>,
     /// How long the host takes before its session sees a message (processing, think time).
     pub(crate) delay: (Duration, Duration),
@@ -135,7 +140,7 @@ impl Host {
             self.slac.poll_timeout(),
             sdp,
             self.tcp.as_ref().and_then(TcpEndpoint::poll_timeout),
-            self.session.poll_timeout(),
+            self.session.as_ref().and_then(|s| s.poll_timeout()),
             self.inbox.front().map(|(at, _)| *at),
         ]
         .into_iter()
@@ -146,6 +151,11 @@ impl Host {
     /// The host's TCP endpoint address.
     pub(crate) fn tcp_address(&self) -> SocketAddrV6 {
         SocketAddrV6::new(self.ip, self.tcp_port, 0, 0)
+    }
+
+    /// Whether the session exists and has finished.
+    pub(crate) fn session_finished(&self) -> bool {
+        self.session.as_ref().is_some_and(|s| s.is_finished())
     }
 
     /// Queues something for the session no earlier than anything queued before it.

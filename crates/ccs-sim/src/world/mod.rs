@@ -37,8 +37,8 @@ use std::collections::{BTreeMap, VecDeque};
 use ccs_proto::hardware::{Percent, Volts};
 use ccs_proto::homeplug::{MacAddress, Nmk};
 use ccs_proto::sdp::{
-    SDP_MULTICAST_ADDRESS, SDP_SERVER_PORT, SdpClient, SdpClientConfig, SdpClientEvent, SdpServer,
-    SdpServerConfig, SdpServerEvent,
+    SDP_MULTICAST_ADDRESS, SDP_SERVER_PORT, SdpClient, SdpClientConfig, SdpClientEvent,
+    SdpConfigError, SdpServer, SdpServerConfig, SdpServerEvent,
 };
 use ccs_proto::session::{Disconnect, Phase, SessionEvent, Transmit, V2gSession};
 use ccs_proto::slac::{
@@ -234,6 +234,8 @@ pub enum WorldConfigError {
     NoSuchPluggedCharger(usize),
     /// Two hosts share a MAC.
     DuplicateMac(MacAddress),
+    /// The charger's SDP server refuses its configuration.
+    Sdp(SdpConfigError),
 }
 
 impl core::fmt::Display for WorldConfigError {
@@ -244,6 +246,7 @@ impl core::fmt::Display for WorldConfigError {
                 write!(f, "configuration: plugged charger {n} does not exist")
             }
             Self::DuplicateMac(m) => write!(f, "configuration: MAC {m} used twice"),
+            Self::Sdp(e) => write!(f, "{e}"),
         }
     }
 }
@@ -259,9 +262,12 @@ pub struct SessionSlot {
     pub mac: MacAddress,
     /// 32 bytes from the world's seeded RNG, for SessionIDs and anything else random.
     pub entropy: [u8; 32],
+    /// When the session is made (its TCP connection just came up).
+    pub now: Instant,
 }
 
-/// Called for every host's session (EVCC for [`Side::Ev`], SECC for [`Side::Evse`]).
+/// Makes a host's session (EVCC for [`Side::Ev`], SECC for [`Side::Evse`]) when its TCP
+/// connection comes up.
 pub type SessionFactory<'a> = dyn FnMut(&SessionSlot) -> Box<dyn V2gSession> + 'a;
 
 /// Called for every frame at every host's interface.
@@ -285,6 +291,7 @@ pub struct World {
     charging_since: Option<Instant>,
     stop_requested: bool,
     sessions_done_at: Option<Instant>,
+    sessions: Box<SessionFactory<'static>>,
     steps: u64,
     ended: bool,
     report: SimReport,
@@ -333,7 +340,7 @@ impl World {
     /// `plugged_charger`; the car starts SLAC after [`WorldConfig::slac_start_delay`].
     pub fn new(
         config: WorldConfig,
-        sessions: &mut SessionFactory<'_>,
+        sessions: Box<SessionFactory<'static>>,
     ) -> Result<Self, WorldConfigError> {
         if config.chargers.is_empty() {
             return Err(WorldConfigError::NoCharger);
@@ -394,6 +401,7 @@ impl World {
             side: Side::Ev,
             mac: config.ev_mac,
             entropy: draw_bytes(&mut rng),
+            now,
         };
         let sdp_port = draw_port(&mut rng);
         let sdp_start = match config.link {
@@ -414,7 +422,8 @@ impl World {
             tcp_port: draw_port(&mut rng),
             tcp_closed_reported: false,
             deframer: Deframer::new(DeframerConfig::default()),
-            session: sessions(&slot),
+            session: None,
+            slot,
             inbox: VecDeque::new(),
             delay: config.ev_think_time,
             neighbours: BTreeMap::new(),
@@ -442,12 +451,13 @@ impl World {
             };
             let ip = link_local_from_mac(charger.mac);
             let port = draw_port(&mut rng);
-            let server = SdpServer::new(SdpServerConfig::no_tls(ip, port))
-                .map_err(|_| WorldConfigError::NoCharger)?;
+            let server =
+                SdpServer::new(SdpServerConfig::no_tls(ip, port)).map_err(WorldConfigError::Sdp)?;
             let slot = SessionSlot {
                 side: Side::Evse(n),
                 mac: charger.mac,
                 entropy: draw_bytes(&mut rng),
+                now,
             };
             let address = SocketAddrV6::new(ip, port, 0, 0);
             hosts.push(Host {
@@ -460,7 +470,8 @@ impl World {
                 tcp_port: port,
                 tcp_closed_reported: false,
                 deframer: Deframer::new(DeframerConfig::default()),
-                session: sessions(&slot),
+                session: None,
+                slot,
                 inbox: VecDeque::new(),
                 delay: charger.response_delay,
                 neighbours: BTreeMap::new(),
@@ -505,6 +516,7 @@ impl World {
             charging_since: None,
             stop_requested: false,
             sessions_done_at: None,
+            sessions,
             steps: 0,
             ended: false,
             report,
@@ -651,8 +663,10 @@ impl World {
             {
                 tcp.handle_timeout(now);
             }
-            if host.session.poll_timeout().is_some_and(|t| t <= now) {
-                host.session.handle_timeout(now);
+            if let Some(session) = &mut host.session
+                && session.poll_timeout().is_some_and(|t| t <= now)
+            {
+                session.handle_timeout(now);
             }
         }
         self.deliver_inbound();
@@ -678,17 +692,20 @@ impl World {
                 let Some((_, item)) = host.inbox.pop_front() else {
                     break;
                 };
-                if host.session.is_finished() {
+                let Some(session) = &mut host.session else {
+                    continue;
+                };
+                if session.is_finished() {
                     continue;
                 }
                 match item {
                     Inbound::Message(m) => {
-                        host.session.handle_message(now, m.payload_type, &m.payload)
+                        session.handle_message(now, m.payload_type, &m.payload);
                     }
                     Inbound::Disconnected(d) => {
                         if !host.disconnect_delivered {
                             host.disconnect_delivered = true;
-                            host.session.handle_disconnected(now, d);
+                            session.handle_disconnected(now, d);
                         }
                     }
                 }
@@ -698,22 +715,12 @@ impl World {
 
     /// Hands each session what its hardware measures now.
     fn measure(&mut self) {
-        let now = self.now;
         let current = self.plant.power_supply().current().0;
         if self.plant.contactors_closed() && current > self.report.max_current {
             self.report.max_current = current;
         }
-        if !self.hosts[EV].measurements_blocked {
-            for m in self.plant.vehicle_measurements() {
-                self.hosts[EV].session.handle_measurement(now, m);
-            }
-        }
-        let plugged = 1 + self.config.plugged_charger;
-        if !self.hosts[plugged].measurements_blocked {
-            for m in self.plant.charger_measurements() {
-                self.hosts[plugged].session.handle_measurement(now, m);
-            }
-        }
+        self.feed_measurements(EV);
+        self.feed_measurements(1 + self.config.plugged_charger);
         if let Some(target) = self.config.stop.target_soc
             && self.charging_since.is_some()
             && !self.stop_requested
@@ -723,9 +730,44 @@ impl World {
         }
     }
 
+    /// What host `i`'s hardware measures now: the car's BMS, inlet and contactors; the
+    /// plugged charger's power supply and isolation monitor (other chargers measure nothing
+    /// of this car).
+    fn feed_measurements(&mut self, i: usize) {
+        if self.hosts[i].measurements_blocked {
+            return;
+        }
+        let measurements = if i == EV {
+            self.plant.vehicle_measurements()
+        } else if i == 1 + self.config.plugged_charger {
+            self.plant.charger_measurements()
+        } else {
+            return;
+        };
+        if let Some(session) = &mut self.hosts[i].session {
+            for m in measurements {
+                session.handle_measurement(self.now, m);
+            }
+        }
+    }
+
+    /// Makes host `i`'s session if it has none yet, and brings it up to date with the
+    /// hardware.
+    fn ensure_session(&mut self, i: usize) {
+        if self.hosts[i].session.is_some() {
+            return;
+        }
+        let mut slot = self.hosts[i].slot;
+        slot.now = self.now;
+        self.hosts[i].session = Some((self.sessions)(&slot));
+        self.feed_measurements(i);
+    }
+
     fn request_stop(&mut self, reason: StopReason) {
         self.stop_requested = true;
-        self.hosts[EV].session.handle_stop_request(self.now);
+        if let Some(session) = &mut self.hosts[EV].session {
+            session.handle_stop_request(self.now);
+        }
         self.push_event(Side::Ev, WorldEventKind::StopRequested(reason));
     }
 
@@ -812,7 +854,11 @@ impl World {
         progressed |= self.drain_sdp(i);
 
         // Session → TCP, hardware, events.
-        while let Some(t) = self.hosts[i].session.poll_transmit() {
+        while let Some(t) = self.hosts[i]
+            .session
+            .as_mut()
+            .and_then(|s| s.poll_transmit())
+        {
             progressed = true;
             let host = &mut self.hosts[i];
             match t {
@@ -833,14 +879,18 @@ impl World {
                 }
             }
         }
-        while let Some(command) = self.hosts[i].session.poll_command() {
+        while let Some(command) = self.hosts[i]
+            .session
+            .as_mut()
+            .and_then(|s| s.poll_command())
+        {
             progressed = true;
             if i == EV || i == 1 + self.config.plugged_charger {
                 self.plant.command(now, &command);
             }
             self.push_event(side, WorldEventKind::Command(command));
         }
-        while let Some(event) = self.hosts[i].session.poll_event() {
+        while let Some(event) = self.hosts[i].session.as_mut().and_then(|s| s.poll_event()) {
             progressed = true;
             self.on_session_event(i, event);
         }
@@ -1024,7 +1074,10 @@ impl World {
                     Some(tcp) => (tcp.local(), tcp.remote()),
                     None => return,
                 };
-                host.session.handle_connected(now);
+                self.ensure_session(i);
+                if let Some(session) = &mut self.hosts[i].session {
+                    session.handle_connected(now);
+                }
                 if i == EV {
                     self.report.tcp_connected_at.get_or_insert(now);
                 }
@@ -1072,7 +1125,7 @@ impl World {
                 host.enqueue(now + delay, Inbound::Disconnected(reason));
                 // Close our side too once the session is done with it (it sends Close);
                 // a session that already finished gets it closed here.
-                if host.session.is_finished()
+                if host.session_finished()
                     && let Some(tcp) = &mut host.tcp
                 {
                     tcp.close();
@@ -1157,9 +1210,9 @@ impl World {
         if self.ended {
             return;
         }
-        let ev_done = self.hosts[EV].session.is_finished();
+        let ev_done = self.hosts[EV].session_finished();
         let evse = self.report.matched_charger.map(|n| n + 1);
-        let evse_done = evse.is_none_or(|n| self.hosts[n].session.is_finished());
+        let evse_done = evse.is_none_or(|n| self.hosts[n].session_finished());
         if !(ev_done && evse_done) {
             return;
         }
