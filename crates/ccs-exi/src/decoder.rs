@@ -189,7 +189,7 @@ impl<'a> Decoder<'a> {
             }));
         }
         let len = len as usize;
-        if len * 8 > self.remaining_bits() {
+        if len > self.remaining_bits() / 8 {
             return Err(self.error(ErrorKind::UnexpectedEnd));
         }
         let mut out = Vec::with_capacity(len);
@@ -217,7 +217,7 @@ impl<'a> Decoder<'a> {
         }
         let len = len as usize;
         // Every character takes at least one octet.
-        if len * 8 > self.remaining_bits() {
+        if len > self.remaining_bits() / 8 {
             return Err(self.error(ErrorKind::UnexpectedEnd));
         }
         let mut out = String::with_capacity(len);
