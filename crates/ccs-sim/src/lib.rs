@@ -7,6 +7,8 @@
 //! - [`powerline`], [`modem`]: the simulated HomePlug powerline and its modems (SET_KEY,
 //!   AVLN gating, attenuation profiles); [`slac_sim`]: SLAC-only scenarios; [`clock`]: the
 //!   virtual clock.
+//! - [`faults`]: the named fault catalogue (pyPLC's sixteen cases and far more), each run in
+//!   the world with a safety audit of the shutdown; `ccsplc sim --fault NAME` runs one.
 //! - [`physics`]: battery (capacity, SoC), contactors with delay, power supply with ramps and
 //!   limits, inlet voltage, isolation monitor.
 //!
@@ -15,6 +17,7 @@
 #![forbid(unsafe_code)]
 
 pub mod clock;
+pub mod faults;
 pub mod modem;
 pub mod physics;
 pub mod powerline;

@@ -253,6 +253,12 @@ impl SimModem {
         self.key
     }
 
+    /// Reboots now, as a power glitch or a watchdog would: the modem leaves its AVLN, is deaf
+    /// for [`ModemConfig::reboot_time`], then comes up with the key it had.
+    pub fn reboot_now(&mut self, now: Instant) {
+        self.reboot(now);
+    }
+
     /// True while rebooting.
     pub fn is_rebooting(&self, now: Instant) -> bool {
         self.rebooting_until.is_some_and(|until| now < until)

@@ -33,15 +33,14 @@ use crate::cli::SimArgs;
 use crate::config::Config;
 use crate::web::{self, sim_feed::SimFeed};
 
+mod fault;
+
 /// Exit code when the session did not complete.
 const EXIT_FAILED: u8 = 1;
-/// Exit code for what this build cannot do yet.
-const EXIT_NOT_SUPPORTED: u8 = 2;
-
 /// Runs `ccsplc sim`.
 pub(crate) fn run(args: &SimArgs) -> anyhow::Result<ExitCode> {
-    if let Some(code) = refuse_unsupported(args) {
-        return Ok(code);
+    if args.list_faults {
+        return Ok(fault::list());
     }
     let mut loaded = Config::load(args.config.as_deref())?;
     loaded.apply_command_line(&args.common);
@@ -55,6 +54,9 @@ pub(crate) fn run(args: &SimArgs) -> anyhow::Result<ExitCode> {
         .seed
         .or(config.general.rng_seed)
         .unwrap_or_else(fresh_seed);
+    if let Some(name) = &args.fault {
+        return fault::run(name, seed);
+    }
     let world_config = world_config(args, config, seed);
     let header = header(&world_config, &config.protocols());
     let plugged = Side::Evse(world_config.plugged_charger);
@@ -174,18 +176,6 @@ fn finish_recording(recorder: &SharedRecorder, path: &Path, end: Instant, summar
             r.health().written
         ),
     }
-}
-
-/// Says what this build cannot simulate yet, with exit code 2; `None` if it can.
-fn refuse_unsupported(args: &SimArgs) -> Option<ExitCode> {
-    let refuse = |what: String| {
-        eprintln!("ccsplc sim: {what}");
-        Some(ExitCode::from(EXIT_NOT_SUPPORTED))
-    };
-    if args.list_faults || args.fault.is_some() {
-        return refuse("fault injection (--fault, --list-faults) is not supported yet".into());
-    }
-    None
 }
 
 /// The sessions on both sides: the car offers `protocols` (`--protocol`, in priority order;
@@ -607,16 +597,6 @@ mod tests {
         assert_eq!(w.stop.charge_duration, None);
         assert_eq!(w.stop.target_soc, Some(Percent(80.0)));
         assert!(w.time_limit >= Duration::from_secs(3600));
-    }
-
-    #[test]
-    fn unsupported_options_are_refused_and_every_protocol_is_not() {
-        for protocol in ["din", "iso2", "iso20-dc", "iso20-bpt"] {
-            assert!(refuse_unsupported(&sim_args(&["--protocol", protocol])).is_none());
-        }
-        assert!(refuse_unsupported(&sim_args(&[])).is_none());
-        assert!(refuse_unsupported(&sim_args(&["--web", "127.0.0.1:8080"])).is_none());
-        assert!(refuse_unsupported(&sim_args(&["--list-faults"])).is_some());
     }
 
     #[test]

@@ -242,3 +242,89 @@ fn sim_iso20_bpt_runs_vehicle_to_home_and_the_soc_goes_down() {
         "{stdout}"
     );
 }
+
+#[test]
+fn list_faults_names_every_case_with_a_description() {
+    let out = ccsplc(&["sim", "--list-faults"]);
+    assert_eq!(out.status.code(), Some(0));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let lines: Vec<&str> = stdout.lines().collect();
+    assert!(lines.len() >= 80, "{stdout}");
+    assert!(
+        lines.iter().any(
+            |l| l.starts_with("pyplc-14-current-demand-evse-malfunction ")
+                && l.contains("EVSE_Malfunction")
+        ),
+        "{stdout}"
+    );
+    assert!(lines.iter().all(|l| l.split_whitespace().count() >= 2));
+}
+
+#[test]
+fn a_fault_the_car_cannot_ride_through_exits_1_and_names_fault_and_reason() {
+    let out = ccsplc(&[
+        "sim",
+        "--fault",
+        "pyplc-10-no-cable-check-res",
+        "--seed",
+        "3",
+    ]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{stdout}");
+    assert!(
+        stdout.contains("fault        pyplc-10-no-cable-check-res"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("reason       the car's session failed: timeout: V2G_EVCC_Msg_Timeout"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("as expected"), "{stdout}");
+    assert!(stdout.contains("safety       ok"), "{stdout}");
+    assert!(
+        stdout.trim_end().ends_with("Result: session failed"),
+        "{stdout}"
+    );
+}
+
+#[test]
+fn a_fault_the_session_rides_through_exits_0() {
+    let out = ccsplc(&[
+        "sim",
+        "--fault",
+        "slac-lose-first-slac-match-cnf",
+        "--seed",
+        "3",
+    ]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{stdout}");
+    assert!(stdout.contains("SLAC paired"), "{stdout}");
+    assert!(stdout.contains("the car's session completed"), "{stdout}");
+    assert!(
+        stdout
+            .trim_end()
+            .ends_with("Result: session rode through the fault"),
+        "{stdout}"
+    );
+}
+
+#[test]
+fn our_charger_under_a_misbehaving_car_reports_its_reason() {
+    let out = ccsplc(&["sim", "--fault", "car-unknown-session-cable-check"]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{stdout}");
+    assert!(stdout.contains("under test   our charger"), "{stdout}");
+    assert!(
+        stdout.contains(
+            "the charger's session failed: peer misbehaved: CableCheckReq with SessionID"
+        ),
+        "{stdout}"
+    );
+}
+
+#[test]
+fn an_unknown_fault_is_refused_with_exit_2() {
+    let out = ccsplc(&["sim", "--fault", "no-such-fault"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--list-faults"));
+}

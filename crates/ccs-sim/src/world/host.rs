@@ -112,6 +112,8 @@ pub(crate) struct Host {
     pub(crate) neighbours: BTreeMap<Ipv6Addr, MacAddress>,
     pub(crate) outcome: Option<Outcome>,
     pub(crate) disconnect_delivered: bool,
+    /// The host's hardware adapters went silent (fault injection).
+    pub(crate) measurements_blocked: bool,
 }
 
 impl core::fmt::Debug for Host {

@@ -26,6 +26,11 @@ pub trait Medium: fmt::Debug {
     fn handle_timeout(&mut self, now: Instant);
     /// The probability that a host frame is lost from now on, 0.0–1.0.
     fn set_loss(&mut self, probability: f64);
+    /// Reboots the modem of `station` now; false if this medium has no modems.
+    fn reboot_station(&mut self, now: Instant, station: usize) -> bool {
+        let _ = (now, station);
+        false
+    }
 }
 
 /// The simulated powerline with its modems: station `n` is the modem added `n`-th.
@@ -48,6 +53,16 @@ impl Medium for Powerline {
 
     fn set_loss(&mut self, probability: f64) {
         Self::set_loss(self, probability);
+    }
+
+    fn reboot_station(&mut self, now: Instant, station: usize) -> bool {
+        match self.modem_mut(StationId(station)) {
+            Some(modem) => {
+                modem.reboot_now(now);
+                true
+            }
+            None => false,
+        }
     }
 }
 

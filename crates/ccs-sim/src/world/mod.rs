@@ -25,6 +25,7 @@
 //! sees each one as the host's interface does, which is what a capture needs.
 
 pub mod frames;
+mod hooks;
 mod host;
 pub mod medium;
 mod report;
@@ -52,6 +53,7 @@ use crate::modem::{ChipFlavour, ModemConfig, ModemRole};
 use crate::physics::{DcPlant, PlantConfig};
 use crate::powerline::Powerline;
 use frames::{IpFrame, Transport, link_local_from_mac, multicast_mac};
+pub use hooks::{FrameAction, FrameFilter};
 use host::{Host, Inbound, Sdp, Slac};
 use medium::{DirectLine, Medium};
 pub use report::{
@@ -283,6 +285,7 @@ pub struct World {
     plant: DcPlant,
     events: VecDeque<WorldEvent>,
     tap: Option<FrameTap>,
+    filter: Option<FrameFilter>,
     next_measurement: Instant,
     slac_start_at: Option<Instant>,
     charging_since: Option<Instant>,
@@ -426,6 +429,7 @@ impl World {
             neighbours: BTreeMap::new(),
             outcome: None,
             disconnect_delivered: false,
+            measurements_blocked: false,
         });
         for (n, charger) in config.chargers.iter().enumerate() {
             let slac = match config.link {
@@ -473,6 +477,7 @@ impl World {
                 neighbours: BTreeMap::new(),
                 outcome: None,
                 disconnect_delivered: false,
+                measurements_blocked: false,
             });
         }
         let plant = DcPlant::new(config.plant.clone(), now);
@@ -505,6 +510,7 @@ impl World {
             plant,
             events: VecDeque::new(),
             tap: None,
+            filter: None,
             next_measurement: now,
             slac_start_at: None,
             charging_since: None,
@@ -748,6 +754,9 @@ impl World {
     /// plugged charger's power supply and isolation monitor (other chargers measure nothing
     /// of this car).
     fn feed_measurements(&mut self, i: usize) {
+        if self.hosts[i].measurements_blocked {
+            return;
+        }
         let measurements = if i == EV {
             self.plant.vehicle_measurements()
         } else if i == 1 + self.config.plugged_charger {
@@ -821,7 +830,7 @@ impl World {
     fn send_frame(&mut self, i: usize, frame: &[u8]) {
         self.report.frames_sent += 1;
         self.tap(self.hosts[i].side, Direction::Sent, frame);
-        self.medium.handle_host_frame(self.now, i, frame);
+        self.filtered_send(i, frame);
     }
 
     fn send_ip(&mut self, i: usize, dst: Ipv6Addr, hop_limit: u8, transport: Transport) {

@@ -191,6 +191,19 @@ impl TcpEndpoint {
         self.fin_requested = true;
     }
 
+    /// Aborts the connection (RFC 9293 §3.10.7.1 ABORT): a RST goes to the peer, everything
+    /// unsent is dropped, and this end reports [`TcpEvent::Reset`] too.
+    pub fn abort(&mut self) {
+        if matches!(self.state, TcpState::Closed | TcpState::Listen) {
+            return;
+        }
+        if self.remote.is_some() {
+            let rst = self.segment(TcpFlags::RST, self.snd_nxt, Vec::new());
+            self.out.push_back(rst);
+        }
+        self.shut(Some(TcpEvent::Reset));
+    }
+
     /// The next retransmission deadline.
     pub fn poll_timeout(&self) -> Option<Instant> {
         self.rto_deadline

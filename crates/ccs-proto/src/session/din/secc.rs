@@ -10,8 +10,9 @@
 //! closed. The SessionID is fresh per session and comes from the caller (no RNG in the core).
 
 use ccs_msg::din::{
-    BodyElement, DC_EVSEStatusCodeType, EVChargeParameter, EVRequestedEnergyTransferType,
-    IsolationLevelType, PaymentOptionType, ResponseCodeType, V2G_Message,
+    BodyElement, DC_EVErrorCodeType, DC_EVSEStatusCodeType, DC_EVStatusType, EVChargeParameter,
+    EVRequestedEnergyTransferType, IsolationLevelType, PaymentOptionType, ResponseCodeType,
+    V2G_Message,
 };
 
 use super::values::{self, EvseDcParameters, MessageKind, PresentOutput, physical_value};
@@ -58,10 +59,10 @@ fn allowed(last: Option<Last>, next: MessageKind, starts_power: bool) -> bool {
         (K::CableCheck, K::PreCharge) => last.done,
         (K::PreCharge, K::PreCharge) => true,
         // A stop (ReadyToChargeState = false) is allowed once the car has the charger's
-        // parameters, e.g. after a failed CableCheck or PreCharge.
-        (K::ChargeParameterDiscovery | K::CableCheck, K::PowerDelivery) => {
-            last.done && !starts_power
-        }
+        // parameters, e.g. after a failed CableCheck or PreCharge, or a user stop while
+        // CableCheck is still Ongoing (stopping is never unsafe).
+        (K::ChargeParameterDiscovery, K::PowerDelivery) => last.done && !starts_power,
+        (K::CableCheck, K::PowerDelivery) => !starts_power,
         (K::PreCharge, K::PowerDelivery) => true,
         (K::PowerDelivery, K::CurrentDemand) => last.done,
         (K::PowerDelivery, K::PowerDelivery) => last.done && !starts_power,
@@ -72,6 +73,16 @@ fn allowed(last: Option<Last>, next: MessageKind, starts_power: bool) -> bool {
         }
         _ => false,
     }
+}
+
+/// Whether the car reports a fault in its DC_EVStatus (DIN 70121 `DC_EVErrorCodeType`: RESS
+/// temperature, shift position, RESS malfunction, ...): the charger must not deliver (more)
+/// energy then. It switches off and answers EVSE_Shutdown, so the car winds down in order:
+/// the Ioniq itself sends an error code with target 0 V / 0 A at the end of charging
+/// (pyPLC results 2023-04-24), and an early PowerDeliveryReq with one (pyplc-behaviour.md
+/// §9.4), which is why only PreCharge and CurrentDemand are checked.
+fn ev_reports_error(status: &DC_EVStatusType) -> bool {
+    status.ev_error_code != DC_EVErrorCodeType::NO_ERROR
 }
 
 /// The request the sequence expects after `last` (for answering an undecodable request).
@@ -502,6 +513,9 @@ impl Secc {
             }
             BodyElement::PreChargeReq(req) => {
                 out.set_phase(Phase::PreCharge);
+                if ev_reports_error(&req.dc_ev_status) {
+                    self.stop_requested = true;
+                }
                 let limits = self.limits(now, out);
                 let target = physical_value(&req.ev_target_voltage).min(limits.max_voltage);
                 let current = physical_value(&req.ev_target_current).clamp(0.0, 2.0);
@@ -536,6 +550,9 @@ impl Secc {
             }
             BodyElement::CurrentDemandReq(req) => {
                 out.set_phase(Phase::Charging);
+                if ev_reports_error(&req.dc_ev_status) {
+                    self.stop_requested = true;
+                }
                 let limits = self.limits(now, out);
                 let u_target = physical_value(&req.ev_target_voltage).min(limits.max_voltage);
                 let i_target =
@@ -652,9 +669,11 @@ mod tests {
             K::ContractAuthentication,
             false
         ));
-        // No power before PreCharge.
+        // No power before PreCharge, but a stop at any point of CableCheck.
         assert!(!allowed(last(K::CableCheck, true), K::PowerDelivery, true));
+        assert!(!allowed(last(K::CableCheck, false), K::PowerDelivery, true));
         assert!(allowed(last(K::CableCheck, true), K::PowerDelivery, false));
+        assert!(allowed(last(K::CableCheck, false), K::PowerDelivery, false));
         assert!(!allowed(last(K::CurrentDemand, true), K::PreCharge, false));
         assert!(allowed(
             last(K::ServiceDiscovery, true),
