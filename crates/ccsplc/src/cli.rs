@@ -126,6 +126,10 @@ pub(crate) struct RoleArgs {
     pub(crate) config: Option<PathBuf>,
     #[command(flatten)]
     pub(crate) common: CommonArgs,
+    /// Charger: serve one session, then exit (0 only if it completed). The car always exits
+    /// after its session.
+    #[arg(long)]
+    pub(crate) once: bool,
 }
 
 /// Arguments of `ccsplc listen`.

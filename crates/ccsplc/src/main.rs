@@ -10,7 +10,9 @@ mod config;
 mod decode_cmd;
 mod exi_cmd;
 mod logging;
+mod run;
 mod sim_cmd;
+mod trace_text;
 
 use std::process::ExitCode;
 
@@ -40,14 +42,8 @@ fn main() -> ExitCode {
 fn run(command: Command) -> anyhow::Result<ExitCode> {
     match command {
         Command::Sim(args) => sim_cmd::run(&args),
-        Command::Ev(_) => not_built(
-            "ev",
-            "the car role needs the session machines and link drivers",
-        ),
-        Command::Evse(_) => not_built(
-            "evse",
-            "the charger role needs the session machines and link drivers",
-        ),
+        Command::Ev(args) => run::ev(&args),
+        Command::Evse(args) => run::evse(&args),
         Command::Listen(_) => not_built("listen", "listen mode needs the link drivers"),
         Command::Exi(command) => exi_cmd::run(command),
         Command::Decode(args) => decode_cmd::run(&args),
