@@ -338,6 +338,7 @@ impl Secc {
             current_regulation_tolerance: l.current_regulation_tolerance.0,
             peak_current_ripple: l.peak_current_ripple.0,
             schedule_p_max: l.schedule_p_max,
+            schedule_tuple_id: l.schedule_tuple_id,
         }
     }
 
