@@ -20,9 +20,6 @@ use clap::Parser;
 
 use crate::cli::{Cli, Command, ConfigCommand};
 
-/// Exit code of a command whose capability is not built yet (and of usage errors).
-const EXIT_NOT_AVAILABLE: u8 = 2;
-
 fn main() -> ExitCode {
     let cli = Cli::parse();
     if let Err(e) = logging::init(&cli.log) {
@@ -44,16 +41,10 @@ fn run(command: Command) -> anyhow::Result<ExitCode> {
         Command::Sim(args) => sim_cmd::run(&args),
         Command::Ev(args) => run::ev(&args),
         Command::Evse(args) => run::evse(&args),
-        Command::Listen(_) => not_built("listen", "listen mode needs the link drivers"),
+        Command::Listen(args) => run::listen(&args),
         Command::Exi(command) => exi_cmd::run(command),
         Command::Decode(args) => decode_cmd::run(&args),
         Command::Config(ConfigCommand::Check(args)) => config::check(&args.file),
         Command::Config(ConfigCommand::Init(args)) => config::init(args.file.as_deref()),
     }
-}
-
-/// Says plainly that a command is not available yet and exits with code 2: no fake output.
-fn not_built(command: &str, why: &str) -> anyhow::Result<ExitCode> {
-    eprintln!("ccsplc {command}: not available in this build yet ({why}).");
-    Ok(ExitCode::from(EXIT_NOT_AVAILABLE))
 }

@@ -14,7 +14,7 @@ use std::time::Duration;
 use ccs_linux::clock::Clock;
 use ccs_linux::modem_sim::PowerlineForwarder;
 use ccs_linux::tap::TapBridge;
-use common::{Proc, TwoHosts, assert_recording_decodes, ccsplc};
+use common::{Proc, TwoHosts, assert_recording_decodes, ccsplc, decode};
 
 /// Generous: a session is ~10 s; SLAC over the simulated modems takes a few more.
 const SESSION_LIMIT: Duration = Duration::from_secs(90);
@@ -28,6 +28,26 @@ fn ev_against_evse(
     flags: &[&str],
 ) -> (String, String) {
     let dir = tempfile::tempdir().unwrap();
+    // A passive listener next to the charger: it must see and decode the whole session.
+    let listen_config = dir.path().join("listen.toml");
+    std::fs::write(&listen_config, "[listen]\nsmart_listener = \"passive\"\n").unwrap();
+    let listen_pcap = dir.path().join("listen.pcapng");
+    let mut listener = Proc::spawn_in(
+        &hosts.evse.name,
+        "listen",
+        dir.path(),
+        ccsplc(),
+        &[
+            "listen",
+            "--config",
+            listen_config.to_str().unwrap(),
+            "--interface",
+            evse_if,
+            "--pcap",
+            listen_pcap.to_str().unwrap(),
+        ],
+        &[],
+    );
     let evse_pcap = dir.path().join("evse.pcapng");
     let ev_pcap = dir.path().join("ev.pcapng");
     let mut evse_args = vec!["evse", "--interface", evse_if, "--once", "--pcap"];
@@ -69,6 +89,25 @@ fn ev_against_evse(
             "no checkpoint {checkpoint:?}:\n{both}"
         );
     }
+    // Ctrl-C ends the listener normally.
+    listener.signal("-INT");
+    let listen_code = listener.wait_for(Duration::from_secs(10));
+    let listen_out = listener.output();
+    assert_eq!(listen_code, Some(0), "listener:\n{listen_out}");
+    for seen in [
+        "SDP",
+        "CurrentDemandReq",
+        "CurrentDemandRes",
+        "SessionStopRes",
+        "summary:",
+    ] {
+        assert!(
+            listen_out.contains(seen),
+            "the listener missed {seen}:\n{listen_out}"
+        );
+    }
+    let listen_decoded = decode(&listen_pcap);
+    assert!(listen_decoded.status.success(), "{listen_decoded:?}");
     let ev_decoded = assert_recording_decodes(&ev_pcap);
     let evse_decoded = assert_recording_decodes(&evse_pcap);
     // Each file holds the whole conversation on the wire: SDP and the TCP connection too.
@@ -76,7 +115,7 @@ fn ev_against_evse(
         assert!(decoded.contains("SDP   request"), "{decoded}");
         assert!(decoded.contains("SessionStopRes"), "{decoded}");
     }
-    (ev_out, ev_decoded)
+    (format!("{ev_out}\n--- listen:\n{listen_out}"), ev_decoded)
 }
 
 #[test]
@@ -121,6 +160,10 @@ fn ev_and_evse_processes_pair_and_charge_over_the_tap_modem_simulator() {
     let link_up = bridge.join().unwrap();
 
     assert!(ev_out.contains("SLAC paired"), "{ev_out}");
+    assert!(
+        ev_out.contains("charger MAC"),
+        "the listener saw no charger:\n{ev_out}"
+    );
     assert!(ev_out.contains(" 100 "), "no SLAC checkpoint:\n{ev_out}");
     assert!(
         ev_decoded.contains("SLAC"),

@@ -15,6 +15,7 @@ mod display;
 mod ev;
 mod evse;
 mod hardware;
+mod listen;
 
 mod record;
 mod session;
@@ -28,6 +29,7 @@ use ccs_linux::link::{Link, LinkMode};
 
 pub(crate) use ev::run as ev;
 pub(crate) use evse::run as evse;
+pub(crate) use listen::run as listen;
 
 use crate::config::{Config, Loaded};
 use record::Target;
