@@ -171,3 +171,46 @@ fn ev_and_evse_processes_pair_and_charge_over_the_tap_modem_simulator() {
     );
     assert!(link_up, "the simulated modems do not report the AVLN");
 }
+
+/// Ctrl-C at the car is the user's stop request: the session winds down normally
+/// (PowerDelivery stop, WeldingDetection, SessionStop) and the car exits 0.
+#[test]
+fn ctrl_c_at_the_car_ends_charging_normally() {
+    let hosts = TwoHosts::new().with_veth();
+    let dir = tempfile::tempdir().unwrap();
+    let mut evse = Proc::spawn_in(
+        &hosts.evse.name,
+        "evse",
+        dir.path(),
+        ccsplc(),
+        &["evse", "--interface", "evse0", "--no-slac", "--once"],
+        &[],
+    );
+    // No --charge-seconds: the simulated battery would charge for an hour.
+    let mut ev = Proc::spawn_in(
+        &hosts.ev.name,
+        "ev",
+        dir.path(),
+        ccsplc(),
+        &["ev", "--interface", "ev0", "--no-slac"],
+        &[],
+    );
+    let charging = std::time::Instant::now();
+    while !ev.output().contains("-> CurrentDemandReq") {
+        assert!(
+            charging.elapsed() < SESSION_LIMIT,
+            "no CurrentDemand:\n{}",
+            ev.output()
+        );
+        assert_eq!(ev.wait_for(Duration::ZERO), None, "{}", ev.output());
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    ev.signal("-INT");
+    let ev_code = ev.wait_for(Duration::from_secs(30));
+    let evse_code = evse.wait_for(Duration::from_secs(15));
+    let out = format!("{}\n--- evse:\n{}", ev.output(), evse.output());
+    assert_eq!(ev_code, Some(0), "{out}");
+    assert_eq!(evse_code, Some(0), "{out}");
+    assert!(out.contains("stop requested"), "{out}");
+    assert!(out.contains("<- SessionStopRes"), "{out}");
+}
