@@ -13,6 +13,7 @@ mod logging;
 mod run;
 mod sim_cmd;
 mod trace_text;
+mod web;
 
 use std::process::ExitCode;
 
