@@ -12,6 +12,10 @@ use crate::sys::packet::{PacketSocket, PacketType};
 /// The EtherType of HomePlug AV / Green PHY management messages.
 pub const ETHERTYPE_HOMEPLUG_AV: u16 = 0x88E1;
 
+/// `ETH_P_ALL` of `packet(7)`: a socket opened with it sees every frame of the interface, of
+/// any EtherType, in both directions (for recording a session: [`RawLink::recv_any`]).
+pub const ETHERTYPE_ALL: u16 = 0x0003;
+
 /// An async AF_PACKET socket for one EtherType on one interface.
 ///
 /// Call order: `open`, then `send`/`recv` from any task (both take `&self`; `recv` is
@@ -42,6 +46,19 @@ impl RawLink {
             let mut guard = self.fd.writable().await?;
             match guard.try_io(|inner| inner.get_ref().send(frame)) {
                 Ok(result) => return result.map(|_| ()),
+                Err(_would_block) => continue,
+            }
+        }
+    }
+
+    /// Receives one frame into `buf`, our own outgoing frames included (a socket opened for
+    /// [`ETHERTYPE_ALL`] sees both directions); says whether it was outgoing.
+    pub async fn recv_any(&self, buf: &mut [u8]) -> io::Result<(usize, bool)> {
+        loop {
+            let mut guard = self.fd.readable().await?;
+            match guard.try_io(|inner| inner.get_ref().recv(buf)) {
+                Ok(Ok((n, kind))) => return Ok((n, kind == PacketType::Outgoing)),
+                Ok(Err(e)) => return Err(e),
                 Err(_would_block) => continue,
             }
         }

@@ -28,12 +28,24 @@ pub(crate) enum Command {
     /// Exits 0 only if the session completed.
     Sim(SimArgs),
     /// Be the car (EVCC) on a real interface: pair with the charger (SLAC), find it (SDP) and
-    /// charge.
+    /// charge. Exits after the session (0 if it completed): pyPLC's `exit_on_session_end`,
+    /// always on for the car. Ctrl-C stops charging normally; a second Ctrl-C forces the safe
+    /// state and exits at once.
     Ev(RoleArgs),
     /// Be the charger (SECC) on a real interface: pair with cars that plug in and serve their
-    /// charging sessions.
+    /// charging sessions, one after another, until Ctrl-C (or one with `--once`).
     Evse(RoleArgs),
     /// Listen passively on the interface and log the SLAC, SDP and V2G traffic that is seen.
+    ///
+    /// Every frame is decoded live (as `ccsplc decode` does) and recorded with `--pcap` or
+    /// `capture.folder`; charger MACs are logged. With `listen.smart_listener = "join"` (pyPLC
+    /// `smart_listener_configuration = 1`) the NMK/NID seen in CM_SLAC_MATCH.CNF are set into
+    /// the local modem so that it joins the car's and charger's network.
+    ///
+    /// Limits of TP-Link modems (AR7420/QCA7420): a modem forwards to its host only broadcast,
+    /// multicast and unicast for that host, so after joining SDP is seen but the unicast
+    /// TCP/V2G session between car and charger is not. Spoofing a MAC to see it disturbs the
+    /// session and is not done (`join_and_spoof` acts as `join`). A port mirror sees all.
     Listen(ListenArgs),
     /// Convert single EXI messages to JSON and back.
     #[command(subcommand)]
@@ -130,6 +142,10 @@ pub(crate) struct RoleArgs {
     pub(crate) config: Option<PathBuf>,
     #[command(flatten)]
     pub(crate) common: CommonArgs,
+    /// Charger: serve one session, then exit (0 only if it completed). The car always exits
+    /// after its session.
+    #[arg(long)]
+    pub(crate) once: bool,
 }
 
 /// Arguments of `ccsplc listen`.

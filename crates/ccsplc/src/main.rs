@@ -10,7 +10,9 @@ mod config;
 mod decode_cmd;
 mod exi_cmd;
 mod logging;
+mod run;
 mod sim_cmd;
+mod trace_text;
 mod web;
 
 use std::process::ExitCode;
@@ -18,9 +20,6 @@ use std::process::ExitCode;
 use clap::Parser;
 
 use crate::cli::{Cli, Command, ConfigCommand};
-
-/// Exit code of a command whose capability is not built yet (and of usage errors).
-const EXIT_NOT_AVAILABLE: u8 = 2;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -41,24 +40,12 @@ fn main() -> ExitCode {
 fn run(command: Command) -> anyhow::Result<ExitCode> {
     match command {
         Command::Sim(args) => sim_cmd::run(&args),
-        Command::Ev(_) => not_built(
-            "ev",
-            "the car role needs the session machines and link drivers",
-        ),
-        Command::Evse(_) => not_built(
-            "evse",
-            "the charger role needs the session machines and link drivers",
-        ),
-        Command::Listen(_) => not_built("listen", "listen mode needs the link drivers"),
+        Command::Ev(args) => run::ev(&args),
+        Command::Evse(args) => run::evse(&args),
+        Command::Listen(args) => run::listen(&args),
         Command::Exi(command) => exi_cmd::run(command),
         Command::Decode(args) => decode_cmd::run(&args),
         Command::Config(ConfigCommand::Check(args)) => config::check(&args.file),
         Command::Config(ConfigCommand::Init(args)) => config::init(args.file.as_deref()),
     }
-}
-
-/// Says plainly that a command is not available yet and exits with code 2: no fake output.
-fn not_built(command: &str, why: &str) -> anyhow::Result<ExitCode> {
-    eprintln!("ccsplc {command}: not available in this build yet ({why}).");
-    Ok(ExitCode::from(EXIT_NOT_AVAILABLE))
 }

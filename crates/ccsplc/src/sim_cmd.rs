@@ -18,11 +18,10 @@ use std::rc::Rc;
 
 use anyhow::Context as _;
 use ccs_proto::capture::{RecorderConfig, SectionInfo, SessionRecorder, Timestamp};
-use ccs_proto::hardware::{ContactorRequest, CpState, HardwareCommand, LockRequest, Percent};
+use ccs_proto::hardware::Percent;
 use ccs_proto::session::{
-    self, EvccConfig, EvccSession, Outcome, SeccConfig, SeccSession, SessionEvent, V2gSession,
+    self, EvccConfig, EvccSession, Outcome, SeccConfig, SeccSession, V2gSession,
 };
-use ccs_proto::slac::SlacEvent;
 use ccs_proto::time::{Duration, Instant};
 use ccs_sim::world::{
     LinkMode, SessionFactory, SessionSlot, Side, SimReport, StopCondition, StopReason, World,
@@ -31,6 +30,7 @@ use ccs_sim::world::{
 
 use crate::cli::SimArgs;
 use crate::config::Config;
+use crate::trace_text::{TraceText, slac_text};
 use crate::web::{self, sim_feed::SimFeed};
 
 mod fault;
@@ -307,12 +307,12 @@ fn seconds(at: Instant) -> f64 {
     at.total_micros() as f64 / 1e6
 }
 
-/// Turns world events into display lines, throttling repeats.
+/// Turns world events into display lines, throttling repeats (the texts are
+/// [`crate::trace_text`]'s, shared with `ev`, `evse` and `listen`).
 #[derive(Debug, Default)]
 struct Display {
-    /// Per side: the last message name shown and when.
-    last_message: BTreeMap<Side, (&'static str, Instant)>,
-    supply_on: Option<bool>,
+    /// Per side: what was shown when.
+    texts: BTreeMap<Side, TraceText>,
 }
 
 impl Display {
@@ -335,7 +335,7 @@ impl Display {
 
     fn describe(&mut self, event: &WorldEvent) -> Option<String> {
         match &event.kind {
-            WorldEventKind::Slac(e) => slac_line(e),
+            WorldEventKind::Slac(e) => slac_text(e),
             WorldEventKind::SdpDiscovered(e) => Some(format!(
                 "SDP: charger at [{}]:{}, {}",
                 e.address,
@@ -355,8 +355,12 @@ impl Display {
                 remote.port()
             )),
             WorldEventKind::TcpClosed => Some("TCP closed".to_owned()),
-            WorldEventKind::Session(e) => self.session_line(event, e),
-            WorldEventKind::Command(c) => self.command_line(c),
+            WorldEventKind::Session(e) => self
+                .texts
+                .entry(event.side)
+                .or_default()
+                .session(event.at, e),
+            WorldEventKind::Command(c) => self.texts.entry(event.side).or_default().command(c),
             WorldEventKind::StopRequested(StopReason::ChargeTimeReached) => {
                 Some("charging time reached: stop requested".to_owned())
             }
@@ -367,98 +371,6 @@ impl Display {
             _ => None,
         }
     }
-
-    fn session_line(&mut self, event: &WorldEvent, e: &SessionEvent) -> Option<String> {
-        match e {
-            SessionEvent::ProtocolNegotiated {
-                protocol,
-                schema_id,
-            } => Some(format!("protocol {protocol} (SchemaID {schema_id})")),
-            SessionEvent::PhaseChanged(phase) => {
-                Some(format!("phase {phase:?} ({})", phase.checkpoint()))
-            }
-            SessionEvent::Sent { name, summary } => {
-                // Repeated messages at most once per virtual second per side.
-                if let Some((last, at)) = self.last_message.get(&event.side)
-                    && last == name
-                    && event.at < *at + Duration::from_secs(1)
-                {
-                    return None;
-                }
-                self.last_message.insert(event.side, (name, event.at));
-                Some(if summary.is_empty() {
-                    format!("-> {name}")
-                } else {
-                    format!("-> {name} {summary}")
-                })
-            }
-            SessionEvent::Failing(error) => Some(format!("failure, safe shutdown: {error}")),
-            SessionEvent::Finished(Outcome::Completed) => Some("session completed".to_owned()),
-            SessionEvent::Finished(Outcome::Failed(error)) => {
-                Some(format!("session failed: {error}"))
-            }
-            _ => None,
-        }
-    }
-
-    fn command_line(&mut self, command: &HardwareCommand) -> Option<String> {
-        match command {
-            HardwareCommand::CpState(CpState::B) => Some("CP state B".to_owned()),
-            HardwareCommand::CpState(CpState::C) => Some("CP state C".to_owned()),
-            HardwareCommand::Contactors(ContactorRequest::Closed) => {
-                Some("contactors: close".to_owned())
-            }
-            HardwareCommand::Contactors(ContactorRequest::Open) => {
-                Some("contactors: open".to_owned())
-            }
-            HardwareCommand::ConnectorLock(LockRequest::Lock) => Some("connector: lock".to_owned()),
-            HardwareCommand::ConnectorLock(LockRequest::Unlock) => {
-                Some("connector: unlock".to_owned())
-            }
-            HardwareCommand::PowerSupply(s) if self.supply_on != Some(s.enabled) => {
-                self.supply_on = Some(s.enabled);
-                Some(if s.enabled {
-                    format!(
-                        "power supply on: {:.1} V, {:.1} A",
-                        s.voltage.0, s.current.0
-                    )
-                } else {
-                    "power supply off".to_owned()
-                })
-            }
-            _ => None,
-        }
-    }
-}
-
-fn slac_line(e: &SlacEvent) -> Option<String> {
-    Some(match e {
-        SlacEvent::ModemFound {
-            modem_mac,
-            firmware,
-        } => format!("modem {modem_mac} found ({firmware})"),
-        SlacEvent::Ready { nid } => format!("SLAC ready, modem keyed (NID {nid})"),
-        SlacEvent::SessionStarted { ev_mac, .. } => format!("SLAC: car {ev_mac} started matching"),
-        SlacEvent::AttenuationReported { evse_mac, mean_db } => {
-            format!("SLAC: attenuation {mean_db:.1} dB to {evse_mac}")
-        }
-        SlacEvent::EvseChosen {
-            evse_mac,
-            mean_db,
-            candidates,
-        } => format!("SLAC: chose {evse_mac} ({mean_db:.1} dB, {candidates} answered)"),
-        SlacEvent::Paired {
-            evse_mac,
-            ev_mac,
-            nid,
-            ..
-        } => {
-            format!("SLAC paired: car {ev_mac} with charger {evse_mac} (NID {nid})")
-        }
-        SlacEvent::AttemptFailed { reason } => format!("SLAC attempt failed: {reason:?}"),
-        SlacEvent::Failed { reason } => format!("SLAC failed: {reason:?}"),
-        _ => return None,
-    })
 }
 
 fn outcome_text(outcome: Option<&Outcome>) -> String {
@@ -563,6 +475,7 @@ mod tests {
 
     use super::*;
     use crate::cli::{Cli, Command};
+    use ccs_proto::session::SessionEvent;
 
     fn sim_args(args: &[&str]) -> SimArgs {
         let argv = ["ccsplc", "sim"].iter().chain(args);

@@ -314,6 +314,11 @@ pub struct EvseLimits {
     /// PMax of the single SAScheduleList entry, as pyPLC sends it (50; the unit is W with
     /// multiplier 0 in DIN — pyPLC #14 left the scaling open, the BMW iX3 accepts it).
     pub schedule_p_max: i16,
+    /// SAScheduleTupleID of that entry. DIN's SAIDType allows any xs:short and pyPLC sends 0,
+    /// but ISO 15118-2 restricts SAIDType to 1-255 and Josev 0.31.2 applies that to DIN as
+    /// well: it rejects ChargeParameterDiscoveryRes with 0 and ends the session. 1 is valid
+    /// under both (real chargers send 1 or 10); 0 reproduces pyPLC byte for byte.
+    pub schedule_tuple_id: i16,
 }
 
 impl Default for EvseLimits {
@@ -327,6 +332,7 @@ impl Default for EvseLimits {
             current_regulation_tolerance: Amps(5.0),
             peak_current_ripple: Amps(5.0),
             schedule_p_max: 50,
+            schedule_tuple_id: 1,
         }
     }
 }

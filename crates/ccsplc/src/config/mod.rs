@@ -19,6 +19,7 @@ mod load;
 mod render;
 mod schema;
 mod sections;
+mod session_configs;
 mod validate;
 mod values;
 

@@ -700,6 +700,49 @@ impl Decoder {
     }
 }
 
+/// Decodes frames one at a time as they arrive (`ccsplc listen`): the incremental core of
+/// [`decode_capture`]. Roles (who is the EV, who the EVSE) are learned from each frame before
+/// it is decoded, instead of in a first pass over the whole file, so the first frames of a
+/// conversation may be labelled less precisely than `ccsplc decode` labels them afterwards.
+pub(crate) struct LiveDecoder {
+    d: Decoder,
+}
+
+impl LiveDecoder {
+    /// A decoder that has seen nothing.
+    pub(crate) fn new() -> Self {
+        Self {
+            d: Decoder {
+                roles: Roles::default(),
+                start: None,
+                events: Vec::new(),
+                stats: Stats::default(),
+                connections: Vec::new(),
+                by_key: HashMap::new(),
+                time: 0.0,
+                frame: 0,
+            },
+        }
+    }
+
+    /// Decodes one packet; returns the events it produced.
+    pub(crate) fn packet(&mut self, packet: &Packet<'_>) -> Vec<Event> {
+        if let Some(frame) = packet.ethernet()
+            && let Ok(link) = LinkFrame::parse(&frame)
+        {
+            self.d.roles.learn(&link, &frame);
+            self.d.roles.resolve_modems();
+        }
+        self.d.packet(packet);
+        std::mem::take(&mut self.d.events)
+    }
+
+    /// The counters so far.
+    pub(crate) fn stats(&self) -> &Stats {
+        &self.d.stats
+    }
+}
+
 /// Decodes a whole capture held in memory. Fails only if the file is not a capture at all;
 /// a file that breaks off later ends with an `error` event after everything before it.
 pub(crate) fn decode_capture(bytes: &[u8]) -> Result<Decoding, CaptureError> {

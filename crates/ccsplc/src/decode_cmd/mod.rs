@@ -10,6 +10,7 @@
 //! The line of a V2G message is [`ccs_proto::trace::V2gSummary`], the same as in the live trace.
 
 mod engine;
+pub(crate) use engine::LiveDecoder;
 mod event;
 mod plot;
 mod tcp;

@@ -337,6 +337,7 @@ impl Secc {
             current_regulation_tolerance: l.current_regulation_tolerance,
             peak_current_ripple: l.peak_current_ripple,
             schedule_p_max: self.config.limits.schedule_p_max,
+            schedule_tuple_id: self.config.limits.schedule_tuple_id,
         }
     }
 

@@ -500,6 +500,8 @@ pub struct EvseDcParameters {
     pub peak_current_ripple: f32,
     /// PMax of the one PMaxScheduleEntry (pyPLC: 50).
     pub schedule_p_max: i16,
+    /// SAScheduleTupleID of the one SAScheduleTuple (pyPLC: 0).
+    pub schedule_tuple_id: i16,
 }
 
 impl EvseDcParameters {
@@ -513,6 +515,7 @@ impl EvseDcParameters {
         current_regulation_tolerance: 5.0,
         peak_current_ripple: 5.0,
         schedule_p_max: 50,
+        schedule_tuple_id: 0,
     };
 }
 
@@ -547,7 +550,7 @@ pub fn charge_parameter_discovery_res(
             evse_processing: processing(finished),
             sa_schedules: SASchedules::SAScheduleList(SAScheduleListType {
                 sa_schedule_tuple: vec![SAScheduleTupleType {
-                    sa_schedule_tuple_id: 0,
+                    sa_schedule_tuple_id: p.schedule_tuple_id,
                     p_max_schedule: PMaxScheduleType {
                         p_max_schedule_id: 0,
                         p_max_schedule_entry: vec![PMaxScheduleEntryType {

@@ -1,0 +1,207 @@
+//! From the configuration to the session machines' configurations ([`EvccConfig`],
+//! [`SeccConfig`]) and the driver's policy ([`DriverPolicy`]): pyPLC's settings that shape a
+//! session, with pyPLC's meaning (`reference/pyplc-behaviour.md` §9, §10).
+
+use ccs_proto::hardware::{Amps, Percent, Volts, WattHours, Watts};
+use ccs_proto::session::{
+    self, DriverPolicy, EvccConfig, PrechargeVoltageSource as CorePrechargeSource, ProtocolOffer,
+    SeccConfig,
+};
+
+use super::Config;
+use super::values::{AnalogInputDevice, ChargeParameterBackend, DigitalOutputDevice};
+use super::values::{PrechargeVoltageSource, Protocol};
+
+/// The SchemaID the car announces for each protocol (pyPLC and the Ioniq use 1 for DIN).
+fn schema_id(protocol: Protocol) -> u8 {
+    match protocol {
+        Protocol::Din => 1,
+        Protocol::Iso2 => 2,
+        Protocol::Iso20Dc => 3,
+        Protocol::Iso20Bpt => 4,
+    }
+}
+
+fn volts(v: f64) -> Volts {
+    Volts(v as f32)
+}
+
+fn amps(a: f64) -> Amps {
+    Amps(a as f32)
+}
+
+impl Config {
+    /// Whether no hardware adapter is configured: the simulated vehicle or charger of
+    /// `ccs-io` stands in (it reports every value, feedback included).
+    pub(crate) fn simulated_hardware(&self) -> bool {
+        let h = &self.hardware;
+        h.digital_output_device == DigitalOutputDevice::None
+            && h.analog_input_device == AnalogInputDevice::None
+            && h.charge_parameter_backend == ChargeParameterBackend::None
+    }
+
+    /// Whether the configured devices report contactor and lock feedback. pyPLC's devices
+    /// other than `celeron55device` have none (its `hardwareInterface.py` assumes the
+    /// switching happened); the simulated vehicle reports both.
+    fn has_feedback(&self) -> bool {
+        self.simulated_hardware()
+            || self.hardware.digital_output_device == DigitalOutputDevice::Celeron55device
+    }
+
+    /// The car's session configuration: protocols in priority order, the standard's timers
+    /// with the file's overrides, pyPLC's precharge and charge-loop settings, the quirks.
+    pub(crate) fn evcc_config(&self) -> EvccConfig {
+        let s = &self.session;
+        let c = &self.charging;
+        let mut e = EvccConfig::default();
+        e.protocols = s
+            .protocols
+            .iter()
+            .enumerate()
+            .map(|(i, &p)| ProtocolOffer {
+                protocol: session::Protocol::from(p),
+                priority: u8::try_from(i + 1).unwrap_or(20).min(20),
+                schema_id: schema_id(p),
+            })
+            .collect();
+        let t = &mut e.timeouts;
+        if let Some(d) = s.v2g_evcc_msg_timeout {
+            t.msg_timeout = d.into();
+            t.current_demand_msg_timeout = d.into();
+        }
+        if let Some(d) = s.v2g_evcc_ongoing_timeout {
+            t.ongoing_timeout = d.into();
+        }
+        if let Some(d) = s.v2g_evcc_cable_check_timeout {
+            t.cable_check_timeout = d.into();
+        }
+        if let Some(d) = s.v2g_evcc_pre_charge_timeout {
+            t.pre_charge_timeout = d.into();
+        }
+        e.quirks.accept_ok_in_session_setup_res = s.accept_ok_for_new_session;
+        e.quirks
+            .accept_finished_not_ready_in_charge_parameter_discovery =
+            s.accept_finished_with_evse_not_ready;
+        e.ev.max_voltage = volts(c.max_voltage);
+        e.ev.max_current = amps(c.max_current);
+        e.ev.max_power = Watts(c.max_power as f32);
+        e.ev.energy_capacity = WattHours(c.energy_capacity as f32);
+        e.ev.energy_request = WattHours(c.energy_request as f32);
+        e.ev.full_soc = Percent(f32::from(c.full_soc));
+        e.ev.bulk_soc = Percent(f32::from(c.bulk_soc));
+        e.ev.send_limits_in_current_demand = s.send_ev_maximum_limits_in_current_demand;
+        e.u_delta_max_for_end_of_precharge = volts(s.precharge_delta_max);
+        e.precharge_voltage_source = match s.precharge_voltage_source {
+            PrechargeVoltageSource::Charger => CorePrechargeSource::EvsePresentVoltage,
+            PrechargeVoltageSource::Inlet => CorePrechargeSource::InletVoltage,
+        };
+        e.use_physical_inlet_voltage_during_chargeloop = c.show_inlet_voltage;
+        e.charge_target_voltage = volts(c.target_voltage);
+        e.charge_target_current = amps(c.target_current);
+        // pyPLC without a battery backend charges as if the battery had `battery_voltage`;
+        // with real hardware the measurement is required (closing the contactors on a guess
+        // would be unsafe).
+        e.fallback_battery_voltage = self.simulated_hardware().then(|| volts(c.battery_voltage));
+        e.soc_simulation = c.soc_simulation;
+        e.light_bulb_demo = c.light_bulb_demo;
+        e.contactor_feedback = self.has_feedback();
+        e.lock_feedback = self.has_feedback();
+        e.charge_duration = c.charge_duration.map(Into::into);
+        e
+    }
+
+    /// The charger's session configuration: accepted protocols, EVSEID, DC limits, timers.
+    pub(crate) fn secc_config(&self) -> SeccConfig {
+        let s = &self.session;
+        let c = &self.charging;
+        let mut e = SeccConfig::default();
+        e.protocols = self.protocols();
+        if let Some(d) = s.v2g_secc_sequence_timeout {
+            e.timeouts.sequence_timeout = d.into();
+        }
+        e.evse_id = s.evse_id.as_bytes().to_vec();
+        e.limits.max_voltage = volts(c.evse_max_voltage);
+        e.limits.min_voltage = volts(c.evse_min_voltage);
+        e.limits.max_current = amps(c.evse_max_current);
+        e.limits.min_current = amps(c.evse_min_current);
+        e.limits.max_power = Watts(c.evse_max_power as f32);
+        e.limits.current_regulation_tolerance = amps(c.evse_current_regulation_tolerance);
+        e.limits.peak_current_ripple = amps(c.evse_peak_current_ripple);
+        e.evse_simulate_precharge = c.evse_simulate_precharge;
+        // The simulated charger has an isolation monitor; pyPLC's devices have none.
+        e.isolation_monitor = self.simulated_hardware();
+        e
+    }
+
+    /// What the drivers do between sessions.
+    pub(crate) fn driver_policy(&self) -> DriverPolicy {
+        let mut p = DriverPolicy::default();
+        p.exit_on_session_end = self.general.exit_on_session_end;
+        p.allow_new_session_after_stopping = self.session.allow_new_session_after_stop;
+        p
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Duration;
+
+    #[test]
+    fn pyplc_settings_reach_the_car() {
+        let mut c = Config::default();
+        c.session.precharge_delta_max = 5.0;
+        c.session.precharge_voltage_source = PrechargeVoltageSource::Inlet;
+        c.charging.show_inlet_voltage = true;
+        c.charging.target_voltage = 380.0;
+        c.charging.soc_simulation = false;
+        c.charging.light_bulb_demo = true;
+        c.charging.charge_duration = Some(Duration::from_secs(7));
+        let e = c.evcc_config();
+        assert_eq!(e.u_delta_max_for_end_of_precharge, Volts(5.0));
+        assert_eq!(
+            e.precharge_voltage_source,
+            CorePrechargeSource::InletVoltage
+        );
+        assert!(e.use_physical_inlet_voltage_during_chargeloop);
+        assert_eq!(e.charge_target_voltage, Volts(380.0));
+        assert!(!e.soc_simulation && e.light_bulb_demo);
+        assert_eq!(
+            e.charge_duration,
+            Some(ccs_proto::time::Duration::from_secs(7))
+        );
+        assert_eq!(e.protocols[0].protocol, session::Protocol::Din70121);
+        assert_eq!((e.protocols[0].priority, e.protocols[0].schema_id), (1, 1));
+        // The simulated vehicle reports feedback and may use pyPLC's battery voltage.
+        assert!(e.contactor_feedback && e.lock_feedback);
+        assert_eq!(e.fallback_battery_voltage, Some(Volts(230.0)));
+    }
+
+    #[test]
+    fn devices_without_feedback_are_waited_for() {
+        let mut c = Config::default();
+        c.hardware.digital_output_device = DigitalOutputDevice::Dieter;
+        let e = c.evcc_config();
+        assert!(!e.contactor_feedback && !e.lock_feedback);
+        assert_eq!(e.fallback_battery_voltage, None);
+        c.hardware.digital_output_device = DigitalOutputDevice::Celeron55device;
+        let e = c.evcc_config();
+        assert!(e.contactor_feedback && e.lock_feedback);
+    }
+
+    #[test]
+    fn charger_settings_and_policy() {
+        let mut c = Config::default();
+        c.charging.evse_simulate_precharge = false;
+        c.charging.evse_max_current = 125.0;
+        c.session.evse_id = "DE*ABC".into();
+        c.session.allow_new_session_after_stop = false;
+        c.general.exit_on_session_end = true;
+        let s = c.secc_config();
+        assert!(!s.evse_simulate_precharge);
+        assert_eq!(s.limits.max_current, Amps(125.0));
+        assert_eq!(s.evse_id, b"DE*ABC".to_vec());
+        let p = c.driver_policy();
+        assert!(p.exit_on_session_end && !p.allow_new_session_after_stopping);
+    }
+}

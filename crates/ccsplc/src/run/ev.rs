@@ -1,0 +1,181 @@
+//! `ccsplc ev`: one charging session as the car.
+//!
+//! Modem (unless `--no-slac`/`--no-modem`) → SLAC as EV → SDP client → TCP (TLS when the
+//! configuration allows it and the charger offers it) → the EVCC session with the hardware
+//! hub → summary. Exit 0 only when the session completed.
+//!
+//! The car always exits after its session: pyPLC's `exit_on_session_end` was made for this
+//! (one process and one log per session; a wrapper script or systemd restarts the process for
+//! the next plug-in), and a car that has finished charging has nothing more to say until it
+//! is unplugged and plugged in again.
+
+use std::process::ExitCode;
+
+use anyhow::Context as _;
+use ccs_linux::clock::Clock;
+use ccs_linux::sdp::{DEFAULT_SDP_HOP_LIMIT, discover_secc};
+use ccs_linux::slac::{random_bytes, run_slac};
+use ccs_linux::tcp::{ConnectOptions, connect};
+use ccs_linux::tls::{TlsClientConfig, TlsProfile};
+use ccs_proto::homeplug::MacAddress;
+use ccs_proto::session::{EvccSession, Outcome};
+use ccs_proto::slac::EvSlac;
+
+use super::display::{CHECKPOINT_SDP, CHECKPOINT_TCP, Trace, outcome_text};
+use super::hardware::{Hardware, Side};
+use super::record::{Recording, spawn_frame_capture};
+use super::signals::Signals;
+use super::{EXIT_FAILED, load, mode_text, open_link, recording_target, runtime};
+use crate::cli::RoleArgs;
+use crate::config::{Config, TlsMode};
+
+/// Runs `ccsplc ev`.
+pub(crate) fn run(args: &RoleArgs) -> anyhow::Result<ExitCode> {
+    let loaded = load(args.config.as_deref(), Some(&args.common))?;
+    let config = loaded.config;
+    let target = recording_target(&config, args.common.pcap.as_ref());
+    runtime()?.block_on(async move {
+        let completed = car(&config, target).await?;
+        Ok(if completed {
+            ExitCode::SUCCESS
+        } else {
+            ExitCode::from(EXIT_FAILED)
+        })
+    })
+}
+
+/// The TLS client settings of the configuration, if TLS may be used.
+fn tls_client(config: &Config) -> anyhow::Result<Option<TlsClientConfig>> {
+    if config.tls.mode == TlsMode::Off {
+        return Ok(None);
+    }
+    let anchors = config
+        .tls
+        .trust_anchors
+        .clone()
+        .context("tls.mode allows TLS but tls.trust_anchors is not set")?;
+    let mut tls = TlsClientConfig::new(TlsProfile::Iso15118_2, anchors);
+    tls.certificate_chain
+        .clone_from(&config.tls.certificate_chain);
+    tls.private_key.clone_from(&config.tls.private_key);
+    tls.key_log.clone_from(&config.tls.key_log);
+    Ok(Some(tls))
+}
+
+async fn car(config: &Config, target: super::record::Target) -> anyhow::Result<bool> {
+    let mut signals = Signals::install()?;
+    let tls = tls_client(config)?;
+    let link = open_link(config).await?;
+    let iface = link.interface.clone();
+    let header = format!(
+        "ccsplc ev: car on {} ({}, {}), protocols {:?}",
+        iface.name,
+        iface.mac_string(),
+        mode_text(link.mode),
+        config.protocols()
+    );
+    let recording = Recording::new(target, &iface.name, "car", &header);
+    let capture = spawn_frame_capture(&recording, &iface.name, iface.index);
+    let hardware = Hardware::start(config, Side::Vehicle)?;
+    let mut trace = Trace::new("EV", recording.clone());
+    trace.line(&header);
+    trace.line(&format!("hardware: {}", hardware.adapters.join(", ")));
+    let clock = Clock::new();
+
+    let outcome = connect_and_charge(
+        config,
+        &link,
+        tls,
+        &clock,
+        &hardware,
+        &mut trace,
+        &mut signals,
+    )
+    .await;
+    let outcome = match outcome {
+        Ok(outcome) => outcome,
+        Err(e) => {
+            trace.line(&format!("failed: {e:#}"));
+            None
+        }
+    };
+    let completed = matches!(outcome, Some(Outcome::Completed));
+    trace.line(&format!(
+        "summary: session {}, {} messages, {} CurrentDemand",
+        outcome_text(outcome.as_ref()),
+        trace.messages,
+        trace.current_demand
+    ));
+    hardware.force_safe_state();
+    hardware.stop();
+    if let Some(capture) = capture {
+        // Let the last frames (TCP FIN) reach the capture.
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        capture.abort();
+    }
+    for (path, records) in recording.finish() {
+        println!("Capture: {} ({records} records)", path.display());
+    }
+    println!(
+        "Result: session {}",
+        if completed { "completed" } else { "FAILED" }
+    );
+    Ok(completed)
+}
+
+/// SLAC, SDP, TCP and the session; a Ctrl-C before the session ends the attempt.
+async fn connect_and_charge(
+    config: &Config,
+    link: &ccs_linux::link::Link,
+    tls: Option<TlsClientConfig>,
+    clock: &Clock,
+    hardware: &Hardware,
+    trace: &mut Trace,
+    signals: &mut Signals,
+) -> anyhow::Result<Option<Outcome>> {
+    let iface = &link.interface;
+    let setup = async {
+        if let Some(raw) = &link.raw {
+            let mut machine = EvSlac::new(
+                config.ev_slac(),
+                MacAddress::from(iface.mac),
+                random_bytes()?,
+            );
+            machine.start(clock.now());
+            run_slac(raw, &mut machine, clock, |e| trace.slac(e))
+                .await
+                .context("SLAC")?;
+        }
+        let found = discover_secc(iface, config.sdp_client(), DEFAULT_SDP_HOP_LIMIT, clock)
+            .await
+            .context("SDP")?;
+        trace.line_at(
+            CHECKPOINT_SDP,
+            &format!(
+                "SDP: charger at {}, {}",
+                found.address,
+                if found.tls { "TLS" } else { "no TLS" }
+            ),
+        );
+        let mut options = ConnectOptions::default();
+        options.tls = tls;
+        let conn = connect(found.address, found.tls, &options)
+            .await
+            .context("connecting to the charger")?;
+        let tls_text = conn
+            .tls_info()
+            .map_or_else(String::new, |t| format!(" ({} {})", t.version, t.cipher));
+        trace.line_at(
+            CHECKPOINT_TCP,
+            &format!("TCP connected to {}{tls_text}", conn.peer()),
+        );
+        anyhow::Ok(conn)
+    };
+    let conn = tokio::select! {
+        conn = setup => conn?,
+        _ = signals.next() => anyhow::bail!("stopped by the user before the session started"),
+    };
+    let mut session = EvccSession::new(config.evcc_config(), iface.mac, clock.now());
+    let outcome = super::session::drive(conn, &mut session, clock, hardware, trace, signals).await;
+    Ok(outcome)
+}
