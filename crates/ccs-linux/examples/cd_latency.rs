@@ -139,9 +139,9 @@ fn client(address: SocketAddrV6, requests: usize) -> Vec<Duration> {
         let start = Instant::now();
         stream.write_all(&frame).unwrap();
         stream.read_exact(&mut header).unwrap();
-        let (repr, _) = v2gtp::parse_datagram(&header).unwrap_or_else(|e| {
-            panic!("bad V2GTP header {header:02x?}: {e:?}");
-        });
+        let view = v2gtp::Header::new_unchecked(&header[..]);
+        let repr = v2gtp::HeaderRepr::parse(&view)
+            .unwrap_or_else(|e| panic!("bad V2GTP header {header:02x?}: {e:?}"));
         let len = repr.payload_length as usize;
         payload.resize(len, 0);
         stream.read_exact(&mut payload).unwrap();
