@@ -26,6 +26,10 @@ command -v java >/dev/null 2>&1 || need_apt+=(openjdk-17-jre-headless)
 python3 -c 'import ensurepip, venv' >/dev/null 2>&1 || need_apt+=(python3-venv)
 # MQTT adapter tests (ccs-io) start their own mosquitto broker on a free loopback port.
 command -v mosquitto >/dev/null 2>&1 || need_apt+=(mosquitto)
+# The dashboard's browser test (crates/ccsplc/tests/dashboard_browser.rs) drives headless
+# Chromium through chromedriver (WebDriver).
+command -v chromium >/dev/null 2>&1 || need_apt+=(chromium)
+command -v chromedriver >/dev/null 2>&1 || need_apt+=(chromium-driver)
 
 if [ ${#need_apt[@]} -gt 0 ]; then
     echo "== installing ${need_apt[*]}"

@@ -36,6 +36,7 @@ impl<'a> Decoder<'a> {
     }
 
     /// Names what is being decoded, for error messages. Returns the previous name.
+    #[inline]
     pub fn set_expected(&mut self, expected: &'static str) -> &'static str {
         core::mem::replace(&mut self.expected, expected)
     }
@@ -56,10 +57,24 @@ impl<'a> Decoder<'a> {
     }
 
     /// Reads `n` bits (at most 64) as an unsigned number, MSB first.
+    #[inline]
     pub fn bits(&mut self, n: u32) -> Result<u64, Error> {
         debug_assert!(n <= 64);
         if n as usize > self.remaining_bits() {
             return Err(self.error(ErrorKind::UnexpectedEnd));
+        }
+        let byte = self.bit / 8;
+        let offset = (self.bit % 8) as u32;
+        // Fast path: the bits lie in the eight bytes from `byte`.
+        if n > 0
+            && n + offset <= 64
+            && let Some(window) = self.data.get(byte..byte + 8)
+        {
+            let mut word = [0u8; 8];
+            word.copy_from_slice(window);
+            let value = (u64::from_be_bytes(word) << offset) >> (64 - n);
+            self.bit += n as usize;
+            return Ok(value);
         }
         let mut value = 0u64;
         let mut left = n;
@@ -81,6 +96,7 @@ impl<'a> Decoder<'a> {
     /// Reads the event code of a grammar state with `productions` first-level productions plus
     /// the non-strict escape slot, and returns the production taken. The escape (second-level
     /// events) and productions we do not decode are errors.
+    #[inline]
     pub fn event<P: Production>(&mut self, productions: &[P]) -> Result<P, Error> {
         let count = productions.len() as u32;
         let code = self.bits(code_width(count + 1))? as u32;
@@ -99,6 +115,7 @@ impl<'a> Decoder<'a> {
 
     /// Reads the event code of a state whose only first-level production is the expected one
     /// (CH of a simple-typed element, or its EE): one bit, 0.
+    #[inline]
     pub fn only(&mut self) -> Result<(), Error> {
         match self.bits(1)? {
             0 => Ok(()),
@@ -120,16 +137,19 @@ impl<'a> Decoder<'a> {
     }
 
     /// Reads a boolean (one bit).
+    #[inline]
     pub fn boolean(&mut self) -> Result<bool, Error> {
         Ok(self.bits(1)? == 1)
     }
 
     /// Reads an n-bit unsigned integer (bounded integer ranges and enumerations).
+    #[inline]
     pub fn nbit(&mut self, n: u32) -> Result<u64, Error> {
         self.bits(n)
     }
 
     /// Reads an EXI unsigned integer (7-bit groups, least significant first) into a `u64`.
+    #[inline]
     pub fn unsigned(&mut self) -> Result<u64, Error> {
         let mut value = 0u64;
         let mut shift = 0u32;
@@ -189,7 +209,7 @@ impl<'a> Decoder<'a> {
             }));
         }
         let len = len as usize;
-        if len * 8 > self.remaining_bits() {
+        if len > self.remaining_bits() / 8 {
             return Err(self.error(ErrorKind::UnexpectedEnd));
         }
         let mut out = Vec::with_capacity(len);
@@ -217,7 +237,7 @@ impl<'a> Decoder<'a> {
         }
         let len = len as usize;
         // Every character takes at least one octet.
-        if len * 8 > self.remaining_bits() {
+        if len > self.remaining_bits() / 8 {
             return Err(self.error(ErrorKind::UnexpectedEnd));
         }
         let mut out = String::with_capacity(len);

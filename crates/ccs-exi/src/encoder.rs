@@ -8,28 +8,30 @@ use crate::{BigInt, HEADER, Production, code_width};
 /// Writes an EXI stream MSB first into a growing buffer.
 #[derive(Clone, Debug, Default)]
 pub struct Encoder {
+    /// Complete bytes.
     buf: Vec<u8>,
-    /// Bits used in the last byte of `buf` (0 = the last byte is full or there is none).
-    used: u32,
+    /// Pending bits (the low `pending` bits of `acc`), fewer than 8 between calls.
+    acc: u64,
+    pending: u32,
     expected: &'static str,
 }
 
 impl Encoder {
     /// An empty encoder.
     pub fn new() -> Self {
-        Self::default()
+        Self {
+            buf: Vec::with_capacity(64),
+            ..Self::default()
+        }
     }
 
     /// Bits written so far.
     pub fn bit_position(&self) -> usize {
-        if self.used == 0 {
-            self.buf.len() * 8
-        } else {
-            (self.buf.len() - 1) * 8 + self.used as usize
-        }
+        self.buf.len() * 8 + self.pending as usize
     }
 
     /// Names what is being encoded, for error messages. Returns the previous name.
+    #[inline]
     pub fn set_expected(&mut self, expected: &'static str) -> &'static str {
         core::mem::replace(&mut self.expected, expected)
     }
@@ -45,25 +47,29 @@ impl Encoder {
     }
 
     /// Writes the low `n` bits of `value` (n at most 64), MSB first.
+    #[inline]
     pub fn bits(&mut self, n: u32, value: u64) {
-        let mut left = n;
-        while left > 0 {
-            if self.used == 0 {
-                self.buf.push(0);
-            }
-            let free = 8 - self.used;
-            let take = free.min(left);
-            let chunk = ((value >> (left - take)) & ((1u64 << take) - 1)) as u8;
-            if let Some(last) = self.buf.last_mut() {
-                *last |= chunk << (free - take);
-            }
-            self.used = (self.used + take) % 8;
-            left -= take;
+        debug_assert!(n <= 64);
+        if n > 32 {
+            self.bits(n - 32, value >> 32);
+            self.bits(32, value & 0xffff_ffff);
+            return;
         }
+        if n == 0 {
+            return;
+        }
+        self.acc = (self.acc << n) | (value & ((1u64 << n) - 1));
+        self.pending += n;
+        while self.pending >= 8 {
+            self.pending -= 8;
+            self.buf.push((self.acc >> self.pending) as u8);
+        }
+        self.acc &= (1u64 << self.pending) - 1;
     }
 
     /// Writes the event code of `production` in a state with the given first-level
     /// productions (plus the non-strict escape slot).
+    #[inline]
     pub fn event<P: Production + PartialEq>(
         &mut self,
         productions: &[P],
@@ -77,6 +83,7 @@ impl Encoder {
     }
 
     /// Writes the event code of the only production of a state (one bit, 0).
+    #[inline]
     pub fn only(&mut self) {
         self.bits(1, 0);
     }
@@ -97,6 +104,7 @@ impl Encoder {
     }
 
     /// Writes an EXI unsigned integer.
+    #[inline]
     pub fn unsigned(&mut self, mut value: u64) {
         loop {
             let group = value & 0x7f;
@@ -148,7 +156,10 @@ impl Encoder {
     }
 
     /// Pads with zero bits to the byte boundary and returns the stream.
-    pub fn finish(self) -> Vec<u8> {
+    pub fn finish(mut self) -> Vec<u8> {
+        if self.pending > 0 {
+            self.buf.push((self.acc << (8 - self.pending)) as u8);
+        }
         self.buf
     }
 }

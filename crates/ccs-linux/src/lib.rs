@@ -18,6 +18,8 @@
 //!   V2GTP messages.
 //! - [`session::run_session`]: runs any `ccs_proto::session::V2gSession` over a V2G
 //!   connection, with the hardware adapters and stop requests as channels.
+//! - [`pnc`]: ISO 15118-2 Plug & Charge cryptography with OpenSSL (contract signatures, chain
+//!   validation, a file-based certificate backend) behind the core's traits.
 //! - [`tap`]: the TAP bridge of the modem simulator for namespace tests: one TAP device in each
 //!   of two namespaces, frames moved between them by a pluggable [`tap::Forwarder`]:
 //!   [`tap::AlwaysBridge`] (a cable) or [`modem_sim::PowerlineForwarder`] (two simulated
@@ -34,6 +36,7 @@ pub mod error;
 pub mod iface;
 pub mod link;
 pub mod modem_sim;
+pub mod pnc;
 pub mod raw;
 pub mod sdp;
 pub mod session;

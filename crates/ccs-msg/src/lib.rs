@@ -74,9 +74,19 @@ extern crate alloc;
 
 pub mod codec;
 mod generated;
+#[cfg(any(test, feature = "random"))]
+pub mod random;
 mod rt;
 #[cfg(feature = "serde")]
 mod serde_util;
+#[cfg(all(
+    test,
+    feature = "app_handshake",
+    feature = "din",
+    feature = "iso2",
+    feature = "iso20"
+))]
+mod tests;
 
 pub use ccs_exi::{Error, ErrorKind};
 
@@ -100,10 +110,12 @@ pub mod app_handshake {
 
 /// W3C XML Signature types (shared by all V2G schemas) and the xmldsig-only fragment grammar
 /// with which `SignedInfo` is digested.
+#[cfg(any(feature = "din", feature = "iso2", feature = "iso20"))]
 pub mod xmldsig {
     pub use crate::generated::xmldsig::*;
 }
 
+#[cfg(any(feature = "din", feature = "iso2"))]
 macro_rules! v2g_message_schema {
     ($name:literal) => {
         /// Decodes a `V2G_Message` document. Any other root element is

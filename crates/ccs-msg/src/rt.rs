@@ -6,6 +6,12 @@
 //! SessionID (pyPLC's `809a0011d00000`, accepted by OpenV2G and libcbv2g). Encoding ("strict
 //! out") checks every facet.
 
+// A build with only some schemas uses only some of these codecs.
+#![cfg_attr(
+    not(all(feature = "din", feature = "iso2", feature = "iso20")),
+    allow(dead_code)
+)]
+
 use alloc::string::String;
 use alloc::vec::Vec;
 

@@ -1,6 +1,12 @@
 //! JSON representation of binary values (lowercase hex, as pyPLC and OpenV2Gx print them) and
 //! of unbounded integers (decimal strings).
 
+// A build with only some schemas uses only some of these codecs.
+#![cfg_attr(
+    not(all(feature = "din", feature = "iso2", feature = "iso20")),
+    allow(dead_code)
+)]
+
 use alloc::format;
 use alloc::string::{String, ToString};
 use alloc::vec::Vec;

@@ -72,3 +72,51 @@ fn pyplc_din_capture_round_trips() {
     let counts = check_capture("captures/interop_pyplc-e19519f_evse-pev-sim_din_veth.pcap");
     assert_eq!(counts.values().sum::<usize>(), 676, "{counts:?}");
 }
+
+/// The Josev SECC signs the ISO-2 SalesTariff (Id "id1"): the Reference's DigestValue is the
+/// SHA-256 of the EXI fragment of that SalesTariff ([V2G2-771], exi-v2g.md §1.6). Our fragment
+/// encoding must produce exactly the bytes the signer hashed.
+#[test]
+fn iso2_sales_tariff_fragment_matches_the_signed_digest() {
+    use sha2::{Digest, Sha256};
+
+    let pcap = std::fs::read(shared_path(
+        "captures/interop_josev0.31.2_secc-evcc_din-iso2-iso20dc_veth.pcap",
+    ))
+    .expect("capture readable");
+    let mut checked = 0;
+    for m in support::v2gtp_messages(&pcap) {
+        if m.payload_type != 0x8001 || !m.payload.starts_with(&[0x80, 0x98]) {
+            continue;
+        }
+        let msg = iso2::decode(&m.payload).expect("ISO-2 message decodes");
+        let Some(signature) = &msg.header.signature else {
+            continue;
+        };
+        let Some(iso2::BodyElement::ChargeParameterDiscoveryRes(res)) = &msg.body.body_element
+        else {
+            continue;
+        };
+        let Some(iso2::SASchedules::SAScheduleList(list)) = &res.sa_schedules else {
+            panic!("signed response without schedules");
+        };
+        let tariff = list.sa_schedule_tuple[0]
+            .sales_tariff
+            .clone()
+            .expect("signed tariff");
+        let reference = &signature.signed_info.reference[0];
+        assert_eq!(reference.uri.as_deref(), Some("#id1"));
+        let fragment = iso2::Fragment::SalesTariff(tariff)
+            .encode()
+            .expect("fragment encodes");
+        assert_eq!(
+            Sha256::digest(&fragment).as_slice(),
+            reference.digest_value.as_slice()
+        );
+        checked += 1;
+    }
+    assert!(
+        checked > 0,
+        "no signed ChargeParameterDiscoveryRes in the capture"
+    );
+}

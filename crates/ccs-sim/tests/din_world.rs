@@ -206,3 +206,48 @@ fn a_car_that_arrives_long_after_power_up_still_gets_a_fresh_charger_session() {
     assert!(report.completed(), "{report:#?}");
     assert!(report.tcp_connected_at.unwrap() > Instant::ZERO + Duration::from_secs(90));
 }
+
+#[test]
+fn a_user_stop_ends_charging_early_and_normally() {
+    let mut config = WorldConfig::default();
+    config.stop = StopCondition::after(Duration::from_secs(600));
+    let mut world = World::new(config, Box::new(din_sessions)).unwrap();
+    assert!(
+        !world.request_user_stop(),
+        "no session yet: nothing to stop"
+    );
+    let mut charging_since = None;
+    let mut stop_events = 0;
+    while world.step() {
+        while let Some(e) = world.poll_event() {
+            match e.kind {
+                WorldEventKind::Session(SessionEvent::PhaseChanged(Phase::Charging))
+                    if e.side == Side::Ev =>
+                {
+                    charging_since = Some(e.at);
+                }
+                WorldEventKind::StopRequested(ccs_sim::world::StopReason::UserRequest) => {
+                    stop_events += 1;
+                }
+                _ => {}
+            }
+        }
+        if let Some(since) = charging_since
+            && world.now() >= since + Duration::from_secs(5)
+        {
+            assert!(world.request_user_stop());
+            assert!(world.request_user_stop(), "a second press changes nothing");
+        }
+    }
+    let report = world.report();
+    assert!(report.completed(), "{report:#?}");
+    assert_eq!(stop_events, 1);
+    let charged = report
+        .phase_at(Side::Ev, Phase::PowerDeliveryStop)
+        .unwrap()
+        .saturating_duration_since(report.phase_at(Side::Ev, Phase::Charging).unwrap());
+    assert!(
+        charged < Duration::from_secs(10),
+        "stopped after {charged:?}, not after the configured 600 s"
+    );
+}

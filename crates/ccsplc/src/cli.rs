@@ -87,6 +87,10 @@ pub(crate) struct CommonArgs {
     /// Serve the live dashboard on this address, e.g. 127.0.0.1:8080.
     #[arg(long, value_name = "ADDR")]
     pub(crate) web: Option<String>,
+    /// The token the dashboard's controls require off loopback (overrides `[web] token`; a
+    /// config file keeps it out of the process list).
+    #[arg(long, value_name = "TOKEN")]
+    pub(crate) web_token: Option<String>,
 }
 
 /// Arguments of `ccsplc sim`.

@@ -65,7 +65,11 @@ pub(crate) fn run(command: ExiCommand) -> Result<ExitCode> {
     })
 }
 
-/// Picks the schema from the first bytes where they are unambiguous (exi-v2g.md §1.2).
+/// Picks the schema from the first bytes (exi-v2g.md §1.2). `80 9a` is only DIN (an ISO-20
+/// root is always followed by two zero bits). `80 00` / `80 40` are taken as the handshake, as
+/// on a V2GTP 0x8001 connection; note that ISO-20 AuthorizationReq (common) and
+/// MeteringConfirmationReq / DC_ChargeParameterDiscoveryRes start the same way, so ISO-20 needs
+/// an explicit `--schema`. `80 98` (ISO-2 V2G_Message or ISO-20 SessionStopRes) is refused.
 fn detect(bytes: &[u8]) -> Result<Schema> {
     match bytes {
         [0x80, 0x9a, ..] => Ok(Schema::Din),

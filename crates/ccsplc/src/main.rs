@@ -11,6 +11,7 @@ mod decode_cmd;
 mod exi_cmd;
 mod logging;
 mod sim_cmd;
+mod web;
 
 use std::process::ExitCode;
 

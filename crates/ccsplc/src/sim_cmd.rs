@@ -3,8 +3,9 @@
 //! live, with a summary at the end. Exit 0 only if both sessions completed.
 //!
 //! The world runs in virtual time as fast as it can (or paced to the wall clock with
-//! `--realtime`); every line carries the virtual timestamp and the DC link's voltage, current
-//! and the battery's SoC. Repeated messages (CableCheck, PreCharge, CurrentDemand) are shown
+//! `--realtime`, and always with `--web`: a live dashboard needs real time); every line
+//! carries the virtual timestamp and the DC link's voltage, current and the battery's SoC.
+//! Repeated messages (CableCheck, PreCharge, CurrentDemand) are shown
 //! at most once per virtual second.
 
 use std::cell::RefCell;
@@ -19,7 +20,7 @@ use anyhow::Context as _;
 use ccs_proto::capture::{RecorderConfig, SectionInfo, SessionRecorder, Timestamp};
 use ccs_proto::hardware::{ContactorRequest, CpState, HardwareCommand, LockRequest, Percent};
 use ccs_proto::session::{
-    EvccConfig, EvccSession, Outcome, SeccConfig, SeccSession, SessionEvent, V2gSession,
+    self, EvccConfig, EvccSession, Outcome, SeccConfig, SeccSession, SessionEvent, V2gSession,
 };
 use ccs_proto::slac::SlacEvent;
 use ccs_proto::time::{Duration, Instant};
@@ -28,8 +29,9 @@ use ccs_sim::world::{
     WorldConfig, WorldEvent, WorldEventKind,
 };
 
-use crate::cli::{Protocol, SimArgs};
+use crate::cli::SimArgs;
 use crate::config::Config;
+use crate::web::{self, sim_feed::SimFeed};
 
 /// Exit code when the session did not complete.
 const EXIT_FAILED: u8 = 1;
@@ -54,25 +56,36 @@ pub(crate) fn run(args: &SimArgs) -> anyhow::Result<ExitCode> {
         .or(config.general.rng_seed)
         .unwrap_or_else(fresh_seed);
     let world_config = world_config(args, config, seed);
-    let header = header(&world_config);
+    let header = header(&world_config, &config.protocols());
     let plugged = Side::Evse(world_config.plugged_charger);
-    let mut world =
-        World::new(world_config, din_sessions()).context("the simulation cannot be set up")?;
+    let mut world = World::new(world_config, sessions(&config.protocols()))
+        .context("the simulation cannot be set up")?;
     let recorder = match &args.common.pcap {
         Some(path) => Some(start_recording(&mut world, path, plugged, &header)?),
         None => None,
     };
+    let (dashboard, mut controls) = web::start(web::Mode::Sim, &config.web)?;
+    if let Some(path) = &args.common.pcap {
+        dashboard.capture_file(path);
+    }
+    let mut feed = SimFeed::new(dashboard.clone());
+    let realtime = args.realtime || dashboard.is_enabled();
     println!("{header}");
 
     let wall_start = std::time::Instant::now();
     let mut display = Display::default();
     while world.step() {
-        if args.realtime {
+        if realtime {
             pace(wall_start, world.now());
         }
-        show_events(&mut world, &mut display, recorder.as_ref());
+        while let Some(control) = controls.try_recv() {
+            web::sim_feed::apply(&mut world, &dashboard, control);
+        }
+        feed.measurements(&world);
+        show_events(&mut world, &mut display, recorder.as_ref(), &feed);
     }
-    show_events(&mut world, &mut display, recorder.as_ref());
+    show_events(&mut world, &mut display, recorder.as_ref(), &feed);
+    dashboard.drain(std::time::Duration::from_secs(2));
     let report = world.report();
     let summary = summary(&report, wall_start.elapsed());
     println!("{summary}");
@@ -86,9 +99,15 @@ pub(crate) fn run(args: &SimArgs) -> anyhow::Result<ExitCode> {
     })
 }
 
-/// Prints (and records) the lines for the events of the last step.
-fn show_events(world: &mut World, display: &mut Display, recorder: Option<&SharedRecorder>) {
+/// Prints (and records, and shows on the dashboard) the events of the last step.
+fn show_events(
+    world: &mut World,
+    display: &mut Display,
+    recorder: Option<&SharedRecorder>,
+    feed: &SimFeed,
+) {
     while let Some(event) = world.poll_event() {
+        feed.event(&event);
         if let Some(line) = display.line(world, &event) {
             println!("{line}");
             if let Some(r) = recorder {
@@ -163,44 +182,42 @@ fn refuse_unsupported(args: &SimArgs) -> Option<ExitCode> {
         eprintln!("ccsplc sim: {what}");
         Some(ExitCode::from(EXIT_NOT_SUPPORTED))
     };
-    if let Some(p) = args.common.protocols.iter().find(|&&p| p != Protocol::Din) {
-        let name = match p {
-            Protocol::Din => "din",
-            Protocol::Iso2 => "iso2",
-            Protocol::Iso20Dc => "iso20-dc",
-            Protocol::Iso20Bpt => "iso20-bpt",
-        };
-        return refuse(format!(
-            "protocol {name} is not supported yet; only din can be simulated in this build"
-        ));
-    }
     if args.list_faults || args.fault.is_some() {
         return refuse("fault injection (--fault, --list-faults) is not supported yet".into());
-    }
-    if args.common.web.is_some() {
-        return refuse("the web dashboard (--web) is not supported yet".into());
     }
     None
 }
 
-/// DIN 70121 sessions on both sides, the car offering and the charger accepting DIN only.
+/// The sessions on both sides: the car offers `protocols` (`--protocol`, in priority order;
+/// DIN when none), the charger accepts DIN and ISO 15118-2 and follows the car's priorities.
 /// The charger's SessionID comes from the world's seeded entropy, the car's EVCCID is its MAC.
-fn din_sessions() -> Box<SessionFactory<'static>> {
-    Box::new(|slot: &SessionSlot| -> Box<dyn V2gSession> {
+fn sessions(protocols: &[session::Protocol]) -> Box<SessionFactory<'static>> {
+    let mut car = EvccConfig::default();
+    if !protocols.is_empty() {
+        car.protocols = protocols
+            .iter()
+            .zip(1u8..)
+            .map(|(&protocol, priority)| session::ProtocolOffer {
+                protocol,
+                priority,
+                schema_id: priority,
+            })
+            .collect();
+    }
+    let mut charger = SeccConfig::default();
+    charger.protocols = vec![
+        session::Protocol::Din70121,
+        session::Protocol::Iso15118_2,
+        session::Protocol::Iso15118_20Dc,
+        session::Protocol::Iso15118_20DcBpt,
+    ];
+    Box::new(move |slot: &SessionSlot| -> Box<dyn V2gSession> {
         match slot.side {
-            Side::Ev => Box::new(EvccSession::new(
-                EvccConfig::default(),
-                slot.mac.0,
-                slot.now,
-            )),
+            Side::Ev => Box::new(EvccSession::new(car.clone(), slot.mac.0, slot.now)),
             Side::Evse(_) => {
                 let mut session_id = [0u8; 8];
                 session_id.copy_from_slice(&slot.entropy[..8]);
-                Box::new(SeccSession::new(
-                    SeccConfig::default(),
-                    session_id,
-                    slot.now,
-                ))
+                Box::new(SeccSession::new(charger.clone(), session_id, slot.now))
             }
         }
     })
@@ -226,6 +243,14 @@ fn world_config(args: &SimArgs, config: &Config, seed: u64) -> WorldConfig {
     } else {
         LinkMode::Powerline
     };
+    if config
+        .protocols()
+        .contains(&session::Protocol::Iso15118_20DcBpt)
+    {
+        // Bidirectional power transfer: the simulated charger can sink what the car sends
+        // (vehicle-to-home).
+        w.plant.power_supply.max_sink_current = ccs_proto::hardware::Amps(40.0);
+    }
     w.ev_slac = config.ev_slac();
     w.evse_slac = config.evse_slac();
     w.sdp_client = config.sdp_client();
@@ -251,7 +276,7 @@ fn world_config(args: &SimArgs, config: &Config, seed: u64) -> WorldConfig {
     w
 }
 
-fn header(w: &WorldConfig) -> String {
+fn header(w: &WorldConfig, protocols: &[session::Protocol]) -> String {
     let link = match w.link {
         LinkMode::Powerline => "over the simulated powerline (HomePlug modems)",
         LinkMode::NoModem => "on a direct link without modems",
@@ -264,8 +289,16 @@ fn header(w: &WorldConfig) -> String {
         (None, Some(soc)) => format!("charging to {:.0} %", soc.0),
         (None, None) => "charging until full".to_owned(),
     };
+    let offered = match protocols {
+        [] => session::Protocol::Din70121.to_string(),
+        _ => protocols
+            .iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>()
+            .join(" or "),
+    };
     format!(
-        "ccsplc sim: DIN 70121, car and charger {link}, SoC {:.0} %, {stop} (seed {})",
+        "ccsplc sim: {offered}, car and charger {link}, SoC {:.0} %, {stop} (seed {})",
         w.plant.initial_soc.0, w.seed
     )
 }
@@ -480,8 +513,8 @@ fn summary(r: &SimReport, wall: std::time::Duration) -> String {
         line("car phases", ev_phases.join(", "));
     }
     let charging = r
-        .phase_at(Side::Ev, ccs_proto::session::Phase::Charging)
-        .zip(r.phase_at(Side::Ev, ccs_proto::session::Phase::PowerDeliveryStop))
+        .phase_at(Side::Ev, session::Phase::Charging)
+        .zip(r.phase_at(Side::Ev, session::Phase::PowerDeliveryStop))
         .map(|(a, b)| b.saturating_duration_since(a).as_secs_f64());
     line(
         "energy",
@@ -577,17 +610,13 @@ mod tests {
     }
 
     #[test]
-    fn unsupported_options_are_refused_and_din_is_not() {
-        assert!(refuse_unsupported(&sim_args(&["--protocol", "din"])).is_none());
-        assert!(refuse_unsupported(&sim_args(&[])).is_none());
-        for args in [
-            &["--protocol", "iso2"][..],
-            &["--protocol", "din", "--protocol", "iso20-dc"],
-            &["--list-faults"],
-            &["--web", "127.0.0.1:8080"],
-        ] {
-            assert!(refuse_unsupported(&sim_args(args)).is_some(), "{args:?}");
+    fn unsupported_options_are_refused_and_every_protocol_is_not() {
+        for protocol in ["din", "iso2", "iso20-dc", "iso20-bpt"] {
+            assert!(refuse_unsupported(&sim_args(&["--protocol", protocol])).is_none());
         }
+        assert!(refuse_unsupported(&sim_args(&[])).is_none());
+        assert!(refuse_unsupported(&sim_args(&["--web", "127.0.0.1:8080"])).is_none());
+        assert!(refuse_unsupported(&sim_args(&["--list-faults"])).is_some());
     }
 
     #[test]

@@ -129,17 +129,33 @@ fn pcap_records_the_charger_side_frames_with_the_display_as_comments() {
 }
 
 #[test]
-fn protocols_not_built_yet_exit_2_with_a_clear_message() {
-    for protocol in ["iso2", "iso20-dc", "iso20-bpt"] {
-        let out = ccsplc(&["sim", "--protocol", protocol]);
-        assert_eq!(out.status.code(), Some(2), "--protocol {protocol}");
-        let stderr = String::from_utf8_lossy(&out.stderr);
-        assert!(
-            stderr.contains(&format!("protocol {protocol} is not supported yet")),
-            "{stderr}"
-        );
-        assert!(out.stdout.is_empty(), "nothing pretends to run");
-    }
+fn sim_runs_a_whole_iso2_session() {
+    let out = ccsplc(&[
+        "sim",
+        "--protocol",
+        "iso2",
+        "--charge-seconds",
+        "5",
+        "--seed",
+        "3",
+    ]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.contains("ISO 15118-2"), "{stdout}");
+    // ISO-2 names: PaymentServiceSelection and Authorization, not DIN's.
+    assert!(stdout.contains("-> PaymentServiceSelectionReq"), "{stdout}");
+    assert!(stdout.contains("-> AuthorizationReq"), "{stdout}");
+    assert!(stdout.contains("-> CurrentDemandReq"), "{stdout}");
+    assert!(stdout.contains("  car          completed"), "{stdout}");
+    assert!(
+        stdout.trim_end().ends_with("Result: session completed"),
+        "{stdout}"
+    );
 }
 
 #[test]
@@ -147,4 +163,82 @@ fn target_soc_outside_0_to_100_is_a_usage_error() {
     let out = ccsplc(&["sim", "--target-soc", "120"]);
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("between 0 and 100"));
+}
+
+/// The `SoC a % -> b %` of the summary.
+fn soc_before_after(stdout: &str) -> (f32, f32) {
+    let line = stdout
+        .lines()
+        .find(|l| l.trim_start().starts_with("energy"))
+        .unwrap_or_else(|| panic!("no energy line: {stdout}"));
+    let after_soc = line.split("SoC ").nth(1).expect("SoC in the energy line");
+    let mut numbers = after_soc
+        .split(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .filter(|t| !t.is_empty())
+        .map(|t| t.parse::<f32>().expect("a number"));
+    (
+        numbers.next().expect("before"),
+        numbers.next().expect("after"),
+    )
+}
+
+#[test]
+fn sim_iso20_dc_charges_and_exits_0() {
+    let out = ccsplc(&[
+        "sim",
+        "--protocol",
+        "iso20-dc",
+        "--charge-seconds",
+        "10",
+        "--seed",
+        "5",
+    ]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{stdout}");
+    assert!(
+        stdout.starts_with("ccsplc sim: ISO 15118-20 DC,"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("-> DC_ChargeLoopReq"), "{stdout}");
+    assert!(stdout.contains("-> SessionStopReq Terminate"), "{stdout}");
+    let (before, after) = soc_before_after(&stdout);
+    assert!(after > before, "charged: {before} -> {after}");
+}
+
+#[test]
+fn sim_iso20_bpt_runs_vehicle_to_home_and_the_soc_goes_down() {
+    let out = ccsplc(&[
+        "sim",
+        "--protocol",
+        "iso20-bpt",
+        "--charge-seconds",
+        "30",
+        "--seed",
+        "5",
+    ]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{stdout}");
+    assert!(
+        stdout.starts_with("ccsplc sim: ISO 15118-20 DC_BPT,"),
+        "{stdout}"
+    );
+    // Negative target currents: the car discharges.
+    assert!(stdout.contains("/-25.0A"), "{stdout}");
+    let energy = stdout
+        .lines()
+        .find(|l| l.trim_start().starts_with("energy"))
+        .expect("energy line");
+    assert!(
+        energy.trim_start().starts_with("energy       -"),
+        "{energy}"
+    );
+    let (before, after) = soc_before_after(&stdout);
+    assert!(
+        after < before,
+        "energy flowed out of the battery: {before} -> {after}"
+    );
+    assert!(
+        stdout.trim_end().ends_with("Result: session completed"),
+        "{stdout}"
+    );
 }

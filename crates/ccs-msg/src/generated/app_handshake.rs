@@ -56,6 +56,21 @@ pub struct AppProtocolType {
     pub priority: u8,
 }
 
+#[cfg(any(test, feature = "random"))]
+impl AppProtocolType {
+    /// A random valid value (property tests and fuzzing).
+    pub fn random(r: &mut crate::random::Rng) -> Self {
+        let _ = &r;
+        Self {
+            protocol_namespace: r.string(0, 100),
+            version_number_major: r.int(0, 4294967295) as u32,
+            version_number_minor: r.int(0, 4294967295) as u32,
+            schema_id: r.int(0, 255) as u8,
+            priority: r.int(1, 20) as u8,
+        }
+    }
+}
+
 impl ExiContent for AppProtocolType {
     fn decode_content(d: &mut Decoder<'_>) -> Result<Self, Error> {
         use grammar_app_protocol_type::{self as g, P};
@@ -263,6 +278,19 @@ pub struct SupportedAppProtocolReq {
     pub app_protocol: Vec<AppProtocolType>,
 }
 
+#[cfg(any(test, feature = "random"))]
+impl SupportedAppProtocolReq {
+    /// A random valid value (property tests and fuzzing).
+    pub fn random(r: &mut crate::random::Rng) -> Self {
+        let _ = &r;
+        Self {
+            app_protocol: (0..r.count(1, 20))
+                .map(|_| AppProtocolType::random(r))
+                .collect(),
+        }
+    }
+}
+
 impl ExiContent for SupportedAppProtocolReq {
     fn decode_content(d: &mut Decoder<'_>) -> Result<Self, Error> {
         use grammar_supported_app_protocol_req::{self as g, P};
@@ -405,6 +433,22 @@ pub struct SupportedAppProtocolRes {
     pub schema_id: Option<u8>,
 }
 
+#[cfg(any(test, feature = "random"))]
+impl SupportedAppProtocolRes {
+    /// A random valid value (property tests and fuzzing).
+    pub fn random(r: &mut crate::random::Rng) -> Self {
+        let _ = &r;
+        Self {
+            response_code: ResponseCodeType::ALL[r.below(3) as usize],
+            schema_id: if r.chance() {
+                Some(r.int(0, 255) as u8)
+            } else {
+                None
+            },
+        }
+    }
+}
+
 impl ExiContent for SupportedAppProtocolRes {
     fn decode_content(d: &mut Decoder<'_>) -> Result<Self, Error> {
         use grammar_supported_app_protocol_res::{self as g, P};
@@ -527,6 +571,15 @@ pub enum Document {
 }
 
 impl Document {
+    /// A random valid value (property tests and fuzzing).
+    #[cfg(any(test, feature = "random"))]
+    pub fn random(r: &mut crate::random::Rng) -> Self {
+        match r.below(2) {
+            0 => Self::SupportedAppProtocolReq(SupportedAppProtocolReq::random(r)),
+            _ => Self::SupportedAppProtocolRes(SupportedAppProtocolRes::random(r)),
+        }
+    }
+
     /// Decodes a whole document stream (header `0x80` included).
     pub fn decode(bytes: &[u8]) -> Result<Self, Error> {
         let mut dec = Decoder::new(bytes);
@@ -603,6 +656,22 @@ pub enum Fragment {
 }
 
 impl Fragment {
+    /// A random valid value (property tests and fuzzing).
+    #[cfg(any(test, feature = "random"))]
+    pub fn random(r: &mut crate::random::Rng) -> Self {
+        match r.below(9) {
+            0 => Self::AppProtocol(AppProtocolType::random(r)),
+            1 => Self::Priority(r.int(1, 20) as u8),
+            2 => Self::ProtocolNamespace(r.string(0, 100)),
+            3 => Self::ResponseCode(ResponseCodeType::ALL[r.below(3) as usize]),
+            4 => Self::SchemaID(r.int(0, 255) as u8),
+            5 => Self::VersionNumberMajor(r.int(0, 4294967295) as u32),
+            6 => Self::VersionNumberMinor(r.int(0, 4294967295) as u32),
+            7 => Self::SupportedAppProtocolReq(SupportedAppProtocolReq::random(r)),
+            _ => Self::SupportedAppProtocolRes(SupportedAppProtocolRes::random(r)),
+        }
+    }
+
     /// Decodes a whole fragment stream (header `0x80` included).
     pub fn decode(bytes: &[u8]) -> Result<Self, Error> {
         let mut dec = Decoder::new(bytes);

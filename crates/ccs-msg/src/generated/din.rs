@@ -144,6 +144,23 @@ pub struct PhysicalValueType {
     pub value: i16,
 }
 
+#[cfg(any(test, feature = "random"))]
+impl PhysicalValueType {
+    /// A random valid value (property tests and fuzzing).
+    pub fn random(r: &mut crate::random::Rng) -> Self {
+        let _ = &r;
+        Self {
+            multiplier: r.int(-3, 3) as i8,
+            unit: if r.chance() {
+                Some(UnitSymbolType::ALL[r.below(10) as usize])
+            } else {
+                None
+            },
+            value: r.int(-32768, 32767) as i16,
+        }
+    }
+}
+
 impl ExiContent for PhysicalValueType {
     fn decode_content(d: &mut Decoder<'_>) -> Result<Self, Error> {
         use grammar_physical_value_type::{self as g, P};
@@ -301,6 +318,21 @@ pub struct AC_EVChargeParameterType {
     /// `EVMinCurrent` (required).
     #[cfg_attr(feature = "serde", serde(rename = "EVMinCurrent"))]
     pub ev_min_current: PhysicalValueType,
+}
+
+#[cfg(any(test, feature = "random"))]
+impl AC_EVChargeParameterType {
+    /// A random valid value (property tests and fuzzing).
+    pub fn random(r: &mut crate::random::Rng) -> Self {
+        let _ = &r;
+        Self {
+            departure_time: r.int(0, 4294967295) as u32,
+            e_amount: PhysicalValueType::random(r),
+            ev_max_voltage: PhysicalValueType::random(r),
+            ev_max_current: PhysicalValueType::random(r),
+            ev_min_current: PhysicalValueType::random(r),
+        }
+    }
 }
 
 impl ExiContent for AC_EVChargeParameterType {
@@ -521,6 +553,20 @@ pub struct AC_EVSEStatusType {
     pub evse_notification: EVSENotificationType,
 }
 
+#[cfg(any(test, feature = "random"))]
+impl AC_EVSEStatusType {
+    /// A random valid value (property tests and fuzzing).
+    pub fn random(r: &mut crate::random::Rng) -> Self {
+        let _ = &r;
+        Self {
+            power_switch_closed: r.chance(),
+            rcd: r.chance(),
+            notification_max_delay: r.int(0, 4294967295) as u32,
+            evse_notification: EVSENotificationType::ALL[r.below(3) as usize],
+        }
+    }
+}
+
 impl ExiContent for AC_EVSEStatusType {
     fn decode_content(d: &mut Decoder<'_>) -> Result<Self, Error> {
         use grammar_ac_evse_status_type::{self as g, P};
@@ -705,6 +751,20 @@ pub struct AC_EVSEChargeParameterType {
     pub evse_min_current: PhysicalValueType,
 }
 
+#[cfg(any(test, feature = "random"))]
+impl AC_EVSEChargeParameterType {
+    /// A random valid value (property tests and fuzzing).
+    pub fn random(r: &mut crate::random::Rng) -> Self {
+        let _ = &r;
+        Self {
+            ac_evse_status: AC_EVSEStatusType::random(r),
+            evse_max_voltage: PhysicalValueType::random(r),
+            evse_max_current: PhysicalValueType::random(r),
+            evse_min_current: PhysicalValueType::random(r),
+        }
+    }
+}
+
 impl ExiContent for AC_EVSEChargeParameterType {
     fn decode_content(d: &mut Decoder<'_>) -> Result<Self, Error> {
         use grammar_ac_evse_charge_parameter_type::{self as g, P};
@@ -835,6 +895,15 @@ mod grammar_ac_evse_charge_parameter_type {
 #[derive(Clone, Debug, Eq, PartialEq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct BodyBaseType {}
+
+#[cfg(any(test, feature = "random"))]
+impl BodyBaseType {
+    /// A random valid value (property tests and fuzzing).
+    pub fn random(r: &mut crate::random::Rng) -> Self {
+        let _ = &r;
+        Self {}
+    }
+}
 
 impl ExiContent for BodyBaseType {
     fn decode_content(d: &mut Decoder<'_>) -> Result<Self, Error> {
@@ -1027,6 +1096,21 @@ pub struct DC_EVStatusType {
     /// `EVRESSSOC` (required).
     #[cfg_attr(feature = "serde", serde(rename = "EVRESSSOC"))]
     pub evresssoc: u8,
+}
+
+#[cfg(any(test, feature = "random"))]
+impl DC_EVStatusType {
+    /// A random valid value (property tests and fuzzing).
+    pub fn random(r: &mut crate::random::Rng) -> Self {
+        let _ = &r;
+        Self {
+            ev_ready: r.chance(),
+            ev_cabin_conditioning: if r.chance() { Some(r.chance()) } else { None },
+            evress_conditioning: if r.chance() { Some(r.chance()) } else { None },
+            ev_error_code: DC_EVErrorCodeType::ALL[r.below(12) as usize],
+            evresssoc: r.int(0, 100) as u8,
+        }
+    }
 }
 
 impl ExiContent for DC_EVStatusType {
@@ -1237,6 +1321,17 @@ pub struct CableCheckReqType {
     /// `DC_EVStatus` (required).
     #[cfg_attr(feature = "serde", serde(rename = "DC_EVStatus"))]
     pub dc_ev_status: DC_EVStatusType,
+}
+
+#[cfg(any(test, feature = "random"))]
+impl CableCheckReqType {
+    /// A random valid value (property tests and fuzzing).
+    pub fn random(r: &mut crate::random::Rng) -> Self {
+        let _ = &r;
+        Self {
+            dc_ev_status: DC_EVStatusType::random(r),
+        }
+    }
 }
 
 impl ExiContent for CableCheckReqType {
@@ -1653,6 +1748,24 @@ pub struct DC_EVSEStatusType {
     pub evse_notification: EVSENotificationType,
 }
 
+#[cfg(any(test, feature = "random"))]
+impl DC_EVSEStatusType {
+    /// A random valid value (property tests and fuzzing).
+    pub fn random(r: &mut crate::random::Rng) -> Self {
+        let _ = &r;
+        Self {
+            evse_isolation_status: if r.chance() {
+                Some(IsolationLevelType::ALL[r.below(4) as usize])
+            } else {
+                None
+            },
+            evse_status_code: DC_EVSEStatusCodeType::ALL[r.below(12) as usize],
+            notification_max_delay: r.int(0, 4294967295) as u32,
+            evse_notification: EVSENotificationType::ALL[r.below(3) as usize],
+        }
+    }
+}
+
 impl ExiContent for DC_EVSEStatusType {
     fn decode_content(d: &mut Decoder<'_>) -> Result<Self, Error> {
         use grammar_dc_evse_status_type::{self as g, P};
@@ -1875,6 +1988,19 @@ pub struct CableCheckResType {
     pub evse_processing: EVSEProcessingType,
 }
 
+#[cfg(any(test, feature = "random"))]
+impl CableCheckResType {
+    /// A random valid value (property tests and fuzzing).
+    pub fn random(r: &mut crate::random::Rng) -> Self {
+        let _ = &r;
+        Self {
+            response_code: ResponseCodeType::ALL[r.below(23) as usize],
+            dc_evse_status: DC_EVSEStatusType::random(r),
+            evse_processing: EVSEProcessingType::ALL[r.below(2) as usize],
+        }
+    }
+}
+
 impl ExiContent for CableCheckResType {
     fn decode_content(d: &mut Decoder<'_>) -> Result<Self, Error> {
         use grammar_cable_check_res_type::{self as g, P};
@@ -2018,6 +2144,19 @@ pub struct ListOfRootCertificateIDsType {
     pub root_certificate_id: Vec<String>,
 }
 
+#[cfg(any(test, feature = "random"))]
+impl ListOfRootCertificateIDsType {
+    /// A random valid value (property tests and fuzzing).
+    pub fn random(r: &mut crate::random::Rng) -> Self {
+        let _ = &r;
+        Self {
+            root_certificate_id: (0..r.count(1, usize::MAX))
+                .map(|_| r.string(0, 40))
+                .collect(),
+        }
+    }
+}
+
 impl ExiContent for ListOfRootCertificateIDsType {
     fn decode_content(d: &mut Decoder<'_>) -> Result<Self, Error> {
         use grammar_list_of_root_certificate_i_ds_type::{self as g, P};
@@ -2132,6 +2271,24 @@ pub struct CertificateInstallationReqType {
         serde(rename = "DHParams", with = "crate::serde_util::hex")
     )]
     pub dh_params: Vec<u8>,
+}
+
+#[cfg(any(test, feature = "random"))]
+impl CertificateInstallationReqType {
+    /// A random valid value (property tests and fuzzing).
+    pub fn random(r: &mut crate::random::Rng) -> Self {
+        let _ = &r;
+        Self {
+            id: if r.chance() {
+                Some(r.string(0, usize::MAX))
+            } else {
+                None
+            },
+            oem_provisioning_cert: r.bytes(0, 1200),
+            list_of_root_certificate_i_ds: ListOfRootCertificateIDsType::random(r),
+            dh_params: r.bytes(0, 256),
+        }
+    }
 }
 
 impl ExiContent for CertificateInstallationReqType {
@@ -2301,6 +2458,19 @@ pub struct SubCertificatesType {
     pub certificate: Vec<Vec<u8>>,
 }
 
+#[cfg(any(test, feature = "random"))]
+impl SubCertificatesType {
+    /// A random valid value (property tests and fuzzing).
+    pub fn random(r: &mut crate::random::Rng) -> Self {
+        let _ = &r;
+        Self {
+            certificate: (0..r.count(1, usize::MAX))
+                .map(|_| r.bytes(0, 1200))
+                .collect(),
+        }
+    }
+}
+
 impl ExiContent for SubCertificatesType {
     fn decode_content(d: &mut Decoder<'_>) -> Result<Self, Error> {
         use grammar_sub_certificates_type::{self as g, P};
@@ -2402,6 +2572,22 @@ pub struct CertificateChainType {
         )
     )]
     pub sub_certificates: Option<SubCertificatesType>,
+}
+
+#[cfg(any(test, feature = "random"))]
+impl CertificateChainType {
+    /// A random valid value (property tests and fuzzing).
+    pub fn random(r: &mut crate::random::Rng) -> Self {
+        let _ = &r;
+        Self {
+            certificate: r.bytes(0, 1200),
+            sub_certificates: if r.chance() {
+                Some(SubCertificatesType::random(r))
+            } else {
+                None
+            },
+        }
+    }
 }
 
 impl ExiContent for CertificateChainType {
@@ -2534,6 +2720,22 @@ pub struct CertificateInstallationResType {
     /// `ContractID` (required).
     #[cfg_attr(feature = "serde", serde(rename = "ContractID"))]
     pub contract_id: String,
+}
+
+#[cfg(any(test, feature = "random"))]
+impl CertificateInstallationResType {
+    /// A random valid value (property tests and fuzzing).
+    pub fn random(r: &mut crate::random::Rng) -> Self {
+        let _ = &r;
+        Self {
+            id: r.string(0, usize::MAX),
+            response_code: ResponseCodeType::ALL[r.below(23) as usize],
+            contract_signature_cert_chain: CertificateChainType::random(r),
+            contract_signature_encrypted_private_key: r.bytes(0, 128),
+            dh_params: r.bytes(0, 256),
+            contract_id: r.string(0, 24),
+        }
+    }
 }
 
 impl ExiContent for CertificateInstallationResType {
@@ -2772,6 +2974,25 @@ pub struct CertificateUpdateReqType {
     pub dh_params: Vec<u8>,
 }
 
+#[cfg(any(test, feature = "random"))]
+impl CertificateUpdateReqType {
+    /// A random valid value (property tests and fuzzing).
+    pub fn random(r: &mut crate::random::Rng) -> Self {
+        let _ = &r;
+        Self {
+            id: if r.chance() {
+                Some(r.string(0, usize::MAX))
+            } else {
+                None
+            },
+            contract_signature_cert_chain: CertificateChainType::random(r),
+            contract_id: r.string(0, 24),
+            list_of_root_certificate_i_ds: ListOfRootCertificateIDsType::random(r),
+            dh_params: r.bytes(0, 256),
+        }
+    }
+}
+
 impl ExiContent for CertificateUpdateReqType {
     fn decode_content(d: &mut Decoder<'_>) -> Result<Self, Error> {
         use grammar_certificate_update_req_type::{self as g, P};
@@ -2975,6 +3196,23 @@ pub struct CertificateUpdateResType {
     /// `RetryCounter` (required).
     #[cfg_attr(feature = "serde", serde(rename = "RetryCounter"))]
     pub retry_counter: i16,
+}
+
+#[cfg(any(test, feature = "random"))]
+impl CertificateUpdateResType {
+    /// A random valid value (property tests and fuzzing).
+    pub fn random(r: &mut crate::random::Rng) -> Self {
+        let _ = &r;
+        Self {
+            id: r.string(0, usize::MAX),
+            response_code: ResponseCodeType::ALL[r.below(23) as usize],
+            contract_signature_cert_chain: CertificateChainType::random(r),
+            contract_signature_encrypted_private_key: r.bytes(0, 128),
+            dh_params: r.bytes(0, 256),
+            contract_id: r.string(0, 24),
+            retry_counter: r.int(-32768, 32767) as i16,
+        }
+    }
 }
 
 impl ExiContent for CertificateUpdateResType {
@@ -3339,6 +3577,44 @@ pub struct DC_EVChargeParameterType {
     pub bulk_soc: Option<u8>,
 }
 
+#[cfg(any(test, feature = "random"))]
+impl DC_EVChargeParameterType {
+    /// A random valid value (property tests and fuzzing).
+    pub fn random(r: &mut crate::random::Rng) -> Self {
+        let _ = &r;
+        Self {
+            dc_ev_status: DC_EVStatusType::random(r),
+            ev_maximum_current_limit: PhysicalValueType::random(r),
+            ev_maximum_power_limit: if r.chance() {
+                Some(PhysicalValueType::random(r))
+            } else {
+                None
+            },
+            ev_maximum_voltage_limit: PhysicalValueType::random(r),
+            ev_energy_capacity: if r.chance() {
+                Some(PhysicalValueType::random(r))
+            } else {
+                None
+            },
+            ev_energy_request: if r.chance() {
+                Some(PhysicalValueType::random(r))
+            } else {
+                None
+            },
+            full_soc: if r.chance() {
+                Some(r.int(0, 100) as u8)
+            } else {
+                None
+            },
+            bulk_soc: if r.chance() {
+                Some(r.int(0, 100) as u8)
+            } else {
+                None
+            },
+        }
+    }
+}
+
 impl ExiContent for DC_EVChargeParameterType {
     fn decode_content(d: &mut Decoder<'_>) -> Result<Self, Error> {
         use grammar_dc_ev_charge_parameter_type::{self as g, P};
@@ -3577,6 +3853,15 @@ mod grammar_dc_ev_charge_parameter_type {
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct EVChargeParameterType {}
 
+#[cfg(any(test, feature = "random"))]
+impl EVChargeParameterType {
+    /// A random valid value (property tests and fuzzing).
+    pub fn random(r: &mut crate::random::Rng) -> Self {
+        let _ = &r;
+        Self {}
+    }
+}
+
 impl ExiContent for EVChargeParameterType {
     fn decode_content(d: &mut Decoder<'_>) -> Result<Self, Error> {
         use grammar_ev_charge_parameter_type::{self as g, P};
@@ -3651,6 +3936,23 @@ pub struct ChargeParameterDiscoveryReqType {
     /// `EVChargeParameter` (required).
     #[cfg_attr(feature = "serde", serde(flatten))]
     pub ev_charge_parameter: EVChargeParameter,
+}
+
+#[cfg(any(test, feature = "random"))]
+impl ChargeParameterDiscoveryReqType {
+    /// A random valid value (property tests and fuzzing).
+    pub fn random(r: &mut crate::random::Rng) -> Self {
+        let _ = &r;
+        Self {
+            ev_requested_energy_transfer_type: EVRequestedEnergyTransferType::ALL
+                [r.below(6) as usize],
+            ev_charge_parameter: match r.below(3) {
+                0 => EVChargeParameter::AC_EVChargeParameter(AC_EVChargeParameterType::random(r)),
+                1 => EVChargeParameter::DC_EVChargeParameter(DC_EVChargeParameterType::random(r)),
+                _ => EVChargeParameter::EVChargeParameter(EVChargeParameterType::random(r)),
+            },
+        }
+    }
 }
 
 impl ExiContent for ChargeParameterDiscoveryReqType {
@@ -3802,6 +4104,22 @@ pub struct RelativeTimeIntervalType {
     pub duration: Option<u32>,
 }
 
+#[cfg(any(test, feature = "random"))]
+impl RelativeTimeIntervalType {
+    /// A random valid value (property tests and fuzzing).
+    pub fn random(r: &mut crate::random::Rng) -> Self {
+        let _ = &r;
+        Self {
+            start: r.int(0, 4294967295) as u32,
+            duration: if r.chance() {
+                Some(r.int(0, 4294967295) as u32)
+            } else {
+                None
+            },
+        }
+    }
+}
+
 impl ExiContent for RelativeTimeIntervalType {
     fn decode_content(d: &mut Decoder<'_>) -> Result<Self, Error> {
         use grammar_relative_time_interval_type::{self as g, P};
@@ -3913,6 +4231,15 @@ mod grammar_relative_time_interval_type {
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct IntervalType {}
 
+#[cfg(any(test, feature = "random"))]
+impl IntervalType {
+    /// A random valid value (property tests and fuzzing).
+    pub fn random(r: &mut crate::random::Rng) -> Self {
+        let _ = &r;
+        Self {}
+    }
+}
+
 impl ExiContent for IntervalType {
     fn decode_content(d: &mut Decoder<'_>) -> Result<Self, Error> {
         use grammar_interval_type::{self as g, P};
@@ -3984,6 +4311,21 @@ pub struct PMaxScheduleEntryType {
     /// `PMax` (required).
     #[cfg_attr(feature = "serde", serde(rename = "PMax"))]
     pub p_max: i16,
+}
+
+#[cfg(any(test, feature = "random"))]
+impl PMaxScheduleEntryType {
+    /// A random valid value (property tests and fuzzing).
+    pub fn random(r: &mut crate::random::Rng) -> Self {
+        let _ = &r;
+        Self {
+            time_interval: match r.below(2) {
+                0 => TimeInterval::RelativeTimeInterval(RelativeTimeIntervalType::random(r)),
+                _ => TimeInterval::TimeInterval(IntervalType::random(r)),
+            },
+            p_max: r.int(-32768, 32767) as i16,
+        }
+    }
 }
 
 impl ExiContent for PMaxScheduleEntryType {
@@ -4120,6 +4462,20 @@ pub struct PMaxScheduleType {
         )
     )]
     pub p_max_schedule_entry: Vec<PMaxScheduleEntryType>,
+}
+
+#[cfg(any(test, feature = "random"))]
+impl PMaxScheduleType {
+    /// A random valid value (property tests and fuzzing).
+    pub fn random(r: &mut crate::random::Rng) -> Self {
+        let _ = &r;
+        Self {
+            p_max_schedule_id: r.int(-32768, 32767) as i16,
+            p_max_schedule_entry: (0..r.count(1, usize::MAX))
+                .map(|_| PMaxScheduleEntryType::random(r))
+                .collect(),
+        }
+    }
 }
 
 impl ExiContent for PMaxScheduleType {
@@ -4301,6 +4657,23 @@ pub struct CostType {
     pub amount_multiplier: Option<i8>,
 }
 
+#[cfg(any(test, feature = "random"))]
+impl CostType {
+    /// A random valid value (property tests and fuzzing).
+    pub fn random(r: &mut crate::random::Rng) -> Self {
+        let _ = &r;
+        Self {
+            cost_kind: CostKindType::ALL[r.below(3) as usize],
+            amount: r.int(0, 4294967295) as u32,
+            amount_multiplier: if r.chance() {
+                Some(r.int(-3, 3) as i8)
+            } else {
+                None
+            },
+        }
+    }
+}
+
 impl ExiContent for CostType {
     fn decode_content(d: &mut Decoder<'_>) -> Result<Self, Error> {
         use grammar_cost_type::{self as g, P};
@@ -4454,6 +4827,20 @@ pub struct ConsumptionCostType {
     pub cost: Vec<CostType>,
 }
 
+#[cfg(any(test, feature = "random"))]
+impl ConsumptionCostType {
+    /// A random valid value (property tests and fuzzing).
+    pub fn random(r: &mut crate::random::Rng) -> Self {
+        let _ = &r;
+        Self {
+            start_value: r.int(0, 4294967295) as u32,
+            cost: (0..r.count(0, usize::MAX))
+                .map(|_| CostType::random(r))
+                .collect(),
+        }
+    }
+}
+
 impl ExiContent for ConsumptionCostType {
     fn decode_content(d: &mut Decoder<'_>) -> Result<Self, Error> {
         use grammar_consumption_cost_type::{self as g, P};
@@ -4568,6 +4955,24 @@ pub struct SalesTariffEntryType {
         )
     )]
     pub consumption_cost: Vec<ConsumptionCostType>,
+}
+
+#[cfg(any(test, feature = "random"))]
+impl SalesTariffEntryType {
+    /// A random valid value (property tests and fuzzing).
+    pub fn random(r: &mut crate::random::Rng) -> Self {
+        let _ = &r;
+        Self {
+            time_interval: match r.below(2) {
+                0 => TimeInterval::RelativeTimeInterval(RelativeTimeIntervalType::random(r)),
+                _ => TimeInterval::TimeInterval(IntervalType::random(r)),
+            },
+            e_price_level: r.int(0, 255) as u8,
+            consumption_cost: (0..r.count(0, usize::MAX))
+                .map(|_| ConsumptionCostType::random(r))
+                .collect(),
+        }
+    }
 }
 
 impl ExiContent for SalesTariffEntryType {
@@ -4744,6 +5149,27 @@ pub struct SalesTariffType {
         )
     )]
     pub sales_tariff_entry: Vec<SalesTariffEntryType>,
+}
+
+#[cfg(any(test, feature = "random"))]
+impl SalesTariffType {
+    /// A random valid value (property tests and fuzzing).
+    pub fn random(r: &mut crate::random::Rng) -> Self {
+        let _ = &r;
+        Self {
+            id: r.string(0, usize::MAX),
+            sales_tariff_id: r.int(-32768, 32767) as i16,
+            sales_tariff_description: if r.chance() {
+                Some(r.string(0, 32))
+            } else {
+                None
+            },
+            num_e_price_levels: r.int(0, 255) as u8,
+            sales_tariff_entry: (0..r.count(1, usize::MAX))
+                .map(|_| SalesTariffEntryType::random(r))
+                .collect(),
+        }
+    }
 }
 
 impl ExiContent for SalesTariffType {
@@ -4957,6 +5383,23 @@ pub struct SAScheduleTupleType {
     pub sales_tariff: Option<SalesTariffType>,
 }
 
+#[cfg(any(test, feature = "random"))]
+impl SAScheduleTupleType {
+    /// A random valid value (property tests and fuzzing).
+    pub fn random(r: &mut crate::random::Rng) -> Self {
+        let _ = &r;
+        Self {
+            sa_schedule_tuple_id: r.int(-32768, 32767) as i16,
+            p_max_schedule: PMaxScheduleType::random(r),
+            sales_tariff: if r.chance() {
+                Some(SalesTariffType::random(r))
+            } else {
+                None
+            },
+        }
+    }
+}
+
 impl ExiContent for SAScheduleTupleType {
     fn decode_content(d: &mut Decoder<'_>) -> Result<Self, Error> {
         use grammar_sa_schedule_tuple_type::{self as g, P};
@@ -5091,6 +5534,19 @@ pub struct SAScheduleListType {
     pub sa_schedule_tuple: Vec<SAScheduleTupleType>,
 }
 
+#[cfg(any(test, feature = "random"))]
+impl SAScheduleListType {
+    /// A random valid value (property tests and fuzzing).
+    pub fn random(r: &mut crate::random::Rng) -> Self {
+        let _ = &r;
+        Self {
+            sa_schedule_tuple: (0..r.count(1, usize::MAX))
+                .map(|_| SAScheduleTupleType::random(r))
+                .collect(),
+        }
+    }
+}
+
 impl ExiContent for SAScheduleListType {
     fn decode_content(d: &mut Decoder<'_>) -> Result<Self, Error> {
         use grammar_sa_schedule_list_type::{self as g, P};
@@ -5172,6 +5628,15 @@ mod grammar_sa_schedule_list_type {
 #[derive(Clone, Debug, Eq, PartialEq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct SASchedulesType {}
+
+#[cfg(any(test, feature = "random"))]
+impl SASchedulesType {
+    /// A random valid value (property tests and fuzzing).
+    pub fn random(r: &mut crate::random::Rng) -> Self {
+        let _ = &r;
+        Self {}
+    }
+}
 
 impl ExiContent for SASchedulesType {
     fn decode_content(d: &mut Decoder<'_>) -> Result<Self, Error> {
@@ -5286,6 +5751,37 @@ pub struct DC_EVSEChargeParameterType {
         )
     )]
     pub evse_energy_to_be_delivered: Option<PhysicalValueType>,
+}
+
+#[cfg(any(test, feature = "random"))]
+impl DC_EVSEChargeParameterType {
+    /// A random valid value (property tests and fuzzing).
+    pub fn random(r: &mut crate::random::Rng) -> Self {
+        let _ = &r;
+        Self {
+            dc_evse_status: DC_EVSEStatusType::random(r),
+            evse_maximum_current_limit: PhysicalValueType::random(r),
+            evse_maximum_power_limit: if r.chance() {
+                Some(PhysicalValueType::random(r))
+            } else {
+                None
+            },
+            evse_maximum_voltage_limit: PhysicalValueType::random(r),
+            evse_minimum_current_limit: PhysicalValueType::random(r),
+            evse_minimum_voltage_limit: PhysicalValueType::random(r),
+            evse_current_regulation_tolerance: if r.chance() {
+                Some(PhysicalValueType::random(r))
+            } else {
+                None
+            },
+            evse_peak_current_ripple: PhysicalValueType::random(r),
+            evse_energy_to_be_delivered: if r.chance() {
+                Some(PhysicalValueType::random(r))
+            } else {
+                None
+            },
+        }
+    }
 }
 
 impl ExiContent for DC_EVSEChargeParameterType {
@@ -5517,6 +6013,15 @@ mod grammar_dc_evse_charge_parameter_type {
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct EVSEChargeParameterType {}
 
+#[cfg(any(test, feature = "random"))]
+impl EVSEChargeParameterType {
+    /// A random valid value (property tests and fuzzing).
+    pub fn random(r: &mut crate::random::Rng) -> Self {
+        let _ = &r;
+        Self {}
+    }
+}
+
 impl ExiContent for EVSEChargeParameterType {
     fn decode_content(d: &mut Decoder<'_>) -> Result<Self, Error> {
         use grammar_evse_charge_parameter_type::{self as g, P};
@@ -5597,6 +6102,31 @@ pub struct ChargeParameterDiscoveryResType {
     /// `EVSEChargeParameter` (required).
     #[cfg_attr(feature = "serde", serde(flatten))]
     pub evse_charge_parameter: EVSEChargeParameter,
+}
+
+#[cfg(any(test, feature = "random"))]
+impl ChargeParameterDiscoveryResType {
+    /// A random valid value (property tests and fuzzing).
+    pub fn random(r: &mut crate::random::Rng) -> Self {
+        let _ = &r;
+        Self {
+            response_code: ResponseCodeType::ALL[r.below(23) as usize],
+            evse_processing: EVSEProcessingType::ALL[r.below(2) as usize],
+            sa_schedules: match r.below(2) {
+                0 => SASchedules::SAScheduleList(SAScheduleListType::random(r)),
+                _ => SASchedules::SASchedules(SASchedulesType::random(r)),
+            },
+            evse_charge_parameter: match r.below(3) {
+                0 => EVSEChargeParameter::AC_EVSEChargeParameter(
+                    AC_EVSEChargeParameterType::random(r),
+                ),
+                1 => EVSEChargeParameter::DC_EVSEChargeParameter(
+                    DC_EVSEChargeParameterType::random(r),
+                ),
+                _ => EVSEChargeParameter::EVSEChargeParameter(EVSEChargeParameterType::random(r)),
+            },
+        }
+    }
 }
 
 impl ExiContent for ChargeParameterDiscoveryResType {
@@ -5805,6 +6335,15 @@ mod grammar_charge_parameter_discovery_res_type {
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct ChargingStatusReqType {}
 
+#[cfg(any(test, feature = "random"))]
+impl ChargingStatusReqType {
+    /// A random valid value (property tests and fuzzing).
+    pub fn random(r: &mut crate::random::Rng) -> Self {
+        let _ = &r;
+        Self {}
+    }
+}
+
 impl ExiContent for ChargingStatusReqType {
     fn decode_content(d: &mut Decoder<'_>) -> Result<Self, Error> {
         use grammar_charging_status_req_type::{self as g, P};
@@ -5898,6 +6437,37 @@ pub struct MeterInfoType {
         serde(rename = "TMeter", default, skip_serializing_if = "Option::is_none")
     )]
     pub t_meter: Option<i64>,
+}
+
+#[cfg(any(test, feature = "random"))]
+impl MeterInfoType {
+    /// A random valid value (property tests and fuzzing).
+    pub fn random(r: &mut crate::random::Rng) -> Self {
+        let _ = &r;
+        Self {
+            meter_id: r.string(0, 32),
+            meter_reading: if r.chance() {
+                Some(PhysicalValueType::random(r))
+            } else {
+                None
+            },
+            sig_meter_reading: if r.chance() {
+                Some(r.bytes(0, 32))
+            } else {
+                None
+            },
+            meter_status: if r.chance() {
+                Some(r.int(-32768, 32767) as i16)
+            } else {
+                None
+            },
+            t_meter: if r.chance() {
+                Some(r.int(-9223372036854775808, 9223372036854775807) as i64)
+            } else {
+                None
+            },
+        }
+    }
 }
 
 impl ExiContent for MeterInfoType {
@@ -6139,6 +6709,31 @@ pub struct ChargingStatusResType {
     /// `AC_EVSEStatus` (required).
     #[cfg_attr(feature = "serde", serde(rename = "AC_EVSEStatus"))]
     pub ac_evse_status: AC_EVSEStatusType,
+}
+
+#[cfg(any(test, feature = "random"))]
+impl ChargingStatusResType {
+    /// A random valid value (property tests and fuzzing).
+    pub fn random(r: &mut crate::random::Rng) -> Self {
+        let _ = &r;
+        Self {
+            response_code: ResponseCodeType::ALL[r.below(23) as usize],
+            evseid: r.bytes(0, 32),
+            sa_schedule_tuple_id: r.int(-32768, 32767) as i16,
+            evse_max_current: if r.chance() {
+                Some(PhysicalValueType::random(r))
+            } else {
+                None
+            },
+            meter_info: if r.chance() {
+                Some(MeterInfoType::random(r))
+            } else {
+                None
+            },
+            receipt_required: r.chance(),
+            ac_evse_status: AC_EVSEStatusType::random(r),
+        }
+    }
 }
 
 impl ExiContent for ChargingStatusResType {
@@ -6388,6 +6983,26 @@ pub struct ContractAuthenticationReqType {
     pub gen_challenge: Option<String>,
 }
 
+#[cfg(any(test, feature = "random"))]
+impl ContractAuthenticationReqType {
+    /// A random valid value (property tests and fuzzing).
+    pub fn random(r: &mut crate::random::Rng) -> Self {
+        let _ = &r;
+        Self {
+            id: if r.chance() {
+                Some(r.string(0, usize::MAX))
+            } else {
+                None
+            },
+            gen_challenge: if r.chance() {
+                Some(r.string(0, usize::MAX))
+            } else {
+                None
+            },
+        }
+    }
+}
+
 impl ExiContent for ContractAuthenticationReqType {
     fn decode_content(d: &mut Decoder<'_>) -> Result<Self, Error> {
         use grammar_contract_authentication_req_type::{self as g, P};
@@ -6498,6 +7113,18 @@ pub struct ContractAuthenticationResType {
     /// `EVSEProcessing` (required).
     #[cfg_attr(feature = "serde", serde(rename = "EVSEProcessing"))]
     pub evse_processing: EVSEProcessingType,
+}
+
+#[cfg(any(test, feature = "random"))]
+impl ContractAuthenticationResType {
+    /// A random valid value (property tests and fuzzing).
+    pub fn random(r: &mut crate::random::Rng) -> Self {
+        let _ = &r;
+        Self {
+            response_code: ResponseCodeType::ALL[r.below(23) as usize],
+            evse_processing: EVSEProcessingType::ALL[r.below(2) as usize],
+        }
+    }
 }
 
 impl ExiContent for ContractAuthenticationResType {
@@ -6684,6 +7311,46 @@ pub struct CurrentDemandReqType {
     /// `EVTargetVoltage` (required).
     #[cfg_attr(feature = "serde", serde(rename = "EVTargetVoltage"))]
     pub ev_target_voltage: PhysicalValueType,
+}
+
+#[cfg(any(test, feature = "random"))]
+impl CurrentDemandReqType {
+    /// A random valid value (property tests and fuzzing).
+    pub fn random(r: &mut crate::random::Rng) -> Self {
+        let _ = &r;
+        Self {
+            dc_ev_status: DC_EVStatusType::random(r),
+            ev_target_current: PhysicalValueType::random(r),
+            ev_maximum_voltage_limit: if r.chance() {
+                Some(PhysicalValueType::random(r))
+            } else {
+                None
+            },
+            ev_maximum_current_limit: if r.chance() {
+                Some(PhysicalValueType::random(r))
+            } else {
+                None
+            },
+            ev_maximum_power_limit: if r.chance() {
+                Some(PhysicalValueType::random(r))
+            } else {
+                None
+            },
+            bulk_charging_complete: if r.chance() { Some(r.chance()) } else { None },
+            charging_complete: r.chance(),
+            remaining_time_to_full_so_c: if r.chance() {
+                Some(PhysicalValueType::random(r))
+            } else {
+                None
+            },
+            remaining_time_to_bulk_so_c: if r.chance() {
+                Some(PhysicalValueType::random(r))
+            } else {
+                None
+            },
+            ev_target_voltage: PhysicalValueType::random(r),
+        }
+    }
 }
 
 impl ExiContent for CurrentDemandReqType {
@@ -7028,6 +7695,38 @@ pub struct CurrentDemandResType {
     pub evse_maximum_power_limit: Option<PhysicalValueType>,
 }
 
+#[cfg(any(test, feature = "random"))]
+impl CurrentDemandResType {
+    /// A random valid value (property tests and fuzzing).
+    pub fn random(r: &mut crate::random::Rng) -> Self {
+        let _ = &r;
+        Self {
+            response_code: ResponseCodeType::ALL[r.below(23) as usize],
+            dc_evse_status: DC_EVSEStatusType::random(r),
+            evse_present_voltage: PhysicalValueType::random(r),
+            evse_present_current: PhysicalValueType::random(r),
+            evse_current_limit_achieved: r.chance(),
+            evse_voltage_limit_achieved: r.chance(),
+            evse_power_limit_achieved: r.chance(),
+            evse_maximum_voltage_limit: if r.chance() {
+                Some(PhysicalValueType::random(r))
+            } else {
+                None
+            },
+            evse_maximum_current_limit: if r.chance() {
+                Some(PhysicalValueType::random(r))
+            } else {
+                None
+            },
+            evse_maximum_power_limit: if r.chance() {
+                Some(PhysicalValueType::random(r))
+            } else {
+                None
+            },
+        }
+    }
+}
+
 impl ExiContent for CurrentDemandResType {
     fn decode_content(d: &mut Decoder<'_>) -> Result<Self, Error> {
         use grammar_current_demand_res_type::{self as g, P};
@@ -7338,6 +8037,19 @@ pub struct DC_EVPowerDeliveryParameterType {
     pub charging_complete: bool,
 }
 
+#[cfg(any(test, feature = "random"))]
+impl DC_EVPowerDeliveryParameterType {
+    /// A random valid value (property tests and fuzzing).
+    pub fn random(r: &mut crate::random::Rng) -> Self {
+        let _ = &r;
+        Self {
+            dc_ev_status: DC_EVStatusType::random(r),
+            bulk_charging_complete: if r.chance() { Some(r.chance()) } else { None },
+            charging_complete: r.chance(),
+        }
+    }
+}
+
 impl ExiContent for DC_EVPowerDeliveryParameterType {
     fn decode_content(d: &mut Decoder<'_>) -> Result<Self, Error> {
         use grammar_dc_ev_power_delivery_parameter_type::{self as g, P};
@@ -7471,6 +8183,15 @@ mod grammar_dc_ev_power_delivery_parameter_type {
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct EVPowerDeliveryParameterType {}
 
+#[cfg(any(test, feature = "random"))]
+impl EVPowerDeliveryParameterType {
+    /// A random valid value (property tests and fuzzing).
+    pub fn random(r: &mut crate::random::Rng) -> Self {
+        let _ = &r;
+        Self {}
+    }
+}
+
 impl ExiContent for EVPowerDeliveryParameterType {
     fn decode_content(d: &mut Decoder<'_>) -> Result<Self, Error> {
         use grammar_ev_power_delivery_parameter_type::{self as g, P};
@@ -7525,6 +8246,15 @@ mod grammar_ev_power_delivery_parameter_type {
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct EVSEStatusType {}
 
+#[cfg(any(test, feature = "random"))]
+impl EVSEStatusType {
+    /// A random valid value (property tests and fuzzing).
+    pub fn random(r: &mut crate::random::Rng) -> Self {
+        let _ = &r;
+        Self {}
+    }
+}
+
 impl ExiContent for EVSEStatusType {
     fn decode_content(d: &mut Decoder<'_>) -> Result<Self, Error> {
         use grammar_evse_status_type::{self as g, P};
@@ -7578,6 +8308,15 @@ mod grammar_evse_status_type {
 #[derive(Clone, Debug, Eq, PartialEq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct EVStatusType {}
+
+#[cfg(any(test, feature = "random"))]
+impl EVStatusType {
+    /// A random valid value (property tests and fuzzing).
+    pub fn random(r: &mut crate::random::Rng) -> Self {
+        let _ = &r;
+        Self {}
+    }
+}
 
 impl ExiContent for EVStatusType {
     fn decode_content(d: &mut Decoder<'_>) -> Result<Self, Error> {
@@ -7635,6 +8374,20 @@ pub struct EntryType {
     /// `TimeInterval` (required).
     #[cfg_attr(feature = "serde", serde(flatten))]
     pub time_interval: TimeInterval,
+}
+
+#[cfg(any(test, feature = "random"))]
+impl EntryType {
+    /// A random valid value (property tests and fuzzing).
+    pub fn random(r: &mut crate::random::Rng) -> Self {
+        let _ = &r;
+        Self {
+            time_interval: match r.below(2) {
+                0 => TimeInterval::RelativeTimeInterval(RelativeTimeIntervalType::random(r)),
+                _ => TimeInterval::TimeInterval(IntervalType::random(r)),
+            },
+        }
+    }
 }
 
 impl ExiContent for EntryType {
@@ -7752,6 +8505,28 @@ pub struct MeteringReceiptReqType {
     /// `MeterInfo` (required).
     #[cfg_attr(feature = "serde", serde(rename = "MeterInfo"))]
     pub meter_info: MeterInfoType,
+}
+
+#[cfg(any(test, feature = "random"))]
+impl MeteringReceiptReqType {
+    /// A random valid value (property tests and fuzzing).
+    pub fn random(r: &mut crate::random::Rng) -> Self {
+        let _ = &r;
+        Self {
+            id: if r.chance() {
+                Some(r.string(0, usize::MAX))
+            } else {
+                None
+            },
+            session_id: r.bytes(0, 8),
+            sa_schedule_tuple_id: if r.chance() {
+                Some(r.int(-32768, 32767) as i16)
+            } else {
+                None
+            },
+            meter_info: MeterInfoType::random(r),
+        }
+    }
 }
 
 impl ExiContent for MeteringReceiptReqType {
@@ -7917,6 +8692,18 @@ pub struct MeteringReceiptResType {
     pub ac_evse_status: AC_EVSEStatusType,
 }
 
+#[cfg(any(test, feature = "random"))]
+impl MeteringReceiptResType {
+    /// A random valid value (property tests and fuzzing).
+    pub fn random(r: &mut crate::random::Rng) -> Self {
+        let _ = &r;
+        Self {
+            response_code: ResponseCodeType::ALL[r.below(23) as usize],
+            ac_evse_status: AC_EVSEStatusType::random(r),
+        }
+    }
+}
+
 impl ExiContent for MeteringReceiptResType {
     fn decode_content(d: &mut Decoder<'_>) -> Result<Self, Error> {
         use grammar_metering_receipt_res_type::{self as g, P};
@@ -8025,6 +8812,18 @@ pub struct PaymentDetailsReqType {
     /// `ContractSignatureCertChain` (required).
     #[cfg_attr(feature = "serde", serde(rename = "ContractSignatureCertChain"))]
     pub contract_signature_cert_chain: CertificateChainType,
+}
+
+#[cfg(any(test, feature = "random"))]
+impl PaymentDetailsReqType {
+    /// A random valid value (property tests and fuzzing).
+    pub fn random(r: &mut crate::random::Rng) -> Self {
+        let _ = &r;
+        Self {
+            contract_id: r.string(0, 24),
+            contract_signature_cert_chain: CertificateChainType::random(r),
+        }
+    }
 }
 
 impl ExiContent for PaymentDetailsReqType {
@@ -8138,6 +8937,19 @@ pub struct PaymentDetailsResType {
     /// `DateTimeNow` (required).
     #[cfg_attr(feature = "serde", serde(rename = "DateTimeNow"))]
     pub date_time_now: i64,
+}
+
+#[cfg(any(test, feature = "random"))]
+impl PaymentDetailsResType {
+    /// A random valid value (property tests and fuzzing).
+    pub fn random(r: &mut crate::random::Rng) -> Self {
+        let _ = &r;
+        Self {
+            response_code: ResponseCodeType::ALL[r.below(23) as usize],
+            gen_challenge: r.string(0, usize::MAX),
+            date_time_now: r.int(-9223372036854775808, 9223372036854775807) as i64,
+        }
+    }
 }
 
 impl ExiContent for PaymentDetailsResType {
@@ -8300,6 +9112,18 @@ pub struct ProfileEntryType {
     pub charging_profile_entry_max_power: i16,
 }
 
+#[cfg(any(test, feature = "random"))]
+impl ProfileEntryType {
+    /// A random valid value (property tests and fuzzing).
+    pub fn random(r: &mut crate::random::Rng) -> Self {
+        let _ = &r;
+        Self {
+            charging_profile_entry_start: r.int(0, 4294967295) as u32,
+            charging_profile_entry_max_power: r.int(-32768, 32767) as i16,
+        }
+    }
+}
+
 impl ExiContent for ProfileEntryType {
     fn decode_content(d: &mut Decoder<'_>) -> Result<Self, Error> {
         use grammar_profile_entry_type::{self as g, P};
@@ -8437,6 +9261,20 @@ pub struct ChargingProfileType {
         )
     )]
     pub profile_entry: Vec<ProfileEntryType>,
+}
+
+#[cfg(any(test, feature = "random"))]
+impl ChargingProfileType {
+    /// A random valid value (property tests and fuzzing).
+    pub fn random(r: &mut crate::random::Rng) -> Self {
+        let _ = &r;
+        Self {
+            sa_schedule_tuple_id: r.int(-32768, 32767) as i16,
+            profile_entry: (0..r.count(1, usize::MAX))
+                .map(|_| ProfileEntryType::random(r))
+                .collect(),
+        }
+    }
 }
 
 impl ExiContent for ChargingProfileType {
@@ -8579,6 +9417,34 @@ pub struct PowerDeliveryReqType {
     /// `EVPowerDeliveryParameter` (optional).
     #[cfg_attr(feature = "serde", serde(flatten))]
     pub ev_power_delivery_parameter: Option<EVPowerDeliveryParameter>,
+}
+
+#[cfg(any(test, feature = "random"))]
+impl PowerDeliveryReqType {
+    /// A random valid value (property tests and fuzzing).
+    pub fn random(r: &mut crate::random::Rng) -> Self {
+        let _ = &r;
+        Self {
+            ready_to_charge_state: r.chance(),
+            charging_profile: if r.chance() {
+                Some(ChargingProfileType::random(r))
+            } else {
+                None
+            },
+            ev_power_delivery_parameter: if r.chance() {
+                Some(match r.below(2) {
+                    0 => EVPowerDeliveryParameter::DC_EVPowerDeliveryParameter(
+                        DC_EVPowerDeliveryParameterType::random(r),
+                    ),
+                    _ => EVPowerDeliveryParameter::EVPowerDeliveryParameter(
+                        EVPowerDeliveryParameterType::random(r),
+                    ),
+                })
+            } else {
+                None
+            },
+        }
+    }
 }
 
 impl ExiContent for PowerDeliveryReqType {
@@ -8762,6 +9628,22 @@ pub struct PowerDeliveryResType {
     pub evse_status: EVSEStatus,
 }
 
+#[cfg(any(test, feature = "random"))]
+impl PowerDeliveryResType {
+    /// A random valid value (property tests and fuzzing).
+    pub fn random(r: &mut crate::random::Rng) -> Self {
+        let _ = &r;
+        Self {
+            response_code: ResponseCodeType::ALL[r.below(23) as usize],
+            evse_status: match r.below(3) {
+                0 => EVSEStatus::AC_EVSEStatus(AC_EVSEStatusType::random(r)),
+                1 => EVSEStatus::DC_EVSEStatus(DC_EVSEStatusType::random(r)),
+                _ => EVSEStatus::EVSEStatus(EVSEStatusType::random(r)),
+            },
+        }
+    }
+}
+
 impl ExiContent for PowerDeliveryResType {
     fn decode_content(d: &mut Decoder<'_>) -> Result<Self, Error> {
         use grammar_power_delivery_res_type::{self as g, P};
@@ -8904,6 +9786,19 @@ pub struct PreChargeReqType {
     pub ev_target_current: PhysicalValueType,
 }
 
+#[cfg(any(test, feature = "random"))]
+impl PreChargeReqType {
+    /// A random valid value (property tests and fuzzing).
+    pub fn random(r: &mut crate::random::Rng) -> Self {
+        let _ = &r;
+        Self {
+            dc_ev_status: DC_EVStatusType::random(r),
+            ev_target_voltage: PhysicalValueType::random(r),
+            ev_target_current: PhysicalValueType::random(r),
+        }
+    }
+}
+
 impl ExiContent for PreChargeReqType {
     fn decode_content(d: &mut Decoder<'_>) -> Result<Self, Error> {
         use grammar_pre_charge_req_type::{self as g, P};
@@ -9024,6 +9919,19 @@ pub struct PreChargeResType {
     /// `EVSEPresentVoltage` (required).
     #[cfg_attr(feature = "serde", serde(rename = "EVSEPresentVoltage"))]
     pub evse_present_voltage: PhysicalValueType,
+}
+
+#[cfg(any(test, feature = "random"))]
+impl PreChargeResType {
+    /// A random valid value (property tests and fuzzing).
+    pub fn random(r: &mut crate::random::Rng) -> Self {
+        let _ = &r;
+        Self {
+            response_code: ResponseCodeType::ALL[r.below(23) as usize],
+            dc_evse_status: DC_EVSEStatusType::random(r),
+            evse_present_voltage: PhysicalValueType::random(r),
+        }
+    }
 }
 
 impl ExiContent for PreChargeResType {
@@ -9228,6 +10136,28 @@ pub struct ServiceTagType {
         )
     )]
     pub service_scope: Option<String>,
+}
+
+#[cfg(any(test, feature = "random"))]
+impl ServiceTagType {
+    /// A random valid value (property tests and fuzzing).
+    pub fn random(r: &mut crate::random::Rng) -> Self {
+        let _ = &r;
+        Self {
+            service_id: r.int(0, 65535) as u16,
+            service_name: if r.chance() {
+                Some(r.string(0, 32))
+            } else {
+                None
+            },
+            service_category: ServiceCategoryType::ALL[r.below(4) as usize],
+            service_scope: if r.chance() {
+                Some(r.string(0, 32))
+            } else {
+                None
+            },
+        }
+    }
 }
 
 impl ExiContent for ServiceTagType {
@@ -9509,6 +10439,19 @@ pub struct ServiceChargeType {
     pub energy_transfer_type: EVSESupportedEnergyTransferType,
 }
 
+#[cfg(any(test, feature = "random"))]
+impl ServiceChargeType {
+    /// A random valid value (property tests and fuzzing).
+    pub fn random(r: &mut crate::random::Rng) -> Self {
+        let _ = &r;
+        Self {
+            service_tag: ServiceTagType::random(r),
+            free_service: r.chance(),
+            energy_transfer_type: EVSESupportedEnergyTransferType::ALL[r.below(10) as usize],
+        }
+    }
+}
+
 impl ExiContent for ServiceChargeType {
     fn decode_content(d: &mut Decoder<'_>) -> Result<Self, Error> {
         use grammar_service_charge_type::{self as g, P};
@@ -9643,6 +10586,17 @@ pub struct ServiceDetailReqType {
     /// `ServiceID` (required).
     #[cfg_attr(feature = "serde", serde(rename = "ServiceID"))]
     pub service_id: u16,
+}
+
+#[cfg(any(test, feature = "random"))]
+impl ServiceDetailReqType {
+    /// A random valid value (property tests and fuzzing).
+    pub fn random(r: &mut crate::random::Rng) -> Self {
+        let _ = &r;
+        Self {
+            service_id: r.int(0, 65535) as u16,
+        }
+    }
 }
 
 impl ExiContent for ServiceDetailReqType {
@@ -9826,6 +10780,26 @@ pub enum ParameterType_Value {
     /// `stringValue`
     #[cfg_attr(feature = "serde", serde(rename = "stringValue"))]
     StringValue(String),
+}
+
+#[cfg(any(test, feature = "random"))]
+impl ParameterType {
+    /// A random valid value (property tests and fuzzing).
+    pub fn random(r: &mut crate::random::Rng) -> Self {
+        let _ = &r;
+        Self {
+            name: r.string(0, usize::MAX),
+            value_type: ValueType::ALL[r.below(6) as usize],
+            value: match r.below(6) {
+                0 => ParameterType_Value::BoolValue(r.chance()),
+                1 => ParameterType_Value::ByteValue(r.int(-128, 127) as i8),
+                2 => ParameterType_Value::ShortValue(r.int(-32768, 32767) as i16),
+                3 => ParameterType_Value::IntValue(r.int(-2147483648, 2147483647) as i32),
+                4 => ParameterType_Value::PhysicalValue(PhysicalValueType::random(r)),
+                _ => ParameterType_Value::StringValue(r.string(0, usize::MAX)),
+            },
+        }
+    }
 }
 
 impl ExiContent for ParameterType {
@@ -10123,6 +11097,20 @@ pub struct ParameterSetType {
     pub parameter: Vec<ParameterType>,
 }
 
+#[cfg(any(test, feature = "random"))]
+impl ParameterSetType {
+    /// A random valid value (property tests and fuzzing).
+    pub fn random(r: &mut crate::random::Rng) -> Self {
+        let _ = &r;
+        Self {
+            parameter_set_id: r.int(-32768, 32767) as i16,
+            parameter: (0..r.count(1, usize::MAX))
+                .map(|_| ParameterType::random(r))
+                .collect(),
+        }
+    }
+}
+
 impl ExiContent for ParameterSetType {
     fn decode_content(d: &mut Decoder<'_>) -> Result<Self, Error> {
         use grammar_parameter_set_type::{self as g, P};
@@ -10241,6 +11229,19 @@ pub struct ServiceParameterListType {
     pub parameter_set: Vec<ParameterSetType>,
 }
 
+#[cfg(any(test, feature = "random"))]
+impl ServiceParameterListType {
+    /// A random valid value (property tests and fuzzing).
+    pub fn random(r: &mut crate::random::Rng) -> Self {
+        let _ = &r;
+        Self {
+            parameter_set: (0..r.count(1, usize::MAX))
+                .map(|_| ParameterSetType::random(r))
+                .collect(),
+        }
+    }
+}
+
 impl ExiContent for ServiceParameterListType {
     fn decode_content(d: &mut Decoder<'_>) -> Result<Self, Error> {
         use grammar_service_parameter_list_type::{self as g, P};
@@ -10338,6 +11339,23 @@ pub struct ServiceDetailResType {
         )
     )]
     pub service_parameter_list: Option<ServiceParameterListType>,
+}
+
+#[cfg(any(test, feature = "random"))]
+impl ServiceDetailResType {
+    /// A random valid value (property tests and fuzzing).
+    pub fn random(r: &mut crate::random::Rng) -> Self {
+        let _ = &r;
+        Self {
+            response_code: ResponseCodeType::ALL[r.below(23) as usize],
+            service_id: r.int(0, 65535) as u16,
+            service_parameter_list: if r.chance() {
+                Some(ServiceParameterListType::random(r))
+            } else {
+                None
+            },
+        }
+    }
 }
 
 impl ExiContent for ServiceDetailResType {
@@ -10492,6 +11510,26 @@ pub struct ServiceDiscoveryReqType {
         )
     )]
     pub service_category: Option<ServiceCategoryType>,
+}
+
+#[cfg(any(test, feature = "random"))]
+impl ServiceDiscoveryReqType {
+    /// A random valid value (property tests and fuzzing).
+    pub fn random(r: &mut crate::random::Rng) -> Self {
+        let _ = &r;
+        Self {
+            service_scope: if r.chance() {
+                Some(r.string(0, 32))
+            } else {
+                None
+            },
+            service_category: if r.chance() {
+                Some(ServiceCategoryType::ALL[r.below(4) as usize])
+            } else {
+                None
+            },
+        }
+    }
 }
 
 impl ExiContent for ServiceDiscoveryReqType {
@@ -10660,6 +11698,19 @@ pub struct PaymentOptionsType {
     pub payment_option: Vec<PaymentOptionType>,
 }
 
+#[cfg(any(test, feature = "random"))]
+impl PaymentOptionsType {
+    /// A random valid value (property tests and fuzzing).
+    pub fn random(r: &mut crate::random::Rng) -> Self {
+        let _ = &r;
+        Self {
+            payment_option: (0..r.count(1, usize::MAX))
+                .map(|_| PaymentOptionType::ALL[r.below(2) as usize])
+                .collect(),
+        }
+    }
+}
+
 impl ExiContent for PaymentOptionsType {
     fn decode_content(d: &mut Decoder<'_>) -> Result<Self, Error> {
         use grammar_payment_options_type::{self as g, P};
@@ -10757,6 +11808,18 @@ pub struct ServiceType {
     /// `FreeService` (required).
     #[cfg_attr(feature = "serde", serde(rename = "FreeService"))]
     pub free_service: bool,
+}
+
+#[cfg(any(test, feature = "random"))]
+impl ServiceType {
+    /// A random valid value (property tests and fuzzing).
+    pub fn random(r: &mut crate::random::Rng) -> Self {
+        let _ = &r;
+        Self {
+            service_tag: ServiceTagType::random(r),
+            free_service: r.chance(),
+        }
+    }
 }
 
 impl ExiContent for ServiceType {
@@ -10869,6 +11932,19 @@ pub struct ServiceTagListType {
     pub service: Vec<ServiceType>,
 }
 
+#[cfg(any(test, feature = "random"))]
+impl ServiceTagListType {
+    /// A random valid value (property tests and fuzzing).
+    pub fn random(r: &mut crate::random::Rng) -> Self {
+        let _ = &r;
+        Self {
+            service: (0..r.count(1, usize::MAX))
+                .map(|_| ServiceType::random(r))
+                .collect(),
+        }
+    }
+}
+
 impl ExiContent for ServiceTagListType {
     fn decode_content(d: &mut Decoder<'_>) -> Result<Self, Error> {
         use grammar_service_tag_list_type::{self as g, P};
@@ -10963,6 +12039,24 @@ pub struct ServiceDiscoveryResType {
         )
     )]
     pub service_list: Option<ServiceTagListType>,
+}
+
+#[cfg(any(test, feature = "random"))]
+impl ServiceDiscoveryResType {
+    /// A random valid value (property tests and fuzzing).
+    pub fn random(r: &mut crate::random::Rng) -> Self {
+        let _ = &r;
+        Self {
+            response_code: ResponseCodeType::ALL[r.below(23) as usize],
+            payment_options: PaymentOptionsType::random(r),
+            charge_service: ServiceChargeType::random(r),
+            service_list: if r.chance() {
+                Some(ServiceTagListType::random(r))
+            } else {
+                None
+            },
+        }
+    }
 }
 
 impl ExiContent for ServiceDiscoveryResType {
@@ -11121,6 +12215,22 @@ pub struct SelectedServiceType {
     pub parameter_set_id: Option<i16>,
 }
 
+#[cfg(any(test, feature = "random"))]
+impl SelectedServiceType {
+    /// A random valid value (property tests and fuzzing).
+    pub fn random(r: &mut crate::random::Rng) -> Self {
+        let _ = &r;
+        Self {
+            service_id: r.int(0, 65535) as u16,
+            parameter_set_id: if r.chance() {
+                Some(r.int(-32768, 32767) as i16)
+            } else {
+                None
+            },
+        }
+    }
+}
+
 impl ExiContent for SelectedServiceType {
     fn decode_content(d: &mut Decoder<'_>) -> Result<Self, Error> {
         use grammar_selected_service_type::{self as g, P};
@@ -11246,6 +12356,19 @@ pub struct SelectedServiceListType {
     pub selected_service: Vec<SelectedServiceType>,
 }
 
+#[cfg(any(test, feature = "random"))]
+impl SelectedServiceListType {
+    /// A random valid value (property tests and fuzzing).
+    pub fn random(r: &mut crate::random::Rng) -> Self {
+        let _ = &r;
+        Self {
+            selected_service: (0..r.count(1, usize::MAX))
+                .map(|_| SelectedServiceType::random(r))
+                .collect(),
+        }
+    }
+}
+
 impl ExiContent for SelectedServiceListType {
     fn decode_content(d: &mut Decoder<'_>) -> Result<Self, Error> {
         use grammar_selected_service_list_type::{self as g, P};
@@ -11333,6 +12456,18 @@ pub struct ServicePaymentSelectionReqType {
     /// `SelectedServiceList` (required).
     #[cfg_attr(feature = "serde", serde(rename = "SelectedServiceList"))]
     pub selected_service_list: SelectedServiceListType,
+}
+
+#[cfg(any(test, feature = "random"))]
+impl ServicePaymentSelectionReqType {
+    /// A random valid value (property tests and fuzzing).
+    pub fn random(r: &mut crate::random::Rng) -> Self {
+        let _ = &r;
+        Self {
+            selected_payment_option: PaymentOptionType::ALL[r.below(2) as usize],
+            selected_service_list: SelectedServiceListType::random(r),
+        }
+    }
 }
 
 impl ExiContent for ServicePaymentSelectionReqType {
@@ -11442,6 +12577,17 @@ pub struct ServicePaymentSelectionResType {
     pub response_code: ResponseCodeType,
 }
 
+#[cfg(any(test, feature = "random"))]
+impl ServicePaymentSelectionResType {
+    /// A random valid value (property tests and fuzzing).
+    pub fn random(r: &mut crate::random::Rng) -> Self {
+        let _ = &r;
+        Self {
+            response_code: ResponseCodeType::ALL[r.below(23) as usize],
+        }
+    }
+}
+
 impl ExiContent for ServicePaymentSelectionResType {
     fn decode_content(d: &mut Decoder<'_>) -> Result<Self, Error> {
         use grammar_service_payment_selection_res_type::{self as g, P};
@@ -11529,6 +12675,17 @@ pub struct SessionSetupReqType {
         serde(rename = "EVCCID", with = "crate::serde_util::hex")
     )]
     pub evccid: Vec<u8>,
+}
+
+#[cfg(any(test, feature = "random"))]
+impl SessionSetupReqType {
+    /// A random valid value (property tests and fuzzing).
+    pub fn random(r: &mut crate::random::Rng) -> Self {
+        let _ = &r;
+        Self {
+            evccid: r.bytes(0, 8),
+        }
+    }
 }
 
 impl ExiContent for SessionSetupReqType {
@@ -11631,6 +12788,23 @@ pub struct SessionSetupResType {
         )
     )]
     pub date_time_now: Option<i64>,
+}
+
+#[cfg(any(test, feature = "random"))]
+impl SessionSetupResType {
+    /// A random valid value (property tests and fuzzing).
+    pub fn random(r: &mut crate::random::Rng) -> Self {
+        let _ = &r;
+        Self {
+            response_code: ResponseCodeType::ALL[r.below(23) as usize],
+            evseid: r.bytes(0, 32),
+            date_time_now: if r.chance() {
+                Some(r.int(-9223372036854775808, 9223372036854775807) as i64)
+            } else {
+                None
+            },
+        }
+    }
 }
 
 impl ExiContent for SessionSetupResType {
@@ -11787,6 +12961,15 @@ mod grammar_session_setup_res_type {
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct SessionStopType {}
 
+#[cfg(any(test, feature = "random"))]
+impl SessionStopType {
+    /// A random valid value (property tests and fuzzing).
+    pub fn random(r: &mut crate::random::Rng) -> Self {
+        let _ = &r;
+        Self {}
+    }
+}
+
 impl ExiContent for SessionStopType {
     fn decode_content(d: &mut Decoder<'_>) -> Result<Self, Error> {
         use grammar_session_stop_type::{self as g, P};
@@ -11843,6 +13026,17 @@ pub struct SessionStopResType {
     /// `ResponseCode` (required).
     #[cfg_attr(feature = "serde", serde(rename = "ResponseCode"))]
     pub response_code: ResponseCodeType,
+}
+
+#[cfg(any(test, feature = "random"))]
+impl SessionStopResType {
+    /// A random valid value (property tests and fuzzing).
+    pub fn random(r: &mut crate::random::Rng) -> Self {
+        let _ = &r;
+        Self {
+            response_code: ResponseCodeType::ALL[r.below(23) as usize],
+        }
+    }
 }
 
 impl ExiContent for SessionStopResType {
@@ -11986,6 +13180,22 @@ pub struct NotificationType {
     pub fault_msg: Option<String>,
 }
 
+#[cfg(any(test, feature = "random"))]
+impl NotificationType {
+    /// A random valid value (property tests and fuzzing).
+    pub fn random(r: &mut crate::random::Rng) -> Self {
+        let _ = &r;
+        Self {
+            fault_code: FaultCodeType::ALL[r.below(3) as usize],
+            fault_msg: if r.chance() {
+                Some(r.string(0, 64))
+            } else {
+                None
+            },
+        }
+    }
+}
+
 impl ExiContent for NotificationType {
     fn decode_content(d: &mut Decoder<'_>) -> Result<Self, Error> {
         use grammar_notification_type::{self as g, P};
@@ -12123,6 +13333,27 @@ pub struct MessageHeaderType {
     pub signature: Option<super::xmldsig::SignatureType>,
 }
 
+#[cfg(any(test, feature = "random"))]
+impl MessageHeaderType {
+    /// A random valid value (property tests and fuzzing).
+    pub fn random(r: &mut crate::random::Rng) -> Self {
+        let _ = &r;
+        Self {
+            session_id: r.bytes(0, 8),
+            notification: if r.chance() {
+                Some(NotificationType::random(r))
+            } else {
+                None
+            },
+            signature: if r.chance() {
+                Some(super::xmldsig::SignatureType::random(r))
+            } else {
+                None
+            },
+        }
+    }
+}
+
 impl ExiContent for MessageHeaderType {
     fn decode_content(d: &mut Decoder<'_>) -> Result<Self, Error> {
         use grammar_message_header_type::{self as g, P};
@@ -12251,6 +13482,17 @@ pub struct WeldingDetectionReqType {
     pub dc_ev_status: DC_EVStatusType,
 }
 
+#[cfg(any(test, feature = "random"))]
+impl WeldingDetectionReqType {
+    /// A random valid value (property tests and fuzzing).
+    pub fn random(r: &mut crate::random::Rng) -> Self {
+        let _ = &r;
+        Self {
+            dc_ev_status: DC_EVStatusType::random(r),
+        }
+    }
+}
+
 impl ExiContent for WeldingDetectionReqType {
     fn decode_content(d: &mut Decoder<'_>) -> Result<Self, Error> {
         use grammar_welding_detection_req_type::{self as g, P};
@@ -12331,6 +13573,19 @@ pub struct WeldingDetectionResType {
     /// `EVSEPresentVoltage` (required).
     #[cfg_attr(feature = "serde", serde(rename = "EVSEPresentVoltage"))]
     pub evse_present_voltage: PhysicalValueType,
+}
+
+#[cfg(any(test, feature = "random"))]
+impl WeldingDetectionResType {
+    /// A random valid value (property tests and fuzzing).
+    pub fn random(r: &mut crate::random::Rng) -> Self {
+        let _ = &r;
+        Self {
+            response_code: ResponseCodeType::ALL[r.below(23) as usize],
+            dc_evse_status: DC_EVSEStatusType::random(r),
+            evse_present_voltage: PhysicalValueType::random(r),
+        }
+    }
 }
 
 impl ExiContent for WeldingDetectionResType {
@@ -12568,6 +13823,73 @@ pub struct BodyType {
     /// `BodyElement` (optional).
     #[cfg_attr(feature = "serde", serde(flatten))]
     pub body_element: Option<BodyElement>,
+}
+
+#[cfg(any(test, feature = "random"))]
+impl BodyType {
+    /// A random valid value (property tests and fuzzing).
+    pub fn random(r: &mut crate::random::Rng) -> Self {
+        let _ = &r;
+        Self {
+            body_element: if r.chance() {
+                Some(match r.below(35) {
+                    0 => BodyElement::BodyElement(BodyBaseType::random(r)),
+                    1 => BodyElement::CableCheckReq(CableCheckReqType::random(r)),
+                    2 => BodyElement::CableCheckRes(CableCheckResType::random(r)),
+                    3 => BodyElement::CertificateInstallationReq(
+                        CertificateInstallationReqType::random(r),
+                    ),
+                    4 => BodyElement::CertificateInstallationRes(
+                        CertificateInstallationResType::random(r),
+                    ),
+                    5 => BodyElement::CertificateUpdateReq(CertificateUpdateReqType::random(r)),
+                    6 => BodyElement::CertificateUpdateRes(CertificateUpdateResType::random(r)),
+                    7 => BodyElement::ChargeParameterDiscoveryReq(
+                        ChargeParameterDiscoveryReqType::random(r),
+                    ),
+                    8 => BodyElement::ChargeParameterDiscoveryRes(
+                        ChargeParameterDiscoveryResType::random(r),
+                    ),
+                    9 => BodyElement::ChargingStatusReq(ChargingStatusReqType::random(r)),
+                    10 => BodyElement::ChargingStatusRes(ChargingStatusResType::random(r)),
+                    11 => BodyElement::ContractAuthenticationReq(
+                        ContractAuthenticationReqType::random(r),
+                    ),
+                    12 => BodyElement::ContractAuthenticationRes(
+                        ContractAuthenticationResType::random(r),
+                    ),
+                    13 => BodyElement::CurrentDemandReq(CurrentDemandReqType::random(r)),
+                    14 => BodyElement::CurrentDemandRes(CurrentDemandResType::random(r)),
+                    15 => BodyElement::MeteringReceiptReq(MeteringReceiptReqType::random(r)),
+                    16 => BodyElement::MeteringReceiptRes(MeteringReceiptResType::random(r)),
+                    17 => BodyElement::PaymentDetailsReq(PaymentDetailsReqType::random(r)),
+                    18 => BodyElement::PaymentDetailsRes(PaymentDetailsResType::random(r)),
+                    19 => BodyElement::PowerDeliveryReq(PowerDeliveryReqType::random(r)),
+                    20 => BodyElement::PowerDeliveryRes(PowerDeliveryResType::random(r)),
+                    21 => BodyElement::PreChargeReq(PreChargeReqType::random(r)),
+                    22 => BodyElement::PreChargeRes(PreChargeResType::random(r)),
+                    23 => BodyElement::ServiceDetailReq(ServiceDetailReqType::random(r)),
+                    24 => BodyElement::ServiceDetailRes(ServiceDetailResType::random(r)),
+                    25 => BodyElement::ServiceDiscoveryReq(ServiceDiscoveryReqType::random(r)),
+                    26 => BodyElement::ServiceDiscoveryRes(ServiceDiscoveryResType::random(r)),
+                    27 => BodyElement::ServicePaymentSelectionReq(
+                        ServicePaymentSelectionReqType::random(r),
+                    ),
+                    28 => BodyElement::ServicePaymentSelectionRes(
+                        ServicePaymentSelectionResType::random(r),
+                    ),
+                    29 => BodyElement::SessionSetupReq(SessionSetupReqType::random(r)),
+                    30 => BodyElement::SessionSetupRes(SessionSetupResType::random(r)),
+                    31 => BodyElement::SessionStopReq(SessionStopType::random(r)),
+                    32 => BodyElement::SessionStopRes(SessionStopResType::random(r)),
+                    33 => BodyElement::WeldingDetectionReq(WeldingDetectionReqType::random(r)),
+                    _ => BodyElement::WeldingDetectionRes(WeldingDetectionResType::random(r)),
+                })
+            } else {
+                None
+            },
+        }
+    }
 }
 
 impl ExiContent for BodyType {
@@ -13073,6 +14395,18 @@ pub struct V2G_Message {
     pub body: BodyType,
 }
 
+#[cfg(any(test, feature = "random"))]
+impl V2G_Message {
+    /// A random valid value (property tests and fuzzing).
+    pub fn random(r: &mut crate::random::Rng) -> Self {
+        let _ = &r;
+        Self {
+            header: MessageHeaderType::random(r),
+            body: BodyType::random(r),
+        }
+    }
+}
+
 impl ExiContent for V2G_Message {
     fn decode_content(d: &mut Decoder<'_>) -> Result<Self, Error> {
         use grammar_v2_g_message::{self as g, P};
@@ -13409,6 +14743,94 @@ pub enum Document {
 }
 
 impl Document {
+    /// A random valid value (property tests and fuzzing).
+    #[cfg(any(test, feature = "random"))]
+    pub fn random(r: &mut crate::random::Rng) -> Self {
+        match r.below(79) {
+            0 => Self::AC_EVChargeParameter(AC_EVChargeParameterType::random(r)),
+            1 => Self::AC_EVSEChargeParameter(AC_EVSEChargeParameterType::random(r)),
+            2 => Self::AC_EVSEStatus(AC_EVSEStatusType::random(r)),
+            3 => Self::BodyElement(BodyBaseType::random(r)),
+            4 => Self::CableCheckReq(CableCheckReqType::random(r)),
+            5 => Self::CableCheckRes(CableCheckResType::random(r)),
+            6 => {
+                Self::CanonicalizationMethod(super::xmldsig::CanonicalizationMethodType::random(r))
+            }
+            7 => Self::CertificateInstallationReq(CertificateInstallationReqType::random(r)),
+            8 => Self::CertificateInstallationRes(CertificateInstallationResType::random(r)),
+            9 => Self::CertificateUpdateReq(CertificateUpdateReqType::random(r)),
+            10 => Self::CertificateUpdateRes(CertificateUpdateResType::random(r)),
+            11 => Self::ChargeParameterDiscoveryReq(ChargeParameterDiscoveryReqType::random(r)),
+            12 => Self::ChargeParameterDiscoveryRes(ChargeParameterDiscoveryResType::random(r)),
+            13 => Self::ChargingStatusReq(ChargingStatusReqType::random(r)),
+            14 => Self::ChargingStatusRes(ChargingStatusResType::random(r)),
+            15 => Self::ContractAuthenticationReq(ContractAuthenticationReqType::random(r)),
+            16 => Self::ContractAuthenticationRes(ContractAuthenticationResType::random(r)),
+            17 => Self::CurrentDemandReq(CurrentDemandReqType::random(r)),
+            18 => Self::CurrentDemandRes(CurrentDemandResType::random(r)),
+            19 => Self::DC_EVChargeParameter(DC_EVChargeParameterType::random(r)),
+            20 => Self::DC_EVPowerDeliveryParameter(DC_EVPowerDeliveryParameterType::random(r)),
+            21 => Self::DC_EVSEChargeParameter(DC_EVSEChargeParameterType::random(r)),
+            22 => Self::DC_EVSEStatus(DC_EVSEStatusType::random(r)),
+            23 => Self::DC_EVStatus(DC_EVStatusType::random(r)),
+            24 => Self::DSAKeyValue(super::xmldsig::DSAKeyValueType::random(r)),
+            25 => Self::DigestMethod(super::xmldsig::DigestMethodType::random(r)),
+            26 => Self::DigestValue(r.bytes(0, usize::MAX)),
+            27 => Self::EVChargeParameter(EVChargeParameterType::random(r)),
+            28 => Self::EVPowerDeliveryParameter(EVPowerDeliveryParameterType::random(r)),
+            29 => Self::EVSEChargeParameter(EVSEChargeParameterType::random(r)),
+            30 => Self::EVSEStatus(EVSEStatusType::random(r)),
+            31 => Self::EVStatus(EVStatusType::random(r)),
+            32 => Self::Entry(EntryType::random(r)),
+            33 => Self::KeyInfo(super::xmldsig::KeyInfoType::random(r)),
+            34 => Self::KeyName(r.string(0, usize::MAX)),
+            35 => Self::KeyValue(super::xmldsig::KeyValueType::random(r)),
+            36 => Self::Manifest(super::xmldsig::ManifestType::random(r)),
+            37 => Self::MeteringReceiptReq(MeteringReceiptReqType::random(r)),
+            38 => Self::MeteringReceiptRes(MeteringReceiptResType::random(r)),
+            39 => Self::MgmtData(r.string(0, usize::MAX)),
+            40 => Self::Object(super::xmldsig::ObjectType::random(r)),
+            41 => Self::PGPData(super::xmldsig::PGPDataType::random(r)),
+            42 => Self::PMaxScheduleEntry(PMaxScheduleEntryType::random(r)),
+            43 => Self::PaymentDetailsReq(PaymentDetailsReqType::random(r)),
+            44 => Self::PaymentDetailsRes(PaymentDetailsResType::random(r)),
+            45 => Self::PowerDeliveryReq(PowerDeliveryReqType::random(r)),
+            46 => Self::PowerDeliveryRes(PowerDeliveryResType::random(r)),
+            47 => Self::PreChargeReq(PreChargeReqType::random(r)),
+            48 => Self::PreChargeRes(PreChargeResType::random(r)),
+            49 => Self::RSAKeyValue(super::xmldsig::RSAKeyValueType::random(r)),
+            50 => Self::Reference(super::xmldsig::ReferenceType::random(r)),
+            51 => Self::RelativeTimeInterval(RelativeTimeIntervalType::random(r)),
+            52 => Self::RetrievalMethod(super::xmldsig::RetrievalMethodType::random(r)),
+            53 => Self::SAScheduleList(SAScheduleListType::random(r)),
+            54 => Self::SASchedules(SASchedulesType::random(r)),
+            55 => Self::SPKIData(super::xmldsig::SPKIDataType::random(r)),
+            56 => Self::SalesTariffEntry(SalesTariffEntryType::random(r)),
+            57 => Self::ServiceCharge(ServiceChargeType::random(r)),
+            58 => Self::ServiceDetailReq(ServiceDetailReqType::random(r)),
+            59 => Self::ServiceDetailRes(ServiceDetailResType::random(r)),
+            60 => Self::ServiceDiscoveryReq(ServiceDiscoveryReqType::random(r)),
+            61 => Self::ServiceDiscoveryRes(ServiceDiscoveryResType::random(r)),
+            62 => Self::ServicePaymentSelectionReq(ServicePaymentSelectionReqType::random(r)),
+            63 => Self::ServicePaymentSelectionRes(ServicePaymentSelectionResType::random(r)),
+            64 => Self::SessionSetupReq(SessionSetupReqType::random(r)),
+            65 => Self::SessionSetupRes(SessionSetupResType::random(r)),
+            66 => Self::SessionStopReq(SessionStopType::random(r)),
+            67 => Self::SessionStopRes(SessionStopResType::random(r)),
+            68 => Self::Signature(super::xmldsig::SignatureType::random(r)),
+            69 => Self::SignatureMethod(super::xmldsig::SignatureMethodType::random(r)),
+            70 => Self::SignatureValue(super::xmldsig::SignatureValueType::random(r)),
+            71 => Self::SignedInfo(super::xmldsig::SignedInfoType::random(r)),
+            72 => Self::TimeInterval(IntervalType::random(r)),
+            73 => Self::Transform(super::xmldsig::TransformType::random(r)),
+            74 => Self::Transforms(super::xmldsig::TransformsType::random(r)),
+            75 => Self::V2G_Message(V2G_Message::random(r)),
+            76 => Self::WeldingDetectionReq(WeldingDetectionReqType::random(r)),
+            77 => Self::WeldingDetectionRes(WeldingDetectionResType::random(r)),
+            _ => Self::X509Data(super::xmldsig::X509DataType::random(r)),
+        }
+    }
+
     /// Decodes a whole document stream (header `0x80` included).
     pub fn decode(bytes: &[u8]) -> Result<Self, Error> {
         let mut dec = Decoder::new(bytes);
@@ -14738,6 +16160,262 @@ pub enum Fragment {
 }
 
 impl Fragment {
+    /// A random valid value (property tests and fuzzing).
+    #[cfg(any(test, feature = "random"))]
+    pub fn random(r: &mut crate::random::Rng) -> Self {
+        match r.below(243) {
+            0 => Self::AC_EVChargeParameter(AC_EVChargeParameterType::random(r)),
+            1 => Self::AC_EVSEChargeParameter(AC_EVSEChargeParameterType::random(r)),
+            2 => Self::AC_EVSEStatus(AC_EVSEStatusType::random(r)),
+            3 => Self::AC_EVSEStatus_(AC_EVSEStatusType::random(r)),
+            4 => Self::Body(BodyType::random(r)),
+            5 => Self::BodyElement(BodyBaseType::random(r)),
+            6 => Self::BulkChargingComplete(r.chance()),
+            7 => Self::BulkChargingComplete_(r.chance()),
+            8 => Self::BulkSOC(r.int(0, 100) as u8),
+            9 => Self::CableCheckReq(CableCheckReqType::random(r)),
+            10 => Self::CableCheckRes(CableCheckResType::random(r)),
+            11 => {
+                Self::CanonicalizationMethod(super::xmldsig::CanonicalizationMethodType::random(r))
+            }
+            12 => Self::Certificate(r.bytes(0, 1200)),
+            13 => Self::CertificateInstallationReq(CertificateInstallationReqType::random(r)),
+            14 => Self::CertificateInstallationRes(CertificateInstallationResType::random(r)),
+            15 => Self::CertificateUpdateReq(CertificateUpdateReqType::random(r)),
+            16 => Self::CertificateUpdateRes(CertificateUpdateResType::random(r)),
+            17 => Self::ChargeParameterDiscoveryReq(ChargeParameterDiscoveryReqType::random(r)),
+            18 => Self::ChargeParameterDiscoveryRes(ChargeParameterDiscoveryResType::random(r)),
+            19 => Self::ChargeService(ServiceChargeType::random(r)),
+            20 => Self::ChargingComplete(r.chance()),
+            21 => Self::ChargingComplete_(r.chance()),
+            22 => Self::ChargingProfile(ChargingProfileType::random(r)),
+            23 => Self::ChargingProfileEntryMaxPower(r.int(-32768, 32767) as i16),
+            24 => Self::ChargingProfileEntryStart(r.int(0, 4294967295) as u32),
+            25 => Self::ChargingStatusReq(ChargingStatusReqType::random(r)),
+            26 => Self::ChargingStatusRes(ChargingStatusResType::random(r)),
+            27 => Self::ConsumptionCost(ConsumptionCostType::random(r)),
+            28 => Self::ContractAuthenticationReq(ContractAuthenticationReqType::random(r)),
+            29 => Self::ContractAuthenticationRes(ContractAuthenticationResType::random(r)),
+            30 => Self::ContractID(r.string(0, 24)),
+            31 => Self::ContractSignatureCertChain(CertificateChainType::random(r)),
+            32 => Self::ContractSignatureEncryptedPrivateKey(r.bytes(0, 128)),
+            33 => Self::Cost(CostType::random(r)),
+            34 => Self::CurrentDemandReq(CurrentDemandReqType::random(r)),
+            35 => Self::CurrentDemandRes(CurrentDemandResType::random(r)),
+            36 => Self::DC_EVChargeParameter(DC_EVChargeParameterType::random(r)),
+            37 => Self::DC_EVPowerDeliveryParameter(DC_EVPowerDeliveryParameterType::random(r)),
+            38 => Self::DC_EVSEChargeParameter(DC_EVSEChargeParameterType::random(r)),
+            39 => Self::DC_EVSEStatus(DC_EVSEStatusType::random(r)),
+            40 => Self::DC_EVSEStatus_(DC_EVSEStatusType::random(r)),
+            41 => Self::DC_EVStatus(DC_EVStatusType::random(r)),
+            42 => Self::DC_EVStatus_(DC_EVStatusType::random(r)),
+            43 => Self::DHParams(r.bytes(0, 256)),
+            44 => Self::DSAKeyValue(super::xmldsig::DSAKeyValueType::random(r)),
+            45 => Self::DateTimeNow(r.int(-9223372036854775808, 9223372036854775807) as i64),
+            46 => Self::DepartureTime(r.int(0, 4294967295) as u32),
+            47 => Self::DigestMethod(super::xmldsig::DigestMethodType::random(r)),
+            48 => Self::DigestValue(r.bytes(0, usize::MAX)),
+            49 => Self::EAmount(PhysicalValueType::random(r)),
+            50 => Self::EPriceLevel(r.int(0, 255) as u8),
+            51 => Self::EVCCID(r.bytes(0, 8)),
+            52 => Self::EVCabinConditioning(r.chance()),
+            53 => Self::EVChargeParameter(EVChargeParameterType::random(r)),
+            54 => Self::EVEnergyCapacity(PhysicalValueType::random(r)),
+            55 => Self::EVEnergyRequest(PhysicalValueType::random(r)),
+            56 => Self::EVErrorCode(DC_EVErrorCodeType::ALL[r.below(12) as usize]),
+            57 => Self::EVMaxCurrent(PhysicalValueType::random(r)),
+            58 => Self::EVMaxVoltage(PhysicalValueType::random(r)),
+            59 => Self::EVMaximumCurrentLimit(PhysicalValueType::random(r)),
+            60 => Self::EVMaximumCurrentLimit_(PhysicalValueType::random(r)),
+            61 => Self::EVMaximumPowerLimit(PhysicalValueType::random(r)),
+            62 => Self::EVMaximumPowerLimit_(PhysicalValueType::random(r)),
+            63 => Self::EVMaximumVoltageLimit(PhysicalValueType::random(r)),
+            64 => Self::EVMaximumVoltageLimit_(PhysicalValueType::random(r)),
+            65 => Self::EVMinCurrent(PhysicalValueType::random(r)),
+            66 => Self::EVPowerDeliveryParameter(EVPowerDeliveryParameterType::random(r)),
+            67 => Self::EVRESSConditioning(r.chance()),
+            68 => Self::EVRESSSOC(r.int(0, 100) as u8),
+            69 => Self::EVReady(r.chance()),
+            70 => Self::EVRequestedEnergyTransferType(
+                EVRequestedEnergyTransferType::ALL[r.below(6) as usize],
+            ),
+            71 => Self::EVSEChargeParameter(EVSEChargeParameterType::random(r)),
+            72 => Self::EVSECurrentLimitAchieved(r.chance()),
+            73 => Self::EVSECurrentRegulationTolerance(PhysicalValueType::random(r)),
+            74 => Self::EVSEEnergyToBeDelivered(PhysicalValueType::random(r)),
+            75 => Self::EVSEID(r.bytes(0, 32)),
+            76 => Self::EVSEIsolationStatus(IsolationLevelType::ALL[r.below(4) as usize]),
+            77 => Self::EVSEMaxCurrent(PhysicalValueType::random(r)),
+            78 => Self::EVSEMaxCurrent_(PhysicalValueType::random(r)),
+            79 => Self::EVSEMaxVoltage(PhysicalValueType::random(r)),
+            80 => Self::EVSEMaximumCurrentLimit(PhysicalValueType::random(r)),
+            81 => Self::EVSEMaximumCurrentLimit_(PhysicalValueType::random(r)),
+            82 => Self::EVSEMaximumPowerLimit(PhysicalValueType::random(r)),
+            83 => Self::EVSEMaximumPowerLimit_(PhysicalValueType::random(r)),
+            84 => Self::EVSEMaximumVoltageLimit(PhysicalValueType::random(r)),
+            85 => Self::EVSEMaximumVoltageLimit_(PhysicalValueType::random(r)),
+            86 => Self::EVSEMinCurrent(PhysicalValueType::random(r)),
+            87 => Self::EVSEMinimumCurrentLimit(PhysicalValueType::random(r)),
+            88 => Self::EVSEMinimumVoltageLimit(PhysicalValueType::random(r)),
+            89 => Self::EVSENotification(EVSENotificationType::ALL[r.below(3) as usize]),
+            90 => Self::EVSEPeakCurrentRipple(PhysicalValueType::random(r)),
+            91 => Self::EVSEPowerLimitAchieved(r.chance()),
+            92 => Self::EVSEPresentCurrent(PhysicalValueType::random(r)),
+            93 => Self::EVSEPresentVoltage(PhysicalValueType::random(r)),
+            94 => Self::EVSEProcessing(EVSEProcessingType::ALL[r.below(2) as usize]),
+            95 => Self::EVSEStatus(EVSEStatusType::random(r)),
+            96 => Self::EVSEStatusCode(DC_EVSEStatusCodeType::ALL[r.below(12) as usize]),
+            97 => Self::EVSEVoltageLimitAchieved(r.chance()),
+            98 => Self::EVStatus(EVStatusType::random(r)),
+            99 => Self::EVTargetCurrent(PhysicalValueType::random(r)),
+            100 => Self::EVTargetVoltage(PhysicalValueType::random(r)),
+            101 => {
+                Self::EnergyTransferType(EVSESupportedEnergyTransferType::ALL[r.below(10) as usize])
+            }
+            102 => Self::Entry(EntryType::random(r)),
+            103 => Self::Exponent(r.bytes(0, usize::MAX)),
+            104 => Self::FaultCode(FaultCodeType::ALL[r.below(3) as usize]),
+            105 => Self::FaultMsg(r.string(0, 64)),
+            106 => Self::FreeService(r.chance()),
+            107 => Self::FullSOC(r.int(0, 100) as u8),
+            108 => Self::G(r.bytes(0, usize::MAX)),
+            109 => Self::GenChallenge(r.string(0, usize::MAX)),
+            110 => Self::HMACOutputLength(r.big_int()),
+            111 => Self::Header(MessageHeaderType::random(r)),
+            112 => Self::J(r.bytes(0, usize::MAX)),
+            113 => Self::KeyInfo(super::xmldsig::KeyInfoType::random(r)),
+            114 => Self::KeyName(r.string(0, usize::MAX)),
+            115 => Self::KeyValue(super::xmldsig::KeyValueType::random(r)),
+            116 => Self::ListOfRootCertificateIDs(ListOfRootCertificateIDsType::random(r)),
+            117 => Self::Manifest(super::xmldsig::ManifestType::random(r)),
+            118 => Self::MeterID(r.string(0, 32)),
+            119 => Self::MeterInfo(MeterInfoType::random(r)),
+            120 => Self::MeterReading(PhysicalValueType::random(r)),
+            121 => Self::MeterStatus(r.int(-32768, 32767) as i16),
+            122 => Self::MeteringReceiptReq(MeteringReceiptReqType::random(r)),
+            123 => Self::MeteringReceiptRes(MeteringReceiptResType::random(r)),
+            124 => Self::MgmtData(r.string(0, usize::MAX)),
+            125 => Self::Modulus(r.bytes(0, usize::MAX)),
+            126 => Self::Multiplier(r.int(-3, 3) as i8),
+            127 => Self::Notification(NotificationType::random(r)),
+            128 => Self::NotificationMaxDelay(r.int(0, 4294967295) as u32),
+            129 => Self::NumEPriceLevels(r.int(0, 255) as u8),
+            130 => Self::OEMProvisioningCert(r.bytes(0, 1200)),
+            131 => Self::Object(super::xmldsig::ObjectType::random(r)),
+            132 => Self::P(r.bytes(0, usize::MAX)),
+            133 => Self::PGPData(super::xmldsig::PGPDataType::random(r)),
+            134 => Self::PGPKeyID(r.bytes(0, usize::MAX)),
+            135 => Self::PGPKeyPacket(r.bytes(0, usize::MAX)),
+            136 => Self::PMax(r.int(-32768, 32767) as i16),
+            137 => Self::PMaxSchedule(PMaxScheduleType::random(r)),
+            138 => Self::PMaxScheduleEntry(PMaxScheduleEntryType::random(r)),
+            139 => Self::PMaxScheduleID(r.int(-32768, 32767) as i16),
+            140 => Self::Parameter(ParameterType::random(r)),
+            141 => Self::ParameterSet(ParameterSetType::random(r)),
+            142 => Self::ParameterSetID(r.int(-32768, 32767) as i16),
+            143 => Self::PaymentDetailsReq(PaymentDetailsReqType::random(r)),
+            144 => Self::PaymentDetailsRes(PaymentDetailsResType::random(r)),
+            145 => Self::PaymentOption(PaymentOptionType::ALL[r.below(2) as usize]),
+            146 => Self::PaymentOptions(PaymentOptionsType::random(r)),
+            147 => Self::PgenCounter(r.bytes(0, usize::MAX)),
+            148 => Self::PowerDeliveryReq(PowerDeliveryReqType::random(r)),
+            149 => Self::PowerDeliveryRes(PowerDeliveryResType::random(r)),
+            150 => Self::PowerSwitchClosed(r.chance()),
+            151 => Self::PreChargeReq(PreChargeReqType::random(r)),
+            152 => Self::PreChargeRes(PreChargeResType::random(r)),
+            153 => Self::ProfileEntry(ProfileEntryType::random(r)),
+            154 => Self::Q(r.bytes(0, usize::MAX)),
+            155 => Self::RCD(r.chance()),
+            156 => Self::RSAKeyValue(super::xmldsig::RSAKeyValueType::random(r)),
+            157 => Self::ReadyToChargeState(r.chance()),
+            158 => Self::ReceiptRequired(r.chance()),
+            159 => Self::Reference(super::xmldsig::ReferenceType::random(r)),
+            160 => Self::RelativeTimeInterval(RelativeTimeIntervalType::random(r)),
+            161 => Self::RemainingTimeToBulkSoC(PhysicalValueType::random(r)),
+            162 => Self::RemainingTimeToFullSoC(PhysicalValueType::random(r)),
+            163 => Self::ResponseCode(ResponseCodeType::ALL[r.below(23) as usize]),
+            164 => Self::RetrievalMethod(super::xmldsig::RetrievalMethodType::random(r)),
+            165 => Self::RetryCounter(r.int(-32768, 32767) as i16),
+            166 => Self::RootCertificateID(r.string(0, 40)),
+            167 => Self::SAScheduleList(SAScheduleListType::random(r)),
+            168 => Self::SAScheduleTuple(SAScheduleTupleType::random(r)),
+            169 => Self::SAScheduleTupleID(r.int(-32768, 32767) as i16),
+            170 => Self::SAScheduleTupleID_(r.int(-32768, 32767) as i16),
+            171 => Self::SASchedules(SASchedulesType::random(r)),
+            172 => Self::SPKIData(super::xmldsig::SPKIDataType::random(r)),
+            173 => Self::SPKISexp(r.bytes(0, usize::MAX)),
+            174 => Self::SalesTariff(SalesTariffType::random(r)),
+            175 => Self::SalesTariffDescription(r.string(0, 32)),
+            176 => Self::SalesTariffEntry(SalesTariffEntryType::random(r)),
+            177 => Self::SalesTariffID(r.int(-32768, 32767) as i16),
+            178 => Self::Seed(r.bytes(0, usize::MAX)),
+            179 => Self::SelectedPaymentOption(PaymentOptionType::ALL[r.below(2) as usize]),
+            180 => Self::SelectedService(SelectedServiceType::random(r)),
+            181 => Self::SelectedServiceList(SelectedServiceListType::random(r)),
+            182 => Self::Service(ServiceType::random(r)),
+            183 => Self::ServiceCategory(ServiceCategoryType::ALL[r.below(4) as usize]),
+            184 => Self::ServiceCategory_(ServiceCategoryType::ALL[r.below(4) as usize]),
+            185 => Self::ServiceCharge(ServiceChargeType::random(r)),
+            186 => Self::ServiceDetailReq(ServiceDetailReqType::random(r)),
+            187 => Self::ServiceDetailRes(ServiceDetailResType::random(r)),
+            188 => Self::ServiceDiscoveryReq(ServiceDiscoveryReqType::random(r)),
+            189 => Self::ServiceDiscoveryRes(ServiceDiscoveryResType::random(r)),
+            190 => Self::ServiceID(r.int(0, 65535) as u16),
+            191 => Self::ServiceID_(r.int(0, 65535) as u16),
+            192 => Self::ServiceList(ServiceTagListType::random(r)),
+            193 => Self::ServiceName(r.string(0, 32)),
+            194 => Self::ServiceParameterList(ServiceParameterListType::random(r)),
+            195 => Self::ServicePaymentSelectionReq(ServicePaymentSelectionReqType::random(r)),
+            196 => Self::ServicePaymentSelectionRes(ServicePaymentSelectionResType::random(r)),
+            197 => Self::ServiceScope(r.string(0, 32)),
+            198 => Self::ServiceScope_(r.string(0, 32)),
+            199 => Self::ServiceTag(ServiceTagType::random(r)),
+            200 => Self::SessionID(r.bytes(0, 8)),
+            201 => Self::SessionID_(r.bytes(0, 8)),
+            202 => Self::SessionSetupReq(SessionSetupReqType::random(r)),
+            203 => Self::SessionSetupRes(SessionSetupResType::random(r)),
+            204 => Self::SessionStopReq(SessionStopType::random(r)),
+            205 => Self::SessionStopRes(SessionStopResType::random(r)),
+            206 => Self::SigMeterReading(r.bytes(0, 32)),
+            207 => Self::Signature(super::xmldsig::SignatureType::random(r)),
+            208 => Self::SignatureMethod(super::xmldsig::SignatureMethodType::random(r)),
+            209 => Self::SignatureValue(super::xmldsig::SignatureValueType::random(r)),
+            210 => Self::SignedInfo(super::xmldsig::SignedInfoType::random(r)),
+            211 => Self::SubCertificates(SubCertificatesType::random(r)),
+            212 => Self::TMeter(r.int(-9223372036854775808, 9223372036854775807) as i64),
+            213 => Self::TimeInterval(IntervalType::random(r)),
+            214 => Self::Transform(super::xmldsig::TransformType::random(r)),
+            215 => Self::Transforms(super::xmldsig::TransformsType::random(r)),
+            216 => Self::Unit(UnitSymbolType::ALL[r.below(10) as usize]),
+            217 => Self::V2G_Message(V2G_Message::random(r)),
+            218 => Self::Value(r.int(-32768, 32767) as i16),
+            219 => Self::WeldingDetectionReq(WeldingDetectionReqType::random(r)),
+            220 => Self::WeldingDetectionRes(WeldingDetectionResType::random(r)),
+            221 => Self::X509CRL(r.bytes(0, usize::MAX)),
+            222 => Self::X509Certificate(r.bytes(0, usize::MAX)),
+            223 => Self::X509Data(super::xmldsig::X509DataType::random(r)),
+            224 => Self::X509IssuerName(r.string(0, usize::MAX)),
+            225 => Self::X509IssuerSerial(super::xmldsig::X509IssuerSerialType::random(r)),
+            226 => Self::X509SKI(r.bytes(0, usize::MAX)),
+            227 => Self::X509SerialNumber(r.big_int()),
+            228 => Self::X509SubjectName(r.string(0, usize::MAX)),
+            229 => Self::XPath(r.string(0, usize::MAX)),
+            230 => Self::Y(r.bytes(0, usize::MAX)),
+            231 => Self::Amount(r.int(0, 4294967295) as u32),
+            232 => Self::AmountMultiplier(r.int(-3, 3) as i8),
+            233 => Self::BoolValue(r.chance()),
+            234 => Self::ByteValue(r.int(-128, 127) as i8),
+            235 => Self::CostKind(CostKindType::ALL[r.below(3) as usize]),
+            236 => Self::Duration(r.int(0, 4294967295) as u32),
+            237 => Self::IntValue(r.int(-2147483648, 2147483647) as i32),
+            238 => Self::PhysicalValue(PhysicalValueType::random(r)),
+            239 => Self::ShortValue(r.int(-32768, 32767) as i16),
+            240 => Self::Start(r.int(0, 4294967295) as u32),
+            241 => Self::StartValue(r.int(0, 4294967295) as u32),
+            _ => Self::StringValue(r.string(0, usize::MAX)),
+        }
+    }
+
     /// Decodes a whole fragment stream (header `0x80` included).
     pub fn decode(bytes: &[u8]) -> Result<Self, Error> {
         let mut dec = Decoder::new(bytes);

@@ -123,6 +123,19 @@ pub struct PhysicalValueType {
     pub value: i16,
 }
 
+#[cfg(any(test, feature = "random"))]
+impl PhysicalValueType {
+    /// A random valid value (property tests and fuzzing).
+    pub fn random(r: &mut crate::random::Rng) -> Self {
+        let _ = &r;
+        Self {
+            multiplier: r.int(-3, 3) as i8,
+            unit: UnitSymbolType::ALL[r.below(7) as usize],
+            value: r.int(-32768, 32767) as i16,
+        }
+    }
+}
+
 impl ExiContent for PhysicalValueType {
     fn decode_content(d: &mut Decoder<'_>) -> Result<Self, Error> {
         use grammar_physical_value_type::{self as g, P};
@@ -286,6 +299,25 @@ pub struct AC_EVChargeParameterType {
     /// `EVMinCurrent` (required).
     #[cfg_attr(feature = "serde", serde(rename = "EVMinCurrent"))]
     pub ev_min_current: PhysicalValueType,
+}
+
+#[cfg(any(test, feature = "random"))]
+impl AC_EVChargeParameterType {
+    /// A random valid value (property tests and fuzzing).
+    pub fn random(r: &mut crate::random::Rng) -> Self {
+        let _ = &r;
+        Self {
+            departure_time: if r.chance() {
+                Some(r.int(0, 4294967295) as u32)
+            } else {
+                None
+            },
+            e_amount: PhysicalValueType::random(r),
+            ev_max_voltage: PhysicalValueType::random(r),
+            ev_max_current: PhysicalValueType::random(r),
+            ev_min_current: PhysicalValueType::random(r),
+        }
+    }
 }
 
 impl ExiContent for AC_EVChargeParameterType {
@@ -504,6 +536,19 @@ pub struct AC_EVSEStatusType {
     pub rcd: bool,
 }
 
+#[cfg(any(test, feature = "random"))]
+impl AC_EVSEStatusType {
+    /// A random valid value (property tests and fuzzing).
+    pub fn random(r: &mut crate::random::Rng) -> Self {
+        let _ = &r;
+        Self {
+            notification_max_delay: r.int(0, 65535) as u16,
+            evse_notification: EVSENotificationType::ALL[r.below(3) as usize],
+            rcd: r.chance(),
+        }
+    }
+}
+
 impl ExiContent for AC_EVSEStatusType {
     fn decode_content(d: &mut Decoder<'_>) -> Result<Self, Error> {
         use grammar_ac_evse_status_type::{self as g, P};
@@ -656,6 +701,19 @@ pub struct AC_EVSEChargeParameterType {
     pub evse_max_current: PhysicalValueType,
 }
 
+#[cfg(any(test, feature = "random"))]
+impl AC_EVSEChargeParameterType {
+    /// A random valid value (property tests and fuzzing).
+    pub fn random(r: &mut crate::random::Rng) -> Self {
+        let _ = &r;
+        Self {
+            ac_evse_status: AC_EVSEStatusType::random(r),
+            evse_nominal_voltage: PhysicalValueType::random(r),
+            evse_max_current: PhysicalValueType::random(r),
+        }
+    }
+}
+
 impl ExiContent for AC_EVSEChargeParameterType {
     fn decode_content(d: &mut Decoder<'_>) -> Result<Self, Error> {
         use grammar_ac_evse_charge_parameter_type::{self as g, P};
@@ -784,6 +842,26 @@ pub struct AuthorizationReqType {
         )
     )]
     pub gen_challenge: Option<Vec<u8>>,
+}
+
+#[cfg(any(test, feature = "random"))]
+impl AuthorizationReqType {
+    /// A random valid value (property tests and fuzzing).
+    pub fn random(r: &mut crate::random::Rng) -> Self {
+        let _ = &r;
+        Self {
+            id: if r.chance() {
+                Some(r.string(0, usize::MAX))
+            } else {
+                None
+            },
+            gen_challenge: if r.chance() {
+                Some(r.bytes(16, 16))
+            } else {
+                None
+            },
+        }
+    }
 }
 
 impl ExiContent for AuthorizationReqType {
@@ -1142,6 +1220,18 @@ pub struct AuthorizationResType {
     pub evse_processing: EVSEProcessingType,
 }
 
+#[cfg(any(test, feature = "random"))]
+impl AuthorizationResType {
+    /// A random valid value (property tests and fuzzing).
+    pub fn random(r: &mut crate::random::Rng) -> Self {
+        let _ = &r;
+        Self {
+            response_code: ResponseCodeType::ALL[r.below(26) as usize],
+            evse_processing: EVSEProcessingType::ALL[r.below(3) as usize],
+        }
+    }
+}
+
 impl ExiContent for AuthorizationResType {
     fn decode_content(d: &mut Decoder<'_>) -> Result<Self, Error> {
         use grammar_authorization_res_type::{self as g, P};
@@ -1254,6 +1344,15 @@ mod grammar_authorization_res_type {
 #[derive(Clone, Debug, Eq, PartialEq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct BodyBaseType {}
+
+#[cfg(any(test, feature = "random"))]
+impl BodyBaseType {
+    /// A random valid value (property tests and fuzzing).
+    pub fn random(r: &mut crate::random::Rng) -> Self {
+        let _ = &r;
+        Self {}
+    }
+}
 
 impl ExiContent for BodyBaseType {
     fn decode_content(d: &mut Decoder<'_>) -> Result<Self, Error> {
@@ -1428,6 +1527,19 @@ pub struct DC_EVStatusType {
     pub evresssoc: u8,
 }
 
+#[cfg(any(test, feature = "random"))]
+impl DC_EVStatusType {
+    /// A random valid value (property tests and fuzzing).
+    pub fn random(r: &mut crate::random::Rng) -> Self {
+        let _ = &r;
+        Self {
+            ev_ready: r.chance(),
+            ev_error_code: DC_EVErrorCodeType::ALL[r.below(12) as usize],
+            evresssoc: r.int(0, 100) as u8,
+        }
+    }
+}
+
 impl ExiContent for DC_EVStatusType {
     fn decode_content(d: &mut Decoder<'_>) -> Result<Self, Error> {
         use grammar_dc_ev_status_type::{self as g, P};
@@ -1572,6 +1684,17 @@ pub struct CableCheckReqType {
     /// `DC_EVStatus` (required).
     #[cfg_attr(feature = "serde", serde(rename = "DC_EVStatus"))]
     pub dc_ev_status: DC_EVStatusType,
+}
+
+#[cfg(any(test, feature = "random"))]
+impl CableCheckReqType {
+    /// A random valid value (property tests and fuzzing).
+    pub fn random(r: &mut crate::random::Rng) -> Self {
+        let _ = &r;
+        Self {
+            dc_ev_status: DC_EVStatusType::random(r),
+        }
+    }
 }
 
 impl ExiContent for CableCheckReqType {
@@ -1830,6 +1953,24 @@ pub struct DC_EVSEStatusType {
     pub evse_status_code: DC_EVSEStatusCodeType,
 }
 
+#[cfg(any(test, feature = "random"))]
+impl DC_EVSEStatusType {
+    /// A random valid value (property tests and fuzzing).
+    pub fn random(r: &mut crate::random::Rng) -> Self {
+        let _ = &r;
+        Self {
+            notification_max_delay: r.int(0, 65535) as u16,
+            evse_notification: EVSENotificationType::ALL[r.below(3) as usize],
+            evse_isolation_status: if r.chance() {
+                Some(IsolationLevelType::ALL[r.below(5) as usize])
+            } else {
+                None
+            },
+            evse_status_code: DC_EVSEStatusCodeType::ALL[r.below(12) as usize],
+        }
+    }
+}
+
 impl ExiContent for DC_EVSEStatusType {
     fn decode_content(d: &mut Decoder<'_>) -> Result<Self, Error> {
         use grammar_dc_evse_status_type::{self as g, P};
@@ -2012,6 +2153,19 @@ pub struct CableCheckResType {
     pub evse_processing: EVSEProcessingType,
 }
 
+#[cfg(any(test, feature = "random"))]
+impl CableCheckResType {
+    /// A random valid value (property tests and fuzzing).
+    pub fn random(r: &mut crate::random::Rng) -> Self {
+        let _ = &r;
+        Self {
+            response_code: ResponseCodeType::ALL[r.below(26) as usize],
+            dc_evse_status: DC_EVSEStatusType::random(r),
+            evse_processing: EVSEProcessingType::ALL[r.below(3) as usize],
+        }
+    }
+}
+
 impl ExiContent for CableCheckResType {
     fn decode_content(d: &mut Decoder<'_>) -> Result<Self, Error> {
         use grammar_cable_check_res_type::{self as g, P};
@@ -2155,6 +2309,19 @@ pub struct ListOfRootCertificateIDsType {
     pub root_certificate_id: Vec<super::xmldsig::X509IssuerSerialType>,
 }
 
+#[cfg(any(test, feature = "random"))]
+impl ListOfRootCertificateIDsType {
+    /// A random valid value (property tests and fuzzing).
+    pub fn random(r: &mut crate::random::Rng) -> Self {
+        let _ = &r;
+        Self {
+            root_certificate_id: (0..r.count(1, 20))
+                .map(|_| super::xmldsig::X509IssuerSerialType::random(r))
+                .collect(),
+        }
+    }
+}
+
 impl ExiContent for ListOfRootCertificateIDsType {
     fn decode_content(d: &mut Decoder<'_>) -> Result<Self, Error> {
         use grammar_list_of_root_certificate_i_ds_type::{self as g, P};
@@ -2253,6 +2420,19 @@ pub struct CertificateInstallationReqType {
     /// `ListOfRootCertificateIDs` (required).
     #[cfg_attr(feature = "serde", serde(rename = "ListOfRootCertificateIDs"))]
     pub list_of_root_certificate_i_ds: ListOfRootCertificateIDsType,
+}
+
+#[cfg(any(test, feature = "random"))]
+impl CertificateInstallationReqType {
+    /// A random valid value (property tests and fuzzing).
+    pub fn random(r: &mut crate::random::Rng) -> Self {
+        let _ = &r;
+        Self {
+            id: r.string(0, usize::MAX),
+            oem_provisioning_cert: r.bytes(0, 800),
+            list_of_root_certificate_i_ds: ListOfRootCertificateIDsType::random(r),
+        }
+    }
 }
 
 impl ExiContent for CertificateInstallationReqType {
@@ -2392,6 +2572,17 @@ pub struct SubCertificatesType {
     pub certificate: Vec<Vec<u8>>,
 }
 
+#[cfg(any(test, feature = "random"))]
+impl SubCertificatesType {
+    /// A random valid value (property tests and fuzzing).
+    pub fn random(r: &mut crate::random::Rng) -> Self {
+        let _ = &r;
+        Self {
+            certificate: (0..r.count(1, 4)).map(|_| r.bytes(0, 800)).collect(),
+        }
+    }
+}
+
 impl ExiContent for SubCertificatesType {
     fn decode_content(d: &mut Decoder<'_>) -> Result<Self, Error> {
         use grammar_sub_certificates_type::{self as g, P};
@@ -2501,6 +2692,27 @@ pub struct CertificateChainType {
         )
     )]
     pub sub_certificates: Option<SubCertificatesType>,
+}
+
+#[cfg(any(test, feature = "random"))]
+impl CertificateChainType {
+    /// A random valid value (property tests and fuzzing).
+    pub fn random(r: &mut crate::random::Rng) -> Self {
+        let _ = &r;
+        Self {
+            id: if r.chance() {
+                Some(r.string(0, usize::MAX))
+            } else {
+                None
+            },
+            certificate: r.bytes(0, 800),
+            sub_certificates: if r.chance() {
+                Some(SubCertificatesType::random(r))
+            } else {
+                None
+            },
+        }
+    }
 }
 
 impl ExiContent for CertificateChainType {
@@ -2640,6 +2852,18 @@ pub struct ContractSignatureEncryptedPrivateKeyType {
     pub value: Vec<u8>,
 }
 
+#[cfg(any(test, feature = "random"))]
+impl ContractSignatureEncryptedPrivateKeyType {
+    /// A random valid value (property tests and fuzzing).
+    pub fn random(r: &mut crate::random::Rng) -> Self {
+        let _ = &r;
+        Self {
+            id: r.string(0, usize::MAX),
+            value: r.bytes(0, 48),
+        }
+    }
+}
+
 impl ExiContent for ContractSignatureEncryptedPrivateKeyType {
     fn decode_content(d: &mut Decoder<'_>) -> Result<Self, Error> {
         use grammar_contract_signature_encrypted_private_key_type::{self as g, P};
@@ -2746,6 +2970,18 @@ pub struct DiffieHellmanPublickeyType {
     pub value: Vec<u8>,
 }
 
+#[cfg(any(test, feature = "random"))]
+impl DiffieHellmanPublickeyType {
+    /// A random valid value (property tests and fuzzing).
+    pub fn random(r: &mut crate::random::Rng) -> Self {
+        let _ = &r;
+        Self {
+            id: r.string(0, usize::MAX),
+            value: r.bytes(0, 65),
+        }
+    }
+}
+
 impl ExiContent for DiffieHellmanPublickeyType {
     fn decode_content(d: &mut Decoder<'_>) -> Result<Self, Error> {
         use grammar_diffie_hellman_publickey_type::{self as g, P};
@@ -2847,6 +3083,18 @@ pub struct EMAIDType {
     /// `$value` (required).
     #[cfg_attr(feature = "serde", serde(rename = "$value"))]
     pub value: String,
+}
+
+#[cfg(any(test, feature = "random"))]
+impl EMAIDType {
+    /// A random valid value (property tests and fuzzing).
+    pub fn random(r: &mut crate::random::Rng) -> Self {
+        let _ = &r;
+        Self {
+            id: r.string(0, usize::MAX),
+            value: r.string(14, 15),
+        }
+    }
 }
 
 impl ExiContent for EMAIDType {
@@ -2965,6 +3213,23 @@ pub struct CertificateInstallationResType {
     /// `eMAID` (required).
     #[cfg_attr(feature = "serde", serde(rename = "eMAID"))]
     pub e_maid: EMAIDType,
+}
+
+#[cfg(any(test, feature = "random"))]
+impl CertificateInstallationResType {
+    /// A random valid value (property tests and fuzzing).
+    pub fn random(r: &mut crate::random::Rng) -> Self {
+        let _ = &r;
+        Self {
+            response_code: ResponseCodeType::ALL[r.below(26) as usize],
+            sa_provisioning_certificate_chain: CertificateChainType::random(r),
+            contract_signature_cert_chain: CertificateChainType::random(r),
+            contract_signature_encrypted_private_key:
+                ContractSignatureEncryptedPrivateKeyType::random(r),
+            d_hpublickey: DiffieHellmanPublickeyType::random(r),
+            e_maid: EMAIDType::random(r),
+        }
+    }
 }
 
 impl ExiContent for CertificateInstallationResType {
@@ -3162,6 +3427,20 @@ pub struct CertificateUpdateReqType {
     pub list_of_root_certificate_i_ds: ListOfRootCertificateIDsType,
 }
 
+#[cfg(any(test, feature = "random"))]
+impl CertificateUpdateReqType {
+    /// A random valid value (property tests and fuzzing).
+    pub fn random(r: &mut crate::random::Rng) -> Self {
+        let _ = &r;
+        Self {
+            id: r.string(0, usize::MAX),
+            contract_signature_cert_chain: CertificateChainType::random(r),
+            e_maid: r.string(14, 15),
+            list_of_root_certificate_i_ds: ListOfRootCertificateIDsType::random(r),
+        }
+    }
+}
+
 impl ExiContent for CertificateUpdateReqType {
     fn decode_content(d: &mut Decoder<'_>) -> Result<Self, Error> {
         use grammar_certificate_update_req_type::{self as g, P};
@@ -3336,6 +3615,28 @@ pub struct CertificateUpdateResType {
         )
     )]
     pub retry_counter: Option<i16>,
+}
+
+#[cfg(any(test, feature = "random"))]
+impl CertificateUpdateResType {
+    /// A random valid value (property tests and fuzzing).
+    pub fn random(r: &mut crate::random::Rng) -> Self {
+        let _ = &r;
+        Self {
+            response_code: ResponseCodeType::ALL[r.below(26) as usize],
+            sa_provisioning_certificate_chain: CertificateChainType::random(r),
+            contract_signature_cert_chain: CertificateChainType::random(r),
+            contract_signature_encrypted_private_key:
+                ContractSignatureEncryptedPrivateKeyType::random(r),
+            d_hpublickey: DiffieHellmanPublickeyType::random(r),
+            e_maid: EMAIDType::random(r),
+            retry_counter: if r.chance() {
+                Some(r.int(-32768, 32767) as i16)
+            } else {
+                None
+            },
+        }
+    }
 }
 
 impl ExiContent for CertificateUpdateResType {
@@ -3679,6 +3980,49 @@ pub struct DC_EVChargeParameterType {
     pub bulk_soc: Option<u8>,
 }
 
+#[cfg(any(test, feature = "random"))]
+impl DC_EVChargeParameterType {
+    /// A random valid value (property tests and fuzzing).
+    pub fn random(r: &mut crate::random::Rng) -> Self {
+        let _ = &r;
+        Self {
+            departure_time: if r.chance() {
+                Some(r.int(0, 4294967295) as u32)
+            } else {
+                None
+            },
+            dc_ev_status: DC_EVStatusType::random(r),
+            ev_maximum_current_limit: PhysicalValueType::random(r),
+            ev_maximum_power_limit: if r.chance() {
+                Some(PhysicalValueType::random(r))
+            } else {
+                None
+            },
+            ev_maximum_voltage_limit: PhysicalValueType::random(r),
+            ev_energy_capacity: if r.chance() {
+                Some(PhysicalValueType::random(r))
+            } else {
+                None
+            },
+            ev_energy_request: if r.chance() {
+                Some(PhysicalValueType::random(r))
+            } else {
+                None
+            },
+            full_soc: if r.chance() {
+                Some(r.int(0, 100) as u8)
+            } else {
+                None
+            },
+            bulk_soc: if r.chance() {
+                Some(r.int(0, 100) as u8)
+            } else {
+                None
+            },
+        }
+    }
+}
+
 impl ExiContent for DC_EVChargeParameterType {
     fn decode_content(d: &mut Decoder<'_>) -> Result<Self, Error> {
         use grammar_dc_ev_charge_parameter_type::{self as g, P};
@@ -3958,6 +4302,21 @@ pub struct EVChargeParameterType {
     pub departure_time: Option<u32>,
 }
 
+#[cfg(any(test, feature = "random"))]
+impl EVChargeParameterType {
+    /// A random valid value (property tests and fuzzing).
+    pub fn random(r: &mut crate::random::Rng) -> Self {
+        let _ = &r;
+        Self {
+            departure_time: if r.chance() {
+                Some(r.int(0, 4294967295) as u32)
+            } else {
+                None
+            },
+        }
+    }
+}
+
 impl ExiContent for EVChargeParameterType {
     fn decode_content(d: &mut Decoder<'_>) -> Result<Self, Error> {
         use grammar_ev_charge_parameter_type::{self as g, P};
@@ -4071,6 +4430,27 @@ pub struct ChargeParameterDiscoveryReqType {
     /// `EVChargeParameter` (required).
     #[cfg_attr(feature = "serde", serde(flatten))]
     pub ev_charge_parameter: EVChargeParameter,
+}
+
+#[cfg(any(test, feature = "random"))]
+impl ChargeParameterDiscoveryReqType {
+    /// A random valid value (property tests and fuzzing).
+    pub fn random(r: &mut crate::random::Rng) -> Self {
+        let _ = &r;
+        Self {
+            max_entries_sa_schedule_tuple: if r.chance() {
+                Some(r.int(0, 65535) as u16)
+            } else {
+                None
+            },
+            requested_energy_transfer_mode: EnergyTransferModeType::ALL[r.below(6) as usize],
+            ev_charge_parameter: match r.below(3) {
+                0 => EVChargeParameter::AC_EVChargeParameter(AC_EVChargeParameterType::random(r)),
+                1 => EVChargeParameter::DC_EVChargeParameter(DC_EVChargeParameterType::random(r)),
+                _ => EVChargeParameter::EVChargeParameter(EVChargeParameterType::random(r)),
+            },
+        }
+    }
 }
 
 impl ExiContent for ChargeParameterDiscoveryReqType {
@@ -4252,6 +4632,22 @@ pub struct RelativeTimeIntervalType {
     pub duration: Option<u32>,
 }
 
+#[cfg(any(test, feature = "random"))]
+impl RelativeTimeIntervalType {
+    /// A random valid value (property tests and fuzzing).
+    pub fn random(r: &mut crate::random::Rng) -> Self {
+        let _ = &r;
+        Self {
+            start: r.int(0, 16777214) as u32,
+            duration: if r.chance() {
+                Some(r.int(0, 86400) as u32)
+            } else {
+                None
+            },
+        }
+    }
+}
+
 impl ExiContent for RelativeTimeIntervalType {
     fn decode_content(d: &mut Decoder<'_>) -> Result<Self, Error> {
         use grammar_relative_time_interval_type::{self as g, P};
@@ -4363,6 +4759,15 @@ mod grammar_relative_time_interval_type {
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct IntervalType {}
 
+#[cfg(any(test, feature = "random"))]
+impl IntervalType {
+    /// A random valid value (property tests and fuzzing).
+    pub fn random(r: &mut crate::random::Rng) -> Self {
+        let _ = &r;
+        Self {}
+    }
+}
+
 impl ExiContent for IntervalType {
     fn decode_content(d: &mut Decoder<'_>) -> Result<Self, Error> {
         use grammar_interval_type::{self as g, P};
@@ -4434,6 +4839,21 @@ pub struct PMaxScheduleEntryType {
     /// `PMax` (required).
     #[cfg_attr(feature = "serde", serde(rename = "PMax"))]
     pub p_max: PhysicalValueType,
+}
+
+#[cfg(any(test, feature = "random"))]
+impl PMaxScheduleEntryType {
+    /// A random valid value (property tests and fuzzing).
+    pub fn random(r: &mut crate::random::Rng) -> Self {
+        let _ = &r;
+        Self {
+            time_interval: match r.below(2) {
+                0 => TimeInterval::RelativeTimeInterval(RelativeTimeIntervalType::random(r)),
+                _ => TimeInterval::TimeInterval(IntervalType::random(r)),
+            },
+            p_max: PhysicalValueType::random(r),
+        }
+    }
 }
 
 impl ExiContent for PMaxScheduleEntryType {
@@ -4557,6 +4977,19 @@ pub struct PMaxScheduleType {
         )
     )]
     pub p_max_schedule_entry: Vec<PMaxScheduleEntryType>,
+}
+
+#[cfg(any(test, feature = "random"))]
+impl PMaxScheduleType {
+    /// A random valid value (property tests and fuzzing).
+    pub fn random(r: &mut crate::random::Rng) -> Self {
+        let _ = &r;
+        Self {
+            p_max_schedule_entry: (0..r.count(1, 1024))
+                .map(|_| PMaxScheduleEntryType::random(r))
+                .collect(),
+        }
+    }
 }
 
 impl ExiContent for PMaxScheduleType {
@@ -4709,6 +5142,23 @@ pub struct CostType {
         )
     )]
     pub amount_multiplier: Option<i8>,
+}
+
+#[cfg(any(test, feature = "random"))]
+impl CostType {
+    /// A random valid value (property tests and fuzzing).
+    pub fn random(r: &mut crate::random::Rng) -> Self {
+        let _ = &r;
+        Self {
+            cost_kind: CostKindType::ALL[r.below(3) as usize],
+            amount: r.int(0, 4294967295) as u32,
+            amount_multiplier: if r.chance() {
+                Some(r.int(-3, 3) as i8)
+            } else {
+                None
+            },
+        }
+    }
 }
 
 impl ExiContent for CostType {
@@ -4864,6 +5314,18 @@ pub struct ConsumptionCostType {
     pub cost: Vec<CostType>,
 }
 
+#[cfg(any(test, feature = "random"))]
+impl ConsumptionCostType {
+    /// A random valid value (property tests and fuzzing).
+    pub fn random(r: &mut crate::random::Rng) -> Self {
+        let _ = &r;
+        Self {
+            start_value: PhysicalValueType::random(r),
+            cost: (0..r.count(1, 3)).map(|_| CostType::random(r)).collect(),
+        }
+    }
+}
+
 impl ExiContent for ConsumptionCostType {
     fn decode_content(d: &mut Decoder<'_>) -> Result<Self, Error> {
         use grammar_consumption_cost_type::{self as g, P};
@@ -4982,6 +5444,28 @@ pub struct SalesTariffEntryType {
         )
     )]
     pub consumption_cost: Vec<ConsumptionCostType>,
+}
+
+#[cfg(any(test, feature = "random"))]
+impl SalesTariffEntryType {
+    /// A random valid value (property tests and fuzzing).
+    pub fn random(r: &mut crate::random::Rng) -> Self {
+        let _ = &r;
+        Self {
+            time_interval: match r.below(2) {
+                0 => TimeInterval::RelativeTimeInterval(RelativeTimeIntervalType::random(r)),
+                _ => TimeInterval::TimeInterval(IntervalType::random(r)),
+            },
+            e_price_level: if r.chance() {
+                Some(r.int(0, 255) as u8)
+            } else {
+                None
+            },
+            consumption_cost: (0..r.count(0, 3))
+                .map(|_| ConsumptionCostType::random(r))
+                .collect(),
+        }
+    }
 }
 
 impl ExiContent for SalesTariffEntryType {
@@ -5165,6 +5649,35 @@ pub struct SalesTariffType {
         )
     )]
     pub sales_tariff_entry: Vec<SalesTariffEntryType>,
+}
+
+#[cfg(any(test, feature = "random"))]
+impl SalesTariffType {
+    /// A random valid value (property tests and fuzzing).
+    pub fn random(r: &mut crate::random::Rng) -> Self {
+        let _ = &r;
+        Self {
+            id: if r.chance() {
+                Some(r.string(0, usize::MAX))
+            } else {
+                None
+            },
+            sales_tariff_id: r.int(1, 255) as u8,
+            sales_tariff_description: if r.chance() {
+                Some(r.string(0, 32))
+            } else {
+                None
+            },
+            num_e_price_levels: if r.chance() {
+                Some(r.int(0, 255) as u8)
+            } else {
+                None
+            },
+            sales_tariff_entry: (0..r.count(1, 1024))
+                .map(|_| SalesTariffEntryType::random(r))
+                .collect(),
+        }
+    }
 }
 
 impl ExiContent for SalesTariffType {
@@ -5386,6 +5899,23 @@ pub struct SAScheduleTupleType {
     pub sales_tariff: Option<SalesTariffType>,
 }
 
+#[cfg(any(test, feature = "random"))]
+impl SAScheduleTupleType {
+    /// A random valid value (property tests and fuzzing).
+    pub fn random(r: &mut crate::random::Rng) -> Self {
+        let _ = &r;
+        Self {
+            sa_schedule_tuple_id: r.int(1, 255) as u8,
+            p_max_schedule: PMaxScheduleType::random(r),
+            sales_tariff: if r.chance() {
+                Some(SalesTariffType::random(r))
+            } else {
+                None
+            },
+        }
+    }
+}
+
 impl ExiContent for SAScheduleTupleType {
     fn decode_content(d: &mut Decoder<'_>) -> Result<Self, Error> {
         use grammar_sa_schedule_tuple_type::{self as g, P};
@@ -5520,6 +6050,19 @@ pub struct SAScheduleListType {
     pub sa_schedule_tuple: Vec<SAScheduleTupleType>,
 }
 
+#[cfg(any(test, feature = "random"))]
+impl SAScheduleListType {
+    /// A random valid value (property tests and fuzzing).
+    pub fn random(r: &mut crate::random::Rng) -> Self {
+        let _ = &r;
+        Self {
+            sa_schedule_tuple: (0..r.count(1, 3))
+                .map(|_| SAScheduleTupleType::random(r))
+                .collect(),
+        }
+    }
+}
+
 impl ExiContent for SAScheduleListType {
     fn decode_content(d: &mut Decoder<'_>) -> Result<Self, Error> {
         use grammar_sa_schedule_list_type::{self as g, P};
@@ -5597,6 +6140,15 @@ mod grammar_sa_schedule_list_type {
 #[derive(Clone, Debug, Eq, PartialEq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct SASchedulesType {}
+
+#[cfg(any(test, feature = "random"))]
+impl SASchedulesType {
+    /// A random valid value (property tests and fuzzing).
+    pub fn random(r: &mut crate::random::Rng) -> Self {
+        let _ = &r;
+        Self {}
+    }
+}
 
 impl ExiContent for SASchedulesType {
     fn decode_content(d: &mut Decoder<'_>) -> Result<Self, Error> {
@@ -5704,6 +6256,33 @@ pub struct DC_EVSEChargeParameterType {
         )
     )]
     pub evse_energy_to_be_delivered: Option<PhysicalValueType>,
+}
+
+#[cfg(any(test, feature = "random"))]
+impl DC_EVSEChargeParameterType {
+    /// A random valid value (property tests and fuzzing).
+    pub fn random(r: &mut crate::random::Rng) -> Self {
+        let _ = &r;
+        Self {
+            dc_evse_status: DC_EVSEStatusType::random(r),
+            evse_maximum_current_limit: PhysicalValueType::random(r),
+            evse_maximum_power_limit: PhysicalValueType::random(r),
+            evse_maximum_voltage_limit: PhysicalValueType::random(r),
+            evse_minimum_current_limit: PhysicalValueType::random(r),
+            evse_minimum_voltage_limit: PhysicalValueType::random(r),
+            evse_current_regulation_tolerance: if r.chance() {
+                Some(PhysicalValueType::random(r))
+            } else {
+                None
+            },
+            evse_peak_current_ripple: PhysicalValueType::random(r),
+            evse_energy_to_be_delivered: if r.chance() {
+                Some(PhysicalValueType::random(r))
+            } else {
+                None
+            },
+        }
+    }
 }
 
 impl ExiContent for DC_EVSEChargeParameterType {
@@ -5934,6 +6513,15 @@ mod grammar_dc_evse_charge_parameter_type {
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct EVSEChargeParameterType {}
 
+#[cfg(any(test, feature = "random"))]
+impl EVSEChargeParameterType {
+    /// A random valid value (property tests and fuzzing).
+    pub fn random(r: &mut crate::random::Rng) -> Self {
+        let _ = &r;
+        Self {}
+    }
+}
+
 impl ExiContent for EVSEChargeParameterType {
     fn decode_content(d: &mut Decoder<'_>) -> Result<Self, Error> {
         use grammar_evse_charge_parameter_type::{self as g, P};
@@ -6014,6 +6602,35 @@ pub struct ChargeParameterDiscoveryResType {
     /// `EVSEChargeParameter` (required).
     #[cfg_attr(feature = "serde", serde(flatten))]
     pub evse_charge_parameter: EVSEChargeParameter,
+}
+
+#[cfg(any(test, feature = "random"))]
+impl ChargeParameterDiscoveryResType {
+    /// A random valid value (property tests and fuzzing).
+    pub fn random(r: &mut crate::random::Rng) -> Self {
+        let _ = &r;
+        Self {
+            response_code: ResponseCodeType::ALL[r.below(26) as usize],
+            evse_processing: EVSEProcessingType::ALL[r.below(3) as usize],
+            sa_schedules: if r.chance() {
+                Some(match r.below(2) {
+                    0 => SASchedules::SAScheduleList(SAScheduleListType::random(r)),
+                    _ => SASchedules::SASchedules(SASchedulesType::random(r)),
+                })
+            } else {
+                None
+            },
+            evse_charge_parameter: match r.below(3) {
+                0 => EVSEChargeParameter::AC_EVSEChargeParameter(
+                    AC_EVSEChargeParameterType::random(r),
+                ),
+                1 => EVSEChargeParameter::DC_EVSEChargeParameter(
+                    DC_EVSEChargeParameterType::random(r),
+                ),
+                _ => EVSEChargeParameter::EVSEChargeParameter(EVSEChargeParameterType::random(r)),
+            },
+        }
+    }
 }
 
 impl ExiContent for ChargeParameterDiscoveryResType {
@@ -6229,6 +6846,15 @@ mod grammar_charge_parameter_discovery_res_type {
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct ChargingStatusReqType {}
 
+#[cfg(any(test, feature = "random"))]
+impl ChargingStatusReqType {
+    /// A random valid value (property tests and fuzzing).
+    pub fn random(r: &mut crate::random::Rng) -> Self {
+        let _ = &r;
+        Self {}
+    }
+}
+
 impl ExiContent for ChargingStatusReqType {
     fn decode_content(d: &mut Decoder<'_>) -> Result<Self, Error> {
         use grammar_charging_status_req_type::{self as g, P};
@@ -6322,6 +6948,37 @@ pub struct MeterInfoType {
         serde(rename = "TMeter", default, skip_serializing_if = "Option::is_none")
     )]
     pub t_meter: Option<i64>,
+}
+
+#[cfg(any(test, feature = "random"))]
+impl MeterInfoType {
+    /// A random valid value (property tests and fuzzing).
+    pub fn random(r: &mut crate::random::Rng) -> Self {
+        let _ = &r;
+        Self {
+            meter_id: r.string(0, 32),
+            meter_reading: if r.chance() {
+                Some(r.int(0, 18446744073709551615) as u64)
+            } else {
+                None
+            },
+            sig_meter_reading: if r.chance() {
+                Some(r.bytes(0, 64))
+            } else {
+                None
+            },
+            meter_status: if r.chance() {
+                Some(r.int(-32768, 32767) as i16)
+            } else {
+                None
+            },
+            t_meter: if r.chance() {
+                Some(r.int(-9223372036854775808, 9223372036854775807) as i64)
+            } else {
+                None
+            },
+        }
+    }
 }
 
 impl ExiContent for MeterInfoType {
@@ -6577,6 +7234,31 @@ pub struct ChargingStatusResType {
     /// `AC_EVSEStatus` (required).
     #[cfg_attr(feature = "serde", serde(rename = "AC_EVSEStatus"))]
     pub ac_evse_status: AC_EVSEStatusType,
+}
+
+#[cfg(any(test, feature = "random"))]
+impl ChargingStatusResType {
+    /// A random valid value (property tests and fuzzing).
+    pub fn random(r: &mut crate::random::Rng) -> Self {
+        let _ = &r;
+        Self {
+            response_code: ResponseCodeType::ALL[r.below(26) as usize],
+            evseid: r.string(7, 37),
+            sa_schedule_tuple_id: r.int(1, 255) as u8,
+            evse_max_current: if r.chance() {
+                Some(PhysicalValueType::random(r))
+            } else {
+                None
+            },
+            meter_info: if r.chance() {
+                Some(MeterInfoType::random(r))
+            } else {
+                None
+            },
+            receipt_required: if r.chance() { Some(r.chance()) } else { None },
+            ac_evse_status: AC_EVSEStatusType::random(r),
+        }
+    }
 }
 
 impl ExiContent for ChargingStatusResType {
@@ -6886,6 +7568,46 @@ pub struct CurrentDemandReqType {
     /// `EVTargetVoltage` (required).
     #[cfg_attr(feature = "serde", serde(rename = "EVTargetVoltage"))]
     pub ev_target_voltage: PhysicalValueType,
+}
+
+#[cfg(any(test, feature = "random"))]
+impl CurrentDemandReqType {
+    /// A random valid value (property tests and fuzzing).
+    pub fn random(r: &mut crate::random::Rng) -> Self {
+        let _ = &r;
+        Self {
+            dc_ev_status: DC_EVStatusType::random(r),
+            ev_target_current: PhysicalValueType::random(r),
+            ev_maximum_voltage_limit: if r.chance() {
+                Some(PhysicalValueType::random(r))
+            } else {
+                None
+            },
+            ev_maximum_current_limit: if r.chance() {
+                Some(PhysicalValueType::random(r))
+            } else {
+                None
+            },
+            ev_maximum_power_limit: if r.chance() {
+                Some(PhysicalValueType::random(r))
+            } else {
+                None
+            },
+            bulk_charging_complete: if r.chance() { Some(r.chance()) } else { None },
+            charging_complete: r.chance(),
+            remaining_time_to_full_so_c: if r.chance() {
+                Some(PhysicalValueType::random(r))
+            } else {
+                None
+            },
+            remaining_time_to_bulk_so_c: if r.chance() {
+                Some(PhysicalValueType::random(r))
+            } else {
+                None
+            },
+            ev_target_voltage: PhysicalValueType::random(r),
+        }
+    }
 }
 
 impl ExiContent for CurrentDemandReqType {
@@ -7250,6 +7972,46 @@ pub struct CurrentDemandResType {
         )
     )]
     pub receipt_required: Option<bool>,
+}
+
+#[cfg(any(test, feature = "random"))]
+impl CurrentDemandResType {
+    /// A random valid value (property tests and fuzzing).
+    pub fn random(r: &mut crate::random::Rng) -> Self {
+        let _ = &r;
+        Self {
+            response_code: ResponseCodeType::ALL[r.below(26) as usize],
+            dc_evse_status: DC_EVSEStatusType::random(r),
+            evse_present_voltage: PhysicalValueType::random(r),
+            evse_present_current: PhysicalValueType::random(r),
+            evse_current_limit_achieved: r.chance(),
+            evse_voltage_limit_achieved: r.chance(),
+            evse_power_limit_achieved: r.chance(),
+            evse_maximum_voltage_limit: if r.chance() {
+                Some(PhysicalValueType::random(r))
+            } else {
+                None
+            },
+            evse_maximum_current_limit: if r.chance() {
+                Some(PhysicalValueType::random(r))
+            } else {
+                None
+            },
+            evse_maximum_power_limit: if r.chance() {
+                Some(PhysicalValueType::random(r))
+            } else {
+                None
+            },
+            evseid: r.string(7, 37),
+            sa_schedule_tuple_id: r.int(1, 255) as u8,
+            meter_info: if r.chance() {
+                Some(MeterInfoType::random(r))
+            } else {
+                None
+            },
+            receipt_required: if r.chance() { Some(r.chance()) } else { None },
+        }
+    }
 }
 
 impl ExiContent for CurrentDemandResType {
@@ -7674,6 +8436,19 @@ pub struct DC_EVPowerDeliveryParameterType {
     pub charging_complete: bool,
 }
 
+#[cfg(any(test, feature = "random"))]
+impl DC_EVPowerDeliveryParameterType {
+    /// A random valid value (property tests and fuzzing).
+    pub fn random(r: &mut crate::random::Rng) -> Self {
+        let _ = &r;
+        Self {
+            dc_ev_status: DC_EVStatusType::random(r),
+            bulk_charging_complete: if r.chance() { Some(r.chance()) } else { None },
+            charging_complete: r.chance(),
+        }
+    }
+}
+
 impl ExiContent for DC_EVPowerDeliveryParameterType {
     fn decode_content(d: &mut Decoder<'_>) -> Result<Self, Error> {
         use grammar_dc_ev_power_delivery_parameter_type::{self as g, P};
@@ -7807,6 +8582,15 @@ mod grammar_dc_ev_power_delivery_parameter_type {
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct EVPowerDeliveryParameterType {}
 
+#[cfg(any(test, feature = "random"))]
+impl EVPowerDeliveryParameterType {
+    /// A random valid value (property tests and fuzzing).
+    pub fn random(r: &mut crate::random::Rng) -> Self {
+        let _ = &r;
+        Self {}
+    }
+}
+
 impl ExiContent for EVPowerDeliveryParameterType {
     fn decode_content(d: &mut Decoder<'_>) -> Result<Self, Error> {
         use grammar_ev_power_delivery_parameter_type::{self as g, P};
@@ -7866,6 +8650,18 @@ pub struct EVSEStatusType {
     /// `EVSENotification` (required).
     #[cfg_attr(feature = "serde", serde(rename = "EVSENotification"))]
     pub evse_notification: EVSENotificationType,
+}
+
+#[cfg(any(test, feature = "random"))]
+impl EVSEStatusType {
+    /// A random valid value (property tests and fuzzing).
+    pub fn random(r: &mut crate::random::Rng) -> Self {
+        let _ = &r;
+        Self {
+            notification_max_delay: r.int(0, 65535) as u16,
+            evse_notification: EVSENotificationType::ALL[r.below(3) as usize],
+        }
+    }
 }
 
 impl ExiContent for EVSEStatusType {
@@ -7981,6 +8777,15 @@ mod grammar_evse_status_type {
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct EVStatusType {}
 
+#[cfg(any(test, feature = "random"))]
+impl EVStatusType {
+    /// A random valid value (property tests and fuzzing).
+    pub fn random(r: &mut crate::random::Rng) -> Self {
+        let _ = &r;
+        Self {}
+    }
+}
+
 impl ExiContent for EVStatusType {
     fn decode_content(d: &mut Decoder<'_>) -> Result<Self, Error> {
         use grammar_ev_status_type::{self as g, P};
@@ -8037,6 +8842,20 @@ pub struct EntryType {
     /// `TimeInterval` (required).
     #[cfg_attr(feature = "serde", serde(flatten))]
     pub time_interval: TimeInterval,
+}
+
+#[cfg(any(test, feature = "random"))]
+impl EntryType {
+    /// A random valid value (property tests and fuzzing).
+    pub fn random(r: &mut crate::random::Rng) -> Self {
+        let _ = &r;
+        Self {
+            time_interval: match r.below(2) {
+                0 => TimeInterval::RelativeTimeInterval(RelativeTimeIntervalType::random(r)),
+                _ => TimeInterval::TimeInterval(IntervalType::random(r)),
+            },
+        }
+    }
 }
 
 impl ExiContent for EntryType {
@@ -8154,6 +8973,28 @@ pub struct MeteringReceiptReqType {
     /// `MeterInfo` (required).
     #[cfg_attr(feature = "serde", serde(rename = "MeterInfo"))]
     pub meter_info: MeterInfoType,
+}
+
+#[cfg(any(test, feature = "random"))]
+impl MeteringReceiptReqType {
+    /// A random valid value (property tests and fuzzing).
+    pub fn random(r: &mut crate::random::Rng) -> Self {
+        let _ = &r;
+        Self {
+            id: if r.chance() {
+                Some(r.string(0, usize::MAX))
+            } else {
+                None
+            },
+            session_id: r.bytes(0, 8),
+            sa_schedule_tuple_id: if r.chance() {
+                Some(r.int(1, 255) as u8)
+            } else {
+                None
+            },
+            meter_info: MeterInfoType::random(r),
+        }
+    }
 }
 
 impl ExiContent for MeteringReceiptReqType {
@@ -8334,6 +9175,22 @@ pub struct MeteringReceiptResType {
     pub evse_status: EVSEStatus,
 }
 
+#[cfg(any(test, feature = "random"))]
+impl MeteringReceiptResType {
+    /// A random valid value (property tests and fuzzing).
+    pub fn random(r: &mut crate::random::Rng) -> Self {
+        let _ = &r;
+        Self {
+            response_code: ResponseCodeType::ALL[r.below(26) as usize],
+            evse_status: match r.below(3) {
+                0 => EVSEStatus::AC_EVSEStatus(AC_EVSEStatusType::random(r)),
+                1 => EVSEStatus::DC_EVSEStatus(DC_EVSEStatusType::random(r)),
+                _ => EVSEStatus::EVSEStatus(EVSEStatusType::random(r)),
+            },
+        }
+    }
+}
+
 impl ExiContent for MeteringReceiptResType {
     fn decode_content(d: &mut Decoder<'_>) -> Result<Self, Error> {
         use grammar_metering_receipt_res_type::{self as g, P};
@@ -8473,6 +9330,18 @@ pub struct PaymentDetailsReqType {
     pub contract_signature_cert_chain: CertificateChainType,
 }
 
+#[cfg(any(test, feature = "random"))]
+impl PaymentDetailsReqType {
+    /// A random valid value (property tests and fuzzing).
+    pub fn random(r: &mut crate::random::Rng) -> Self {
+        let _ = &r;
+        Self {
+            e_maid: r.string(14, 15),
+            contract_signature_cert_chain: CertificateChainType::random(r),
+        }
+    }
+}
+
 impl ExiContent for PaymentDetailsReqType {
     fn decode_content(d: &mut Decoder<'_>) -> Result<Self, Error> {
         use grammar_payment_details_req_type::{self as g, P};
@@ -8587,6 +9456,19 @@ pub struct PaymentDetailsResType {
     /// `EVSETimeStamp` (required).
     #[cfg_attr(feature = "serde", serde(rename = "EVSETimeStamp"))]
     pub evse_time_stamp: i64,
+}
+
+#[cfg(any(test, feature = "random"))]
+impl PaymentDetailsResType {
+    /// A random valid value (property tests and fuzzing).
+    pub fn random(r: &mut crate::random::Rng) -> Self {
+        let _ = &r;
+        Self {
+            response_code: ResponseCodeType::ALL[r.below(26) as usize],
+            gen_challenge: r.bytes(16, 16),
+            evse_time_stamp: r.int(-9223372036854775808, 9223372036854775807) as i64,
+        }
+    }
 }
 
 impl ExiContent for PaymentDetailsResType {
@@ -8796,6 +9678,22 @@ pub struct SelectedServiceType {
     pub parameter_set_id: Option<i16>,
 }
 
+#[cfg(any(test, feature = "random"))]
+impl SelectedServiceType {
+    /// A random valid value (property tests and fuzzing).
+    pub fn random(r: &mut crate::random::Rng) -> Self {
+        let _ = &r;
+        Self {
+            service_id: r.int(0, 65535) as u16,
+            parameter_set_id: if r.chance() {
+                Some(r.int(-32768, 32767) as i16)
+            } else {
+                None
+            },
+        }
+    }
+}
+
 impl ExiContent for SelectedServiceType {
     fn decode_content(d: &mut Decoder<'_>) -> Result<Self, Error> {
         use grammar_selected_service_type::{self as g, P};
@@ -8921,6 +9819,19 @@ pub struct SelectedServiceListType {
     pub selected_service: Vec<SelectedServiceType>,
 }
 
+#[cfg(any(test, feature = "random"))]
+impl SelectedServiceListType {
+    /// A random valid value (property tests and fuzzing).
+    pub fn random(r: &mut crate::random::Rng) -> Self {
+        let _ = &r;
+        Self {
+            selected_service: (0..r.count(1, 16))
+                .map(|_| SelectedServiceType::random(r))
+                .collect(),
+        }
+    }
+}
+
 impl ExiContent for SelectedServiceListType {
     fn decode_content(d: &mut Decoder<'_>) -> Result<Self, Error> {
         use grammar_selected_service_list_type::{self as g, P};
@@ -9004,6 +9915,18 @@ pub struct PaymentServiceSelectionReqType {
     /// `SelectedServiceList` (required).
     #[cfg_attr(feature = "serde", serde(rename = "SelectedServiceList"))]
     pub selected_service_list: SelectedServiceListType,
+}
+
+#[cfg(any(test, feature = "random"))]
+impl PaymentServiceSelectionReqType {
+    /// A random valid value (property tests and fuzzing).
+    pub fn random(r: &mut crate::random::Rng) -> Self {
+        let _ = &r;
+        Self {
+            selected_payment_option: PaymentOptionType::ALL[r.below(2) as usize],
+            selected_service_list: SelectedServiceListType::random(r),
+        }
+    }
 }
 
 impl ExiContent for PaymentServiceSelectionReqType {
@@ -9111,6 +10034,17 @@ pub struct PaymentServiceSelectionResType {
     /// `ResponseCode` (required).
     #[cfg_attr(feature = "serde", serde(rename = "ResponseCode"))]
     pub response_code: ResponseCodeType,
+}
+
+#[cfg(any(test, feature = "random"))]
+impl PaymentServiceSelectionResType {
+    /// A random valid value (property tests and fuzzing).
+    pub fn random(r: &mut crate::random::Rng) -> Self {
+        let _ = &r;
+        Self {
+            response_code: ResponseCodeType::ALL[r.below(26) as usize],
+        }
+    }
 }
 
 impl ExiContent for PaymentServiceSelectionResType {
@@ -9255,6 +10189,23 @@ pub struct ProfileEntryType {
         )
     )]
     pub charging_profile_entry_max_number_of_phases_in_use: Option<u8>,
+}
+
+#[cfg(any(test, feature = "random"))]
+impl ProfileEntryType {
+    /// A random valid value (property tests and fuzzing).
+    pub fn random(r: &mut crate::random::Rng) -> Self {
+        let _ = &r;
+        Self {
+            charging_profile_entry_start: r.int(0, 4294967295) as u32,
+            charging_profile_entry_max_power: PhysicalValueType::random(r),
+            charging_profile_entry_max_number_of_phases_in_use: if r.chance() {
+                Some(r.int(1, 3) as u8)
+            } else {
+                None
+            },
+        }
+    }
 }
 
 impl ExiContent for ProfileEntryType {
@@ -9418,6 +10369,19 @@ pub struct ChargingProfileType {
     pub profile_entry: Vec<ProfileEntryType>,
 }
 
+#[cfg(any(test, feature = "random"))]
+impl ChargingProfileType {
+    /// A random valid value (property tests and fuzzing).
+    pub fn random(r: &mut crate::random::Rng) -> Self {
+        let _ = &r;
+        Self {
+            profile_entry: (0..r.count(1, 24))
+                .map(|_| ProfileEntryType::random(r))
+                .collect(),
+        }
+    }
+}
+
 impl ExiContent for ChargingProfileType {
     fn decode_content(d: &mut Decoder<'_>) -> Result<Self, Error> {
         use grammar_charging_profile_type::{self as g, P};
@@ -9526,6 +10490,35 @@ pub struct PowerDeliveryReqType {
     /// `EVPowerDeliveryParameter` (optional).
     #[cfg_attr(feature = "serde", serde(flatten))]
     pub ev_power_delivery_parameter: Option<EVPowerDeliveryParameter>,
+}
+
+#[cfg(any(test, feature = "random"))]
+impl PowerDeliveryReqType {
+    /// A random valid value (property tests and fuzzing).
+    pub fn random(r: &mut crate::random::Rng) -> Self {
+        let _ = &r;
+        Self {
+            charge_progress: ChargeProgressType::ALL[r.below(3) as usize],
+            sa_schedule_tuple_id: r.int(1, 255) as u8,
+            charging_profile: if r.chance() {
+                Some(ChargingProfileType::random(r))
+            } else {
+                None
+            },
+            ev_power_delivery_parameter: if r.chance() {
+                Some(match r.below(2) {
+                    0 => EVPowerDeliveryParameter::DC_EVPowerDeliveryParameter(
+                        DC_EVPowerDeliveryParameterType::random(r),
+                    ),
+                    _ => EVPowerDeliveryParameter::EVPowerDeliveryParameter(
+                        EVPowerDeliveryParameterType::random(r),
+                    ),
+                })
+            } else {
+                None
+            },
+        }
+    }
 }
 
 impl ExiContent for PowerDeliveryReqType {
@@ -9723,6 +10716,22 @@ pub struct PowerDeliveryResType {
     pub evse_status: EVSEStatus,
 }
 
+#[cfg(any(test, feature = "random"))]
+impl PowerDeliveryResType {
+    /// A random valid value (property tests and fuzzing).
+    pub fn random(r: &mut crate::random::Rng) -> Self {
+        let _ = &r;
+        Self {
+            response_code: ResponseCodeType::ALL[r.below(26) as usize],
+            evse_status: match r.below(3) {
+                0 => EVSEStatus::AC_EVSEStatus(AC_EVSEStatusType::random(r)),
+                1 => EVSEStatus::DC_EVSEStatus(DC_EVSEStatusType::random(r)),
+                _ => EVSEStatus::EVSEStatus(EVSEStatusType::random(r)),
+            },
+        }
+    }
+}
+
 impl ExiContent for PowerDeliveryResType {
     fn decode_content(d: &mut Decoder<'_>) -> Result<Self, Error> {
         use grammar_power_delivery_res_type::{self as g, P};
@@ -9865,6 +10874,19 @@ pub struct PreChargeReqType {
     pub ev_target_current: PhysicalValueType,
 }
 
+#[cfg(any(test, feature = "random"))]
+impl PreChargeReqType {
+    /// A random valid value (property tests and fuzzing).
+    pub fn random(r: &mut crate::random::Rng) -> Self {
+        let _ = &r;
+        Self {
+            dc_ev_status: DC_EVStatusType::random(r),
+            ev_target_voltage: PhysicalValueType::random(r),
+            ev_target_current: PhysicalValueType::random(r),
+        }
+    }
+}
+
 impl ExiContent for PreChargeReqType {
     fn decode_content(d: &mut Decoder<'_>) -> Result<Self, Error> {
         use grammar_pre_charge_req_type::{self as g, P};
@@ -9985,6 +11007,19 @@ pub struct PreChargeResType {
     /// `EVSEPresentVoltage` (required).
     #[cfg_attr(feature = "serde", serde(rename = "EVSEPresentVoltage"))]
     pub evse_present_voltage: PhysicalValueType,
+}
+
+#[cfg(any(test, feature = "random"))]
+impl PreChargeResType {
+    /// A random valid value (property tests and fuzzing).
+    pub fn random(r: &mut crate::random::Rng) -> Self {
+        let _ = &r;
+        Self {
+            response_code: ResponseCodeType::ALL[r.below(26) as usize],
+            dc_evse_status: DC_EVSEStatusType::random(r),
+            evse_present_voltage: PhysicalValueType::random(r),
+        }
+    }
 }
 
 impl ExiContent for PreChargeResType {
@@ -10113,6 +11148,17 @@ pub struct ServiceDetailReqType {
     pub service_id: u16,
 }
 
+#[cfg(any(test, feature = "random"))]
+impl ServiceDetailReqType {
+    /// A random valid value (property tests and fuzzing).
+    pub fn random(r: &mut crate::random::Rng) -> Self {
+        let _ = &r;
+        Self {
+            service_id: r.int(0, 65535) as u16,
+        }
+    }
+}
+
 impl ExiContent for ServiceDetailReqType {
     fn decode_content(d: &mut Decoder<'_>) -> Result<Self, Error> {
         use grammar_service_detail_req_type::{self as g, P};
@@ -10224,6 +11270,25 @@ pub enum ParameterType_Value {
     /// `stringValue`
     #[cfg_attr(feature = "serde", serde(rename = "stringValue"))]
     StringValue(String),
+}
+
+#[cfg(any(test, feature = "random"))]
+impl ParameterType {
+    /// A random valid value (property tests and fuzzing).
+    pub fn random(r: &mut crate::random::Rng) -> Self {
+        let _ = &r;
+        Self {
+            name: r.string(0, usize::MAX),
+            value: match r.below(6) {
+                0 => ParameterType_Value::BoolValue(r.chance()),
+                1 => ParameterType_Value::ByteValue(r.int(-128, 127) as i8),
+                2 => ParameterType_Value::ShortValue(r.int(-32768, 32767) as i16),
+                3 => ParameterType_Value::IntValue(r.int(-2147483648, 2147483647) as i32),
+                4 => ParameterType_Value::PhysicalValue(PhysicalValueType::random(r)),
+                _ => ParameterType_Value::StringValue(r.string(0, usize::MAX)),
+            },
+        }
+    }
 }
 
 impl ExiContent for ParameterType {
@@ -10496,6 +11561,20 @@ pub struct ParameterSetType {
     pub parameter: Vec<ParameterType>,
 }
 
+#[cfg(any(test, feature = "random"))]
+impl ParameterSetType {
+    /// A random valid value (property tests and fuzzing).
+    pub fn random(r: &mut crate::random::Rng) -> Self {
+        let _ = &r;
+        Self {
+            parameter_set_id: r.int(-32768, 32767) as i16,
+            parameter: (0..r.count(1, 16))
+                .map(|_| ParameterType::random(r))
+                .collect(),
+        }
+    }
+}
+
 impl ExiContent for ParameterSetType {
     fn decode_content(d: &mut Decoder<'_>) -> Result<Self, Error> {
         use grammar_parameter_set_type::{self as g, P};
@@ -10616,6 +11695,19 @@ pub struct ServiceParameterListType {
     pub parameter_set: Vec<ParameterSetType>,
 }
 
+#[cfg(any(test, feature = "random"))]
+impl ServiceParameterListType {
+    /// A random valid value (property tests and fuzzing).
+    pub fn random(r: &mut crate::random::Rng) -> Self {
+        let _ = &r;
+        Self {
+            parameter_set: (0..r.count(1, 255))
+                .map(|_| ParameterSetType::random(r))
+                .collect(),
+        }
+    }
+}
+
 impl ExiContent for ServiceParameterListType {
     fn decode_content(d: &mut Decoder<'_>) -> Result<Self, Error> {
         use grammar_service_parameter_list_type::{self as g, P};
@@ -10709,6 +11801,23 @@ pub struct ServiceDetailResType {
         )
     )]
     pub service_parameter_list: Option<ServiceParameterListType>,
+}
+
+#[cfg(any(test, feature = "random"))]
+impl ServiceDetailResType {
+    /// A random valid value (property tests and fuzzing).
+    pub fn random(r: &mut crate::random::Rng) -> Self {
+        let _ = &r;
+        Self {
+            response_code: ResponseCodeType::ALL[r.below(26) as usize],
+            service_id: r.int(0, 65535) as u16,
+            service_parameter_list: if r.chance() {
+                Some(ServiceParameterListType::random(r))
+            } else {
+                None
+            },
+        }
+    }
 }
 
 impl ExiContent for ServiceDetailResType {
@@ -10920,6 +12029,26 @@ pub struct ServiceDiscoveryReqType {
     pub service_category: Option<ServiceCategoryType>,
 }
 
+#[cfg(any(test, feature = "random"))]
+impl ServiceDiscoveryReqType {
+    /// A random valid value (property tests and fuzzing).
+    pub fn random(r: &mut crate::random::Rng) -> Self {
+        let _ = &r;
+        Self {
+            service_scope: if r.chance() {
+                Some(r.string(0, 64))
+            } else {
+                None
+            },
+            service_category: if r.chance() {
+                Some(ServiceCategoryType::ALL[r.below(4) as usize])
+            } else {
+                None
+            },
+        }
+    }
+}
+
 impl ExiContent for ServiceDiscoveryReqType {
     fn decode_content(d: &mut Decoder<'_>) -> Result<Self, Error> {
         use grammar_service_discovery_req_type::{self as g, P};
@@ -11046,6 +12175,19 @@ pub struct PaymentOptionListType {
     pub payment_option: Vec<PaymentOptionType>,
 }
 
+#[cfg(any(test, feature = "random"))]
+impl PaymentOptionListType {
+    /// A random valid value (property tests and fuzzing).
+    pub fn random(r: &mut crate::random::Rng) -> Self {
+        let _ = &r;
+        Self {
+            payment_option: (0..r.count(1, 2))
+                .map(|_| PaymentOptionType::ALL[r.below(2) as usize])
+                .collect(),
+        }
+    }
+}
+
 impl ExiContent for PaymentOptionListType {
     fn decode_content(d: &mut Decoder<'_>) -> Result<Self, Error> {
         use grammar_payment_option_list_type::{self as g, P};
@@ -11143,6 +12285,19 @@ pub struct SupportedEnergyTransferModeType {
         )
     )]
     pub energy_transfer_mode: Vec<EnergyTransferModeType>,
+}
+
+#[cfg(any(test, feature = "random"))]
+impl SupportedEnergyTransferModeType {
+    /// A random valid value (property tests and fuzzing).
+    pub fn random(r: &mut crate::random::Rng) -> Self {
+        let _ = &r;
+        Self {
+            energy_transfer_mode: (0..r.count(1, 6))
+                .map(|_| EnergyTransferModeType::ALL[r.below(6) as usize])
+                .collect(),
+        }
+    }
 }
 
 impl ExiContent for SupportedEnergyTransferModeType {
@@ -11272,6 +12427,30 @@ pub struct ChargeServiceType {
     /// `SupportedEnergyTransferMode` (required).
     #[cfg_attr(feature = "serde", serde(rename = "SupportedEnergyTransferMode"))]
     pub supported_energy_transfer_mode: SupportedEnergyTransferModeType,
+}
+
+#[cfg(any(test, feature = "random"))]
+impl ChargeServiceType {
+    /// A random valid value (property tests and fuzzing).
+    pub fn random(r: &mut crate::random::Rng) -> Self {
+        let _ = &r;
+        Self {
+            service_id: r.int(0, 65535) as u16,
+            service_name: if r.chance() {
+                Some(r.string(0, 32))
+            } else {
+                None
+            },
+            service_category: ServiceCategoryType::ALL[r.below(4) as usize],
+            service_scope: if r.chance() {
+                Some(r.string(0, 64))
+            } else {
+                None
+            },
+            free_service: r.chance(),
+            supported_energy_transfer_mode: SupportedEnergyTransferModeType::random(r),
+        }
+    }
 }
 
 impl ExiContent for ChargeServiceType {
@@ -11525,6 +12704,29 @@ pub struct ServiceType {
     pub free_service: bool,
 }
 
+#[cfg(any(test, feature = "random"))]
+impl ServiceType {
+    /// A random valid value (property tests and fuzzing).
+    pub fn random(r: &mut crate::random::Rng) -> Self {
+        let _ = &r;
+        Self {
+            service_id: r.int(0, 65535) as u16,
+            service_name: if r.chance() {
+                Some(r.string(0, 32))
+            } else {
+                None
+            },
+            service_category: ServiceCategoryType::ALL[r.below(4) as usize],
+            service_scope: if r.chance() {
+                Some(r.string(0, 64))
+            } else {
+                None
+            },
+            free_service: r.chance(),
+        }
+    }
+}
+
 impl ExiContent for ServiceType {
     fn decode_content(d: &mut Decoder<'_>) -> Result<Self, Error> {
         use grammar_service_type::{self as g, P};
@@ -11734,6 +12936,17 @@ pub struct ServiceListType {
     pub service: Vec<ServiceType>,
 }
 
+#[cfg(any(test, feature = "random"))]
+impl ServiceListType {
+    /// A random valid value (property tests and fuzzing).
+    pub fn random(r: &mut crate::random::Rng) -> Self {
+        let _ = &r;
+        Self {
+            service: (0..r.count(1, 8)).map(|_| ServiceType::random(r)).collect(),
+        }
+    }
+}
+
 impl ExiContent for ServiceListType {
     fn decode_content(d: &mut Decoder<'_>) -> Result<Self, Error> {
         use grammar_service_list_type::{self as g, P};
@@ -11830,6 +13043,24 @@ pub struct ServiceDiscoveryResType {
         )
     )]
     pub service_list: Option<ServiceListType>,
+}
+
+#[cfg(any(test, feature = "random"))]
+impl ServiceDiscoveryResType {
+    /// A random valid value (property tests and fuzzing).
+    pub fn random(r: &mut crate::random::Rng) -> Self {
+        let _ = &r;
+        Self {
+            response_code: ResponseCodeType::ALL[r.below(26) as usize],
+            payment_option_list: PaymentOptionListType::random(r),
+            charge_service: ChargeServiceType::random(r),
+            service_list: if r.chance() {
+                Some(ServiceListType::random(r))
+            } else {
+                None
+            },
+        }
+    }
 }
 
 impl ExiContent for ServiceDiscoveryResType {
@@ -11981,6 +13212,17 @@ pub struct SessionSetupReqType {
     pub evccid: Vec<u8>,
 }
 
+#[cfg(any(test, feature = "random"))]
+impl SessionSetupReqType {
+    /// A random valid value (property tests and fuzzing).
+    pub fn random(r: &mut crate::random::Rng) -> Self {
+        let _ = &r;
+        Self {
+            evccid: r.bytes(0, 6),
+        }
+    }
+}
+
 impl ExiContent for SessionSetupReqType {
     fn decode_content(d: &mut Decoder<'_>) -> Result<Self, Error> {
         use grammar_session_setup_req_type::{self as g, P};
@@ -12078,6 +13320,23 @@ pub struct SessionSetupResType {
         )
     )]
     pub evse_time_stamp: Option<i64>,
+}
+
+#[cfg(any(test, feature = "random"))]
+impl SessionSetupResType {
+    /// A random valid value (property tests and fuzzing).
+    pub fn random(r: &mut crate::random::Rng) -> Self {
+        let _ = &r;
+        Self {
+            response_code: ResponseCodeType::ALL[r.below(26) as usize],
+            evseid: r.string(7, 37),
+            evse_time_stamp: if r.chance() {
+                Some(r.int(-9223372036854775808, 9223372036854775807) as i64)
+            } else {
+                None
+            },
+        }
+    }
 }
 
 impl ExiContent for SessionSetupResType {
@@ -12278,6 +13537,17 @@ pub struct SessionStopReqType {
     pub charging_session: ChargingSessionType,
 }
 
+#[cfg(any(test, feature = "random"))]
+impl SessionStopReqType {
+    /// A random valid value (property tests and fuzzing).
+    pub fn random(r: &mut crate::random::Rng) -> Self {
+        let _ = &r;
+        Self {
+            charging_session: ChargingSessionType::ALL[r.below(2) as usize],
+        }
+    }
+}
+
 impl ExiContent for SessionStopReqType {
     fn decode_content(d: &mut Decoder<'_>) -> Result<Self, Error> {
         use grammar_session_stop_req_type::{self as g, P};
@@ -12362,6 +13632,17 @@ pub struct SessionStopResType {
     /// `ResponseCode` (required).
     #[cfg_attr(feature = "serde", serde(rename = "ResponseCode"))]
     pub response_code: ResponseCodeType,
+}
+
+#[cfg(any(test, feature = "random"))]
+impl SessionStopResType {
+    /// A random valid value (property tests and fuzzing).
+    pub fn random(r: &mut crate::random::Rng) -> Self {
+        let _ = &r;
+        Self {
+            response_code: ResponseCodeType::ALL[r.below(26) as usize],
+        }
+    }
 }
 
 impl ExiContent for SessionStopResType {
@@ -12505,6 +13786,22 @@ pub struct NotificationType {
     pub fault_msg: Option<String>,
 }
 
+#[cfg(any(test, feature = "random"))]
+impl NotificationType {
+    /// A random valid value (property tests and fuzzing).
+    pub fn random(r: &mut crate::random::Rng) -> Self {
+        let _ = &r;
+        Self {
+            fault_code: FaultCodeType::ALL[r.below(3) as usize],
+            fault_msg: if r.chance() {
+                Some(r.string(0, 64))
+            } else {
+                None
+            },
+        }
+    }
+}
+
 impl ExiContent for NotificationType {
     fn decode_content(d: &mut Decoder<'_>) -> Result<Self, Error> {
         use grammar_notification_type::{self as g, P};
@@ -12642,6 +13939,27 @@ pub struct MessageHeaderType {
     pub signature: Option<super::xmldsig::SignatureType>,
 }
 
+#[cfg(any(test, feature = "random"))]
+impl MessageHeaderType {
+    /// A random valid value (property tests and fuzzing).
+    pub fn random(r: &mut crate::random::Rng) -> Self {
+        let _ = &r;
+        Self {
+            session_id: r.bytes(0, 8),
+            notification: if r.chance() {
+                Some(NotificationType::random(r))
+            } else {
+                None
+            },
+            signature: if r.chance() {
+                Some(super::xmldsig::SignatureType::random(r))
+            } else {
+                None
+            },
+        }
+    }
+}
+
 impl ExiContent for MessageHeaderType {
     fn decode_content(d: &mut Decoder<'_>) -> Result<Self, Error> {
         use grammar_message_header_type::{self as g, P};
@@ -12770,6 +14088,17 @@ pub struct WeldingDetectionReqType {
     pub dc_ev_status: DC_EVStatusType,
 }
 
+#[cfg(any(test, feature = "random"))]
+impl WeldingDetectionReqType {
+    /// A random valid value (property tests and fuzzing).
+    pub fn random(r: &mut crate::random::Rng) -> Self {
+        let _ = &r;
+        Self {
+            dc_ev_status: DC_EVStatusType::random(r),
+        }
+    }
+}
+
 impl ExiContent for WeldingDetectionReqType {
     fn decode_content(d: &mut Decoder<'_>) -> Result<Self, Error> {
         use grammar_welding_detection_req_type::{self as g, P};
@@ -12850,6 +14179,19 @@ pub struct WeldingDetectionResType {
     /// `EVSEPresentVoltage` (required).
     #[cfg_attr(feature = "serde", serde(rename = "EVSEPresentVoltage"))]
     pub evse_present_voltage: PhysicalValueType,
+}
+
+#[cfg(any(test, feature = "random"))]
+impl WeldingDetectionResType {
+    /// A random valid value (property tests and fuzzing).
+    pub fn random(r: &mut crate::random::Rng) -> Self {
+        let _ = &r;
+        Self {
+            response_code: ResponseCodeType::ALL[r.below(26) as usize],
+            dc_evse_status: DC_EVSEStatusType::random(r),
+            evse_present_voltage: PhysicalValueType::random(r),
+        }
+    }
 }
 
 impl ExiContent for WeldingDetectionResType {
@@ -13087,6 +14429,69 @@ pub struct BodyType {
     /// `BodyElement` (optional).
     #[cfg_attr(feature = "serde", serde(flatten))]
     pub body_element: Option<BodyElement>,
+}
+
+#[cfg(any(test, feature = "random"))]
+impl BodyType {
+    /// A random valid value (property tests and fuzzing).
+    pub fn random(r: &mut crate::random::Rng) -> Self {
+        let _ = &r;
+        Self {
+            body_element: if r.chance() {
+                Some(match r.below(35) {
+                    0 => BodyElement::AuthorizationReq(AuthorizationReqType::random(r)),
+                    1 => BodyElement::AuthorizationRes(AuthorizationResType::random(r)),
+                    2 => BodyElement::BodyElement(BodyBaseType::random(r)),
+                    3 => BodyElement::CableCheckReq(CableCheckReqType::random(r)),
+                    4 => BodyElement::CableCheckRes(CableCheckResType::random(r)),
+                    5 => BodyElement::CertificateInstallationReq(
+                        CertificateInstallationReqType::random(r),
+                    ),
+                    6 => BodyElement::CertificateInstallationRes(
+                        CertificateInstallationResType::random(r),
+                    ),
+                    7 => BodyElement::CertificateUpdateReq(CertificateUpdateReqType::random(r)),
+                    8 => BodyElement::CertificateUpdateRes(CertificateUpdateResType::random(r)),
+                    9 => BodyElement::ChargeParameterDiscoveryReq(
+                        ChargeParameterDiscoveryReqType::random(r),
+                    ),
+                    10 => BodyElement::ChargeParameterDiscoveryRes(
+                        ChargeParameterDiscoveryResType::random(r),
+                    ),
+                    11 => BodyElement::ChargingStatusReq(ChargingStatusReqType::random(r)),
+                    12 => BodyElement::ChargingStatusRes(ChargingStatusResType::random(r)),
+                    13 => BodyElement::CurrentDemandReq(CurrentDemandReqType::random(r)),
+                    14 => BodyElement::CurrentDemandRes(CurrentDemandResType::random(r)),
+                    15 => BodyElement::MeteringReceiptReq(MeteringReceiptReqType::random(r)),
+                    16 => BodyElement::MeteringReceiptRes(MeteringReceiptResType::random(r)),
+                    17 => BodyElement::PaymentDetailsReq(PaymentDetailsReqType::random(r)),
+                    18 => BodyElement::PaymentDetailsRes(PaymentDetailsResType::random(r)),
+                    19 => BodyElement::PaymentServiceSelectionReq(
+                        PaymentServiceSelectionReqType::random(r),
+                    ),
+                    20 => BodyElement::PaymentServiceSelectionRes(
+                        PaymentServiceSelectionResType::random(r),
+                    ),
+                    21 => BodyElement::PowerDeliveryReq(PowerDeliveryReqType::random(r)),
+                    22 => BodyElement::PowerDeliveryRes(PowerDeliveryResType::random(r)),
+                    23 => BodyElement::PreChargeReq(PreChargeReqType::random(r)),
+                    24 => BodyElement::PreChargeRes(PreChargeResType::random(r)),
+                    25 => BodyElement::ServiceDetailReq(ServiceDetailReqType::random(r)),
+                    26 => BodyElement::ServiceDetailRes(ServiceDetailResType::random(r)),
+                    27 => BodyElement::ServiceDiscoveryReq(ServiceDiscoveryReqType::random(r)),
+                    28 => BodyElement::ServiceDiscoveryRes(ServiceDiscoveryResType::random(r)),
+                    29 => BodyElement::SessionSetupReq(SessionSetupReqType::random(r)),
+                    30 => BodyElement::SessionSetupRes(SessionSetupResType::random(r)),
+                    31 => BodyElement::SessionStopReq(SessionStopReqType::random(r)),
+                    32 => BodyElement::SessionStopRes(SessionStopResType::random(r)),
+                    33 => BodyElement::WeldingDetectionReq(WeldingDetectionReqType::random(r)),
+                    _ => BodyElement::WeldingDetectionRes(WeldingDetectionResType::random(r)),
+                })
+            } else {
+                None
+            },
+        }
+    }
 }
 
 impl ExiContent for BodyType {
@@ -13592,6 +14997,18 @@ pub struct V2G_Message {
     pub body: BodyType,
 }
 
+#[cfg(any(test, feature = "random"))]
+impl V2G_Message {
+    /// A random valid value (property tests and fuzzing).
+    pub fn random(r: &mut crate::random::Rng) -> Self {
+        let _ = &r;
+        Self {
+            header: MessageHeaderType::random(r),
+            body: BodyType::random(r),
+        }
+    }
+}
+
 impl ExiContent for V2G_Message {
     fn decode_content(d: &mut Decoder<'_>) -> Result<Self, Error> {
         use grammar_v2_g_message::{self as g, P};
@@ -13925,6 +15342,93 @@ pub enum Document {
 }
 
 impl Document {
+    /// A random valid value (property tests and fuzzing).
+    #[cfg(any(test, feature = "random"))]
+    pub fn random(r: &mut crate::random::Rng) -> Self {
+        match r.below(78) {
+            0 => Self::AC_EVChargeParameter(AC_EVChargeParameterType::random(r)),
+            1 => Self::AC_EVSEChargeParameter(AC_EVSEChargeParameterType::random(r)),
+            2 => Self::AC_EVSEStatus(AC_EVSEStatusType::random(r)),
+            3 => Self::AuthorizationReq(AuthorizationReqType::random(r)),
+            4 => Self::AuthorizationRes(AuthorizationResType::random(r)),
+            5 => Self::BodyElement(BodyBaseType::random(r)),
+            6 => Self::CableCheckReq(CableCheckReqType::random(r)),
+            7 => Self::CableCheckRes(CableCheckResType::random(r)),
+            8 => {
+                Self::CanonicalizationMethod(super::xmldsig::CanonicalizationMethodType::random(r))
+            }
+            9 => Self::CertificateInstallationReq(CertificateInstallationReqType::random(r)),
+            10 => Self::CertificateInstallationRes(CertificateInstallationResType::random(r)),
+            11 => Self::CertificateUpdateReq(CertificateUpdateReqType::random(r)),
+            12 => Self::CertificateUpdateRes(CertificateUpdateResType::random(r)),
+            13 => Self::ChargeParameterDiscoveryReq(ChargeParameterDiscoveryReqType::random(r)),
+            14 => Self::ChargeParameterDiscoveryRes(ChargeParameterDiscoveryResType::random(r)),
+            15 => Self::ChargingStatusReq(ChargingStatusReqType::random(r)),
+            16 => Self::ChargingStatusRes(ChargingStatusResType::random(r)),
+            17 => Self::CurrentDemandReq(CurrentDemandReqType::random(r)),
+            18 => Self::CurrentDemandRes(CurrentDemandResType::random(r)),
+            19 => Self::DC_EVChargeParameter(DC_EVChargeParameterType::random(r)),
+            20 => Self::DC_EVPowerDeliveryParameter(DC_EVPowerDeliveryParameterType::random(r)),
+            21 => Self::DC_EVSEChargeParameter(DC_EVSEChargeParameterType::random(r)),
+            22 => Self::DC_EVSEStatus(DC_EVSEStatusType::random(r)),
+            23 => Self::DC_EVStatus(DC_EVStatusType::random(r)),
+            24 => Self::DSAKeyValue(super::xmldsig::DSAKeyValueType::random(r)),
+            25 => Self::DigestMethod(super::xmldsig::DigestMethodType::random(r)),
+            26 => Self::DigestValue(r.bytes(0, usize::MAX)),
+            27 => Self::EVChargeParameter(EVChargeParameterType::random(r)),
+            28 => Self::EVPowerDeliveryParameter(EVPowerDeliveryParameterType::random(r)),
+            29 => Self::EVSEChargeParameter(EVSEChargeParameterType::random(r)),
+            30 => Self::EVSEStatus(EVSEStatusType::random(r)),
+            31 => Self::EVStatus(EVStatusType::random(r)),
+            32 => Self::Entry(EntryType::random(r)),
+            33 => Self::KeyInfo(super::xmldsig::KeyInfoType::random(r)),
+            34 => Self::KeyName(r.string(0, usize::MAX)),
+            35 => Self::KeyValue(super::xmldsig::KeyValueType::random(r)),
+            36 => Self::Manifest(super::xmldsig::ManifestType::random(r)),
+            37 => Self::MeteringReceiptReq(MeteringReceiptReqType::random(r)),
+            38 => Self::MeteringReceiptRes(MeteringReceiptResType::random(r)),
+            39 => Self::MgmtData(r.string(0, usize::MAX)),
+            40 => Self::Object(super::xmldsig::ObjectType::random(r)),
+            41 => Self::PGPData(super::xmldsig::PGPDataType::random(r)),
+            42 => Self::PMaxScheduleEntry(PMaxScheduleEntryType::random(r)),
+            43 => Self::PaymentDetailsReq(PaymentDetailsReqType::random(r)),
+            44 => Self::PaymentDetailsRes(PaymentDetailsResType::random(r)),
+            45 => Self::PaymentServiceSelectionReq(PaymentServiceSelectionReqType::random(r)),
+            46 => Self::PaymentServiceSelectionRes(PaymentServiceSelectionResType::random(r)),
+            47 => Self::PowerDeliveryReq(PowerDeliveryReqType::random(r)),
+            48 => Self::PowerDeliveryRes(PowerDeliveryResType::random(r)),
+            49 => Self::PreChargeReq(PreChargeReqType::random(r)),
+            50 => Self::PreChargeRes(PreChargeResType::random(r)),
+            51 => Self::RSAKeyValue(super::xmldsig::RSAKeyValueType::random(r)),
+            52 => Self::Reference(super::xmldsig::ReferenceType::random(r)),
+            53 => Self::RelativeTimeInterval(RelativeTimeIntervalType::random(r)),
+            54 => Self::RetrievalMethod(super::xmldsig::RetrievalMethodType::random(r)),
+            55 => Self::SAScheduleList(SAScheduleListType::random(r)),
+            56 => Self::SASchedules(SASchedulesType::random(r)),
+            57 => Self::SPKIData(super::xmldsig::SPKIDataType::random(r)),
+            58 => Self::SalesTariffEntry(SalesTariffEntryType::random(r)),
+            59 => Self::ServiceDetailReq(ServiceDetailReqType::random(r)),
+            60 => Self::ServiceDetailRes(ServiceDetailResType::random(r)),
+            61 => Self::ServiceDiscoveryReq(ServiceDiscoveryReqType::random(r)),
+            62 => Self::ServiceDiscoveryRes(ServiceDiscoveryResType::random(r)),
+            63 => Self::SessionSetupReq(SessionSetupReqType::random(r)),
+            64 => Self::SessionSetupRes(SessionSetupResType::random(r)),
+            65 => Self::SessionStopReq(SessionStopReqType::random(r)),
+            66 => Self::SessionStopRes(SessionStopResType::random(r)),
+            67 => Self::Signature(super::xmldsig::SignatureType::random(r)),
+            68 => Self::SignatureMethod(super::xmldsig::SignatureMethodType::random(r)),
+            69 => Self::SignatureValue(super::xmldsig::SignatureValueType::random(r)),
+            70 => Self::SignedInfo(super::xmldsig::SignedInfoType::random(r)),
+            71 => Self::TimeInterval(IntervalType::random(r)),
+            72 => Self::Transform(super::xmldsig::TransformType::random(r)),
+            73 => Self::Transforms(super::xmldsig::TransformsType::random(r)),
+            74 => Self::V2G_Message(V2G_Message::random(r)),
+            75 => Self::WeldingDetectionReq(WeldingDetectionReqType::random(r)),
+            76 => Self::WeldingDetectionRes(WeldingDetectionResType::random(r)),
+            _ => Self::X509Data(super::xmldsig::X509DataType::random(r)),
+        }
+    }
+
     /// Decodes a whole document stream (header `0x80` included).
     pub fn decode(bytes: &[u8]) -> Result<Self, Error> {
         let mut dec = Decoder::new(bytes);
@@ -15237,6 +16741,259 @@ pub enum Fragment {
 }
 
 impl Fragment {
+    /// A random valid value (property tests and fuzzing).
+    #[cfg(any(test, feature = "random"))]
+    pub fn random(r: &mut crate::random::Rng) -> Self {
+        match r.below(240) {
+            0 => Self::AC_EVChargeParameter(AC_EVChargeParameterType::random(r)),
+            1 => Self::AC_EVSEChargeParameter(AC_EVSEChargeParameterType::random(r)),
+            2 => Self::AC_EVSEStatus(AC_EVSEStatusType::random(r)),
+            3 => Self::AC_EVSEStatus_(AC_EVSEStatusType::random(r)),
+            4 => Self::AuthorizationReq(AuthorizationReqType::random(r)),
+            5 => Self::AuthorizationRes(AuthorizationResType::random(r)),
+            6 => Self::Body(BodyType::random(r)),
+            7 => Self::BodyElement(BodyBaseType::random(r)),
+            8 => Self::BulkChargingComplete(r.chance()),
+            9 => Self::BulkChargingComplete_(r.chance()),
+            10 => Self::BulkSOC(r.int(0, 100) as u8),
+            11 => Self::CableCheckReq(CableCheckReqType::random(r)),
+            12 => Self::CableCheckRes(CableCheckResType::random(r)),
+            13 => {
+                Self::CanonicalizationMethod(super::xmldsig::CanonicalizationMethodType::random(r))
+            }
+            14 => Self::Certificate(r.bytes(0, 800)),
+            15 => Self::CertificateInstallationReq(CertificateInstallationReqType::random(r)),
+            16 => Self::CertificateInstallationRes(CertificateInstallationResType::random(r)),
+            17 => Self::CertificateUpdateReq(CertificateUpdateReqType::random(r)),
+            18 => Self::CertificateUpdateRes(CertificateUpdateResType::random(r)),
+            19 => Self::ChargeParameterDiscoveryReq(ChargeParameterDiscoveryReqType::random(r)),
+            20 => Self::ChargeParameterDiscoveryRes(ChargeParameterDiscoveryResType::random(r)),
+            21 => Self::ChargeProgress(ChargeProgressType::ALL[r.below(3) as usize]),
+            22 => Self::ChargeService(ChargeServiceType::random(r)),
+            23 => Self::ChargingComplete(r.chance()),
+            24 => Self::ChargingComplete_(r.chance()),
+            25 => Self::ChargingProfile(ChargingProfileType::random(r)),
+            26 => Self::ChargingProfileEntryMaxNumberOfPhasesInUse(r.int(1, 3) as u8),
+            27 => Self::ChargingProfileEntryMaxPower(PhysicalValueType::random(r)),
+            28 => Self::ChargingProfileEntryStart(r.int(0, 4294967295) as u32),
+            29 => Self::ChargingSession(ChargingSessionType::ALL[r.below(2) as usize]),
+            30 => Self::ChargingStatusReq(ChargingStatusReqType::random(r)),
+            31 => Self::ChargingStatusRes(ChargingStatusResType::random(r)),
+            32 => Self::ConsumptionCost(ConsumptionCostType::random(r)),
+            33 => Self::ContractSignatureCertChain(CertificateChainType::random(r)),
+            34 => Self::ContractSignatureEncryptedPrivateKey(
+                ContractSignatureEncryptedPrivateKeyType::random(r),
+            ),
+            35 => Self::Cost(CostType::random(r)),
+            36 => Self::CurrentDemandReq(CurrentDemandReqType::random(r)),
+            37 => Self::CurrentDemandRes(CurrentDemandResType::random(r)),
+            38 => Self::DC_EVChargeParameter(DC_EVChargeParameterType::random(r)),
+            39 => Self::DC_EVPowerDeliveryParameter(DC_EVPowerDeliveryParameterType::random(r)),
+            40 => Self::DC_EVSEChargeParameter(DC_EVSEChargeParameterType::random(r)),
+            41 => Self::DC_EVSEStatus(DC_EVSEStatusType::random(r)),
+            42 => Self::DC_EVSEStatus_(DC_EVSEStatusType::random(r)),
+            43 => Self::DC_EVStatus(DC_EVStatusType::random(r)),
+            44 => Self::DC_EVStatus_(DC_EVStatusType::random(r)),
+            45 => Self::DHpublickey(DiffieHellmanPublickeyType::random(r)),
+            46 => Self::DSAKeyValue(super::xmldsig::DSAKeyValueType::random(r)),
+            47 => Self::DepartureTime(r.int(0, 4294967295) as u32),
+            48 => Self::DigestMethod(super::xmldsig::DigestMethodType::random(r)),
+            49 => Self::DigestValue(r.bytes(0, usize::MAX)),
+            50 => Self::EAmount(PhysicalValueType::random(r)),
+            51 => Self::EPriceLevel(r.int(0, 255) as u8),
+            52 => Self::EVCCID(r.bytes(0, 6)),
+            53 => Self::EVChargeParameter(EVChargeParameterType::random(r)),
+            54 => Self::EVEnergyCapacity(PhysicalValueType::random(r)),
+            55 => Self::EVEnergyRequest(PhysicalValueType::random(r)),
+            56 => Self::EVErrorCode(DC_EVErrorCodeType::ALL[r.below(12) as usize]),
+            57 => Self::EVMaxCurrent(PhysicalValueType::random(r)),
+            58 => Self::EVMaxVoltage(PhysicalValueType::random(r)),
+            59 => Self::EVMaximumCurrentLimit(PhysicalValueType::random(r)),
+            60 => Self::EVMaximumCurrentLimit_(PhysicalValueType::random(r)),
+            61 => Self::EVMaximumPowerLimit(PhysicalValueType::random(r)),
+            62 => Self::EVMaximumPowerLimit_(PhysicalValueType::random(r)),
+            63 => Self::EVMaximumVoltageLimit(PhysicalValueType::random(r)),
+            64 => Self::EVMaximumVoltageLimit_(PhysicalValueType::random(r)),
+            65 => Self::EVMinCurrent(PhysicalValueType::random(r)),
+            66 => Self::EVPowerDeliveryParameter(EVPowerDeliveryParameterType::random(r)),
+            67 => Self::EVRESSSOC(r.int(0, 100) as u8),
+            68 => Self::EVReady(r.chance()),
+            69 => Self::EVSEChargeParameter(EVSEChargeParameterType::random(r)),
+            70 => Self::EVSECurrentLimitAchieved(r.chance()),
+            71 => Self::EVSECurrentRegulationTolerance(PhysicalValueType::random(r)),
+            72 => Self::EVSEEnergyToBeDelivered(PhysicalValueType::random(r)),
+            73 => Self::EVSEID(r.string(7, 37)),
+            74 => Self::EVSEIsolationStatus(IsolationLevelType::ALL[r.below(5) as usize]),
+            75 => Self::EVSEMaxCurrent(PhysicalValueType::random(r)),
+            76 => Self::EVSEMaxCurrent_(PhysicalValueType::random(r)),
+            77 => Self::EVSEMaximumCurrentLimit(PhysicalValueType::random(r)),
+            78 => Self::EVSEMaximumCurrentLimit_(PhysicalValueType::random(r)),
+            79 => Self::EVSEMaximumPowerLimit(PhysicalValueType::random(r)),
+            80 => Self::EVSEMaximumPowerLimit_(PhysicalValueType::random(r)),
+            81 => Self::EVSEMaximumVoltageLimit(PhysicalValueType::random(r)),
+            82 => Self::EVSEMaximumVoltageLimit_(PhysicalValueType::random(r)),
+            83 => Self::EVSEMinimumCurrentLimit(PhysicalValueType::random(r)),
+            84 => Self::EVSEMinimumVoltageLimit(PhysicalValueType::random(r)),
+            85 => Self::EVSENominalVoltage(PhysicalValueType::random(r)),
+            86 => Self::EVSENotification(EVSENotificationType::ALL[r.below(3) as usize]),
+            87 => Self::EVSEPeakCurrentRipple(PhysicalValueType::random(r)),
+            88 => Self::EVSEPowerLimitAchieved(r.chance()),
+            89 => Self::EVSEPresentCurrent(PhysicalValueType::random(r)),
+            90 => Self::EVSEPresentVoltage(PhysicalValueType::random(r)),
+            91 => Self::EVSEProcessing(EVSEProcessingType::ALL[r.below(3) as usize]),
+            92 => Self::EVSEStatus(EVSEStatusType::random(r)),
+            93 => Self::EVSEStatusCode(DC_EVSEStatusCodeType::ALL[r.below(12) as usize]),
+            94 => Self::EVSETimeStamp(r.int(-9223372036854775808, 9223372036854775807) as i64),
+            95 => Self::EVSEVoltageLimitAchieved(r.chance()),
+            96 => Self::EVStatus(EVStatusType::random(r)),
+            97 => Self::EVTargetCurrent(PhysicalValueType::random(r)),
+            98 => Self::EVTargetVoltage(PhysicalValueType::random(r)),
+            99 => Self::EnergyTransferMode(EnergyTransferModeType::ALL[r.below(6) as usize]),
+            100 => Self::Entry(EntryType::random(r)),
+            101 => Self::Exponent(r.bytes(0, usize::MAX)),
+            102 => Self::FaultCode(FaultCodeType::ALL[r.below(3) as usize]),
+            103 => Self::FaultMsg(r.string(0, 64)),
+            104 => Self::FreeService(r.chance()),
+            105 => Self::FullSOC(r.int(0, 100) as u8),
+            106 => Self::G(r.bytes(0, usize::MAX)),
+            107 => Self::GenChallenge(r.bytes(16, 16)),
+            108 => Self::HMACOutputLength(r.big_int()),
+            109 => Self::Header(MessageHeaderType::random(r)),
+            110 => Self::J(r.bytes(0, usize::MAX)),
+            111 => Self::KeyInfo(super::xmldsig::KeyInfoType::random(r)),
+            112 => Self::KeyName(r.string(0, usize::MAX)),
+            113 => Self::KeyValue(super::xmldsig::KeyValueType::random(r)),
+            114 => Self::ListOfRootCertificateIDs(ListOfRootCertificateIDsType::random(r)),
+            115 => Self::Manifest(super::xmldsig::ManifestType::random(r)),
+            116 => Self::MaxEntriesSAScheduleTuple(r.int(0, 65535) as u16),
+            117 => Self::MeterID(r.string(0, 32)),
+            118 => Self::MeterInfo(MeterInfoType::random(r)),
+            119 => Self::MeterReading(r.int(0, 18446744073709551615) as u64),
+            120 => Self::MeterStatus(r.int(-32768, 32767) as i16),
+            121 => Self::MeteringReceiptReq(MeteringReceiptReqType::random(r)),
+            122 => Self::MeteringReceiptRes(MeteringReceiptResType::random(r)),
+            123 => Self::MgmtData(r.string(0, usize::MAX)),
+            124 => Self::Modulus(r.bytes(0, usize::MAX)),
+            125 => Self::Multiplier(r.int(-3, 3) as i8),
+            126 => Self::Notification(NotificationType::random(r)),
+            127 => Self::NotificationMaxDelay(r.int(0, 65535) as u16),
+            128 => Self::NumEPriceLevels(r.int(0, 255) as u8),
+            129 => Self::OEMProvisioningCert(r.bytes(0, 800)),
+            130 => Self::Object(super::xmldsig::ObjectType::random(r)),
+            131 => Self::P(r.bytes(0, usize::MAX)),
+            132 => Self::PGPData(super::xmldsig::PGPDataType::random(r)),
+            133 => Self::PGPKeyID(r.bytes(0, usize::MAX)),
+            134 => Self::PGPKeyPacket(r.bytes(0, usize::MAX)),
+            135 => Self::PMax(PhysicalValueType::random(r)),
+            136 => Self::PMaxSchedule(PMaxScheduleType::random(r)),
+            137 => Self::PMaxScheduleEntry(PMaxScheduleEntryType::random(r)),
+            138 => Self::Parameter(ParameterType::random(r)),
+            139 => Self::ParameterSet(ParameterSetType::random(r)),
+            140 => Self::ParameterSetID(r.int(-32768, 32767) as i16),
+            141 => Self::PaymentDetailsReq(PaymentDetailsReqType::random(r)),
+            142 => Self::PaymentDetailsRes(PaymentDetailsResType::random(r)),
+            143 => Self::PaymentOption(PaymentOptionType::ALL[r.below(2) as usize]),
+            144 => Self::PaymentOptionList(PaymentOptionListType::random(r)),
+            145 => Self::PaymentServiceSelectionReq(PaymentServiceSelectionReqType::random(r)),
+            146 => Self::PaymentServiceSelectionRes(PaymentServiceSelectionResType::random(r)),
+            147 => Self::PgenCounter(r.bytes(0, usize::MAX)),
+            148 => Self::PowerDeliveryReq(PowerDeliveryReqType::random(r)),
+            149 => Self::PowerDeliveryRes(PowerDeliveryResType::random(r)),
+            150 => Self::PreChargeReq(PreChargeReqType::random(r)),
+            151 => Self::PreChargeRes(PreChargeResType::random(r)),
+            152 => Self::ProfileEntry(ProfileEntryType::random(r)),
+            153 => Self::Q(r.bytes(0, usize::MAX)),
+            154 => Self::RCD(r.chance()),
+            155 => Self::RSAKeyValue(super::xmldsig::RSAKeyValueType::random(r)),
+            156 => Self::ReceiptRequired(r.chance()),
+            157 => Self::Reference(super::xmldsig::ReferenceType::random(r)),
+            158 => Self::RelativeTimeInterval(RelativeTimeIntervalType::random(r)),
+            159 => Self::RemainingTimeToBulkSoC(PhysicalValueType::random(r)),
+            160 => Self::RemainingTimeToFullSoC(PhysicalValueType::random(r)),
+            161 => {
+                Self::RequestedEnergyTransferMode(EnergyTransferModeType::ALL[r.below(6) as usize])
+            }
+            162 => Self::ResponseCode(ResponseCodeType::ALL[r.below(26) as usize]),
+            163 => Self::RetrievalMethod(super::xmldsig::RetrievalMethodType::random(r)),
+            164 => Self::RetryCounter(r.int(-32768, 32767) as i16),
+            165 => Self::RootCertificateID(super::xmldsig::X509IssuerSerialType::random(r)),
+            166 => Self::SAProvisioningCertificateChain(CertificateChainType::random(r)),
+            167 => Self::SAScheduleList(SAScheduleListType::random(r)),
+            168 => Self::SAScheduleTuple(SAScheduleTupleType::random(r)),
+            169 => Self::SAScheduleTupleID(r.int(1, 255) as u8),
+            170 => Self::SAScheduleTupleID_(r.int(1, 255) as u8),
+            171 => Self::SASchedules(SASchedulesType::random(r)),
+            172 => Self::SPKIData(super::xmldsig::SPKIDataType::random(r)),
+            173 => Self::SPKISexp(r.bytes(0, usize::MAX)),
+            174 => Self::SalesTariff(SalesTariffType::random(r)),
+            175 => Self::SalesTariffDescription(r.string(0, 32)),
+            176 => Self::SalesTariffEntry(SalesTariffEntryType::random(r)),
+            177 => Self::SalesTariffID(r.int(1, 255) as u8),
+            178 => Self::Seed(r.bytes(0, usize::MAX)),
+            179 => Self::SelectedPaymentOption(PaymentOptionType::ALL[r.below(2) as usize]),
+            180 => Self::SelectedService(SelectedServiceType::random(r)),
+            181 => Self::SelectedServiceList(SelectedServiceListType::random(r)),
+            182 => Self::Service(ServiceType::random(r)),
+            183 => Self::ServiceCategory(ServiceCategoryType::ALL[r.below(4) as usize]),
+            184 => Self::ServiceCategory_(ServiceCategoryType::ALL[r.below(4) as usize]),
+            185 => Self::ServiceDetailReq(ServiceDetailReqType::random(r)),
+            186 => Self::ServiceDetailRes(ServiceDetailResType::random(r)),
+            187 => Self::ServiceDiscoveryReq(ServiceDiscoveryReqType::random(r)),
+            188 => Self::ServiceDiscoveryRes(ServiceDiscoveryResType::random(r)),
+            189 => Self::ServiceID(r.int(0, 65535) as u16),
+            190 => Self::ServiceID_(r.int(0, 65535) as u16),
+            191 => Self::ServiceList(ServiceListType::random(r)),
+            192 => Self::ServiceName(r.string(0, 32)),
+            193 => Self::ServiceParameterList(ServiceParameterListType::random(r)),
+            194 => Self::ServiceScope(r.string(0, 64)),
+            195 => Self::ServiceScope_(r.string(0, 64)),
+            196 => Self::SessionID(r.bytes(0, 8)),
+            197 => Self::SessionID_(r.bytes(0, 8)),
+            198 => Self::SessionSetupReq(SessionSetupReqType::random(r)),
+            199 => Self::SessionSetupRes(SessionSetupResType::random(r)),
+            200 => Self::SessionStopReq(SessionStopReqType::random(r)),
+            201 => Self::SessionStopRes(SessionStopResType::random(r)),
+            202 => Self::SigMeterReading(r.bytes(0, 64)),
+            203 => Self::Signature(super::xmldsig::SignatureType::random(r)),
+            204 => Self::SignatureMethod(super::xmldsig::SignatureMethodType::random(r)),
+            205 => Self::SignatureValue(super::xmldsig::SignatureValueType::random(r)),
+            206 => Self::SignedInfo(super::xmldsig::SignedInfoType::random(r)),
+            207 => Self::SubCertificates(SubCertificatesType::random(r)),
+            208 => Self::SupportedEnergyTransferMode(SupportedEnergyTransferModeType::random(r)),
+            209 => Self::TMeter(r.int(-9223372036854775808, 9223372036854775807) as i64),
+            210 => Self::TimeInterval(IntervalType::random(r)),
+            211 => Self::Transform(super::xmldsig::TransformType::random(r)),
+            212 => Self::Transforms(super::xmldsig::TransformsType::random(r)),
+            213 => Self::Unit(UnitSymbolType::ALL[r.below(7) as usize]),
+            214 => Self::V2G_Message(V2G_Message::random(r)),
+            215 => Self::Value(r.int(-32768, 32767) as i16),
+            216 => Self::WeldingDetectionReq(WeldingDetectionReqType::random(r)),
+            217 => Self::WeldingDetectionRes(WeldingDetectionResType::random(r)),
+            218 => Self::X509CRL(r.bytes(0, usize::MAX)),
+            219 => Self::X509Certificate(r.bytes(0, usize::MAX)),
+            220 => Self::X509Data(super::xmldsig::X509DataType::random(r)),
+            221 => Self::X509IssuerName(r.string(0, usize::MAX)),
+            222 => Self::X509IssuerSerial(super::xmldsig::X509IssuerSerialType::random(r)),
+            223 => Self::X509SKI(r.bytes(0, usize::MAX)),
+            224 => Self::X509SerialNumber(r.big_int()),
+            225 => Self::X509SubjectName(r.string(0, usize::MAX)),
+            226 => Self::XPath(r.string(0, usize::MAX)),
+            227 => Self::Y(r.bytes(0, usize::MAX)),
+            228 => Self::Amount(r.int(0, 4294967295) as u32),
+            229 => Self::AmountMultiplier(r.int(-3, 3) as i8),
+            230 => Self::BoolValue(r.chance()),
+            231 => Self::ByteValue(r.int(-128, 127) as i8),
+            232 => Self::CostKind(CostKindType::ALL[r.below(3) as usize]),
+            233 => Self::Duration(r.int(0, 86400) as u32),
+            234 => Self::IntValue(r.int(-2147483648, 2147483647) as i32),
+            235 => Self::PhysicalValue(PhysicalValueType::random(r)),
+            236 => Self::ShortValue(r.int(-32768, 32767) as i16),
+            237 => Self::Start(r.int(0, 16777214) as u32),
+            238 => Self::StartValue(PhysicalValueType::random(r)),
+            _ => Self::StringValue(r.string(0, usize::MAX)),
+        }
+    }
+
     /// Decodes a whole fragment stream (header `0x80` included).
     pub fn decode(bytes: &[u8]) -> Result<Self, Error> {
         let mut dec = Decoder::new(bytes);

@@ -87,6 +87,38 @@ pub struct AC_CPDReqEnergyTransferModeType {
     pub ev_minimum_charge_power_l3: Option<super::iso20_types::RationalNumberType>,
 }
 
+#[cfg(any(test, feature = "random"))]
+impl AC_CPDReqEnergyTransferModeType {
+    /// A random valid value (property tests and fuzzing).
+    pub fn random(r: &mut crate::random::Rng) -> Self {
+        let _ = &r;
+        Self {
+            ev_maximum_charge_power: super::iso20_types::RationalNumberType::random(r),
+            ev_maximum_charge_power_l2: if r.chance() {
+                Some(super::iso20_types::RationalNumberType::random(r))
+            } else {
+                None
+            },
+            ev_maximum_charge_power_l3: if r.chance() {
+                Some(super::iso20_types::RationalNumberType::random(r))
+            } else {
+                None
+            },
+            ev_minimum_charge_power: super::iso20_types::RationalNumberType::random(r),
+            ev_minimum_charge_power_l2: if r.chance() {
+                Some(super::iso20_types::RationalNumberType::random(r))
+            } else {
+                None
+            },
+            ev_minimum_charge_power_l3: if r.chance() {
+                Some(super::iso20_types::RationalNumberType::random(r))
+            } else {
+                None
+            },
+        }
+    }
+}
+
 impl ExiContent for AC_CPDReqEnergyTransferModeType {
     fn decode_content(d: &mut Decoder<'_>) -> Result<Self, Error> {
         use grammar_ac_cpd_req_energy_transfer_mode_type::{self as g, P};
@@ -366,6 +398,64 @@ pub struct AC_CPDResEnergyTransferModeType {
         )
     )]
     pub evse_present_active_power_l3: Option<super::iso20_types::RationalNumberType>,
+}
+
+#[cfg(any(test, feature = "random"))]
+impl AC_CPDResEnergyTransferModeType {
+    /// A random valid value (property tests and fuzzing).
+    pub fn random(r: &mut crate::random::Rng) -> Self {
+        let _ = &r;
+        Self {
+            evse_maximum_charge_power: super::iso20_types::RationalNumberType::random(r),
+            evse_maximum_charge_power_l2: if r.chance() {
+                Some(super::iso20_types::RationalNumberType::random(r))
+            } else {
+                None
+            },
+            evse_maximum_charge_power_l3: if r.chance() {
+                Some(super::iso20_types::RationalNumberType::random(r))
+            } else {
+                None
+            },
+            evse_minimum_charge_power: super::iso20_types::RationalNumberType::random(r),
+            evse_minimum_charge_power_l2: if r.chance() {
+                Some(super::iso20_types::RationalNumberType::random(r))
+            } else {
+                None
+            },
+            evse_minimum_charge_power_l3: if r.chance() {
+                Some(super::iso20_types::RationalNumberType::random(r))
+            } else {
+                None
+            },
+            evse_nominal_frequency: super::iso20_types::RationalNumberType::random(r),
+            maximum_power_asymmetry: if r.chance() {
+                Some(super::iso20_types::RationalNumberType::random(r))
+            } else {
+                None
+            },
+            evse_power_ramp_limitation: if r.chance() {
+                Some(super::iso20_types::RationalNumberType::random(r))
+            } else {
+                None
+            },
+            evse_present_active_power: if r.chance() {
+                Some(super::iso20_types::RationalNumberType::random(r))
+            } else {
+                None
+            },
+            evse_present_active_power_l2: if r.chance() {
+                Some(super::iso20_types::RationalNumberType::random(r))
+            } else {
+                None
+            },
+            evse_present_active_power_l3: if r.chance() {
+                Some(super::iso20_types::RationalNumberType::random(r))
+            } else {
+                None
+            },
+        }
+    }
 }
 
 impl ExiContent for AC_CPDResEnergyTransferModeType {
@@ -866,6 +956,100 @@ pub struct BPT_Dynamic_AC_CLReqControlModeType {
         )
     )]
     pub ev_minimum_v2_x_energy_request: Option<super::iso20_types::RationalNumberType>,
+}
+
+#[cfg(any(test, feature = "random"))]
+impl BPT_Dynamic_AC_CLReqControlModeType {
+    /// A random valid value (property tests and fuzzing).
+    pub fn random(r: &mut crate::random::Rng) -> Self {
+        let _ = &r;
+        Self {
+            departure_time: if r.chance() {
+                Some(r.int(0, 4294967295) as u32)
+            } else {
+                None
+            },
+            ev_target_energy_request: super::iso20_types::RationalNumberType::random(r),
+            ev_maximum_energy_request: super::iso20_types::RationalNumberType::random(r),
+            ev_minimum_energy_request: super::iso20_types::RationalNumberType::random(r),
+            ev_maximum_charge_power: super::iso20_types::RationalNumberType::random(r),
+            ev_maximum_charge_power_l2: if r.chance() {
+                Some(super::iso20_types::RationalNumberType::random(r))
+            } else {
+                None
+            },
+            ev_maximum_charge_power_l3: if r.chance() {
+                Some(super::iso20_types::RationalNumberType::random(r))
+            } else {
+                None
+            },
+            ev_minimum_charge_power: super::iso20_types::RationalNumberType::random(r),
+            ev_minimum_charge_power_l2: if r.chance() {
+                Some(super::iso20_types::RationalNumberType::random(r))
+            } else {
+                None
+            },
+            ev_minimum_charge_power_l3: if r.chance() {
+                Some(super::iso20_types::RationalNumberType::random(r))
+            } else {
+                None
+            },
+            ev_present_active_power: super::iso20_types::RationalNumberType::random(r),
+            ev_present_active_power_l2: if r.chance() {
+                Some(super::iso20_types::RationalNumberType::random(r))
+            } else {
+                None
+            },
+            ev_present_active_power_l3: if r.chance() {
+                Some(super::iso20_types::RationalNumberType::random(r))
+            } else {
+                None
+            },
+            ev_present_reactive_power: super::iso20_types::RationalNumberType::random(r),
+            ev_present_reactive_power_l2: if r.chance() {
+                Some(super::iso20_types::RationalNumberType::random(r))
+            } else {
+                None
+            },
+            ev_present_reactive_power_l3: if r.chance() {
+                Some(super::iso20_types::RationalNumberType::random(r))
+            } else {
+                None
+            },
+            ev_maximum_discharge_power: super::iso20_types::RationalNumberType::random(r),
+            ev_maximum_discharge_power_l2: if r.chance() {
+                Some(super::iso20_types::RationalNumberType::random(r))
+            } else {
+                None
+            },
+            ev_maximum_discharge_power_l3: if r.chance() {
+                Some(super::iso20_types::RationalNumberType::random(r))
+            } else {
+                None
+            },
+            ev_minimum_discharge_power: super::iso20_types::RationalNumberType::random(r),
+            ev_minimum_discharge_power_l2: if r.chance() {
+                Some(super::iso20_types::RationalNumberType::random(r))
+            } else {
+                None
+            },
+            ev_minimum_discharge_power_l3: if r.chance() {
+                Some(super::iso20_types::RationalNumberType::random(r))
+            } else {
+                None
+            },
+            ev_maximum_v2_x_energy_request: if r.chance() {
+                Some(super::iso20_types::RationalNumberType::random(r))
+            } else {
+                None
+            },
+            ev_minimum_v2_x_energy_request: if r.chance() {
+                Some(super::iso20_types::RationalNumberType::random(r))
+            } else {
+                None
+            },
+        }
+    }
 }
 
 impl ExiContent for BPT_Dynamic_AC_CLReqControlModeType {
@@ -1643,6 +1827,117 @@ pub struct BPT_Scheduled_AC_CLReqControlModeType {
     pub ev_minimum_discharge_power_l3: Option<super::iso20_types::RationalNumberType>,
 }
 
+#[cfg(any(test, feature = "random"))]
+impl BPT_Scheduled_AC_CLReqControlModeType {
+    /// A random valid value (property tests and fuzzing).
+    pub fn random(r: &mut crate::random::Rng) -> Self {
+        let _ = &r;
+        Self {
+            ev_target_energy_request: if r.chance() {
+                Some(super::iso20_types::RationalNumberType::random(r))
+            } else {
+                None
+            },
+            ev_maximum_energy_request: if r.chance() {
+                Some(super::iso20_types::RationalNumberType::random(r))
+            } else {
+                None
+            },
+            ev_minimum_energy_request: if r.chance() {
+                Some(super::iso20_types::RationalNumberType::random(r))
+            } else {
+                None
+            },
+            ev_maximum_charge_power: if r.chance() {
+                Some(super::iso20_types::RationalNumberType::random(r))
+            } else {
+                None
+            },
+            ev_maximum_charge_power_l2: if r.chance() {
+                Some(super::iso20_types::RationalNumberType::random(r))
+            } else {
+                None
+            },
+            ev_maximum_charge_power_l3: if r.chance() {
+                Some(super::iso20_types::RationalNumberType::random(r))
+            } else {
+                None
+            },
+            ev_minimum_charge_power: if r.chance() {
+                Some(super::iso20_types::RationalNumberType::random(r))
+            } else {
+                None
+            },
+            ev_minimum_charge_power_l2: if r.chance() {
+                Some(super::iso20_types::RationalNumberType::random(r))
+            } else {
+                None
+            },
+            ev_minimum_charge_power_l3: if r.chance() {
+                Some(super::iso20_types::RationalNumberType::random(r))
+            } else {
+                None
+            },
+            ev_present_active_power: super::iso20_types::RationalNumberType::random(r),
+            ev_present_active_power_l2: if r.chance() {
+                Some(super::iso20_types::RationalNumberType::random(r))
+            } else {
+                None
+            },
+            ev_present_active_power_l3: if r.chance() {
+                Some(super::iso20_types::RationalNumberType::random(r))
+            } else {
+                None
+            },
+            ev_present_reactive_power: if r.chance() {
+                Some(super::iso20_types::RationalNumberType::random(r))
+            } else {
+                None
+            },
+            ev_present_reactive_power_l2: if r.chance() {
+                Some(super::iso20_types::RationalNumberType::random(r))
+            } else {
+                None
+            },
+            ev_present_reactive_power_l3: if r.chance() {
+                Some(super::iso20_types::RationalNumberType::random(r))
+            } else {
+                None
+            },
+            ev_maximum_discharge_power: if r.chance() {
+                Some(super::iso20_types::RationalNumberType::random(r))
+            } else {
+                None
+            },
+            ev_maximum_discharge_power_l2: if r.chance() {
+                Some(super::iso20_types::RationalNumberType::random(r))
+            } else {
+                None
+            },
+            ev_maximum_discharge_power_l3: if r.chance() {
+                Some(super::iso20_types::RationalNumberType::random(r))
+            } else {
+                None
+            },
+            ev_minimum_discharge_power: if r.chance() {
+                Some(super::iso20_types::RationalNumberType::random(r))
+            } else {
+                None
+            },
+            ev_minimum_discharge_power_l2: if r.chance() {
+                Some(super::iso20_types::RationalNumberType::random(r))
+            } else {
+                None
+            },
+            ev_minimum_discharge_power_l3: if r.chance() {
+                Some(super::iso20_types::RationalNumberType::random(r))
+            } else {
+                None
+            },
+        }
+    }
+}
+
 impl ExiContent for BPT_Scheduled_AC_CLReqControlModeType {
     fn decode_content(d: &mut Decoder<'_>) -> Result<Self, Error> {
         use grammar_bpt_scheduled_ac_cl_req_control_mode_type::{self as g, P};
@@ -2374,6 +2669,68 @@ pub struct Dynamic_AC_CLReqControlModeType {
     pub ev_present_reactive_power_l3: Option<super::iso20_types::RationalNumberType>,
 }
 
+#[cfg(any(test, feature = "random"))]
+impl Dynamic_AC_CLReqControlModeType {
+    /// A random valid value (property tests and fuzzing).
+    pub fn random(r: &mut crate::random::Rng) -> Self {
+        let _ = &r;
+        Self {
+            departure_time: if r.chance() {
+                Some(r.int(0, 4294967295) as u32)
+            } else {
+                None
+            },
+            ev_target_energy_request: super::iso20_types::RationalNumberType::random(r),
+            ev_maximum_energy_request: super::iso20_types::RationalNumberType::random(r),
+            ev_minimum_energy_request: super::iso20_types::RationalNumberType::random(r),
+            ev_maximum_charge_power: super::iso20_types::RationalNumberType::random(r),
+            ev_maximum_charge_power_l2: if r.chance() {
+                Some(super::iso20_types::RationalNumberType::random(r))
+            } else {
+                None
+            },
+            ev_maximum_charge_power_l3: if r.chance() {
+                Some(super::iso20_types::RationalNumberType::random(r))
+            } else {
+                None
+            },
+            ev_minimum_charge_power: super::iso20_types::RationalNumberType::random(r),
+            ev_minimum_charge_power_l2: if r.chance() {
+                Some(super::iso20_types::RationalNumberType::random(r))
+            } else {
+                None
+            },
+            ev_minimum_charge_power_l3: if r.chance() {
+                Some(super::iso20_types::RationalNumberType::random(r))
+            } else {
+                None
+            },
+            ev_present_active_power: super::iso20_types::RationalNumberType::random(r),
+            ev_present_active_power_l2: if r.chance() {
+                Some(super::iso20_types::RationalNumberType::random(r))
+            } else {
+                None
+            },
+            ev_present_active_power_l3: if r.chance() {
+                Some(super::iso20_types::RationalNumberType::random(r))
+            } else {
+                None
+            },
+            ev_present_reactive_power: super::iso20_types::RationalNumberType::random(r),
+            ev_present_reactive_power_l2: if r.chance() {
+                Some(super::iso20_types::RationalNumberType::random(r))
+            } else {
+                None
+            },
+            ev_present_reactive_power_l3: if r.chance() {
+                Some(super::iso20_types::RationalNumberType::random(r))
+            } else {
+                None
+            },
+        }
+    }
+}
+
 impl ExiContent for Dynamic_AC_CLReqControlModeType {
     fn decode_content(d: &mut Decoder<'_>) -> Result<Self, Error> {
         use grammar_dynamic_ac_cl_req_control_mode_type::{self as g, P};
@@ -2912,6 +3269,87 @@ pub struct Scheduled_AC_CLReqControlModeType {
     pub ev_present_reactive_power_l3: Option<super::iso20_types::RationalNumberType>,
 }
 
+#[cfg(any(test, feature = "random"))]
+impl Scheduled_AC_CLReqControlModeType {
+    /// A random valid value (property tests and fuzzing).
+    pub fn random(r: &mut crate::random::Rng) -> Self {
+        let _ = &r;
+        Self {
+            ev_target_energy_request: if r.chance() {
+                Some(super::iso20_types::RationalNumberType::random(r))
+            } else {
+                None
+            },
+            ev_maximum_energy_request: if r.chance() {
+                Some(super::iso20_types::RationalNumberType::random(r))
+            } else {
+                None
+            },
+            ev_minimum_energy_request: if r.chance() {
+                Some(super::iso20_types::RationalNumberType::random(r))
+            } else {
+                None
+            },
+            ev_maximum_charge_power: if r.chance() {
+                Some(super::iso20_types::RationalNumberType::random(r))
+            } else {
+                None
+            },
+            ev_maximum_charge_power_l2: if r.chance() {
+                Some(super::iso20_types::RationalNumberType::random(r))
+            } else {
+                None
+            },
+            ev_maximum_charge_power_l3: if r.chance() {
+                Some(super::iso20_types::RationalNumberType::random(r))
+            } else {
+                None
+            },
+            ev_minimum_charge_power: if r.chance() {
+                Some(super::iso20_types::RationalNumberType::random(r))
+            } else {
+                None
+            },
+            ev_minimum_charge_power_l2: if r.chance() {
+                Some(super::iso20_types::RationalNumberType::random(r))
+            } else {
+                None
+            },
+            ev_minimum_charge_power_l3: if r.chance() {
+                Some(super::iso20_types::RationalNumberType::random(r))
+            } else {
+                None
+            },
+            ev_present_active_power: super::iso20_types::RationalNumberType::random(r),
+            ev_present_active_power_l2: if r.chance() {
+                Some(super::iso20_types::RationalNumberType::random(r))
+            } else {
+                None
+            },
+            ev_present_active_power_l3: if r.chance() {
+                Some(super::iso20_types::RationalNumberType::random(r))
+            } else {
+                None
+            },
+            ev_present_reactive_power: if r.chance() {
+                Some(super::iso20_types::RationalNumberType::random(r))
+            } else {
+                None
+            },
+            ev_present_reactive_power_l2: if r.chance() {
+                Some(super::iso20_types::RationalNumberType::random(r))
+            } else {
+                None
+            },
+            ev_present_reactive_power_l3: if r.chance() {
+                Some(super::iso20_types::RationalNumberType::random(r))
+            } else {
+                None
+            },
+        }
+    }
+}
+
 impl ExiContent for Scheduled_AC_CLReqControlModeType {
     fn decode_content(d: &mut Decoder<'_>) -> Result<Self, Error> {
         use grammar_scheduled_ac_cl_req_control_mode_type::{self as g, P};
@@ -3389,6 +3827,40 @@ pub struct AC_ChargeLoopReqType {
     pub cl_req_control_mode: CLReqControlMode,
 }
 
+#[cfg(any(test, feature = "random"))]
+impl AC_ChargeLoopReqType {
+    /// A random valid value (property tests and fuzzing).
+    pub fn random(r: &mut crate::random::Rng) -> Self {
+        let _ = &r;
+        Self {
+            header: super::iso20_types::MessageHeaderType::random(r),
+            display_parameters: if r.chance() {
+                Some(super::iso20_types::DisplayParametersType::random(r))
+            } else {
+                None
+            },
+            meter_info_requested: r.chance(),
+            cl_req_control_mode: match r.below(5) {
+                0 => CLReqControlMode::BPT_Dynamic_AC_CLReqControlMode(
+                    BPT_Dynamic_AC_CLReqControlModeType::random(r),
+                ),
+                1 => CLReqControlMode::BPT_Scheduled_AC_CLReqControlMode(
+                    BPT_Scheduled_AC_CLReqControlModeType::random(r),
+                ),
+                2 => CLReqControlMode::CLReqControlMode(
+                    super::iso20_types::CLReqControlModeType::random(r),
+                ),
+                3 => CLReqControlMode::Dynamic_AC_CLReqControlMode(
+                    Dynamic_AC_CLReqControlModeType::random(r),
+                ),
+                _ => CLReqControlMode::Scheduled_AC_CLReqControlMode(
+                    Scheduled_AC_CLReqControlModeType::random(r),
+                ),
+            },
+        }
+    }
+}
+
 impl ExiContent for AC_ChargeLoopReqType {
     fn decode_content(d: &mut Decoder<'_>) -> Result<Self, Error> {
         use grammar_ac_charge_loop_req_type::{self as g, P};
@@ -3724,6 +4196,77 @@ pub struct BPT_Dynamic_AC_CLResControlModeType {
         )
     )]
     pub evse_present_active_power_l3: Option<super::iso20_types::RationalNumberType>,
+}
+
+#[cfg(any(test, feature = "random"))]
+impl BPT_Dynamic_AC_CLResControlModeType {
+    /// A random valid value (property tests and fuzzing).
+    pub fn random(r: &mut crate::random::Rng) -> Self {
+        let _ = &r;
+        Self {
+            departure_time: if r.chance() {
+                Some(r.int(0, 4294967295) as u32)
+            } else {
+                None
+            },
+            minimum_soc: if r.chance() {
+                Some(r.int(0, 100) as u8)
+            } else {
+                None
+            },
+            target_soc: if r.chance() {
+                Some(r.int(0, 100) as u8)
+            } else {
+                None
+            },
+            ack_max_delay: if r.chance() {
+                Some(r.int(0, 65535) as u16)
+            } else {
+                None
+            },
+            evse_target_active_power: super::iso20_types::RationalNumberType::random(r),
+            evse_target_active_power_l2: if r.chance() {
+                Some(super::iso20_types::RationalNumberType::random(r))
+            } else {
+                None
+            },
+            evse_target_active_power_l3: if r.chance() {
+                Some(super::iso20_types::RationalNumberType::random(r))
+            } else {
+                None
+            },
+            evse_target_reactive_power: if r.chance() {
+                Some(super::iso20_types::RationalNumberType::random(r))
+            } else {
+                None
+            },
+            evse_target_reactive_power_l2: if r.chance() {
+                Some(super::iso20_types::RationalNumberType::random(r))
+            } else {
+                None
+            },
+            evse_target_reactive_power_l3: if r.chance() {
+                Some(super::iso20_types::RationalNumberType::random(r))
+            } else {
+                None
+            },
+            evse_present_active_power: if r.chance() {
+                Some(super::iso20_types::RationalNumberType::random(r))
+            } else {
+                None
+            },
+            evse_present_active_power_l2: if r.chance() {
+                Some(super::iso20_types::RationalNumberType::random(r))
+            } else {
+                None
+            },
+            evse_present_active_power_l3: if r.chance() {
+                Some(super::iso20_types::RationalNumberType::random(r))
+            } else {
+                None
+            },
+        }
+    }
 }
 
 impl ExiContent for BPT_Dynamic_AC_CLResControlModeType {
@@ -4231,6 +4774,61 @@ pub struct BPT_Scheduled_AC_CLResControlModeType {
     pub evse_present_active_power_l3: Option<super::iso20_types::RationalNumberType>,
 }
 
+#[cfg(any(test, feature = "random"))]
+impl BPT_Scheduled_AC_CLResControlModeType {
+    /// A random valid value (property tests and fuzzing).
+    pub fn random(r: &mut crate::random::Rng) -> Self {
+        let _ = &r;
+        Self {
+            evse_target_active_power: if r.chance() {
+                Some(super::iso20_types::RationalNumberType::random(r))
+            } else {
+                None
+            },
+            evse_target_active_power_l2: if r.chance() {
+                Some(super::iso20_types::RationalNumberType::random(r))
+            } else {
+                None
+            },
+            evse_target_active_power_l3: if r.chance() {
+                Some(super::iso20_types::RationalNumberType::random(r))
+            } else {
+                None
+            },
+            evse_target_reactive_power: if r.chance() {
+                Some(super::iso20_types::RationalNumberType::random(r))
+            } else {
+                None
+            },
+            evse_target_reactive_power_l2: if r.chance() {
+                Some(super::iso20_types::RationalNumberType::random(r))
+            } else {
+                None
+            },
+            evse_target_reactive_power_l3: if r.chance() {
+                Some(super::iso20_types::RationalNumberType::random(r))
+            } else {
+                None
+            },
+            evse_present_active_power: if r.chance() {
+                Some(super::iso20_types::RationalNumberType::random(r))
+            } else {
+                None
+            },
+            evse_present_active_power_l2: if r.chance() {
+                Some(super::iso20_types::RationalNumberType::random(r))
+            } else {
+                None
+            },
+            evse_present_active_power_l3: if r.chance() {
+                Some(super::iso20_types::RationalNumberType::random(r))
+            } else {
+                None
+            },
+        }
+    }
+}
+
 impl ExiContent for BPT_Scheduled_AC_CLResControlModeType {
     fn decode_content(d: &mut Decoder<'_>) -> Result<Self, Error> {
         use grammar_bpt_scheduled_ac_cl_res_control_mode_type::{self as g, P};
@@ -4644,6 +5242,77 @@ pub struct Dynamic_AC_CLResControlModeType {
         )
     )]
     pub evse_present_active_power_l3: Option<super::iso20_types::RationalNumberType>,
+}
+
+#[cfg(any(test, feature = "random"))]
+impl Dynamic_AC_CLResControlModeType {
+    /// A random valid value (property tests and fuzzing).
+    pub fn random(r: &mut crate::random::Rng) -> Self {
+        let _ = &r;
+        Self {
+            departure_time: if r.chance() {
+                Some(r.int(0, 4294967295) as u32)
+            } else {
+                None
+            },
+            minimum_soc: if r.chance() {
+                Some(r.int(0, 100) as u8)
+            } else {
+                None
+            },
+            target_soc: if r.chance() {
+                Some(r.int(0, 100) as u8)
+            } else {
+                None
+            },
+            ack_max_delay: if r.chance() {
+                Some(r.int(0, 65535) as u16)
+            } else {
+                None
+            },
+            evse_target_active_power: super::iso20_types::RationalNumberType::random(r),
+            evse_target_active_power_l2: if r.chance() {
+                Some(super::iso20_types::RationalNumberType::random(r))
+            } else {
+                None
+            },
+            evse_target_active_power_l3: if r.chance() {
+                Some(super::iso20_types::RationalNumberType::random(r))
+            } else {
+                None
+            },
+            evse_target_reactive_power: if r.chance() {
+                Some(super::iso20_types::RationalNumberType::random(r))
+            } else {
+                None
+            },
+            evse_target_reactive_power_l2: if r.chance() {
+                Some(super::iso20_types::RationalNumberType::random(r))
+            } else {
+                None
+            },
+            evse_target_reactive_power_l3: if r.chance() {
+                Some(super::iso20_types::RationalNumberType::random(r))
+            } else {
+                None
+            },
+            evse_present_active_power: if r.chance() {
+                Some(super::iso20_types::RationalNumberType::random(r))
+            } else {
+                None
+            },
+            evse_present_active_power_l2: if r.chance() {
+                Some(super::iso20_types::RationalNumberType::random(r))
+            } else {
+                None
+            },
+            evse_present_active_power_l3: if r.chance() {
+                Some(super::iso20_types::RationalNumberType::random(r))
+            } else {
+                None
+            },
+        }
+    }
 }
 
 impl ExiContent for Dynamic_AC_CLResControlModeType {
@@ -5151,6 +5820,61 @@ pub struct Scheduled_AC_CLResControlModeType {
     pub evse_present_active_power_l3: Option<super::iso20_types::RationalNumberType>,
 }
 
+#[cfg(any(test, feature = "random"))]
+impl Scheduled_AC_CLResControlModeType {
+    /// A random valid value (property tests and fuzzing).
+    pub fn random(r: &mut crate::random::Rng) -> Self {
+        let _ = &r;
+        Self {
+            evse_target_active_power: if r.chance() {
+                Some(super::iso20_types::RationalNumberType::random(r))
+            } else {
+                None
+            },
+            evse_target_active_power_l2: if r.chance() {
+                Some(super::iso20_types::RationalNumberType::random(r))
+            } else {
+                None
+            },
+            evse_target_active_power_l3: if r.chance() {
+                Some(super::iso20_types::RationalNumberType::random(r))
+            } else {
+                None
+            },
+            evse_target_reactive_power: if r.chance() {
+                Some(super::iso20_types::RationalNumberType::random(r))
+            } else {
+                None
+            },
+            evse_target_reactive_power_l2: if r.chance() {
+                Some(super::iso20_types::RationalNumberType::random(r))
+            } else {
+                None
+            },
+            evse_target_reactive_power_l3: if r.chance() {
+                Some(super::iso20_types::RationalNumberType::random(r))
+            } else {
+                None
+            },
+            evse_present_active_power: if r.chance() {
+                Some(super::iso20_types::RationalNumberType::random(r))
+            } else {
+                None
+            },
+            evse_present_active_power_l2: if r.chance() {
+                Some(super::iso20_types::RationalNumberType::random(r))
+            } else {
+                None
+            },
+            evse_present_active_power_l3: if r.chance() {
+                Some(super::iso20_types::RationalNumberType::random(r))
+            } else {
+                None
+            },
+        }
+    }
+}
+
 impl ExiContent for Scheduled_AC_CLResControlModeType {
     fn decode_content(d: &mut Decoder<'_>) -> Result<Self, Error> {
         use grammar_scheduled_ac_cl_res_control_mode_type::{self as g, P};
@@ -5507,6 +6231,55 @@ pub struct AC_ChargeLoopResType {
     /// `CLResControlMode` (required).
     #[cfg_attr(feature = "serde", serde(flatten))]
     pub cl_res_control_mode: CLResControlMode,
+}
+
+#[cfg(any(test, feature = "random"))]
+impl AC_ChargeLoopResType {
+    /// A random valid value (property tests and fuzzing).
+    pub fn random(r: &mut crate::random::Rng) -> Self {
+        let _ = &r;
+        Self {
+            header: super::iso20_types::MessageHeaderType::random(r),
+            response_code: super::iso20_types::ResponseCodeType::ALL[r.below(40) as usize],
+            evse_status: if r.chance() {
+                Some(super::iso20_types::EVSEStatusType::random(r))
+            } else {
+                None
+            },
+            meter_info: if r.chance() {
+                Some(super::iso20_types::MeterInfoType::random(r))
+            } else {
+                None
+            },
+            receipt: if r.chance() {
+                Some(super::iso20_types::ReceiptType::random(r))
+            } else {
+                None
+            },
+            evse_target_frequency: if r.chance() {
+                Some(super::iso20_types::RationalNumberType::random(r))
+            } else {
+                None
+            },
+            cl_res_control_mode: match r.below(5) {
+                0 => CLResControlMode::BPT_Dynamic_AC_CLResControlMode(
+                    BPT_Dynamic_AC_CLResControlModeType::random(r),
+                ),
+                1 => CLResControlMode::BPT_Scheduled_AC_CLResControlMode(
+                    BPT_Scheduled_AC_CLResControlModeType::random(r),
+                ),
+                2 => CLResControlMode::CLResControlMode(
+                    super::iso20_types::CLResControlModeType::random(r),
+                ),
+                3 => CLResControlMode::Dynamic_AC_CLResControlMode(
+                    Dynamic_AC_CLResControlModeType::random(r),
+                ),
+                _ => CLResControlMode::Scheduled_AC_CLResControlMode(
+                    Scheduled_AC_CLResControlModeType::random(r),
+                ),
+            },
+        }
+    }
 }
 
 impl ExiContent for AC_ChargeLoopResType {
@@ -5913,6 +6686,60 @@ pub struct BPT_AC_CPDReqEnergyTransferModeType {
     pub ev_minimum_discharge_power_l3: Option<super::iso20_types::RationalNumberType>,
 }
 
+#[cfg(any(test, feature = "random"))]
+impl BPT_AC_CPDReqEnergyTransferModeType {
+    /// A random valid value (property tests and fuzzing).
+    pub fn random(r: &mut crate::random::Rng) -> Self {
+        let _ = &r;
+        Self {
+            ev_maximum_charge_power: super::iso20_types::RationalNumberType::random(r),
+            ev_maximum_charge_power_l2: if r.chance() {
+                Some(super::iso20_types::RationalNumberType::random(r))
+            } else {
+                None
+            },
+            ev_maximum_charge_power_l3: if r.chance() {
+                Some(super::iso20_types::RationalNumberType::random(r))
+            } else {
+                None
+            },
+            ev_minimum_charge_power: super::iso20_types::RationalNumberType::random(r),
+            ev_minimum_charge_power_l2: if r.chance() {
+                Some(super::iso20_types::RationalNumberType::random(r))
+            } else {
+                None
+            },
+            ev_minimum_charge_power_l3: if r.chance() {
+                Some(super::iso20_types::RationalNumberType::random(r))
+            } else {
+                None
+            },
+            ev_maximum_discharge_power: super::iso20_types::RationalNumberType::random(r),
+            ev_maximum_discharge_power_l2: if r.chance() {
+                Some(super::iso20_types::RationalNumberType::random(r))
+            } else {
+                None
+            },
+            ev_maximum_discharge_power_l3: if r.chance() {
+                Some(super::iso20_types::RationalNumberType::random(r))
+            } else {
+                None
+            },
+            ev_minimum_discharge_power: super::iso20_types::RationalNumberType::random(r),
+            ev_minimum_discharge_power_l2: if r.chance() {
+                Some(super::iso20_types::RationalNumberType::random(r))
+            } else {
+                None
+            },
+            ev_minimum_discharge_power_l3: if r.chance() {
+                Some(super::iso20_types::RationalNumberType::random(r))
+            } else {
+                None
+            },
+        }
+    }
+}
+
 impl ExiContent for BPT_AC_CPDReqEnergyTransferModeType {
     fn decode_content(d: &mut Decoder<'_>) -> Result<Self, Error> {
         use grammar_bpt_ac_cpd_req_energy_transfer_mode_type::{self as g, P};
@@ -6239,6 +7066,25 @@ pub struct AC_ChargeParameterDiscoveryReqType {
     pub ac_cpd_req_energy_transfer_mode: AC_CPDReqEnergyTransferMode,
 }
 
+#[cfg(any(test, feature = "random"))]
+impl AC_ChargeParameterDiscoveryReqType {
+    /// A random valid value (property tests and fuzzing).
+    pub fn random(r: &mut crate::random::Rng) -> Self {
+        let _ = &r;
+        Self {
+            header: super::iso20_types::MessageHeaderType::random(r),
+            ac_cpd_req_energy_transfer_mode: match r.below(2) {
+                0 => AC_CPDReqEnergyTransferMode::AC_CPDReqEnergyTransferMode(
+                    AC_CPDReqEnergyTransferModeType::random(r),
+                ),
+                _ => AC_CPDReqEnergyTransferMode::BPT_AC_CPDReqEnergyTransferMode(
+                    BPT_AC_CPDReqEnergyTransferModeType::random(r),
+                ),
+            },
+        }
+    }
+}
+
 impl ExiContent for AC_ChargeParameterDiscoveryReqType {
     fn decode_content(d: &mut Decoder<'_>) -> Result<Self, Error> {
         use grammar_ac_charge_parameter_discovery_req_type::{self as g, P};
@@ -6505,6 +7351,86 @@ pub struct BPT_AC_CPDResEnergyTransferModeType {
         )
     )]
     pub evse_minimum_discharge_power_l3: Option<super::iso20_types::RationalNumberType>,
+}
+
+#[cfg(any(test, feature = "random"))]
+impl BPT_AC_CPDResEnergyTransferModeType {
+    /// A random valid value (property tests and fuzzing).
+    pub fn random(r: &mut crate::random::Rng) -> Self {
+        let _ = &r;
+        Self {
+            evse_maximum_charge_power: super::iso20_types::RationalNumberType::random(r),
+            evse_maximum_charge_power_l2: if r.chance() {
+                Some(super::iso20_types::RationalNumberType::random(r))
+            } else {
+                None
+            },
+            evse_maximum_charge_power_l3: if r.chance() {
+                Some(super::iso20_types::RationalNumberType::random(r))
+            } else {
+                None
+            },
+            evse_minimum_charge_power: super::iso20_types::RationalNumberType::random(r),
+            evse_minimum_charge_power_l2: if r.chance() {
+                Some(super::iso20_types::RationalNumberType::random(r))
+            } else {
+                None
+            },
+            evse_minimum_charge_power_l3: if r.chance() {
+                Some(super::iso20_types::RationalNumberType::random(r))
+            } else {
+                None
+            },
+            evse_nominal_frequency: super::iso20_types::RationalNumberType::random(r),
+            maximum_power_asymmetry: if r.chance() {
+                Some(super::iso20_types::RationalNumberType::random(r))
+            } else {
+                None
+            },
+            evse_power_ramp_limitation: if r.chance() {
+                Some(super::iso20_types::RationalNumberType::random(r))
+            } else {
+                None
+            },
+            evse_present_active_power: if r.chance() {
+                Some(super::iso20_types::RationalNumberType::random(r))
+            } else {
+                None
+            },
+            evse_present_active_power_l2: if r.chance() {
+                Some(super::iso20_types::RationalNumberType::random(r))
+            } else {
+                None
+            },
+            evse_present_active_power_l3: if r.chance() {
+                Some(super::iso20_types::RationalNumberType::random(r))
+            } else {
+                None
+            },
+            evse_maximum_discharge_power: super::iso20_types::RationalNumberType::random(r),
+            evse_maximum_discharge_power_l2: if r.chance() {
+                Some(super::iso20_types::RationalNumberType::random(r))
+            } else {
+                None
+            },
+            evse_maximum_discharge_power_l3: if r.chance() {
+                Some(super::iso20_types::RationalNumberType::random(r))
+            } else {
+                None
+            },
+            evse_minimum_discharge_power: super::iso20_types::RationalNumberType::random(r),
+            evse_minimum_discharge_power_l2: if r.chance() {
+                Some(super::iso20_types::RationalNumberType::random(r))
+            } else {
+                None
+            },
+            evse_minimum_discharge_power_l3: if r.chance() {
+                Some(super::iso20_types::RationalNumberType::random(r))
+            } else {
+                None
+            },
+        }
+    }
 }
 
 impl ExiContent for BPT_AC_CPDResEnergyTransferModeType {
@@ -6980,6 +7906,26 @@ pub struct AC_ChargeParameterDiscoveryResType {
     pub ac_cpd_res_energy_transfer_mode: AC_CPDResEnergyTransferMode,
 }
 
+#[cfg(any(test, feature = "random"))]
+impl AC_ChargeParameterDiscoveryResType {
+    /// A random valid value (property tests and fuzzing).
+    pub fn random(r: &mut crate::random::Rng) -> Self {
+        let _ = &r;
+        Self {
+            header: super::iso20_types::MessageHeaderType::random(r),
+            response_code: super::iso20_types::ResponseCodeType::ALL[r.below(40) as usize],
+            ac_cpd_res_energy_transfer_mode: match r.below(2) {
+                0 => AC_CPDResEnergyTransferMode::AC_CPDResEnergyTransferMode(
+                    AC_CPDResEnergyTransferModeType::random(r),
+                ),
+                _ => AC_CPDResEnergyTransferMode::BPT_AC_CPDResEnergyTransferMode(
+                    BPT_AC_CPDResEnergyTransferModeType::random(r),
+                ),
+            },
+        }
+    }
+}
+
 impl ExiContent for AC_ChargeParameterDiscoveryResType {
     fn decode_content(d: &mut Decoder<'_>) -> Result<Self, Error> {
         use grammar_ac_charge_parameter_discovery_res_type::{self as g, P};
@@ -7261,6 +8207,71 @@ pub enum Document {
 }
 
 impl Document {
+    /// A random valid value (property tests and fuzzing).
+    #[cfg(any(test, feature = "random"))]
+    pub fn random(r: &mut crate::random::Rng) -> Self {
+        match r.below(40) {
+            0 => Self::AC_CPDReqEnergyTransferMode(AC_CPDReqEnergyTransferModeType::random(r)),
+            1 => Self::AC_CPDResEnergyTransferMode(AC_CPDResEnergyTransferModeType::random(r)),
+            2 => Self::AC_ChargeLoopReq(AC_ChargeLoopReqType::random(r)),
+            3 => Self::AC_ChargeLoopRes(AC_ChargeLoopResType::random(r)),
+            4 => {
+                Self::AC_ChargeParameterDiscoveryReq(AC_ChargeParameterDiscoveryReqType::random(r))
+            }
+            5 => {
+                Self::AC_ChargeParameterDiscoveryRes(AC_ChargeParameterDiscoveryResType::random(r))
+            }
+            6 => Self::BPT_AC_CPDReqEnergyTransferMode(
+                BPT_AC_CPDReqEnergyTransferModeType::random(r),
+            ),
+            7 => Self::BPT_AC_CPDResEnergyTransferMode(
+                BPT_AC_CPDResEnergyTransferModeType::random(r),
+            ),
+            8 => Self::BPT_Dynamic_AC_CLReqControlMode(
+                BPT_Dynamic_AC_CLReqControlModeType::random(r),
+            ),
+            9 => Self::BPT_Dynamic_AC_CLResControlMode(
+                BPT_Dynamic_AC_CLResControlModeType::random(r),
+            ),
+            10 => Self::BPT_Scheduled_AC_CLReqControlMode(
+                BPT_Scheduled_AC_CLReqControlModeType::random(r),
+            ),
+            11 => Self::BPT_Scheduled_AC_CLResControlMode(
+                BPT_Scheduled_AC_CLResControlModeType::random(r),
+            ),
+            12 => Self::CLReqControlMode(super::iso20_types::CLReqControlModeType::random(r)),
+            13 => Self::CLResControlMode(super::iso20_types::CLResControlModeType::random(r)),
+            14 => {
+                Self::CanonicalizationMethod(super::xmldsig::CanonicalizationMethodType::random(r))
+            }
+            15 => Self::DSAKeyValue(super::xmldsig::DSAKeyValueType::random(r)),
+            16 => Self::DigestMethod(super::xmldsig::DigestMethodType::random(r)),
+            17 => Self::DigestValue(r.bytes(0, usize::MAX)),
+            18 => Self::Dynamic_AC_CLReqControlMode(Dynamic_AC_CLReqControlModeType::random(r)),
+            19 => Self::Dynamic_AC_CLResControlMode(Dynamic_AC_CLResControlModeType::random(r)),
+            20 => Self::KeyInfo(super::xmldsig::KeyInfoType::random(r)),
+            21 => Self::KeyName(r.string(0, usize::MAX)),
+            22 => Self::KeyValue(super::xmldsig::KeyValueType::random(r)),
+            23 => Self::Manifest(super::xmldsig::ManifestType::random(r)),
+            24 => Self::MgmtData(r.string(0, usize::MAX)),
+            25 => Self::Object(super::xmldsig::ObjectType::random(r)),
+            26 => Self::PGPData(super::xmldsig::PGPDataType::random(r)),
+            27 => Self::RSAKeyValue(super::xmldsig::RSAKeyValueType::random(r)),
+            28 => Self::Reference(super::xmldsig::ReferenceType::random(r)),
+            29 => Self::RetrievalMethod(super::xmldsig::RetrievalMethodType::random(r)),
+            30 => Self::SPKIData(super::xmldsig::SPKIDataType::random(r)),
+            31 => Self::Scheduled_AC_CLReqControlMode(Scheduled_AC_CLReqControlModeType::random(r)),
+            32 => Self::Scheduled_AC_CLResControlMode(Scheduled_AC_CLResControlModeType::random(r)),
+            33 => Self::Signature(super::xmldsig::SignatureType::random(r)),
+            34 => Self::SignatureMethod(super::xmldsig::SignatureMethodType::random(r)),
+            35 => Self::SignatureValue(super::xmldsig::SignatureValueType::random(r)),
+            36 => Self::SignedInfo(super::xmldsig::SignedInfoType::random(r)),
+            37 => Self::Transform(super::xmldsig::TransformType::random(r)),
+            38 => Self::Transforms(super::xmldsig::TransformsType::random(r)),
+            _ => Self::X509Data(super::xmldsig::X509DataType::random(r)),
+        }
+    }
+
     /// Decodes a whole document stream (header `0x80` included).
     pub fn decode(bytes: &[u8]) -> Result<Self, Error> {
         let mut dec = Decoder::new(bytes);
@@ -8084,6 +9095,235 @@ pub enum Fragment {
 }
 
 impl Fragment {
+    /// A random valid value (property tests and fuzzing).
+    #[cfg(any(test, feature = "random"))]
+    pub fn random(r: &mut crate::random::Rng) -> Self {
+        match r.below(152) {
+            0 => Self::AC_CPDReqEnergyTransferMode(AC_CPDReqEnergyTransferModeType::random(r)),
+            1 => Self::AC_CPDResEnergyTransferMode(AC_CPDResEnergyTransferModeType::random(r)),
+            2 => Self::AC_ChargeLoopReq(AC_ChargeLoopReqType::random(r)),
+            3 => Self::AC_ChargeLoopRes(AC_ChargeLoopResType::random(r)),
+            4 => {
+                Self::AC_ChargeParameterDiscoveryReq(AC_ChargeParameterDiscoveryReqType::random(r))
+            }
+            5 => {
+                Self::AC_ChargeParameterDiscoveryRes(AC_ChargeParameterDiscoveryResType::random(r))
+            }
+            6 => Self::AckMaxDelay(r.int(0, 65535) as u16),
+            7 => Self::AdditionalServicesCosts(super::iso20_types::DetailedCostType::random(r)),
+            8 => Self::Amount(super::iso20_types::RationalNumberType::random(r)),
+            9 => Self::BPT_AC_CPDReqEnergyTransferMode(
+                BPT_AC_CPDReqEnergyTransferModeType::random(r),
+            ),
+            10 => Self::BPT_AC_CPDResEnergyTransferMode(
+                BPT_AC_CPDResEnergyTransferModeType::random(r),
+            ),
+            11 => Self::BPT_DischargedEnergyReadingWh(r.int(0, 18446744073709551615) as u64),
+            12 => Self::BPT_Dynamic_AC_CLReqControlMode(
+                BPT_Dynamic_AC_CLReqControlModeType::random(r),
+            ),
+            13 => Self::BPT_Dynamic_AC_CLResControlMode(
+                BPT_Dynamic_AC_CLResControlModeType::random(r),
+            ),
+            14 => Self::BPT_InductiveEnergyReadingVARh(r.int(0, 18446744073709551615) as u64),
+            15 => Self::BPT_Scheduled_AC_CLReqControlMode(
+                BPT_Scheduled_AC_CLReqControlModeType::random(r),
+            ),
+            16 => Self::BPT_Scheduled_AC_CLResControlMode(
+                BPT_Scheduled_AC_CLResControlModeType::random(r),
+            ),
+            17 => Self::BatteryEnergyCapacity(super::iso20_types::RationalNumberType::random(r)),
+            18 => Self::CLReqControlMode(super::iso20_types::CLReqControlModeType::random(r)),
+            19 => Self::CLResControlMode(super::iso20_types::CLResControlModeType::random(r)),
+            20 => {
+                Self::CanonicalizationMethod(super::xmldsig::CanonicalizationMethodType::random(r))
+            }
+            21 => Self::CapacitiveEnergyReadingVARh(r.int(0, 18446744073709551615) as u64),
+            22 => Self::ChargedEnergyReadingWh(r.int(0, 18446744073709551615) as u64),
+            23 => Self::ChargingComplete(r.chance()),
+            24 => Self::CostPerUnit(super::iso20_types::RationalNumberType::random(r)),
+            25 => Self::DSAKeyValue(super::xmldsig::DSAKeyValueType::random(r)),
+            26 => Self::DepartureTime(r.int(0, 4294967295) as u32),
+            27 => Self::DigestMethod(super::xmldsig::DigestMethodType::random(r)),
+            28 => Self::DigestValue(r.bytes(0, usize::MAX)),
+            29 => Self::DisplayParameters(super::iso20_types::DisplayParametersType::random(r)),
+            30 => Self::Dynamic_AC_CLReqControlMode(Dynamic_AC_CLReqControlModeType::random(r)),
+            31 => Self::Dynamic_AC_CLResControlMode(Dynamic_AC_CLResControlModeType::random(r)),
+            32 => Self::EVMaximumChargePower(super::iso20_types::RationalNumberType::random(r)),
+            33 => Self::EVMaximumChargePower_L2(super::iso20_types::RationalNumberType::random(r)),
+            34 => Self::EVMaximumChargePower_L3(super::iso20_types::RationalNumberType::random(r)),
+            35 => Self::EVMaximumDischargePower(super::iso20_types::RationalNumberType::random(r)),
+            36 => {
+                Self::EVMaximumDischargePower_L2(super::iso20_types::RationalNumberType::random(r))
+            }
+            37 => {
+                Self::EVMaximumDischargePower_L3(super::iso20_types::RationalNumberType::random(r))
+            }
+            38 => Self::EVMaximumEnergyRequest(super::iso20_types::RationalNumberType::random(r)),
+            39 => {
+                Self::EVMaximumV2XEnergyRequest(super::iso20_types::RationalNumberType::random(r))
+            }
+            40 => Self::EVMinimumChargePower(super::iso20_types::RationalNumberType::random(r)),
+            41 => Self::EVMinimumChargePower_L2(super::iso20_types::RationalNumberType::random(r)),
+            42 => Self::EVMinimumChargePower_L3(super::iso20_types::RationalNumberType::random(r)),
+            43 => Self::EVMinimumDischargePower(super::iso20_types::RationalNumberType::random(r)),
+            44 => {
+                Self::EVMinimumDischargePower_L2(super::iso20_types::RationalNumberType::random(r))
+            }
+            45 => {
+                Self::EVMinimumDischargePower_L3(super::iso20_types::RationalNumberType::random(r))
+            }
+            46 => Self::EVMinimumEnergyRequest(super::iso20_types::RationalNumberType::random(r)),
+            47 => {
+                Self::EVMinimumV2XEnergyRequest(super::iso20_types::RationalNumberType::random(r))
+            }
+            48 => Self::EVPresentActivePower(super::iso20_types::RationalNumberType::random(r)),
+            49 => Self::EVPresentActivePower_L2(super::iso20_types::RationalNumberType::random(r)),
+            50 => Self::EVPresentActivePower_L3(super::iso20_types::RationalNumberType::random(r)),
+            51 => Self::EVPresentReactivePower(super::iso20_types::RationalNumberType::random(r)),
+            52 => {
+                Self::EVPresentReactivePower_L2(super::iso20_types::RationalNumberType::random(r))
+            }
+            53 => {
+                Self::EVPresentReactivePower_L3(super::iso20_types::RationalNumberType::random(r))
+            }
+            54 => Self::EVSEMaximumChargePower(super::iso20_types::RationalNumberType::random(r)),
+            55 => {
+                Self::EVSEMaximumChargePower_L2(super::iso20_types::RationalNumberType::random(r))
+            }
+            56 => {
+                Self::EVSEMaximumChargePower_L3(super::iso20_types::RationalNumberType::random(r))
+            }
+            57 => {
+                Self::EVSEMaximumDischargePower(super::iso20_types::RationalNumberType::random(r))
+            }
+            58 => Self::EVSEMaximumDischargePower_L2(
+                super::iso20_types::RationalNumberType::random(r),
+            ),
+            59 => Self::EVSEMaximumDischargePower_L3(
+                super::iso20_types::RationalNumberType::random(r),
+            ),
+            60 => Self::EVSEMinimumChargePower(super::iso20_types::RationalNumberType::random(r)),
+            61 => {
+                Self::EVSEMinimumChargePower_L2(super::iso20_types::RationalNumberType::random(r))
+            }
+            62 => {
+                Self::EVSEMinimumChargePower_L3(super::iso20_types::RationalNumberType::random(r))
+            }
+            63 => {
+                Self::EVSEMinimumDischargePower(super::iso20_types::RationalNumberType::random(r))
+            }
+            64 => Self::EVSEMinimumDischargePower_L2(
+                super::iso20_types::RationalNumberType::random(r),
+            ),
+            65 => Self::EVSEMinimumDischargePower_L3(
+                super::iso20_types::RationalNumberType::random(r),
+            ),
+            66 => Self::EVSENominalFrequency(super::iso20_types::RationalNumberType::random(r)),
+            67 => Self::EVSENotification(
+                super::iso20_types::EvseNotificationType::ALL[r.below(6) as usize],
+            ),
+            68 => Self::EVSEPowerRampLimitation(super::iso20_types::RationalNumberType::random(r)),
+            69 => Self::EVSEPresentActivePower(super::iso20_types::RationalNumberType::random(r)),
+            70 => {
+                Self::EVSEPresentActivePower_L2(super::iso20_types::RationalNumberType::random(r))
+            }
+            71 => {
+                Self::EVSEPresentActivePower_L3(super::iso20_types::RationalNumberType::random(r))
+            }
+            72 => Self::EVSEStatus(super::iso20_types::EVSEStatusType::random(r)),
+            73 => Self::EVSETargetActivePower(super::iso20_types::RationalNumberType::random(r)),
+            74 => Self::EVSETargetActivePower_L2(super::iso20_types::RationalNumberType::random(r)),
+            75 => Self::EVSETargetActivePower_L3(super::iso20_types::RationalNumberType::random(r)),
+            76 => Self::EVSETargetFrequency(super::iso20_types::RationalNumberType::random(r)),
+            77 => Self::EVSETargetReactivePower(super::iso20_types::RationalNumberType::random(r)),
+            78 => {
+                Self::EVSETargetReactivePower_L2(super::iso20_types::RationalNumberType::random(r))
+            }
+            79 => {
+                Self::EVSETargetReactivePower_L3(super::iso20_types::RationalNumberType::random(r))
+            }
+            80 => Self::EVTargetEnergyRequest(super::iso20_types::RationalNumberType::random(r)),
+            81 => Self::EnergyCosts(super::iso20_types::DetailedCostType::random(r)),
+            82 => Self::Exponent(r.bytes(0, usize::MAX)),
+            83 => Self::Exponent_(r.int(-128, 127) as i8),
+            84 => Self::G(r.bytes(0, usize::MAX)),
+            85 => Self::HMACOutputLength(r.big_int()),
+            86 => Self::Header(super::iso20_types::MessageHeaderType::random(r)),
+            87 => Self::InletHot(r.chance()),
+            88 => Self::J(r.bytes(0, usize::MAX)),
+            89 => Self::KeyInfo(super::xmldsig::KeyInfoType::random(r)),
+            90 => Self::KeyName(r.string(0, usize::MAX)),
+            91 => Self::KeyValue(super::xmldsig::KeyValueType::random(r)),
+            92 => Self::Manifest(super::xmldsig::ManifestType::random(r)),
+            93 => Self::MaximumPowerAsymmetry(super::iso20_types::RationalNumberType::random(r)),
+            94 => Self::MaximumSOC(r.int(0, 100) as u8),
+            95 => Self::MeterID(r.string(0, 32)),
+            96 => Self::MeterInfo(super::iso20_types::MeterInfoType::random(r)),
+            97 => Self::MeterInfoRequested(r.chance()),
+            98 => Self::MeterSignature(r.bytes(0, 64)),
+            99 => Self::MeterStatus(r.int(-32768, 32767) as i16),
+            100 => Self::MeterTimestamp(r.int(0, 18446744073709551615) as u64),
+            101 => Self::MgmtData(r.string(0, usize::MAX)),
+            102 => Self::MinimumSOC(r.int(0, 100) as u8),
+            103 => Self::Modulus(r.bytes(0, usize::MAX)),
+            104 => Self::NotificationMaxDelay(r.int(0, 65535) as u16),
+            105 => Self::Object(super::xmldsig::ObjectType::random(r)),
+            106 => Self::OccupancyCosts(super::iso20_types::DetailedCostType::random(r)),
+            107 => Self::OverstayCosts(super::iso20_types::DetailedCostType::random(r)),
+            108 => Self::P(r.bytes(0, usize::MAX)),
+            109 => Self::PGPData(super::xmldsig::PGPDataType::random(r)),
+            110 => Self::PGPKeyID(r.bytes(0, usize::MAX)),
+            111 => Self::PGPKeyPacket(r.bytes(0, usize::MAX)),
+            112 => Self::PgenCounter(r.bytes(0, usize::MAX)),
+            113 => Self::PresentSOC(r.int(0, 100) as u8),
+            114 => Self::Q(r.bytes(0, usize::MAX)),
+            115 => Self::RSAKeyValue(super::xmldsig::RSAKeyValueType::random(r)),
+            116 => Self::Receipt(super::iso20_types::ReceiptType::random(r)),
+            117 => Self::Reference(super::xmldsig::ReferenceType::random(r)),
+            118 => Self::RemainingTimeToMaximumSOC(r.int(0, 4294967295) as u32),
+            119 => Self::RemainingTimeToMinimumSOC(r.int(0, 4294967295) as u32),
+            120 => Self::RemainingTimeToTargetSOC(r.int(0, 4294967295) as u32),
+            121 => {
+                Self::ResponseCode(super::iso20_types::ResponseCodeType::ALL[r.below(40) as usize])
+            }
+            122 => Self::RetrievalMethod(super::xmldsig::RetrievalMethodType::random(r)),
+            123 => Self::RootCertificateID(super::xmldsig::X509IssuerSerialType::random(r)),
+            124 => Self::SPKIData(super::xmldsig::SPKIDataType::random(r)),
+            125 => Self::SPKISexp(r.bytes(0, usize::MAX)),
+            126 => {
+                Self::Scheduled_AC_CLReqControlMode(Scheduled_AC_CLReqControlModeType::random(r))
+            }
+            127 => {
+                Self::Scheduled_AC_CLResControlMode(Scheduled_AC_CLResControlModeType::random(r))
+            }
+            128 => Self::Seed(r.bytes(0, usize::MAX)),
+            129 => Self::SessionID(r.bytes(8, 8)),
+            130 => Self::Signature(super::xmldsig::SignatureType::random(r)),
+            131 => Self::SignatureMethod(super::xmldsig::SignatureMethodType::random(r)),
+            132 => Self::SignatureValue(super::xmldsig::SignatureValueType::random(r)),
+            133 => Self::SignedInfo(super::xmldsig::SignedInfoType::random(r)),
+            134 => Self::TargetSOC(r.int(0, 100) as u8),
+            135 => Self::TaxCosts(super::iso20_types::DetailedTaxType::random(r)),
+            136 => Self::TaxRuleID(r.int(1, 4294967295) as u32),
+            137 => Self::TimeAnchor(r.int(0, 18446744073709551615) as u64),
+            138 => Self::TimeStamp(r.int(0, 18446744073709551615) as u64),
+            139 => Self::Transform(super::xmldsig::TransformType::random(r)),
+            140 => Self::Transforms(super::xmldsig::TransformsType::random(r)),
+            141 => Self::Value(r.int(-32768, 32767) as i16),
+            142 => Self::X509CRL(r.bytes(0, usize::MAX)),
+            143 => Self::X509Certificate(r.bytes(0, usize::MAX)),
+            144 => Self::X509Data(super::xmldsig::X509DataType::random(r)),
+            145 => Self::X509IssuerName(r.string(0, usize::MAX)),
+            146 => Self::X509IssuerSerial(super::xmldsig::X509IssuerSerialType::random(r)),
+            147 => Self::X509SKI(r.bytes(0, usize::MAX)),
+            148 => Self::X509SerialNumber(r.big_int()),
+            149 => Self::X509SubjectName(r.string(0, usize::MAX)),
+            150 => Self::XPath(r.string(0, usize::MAX)),
+            _ => Self::Y(r.bytes(0, usize::MAX)),
+        }
+    }
+
     /// Decodes a whole fragment stream (header `0x80` included).
     pub fn decode(bytes: &[u8]) -> Result<Self, Error> {
         let mut dec = Decoder::new(bytes);

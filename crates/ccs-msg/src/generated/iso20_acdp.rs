@@ -97,6 +97,19 @@ pub struct ACDP_ConnectReqType {
     pub ev_electrical_charging_device_status: ElectricalChargingDeviceStatusType,
 }
 
+#[cfg(any(test, feature = "random"))]
+impl ACDP_ConnectReqType {
+    /// A random valid value (property tests and fuzzing).
+    pub fn random(r: &mut crate::random::Rng) -> Self {
+        let _ = &r;
+        Self {
+            header: super::iso20_types::MessageHeaderType::random(r),
+            ev_electrical_charging_device_status: ElectricalChargingDeviceStatusType::ALL
+                [r.below(4) as usize],
+        }
+    }
+}
+
 impl ExiContent for ACDP_ConnectReqType {
     fn decode_content(d: &mut Decoder<'_>) -> Result<Self, Error> {
         use grammar_acdp_connect_req_type::{self as g, P};
@@ -265,6 +278,23 @@ pub struct ACDP_ConnectResType {
         serde(rename = "EVSEMechanicalChargingDeviceStatus")
     )]
     pub evse_mechanical_charging_device_status: MechanicalChargingDeviceStatusType,
+}
+
+#[cfg(any(test, feature = "random"))]
+impl ACDP_ConnectResType {
+    /// A random valid value (property tests and fuzzing).
+    pub fn random(r: &mut crate::random::Rng) -> Self {
+        let _ = &r;
+        Self {
+            header: super::iso20_types::MessageHeaderType::random(r),
+            response_code: super::iso20_types::ResponseCodeType::ALL[r.below(40) as usize],
+            evse_processing: super::iso20_types::ProcessingType::ALL[r.below(3) as usize],
+            evse_electrical_charging_device_status: ElectricalChargingDeviceStatusType::ALL
+                [r.below(4) as usize],
+            evse_mechanical_charging_device_status: MechanicalChargingDeviceStatusType::ALL
+                [r.below(3) as usize],
+        }
+    }
 }
 
 impl ExiContent for ACDP_ConnectResType {
@@ -676,6 +706,40 @@ pub struct EVTechnicalStatusType {
     pub ev_timeout: Option<bool>,
 }
 
+#[cfg(any(test, feature = "random"))]
+impl EVTechnicalStatusType {
+    /// A random valid value (property tests and fuzzing).
+    pub fn random(r: &mut crate::random::Rng) -> Self {
+        let _ = &r;
+        Self {
+            ev_ready_to_charge: r.chance(),
+            ev_immobilization_request: r.chance(),
+            ev_immobilized: if r.chance() { Some(r.chance()) } else { None },
+            evwlan_strength: if r.chance() {
+                Some(super::iso20_types::RationalNumberType::random(r))
+            } else {
+                None
+            },
+            evcp_status: if r.chance() {
+                Some(CpStatusType::ALL[r.below(5) as usize])
+            } else {
+                None
+            },
+            evsoc: if r.chance() {
+                Some(r.int(0, 100) as u8)
+            } else {
+                None
+            },
+            ev_error_code: if r.chance() {
+                Some(ErrorCodeType::ALL[r.below(10) as usize])
+            } else {
+                None
+            },
+            ev_timeout: if r.chance() { Some(r.chance()) } else { None },
+        }
+    }
+}
+
 impl ExiContent for EVTechnicalStatusType {
     fn decode_content(d: &mut Decoder<'_>) -> Result<Self, Error> {
         use grammar_ev_technical_status_type::{self as g, P};
@@ -981,6 +1045,18 @@ pub struct ACDP_SystemStatusReqType {
     pub ev_technical_status: EVTechnicalStatusType,
 }
 
+#[cfg(any(test, feature = "random"))]
+impl ACDP_SystemStatusReqType {
+    /// A random valid value (property tests and fuzzing).
+    pub fn random(r: &mut crate::random::Rng) -> Self {
+        let _ = &r;
+        Self {
+            header: super::iso20_types::MessageHeaderType::random(r),
+            ev_technical_status: EVTechnicalStatusType::random(r),
+        }
+    }
+}
+
 impl ExiContent for ACDP_SystemStatusReqType {
     fn decode_content(d: &mut Decoder<'_>) -> Result<Self, Error> {
         use grammar_acdp_system_status_req_type::{self as g, P};
@@ -1159,6 +1235,28 @@ pub struct ACDP_SystemStatusResType {
     /// `EVAssociationStatus` (required).
     #[cfg_attr(feature = "serde", serde(rename = "EVAssociationStatus"))]
     pub ev_association_status: bool,
+}
+
+#[cfg(any(test, feature = "random"))]
+impl ACDP_SystemStatusResType {
+    /// A random valid value (property tests and fuzzing).
+    pub fn random(r: &mut crate::random::Rng) -> Self {
+        let _ = &r;
+        Self {
+            header: super::iso20_types::MessageHeaderType::random(r),
+            response_code: super::iso20_types::ResponseCodeType::ALL[r.below(40) as usize],
+            evse_mechanical_charging_device_status: MechanicalChargingDeviceStatusType::ALL
+                [r.below(3) as usize],
+            evse_ready_to_charge: r.chance(),
+            evse_isolation_status: IsolationStatusType::ALL[r.below(4) as usize],
+            evse_disabled: r.chance(),
+            evse_utility_interrupt_event: r.chance(),
+            evse_emergency_shutdown: r.chance(),
+            evse_malfunction: r.chance(),
+            ev_in_charge_position: r.chance(),
+            ev_association_status: r.chance(),
+        }
+    }
 }
 
 impl ExiContent for ACDP_SystemStatusResType {
@@ -1538,6 +1636,19 @@ pub struct ACDP_VehiclePositioningReqType {
     pub ev_positioning_support: bool,
 }
 
+#[cfg(any(test, feature = "random"))]
+impl ACDP_VehiclePositioningReqType {
+    /// A random valid value (property tests and fuzzing).
+    pub fn random(r: &mut crate::random::Rng) -> Self {
+        let _ = &r;
+        Self {
+            header: super::iso20_types::MessageHeaderType::random(r),
+            ev_mobility_status: r.chance(),
+            ev_positioning_support: r.chance(),
+        }
+    }
+}
+
 impl ExiContent for ACDP_VehiclePositioningReqType {
     fn decode_content(d: &mut Decoder<'_>) -> Result<Self, Error> {
         use grammar_acdp_vehicle_positioning_req_type::{self as g, P};
@@ -1696,6 +1807,25 @@ pub struct ACDP_VehiclePositioningResType {
     /// `EVInChargePosition` (required).
     #[cfg_attr(feature = "serde", serde(rename = "EVInChargePosition"))]
     pub ev_in_charge_position: bool,
+}
+
+#[cfg(any(test, feature = "random"))]
+impl ACDP_VehiclePositioningResType {
+    /// A random valid value (property tests and fuzzing).
+    pub fn random(r: &mut crate::random::Rng) -> Self {
+        let _ = &r;
+        Self {
+            header: super::iso20_types::MessageHeaderType::random(r),
+            response_code: super::iso20_types::ResponseCodeType::ALL[r.below(40) as usize],
+            evse_processing: super::iso20_types::ProcessingType::ALL[r.below(3) as usize],
+            evse_positioning_support: r.chance(),
+            ev_relative_x_deviation: r.int(-32768, 32767) as i16,
+            ev_relative_y_deviation: r.int(-32768, 32767) as i16,
+            contact_window_xc: r.int(-32768, 32767) as i16,
+            contact_window_yc: r.int(-32768, 32767) as i16,
+            ev_in_charge_position: r.chance(),
+        }
+    }
 }
 
 impl ExiContent for ACDP_VehiclePositioningResType {
@@ -2110,6 +2240,47 @@ pub enum Document {
 }
 
 impl Document {
+    /// A random valid value (property tests and fuzzing).
+    #[cfg(any(test, feature = "random"))]
+    pub fn random(r: &mut crate::random::Rng) -> Self {
+        match r.below(32) {
+            0 => Self::ACDP_ConnectReq(ACDP_ConnectReqType::random(r)),
+            1 => Self::ACDP_ConnectRes(ACDP_ConnectResType::random(r)),
+            2 => Self::ACDP_DisconnectReq(ACDP_ConnectReqType::random(r)),
+            3 => Self::ACDP_DisconnectRes(ACDP_ConnectResType::random(r)),
+            4 => Self::ACDP_SystemStatusReq(ACDP_SystemStatusReqType::random(r)),
+            5 => Self::ACDP_SystemStatusRes(ACDP_SystemStatusResType::random(r)),
+            6 => Self::ACDP_VehiclePositioningReq(ACDP_VehiclePositioningReqType::random(r)),
+            7 => Self::ACDP_VehiclePositioningRes(ACDP_VehiclePositioningResType::random(r)),
+            8 => Self::CLReqControlMode(super::iso20_types::CLReqControlModeType::random(r)),
+            9 => Self::CLResControlMode(super::iso20_types::CLResControlModeType::random(r)),
+            10 => {
+                Self::CanonicalizationMethod(super::xmldsig::CanonicalizationMethodType::random(r))
+            }
+            11 => Self::DSAKeyValue(super::xmldsig::DSAKeyValueType::random(r)),
+            12 => Self::DigestMethod(super::xmldsig::DigestMethodType::random(r)),
+            13 => Self::DigestValue(r.bytes(0, usize::MAX)),
+            14 => Self::KeyInfo(super::xmldsig::KeyInfoType::random(r)),
+            15 => Self::KeyName(r.string(0, usize::MAX)),
+            16 => Self::KeyValue(super::xmldsig::KeyValueType::random(r)),
+            17 => Self::Manifest(super::xmldsig::ManifestType::random(r)),
+            18 => Self::MgmtData(r.string(0, usize::MAX)),
+            19 => Self::Object(super::xmldsig::ObjectType::random(r)),
+            20 => Self::PGPData(super::xmldsig::PGPDataType::random(r)),
+            21 => Self::RSAKeyValue(super::xmldsig::RSAKeyValueType::random(r)),
+            22 => Self::Reference(super::xmldsig::ReferenceType::random(r)),
+            23 => Self::RetrievalMethod(super::xmldsig::RetrievalMethodType::random(r)),
+            24 => Self::SPKIData(super::xmldsig::SPKIDataType::random(r)),
+            25 => Self::Signature(super::xmldsig::SignatureType::random(r)),
+            26 => Self::SignatureMethod(super::xmldsig::SignatureMethodType::random(r)),
+            27 => Self::SignatureValue(super::xmldsig::SignatureValueType::random(r)),
+            28 => Self::SignedInfo(super::xmldsig::SignedInfoType::random(r)),
+            29 => Self::Transform(super::xmldsig::TransformType::random(r)),
+            30 => Self::Transforms(super::xmldsig::TransformsType::random(r)),
+            _ => Self::X509Data(super::xmldsig::X509DataType::random(r)),
+        }
+    }
+
     /// Decodes a whole document stream (header `0x80` included).
     pub fn decode(bytes: &[u8]) -> Result<Self, Error> {
         let mut dec = Decoder::new(bytes);
@@ -2804,6 +2975,154 @@ pub enum Fragment {
 }
 
 impl Fragment {
+    /// A random valid value (property tests and fuzzing).
+    #[cfg(any(test, feature = "random"))]
+    pub fn random(r: &mut crate::random::Rng) -> Self {
+        match r.below(127) {
+            0 => Self::ACDP_ConnectReq(ACDP_ConnectReqType::random(r)),
+            1 => Self::ACDP_ConnectRes(ACDP_ConnectResType::random(r)),
+            2 => Self::ACDP_DisconnectReq(ACDP_ConnectReqType::random(r)),
+            3 => Self::ACDP_DisconnectRes(ACDP_ConnectResType::random(r)),
+            4 => Self::ACDP_SystemStatusReq(ACDP_SystemStatusReqType::random(r)),
+            5 => Self::ACDP_SystemStatusRes(ACDP_SystemStatusResType::random(r)),
+            6 => Self::ACDP_VehiclePositioningReq(ACDP_VehiclePositioningReqType::random(r)),
+            7 => Self::ACDP_VehiclePositioningRes(ACDP_VehiclePositioningResType::random(r)),
+            8 => Self::AckMaxDelay(r.int(0, 65535) as u16),
+            9 => Self::AdditionalServicesCosts(super::iso20_types::DetailedCostType::random(r)),
+            10 => Self::Amount(super::iso20_types::RationalNumberType::random(r)),
+            11 => Self::BPT_DischargedEnergyReadingWh(r.int(0, 18446744073709551615) as u64),
+            12 => Self::BPT_InductiveEnergyReadingVARh(r.int(0, 18446744073709551615) as u64),
+            13 => Self::BatteryEnergyCapacity(super::iso20_types::RationalNumberType::random(r)),
+            14 => Self::CLReqControlMode(super::iso20_types::CLReqControlModeType::random(r)),
+            15 => Self::CLResControlMode(super::iso20_types::CLResControlModeType::random(r)),
+            16 => {
+                Self::CanonicalizationMethod(super::xmldsig::CanonicalizationMethodType::random(r))
+            }
+            17 => Self::CapacitiveEnergyReadingVARh(r.int(0, 18446744073709551615) as u64),
+            18 => Self::ChargedEnergyReadingWh(r.int(0, 18446744073709551615) as u64),
+            19 => Self::ChargingComplete(r.chance()),
+            20 => Self::ContactWindowXc(r.int(-32768, 32767) as i16),
+            21 => Self::ContactWindowYc(r.int(-32768, 32767) as i16),
+            22 => Self::CostPerUnit(super::iso20_types::RationalNumberType::random(r)),
+            23 => Self::DSAKeyValue(super::xmldsig::DSAKeyValueType::random(r)),
+            24 => Self::DepartureTime(r.int(0, 4294967295) as u32),
+            25 => Self::DigestMethod(super::xmldsig::DigestMethodType::random(r)),
+            26 => Self::DigestValue(r.bytes(0, usize::MAX)),
+            27 => Self::DisplayParameters(super::iso20_types::DisplayParametersType::random(r)),
+            28 => Self::EVAssociationStatus(r.chance()),
+            29 => Self::EVCPStatus(CpStatusType::ALL[r.below(5) as usize]),
+            30 => Self::EVElectricalChargingDeviceStatus(
+                ElectricalChargingDeviceStatusType::ALL[r.below(4) as usize],
+            ),
+            31 => Self::EVErrorCode(ErrorCodeType::ALL[r.below(10) as usize]),
+            32 => Self::EVImmobilizationRequest(r.chance()),
+            33 => Self::EVImmobilized(r.chance()),
+            34 => Self::EVInChargePosition(r.chance()),
+            35 => Self::EVMaximumEnergyRequest(super::iso20_types::RationalNumberType::random(r)),
+            36 => Self::EVMinimumEnergyRequest(super::iso20_types::RationalNumberType::random(r)),
+            37 => Self::EVMobilityStatus(r.chance()),
+            38 => Self::EVPositioningSupport(r.chance()),
+            39 => Self::EVReadyToCharge(r.chance()),
+            40 => Self::EVRelativeXDeviation(r.int(-32768, 32767) as i16),
+            41 => Self::EVRelativeYDeviation(r.int(-32768, 32767) as i16),
+            42 => Self::EVSEDisabled(r.chance()),
+            43 => Self::EVSEElectricalChargingDeviceStatus(
+                ElectricalChargingDeviceStatusType::ALL[r.below(4) as usize],
+            ),
+            44 => Self::EVSEEmergencyShutdown(r.chance()),
+            45 => Self::EVSEIsolationStatus(IsolationStatusType::ALL[r.below(4) as usize]),
+            46 => Self::EVSEMalfunction(r.chance()),
+            47 => Self::EVSEMechanicalChargingDeviceStatus(
+                MechanicalChargingDeviceStatusType::ALL[r.below(3) as usize],
+            ),
+            48 => Self::EVSENotification(
+                super::iso20_types::EvseNotificationType::ALL[r.below(6) as usize],
+            ),
+            49 => Self::EVSEPositioningSupport(r.chance()),
+            50 => {
+                Self::EVSEProcessing(super::iso20_types::ProcessingType::ALL[r.below(3) as usize])
+            }
+            51 => Self::EVSEReadyToCharge(r.chance()),
+            52 => Self::EVSEStatus(super::iso20_types::EVSEStatusType::random(r)),
+            53 => Self::EVSEUtilityInterruptEvent(r.chance()),
+            54 => Self::EVSOC(r.int(0, 100) as u8),
+            55 => Self::EVTargetEnergyRequest(super::iso20_types::RationalNumberType::random(r)),
+            56 => Self::EVTechnicalStatus(EVTechnicalStatusType::random(r)),
+            57 => Self::EVTimeout(r.chance()),
+            58 => Self::EVWLANStrength(super::iso20_types::RationalNumberType::random(r)),
+            59 => Self::EnergyCosts(super::iso20_types::DetailedCostType::random(r)),
+            60 => Self::Exponent(r.bytes(0, usize::MAX)),
+            61 => Self::Exponent_(r.int(-128, 127) as i8),
+            62 => Self::G(r.bytes(0, usize::MAX)),
+            63 => Self::HMACOutputLength(r.big_int()),
+            64 => Self::Header(super::iso20_types::MessageHeaderType::random(r)),
+            65 => Self::InletHot(r.chance()),
+            66 => Self::J(r.bytes(0, usize::MAX)),
+            67 => Self::KeyInfo(super::xmldsig::KeyInfoType::random(r)),
+            68 => Self::KeyName(r.string(0, usize::MAX)),
+            69 => Self::KeyValue(super::xmldsig::KeyValueType::random(r)),
+            70 => Self::Manifest(super::xmldsig::ManifestType::random(r)),
+            71 => Self::MaximumSOC(r.int(0, 100) as u8),
+            72 => Self::MeterID(r.string(0, 32)),
+            73 => Self::MeterInfo(super::iso20_types::MeterInfoType::random(r)),
+            74 => Self::MeterInfoRequested(r.chance()),
+            75 => Self::MeterSignature(r.bytes(0, 64)),
+            76 => Self::MeterStatus(r.int(-32768, 32767) as i16),
+            77 => Self::MeterTimestamp(r.int(0, 18446744073709551615) as u64),
+            78 => Self::MgmtData(r.string(0, usize::MAX)),
+            79 => Self::MinimumSOC(r.int(0, 100) as u8),
+            80 => Self::Modulus(r.bytes(0, usize::MAX)),
+            81 => Self::NotificationMaxDelay(r.int(0, 65535) as u16),
+            82 => Self::Object(super::xmldsig::ObjectType::random(r)),
+            83 => Self::OccupancyCosts(super::iso20_types::DetailedCostType::random(r)),
+            84 => Self::OverstayCosts(super::iso20_types::DetailedCostType::random(r)),
+            85 => Self::P(r.bytes(0, usize::MAX)),
+            86 => Self::PGPData(super::xmldsig::PGPDataType::random(r)),
+            87 => Self::PGPKeyID(r.bytes(0, usize::MAX)),
+            88 => Self::PGPKeyPacket(r.bytes(0, usize::MAX)),
+            89 => Self::PgenCounter(r.bytes(0, usize::MAX)),
+            90 => Self::PresentSOC(r.int(0, 100) as u8),
+            91 => Self::Q(r.bytes(0, usize::MAX)),
+            92 => Self::RSAKeyValue(super::xmldsig::RSAKeyValueType::random(r)),
+            93 => Self::Receipt(super::iso20_types::ReceiptType::random(r)),
+            94 => Self::Reference(super::xmldsig::ReferenceType::random(r)),
+            95 => Self::RemainingTimeToMaximumSOC(r.int(0, 4294967295) as u32),
+            96 => Self::RemainingTimeToMinimumSOC(r.int(0, 4294967295) as u32),
+            97 => Self::RemainingTimeToTargetSOC(r.int(0, 4294967295) as u32),
+            98 => {
+                Self::ResponseCode(super::iso20_types::ResponseCodeType::ALL[r.below(40) as usize])
+            }
+            99 => Self::RetrievalMethod(super::xmldsig::RetrievalMethodType::random(r)),
+            100 => Self::RootCertificateID(super::xmldsig::X509IssuerSerialType::random(r)),
+            101 => Self::SPKIData(super::xmldsig::SPKIDataType::random(r)),
+            102 => Self::SPKISexp(r.bytes(0, usize::MAX)),
+            103 => Self::Seed(r.bytes(0, usize::MAX)),
+            104 => Self::SessionID(r.bytes(8, 8)),
+            105 => Self::Signature(super::xmldsig::SignatureType::random(r)),
+            106 => Self::SignatureMethod(super::xmldsig::SignatureMethodType::random(r)),
+            107 => Self::SignatureValue(super::xmldsig::SignatureValueType::random(r)),
+            108 => Self::SignedInfo(super::xmldsig::SignedInfoType::random(r)),
+            109 => Self::TargetSOC(r.int(0, 100) as u8),
+            110 => Self::TaxCosts(super::iso20_types::DetailedTaxType::random(r)),
+            111 => Self::TaxRuleID(r.int(1, 4294967295) as u32),
+            112 => Self::TimeAnchor(r.int(0, 18446744073709551615) as u64),
+            113 => Self::TimeStamp(r.int(0, 18446744073709551615) as u64),
+            114 => Self::Transform(super::xmldsig::TransformType::random(r)),
+            115 => Self::Transforms(super::xmldsig::TransformsType::random(r)),
+            116 => Self::Value(r.int(-32768, 32767) as i16),
+            117 => Self::X509CRL(r.bytes(0, usize::MAX)),
+            118 => Self::X509Certificate(r.bytes(0, usize::MAX)),
+            119 => Self::X509Data(super::xmldsig::X509DataType::random(r)),
+            120 => Self::X509IssuerName(r.string(0, usize::MAX)),
+            121 => Self::X509IssuerSerial(super::xmldsig::X509IssuerSerialType::random(r)),
+            122 => Self::X509SKI(r.bytes(0, usize::MAX)),
+            123 => Self::X509SerialNumber(r.big_int()),
+            124 => Self::X509SubjectName(r.string(0, usize::MAX)),
+            125 => Self::XPath(r.string(0, usize::MAX)),
+            _ => Self::Y(r.bytes(0, usize::MAX)),
+        }
+    }
+
     /// Decodes a whole fragment stream (header `0x80` included).
     pub fn decode(bytes: &[u8]) -> Result<Self, Error> {
         let mut dec = Decoder::new(bytes);

@@ -80,6 +80,15 @@ impl AuthorizationType {
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct EIM_AReqAuthorizationModeType {}
 
+#[cfg(any(test, feature = "random"))]
+impl EIM_AReqAuthorizationModeType {
+    /// A random valid value (property tests and fuzzing).
+    pub fn random(r: &mut crate::random::Rng) -> Self {
+        let _ = &r;
+        Self {}
+    }
+}
+
 impl ExiContent for EIM_AReqAuthorizationModeType {
     fn decode_content(d: &mut Decoder<'_>) -> Result<Self, Error> {
         use grammar_eim_a_req_authorization_mode_type::{self as g, P};
@@ -144,6 +153,17 @@ pub struct SubCertificatesType {
         )
     )]
     pub certificate: Vec<Vec<u8>>,
+}
+
+#[cfg(any(test, feature = "random"))]
+impl SubCertificatesType {
+    /// A random valid value (property tests and fuzzing).
+    pub fn random(r: &mut crate::random::Rng) -> Self {
+        let _ = &r;
+        Self {
+            certificate: (0..r.count(1, 3)).map(|_| r.bytes(0, 1600)).collect(),
+        }
+    }
 }
 
 impl ExiContent for SubCertificatesType {
@@ -242,6 +262,18 @@ pub struct ContractCertificateChainType {
     /// `SubCertificates` (required).
     #[cfg_attr(feature = "serde", serde(rename = "SubCertificates"))]
     pub sub_certificates: SubCertificatesType,
+}
+
+#[cfg(any(test, feature = "random"))]
+impl ContractCertificateChainType {
+    /// A random valid value (property tests and fuzzing).
+    pub fn random(r: &mut crate::random::Rng) -> Self {
+        let _ = &r;
+        Self {
+            certificate: r.bytes(0, 1600),
+            sub_certificates: SubCertificatesType::random(r),
+        }
+    }
 }
 
 impl ExiContent for ContractCertificateChainType {
@@ -358,6 +390,19 @@ pub struct PnC_AReqAuthorizationModeType {
     /// `ContractCertificateChain` (required).
     #[cfg_attr(feature = "serde", serde(rename = "ContractCertificateChain"))]
     pub contract_certificate_chain: ContractCertificateChainType,
+}
+
+#[cfg(any(test, feature = "random"))]
+impl PnC_AReqAuthorizationModeType {
+    /// A random valid value (property tests and fuzzing).
+    pub fn random(r: &mut crate::random::Rng) -> Self {
+        let _ = &r;
+        Self {
+            id: r.string(0, usize::MAX),
+            gen_challenge: r.bytes(16, 16),
+            contract_certificate_chain: ContractCertificateChainType::random(r),
+        }
+    }
 }
 
 impl ExiContent for PnC_AReqAuthorizationModeType {
@@ -505,6 +550,26 @@ pub enum AuthorizationReqType_AReqAuthorizationMode {
     /// `PnC_AReqAuthorizationMode`
     #[cfg_attr(feature = "serde", serde(rename = "PnC_AReqAuthorizationMode"))]
     PnC_AReqAuthorizationMode(PnC_AReqAuthorizationModeType),
+}
+
+#[cfg(any(test, feature = "random"))]
+impl AuthorizationReqType {
+    /// A random valid value (property tests and fuzzing).
+    pub fn random(r: &mut crate::random::Rng) -> Self {
+        let _ = &r;
+        Self {
+            header: super::iso20_types::MessageHeaderType::random(r),
+            selected_authorization_service: AuthorizationType::ALL[r.below(2) as usize],
+            a_req_authorization_mode: match r.below(2) {
+                0 => AuthorizationReqType_AReqAuthorizationMode::EIM_AReqAuthorizationMode(
+                    EIM_AReqAuthorizationModeType::random(r),
+                ),
+                _ => AuthorizationReqType_AReqAuthorizationMode::PnC_AReqAuthorizationMode(
+                    PnC_AReqAuthorizationModeType::random(r),
+                ),
+            },
+        }
+    }
 }
 
 impl ExiContent for AuthorizationReqType {
@@ -678,6 +743,19 @@ pub struct AuthorizationResType {
     pub evse_processing: super::iso20_types::ProcessingType,
 }
 
+#[cfg(any(test, feature = "random"))]
+impl AuthorizationResType {
+    /// A random valid value (property tests and fuzzing).
+    pub fn random(r: &mut crate::random::Rng) -> Self {
+        let _ = &r;
+        Self {
+            header: super::iso20_types::MessageHeaderType::random(r),
+            response_code: super::iso20_types::ResponseCodeType::ALL[r.below(40) as usize],
+            evse_processing: super::iso20_types::ProcessingType::ALL[r.below(3) as usize],
+        }
+    }
+}
+
 impl ExiContent for AuthorizationResType {
     fn decode_content(d: &mut Decoder<'_>) -> Result<Self, Error> {
         use grammar_authorization_res_type::{self as g, P};
@@ -815,6 +893,17 @@ pub struct AuthorizationSetupReqType {
     pub header: super::iso20_types::MessageHeaderType,
 }
 
+#[cfg(any(test, feature = "random"))]
+impl AuthorizationSetupReqType {
+    /// A random valid value (property tests and fuzzing).
+    pub fn random(r: &mut crate::random::Rng) -> Self {
+        let _ = &r;
+        Self {
+            header: super::iso20_types::MessageHeaderType::random(r),
+        }
+    }
+}
+
 impl ExiContent for AuthorizationSetupReqType {
     fn decode_content(d: &mut Decoder<'_>) -> Result<Self, Error> {
         use grammar_authorization_setup_req_type::{self as g, P};
@@ -887,6 +976,15 @@ mod grammar_authorization_setup_req_type {
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct EIM_ASResAuthorizationModeType {}
 
+#[cfg(any(test, feature = "random"))]
+impl EIM_ASResAuthorizationModeType {
+    /// A random valid value (property tests and fuzzing).
+    pub fn random(r: &mut crate::random::Rng) -> Self {
+        let _ = &r;
+        Self {}
+    }
+}
+
 impl ExiContent for EIM_ASResAuthorizationModeType {
     fn decode_content(d: &mut Decoder<'_>) -> Result<Self, Error> {
         use grammar_eim_as_res_authorization_mode_type::{self as g, P};
@@ -946,6 +1044,17 @@ pub struct SupportedProvidersListType {
         serde(rename = "ProviderID", default, skip_serializing_if = "Vec::is_empty")
     )]
     pub provider_id: Vec<String>,
+}
+
+#[cfg(any(test, feature = "random"))]
+impl SupportedProvidersListType {
+    /// A random valid value (property tests and fuzzing).
+    pub fn random(r: &mut crate::random::Rng) -> Self {
+        let _ = &r;
+        Self {
+            provider_id: (0..r.count(1, 128)).map(|_| r.string(0, 80)).collect(),
+        }
+    }
 }
 
 impl ExiContent for SupportedProvidersListType {
@@ -1051,6 +1160,22 @@ pub struct PnC_ASResAuthorizationModeType {
         )
     )]
     pub supported_providers: Option<SupportedProvidersListType>,
+}
+
+#[cfg(any(test, feature = "random"))]
+impl PnC_ASResAuthorizationModeType {
+    /// A random valid value (property tests and fuzzing).
+    pub fn random(r: &mut crate::random::Rng) -> Self {
+        let _ = &r;
+        Self {
+            gen_challenge: r.bytes(16, 16),
+            supported_providers: if r.chance() {
+                Some(SupportedProvidersListType::random(r))
+            } else {
+                None
+            },
+        }
+    }
 }
 
 impl ExiContent for PnC_ASResAuthorizationModeType {
@@ -1190,6 +1315,30 @@ pub enum AuthorizationSetupResType_ASResAuthorizationMode {
     /// `PnC_ASResAuthorizationMode`
     #[cfg_attr(feature = "serde", serde(rename = "PnC_ASResAuthorizationMode"))]
     PnC_ASResAuthorizationMode(PnC_ASResAuthorizationModeType),
+}
+
+#[cfg(any(test, feature = "random"))]
+impl AuthorizationSetupResType {
+    /// A random valid value (property tests and fuzzing).
+    pub fn random(r: &mut crate::random::Rng) -> Self {
+        let _ = &r;
+        Self {
+            header: super::iso20_types::MessageHeaderType::random(r),
+            response_code: super::iso20_types::ResponseCodeType::ALL[r.below(40) as usize],
+            authorization_services: (0..r.count(1, 2))
+                .map(|_| AuthorizationType::ALL[r.below(2) as usize])
+                .collect(),
+            certificate_installation_service: r.chance(),
+            as_res_authorization_mode: match r.below(2) {
+                0 => AuthorizationSetupResType_ASResAuthorizationMode::EIM_ASResAuthorizationMode(
+                    EIM_ASResAuthorizationModeType::random(r),
+                ),
+                _ => AuthorizationSetupResType_ASResAuthorizationMode::PnC_ASResAuthorizationMode(
+                    PnC_ASResAuthorizationModeType::random(r),
+                ),
+            },
+        }
+    }
 }
 
 impl ExiContent for AuthorizationSetupResType {
@@ -1444,6 +1593,23 @@ pub struct SignedCertificateChainType {
     pub sub_certificates: Option<SubCertificatesType>,
 }
 
+#[cfg(any(test, feature = "random"))]
+impl SignedCertificateChainType {
+    /// A random valid value (property tests and fuzzing).
+    pub fn random(r: &mut crate::random::Rng) -> Self {
+        let _ = &r;
+        Self {
+            id: r.string(0, usize::MAX),
+            certificate: r.bytes(0, 1600),
+            sub_certificates: if r.chance() {
+                Some(SubCertificatesType::random(r))
+            } else {
+                None
+            },
+        }
+    }
+}
+
 impl ExiContent for SignedCertificateChainType {
     fn decode_content(d: &mut Decoder<'_>) -> Result<Self, Error> {
         use grammar_signed_certificate_chain_type::{self as g, P};
@@ -1577,6 +1743,17 @@ pub struct EMAIDListType {
     pub emaid: Vec<String>,
 }
 
+#[cfg(any(test, feature = "random"))]
+impl EMAIDListType {
+    /// A random valid value (property tests and fuzzing).
+    pub fn random(r: &mut crate::random::Rng) -> Self {
+        let _ = &r;
+        Self {
+            emaid: (0..r.count(1, 8)).map(|_| r.string(0, 255)).collect(),
+        }
+    }
+}
+
 impl ExiContent for EMAIDListType {
     fn decode_content(d: &mut Decoder<'_>) -> Result<Self, Error> {
         use grammar_emaid_list_type::{self as g, P};
@@ -1686,6 +1863,27 @@ pub struct CertificateInstallationReqType {
         )
     )]
     pub prioritized_emai_ds: Option<EMAIDListType>,
+}
+
+#[cfg(any(test, feature = "random"))]
+impl CertificateInstallationReqType {
+    /// A random valid value (property tests and fuzzing).
+    pub fn random(r: &mut crate::random::Rng) -> Self {
+        let _ = &r;
+        Self {
+            header: super::iso20_types::MessageHeaderType::random(r),
+            oem_provisioning_certificate_chain: SignedCertificateChainType::random(r),
+            list_of_root_certificate_i_ds: super::iso20_types::ListOfRootCertificateIDsType::random(
+                r,
+            ),
+            maximum_contract_certificate_chains: r.int(0, 255) as u8,
+            prioritized_emai_ds: if r.chance() {
+                Some(EMAIDListType::random(r))
+            } else {
+                None
+            },
+        }
+    }
 }
 
 impl ExiContent for CertificateInstallationReqType {
@@ -1873,6 +2071,22 @@ pub struct CertificateChainType {
     pub sub_certificates: Option<SubCertificatesType>,
 }
 
+#[cfg(any(test, feature = "random"))]
+impl CertificateChainType {
+    /// A random valid value (property tests and fuzzing).
+    pub fn random(r: &mut crate::random::Rng) -> Self {
+        let _ = &r;
+        Self {
+            certificate: r.bytes(0, 1600),
+            sub_certificates: if r.chance() {
+                Some(SubCertificatesType::random(r))
+            } else {
+                None
+            },
+        }
+    }
+}
+
 impl ExiContent for CertificateChainType {
     fn decode_content(d: &mut Decoder<'_>) -> Result<Self, Error> {
         use grammar_certificate_chain_type::{self as g, P};
@@ -2052,6 +2266,31 @@ pub enum SignedInstallationDataType_EncryptedPrivateKey {
     #[cfg_attr(feature = "serde", serde(with = "crate::serde_util::hex"))]
     #[cfg_attr(feature = "serde", serde(rename = "TPM_EncryptedPrivateKey"))]
     TPM_EncryptedPrivateKey(Vec<u8>),
+}
+
+#[cfg(any(test, feature = "random"))]
+impl SignedInstallationDataType {
+    /// A random valid value (property tests and fuzzing).
+    pub fn random(r: &mut crate::random::Rng) -> Self {
+        let _ = &r;
+        Self {
+            id: r.string(0, usize::MAX),
+            contract_certificate_chain: ContractCertificateChainType::random(r),
+            ecdh_curve: EcdhCurveType::ALL[r.below(2) as usize],
+            dh_public_key: r.bytes(133, 133),
+            encrypted_private_key: match r.below(3) {
+                0 => SignedInstallationDataType_EncryptedPrivateKey::SECP521_EncryptedPrivateKey(
+                    r.bytes(94, 94),
+                ),
+                1 => SignedInstallationDataType_EncryptedPrivateKey::X448_EncryptedPrivateKey(
+                    r.bytes(84, 84),
+                ),
+                _ => SignedInstallationDataType_EncryptedPrivateKey::TPM_EncryptedPrivateKey(
+                    r.bytes(206, 206),
+                ),
+            },
+        }
+    }
 }
 
 impl ExiContent for SignedInstallationDataType {
@@ -2342,6 +2581,22 @@ pub struct CertificateInstallationResType {
     pub remaining_contract_certificate_chains: u8,
 }
 
+#[cfg(any(test, feature = "random"))]
+impl CertificateInstallationResType {
+    /// A random valid value (property tests and fuzzing).
+    pub fn random(r: &mut crate::random::Rng) -> Self {
+        let _ = &r;
+        Self {
+            header: super::iso20_types::MessageHeaderType::random(r),
+            response_code: super::iso20_types::ResponseCodeType::ALL[r.below(40) as usize],
+            evse_processing: super::iso20_types::ProcessingType::ALL[r.below(3) as usize],
+            cps_certificate_chain: CertificateChainType::random(r),
+            signed_installation_data: SignedInstallationDataType::random(r),
+            remaining_contract_certificate_chains: r.int(0, 255) as u8,
+        }
+    }
+}
+
 impl ExiContent for CertificateInstallationResType {
     fn decode_content(d: &mut Decoder<'_>) -> Result<Self, Error> {
         use grammar_certificate_installation_res_type::{self as g, P};
@@ -2551,6 +2806,15 @@ mod grammar_certificate_installation_res_type {
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct Dynamic_SMDTControlModeType {}
 
+#[cfg(any(test, feature = "random"))]
+impl Dynamic_SMDTControlModeType {
+    /// A random valid value (property tests and fuzzing).
+    pub fn random(r: &mut crate::random::Rng) -> Self {
+        let _ = &r;
+        Self {}
+    }
+}
+
 impl ExiContent for Dynamic_SMDTControlModeType {
     fn decode_content(d: &mut Decoder<'_>) -> Result<Self, Error> {
         use grammar_dynamic_smdt_control_mode_type::{self as g, P};
@@ -2607,6 +2871,17 @@ pub struct Scheduled_SMDTControlModeType {
     /// `SelectedScheduleTupleID` (required).
     #[cfg_attr(feature = "serde", serde(rename = "SelectedScheduleTupleID"))]
     pub selected_schedule_tuple_id: u32,
+}
+
+#[cfg(any(test, feature = "random"))]
+impl Scheduled_SMDTControlModeType {
+    /// A random valid value (property tests and fuzzing).
+    pub fn random(r: &mut crate::random::Rng) -> Self {
+        let _ = &r;
+        Self {
+            selected_schedule_tuple_id: r.int(1, 4294967295) as u32,
+        }
+    }
 }
 
 impl ExiContent for Scheduled_SMDTControlModeType {
@@ -2725,6 +3000,32 @@ pub enum SignedMeteringDataType_SMDTControlMode {
     /// `Scheduled_SMDTControlMode`
     #[cfg_attr(feature = "serde", serde(rename = "Scheduled_SMDTControlMode"))]
     Scheduled_SMDTControlMode(Scheduled_SMDTControlModeType),
+}
+
+#[cfg(any(test, feature = "random"))]
+impl SignedMeteringDataType {
+    /// A random valid value (property tests and fuzzing).
+    pub fn random(r: &mut crate::random::Rng) -> Self {
+        let _ = &r;
+        Self {
+            id: r.string(0, usize::MAX),
+            session_id: r.bytes(8, 8),
+            meter_info: super::iso20_types::MeterInfoType::random(r),
+            receipt: if r.chance() {
+                Some(super::iso20_types::ReceiptType::random(r))
+            } else {
+                None
+            },
+            smdt_control_mode: match r.below(2) {
+                0 => SignedMeteringDataType_SMDTControlMode::Dynamic_SMDTControlMode(
+                    Dynamic_SMDTControlModeType::random(r),
+                ),
+                _ => SignedMeteringDataType_SMDTControlMode::Scheduled_SMDTControlMode(
+                    Scheduled_SMDTControlModeType::random(r),
+                ),
+            },
+        }
+    }
 }
 
 impl ExiContent for SignedMeteringDataType {
@@ -2940,6 +3241,18 @@ pub struct MeteringConfirmationReqType {
     pub signed_metering_data: SignedMeteringDataType,
 }
 
+#[cfg(any(test, feature = "random"))]
+impl MeteringConfirmationReqType {
+    /// A random valid value (property tests and fuzzing).
+    pub fn random(r: &mut crate::random::Rng) -> Self {
+        let _ = &r;
+        Self {
+            header: super::iso20_types::MessageHeaderType::random(r),
+            signed_metering_data: SignedMeteringDataType::random(r),
+        }
+    }
+}
+
 impl ExiContent for MeteringConfirmationReqType {
     fn decode_content(d: &mut Decoder<'_>) -> Result<Self, Error> {
         use grammar_metering_confirmation_req_type::{self as g, P};
@@ -3038,6 +3351,18 @@ pub struct MeteringConfirmationResType {
     /// `ResponseCode` (required).
     #[cfg_attr(feature = "serde", serde(rename = "ResponseCode"))]
     pub response_code: super::iso20_types::ResponseCodeType,
+}
+
+#[cfg(any(test, feature = "random"))]
+impl MeteringConfirmationResType {
+    /// A random valid value (property tests and fuzzing).
+    pub fn random(r: &mut crate::random::Rng) -> Self {
+        let _ = &r;
+        Self {
+            header: super::iso20_types::MessageHeaderType::random(r),
+            response_code: super::iso20_types::ResponseCodeType::ALL[r.below(40) as usize],
+        }
+    }
 }
 
 impl ExiContent for MeteringConfirmationResType {
@@ -3199,6 +3524,15 @@ impl ChargeProgressType {
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct Dynamic_EVPPTControlModeType {}
 
+#[cfg(any(test, feature = "random"))]
+impl Dynamic_EVPPTControlModeType {
+    /// A random valid value (property tests and fuzzing).
+    pub fn random(r: &mut crate::random::Rng) -> Self {
+        let _ = &r;
+        Self {}
+    }
+}
+
 impl ExiContent for Dynamic_EVPPTControlModeType {
     fn decode_content(d: &mut Decoder<'_>) -> Result<Self, Error> {
         use grammar_dynamic_evppt_control_mode_type::{self as g, P};
@@ -3308,6 +3642,22 @@ pub struct Scheduled_EVPPTControlModeType {
         )
     )]
     pub power_tolerance_acceptance: Option<PowerToleranceAcceptanceType>,
+}
+
+#[cfg(any(test, feature = "random"))]
+impl Scheduled_EVPPTControlModeType {
+    /// A random valid value (property tests and fuzzing).
+    pub fn random(r: &mut crate::random::Rng) -> Self {
+        let _ = &r;
+        Self {
+            selected_schedule_tuple_id: r.int(1, 4294967295) as u32,
+            power_tolerance_acceptance: if r.chance() {
+                Some(PowerToleranceAcceptanceType::ALL[r.below(2) as usize])
+            } else {
+                None
+            },
+        }
+    }
 }
 
 impl ExiContent for Scheduled_EVPPTControlModeType {
@@ -3441,6 +3791,28 @@ pub struct PowerScheduleEntryType {
         serde(rename = "Power_L3", default, skip_serializing_if = "Option::is_none")
     )]
     pub power_l3: Option<super::iso20_types::RationalNumberType>,
+}
+
+#[cfg(any(test, feature = "random"))]
+impl PowerScheduleEntryType {
+    /// A random valid value (property tests and fuzzing).
+    pub fn random(r: &mut crate::random::Rng) -> Self {
+        let _ = &r;
+        Self {
+            duration: r.int(0, 4294967295) as u32,
+            power: super::iso20_types::RationalNumberType::random(r),
+            power_l2: if r.chance() {
+                Some(super::iso20_types::RationalNumberType::random(r))
+            } else {
+                None
+            },
+            power_l3: if r.chance() {
+                Some(super::iso20_types::RationalNumberType::random(r))
+            } else {
+                None
+            },
+        }
+    }
 }
 
 impl ExiContent for PowerScheduleEntryType {
@@ -3597,6 +3969,19 @@ pub struct EVPowerProfileEntryListType {
     pub ev_power_profile_entry: Vec<PowerScheduleEntryType>,
 }
 
+#[cfg(any(test, feature = "random"))]
+impl EVPowerProfileEntryListType {
+    /// A random valid value (property tests and fuzzing).
+    pub fn random(r: &mut crate::random::Rng) -> Self {
+        let _ = &r;
+        Self {
+            ev_power_profile_entry: (0..r.count(1, 2048))
+                .map(|_| PowerScheduleEntryType::random(r))
+                .collect(),
+        }
+    }
+}
+
 impl ExiContent for EVPowerProfileEntryListType {
     fn decode_content(d: &mut Decoder<'_>) -> Result<Self, Error> {
         use grammar_ev_power_profile_entry_list_type::{self as g, P};
@@ -3703,6 +4088,26 @@ pub enum EVPowerProfileType_EVPPTControlMode {
     /// `Scheduled_EVPPTControlMode`
     #[cfg_attr(feature = "serde", serde(rename = "Scheduled_EVPPTControlMode"))]
     Scheduled_EVPPTControlMode(Scheduled_EVPPTControlModeType),
+}
+
+#[cfg(any(test, feature = "random"))]
+impl EVPowerProfileType {
+    /// A random valid value (property tests and fuzzing).
+    pub fn random(r: &mut crate::random::Rng) -> Self {
+        let _ = &r;
+        Self {
+            time_anchor: r.int(0, 18446744073709551615) as u64,
+            evppt_control_mode: match r.below(2) {
+                0 => EVPowerProfileType_EVPPTControlMode::Dynamic_EVPPTControlMode(
+                    Dynamic_EVPPTControlModeType::random(r),
+                ),
+                _ => EVPowerProfileType_EVPPTControlMode::Scheduled_EVPPTControlMode(
+                    Scheduled_EVPPTControlModeType::random(r),
+                ),
+            },
+            ev_power_profile_entries: EVPowerProfileEntryListType::random(r),
+        }
+    }
 }
 
 impl ExiContent for EVPowerProfileType {
@@ -3936,6 +4341,29 @@ pub struct PowerDeliveryReqType {
     pub bpt_channel_selection: Option<ChannelSelectionType>,
 }
 
+#[cfg(any(test, feature = "random"))]
+impl PowerDeliveryReqType {
+    /// A random valid value (property tests and fuzzing).
+    pub fn random(r: &mut crate::random::Rng) -> Self {
+        let _ = &r;
+        Self {
+            header: super::iso20_types::MessageHeaderType::random(r),
+            ev_processing: super::iso20_types::ProcessingType::ALL[r.below(3) as usize],
+            charge_progress: ChargeProgressType::ALL[r.below(4) as usize],
+            ev_power_profile: if r.chance() {
+                Some(EVPowerProfileType::random(r))
+            } else {
+                None
+            },
+            bpt_channel_selection: if r.chance() {
+                Some(ChannelSelectionType::ALL[r.below(2) as usize])
+            } else {
+                None
+            },
+        }
+    }
+}
+
 impl ExiContent for PowerDeliveryReqType {
     fn decode_content(d: &mut Decoder<'_>) -> Result<Self, Error> {
         use grammar_power_delivery_req_type::{self as g, P};
@@ -4135,6 +4563,23 @@ pub struct PowerDeliveryResType {
     pub evse_status: Option<super::iso20_types::EVSEStatusType>,
 }
 
+#[cfg(any(test, feature = "random"))]
+impl PowerDeliveryResType {
+    /// A random valid value (property tests and fuzzing).
+    pub fn random(r: &mut crate::random::Rng) -> Self {
+        let _ = &r;
+        Self {
+            header: super::iso20_types::MessageHeaderType::random(r),
+            response_code: super::iso20_types::ResponseCodeType::ALL[r.below(40) as usize],
+            evse_status: if r.chance() {
+                Some(super::iso20_types::EVSEStatusType::random(r))
+            } else {
+                None
+            },
+        }
+    }
+}
+
 impl ExiContent for PowerDeliveryResType {
     fn decode_content(d: &mut Decoder<'_>) -> Result<Self, Error> {
         use grammar_power_delivery_res_type::{self as g, P};
@@ -4306,6 +4751,40 @@ pub struct Dynamic_SEReqControlModeType {
         )
     )]
     pub ev_minimum_v2_x_energy_request: Option<super::iso20_types::RationalNumberType>,
+}
+
+#[cfg(any(test, feature = "random"))]
+impl Dynamic_SEReqControlModeType {
+    /// A random valid value (property tests and fuzzing).
+    pub fn random(r: &mut crate::random::Rng) -> Self {
+        let _ = &r;
+        Self {
+            departure_time: r.int(0, 4294967295) as u32,
+            minimum_soc: if r.chance() {
+                Some(r.int(0, 100) as u8)
+            } else {
+                None
+            },
+            target_soc: if r.chance() {
+                Some(r.int(0, 100) as u8)
+            } else {
+                None
+            },
+            ev_target_energy_request: super::iso20_types::RationalNumberType::random(r),
+            ev_maximum_energy_request: super::iso20_types::RationalNumberType::random(r),
+            ev_minimum_energy_request: super::iso20_types::RationalNumberType::random(r),
+            ev_maximum_v2_x_energy_request: if r.chance() {
+                Some(super::iso20_types::RationalNumberType::random(r))
+            } else {
+                None
+            },
+            ev_minimum_v2_x_energy_request: if r.chance() {
+                Some(super::iso20_types::RationalNumberType::random(r))
+            } else {
+                None
+            },
+        }
+    }
 }
 
 impl ExiContent for Dynamic_SEReqControlModeType {
@@ -4560,6 +5039,18 @@ pub struct EVPowerScheduleEntryType {
     pub power: super::iso20_types::RationalNumberType,
 }
 
+#[cfg(any(test, feature = "random"))]
+impl EVPowerScheduleEntryType {
+    /// A random valid value (property tests and fuzzing).
+    pub fn random(r: &mut crate::random::Rng) -> Self {
+        let _ = &r;
+        Self {
+            duration: r.int(0, 4294967295) as u32,
+            power: super::iso20_types::RationalNumberType::random(r),
+        }
+    }
+}
+
 impl ExiContent for EVPowerScheduleEntryType {
     fn decode_content(d: &mut Decoder<'_>) -> Result<Self, Error> {
         use grammar_ev_power_schedule_entry_type::{self as g, P};
@@ -4671,6 +5162,19 @@ pub struct EVPowerScheduleEntryListType {
     pub ev_power_schedule_entry: Vec<EVPowerScheduleEntryType>,
 }
 
+#[cfg(any(test, feature = "random"))]
+impl EVPowerScheduleEntryListType {
+    /// A random valid value (property tests and fuzzing).
+    pub fn random(r: &mut crate::random::Rng) -> Self {
+        let _ = &r;
+        Self {
+            ev_power_schedule_entry: (0..r.count(1, 1024))
+                .map(|_| EVPowerScheduleEntryType::random(r))
+                .collect(),
+        }
+    }
+}
+
 impl ExiContent for EVPowerScheduleEntryListType {
     fn decode_content(d: &mut Decoder<'_>) -> Result<Self, Error> {
         use grammar_ev_power_schedule_entry_list_type::{self as g, P};
@@ -4762,6 +5266,18 @@ pub struct EVPowerScheduleType {
     /// `EVPowerScheduleEntries` (required).
     #[cfg_attr(feature = "serde", serde(rename = "EVPowerScheduleEntries"))]
     pub ev_power_schedule_entries: EVPowerScheduleEntryListType,
+}
+
+#[cfg(any(test, feature = "random"))]
+impl EVPowerScheduleType {
+    /// A random valid value (property tests and fuzzing).
+    pub fn random(r: &mut crate::random::Rng) -> Self {
+        let _ = &r;
+        Self {
+            time_anchor: r.int(0, 18446744073709551615) as u64,
+            ev_power_schedule_entries: EVPowerScheduleEntryListType::random(r),
+        }
+    }
 }
 
 impl ExiContent for EVPowerScheduleType {
@@ -4874,6 +5390,18 @@ pub struct EVPriceRuleType {
     pub power_range_start: super::iso20_types::RationalNumberType,
 }
 
+#[cfg(any(test, feature = "random"))]
+impl EVPriceRuleType {
+    /// A random valid value (property tests and fuzzing).
+    pub fn random(r: &mut crate::random::Rng) -> Self {
+        let _ = &r;
+        Self {
+            energy_fee: super::iso20_types::RationalNumberType::random(r),
+            power_range_start: super::iso20_types::RationalNumberType::random(r),
+        }
+    }
+}
+
 impl ExiContent for EVPriceRuleType {
     fn decode_content(d: &mut Decoder<'_>) -> Result<Self, Error> {
         use grammar_ev_price_rule_type::{self as g, P};
@@ -4975,6 +5503,20 @@ pub struct EVPriceRuleStackType {
         serde(rename = "EVPriceRule", default, skip_serializing_if = "Vec::is_empty")
     )]
     pub ev_price_rule: Vec<EVPriceRuleType>,
+}
+
+#[cfg(any(test, feature = "random"))]
+impl EVPriceRuleStackType {
+    /// A random valid value (property tests and fuzzing).
+    pub fn random(r: &mut crate::random::Rng) -> Self {
+        let _ = &r;
+        Self {
+            duration: r.int(0, 4294967295) as u32,
+            ev_price_rule: (0..r.count(1, 8))
+                .map(|_| EVPriceRuleType::random(r))
+                .collect(),
+        }
+    }
 }
 
 impl ExiContent for EVPriceRuleStackType {
@@ -5097,6 +5639,19 @@ pub struct EVPriceRuleStackListType {
     pub ev_price_rule_stack: Vec<EVPriceRuleStackType>,
 }
 
+#[cfg(any(test, feature = "random"))]
+impl EVPriceRuleStackListType {
+    /// A random valid value (property tests and fuzzing).
+    pub fn random(r: &mut crate::random::Rng) -> Self {
+        let _ = &r;
+        Self {
+            ev_price_rule_stack: (0..r.count(1, 1024))
+                .map(|_| EVPriceRuleStackType::random(r))
+                .collect(),
+        }
+    }
+}
+
 impl ExiContent for EVPriceRuleStackListType {
     fn decode_content(d: &mut Decoder<'_>) -> Result<Self, Error> {
         use grammar_ev_price_rule_stack_list_type::{self as g, P};
@@ -5194,6 +5749,20 @@ pub struct EVAbsolutePriceScheduleType {
     /// `EVPriceRuleStacks` (required).
     #[cfg_attr(feature = "serde", serde(rename = "EVPriceRuleStacks"))]
     pub ev_price_rule_stacks: EVPriceRuleStackListType,
+}
+
+#[cfg(any(test, feature = "random"))]
+impl EVAbsolutePriceScheduleType {
+    /// A random valid value (property tests and fuzzing).
+    pub fn random(r: &mut crate::random::Rng) -> Self {
+        let _ = &r;
+        Self {
+            time_anchor: r.int(0, 18446744073709551615) as u64,
+            currency: r.string(0, 3),
+            price_algorithm: r.string(0, 255),
+            ev_price_rule_stacks: EVPriceRuleStackListType::random(r),
+        }
+    }
 }
 
 impl ExiContent for EVAbsolutePriceScheduleType {
@@ -5364,6 +5933,18 @@ pub struct EVEnergyOfferType {
     pub ev_absolute_price_schedule: EVAbsolutePriceScheduleType,
 }
 
+#[cfg(any(test, feature = "random"))]
+impl EVEnergyOfferType {
+    /// A random valid value (property tests and fuzzing).
+    pub fn random(r: &mut crate::random::Rng) -> Self {
+        let _ = &r;
+        Self {
+            ev_power_schedule: EVPowerScheduleType::random(r),
+            ev_absolute_price_schedule: EVAbsolutePriceScheduleType::random(r),
+        }
+    }
+}
+
 impl ExiContent for EVEnergyOfferType {
     fn decode_content(d: &mut Decoder<'_>) -> Result<Self, Error> {
         use grammar_ev_energy_offer_type::{self as g, P};
@@ -5506,6 +6087,41 @@ pub struct Scheduled_SEReqControlModeType {
         )
     )]
     pub ev_energy_offer: Option<EVEnergyOfferType>,
+}
+
+#[cfg(any(test, feature = "random"))]
+impl Scheduled_SEReqControlModeType {
+    /// A random valid value (property tests and fuzzing).
+    pub fn random(r: &mut crate::random::Rng) -> Self {
+        let _ = &r;
+        Self {
+            departure_time: if r.chance() {
+                Some(r.int(0, 4294967295) as u32)
+            } else {
+                None
+            },
+            ev_target_energy_request: if r.chance() {
+                Some(super::iso20_types::RationalNumberType::random(r))
+            } else {
+                None
+            },
+            ev_maximum_energy_request: if r.chance() {
+                Some(super::iso20_types::RationalNumberType::random(r))
+            } else {
+                None
+            },
+            ev_minimum_energy_request: if r.chance() {
+                Some(super::iso20_types::RationalNumberType::random(r))
+            } else {
+                None
+            },
+            ev_energy_offer: if r.chance() {
+                Some(EVEnergyOfferType::random(r))
+            } else {
+                None
+            },
+        }
+    }
 }
 
 impl ExiContent for Scheduled_SEReqControlModeType {
@@ -5713,6 +6329,26 @@ pub enum ScheduleExchangeReqType_SEReqControlMode {
     Scheduled_SEReqControlMode(Scheduled_SEReqControlModeType),
 }
 
+#[cfg(any(test, feature = "random"))]
+impl ScheduleExchangeReqType {
+    /// A random valid value (property tests and fuzzing).
+    pub fn random(r: &mut crate::random::Rng) -> Self {
+        let _ = &r;
+        Self {
+            header: super::iso20_types::MessageHeaderType::random(r),
+            maximum_supporting_points: r.int(12, 1024) as u16,
+            se_req_control_mode: match r.below(2) {
+                0 => ScheduleExchangeReqType_SEReqControlMode::Dynamic_SEReqControlMode(
+                    Dynamic_SEReqControlModeType::random(r),
+                ),
+                _ => ScheduleExchangeReqType_SEReqControlMode::Scheduled_SEReqControlMode(
+                    Scheduled_SEReqControlModeType::random(r),
+                ),
+            },
+        }
+    }
+}
+
 impl ExiContent for ScheduleExchangeReqType {
     fn decode_content(d: &mut Decoder<'_>) -> Result<Self, Error> {
         use grammar_schedule_exchange_req_type::{self as g, P};
@@ -5911,6 +6547,28 @@ pub struct TaxRuleType {
     /// `AppliesMinimumMaximumCost` (required).
     #[cfg_attr(feature = "serde", serde(rename = "AppliesMinimumMaximumCost"))]
     pub applies_minimum_maximum_cost: bool,
+}
+
+#[cfg(any(test, feature = "random"))]
+impl TaxRuleType {
+    /// A random valid value (property tests and fuzzing).
+    pub fn random(r: &mut crate::random::Rng) -> Self {
+        let _ = &r;
+        Self {
+            tax_rule_id: r.int(1, 4294967295) as u32,
+            tax_rule_name: if r.chance() {
+                Some(r.string(0, 80))
+            } else {
+                None
+            },
+            tax_rate: super::iso20_types::RationalNumberType::random(r),
+            tax_included_in_price: if r.chance() { Some(r.chance()) } else { None },
+            applies_to_energy_fee: r.chance(),
+            applies_to_parking_fee: r.chance(),
+            applies_to_overstay_fee: r.chance(),
+            applies_minimum_maximum_cost: r.chance(),
+        }
+    }
 }
 
 impl ExiContent for TaxRuleType {
@@ -6199,6 +6857,19 @@ pub struct TaxRuleListType {
     pub tax_rule: Vec<TaxRuleType>,
 }
 
+#[cfg(any(test, feature = "random"))]
+impl TaxRuleListType {
+    /// A random valid value (property tests and fuzzing).
+    pub fn random(r: &mut crate::random::Rng) -> Self {
+        let _ = &r;
+        Self {
+            tax_rule: (0..r.count(1, 10))
+                .map(|_| TaxRuleType::random(r))
+                .collect(),
+        }
+    }
+}
+
 impl ExiContent for TaxRuleListType {
     fn decode_content(d: &mut Decoder<'_>) -> Result<Self, Error> {
         use grammar_tax_rule_list_type::{self as g, P};
@@ -6322,6 +6993,38 @@ pub struct PriceRuleType {
     /// `PowerRangeStart` (required).
     #[cfg_attr(feature = "serde", serde(rename = "PowerRangeStart"))]
     pub power_range_start: super::iso20_types::RationalNumberType,
+}
+
+#[cfg(any(test, feature = "random"))]
+impl PriceRuleType {
+    /// A random valid value (property tests and fuzzing).
+    pub fn random(r: &mut crate::random::Rng) -> Self {
+        let _ = &r;
+        Self {
+            energy_fee: super::iso20_types::RationalNumberType::random(r),
+            parking_fee: if r.chance() {
+                Some(super::iso20_types::RationalNumberType::random(r))
+            } else {
+                None
+            },
+            parking_fee_period: if r.chance() {
+                Some(r.int(0, 4294967295) as u32)
+            } else {
+                None
+            },
+            carbon_dioxide_emission: if r.chance() {
+                Some(r.int(0, 65535) as u16)
+            } else {
+                None
+            },
+            renewable_generation_percentage: if r.chance() {
+                Some(r.int(0, 255) as u8)
+            } else {
+                None
+            },
+            power_range_start: super::iso20_types::RationalNumberType::random(r),
+        }
+    }
 }
 
 impl ExiContent for PriceRuleType {
@@ -6559,6 +7262,20 @@ pub struct PriceRuleStackType {
     pub price_rule: Vec<PriceRuleType>,
 }
 
+#[cfg(any(test, feature = "random"))]
+impl PriceRuleStackType {
+    /// A random valid value (property tests and fuzzing).
+    pub fn random(r: &mut crate::random::Rng) -> Self {
+        let _ = &r;
+        Self {
+            duration: r.int(0, 4294967295) as u32,
+            price_rule: (0..r.count(1, 8))
+                .map(|_| PriceRuleType::random(r))
+                .collect(),
+        }
+    }
+}
+
 impl ExiContent for PriceRuleStackType {
     fn decode_content(d: &mut Decoder<'_>) -> Result<Self, Error> {
         use grammar_price_rule_stack_type::{self as g, P};
@@ -6679,6 +7396,19 @@ pub struct PriceRuleStackListType {
     pub price_rule_stack: Vec<PriceRuleStackType>,
 }
 
+#[cfg(any(test, feature = "random"))]
+impl PriceRuleStackListType {
+    /// A random valid value (property tests and fuzzing).
+    pub fn random(r: &mut crate::random::Rng) -> Self {
+        let _ = &r;
+        Self {
+            price_rule_stack: (0..r.count(1, 1024))
+                .map(|_| PriceRuleStackType::random(r))
+                .collect(),
+        }
+    }
+}
+
 impl ExiContent for PriceRuleStackListType {
     fn decode_content(d: &mut Decoder<'_>) -> Result<Self, Error> {
         use grammar_price_rule_stack_list_type::{self as g, P};
@@ -6775,6 +7505,24 @@ pub struct OverstayRuleType {
     /// `OverstayFeePeriod` (required).
     #[cfg_attr(feature = "serde", serde(rename = "OverstayFeePeriod"))]
     pub overstay_fee_period: u32,
+}
+
+#[cfg(any(test, feature = "random"))]
+impl OverstayRuleType {
+    /// A random valid value (property tests and fuzzing).
+    pub fn random(r: &mut crate::random::Rng) -> Self {
+        let _ = &r;
+        Self {
+            overstay_rule_description: if r.chance() {
+                Some(r.string(0, 160))
+            } else {
+                None
+            },
+            start_time: r.int(0, 4294967295) as u32,
+            overstay_fee: super::iso20_types::RationalNumberType::random(r),
+            overstay_fee_period: r.int(0, 4294967295) as u32,
+        }
+    }
 }
 
 impl ExiContent for OverstayRuleType {
@@ -6970,6 +7718,29 @@ pub struct OverstayRuleListType {
     pub overstay_rule: Vec<OverstayRuleType>,
 }
 
+#[cfg(any(test, feature = "random"))]
+impl OverstayRuleListType {
+    /// A random valid value (property tests and fuzzing).
+    pub fn random(r: &mut crate::random::Rng) -> Self {
+        let _ = &r;
+        Self {
+            overstay_time_threshold: if r.chance() {
+                Some(r.int(0, 4294967295) as u32)
+            } else {
+                None
+            },
+            overstay_power_threshold: if r.chance() {
+                Some(super::iso20_types::RationalNumberType::random(r))
+            } else {
+                None
+            },
+            overstay_rule: (0..r.count(1, 5))
+                .map(|_| OverstayRuleType::random(r))
+                .collect(),
+        }
+    }
+}
+
 impl ExiContent for OverstayRuleListType {
     fn decode_content(d: &mut Decoder<'_>) -> Result<Self, Error> {
         use grammar_overstay_rule_list_type::{self as g, P};
@@ -7111,6 +7882,18 @@ pub struct AdditionalServiceType {
     pub service_fee: super::iso20_types::RationalNumberType,
 }
 
+#[cfg(any(test, feature = "random"))]
+impl AdditionalServiceType {
+    /// A random valid value (property tests and fuzzing).
+    pub fn random(r: &mut crate::random::Rng) -> Self {
+        let _ = &r;
+        Self {
+            service_name: r.string(0, 80),
+            service_fee: super::iso20_types::RationalNumberType::random(r),
+        }
+    }
+}
+
 impl ExiContent for AdditionalServiceType {
     fn decode_content(d: &mut Decoder<'_>) -> Result<Self, Error> {
         use grammar_additional_service_type::{self as g, P};
@@ -7223,6 +8006,19 @@ pub struct AdditionalServiceListType {
         )
     )]
     pub additional_service: Vec<AdditionalServiceType>,
+}
+
+#[cfg(any(test, feature = "random"))]
+impl AdditionalServiceListType {
+    /// A random valid value (property tests and fuzzing).
+    pub fn random(r: &mut crate::random::Rng) -> Self {
+        let _ = &r;
+        Self {
+            additional_service: (0..r.count(1, 5))
+                .map(|_| AdditionalServiceType::random(r))
+                .collect(),
+        }
+    }
 }
 
 impl ExiContent for AdditionalServiceListType {
@@ -7388,6 +8184,57 @@ pub struct AbsolutePriceScheduleType {
         )
     )]
     pub additional_selected_services: Option<AdditionalServiceListType>,
+}
+
+#[cfg(any(test, feature = "random"))]
+impl AbsolutePriceScheduleType {
+    /// A random valid value (property tests and fuzzing).
+    pub fn random(r: &mut crate::random::Rng) -> Self {
+        let _ = &r;
+        Self {
+            id: if r.chance() {
+                Some(r.string(0, usize::MAX))
+            } else {
+                None
+            },
+            time_anchor: r.int(0, 18446744073709551615) as u64,
+            price_schedule_id: r.int(1, 4294967295) as u32,
+            price_schedule_description: if r.chance() {
+                Some(r.string(0, 160))
+            } else {
+                None
+            },
+            currency: r.string(0, 3),
+            language: r.string(0, 3),
+            price_algorithm: r.string(0, 255),
+            minimum_cost: if r.chance() {
+                Some(super::iso20_types::RationalNumberType::random(r))
+            } else {
+                None
+            },
+            maximum_cost: if r.chance() {
+                Some(super::iso20_types::RationalNumberType::random(r))
+            } else {
+                None
+            },
+            tax_rules: if r.chance() {
+                Some(TaxRuleListType::random(r))
+            } else {
+                None
+            },
+            price_rule_stacks: PriceRuleStackListType::random(r),
+            overstay_rules: if r.chance() {
+                Some(OverstayRuleListType::random(r))
+            } else {
+                None
+            },
+            additional_selected_services: if r.chance() {
+                Some(AdditionalServiceListType::random(r))
+            } else {
+                None
+            },
+        }
+    }
 }
 
 impl ExiContent for AbsolutePriceScheduleType {
@@ -7774,6 +8621,18 @@ pub struct PriceLevelScheduleEntryType {
     pub price_level: u8,
 }
 
+#[cfg(any(test, feature = "random"))]
+impl PriceLevelScheduleEntryType {
+    /// A random valid value (property tests and fuzzing).
+    pub fn random(r: &mut crate::random::Rng) -> Self {
+        let _ = &r;
+        Self {
+            duration: r.int(0, 4294967295) as u32,
+            price_level: r.int(0, 255) as u8,
+        }
+    }
+}
+
 impl ExiContent for PriceLevelScheduleEntryType {
     fn decode_content(d: &mut Decoder<'_>) -> Result<Self, Error> {
         use grammar_price_level_schedule_entry_type::{self as g, P};
@@ -7898,6 +8757,19 @@ pub struct PriceLevelScheduleEntryListType {
     pub price_level_schedule_entry: Vec<PriceLevelScheduleEntryType>,
 }
 
+#[cfg(any(test, feature = "random"))]
+impl PriceLevelScheduleEntryListType {
+    /// A random valid value (property tests and fuzzing).
+    pub fn random(r: &mut crate::random::Rng) -> Self {
+        let _ = &r;
+        Self {
+            price_level_schedule_entry: (0..r.count(1, 1024))
+                .map(|_| PriceLevelScheduleEntryType::random(r))
+                .collect(),
+        }
+    }
+}
+
 impl ExiContent for PriceLevelScheduleEntryListType {
     fn decode_content(d: &mut Decoder<'_>) -> Result<Self, Error> {
         use grammar_price_level_schedule_entry_list_type::{self as g, P};
@@ -8013,6 +8885,30 @@ pub struct PriceLevelScheduleType {
     /// `PriceLevelScheduleEntries` (required).
     #[cfg_attr(feature = "serde", serde(rename = "PriceLevelScheduleEntries"))]
     pub price_level_schedule_entries: PriceLevelScheduleEntryListType,
+}
+
+#[cfg(any(test, feature = "random"))]
+impl PriceLevelScheduleType {
+    /// A random valid value (property tests and fuzzing).
+    pub fn random(r: &mut crate::random::Rng) -> Self {
+        let _ = &r;
+        Self {
+            id: if r.chance() {
+                Some(r.string(0, usize::MAX))
+            } else {
+                None
+            },
+            time_anchor: r.int(0, 18446744073709551615) as u64,
+            price_schedule_id: r.int(1, 4294967295) as u32,
+            price_schedule_description: if r.chance() {
+                Some(r.string(0, 160))
+            } else {
+                None
+            },
+            number_of_price_levels: r.int(0, 255) as u8,
+            price_level_schedule_entries: PriceLevelScheduleEntryListType::random(r),
+        }
+    }
 }
 
 impl ExiContent for PriceLevelScheduleType {
@@ -8271,6 +9167,43 @@ pub enum Dynamic_SEResControlModeType_Schedule {
     PriceLevelSchedule(PriceLevelScheduleType),
 }
 
+#[cfg(any(test, feature = "random"))]
+impl Dynamic_SEResControlModeType {
+    /// A random valid value (property tests and fuzzing).
+    pub fn random(r: &mut crate::random::Rng) -> Self {
+        let _ = &r;
+        Self {
+            departure_time: if r.chance() {
+                Some(r.int(0, 4294967295) as u32)
+            } else {
+                None
+            },
+            minimum_soc: if r.chance() {
+                Some(r.int(0, 100) as u8)
+            } else {
+                None
+            },
+            target_soc: if r.chance() {
+                Some(r.int(0, 100) as u8)
+            } else {
+                None
+            },
+            schedule: if r.chance() {
+                Some(match r.below(2) {
+                    0 => Dynamic_SEResControlModeType_Schedule::AbsolutePriceSchedule(
+                        AbsolutePriceScheduleType::random(r),
+                    ),
+                    _ => Dynamic_SEResControlModeType_Schedule::PriceLevelSchedule(
+                        PriceLevelScheduleType::random(r),
+                    ),
+                })
+            } else {
+                None
+            },
+        }
+    }
+}
+
 impl ExiContent for Dynamic_SEResControlModeType {
     fn decode_content(d: &mut Decoder<'_>) -> Result<Self, Error> {
         use grammar_dynamic_se_res_control_mode_type::{self as g, P};
@@ -8499,6 +9432,19 @@ pub struct PowerScheduleEntryListType {
     pub power_schedule_entry: Vec<PowerScheduleEntryType>,
 }
 
+#[cfg(any(test, feature = "random"))]
+impl PowerScheduleEntryListType {
+    /// A random valid value (property tests and fuzzing).
+    pub fn random(r: &mut crate::random::Rng) -> Self {
+        let _ = &r;
+        Self {
+            power_schedule_entry: (0..r.count(1, 1024))
+                .map(|_| PowerScheduleEntryType::random(r))
+                .collect(),
+        }
+    }
+}
+
 impl ExiContent for PowerScheduleEntryListType {
     fn decode_content(d: &mut Decoder<'_>) -> Result<Self, Error> {
         use grammar_power_schedule_entry_list_type::{self as g, P};
@@ -8610,6 +9556,28 @@ pub struct PowerScheduleType {
     /// `PowerScheduleEntries` (required).
     #[cfg_attr(feature = "serde", serde(rename = "PowerScheduleEntries"))]
     pub power_schedule_entries: PowerScheduleEntryListType,
+}
+
+#[cfg(any(test, feature = "random"))]
+impl PowerScheduleType {
+    /// A random valid value (property tests and fuzzing).
+    pub fn random(r: &mut crate::random::Rng) -> Self {
+        let _ = &r;
+        Self {
+            time_anchor: r.int(0, 18446744073709551615) as u64,
+            available_energy: if r.chance() {
+                Some(super::iso20_types::RationalNumberType::random(r))
+            } else {
+                None
+            },
+            power_tolerance: if r.chance() {
+                Some(super::iso20_types::RationalNumberType::random(r))
+            } else {
+                None
+            },
+            power_schedule_entries: PowerScheduleEntryListType::random(r),
+        }
+    }
 }
 
 impl ExiContent for PowerScheduleType {
@@ -8778,6 +9746,29 @@ pub enum ChargingScheduleType_Schedule {
     PriceLevelSchedule(PriceLevelScheduleType),
 }
 
+#[cfg(any(test, feature = "random"))]
+impl ChargingScheduleType {
+    /// A random valid value (property tests and fuzzing).
+    pub fn random(r: &mut crate::random::Rng) -> Self {
+        let _ = &r;
+        Self {
+            power_schedule: PowerScheduleType::random(r),
+            schedule: if r.chance() {
+                Some(match r.below(2) {
+                    0 => ChargingScheduleType_Schedule::AbsolutePriceSchedule(
+                        AbsolutePriceScheduleType::random(r),
+                    ),
+                    _ => ChargingScheduleType_Schedule::PriceLevelSchedule(
+                        PriceLevelScheduleType::random(r),
+                    ),
+                })
+            } else {
+                None
+            },
+        }
+    }
+}
+
 impl ExiContent for ChargingScheduleType {
     fn decode_content(d: &mut Decoder<'_>) -> Result<Self, Error> {
         use grammar_charging_schedule_type::{self as g, P};
@@ -8919,6 +9910,23 @@ pub struct ScheduleTupleType {
     pub discharging_schedule: Option<ChargingScheduleType>,
 }
 
+#[cfg(any(test, feature = "random"))]
+impl ScheduleTupleType {
+    /// A random valid value (property tests and fuzzing).
+    pub fn random(r: &mut crate::random::Rng) -> Self {
+        let _ = &r;
+        Self {
+            schedule_tuple_id: r.int(1, 4294967295) as u32,
+            charging_schedule: ChargingScheduleType::random(r),
+            discharging_schedule: if r.chance() {
+                Some(ChargingScheduleType::random(r))
+            } else {
+                None
+            },
+        }
+    }
+}
+
 impl ExiContent for ScheduleTupleType {
     fn decode_content(d: &mut Decoder<'_>) -> Result<Self, Error> {
         use grammar_schedule_tuple_type::{self as g, P};
@@ -9053,6 +10061,19 @@ pub struct Scheduled_SEResControlModeType {
     pub schedule_tuple: Vec<ScheduleTupleType>,
 }
 
+#[cfg(any(test, feature = "random"))]
+impl Scheduled_SEResControlModeType {
+    /// A random valid value (property tests and fuzzing).
+    pub fn random(r: &mut crate::random::Rng) -> Self {
+        let _ = &r;
+        Self {
+            schedule_tuple: (0..r.count(1, 3))
+                .map(|_| ScheduleTupleType::random(r))
+                .collect(),
+        }
+    }
+}
+
 impl ExiContent for Scheduled_SEResControlModeType {
     fn decode_content(d: &mut Decoder<'_>) -> Result<Self, Error> {
         use grammar_scheduled_se_res_control_mode_type::{self as g, P};
@@ -9160,6 +10181,28 @@ pub enum ScheduleExchangeResType_SEResControlMode {
     /// `Scheduled_SEResControlMode`
     #[cfg_attr(feature = "serde", serde(rename = "Scheduled_SEResControlMode"))]
     Scheduled_SEResControlMode(Scheduled_SEResControlModeType),
+}
+
+#[cfg(any(test, feature = "random"))]
+impl ScheduleExchangeResType {
+    /// A random valid value (property tests and fuzzing).
+    pub fn random(r: &mut crate::random::Rng) -> Self {
+        let _ = &r;
+        Self {
+            header: super::iso20_types::MessageHeaderType::random(r),
+            response_code: super::iso20_types::ResponseCodeType::ALL[r.below(40) as usize],
+            evse_processing: super::iso20_types::ProcessingType::ALL[r.below(3) as usize],
+            go_to_pause: if r.chance() { Some(r.chance()) } else { None },
+            se_res_control_mode: match r.below(2) {
+                0 => ScheduleExchangeResType_SEResControlMode::Dynamic_SEResControlMode(
+                    Dynamic_SEResControlModeType::random(r),
+                ),
+                _ => ScheduleExchangeResType_SEResControlMode::Scheduled_SEResControlMode(
+                    Scheduled_SEResControlModeType::random(r),
+                ),
+            },
+        }
+    }
 }
 
 impl ExiContent for ScheduleExchangeResType {
@@ -9394,6 +10437,18 @@ pub struct ServiceDetailReqType {
     pub service_id: u16,
 }
 
+#[cfg(any(test, feature = "random"))]
+impl ServiceDetailReqType {
+    /// A random valid value (property tests and fuzzing).
+    pub fn random(r: &mut crate::random::Rng) -> Self {
+        let _ = &r;
+        Self {
+            header: super::iso20_types::MessageHeaderType::random(r),
+            service_id: r.int(0, 65535) as u16,
+        }
+    }
+}
+
 impl ExiContent for ServiceDetailReqType {
     fn decode_content(d: &mut Decoder<'_>) -> Result<Self, Error> {
         use grammar_service_detail_req_type::{self as g, P};
@@ -9523,6 +10578,27 @@ pub enum ParameterType_Choice {
     /// `finiteString`
     #[cfg_attr(feature = "serde", serde(rename = "finiteString"))]
     FiniteString(String),
+}
+
+#[cfg(any(test, feature = "random"))]
+impl ParameterType {
+    /// A random valid value (property tests and fuzzing).
+    pub fn random(r: &mut crate::random::Rng) -> Self {
+        let _ = &r;
+        Self {
+            name: r.string(0, 80),
+            choice: match r.below(6) {
+                0 => ParameterType_Choice::BoolValue(r.chance()),
+                1 => ParameterType_Choice::ByteValue(r.int(-128, 127) as i8),
+                2 => ParameterType_Choice::ShortValue(r.int(-32768, 32767) as i16),
+                3 => ParameterType_Choice::IntValue(r.int(-2147483648, 2147483647) as i32),
+                4 => ParameterType_Choice::RationalNumber(
+                    super::iso20_types::RationalNumberType::random(r),
+                ),
+                _ => ParameterType_Choice::FiniteString(r.string(0, 80)),
+            },
+        }
+    }
 }
 
 impl ExiContent for ParameterType {
@@ -9797,6 +10873,20 @@ pub struct ParameterSetType {
     pub parameter: Vec<ParameterType>,
 }
 
+#[cfg(any(test, feature = "random"))]
+impl ParameterSetType {
+    /// A random valid value (property tests and fuzzing).
+    pub fn random(r: &mut crate::random::Rng) -> Self {
+        let _ = &r;
+        Self {
+            parameter_set_id: r.int(0, 65535) as u16,
+            parameter: (0..r.count(1, 32))
+                .map(|_| ParameterType::random(r))
+                .collect(),
+        }
+    }
+}
+
 impl ExiContent for ParameterSetType {
     fn decode_content(d: &mut Decoder<'_>) -> Result<Self, Error> {
         use grammar_parameter_set_type::{self as g, P};
@@ -9917,6 +11007,19 @@ pub struct ServiceParameterListType {
     pub parameter_set: Vec<ParameterSetType>,
 }
 
+#[cfg(any(test, feature = "random"))]
+impl ServiceParameterListType {
+    /// A random valid value (property tests and fuzzing).
+    pub fn random(r: &mut crate::random::Rng) -> Self {
+        let _ = &r;
+        Self {
+            parameter_set: (0..r.count(1, 32))
+                .map(|_| ParameterSetType::random(r))
+                .collect(),
+        }
+    }
+}
+
 impl ExiContent for ServiceParameterListType {
     fn decode_content(d: &mut Decoder<'_>) -> Result<Self, Error> {
         use grammar_service_parameter_list_type::{self as g, P};
@@ -10006,6 +11109,20 @@ pub struct ServiceDetailResType {
     /// `ServiceParameterList` (required).
     #[cfg_attr(feature = "serde", serde(rename = "ServiceParameterList"))]
     pub service_parameter_list: ServiceParameterListType,
+}
+
+#[cfg(any(test, feature = "random"))]
+impl ServiceDetailResType {
+    /// A random valid value (property tests and fuzzing).
+    pub fn random(r: &mut crate::random::Rng) -> Self {
+        let _ = &r;
+        Self {
+            header: super::iso20_types::MessageHeaderType::random(r),
+            response_code: super::iso20_types::ResponseCodeType::ALL[r.below(40) as usize],
+            service_id: r.int(0, 65535) as u16,
+            service_parameter_list: ServiceParameterListType::random(r),
+        }
+    }
 }
 
 impl ExiContent for ServiceDetailResType {
@@ -10167,6 +11284,19 @@ pub struct ServiceIDListType {
     pub service_id: Vec<u16>,
 }
 
+#[cfg(any(test, feature = "random"))]
+impl ServiceIDListType {
+    /// A random valid value (property tests and fuzzing).
+    pub fn random(r: &mut crate::random::Rng) -> Self {
+        let _ = &r;
+        Self {
+            service_id: (0..r.count(1, 16))
+                .map(|_| r.int(0, 65535) as u16)
+                .collect(),
+        }
+    }
+}
+
 impl ExiContent for ServiceIDListType {
     fn decode_content(d: &mut Decoder<'_>) -> Result<Self, Error> {
         use grammar_service_id_list_type::{self as g, P};
@@ -10269,6 +11399,22 @@ pub struct ServiceDiscoveryReqType {
     pub supported_service_i_ds: Option<ServiceIDListType>,
 }
 
+#[cfg(any(test, feature = "random"))]
+impl ServiceDiscoveryReqType {
+    /// A random valid value (property tests and fuzzing).
+    pub fn random(r: &mut crate::random::Rng) -> Self {
+        let _ = &r;
+        Self {
+            header: super::iso20_types::MessageHeaderType::random(r),
+            supported_service_i_ds: if r.chance() {
+                Some(ServiceIDListType::random(r))
+            } else {
+                None
+            },
+        }
+    }
+}
+
 impl ExiContent for ServiceDiscoveryReqType {
     fn decode_content(d: &mut Decoder<'_>) -> Result<Self, Error> {
         use grammar_service_discovery_req_type::{self as g, P};
@@ -10368,6 +11514,18 @@ pub struct ServiceType {
     /// `FreeService` (required).
     #[cfg_attr(feature = "serde", serde(rename = "FreeService"))]
     pub free_service: bool,
+}
+
+#[cfg(any(test, feature = "random"))]
+impl ServiceType {
+    /// A random valid value (property tests and fuzzing).
+    pub fn random(r: &mut crate::random::Rng) -> Self {
+        let _ = &r;
+        Self {
+            service_id: r.int(0, 65535) as u16,
+            free_service: r.chance(),
+        }
+    }
 }
 
 impl ExiContent for ServiceType {
@@ -10490,6 +11648,17 @@ pub struct ServiceListType {
     pub service: Vec<ServiceType>,
 }
 
+#[cfg(any(test, feature = "random"))]
+impl ServiceListType {
+    /// A random valid value (property tests and fuzzing).
+    pub fn random(r: &mut crate::random::Rng) -> Self {
+        let _ = &r;
+        Self {
+            service: (0..r.count(1, 8)).map(|_| ServiceType::random(r)).collect(),
+        }
+    }
+}
+
 impl ExiContent for ServiceListType {
     fn decode_content(d: &mut Decoder<'_>) -> Result<Self, Error> {
         use grammar_service_list_type::{self as g, P};
@@ -10585,6 +11754,25 @@ pub struct ServiceDiscoveryResType {
         serde(rename = "VASList", default, skip_serializing_if = "Option::is_none")
     )]
     pub vas_list: Option<ServiceListType>,
+}
+
+#[cfg(any(test, feature = "random"))]
+impl ServiceDiscoveryResType {
+    /// A random valid value (property tests and fuzzing).
+    pub fn random(r: &mut crate::random::Rng) -> Self {
+        let _ = &r;
+        Self {
+            header: super::iso20_types::MessageHeaderType::random(r),
+            response_code: super::iso20_types::ResponseCodeType::ALL[r.below(40) as usize],
+            service_renegotiation_supported: r.chance(),
+            energy_transfer_service_list: ServiceListType::random(r),
+            vas_list: if r.chance() {
+                Some(ServiceListType::random(r))
+            } else {
+                None
+            },
+        }
+    }
 }
 
 impl ExiContent for ServiceDiscoveryResType {
@@ -10766,6 +11954,18 @@ pub struct SelectedServiceType {
     pub parameter_set_id: u16,
 }
 
+#[cfg(any(test, feature = "random"))]
+impl SelectedServiceType {
+    /// A random valid value (property tests and fuzzing).
+    pub fn random(r: &mut crate::random::Rng) -> Self {
+        let _ = &r;
+        Self {
+            service_id: r.int(0, 65535) as u16,
+            parameter_set_id: r.int(0, 65535) as u16,
+        }
+    }
+}
+
 impl ExiContent for SelectedServiceType {
     fn decode_content(d: &mut Decoder<'_>) -> Result<Self, Error> {
         use grammar_selected_service_type::{self as g, P};
@@ -10890,6 +12090,19 @@ pub struct SelectedServiceListType {
     pub selected_service: Vec<SelectedServiceType>,
 }
 
+#[cfg(any(test, feature = "random"))]
+impl SelectedServiceListType {
+    /// A random valid value (property tests and fuzzing).
+    pub fn random(r: &mut crate::random::Rng) -> Self {
+        let _ = &r;
+        Self {
+            selected_service: (0..r.count(1, 16))
+                .map(|_| SelectedServiceType::random(r))
+                .collect(),
+        }
+    }
+}
+
 impl ExiContent for SelectedServiceListType {
     fn decode_content(d: &mut Decoder<'_>) -> Result<Self, Error> {
         use grammar_selected_service_list_type::{self as g, P};
@@ -10983,6 +12196,23 @@ pub struct ServiceSelectionReqType {
         )
     )]
     pub selected_vas_list: Option<SelectedServiceListType>,
+}
+
+#[cfg(any(test, feature = "random"))]
+impl ServiceSelectionReqType {
+    /// A random valid value (property tests and fuzzing).
+    pub fn random(r: &mut crate::random::Rng) -> Self {
+        let _ = &r;
+        Self {
+            header: super::iso20_types::MessageHeaderType::random(r),
+            selected_energy_transfer_service: SelectedServiceType::random(r),
+            selected_vas_list: if r.chance() {
+                Some(SelectedServiceListType::random(r))
+            } else {
+                None
+            },
+        }
+    }
 }
 
 impl ExiContent for ServiceSelectionReqType {
@@ -11105,6 +12335,18 @@ pub struct ServiceSelectionResType {
     pub response_code: super::iso20_types::ResponseCodeType,
 }
 
+#[cfg(any(test, feature = "random"))]
+impl ServiceSelectionResType {
+    /// A random valid value (property tests and fuzzing).
+    pub fn random(r: &mut crate::random::Rng) -> Self {
+        let _ = &r;
+        Self {
+            header: super::iso20_types::MessageHeaderType::random(r),
+            response_code: super::iso20_types::ResponseCodeType::ALL[r.below(40) as usize],
+        }
+    }
+}
+
 impl ExiContent for ServiceSelectionResType {
     fn decode_content(d: &mut Decoder<'_>) -> Result<Self, Error> {
         use grammar_service_selection_res_type::{self as g, P};
@@ -11216,6 +12458,18 @@ pub struct SessionSetupReqType {
     pub evccid: String,
 }
 
+#[cfg(any(test, feature = "random"))]
+impl SessionSetupReqType {
+    /// A random valid value (property tests and fuzzing).
+    pub fn random(r: &mut crate::random::Rng) -> Self {
+        let _ = &r;
+        Self {
+            header: super::iso20_types::MessageHeaderType::random(r),
+            evccid: r.string(0, 255),
+        }
+    }
+}
+
 impl ExiContent for SessionSetupReqType {
     fn decode_content(d: &mut Decoder<'_>) -> Result<Self, Error> {
         use grammar_session_setup_req_type::{self as g, P};
@@ -11324,6 +12578,19 @@ pub struct SessionSetupResType {
     /// `EVSEID` (required).
     #[cfg_attr(feature = "serde", serde(rename = "EVSEID"))]
     pub evseid: String,
+}
+
+#[cfg(any(test, feature = "random"))]
+impl SessionSetupResType {
+    /// A random valid value (property tests and fuzzing).
+    pub fn random(r: &mut crate::random::Rng) -> Self {
+        let _ = &r;
+        Self {
+            header: super::iso20_types::MessageHeaderType::random(r),
+            response_code: super::iso20_types::ResponseCodeType::ALL[r.below(40) as usize],
+            evseid: r.string(0, 255),
+        }
+    }
 }
 
 impl ExiContent for SessionSetupResType {
@@ -11531,6 +12798,28 @@ pub struct SessionStopReqType {
     pub ev_termination_explanation: Option<String>,
 }
 
+#[cfg(any(test, feature = "random"))]
+impl SessionStopReqType {
+    /// A random valid value (property tests and fuzzing).
+    pub fn random(r: &mut crate::random::Rng) -> Self {
+        let _ = &r;
+        Self {
+            header: super::iso20_types::MessageHeaderType::random(r),
+            charging_session: ChargingSessionType::ALL[r.below(3) as usize],
+            ev_termination_code: if r.chance() {
+                Some(r.string(0, 80))
+            } else {
+                None
+            },
+            ev_termination_explanation: if r.chance() {
+                Some(r.string(0, 160))
+            } else {
+                None
+            },
+        }
+    }
+}
+
 impl ExiContent for SessionStopReqType {
     fn decode_content(d: &mut Decoder<'_>) -> Result<Self, Error> {
         use grammar_session_stop_req_type::{self as g, P};
@@ -11699,6 +12988,18 @@ pub struct SessionStopResType {
     /// `ResponseCode` (required).
     #[cfg_attr(feature = "serde", serde(rename = "ResponseCode"))]
     pub response_code: super::iso20_types::ResponseCodeType,
+}
+
+#[cfg(any(test, feature = "random"))]
+impl SessionStopResType {
+    /// A random valid value (property tests and fuzzing).
+    pub fn random(r: &mut crate::random::Rng) -> Self {
+        let _ = &r;
+        Self {
+            header: super::iso20_types::MessageHeaderType::random(r),
+            response_code: super::iso20_types::ResponseCodeType::ALL[r.below(40) as usize],
+        }
+    }
 }
 
 impl ExiContent for SessionStopResType {
@@ -11933,6 +13234,34 @@ pub struct VehicleCheckInReqType {
         )
     )]
     pub vehicle_travel: Option<i16>,
+}
+
+#[cfg(any(test, feature = "random"))]
+impl VehicleCheckInReqType {
+    /// A random valid value (property tests and fuzzing).
+    pub fn random(r: &mut crate::random::Rng) -> Self {
+        let _ = &r;
+        Self {
+            header: super::iso20_types::MessageHeaderType::random(r),
+            ev_check_in_status: EvCheckInStatusType::ALL[r.below(3) as usize],
+            parking_method: ParkingMethodType::ALL[r.below(3) as usize],
+            vehicle_frame: if r.chance() {
+                Some(r.int(-32768, 32767) as i16)
+            } else {
+                None
+            },
+            device_offset: if r.chance() {
+                Some(r.int(-32768, 32767) as i16)
+            } else {
+                None
+            },
+            vehicle_travel: if r.chance() {
+                Some(r.int(-32768, 32767) as i16)
+            } else {
+                None
+            },
+        }
+    }
 }
 
 impl ExiContent for VehicleCheckInReqType {
@@ -12194,6 +13523,33 @@ pub struct VehicleCheckInResType {
     pub target_distance: Option<i16>,
 }
 
+#[cfg(any(test, feature = "random"))]
+impl VehicleCheckInResType {
+    /// A random valid value (property tests and fuzzing).
+    pub fn random(r: &mut crate::random::Rng) -> Self {
+        let _ = &r;
+        Self {
+            header: super::iso20_types::MessageHeaderType::random(r),
+            response_code: super::iso20_types::ResponseCodeType::ALL[r.below(40) as usize],
+            parking_space: if r.chance() {
+                Some(r.int(-32768, 32767) as i16)
+            } else {
+                None
+            },
+            device_location: if r.chance() {
+                Some(r.int(-32768, 32767) as i16)
+            } else {
+                None
+            },
+            target_distance: if r.chance() {
+                Some(r.int(-32768, 32767) as i16)
+            } else {
+                None
+            },
+        }
+    }
+}
+
 impl ExiContent for VehicleCheckInResType {
     fn decode_content(d: &mut Decoder<'_>) -> Result<Self, Error> {
         use grammar_vehicle_check_in_res_type::{self as g, P};
@@ -12443,6 +13799,19 @@ pub struct VehicleCheckOutReqType {
     pub check_out_time: u64,
 }
 
+#[cfg(any(test, feature = "random"))]
+impl VehicleCheckOutReqType {
+    /// A random valid value (property tests and fuzzing).
+    pub fn random(r: &mut crate::random::Rng) -> Self {
+        let _ = &r;
+        Self {
+            header: super::iso20_types::MessageHeaderType::random(r),
+            ev_check_out_status: EvCheckOutStatusType::ALL[r.below(3) as usize],
+            check_out_time: r.int(0, 18446744073709551615) as u64,
+        }
+    }
+}
+
 impl ExiContent for VehicleCheckOutReqType {
     fn decode_content(d: &mut Decoder<'_>) -> Result<Self, Error> {
         use grammar_vehicle_check_out_req_type::{self as g, P};
@@ -12623,6 +13992,19 @@ pub struct VehicleCheckOutResType {
     /// `EVSECheckOutStatus` (required).
     #[cfg_attr(feature = "serde", serde(rename = "EVSECheckOutStatus"))]
     pub evse_check_out_status: EvseCheckOutStatusType,
+}
+
+#[cfg(any(test, feature = "random"))]
+impl VehicleCheckOutResType {
+    /// A random valid value (property tests and fuzzing).
+    pub fn random(r: &mut crate::random::Rng) -> Self {
+        let _ = &r;
+        Self {
+            header: super::iso20_types::MessageHeaderType::random(r),
+            response_code: super::iso20_types::ResponseCodeType::ALL[r.below(40) as usize],
+            evse_check_out_status: EvseCheckOutStatusType::ALL[r.below(2) as usize],
+        }
+    }
 }
 
 impl ExiContent for VehicleCheckOutResType {
@@ -12923,6 +14305,67 @@ pub enum Document {
 }
 
 impl Document {
+    /// A random valid value (property tests and fuzzing).
+    #[cfg(any(test, feature = "random"))]
+    pub fn random(r: &mut crate::random::Rng) -> Self {
+        match r.below(52) {
+            0 => Self::AuthorizationReq(AuthorizationReqType::random(r)),
+            1 => Self::AuthorizationRes(AuthorizationResType::random(r)),
+            2 => Self::AuthorizationSetupReq(AuthorizationSetupReqType::random(r)),
+            3 => Self::AuthorizationSetupRes(AuthorizationSetupResType::random(r)),
+            4 => Self::CLReqControlMode(super::iso20_types::CLReqControlModeType::random(r)),
+            5 => Self::CLResControlMode(super::iso20_types::CLResControlModeType::random(r)),
+            6 => {
+                Self::CanonicalizationMethod(super::xmldsig::CanonicalizationMethodType::random(r))
+            }
+            7 => Self::CertificateInstallationReq(CertificateInstallationReqType::random(r)),
+            8 => Self::CertificateInstallationRes(CertificateInstallationResType::random(r)),
+            9 => Self::DSAKeyValue(super::xmldsig::DSAKeyValueType::random(r)),
+            10 => Self::DigestMethod(super::xmldsig::DigestMethodType::random(r)),
+            11 => Self::DigestValue(r.bytes(0, usize::MAX)),
+            12 => Self::KeyInfo(super::xmldsig::KeyInfoType::random(r)),
+            13 => Self::KeyName(r.string(0, usize::MAX)),
+            14 => Self::KeyValue(super::xmldsig::KeyValueType::random(r)),
+            15 => Self::Manifest(super::xmldsig::ManifestType::random(r)),
+            16 => Self::MeteringConfirmationReq(MeteringConfirmationReqType::random(r)),
+            17 => Self::MeteringConfirmationRes(MeteringConfirmationResType::random(r)),
+            18 => Self::MgmtData(r.string(0, usize::MAX)),
+            19 => Self::Object(super::xmldsig::ObjectType::random(r)),
+            20 => Self::PGPData(super::xmldsig::PGPDataType::random(r)),
+            21 => Self::PowerDeliveryReq(PowerDeliveryReqType::random(r)),
+            22 => Self::PowerDeliveryRes(PowerDeliveryResType::random(r)),
+            23 => Self::RSAKeyValue(super::xmldsig::RSAKeyValueType::random(r)),
+            24 => Self::Reference(super::xmldsig::ReferenceType::random(r)),
+            25 => Self::RetrievalMethod(super::xmldsig::RetrievalMethodType::random(r)),
+            26 => Self::SPKIData(super::xmldsig::SPKIDataType::random(r)),
+            27 => Self::ScheduleExchangeReq(ScheduleExchangeReqType::random(r)),
+            28 => Self::ScheduleExchangeRes(ScheduleExchangeResType::random(r)),
+            29 => Self::ServiceDetailReq(ServiceDetailReqType::random(r)),
+            30 => Self::ServiceDetailRes(ServiceDetailResType::random(r)),
+            31 => Self::ServiceDiscoveryReq(ServiceDiscoveryReqType::random(r)),
+            32 => Self::ServiceDiscoveryRes(ServiceDiscoveryResType::random(r)),
+            33 => Self::ServiceSelectionReq(ServiceSelectionReqType::random(r)),
+            34 => Self::ServiceSelectionRes(ServiceSelectionResType::random(r)),
+            35 => Self::SessionSetupReq(SessionSetupReqType::random(r)),
+            36 => Self::SessionSetupRes(SessionSetupResType::random(r)),
+            37 => Self::SessionStopReq(SessionStopReqType::random(r)),
+            38 => Self::SessionStopRes(SessionStopResType::random(r)),
+            39 => Self::Signature(super::xmldsig::SignatureType::random(r)),
+            40 => Self::SignatureMethod(super::xmldsig::SignatureMethodType::random(r)),
+            41 => Self::SignatureValue(super::xmldsig::SignatureValueType::random(r)),
+            42 => Self::SignedInfo(super::xmldsig::SignedInfoType::random(r)),
+            43 => Self::SignedInstallationData(SignedInstallationDataType::random(r)),
+            44 => Self::SignedMeteringData(SignedMeteringDataType::random(r)),
+            45 => Self::Transform(super::xmldsig::TransformType::random(r)),
+            46 => Self::Transforms(super::xmldsig::TransformsType::random(r)),
+            47 => Self::VehicleCheckInReq(VehicleCheckInReqType::random(r)),
+            48 => Self::VehicleCheckInRes(VehicleCheckInResType::random(r)),
+            49 => Self::VehicleCheckOutReq(VehicleCheckOutReqType::random(r)),
+            50 => Self::VehicleCheckOutRes(VehicleCheckOutResType::random(r)),
+            _ => Self::X509Data(super::xmldsig::X509DataType::random(r)),
+        }
+    }
+
     /// Decodes a whole document stream (header `0x80` included).
     pub fn decode(bytes: &[u8]) -> Result<Self, Error> {
         let mut dec = Decoder::new(bytes);
@@ -14205,6 +15648,308 @@ pub enum Fragment {
 }
 
 impl Fragment {
+    /// A random valid value (property tests and fuzzing).
+    #[cfg(any(test, feature = "random"))]
+    pub fn random(r: &mut crate::random::Rng) -> Self {
+        match r.below(279) {
+            0 => Self::AbsolutePriceSchedule(AbsolutePriceScheduleType::random(r)),
+            1 => Self::AckMaxDelay(r.int(0, 65535) as u16),
+            2 => Self::AdditionalSelectedServices(AdditionalServiceListType::random(r)),
+            3 => Self::AdditionalService(AdditionalServiceType::random(r)),
+            4 => Self::AdditionalServicesCosts(super::iso20_types::DetailedCostType::random(r)),
+            5 => Self::Amount(super::iso20_types::RationalNumberType::random(r)),
+            6 => Self::AppliesMinimumMaximumCost(r.chance()),
+            7 => Self::AppliesToEnergyFee(r.chance()),
+            8 => Self::AppliesToOverstayFee(r.chance()),
+            9 => Self::AppliesToParkingFee(r.chance()),
+            10 => Self::AuthorizationReq(AuthorizationReqType::random(r)),
+            11 => Self::AuthorizationRes(AuthorizationResType::random(r)),
+            12 => Self::AuthorizationServices(AuthorizationType::ALL[r.below(2) as usize]),
+            13 => Self::AuthorizationSetupReq(AuthorizationSetupReqType::random(r)),
+            14 => Self::AuthorizationSetupRes(AuthorizationSetupResType::random(r)),
+            15 => Self::AvailableEnergy(super::iso20_types::RationalNumberType::random(r)),
+            16 => Self::BPT_ChannelSelection(ChannelSelectionType::ALL[r.below(2) as usize]),
+            17 => Self::BPT_DischargedEnergyReadingWh(r.int(0, 18446744073709551615) as u64),
+            18 => Self::BPT_InductiveEnergyReadingVARh(r.int(0, 18446744073709551615) as u64),
+            19 => Self::BatteryEnergyCapacity(super::iso20_types::RationalNumberType::random(r)),
+            20 => Self::CLReqControlMode(super::iso20_types::CLReqControlModeType::random(r)),
+            21 => Self::CLResControlMode(super::iso20_types::CLResControlModeType::random(r)),
+            22 => Self::CPSCertificateChain(CertificateChainType::random(r)),
+            23 => {
+                Self::CanonicalizationMethod(super::xmldsig::CanonicalizationMethodType::random(r))
+            }
+            24 => Self::CapacitiveEnergyReadingVARh(r.int(0, 18446744073709551615) as u64),
+            25 => Self::CarbonDioxideEmission(r.int(0, 65535) as u16),
+            26 => Self::Certificate(r.bytes(0, 1600)),
+            27 => Self::CertificateInstallationReq(CertificateInstallationReqType::random(r)),
+            28 => Self::CertificateInstallationRes(CertificateInstallationResType::random(r)),
+            29 => Self::CertificateInstallationService(r.chance()),
+            30 => Self::ChargeProgress(ChargeProgressType::ALL[r.below(4) as usize]),
+            31 => Self::ChargedEnergyReadingWh(r.int(0, 18446744073709551615) as u64),
+            32 => Self::ChargingComplete(r.chance()),
+            33 => Self::ChargingSchedule(ChargingScheduleType::random(r)),
+            34 => Self::ChargingSession(ChargingSessionType::ALL[r.below(3) as usize]),
+            35 => Self::CheckOutTime(r.int(0, 18446744073709551615) as u64),
+            36 => Self::ContractCertificateChain(ContractCertificateChainType::random(r)),
+            37 => Self::CostPerUnit(super::iso20_types::RationalNumberType::random(r)),
+            38 => Self::Currency(r.string(0, 3)),
+            39 => Self::DHPublicKey(r.bytes(133, 133)),
+            40 => Self::DSAKeyValue(super::xmldsig::DSAKeyValueType::random(r)),
+            41 => Self::DepartureTime(r.int(0, 4294967295) as u32),
+            42 => Self::DepartureTime_(r.int(0, 4294967295) as u32),
+            43 => Self::DeviceLocation(r.int(-32768, 32767) as i16),
+            44 => Self::DeviceOffset(r.int(-32768, 32767) as i16),
+            45 => Self::DigestMethod(super::xmldsig::DigestMethodType::random(r)),
+            46 => Self::DigestValue(r.bytes(0, usize::MAX)),
+            47 => Self::DischargingSchedule(ChargingScheduleType::random(r)),
+            48 => Self::DisplayParameters(super::iso20_types::DisplayParametersType::random(r)),
+            49 => Self::Duration(r.int(0, 4294967295) as u32),
+            50 => Self::Dynamic_EVPPTControlMode(Dynamic_EVPPTControlModeType::random(r)),
+            51 => Self::Dynamic_SEReqControlMode(Dynamic_SEReqControlModeType::random(r)),
+            52 => Self::Dynamic_SEResControlMode(Dynamic_SEResControlModeType::random(r)),
+            53 => Self::Dynamic_SMDTControlMode(Dynamic_SMDTControlModeType::random(r)),
+            54 => Self::ECDHCurve(EcdhCurveType::ALL[r.below(2) as usize]),
+            55 => Self::EIM_AReqAuthorizationMode(EIM_AReqAuthorizationModeType::random(r)),
+            56 => Self::EIM_ASResAuthorizationMode(EIM_ASResAuthorizationModeType::random(r)),
+            57 => Self::EMAID(r.string(0, 255)),
+            58 => Self::EVAbsolutePriceSchedule(EVAbsolutePriceScheduleType::random(r)),
+            59 => Self::EVCCID(r.string(0, 255)),
+            60 => Self::EVCheckInStatus(EvCheckInStatusType::ALL[r.below(3) as usize]),
+            61 => Self::EVCheckOutStatus(EvCheckOutStatusType::ALL[r.below(3) as usize]),
+            62 => Self::EVEnergyOffer(EVEnergyOfferType::random(r)),
+            63 => Self::EVMaximumEnergyRequest(super::iso20_types::RationalNumberType::random(r)),
+            64 => Self::EVMaximumEnergyRequest_(super::iso20_types::RationalNumberType::random(r)),
+            65 => {
+                Self::EVMaximumV2XEnergyRequest(super::iso20_types::RationalNumberType::random(r))
+            }
+            66 => Self::EVMinimumEnergyRequest(super::iso20_types::RationalNumberType::random(r)),
+            67 => Self::EVMinimumEnergyRequest_(super::iso20_types::RationalNumberType::random(r)),
+            68 => {
+                Self::EVMinimumV2XEnergyRequest(super::iso20_types::RationalNumberType::random(r))
+            }
+            69 => Self::EVPowerProfile(EVPowerProfileType::random(r)),
+            70 => Self::EVPowerProfileEntries(EVPowerProfileEntryListType::random(r)),
+            71 => Self::EVPowerProfileEntry(PowerScheduleEntryType::random(r)),
+            72 => Self::EVPowerSchedule(EVPowerScheduleType::random(r)),
+            73 => Self::EVPowerScheduleEntries(EVPowerScheduleEntryListType::random(r)),
+            74 => Self::EVPowerScheduleEntry(EVPowerScheduleEntryType::random(r)),
+            75 => Self::EVPriceRule(EVPriceRuleType::random(r)),
+            76 => Self::EVPriceRuleStack(EVPriceRuleStackType::random(r)),
+            77 => Self::EVPriceRuleStacks(EVPriceRuleStackListType::random(r)),
+            78 => Self::EVProcessing(super::iso20_types::ProcessingType::ALL[r.below(3) as usize]),
+            79 => Self::EVSECheckOutStatus(EvseCheckOutStatusType::ALL[r.below(2) as usize]),
+            80 => Self::EVSEID(r.string(0, 255)),
+            81 => Self::EVSENotification(
+                super::iso20_types::EvseNotificationType::ALL[r.below(6) as usize],
+            ),
+            82 => {
+                Self::EVSEProcessing(super::iso20_types::ProcessingType::ALL[r.below(3) as usize])
+            }
+            83 => Self::EVSEStatus(super::iso20_types::EVSEStatusType::random(r)),
+            84 => Self::EVSEStatus_(super::iso20_types::EVSEStatusType::random(r)),
+            85 => Self::EVTargetEnergyRequest(super::iso20_types::RationalNumberType::random(r)),
+            86 => Self::EVTargetEnergyRequest_(super::iso20_types::RationalNumberType::random(r)),
+            87 => Self::EVTerminationCode(r.string(0, 80)),
+            88 => Self::EVTerminationExplanation(r.string(0, 160)),
+            89 => Self::EnergyCosts(super::iso20_types::DetailedCostType::random(r)),
+            90 => Self::EnergyFee(super::iso20_types::RationalNumberType::random(r)),
+            91 => Self::EnergyTransferServiceList(ServiceListType::random(r)),
+            92 => Self::Exponent(r.bytes(0, usize::MAX)),
+            93 => Self::Exponent_(r.int(-128, 127) as i8),
+            94 => Self::FreeService(r.chance()),
+            95 => Self::G(r.bytes(0, usize::MAX)),
+            96 => Self::GenChallenge(r.bytes(16, 16)),
+            97 => Self::GoToPause(r.chance()),
+            98 => Self::HMACOutputLength(r.big_int()),
+            99 => Self::Header(super::iso20_types::MessageHeaderType::random(r)),
+            100 => Self::InletHot(r.chance()),
+            101 => Self::J(r.bytes(0, usize::MAX)),
+            102 => Self::KeyInfo(super::xmldsig::KeyInfoType::random(r)),
+            103 => Self::KeyName(r.string(0, usize::MAX)),
+            104 => Self::KeyValue(super::xmldsig::KeyValueType::random(r)),
+            105 => Self::Language(r.string(0, 3)),
+            106 => Self::ListOfRootCertificateIDs(
+                super::iso20_types::ListOfRootCertificateIDsType::random(r),
+            ),
+            107 => Self::Manifest(super::xmldsig::ManifestType::random(r)),
+            108 => Self::MaximumContractCertificateChains(r.int(0, 255) as u8),
+            109 => Self::MaximumCost(super::iso20_types::RationalNumberType::random(r)),
+            110 => Self::MaximumSOC(r.int(0, 100) as u8),
+            111 => Self::MaximumSupportingPoints(r.int(12, 1024) as u16),
+            112 => Self::MeterID(r.string(0, 32)),
+            113 => Self::MeterInfo(super::iso20_types::MeterInfoType::random(r)),
+            114 => Self::MeterInfo_(super::iso20_types::MeterInfoType::random(r)),
+            115 => Self::MeterInfoRequested(r.chance()),
+            116 => Self::MeterSignature(r.bytes(0, 64)),
+            117 => Self::MeterStatus(r.int(-32768, 32767) as i16),
+            118 => Self::MeterTimestamp(r.int(0, 18446744073709551615) as u64),
+            119 => Self::MeteringConfirmationReq(MeteringConfirmationReqType::random(r)),
+            120 => Self::MeteringConfirmationRes(MeteringConfirmationResType::random(r)),
+            121 => Self::MgmtData(r.string(0, usize::MAX)),
+            122 => Self::MinimumCost(super::iso20_types::RationalNumberType::random(r)),
+            123 => Self::MinimumSOC(r.int(0, 100) as u8),
+            124 => Self::MinimumSOC_(r.int(0, 100) as u8),
+            125 => Self::Modulus(r.bytes(0, usize::MAX)),
+            126 => Self::NotificationMaxDelay(r.int(0, 65535) as u16),
+            127 => Self::NumberOfPriceLevels(r.int(0, 255) as u8),
+            128 => Self::OEMProvisioningCertificateChain(SignedCertificateChainType::random(r)),
+            129 => Self::Object(super::xmldsig::ObjectType::random(r)),
+            130 => Self::OccupancyCosts(super::iso20_types::DetailedCostType::random(r)),
+            131 => Self::OverstayCosts(super::iso20_types::DetailedCostType::random(r)),
+            132 => Self::OverstayFee(super::iso20_types::RationalNumberType::random(r)),
+            133 => Self::OverstayFeePeriod(r.int(0, 4294967295) as u32),
+            134 => Self::OverstayPowerThreshold(super::iso20_types::RationalNumberType::random(r)),
+            135 => Self::OverstayRule(OverstayRuleType::random(r)),
+            136 => Self::OverstayRuleDescription(r.string(0, 160)),
+            137 => Self::OverstayRules(OverstayRuleListType::random(r)),
+            138 => Self::OverstayTimeThreshold(r.int(0, 4294967295) as u32),
+            139 => Self::P(r.bytes(0, usize::MAX)),
+            140 => Self::PGPData(super::xmldsig::PGPDataType::random(r)),
+            141 => Self::PGPKeyID(r.bytes(0, usize::MAX)),
+            142 => Self::PGPKeyPacket(r.bytes(0, usize::MAX)),
+            143 => Self::Parameter(ParameterType::random(r)),
+            144 => Self::ParameterSet(ParameterSetType::random(r)),
+            145 => Self::ParameterSetID(r.int(0, 65535) as u16),
+            146 => Self::ParkingFee(super::iso20_types::RationalNumberType::random(r)),
+            147 => Self::ParkingFeePeriod(r.int(0, 4294967295) as u32),
+            148 => Self::ParkingMethod(ParkingMethodType::ALL[r.below(3) as usize]),
+            149 => Self::ParkingSpace(r.int(-32768, 32767) as i16),
+            150 => Self::PgenCounter(r.bytes(0, usize::MAX)),
+            151 => Self::PnC_AReqAuthorizationMode(PnC_AReqAuthorizationModeType::random(r)),
+            152 => Self::PnC_ASResAuthorizationMode(PnC_ASResAuthorizationModeType::random(r)),
+            153 => Self::Power(super::iso20_types::RationalNumberType::random(r)),
+            154 => Self::PowerDeliveryReq(PowerDeliveryReqType::random(r)),
+            155 => Self::PowerDeliveryRes(PowerDeliveryResType::random(r)),
+            156 => Self::PowerRangeStart(super::iso20_types::RationalNumberType::random(r)),
+            157 => Self::PowerSchedule(PowerScheduleType::random(r)),
+            158 => Self::PowerScheduleEntries(PowerScheduleEntryListType::random(r)),
+            159 => Self::PowerScheduleEntry(PowerScheduleEntryType::random(r)),
+            160 => Self::PowerTolerance(super::iso20_types::RationalNumberType::random(r)),
+            161 => Self::PowerToleranceAcceptance(
+                PowerToleranceAcceptanceType::ALL[r.below(2) as usize],
+            ),
+            162 => Self::Power_L2(super::iso20_types::RationalNumberType::random(r)),
+            163 => Self::Power_L3(super::iso20_types::RationalNumberType::random(r)),
+            164 => Self::PresentSOC(r.int(0, 100) as u8),
+            165 => Self::PriceAlgorithm(r.string(0, 255)),
+            166 => Self::PriceLevel(r.int(0, 255) as u8),
+            167 => Self::PriceLevelSchedule(PriceLevelScheduleType::random(r)),
+            168 => Self::PriceLevelScheduleEntries(PriceLevelScheduleEntryListType::random(r)),
+            169 => Self::PriceLevelScheduleEntry(PriceLevelScheduleEntryType::random(r)),
+            170 => Self::PriceRule(PriceRuleType::random(r)),
+            171 => Self::PriceRuleStack(PriceRuleStackType::random(r)),
+            172 => Self::PriceRuleStacks(PriceRuleStackListType::random(r)),
+            173 => Self::PriceScheduleDescription(r.string(0, 160)),
+            174 => Self::PriceScheduleID(r.int(1, 4294967295) as u32),
+            175 => Self::PrioritizedEMAIDs(EMAIDListType::random(r)),
+            176 => Self::ProviderID(r.string(0, 80)),
+            177 => Self::Q(r.bytes(0, usize::MAX)),
+            178 => Self::RSAKeyValue(super::xmldsig::RSAKeyValueType::random(r)),
+            179 => Self::Receipt(super::iso20_types::ReceiptType::random(r)),
+            180 => Self::Receipt_(super::iso20_types::ReceiptType::random(r)),
+            181 => Self::Reference(super::xmldsig::ReferenceType::random(r)),
+            182 => Self::RemainingContractCertificateChains(r.int(0, 255) as u8),
+            183 => Self::RemainingTimeToMaximumSOC(r.int(0, 4294967295) as u32),
+            184 => Self::RemainingTimeToMinimumSOC(r.int(0, 4294967295) as u32),
+            185 => Self::RemainingTimeToTargetSOC(r.int(0, 4294967295) as u32),
+            186 => Self::RenewableGenerationPercentage(r.int(0, 255) as u8),
+            187 => {
+                Self::ResponseCode(super::iso20_types::ResponseCodeType::ALL[r.below(40) as usize])
+            }
+            188 => Self::RetrievalMethod(super::xmldsig::RetrievalMethodType::random(r)),
+            189 => Self::RootCertificateID(super::xmldsig::X509IssuerSerialType::random(r)),
+            190 => Self::SECP521_EncryptedPrivateKey(r.bytes(94, 94)),
+            191 => Self::SPKIData(super::xmldsig::SPKIDataType::random(r)),
+            192 => Self::SPKISexp(r.bytes(0, usize::MAX)),
+            193 => Self::ScheduleExchangeReq(ScheduleExchangeReqType::random(r)),
+            194 => Self::ScheduleExchangeRes(ScheduleExchangeResType::random(r)),
+            195 => Self::ScheduleTuple(ScheduleTupleType::random(r)),
+            196 => Self::ScheduleTupleID(r.int(1, 4294967295) as u32),
+            197 => Self::Scheduled_EVPPTControlMode(Scheduled_EVPPTControlModeType::random(r)),
+            198 => Self::Scheduled_SEReqControlMode(Scheduled_SEReqControlModeType::random(r)),
+            199 => Self::Scheduled_SEResControlMode(Scheduled_SEResControlModeType::random(r)),
+            200 => Self::Scheduled_SMDTControlMode(Scheduled_SMDTControlModeType::random(r)),
+            201 => Self::Seed(r.bytes(0, usize::MAX)),
+            202 => Self::SelectedAuthorizationService(AuthorizationType::ALL[r.below(2) as usize]),
+            203 => Self::SelectedEnergyTransferService(SelectedServiceType::random(r)),
+            204 => Self::SelectedScheduleTupleID(r.int(1, 4294967295) as u32),
+            205 => Self::SelectedService(SelectedServiceType::random(r)),
+            206 => Self::SelectedVASList(SelectedServiceListType::random(r)),
+            207 => Self::Service(ServiceType::random(r)),
+            208 => Self::ServiceDetailReq(ServiceDetailReqType::random(r)),
+            209 => Self::ServiceDetailRes(ServiceDetailResType::random(r)),
+            210 => Self::ServiceDiscoveryReq(ServiceDiscoveryReqType::random(r)),
+            211 => Self::ServiceDiscoveryRes(ServiceDiscoveryResType::random(r)),
+            212 => Self::ServiceFee(super::iso20_types::RationalNumberType::random(r)),
+            213 => Self::ServiceID(r.int(0, 65535) as u16),
+            214 => Self::ServiceName(r.string(0, 80)),
+            215 => Self::ServiceParameterList(ServiceParameterListType::random(r)),
+            216 => Self::ServiceRenegotiationSupported(r.chance()),
+            217 => Self::ServiceSelectionReq(ServiceSelectionReqType::random(r)),
+            218 => Self::ServiceSelectionRes(ServiceSelectionResType::random(r)),
+            219 => Self::SessionID(r.bytes(8, 8)),
+            220 => Self::SessionID_(r.bytes(8, 8)),
+            221 => Self::SessionSetupReq(SessionSetupReqType::random(r)),
+            222 => Self::SessionSetupRes(SessionSetupResType::random(r)),
+            223 => Self::SessionStopReq(SessionStopReqType::random(r)),
+            224 => Self::SessionStopRes(SessionStopResType::random(r)),
+            225 => Self::Signature(super::xmldsig::SignatureType::random(r)),
+            226 => Self::SignatureMethod(super::xmldsig::SignatureMethodType::random(r)),
+            227 => Self::SignatureValue(super::xmldsig::SignatureValueType::random(r)),
+            228 => Self::SignedInfo(super::xmldsig::SignedInfoType::random(r)),
+            229 => Self::SignedInstallationData(SignedInstallationDataType::random(r)),
+            230 => Self::SignedMeteringData(SignedMeteringDataType::random(r)),
+            231 => Self::StartTime(r.int(0, 4294967295) as u32),
+            232 => Self::SubCertificates(SubCertificatesType::random(r)),
+            233 => Self::SupportedProviders(SupportedProvidersListType::random(r)),
+            234 => Self::SupportedServiceIDs(ServiceIDListType::random(r)),
+            235 => Self::TPM_EncryptedPrivateKey(r.bytes(206, 206)),
+            236 => Self::TargetDistance(r.int(-32768, 32767) as i16),
+            237 => Self::TargetOffsetX(r.int(0, 65535) as u16),
+            238 => Self::TargetOffsetY(r.int(0, 65535) as u16),
+            239 => Self::TargetSOC(r.int(0, 100) as u8),
+            240 => Self::TargetSOC_(r.int(0, 100) as u8),
+            241 => Self::TaxCosts(super::iso20_types::DetailedTaxType::random(r)),
+            242 => Self::TaxIncludedInPrice(r.chance()),
+            243 => Self::TaxRate(super::iso20_types::RationalNumberType::random(r)),
+            244 => Self::TaxRule(TaxRuleType::random(r)),
+            245 => Self::TaxRuleID(r.int(1, 4294967295) as u32),
+            246 => Self::TaxRuleID_(r.int(1, 4294967295) as u32),
+            247 => Self::TaxRuleName(r.string(0, 80)),
+            248 => Self::TaxRules(TaxRuleListType::random(r)),
+            249 => Self::TimeAnchor(r.int(0, 18446744073709551615) as u64),
+            250 => Self::TimeAnchor_(r.int(0, 18446744073709551615) as u64),
+            251 => Self::TimeStamp(r.int(0, 18446744073709551615) as u64),
+            252 => Self::Transform(super::xmldsig::TransformType::random(r)),
+            253 => Self::Transforms(super::xmldsig::TransformsType::random(r)),
+            254 => Self::VASList(ServiceListType::random(r)),
+            255 => Self::Value(r.int(-32768, 32767) as i16),
+            256 => Self::VehicleCheckInReq(VehicleCheckInReqType::random(r)),
+            257 => Self::VehicleCheckInRes(VehicleCheckInResType::random(r)),
+            258 => Self::VehicleCheckOutReq(VehicleCheckOutReqType::random(r)),
+            259 => Self::VehicleCheckOutRes(VehicleCheckOutResType::random(r)),
+            260 => Self::VehicleFrame(r.int(-32768, 32767) as i16),
+            261 => Self::VehicleTravel(r.int(-32768, 32767) as i16),
+            262 => Self::X448_EncryptedPrivateKey(r.bytes(84, 84)),
+            263 => Self::X509CRL(r.bytes(0, usize::MAX)),
+            264 => Self::X509Certificate(r.bytes(0, usize::MAX)),
+            265 => Self::X509Data(super::xmldsig::X509DataType::random(r)),
+            266 => Self::X509IssuerName(r.string(0, usize::MAX)),
+            267 => Self::X509IssuerSerial(super::xmldsig::X509IssuerSerialType::random(r)),
+            268 => Self::X509SKI(r.bytes(0, usize::MAX)),
+            269 => Self::X509SerialNumber(r.big_int()),
+            270 => Self::X509SubjectName(r.string(0, usize::MAX)),
+            271 => Self::XPath(r.string(0, usize::MAX)),
+            272 => Self::Y(r.bytes(0, usize::MAX)),
+            273 => Self::BoolValue(r.chance()),
+            274 => Self::ByteValue(r.int(-128, 127) as i8),
+            275 => Self::FiniteString(r.string(0, 80)),
+            276 => Self::IntValue(r.int(-2147483648, 2147483647) as i32),
+            277 => Self::RationalNumber(super::iso20_types::RationalNumberType::random(r)),
+            _ => Self::ShortValue(r.int(-32768, 32767) as i16),
+        }
+    }
+
     /// Decodes a whole fragment stream (header `0x80` included).
     pub fn decode(bytes: &[u8]) -> Result<Self, Error> {
         let mut dec = Decoder::new(bytes);

@@ -77,6 +77,31 @@ pub struct BPT_DC_CPDReqEnergyTransferModeType {
     pub ev_minimum_discharge_current: super::iso20_types::RationalNumberType,
 }
 
+#[cfg(any(test, feature = "random"))]
+impl BPT_DC_CPDReqEnergyTransferModeType {
+    /// A random valid value (property tests and fuzzing).
+    pub fn random(r: &mut crate::random::Rng) -> Self {
+        let _ = &r;
+        Self {
+            ev_maximum_charge_power: super::iso20_types::RationalNumberType::random(r),
+            ev_minimum_charge_power: super::iso20_types::RationalNumberType::random(r),
+            ev_maximum_charge_current: super::iso20_types::RationalNumberType::random(r),
+            ev_minimum_charge_current: super::iso20_types::RationalNumberType::random(r),
+            ev_maximum_voltage: super::iso20_types::RationalNumberType::random(r),
+            ev_minimum_voltage: super::iso20_types::RationalNumberType::random(r),
+            target_soc: if r.chance() {
+                Some(r.int(0, 100) as u8)
+            } else {
+                None
+            },
+            ev_maximum_discharge_power: super::iso20_types::RationalNumberType::random(r),
+            ev_minimum_discharge_power: super::iso20_types::RationalNumberType::random(r),
+            ev_maximum_discharge_current: super::iso20_types::RationalNumberType::random(r),
+            ev_minimum_discharge_current: super::iso20_types::RationalNumberType::random(r),
+        }
+    }
+}
+
 impl ExiContent for BPT_DC_CPDReqEnergyTransferModeType {
     fn decode_content(d: &mut Decoder<'_>) -> Result<Self, Error> {
         use grammar_bpt_dc_cpd_req_energy_transfer_mode_type::{self as g, P};
@@ -391,6 +416,31 @@ pub struct BPT_DC_CPDResEnergyTransferModeType {
     /// `EVSEMinimumDischargeCurrent` (required).
     #[cfg_attr(feature = "serde", serde(rename = "EVSEMinimumDischargeCurrent"))]
     pub evse_minimum_discharge_current: super::iso20_types::RationalNumberType,
+}
+
+#[cfg(any(test, feature = "random"))]
+impl BPT_DC_CPDResEnergyTransferModeType {
+    /// A random valid value (property tests and fuzzing).
+    pub fn random(r: &mut crate::random::Rng) -> Self {
+        let _ = &r;
+        Self {
+            evse_maximum_charge_power: super::iso20_types::RationalNumberType::random(r),
+            evse_minimum_charge_power: super::iso20_types::RationalNumberType::random(r),
+            evse_maximum_charge_current: super::iso20_types::RationalNumberType::random(r),
+            evse_minimum_charge_current: super::iso20_types::RationalNumberType::random(r),
+            evse_maximum_voltage: super::iso20_types::RationalNumberType::random(r),
+            evse_minimum_voltage: super::iso20_types::RationalNumberType::random(r),
+            evse_power_ramp_limitation: if r.chance() {
+                Some(super::iso20_types::RationalNumberType::random(r))
+            } else {
+                None
+            },
+            evse_maximum_discharge_power: super::iso20_types::RationalNumberType::random(r),
+            evse_minimum_discharge_power: super::iso20_types::RationalNumberType::random(r),
+            evse_maximum_discharge_current: super::iso20_types::RationalNumberType::random(r),
+            evse_minimum_discharge_current: super::iso20_types::RationalNumberType::random(r),
+        }
+    }
 }
 
 impl ExiContent for BPT_DC_CPDResEnergyTransferModeType {
@@ -720,6 +770,42 @@ pub struct BPT_Dynamic_DC_CLReqControlModeType {
         )
     )]
     pub ev_minimum_v2_x_energy_request: Option<super::iso20_types::RationalNumberType>,
+}
+
+#[cfg(any(test, feature = "random"))]
+impl BPT_Dynamic_DC_CLReqControlModeType {
+    /// A random valid value (property tests and fuzzing).
+    pub fn random(r: &mut crate::random::Rng) -> Self {
+        let _ = &r;
+        Self {
+            departure_time: if r.chance() {
+                Some(r.int(0, 4294967295) as u32)
+            } else {
+                None
+            },
+            ev_target_energy_request: super::iso20_types::RationalNumberType::random(r),
+            ev_maximum_energy_request: super::iso20_types::RationalNumberType::random(r),
+            ev_minimum_energy_request: super::iso20_types::RationalNumberType::random(r),
+            ev_maximum_charge_power: super::iso20_types::RationalNumberType::random(r),
+            ev_minimum_charge_power: super::iso20_types::RationalNumberType::random(r),
+            ev_maximum_charge_current: super::iso20_types::RationalNumberType::random(r),
+            ev_maximum_voltage: super::iso20_types::RationalNumberType::random(r),
+            ev_minimum_voltage: super::iso20_types::RationalNumberType::random(r),
+            ev_maximum_discharge_power: super::iso20_types::RationalNumberType::random(r),
+            ev_minimum_discharge_power: super::iso20_types::RationalNumberType::random(r),
+            ev_maximum_discharge_current: super::iso20_types::RationalNumberType::random(r),
+            ev_maximum_v2_x_energy_request: if r.chance() {
+                Some(super::iso20_types::RationalNumberType::random(r))
+            } else {
+                None
+            },
+            ev_minimum_v2_x_energy_request: if r.chance() {
+                Some(super::iso20_types::RationalNumberType::random(r))
+            } else {
+                None
+            },
+        }
+    }
 }
 
 impl ExiContent for BPT_Dynamic_DC_CLReqControlModeType {
@@ -1119,6 +1205,44 @@ pub struct BPT_Dynamic_DC_CLResControlModeType {
     /// `EVSEMinimumVoltage` (required).
     #[cfg_attr(feature = "serde", serde(rename = "EVSEMinimumVoltage"))]
     pub evse_minimum_voltage: super::iso20_types::RationalNumberType,
+}
+
+#[cfg(any(test, feature = "random"))]
+impl BPT_Dynamic_DC_CLResControlModeType {
+    /// A random valid value (property tests and fuzzing).
+    pub fn random(r: &mut crate::random::Rng) -> Self {
+        let _ = &r;
+        Self {
+            departure_time: if r.chance() {
+                Some(r.int(0, 4294967295) as u32)
+            } else {
+                None
+            },
+            minimum_soc: if r.chance() {
+                Some(r.int(0, 100) as u8)
+            } else {
+                None
+            },
+            target_soc: if r.chance() {
+                Some(r.int(0, 100) as u8)
+            } else {
+                None
+            },
+            ack_max_delay: if r.chance() {
+                Some(r.int(0, 65535) as u16)
+            } else {
+                None
+            },
+            evse_maximum_charge_power: super::iso20_types::RationalNumberType::random(r),
+            evse_minimum_charge_power: super::iso20_types::RationalNumberType::random(r),
+            evse_maximum_charge_current: super::iso20_types::RationalNumberType::random(r),
+            evse_maximum_voltage: super::iso20_types::RationalNumberType::random(r),
+            evse_maximum_discharge_power: super::iso20_types::RationalNumberType::random(r),
+            evse_minimum_discharge_power: super::iso20_types::RationalNumberType::random(r),
+            evse_maximum_discharge_current: super::iso20_types::RationalNumberType::random(r),
+            evse_minimum_voltage: super::iso20_types::RationalNumberType::random(r),
+        }
+    }
 }
 
 impl ExiContent for BPT_Dynamic_DC_CLResControlModeType {
@@ -1576,6 +1700,73 @@ pub struct BPT_Scheduled_DC_CLReqControlModeType {
     pub ev_maximum_discharge_current: Option<super::iso20_types::RationalNumberType>,
 }
 
+#[cfg(any(test, feature = "random"))]
+impl BPT_Scheduled_DC_CLReqControlModeType {
+    /// A random valid value (property tests and fuzzing).
+    pub fn random(r: &mut crate::random::Rng) -> Self {
+        let _ = &r;
+        Self {
+            ev_target_energy_request: if r.chance() {
+                Some(super::iso20_types::RationalNumberType::random(r))
+            } else {
+                None
+            },
+            ev_maximum_energy_request: if r.chance() {
+                Some(super::iso20_types::RationalNumberType::random(r))
+            } else {
+                None
+            },
+            ev_minimum_energy_request: if r.chance() {
+                Some(super::iso20_types::RationalNumberType::random(r))
+            } else {
+                None
+            },
+            ev_target_current: super::iso20_types::RationalNumberType::random(r),
+            ev_target_voltage: super::iso20_types::RationalNumberType::random(r),
+            ev_maximum_charge_power: if r.chance() {
+                Some(super::iso20_types::RationalNumberType::random(r))
+            } else {
+                None
+            },
+            ev_minimum_charge_power: if r.chance() {
+                Some(super::iso20_types::RationalNumberType::random(r))
+            } else {
+                None
+            },
+            ev_maximum_charge_current: if r.chance() {
+                Some(super::iso20_types::RationalNumberType::random(r))
+            } else {
+                None
+            },
+            ev_maximum_voltage: if r.chance() {
+                Some(super::iso20_types::RationalNumberType::random(r))
+            } else {
+                None
+            },
+            ev_minimum_voltage: if r.chance() {
+                Some(super::iso20_types::RationalNumberType::random(r))
+            } else {
+                None
+            },
+            ev_maximum_discharge_power: if r.chance() {
+                Some(super::iso20_types::RationalNumberType::random(r))
+            } else {
+                None
+            },
+            ev_minimum_discharge_power: if r.chance() {
+                Some(super::iso20_types::RationalNumberType::random(r))
+            } else {
+                None
+            },
+            ev_maximum_discharge_current: if r.chance() {
+                Some(super::iso20_types::RationalNumberType::random(r))
+            } else {
+                None
+            },
+        }
+    }
+}
+
 impl ExiContent for BPT_Scheduled_DC_CLReqControlModeType {
     fn decode_content(d: &mut Decoder<'_>) -> Result<Self, Error> {
         use grammar_bpt_scheduled_dc_cl_req_control_mode_type::{self as g, P};
@@ -2028,6 +2219,56 @@ pub struct BPT_Scheduled_DC_CLResControlModeType {
     pub evse_minimum_voltage: Option<super::iso20_types::RationalNumberType>,
 }
 
+#[cfg(any(test, feature = "random"))]
+impl BPT_Scheduled_DC_CLResControlModeType {
+    /// A random valid value (property tests and fuzzing).
+    pub fn random(r: &mut crate::random::Rng) -> Self {
+        let _ = &r;
+        Self {
+            evse_maximum_charge_power: if r.chance() {
+                Some(super::iso20_types::RationalNumberType::random(r))
+            } else {
+                None
+            },
+            evse_minimum_charge_power: if r.chance() {
+                Some(super::iso20_types::RationalNumberType::random(r))
+            } else {
+                None
+            },
+            evse_maximum_charge_current: if r.chance() {
+                Some(super::iso20_types::RationalNumberType::random(r))
+            } else {
+                None
+            },
+            evse_maximum_voltage: if r.chance() {
+                Some(super::iso20_types::RationalNumberType::random(r))
+            } else {
+                None
+            },
+            evse_maximum_discharge_power: if r.chance() {
+                Some(super::iso20_types::RationalNumberType::random(r))
+            } else {
+                None
+            },
+            evse_minimum_discharge_power: if r.chance() {
+                Some(super::iso20_types::RationalNumberType::random(r))
+            } else {
+                None
+            },
+            evse_maximum_discharge_current: if r.chance() {
+                Some(super::iso20_types::RationalNumberType::random(r))
+            } else {
+                None
+            },
+            evse_minimum_voltage: if r.chance() {
+                Some(super::iso20_types::RationalNumberType::random(r))
+            } else {
+                None
+            },
+        }
+    }
+}
+
 impl ExiContent for BPT_Scheduled_DC_CLResControlModeType {
     fn decode_content(d: &mut Decoder<'_>) -> Result<Self, Error> {
         use grammar_bpt_scheduled_dc_cl_res_control_mode_type::{self as g, P};
@@ -2313,6 +2554,27 @@ pub struct DC_CPDReqEnergyTransferModeType {
     pub target_soc: Option<u8>,
 }
 
+#[cfg(any(test, feature = "random"))]
+impl DC_CPDReqEnergyTransferModeType {
+    /// A random valid value (property tests and fuzzing).
+    pub fn random(r: &mut crate::random::Rng) -> Self {
+        let _ = &r;
+        Self {
+            ev_maximum_charge_power: super::iso20_types::RationalNumberType::random(r),
+            ev_minimum_charge_power: super::iso20_types::RationalNumberType::random(r),
+            ev_maximum_charge_current: super::iso20_types::RationalNumberType::random(r),
+            ev_minimum_charge_current: super::iso20_types::RationalNumberType::random(r),
+            ev_maximum_voltage: super::iso20_types::RationalNumberType::random(r),
+            ev_minimum_voltage: super::iso20_types::RationalNumberType::random(r),
+            target_soc: if r.chance() {
+                Some(r.int(0, 100) as u8)
+            } else {
+                None
+            },
+        }
+    }
+}
+
 impl ExiContent for DC_CPDReqEnergyTransferModeType {
     fn decode_content(d: &mut Decoder<'_>) -> Result<Self, Error> {
         use grammar_dc_cpd_req_energy_transfer_mode_type::{self as g, P};
@@ -2541,6 +2803,27 @@ pub struct DC_CPDResEnergyTransferModeType {
     pub evse_power_ramp_limitation: Option<super::iso20_types::RationalNumberType>,
 }
 
+#[cfg(any(test, feature = "random"))]
+impl DC_CPDResEnergyTransferModeType {
+    /// A random valid value (property tests and fuzzing).
+    pub fn random(r: &mut crate::random::Rng) -> Self {
+        let _ = &r;
+        Self {
+            evse_maximum_charge_power: super::iso20_types::RationalNumberType::random(r),
+            evse_minimum_charge_power: super::iso20_types::RationalNumberType::random(r),
+            evse_maximum_charge_current: super::iso20_types::RationalNumberType::random(r),
+            evse_minimum_charge_current: super::iso20_types::RationalNumberType::random(r),
+            evse_maximum_voltage: super::iso20_types::RationalNumberType::random(r),
+            evse_minimum_voltage: super::iso20_types::RationalNumberType::random(r),
+            evse_power_ramp_limitation: if r.chance() {
+                Some(super::iso20_types::RationalNumberType::random(r))
+            } else {
+                None
+            },
+        }
+    }
+}
+
 impl ExiContent for DC_CPDResEnergyTransferModeType {
     fn decode_content(d: &mut Decoder<'_>) -> Result<Self, Error> {
         use grammar_dc_cpd_res_energy_transfer_mode_type::{self as g, P};
@@ -2734,6 +3017,17 @@ pub struct DC_CableCheckReqType {
     pub header: super::iso20_types::MessageHeaderType,
 }
 
+#[cfg(any(test, feature = "random"))]
+impl DC_CableCheckReqType {
+    /// A random valid value (property tests and fuzzing).
+    pub fn random(r: &mut crate::random::Rng) -> Self {
+        let _ = &r;
+        Self {
+            header: super::iso20_types::MessageHeaderType::random(r),
+        }
+    }
+}
+
 impl ExiContent for DC_CableCheckReqType {
     fn decode_content(d: &mut Decoder<'_>) -> Result<Self, Error> {
         use grammar_dc_cable_check_req_type::{self as g, P};
@@ -2814,6 +3108,19 @@ pub struct DC_CableCheckResType {
     /// `EVSEProcessing` (required).
     #[cfg_attr(feature = "serde", serde(rename = "EVSEProcessing"))]
     pub evse_processing: super::iso20_types::ProcessingType,
+}
+
+#[cfg(any(test, feature = "random"))]
+impl DC_CableCheckResType {
+    /// A random valid value (property tests and fuzzing).
+    pub fn random(r: &mut crate::random::Rng) -> Self {
+        let _ = &r;
+        Self {
+            header: super::iso20_types::MessageHeaderType::random(r),
+            response_code: super::iso20_types::ResponseCodeType::ALL[r.below(40) as usize],
+            evse_processing: super::iso20_types::ProcessingType::ALL[r.below(3) as usize],
+        }
+    }
 }
 
 impl ExiContent for DC_CableCheckResType {
@@ -2982,6 +3289,29 @@ pub struct Dynamic_DC_CLReqControlModeType {
     /// `EVMinimumVoltage` (required).
     #[cfg_attr(feature = "serde", serde(rename = "EVMinimumVoltage"))]
     pub ev_minimum_voltage: super::iso20_types::RationalNumberType,
+}
+
+#[cfg(any(test, feature = "random"))]
+impl Dynamic_DC_CLReqControlModeType {
+    /// A random valid value (property tests and fuzzing).
+    pub fn random(r: &mut crate::random::Rng) -> Self {
+        let _ = &r;
+        Self {
+            departure_time: if r.chance() {
+                Some(r.int(0, 4294967295) as u32)
+            } else {
+                None
+            },
+            ev_target_energy_request: super::iso20_types::RationalNumberType::random(r),
+            ev_maximum_energy_request: super::iso20_types::RationalNumberType::random(r),
+            ev_minimum_energy_request: super::iso20_types::RationalNumberType::random(r),
+            ev_maximum_charge_power: super::iso20_types::RationalNumberType::random(r),
+            ev_minimum_charge_power: super::iso20_types::RationalNumberType::random(r),
+            ev_maximum_charge_current: super::iso20_types::RationalNumberType::random(r),
+            ev_maximum_voltage: super::iso20_types::RationalNumberType::random(r),
+            ev_minimum_voltage: super::iso20_types::RationalNumberType::random(r),
+        }
+    }
 }
 
 impl ExiContent for Dynamic_DC_CLReqControlModeType {
@@ -3308,6 +3638,58 @@ pub struct Scheduled_DC_CLReqControlModeType {
     pub ev_minimum_voltage: Option<super::iso20_types::RationalNumberType>,
 }
 
+#[cfg(any(test, feature = "random"))]
+impl Scheduled_DC_CLReqControlModeType {
+    /// A random valid value (property tests and fuzzing).
+    pub fn random(r: &mut crate::random::Rng) -> Self {
+        let _ = &r;
+        Self {
+            ev_target_energy_request: if r.chance() {
+                Some(super::iso20_types::RationalNumberType::random(r))
+            } else {
+                None
+            },
+            ev_maximum_energy_request: if r.chance() {
+                Some(super::iso20_types::RationalNumberType::random(r))
+            } else {
+                None
+            },
+            ev_minimum_energy_request: if r.chance() {
+                Some(super::iso20_types::RationalNumberType::random(r))
+            } else {
+                None
+            },
+            ev_target_current: super::iso20_types::RationalNumberType::random(r),
+            ev_target_voltage: super::iso20_types::RationalNumberType::random(r),
+            ev_maximum_charge_power: if r.chance() {
+                Some(super::iso20_types::RationalNumberType::random(r))
+            } else {
+                None
+            },
+            ev_minimum_charge_power: if r.chance() {
+                Some(super::iso20_types::RationalNumberType::random(r))
+            } else {
+                None
+            },
+            ev_maximum_charge_current: if r.chance() {
+                Some(super::iso20_types::RationalNumberType::random(r))
+            } else {
+                None
+            },
+            ev_maximum_voltage: if r.chance() {
+                Some(super::iso20_types::RationalNumberType::random(r))
+            } else {
+                None
+            },
+            ev_minimum_voltage: if r.chance() {
+                Some(super::iso20_types::RationalNumberType::random(r))
+            } else {
+                None
+            },
+        }
+    }
+}
+
 impl ExiContent for Scheduled_DC_CLReqControlModeType {
     fn decode_content(d: &mut Decoder<'_>) -> Result<Self, Error> {
         use grammar_scheduled_dc_cl_req_control_mode_type::{self as g, P};
@@ -3632,6 +4014,41 @@ pub struct DC_ChargeLoopReqType {
     pub cl_req_control_mode: CLReqControlMode,
 }
 
+#[cfg(any(test, feature = "random"))]
+impl DC_ChargeLoopReqType {
+    /// A random valid value (property tests and fuzzing).
+    pub fn random(r: &mut crate::random::Rng) -> Self {
+        let _ = &r;
+        Self {
+            header: super::iso20_types::MessageHeaderType::random(r),
+            display_parameters: if r.chance() {
+                Some(super::iso20_types::DisplayParametersType::random(r))
+            } else {
+                None
+            },
+            meter_info_requested: r.chance(),
+            ev_present_voltage: super::iso20_types::RationalNumberType::random(r),
+            cl_req_control_mode: match r.below(5) {
+                0 => CLReqControlMode::BPT_Dynamic_DC_CLReqControlMode(
+                    BPT_Dynamic_DC_CLReqControlModeType::random(r),
+                ),
+                1 => CLReqControlMode::BPT_Scheduled_DC_CLReqControlMode(
+                    BPT_Scheduled_DC_CLReqControlModeType::random(r),
+                ),
+                2 => CLReqControlMode::CLReqControlMode(
+                    super::iso20_types::CLReqControlModeType::random(r),
+                ),
+                3 => CLReqControlMode::Dynamic_DC_CLReqControlMode(
+                    Dynamic_DC_CLReqControlModeType::random(r),
+                ),
+                _ => CLReqControlMode::Scheduled_DC_CLReqControlMode(
+                    Scheduled_DC_CLReqControlModeType::random(r),
+                ),
+            },
+        }
+    }
+}
+
 impl ExiContent for DC_ChargeLoopReqType {
     fn decode_content(d: &mut Decoder<'_>) -> Result<Self, Error> {
         use grammar_dc_charge_loop_req_type::{self as g, P};
@@ -3915,6 +4332,40 @@ pub struct Dynamic_DC_CLResControlModeType {
     /// `EVSEMaximumVoltage` (required).
     #[cfg_attr(feature = "serde", serde(rename = "EVSEMaximumVoltage"))]
     pub evse_maximum_voltage: super::iso20_types::RationalNumberType,
+}
+
+#[cfg(any(test, feature = "random"))]
+impl Dynamic_DC_CLResControlModeType {
+    /// A random valid value (property tests and fuzzing).
+    pub fn random(r: &mut crate::random::Rng) -> Self {
+        let _ = &r;
+        Self {
+            departure_time: if r.chance() {
+                Some(r.int(0, 4294967295) as u32)
+            } else {
+                None
+            },
+            minimum_soc: if r.chance() {
+                Some(r.int(0, 100) as u8)
+            } else {
+                None
+            },
+            target_soc: if r.chance() {
+                Some(r.int(0, 100) as u8)
+            } else {
+                None
+            },
+            ack_max_delay: if r.chance() {
+                Some(r.int(0, 65535) as u16)
+            } else {
+                None
+            },
+            evse_maximum_charge_power: super::iso20_types::RationalNumberType::random(r),
+            evse_minimum_charge_power: super::iso20_types::RationalNumberType::random(r),
+            evse_maximum_charge_current: super::iso20_types::RationalNumberType::random(r),
+            evse_maximum_voltage: super::iso20_types::RationalNumberType::random(r),
+        }
+    }
 }
 
 impl ExiContent for Dynamic_DC_CLResControlModeType {
@@ -4220,6 +4671,36 @@ pub struct Scheduled_DC_CLResControlModeType {
     pub evse_maximum_voltage: Option<super::iso20_types::RationalNumberType>,
 }
 
+#[cfg(any(test, feature = "random"))]
+impl Scheduled_DC_CLResControlModeType {
+    /// A random valid value (property tests and fuzzing).
+    pub fn random(r: &mut crate::random::Rng) -> Self {
+        let _ = &r;
+        Self {
+            evse_maximum_charge_power: if r.chance() {
+                Some(super::iso20_types::RationalNumberType::random(r))
+            } else {
+                None
+            },
+            evse_minimum_charge_power: if r.chance() {
+                Some(super::iso20_types::RationalNumberType::random(r))
+            } else {
+                None
+            },
+            evse_maximum_charge_current: if r.chance() {
+                Some(super::iso20_types::RationalNumberType::random(r))
+            } else {
+                None
+            },
+            evse_maximum_voltage: if r.chance() {
+                Some(super::iso20_types::RationalNumberType::random(r))
+            } else {
+                None
+            },
+        }
+    }
+}
+
 impl ExiContent for Scheduled_DC_CLResControlModeType {
     fn decode_content(d: &mut Decoder<'_>) -> Result<Self, Error> {
         use grammar_scheduled_dc_cl_res_control_mode_type::{self as g, P};
@@ -4432,6 +4913,55 @@ pub struct DC_ChargeLoopResType {
     /// `CLResControlMode` (required).
     #[cfg_attr(feature = "serde", serde(flatten))]
     pub cl_res_control_mode: CLResControlMode,
+}
+
+#[cfg(any(test, feature = "random"))]
+impl DC_ChargeLoopResType {
+    /// A random valid value (property tests and fuzzing).
+    pub fn random(r: &mut crate::random::Rng) -> Self {
+        let _ = &r;
+        Self {
+            header: super::iso20_types::MessageHeaderType::random(r),
+            response_code: super::iso20_types::ResponseCodeType::ALL[r.below(40) as usize],
+            evse_status: if r.chance() {
+                Some(super::iso20_types::EVSEStatusType::random(r))
+            } else {
+                None
+            },
+            meter_info: if r.chance() {
+                Some(super::iso20_types::MeterInfoType::random(r))
+            } else {
+                None
+            },
+            receipt: if r.chance() {
+                Some(super::iso20_types::ReceiptType::random(r))
+            } else {
+                None
+            },
+            evse_present_current: super::iso20_types::RationalNumberType::random(r),
+            evse_present_voltage: super::iso20_types::RationalNumberType::random(r),
+            evse_power_limit_achieved: r.chance(),
+            evse_current_limit_achieved: r.chance(),
+            evse_voltage_limit_achieved: r.chance(),
+            cl_res_control_mode: match r.below(5) {
+                0 => CLResControlMode::BPT_Dynamic_DC_CLResControlMode(
+                    BPT_Dynamic_DC_CLResControlModeType::random(r),
+                ),
+                1 => CLResControlMode::BPT_Scheduled_DC_CLResControlMode(
+                    BPT_Scheduled_DC_CLResControlModeType::random(r),
+                ),
+                2 => CLResControlMode::CLResControlMode(
+                    super::iso20_types::CLResControlModeType::random(r),
+                ),
+                3 => CLResControlMode::Dynamic_DC_CLResControlMode(
+                    Dynamic_DC_CLResControlModeType::random(r),
+                ),
+                _ => CLResControlMode::Scheduled_DC_CLResControlMode(
+                    Scheduled_DC_CLResControlModeType::random(r),
+                ),
+            },
+        }
+    }
 }
 
 impl ExiContent for DC_ChargeLoopResType {
@@ -4840,6 +5370,25 @@ pub struct DC_ChargeParameterDiscoveryReqType {
     pub dc_cpd_req_energy_transfer_mode: DC_CPDReqEnergyTransferMode,
 }
 
+#[cfg(any(test, feature = "random"))]
+impl DC_ChargeParameterDiscoveryReqType {
+    /// A random valid value (property tests and fuzzing).
+    pub fn random(r: &mut crate::random::Rng) -> Self {
+        let _ = &r;
+        Self {
+            header: super::iso20_types::MessageHeaderType::random(r),
+            dc_cpd_req_energy_transfer_mode: match r.below(2) {
+                0 => DC_CPDReqEnergyTransferMode::BPT_DC_CPDReqEnergyTransferMode(
+                    BPT_DC_CPDReqEnergyTransferModeType::random(r),
+                ),
+                _ => DC_CPDReqEnergyTransferMode::DC_CPDReqEnergyTransferMode(
+                    DC_CPDReqEnergyTransferModeType::random(r),
+                ),
+            },
+        }
+    }
+}
+
 impl ExiContent for DC_ChargeParameterDiscoveryReqType {
     fn decode_content(d: &mut Decoder<'_>) -> Result<Self, Error> {
         use grammar_dc_charge_parameter_discovery_req_type::{self as g, P};
@@ -4982,6 +5531,26 @@ pub struct DC_ChargeParameterDiscoveryResType {
     /// `DC_CPDResEnergyTransferMode` (required).
     #[cfg_attr(feature = "serde", serde(flatten))]
     pub dc_cpd_res_energy_transfer_mode: DC_CPDResEnergyTransferMode,
+}
+
+#[cfg(any(test, feature = "random"))]
+impl DC_ChargeParameterDiscoveryResType {
+    /// A random valid value (property tests and fuzzing).
+    pub fn random(r: &mut crate::random::Rng) -> Self {
+        let _ = &r;
+        Self {
+            header: super::iso20_types::MessageHeaderType::random(r),
+            response_code: super::iso20_types::ResponseCodeType::ALL[r.below(40) as usize],
+            dc_cpd_res_energy_transfer_mode: match r.below(2) {
+                0 => DC_CPDResEnergyTransferMode::BPT_DC_CPDResEnergyTransferMode(
+                    BPT_DC_CPDResEnergyTransferModeType::random(r),
+                ),
+                _ => DC_CPDResEnergyTransferMode::DC_CPDResEnergyTransferMode(
+                    DC_CPDResEnergyTransferModeType::random(r),
+                ),
+            },
+        }
+    }
 }
 
 impl ExiContent for DC_ChargeParameterDiscoveryResType {
@@ -5149,6 +5718,20 @@ pub struct DC_PreChargeReqType {
     pub ev_target_voltage: super::iso20_types::RationalNumberType,
 }
 
+#[cfg(any(test, feature = "random"))]
+impl DC_PreChargeReqType {
+    /// A random valid value (property tests and fuzzing).
+    pub fn random(r: &mut crate::random::Rng) -> Self {
+        let _ = &r;
+        Self {
+            header: super::iso20_types::MessageHeaderType::random(r),
+            ev_processing: super::iso20_types::ProcessingType::ALL[r.below(3) as usize],
+            ev_present_voltage: super::iso20_types::RationalNumberType::random(r),
+            ev_target_voltage: super::iso20_types::RationalNumberType::random(r),
+        }
+    }
+}
+
 impl ExiContent for DC_PreChargeReqType {
     fn decode_content(d: &mut Decoder<'_>) -> Result<Self, Error> {
         use grammar_dc_pre_charge_req_type::{self as g, P};
@@ -5300,6 +5883,19 @@ pub struct DC_PreChargeResType {
     pub evse_present_voltage: super::iso20_types::RationalNumberType,
 }
 
+#[cfg(any(test, feature = "random"))]
+impl DC_PreChargeResType {
+    /// A random valid value (property tests and fuzzing).
+    pub fn random(r: &mut crate::random::Rng) -> Self {
+        let _ = &r;
+        Self {
+            header: super::iso20_types::MessageHeaderType::random(r),
+            response_code: super::iso20_types::ResponseCodeType::ALL[r.below(40) as usize],
+            evse_present_voltage: super::iso20_types::RationalNumberType::random(r),
+        }
+    }
+}
+
 impl ExiContent for DC_PreChargeResType {
     fn decode_content(d: &mut Decoder<'_>) -> Result<Self, Error> {
         use grammar_dc_pre_charge_res_type::{self as g, P};
@@ -5430,6 +6026,18 @@ pub struct DC_WeldingDetectionReqType {
     pub ev_processing: super::iso20_types::ProcessingType,
 }
 
+#[cfg(any(test, feature = "random"))]
+impl DC_WeldingDetectionReqType {
+    /// A random valid value (property tests and fuzzing).
+    pub fn random(r: &mut crate::random::Rng) -> Self {
+        let _ = &r;
+        Self {
+            header: super::iso20_types::MessageHeaderType::random(r),
+            ev_processing: super::iso20_types::ProcessingType::ALL[r.below(3) as usize],
+        }
+    }
+}
+
 impl ExiContent for DC_WeldingDetectionReqType {
     fn decode_content(d: &mut Decoder<'_>) -> Result<Self, Error> {
         use grammar_dc_welding_detection_req_type::{self as g, P};
@@ -5541,6 +6149,19 @@ pub struct DC_WeldingDetectionResType {
     /// `EVSEPresentVoltage` (required).
     #[cfg_attr(feature = "serde", serde(rename = "EVSEPresentVoltage"))]
     pub evse_present_voltage: super::iso20_types::RationalNumberType,
+}
+
+#[cfg(any(test, feature = "random"))]
+impl DC_WeldingDetectionResType {
+    /// A random valid value (property tests and fuzzing).
+    pub fn random(r: &mut crate::random::Rng) -> Self {
+        let _ = &r;
+        Self {
+            header: super::iso20_types::MessageHeaderType::random(r),
+            response_code: super::iso20_types::ResponseCodeType::ALL[r.below(40) as usize],
+            evse_present_voltage: super::iso20_types::RationalNumberType::random(r),
+        }
+    }
 }
 
 impl ExiContent for DC_WeldingDetectionResType {
@@ -5813,6 +6434,77 @@ pub enum Document {
 }
 
 impl Document {
+    /// A random valid value (property tests and fuzzing).
+    #[cfg(any(test, feature = "random"))]
+    pub fn random(r: &mut crate::random::Rng) -> Self {
+        match r.below(46) {
+            0 => Self::BPT_DC_CPDReqEnergyTransferMode(
+                BPT_DC_CPDReqEnergyTransferModeType::random(r),
+            ),
+            1 => Self::BPT_DC_CPDResEnergyTransferMode(
+                BPT_DC_CPDResEnergyTransferModeType::random(r),
+            ),
+            2 => Self::BPT_Dynamic_DC_CLReqControlMode(
+                BPT_Dynamic_DC_CLReqControlModeType::random(r),
+            ),
+            3 => Self::BPT_Dynamic_DC_CLResControlMode(
+                BPT_Dynamic_DC_CLResControlModeType::random(r),
+            ),
+            4 => Self::BPT_Scheduled_DC_CLReqControlMode(
+                BPT_Scheduled_DC_CLReqControlModeType::random(r),
+            ),
+            5 => Self::BPT_Scheduled_DC_CLResControlMode(
+                BPT_Scheduled_DC_CLResControlModeType::random(r),
+            ),
+            6 => Self::CLReqControlMode(super::iso20_types::CLReqControlModeType::random(r)),
+            7 => Self::CLResControlMode(super::iso20_types::CLResControlModeType::random(r)),
+            8 => {
+                Self::CanonicalizationMethod(super::xmldsig::CanonicalizationMethodType::random(r))
+            }
+            9 => Self::DC_CPDReqEnergyTransferMode(DC_CPDReqEnergyTransferModeType::random(r)),
+            10 => Self::DC_CPDResEnergyTransferMode(DC_CPDResEnergyTransferModeType::random(r)),
+            11 => Self::DC_CableCheckReq(DC_CableCheckReqType::random(r)),
+            12 => Self::DC_CableCheckRes(DC_CableCheckResType::random(r)),
+            13 => Self::DC_ChargeLoopReq(DC_ChargeLoopReqType::random(r)),
+            14 => Self::DC_ChargeLoopRes(DC_ChargeLoopResType::random(r)),
+            15 => {
+                Self::DC_ChargeParameterDiscoveryReq(DC_ChargeParameterDiscoveryReqType::random(r))
+            }
+            16 => {
+                Self::DC_ChargeParameterDiscoveryRes(DC_ChargeParameterDiscoveryResType::random(r))
+            }
+            17 => Self::DC_PreChargeReq(DC_PreChargeReqType::random(r)),
+            18 => Self::DC_PreChargeRes(DC_PreChargeResType::random(r)),
+            19 => Self::DC_WeldingDetectionReq(DC_WeldingDetectionReqType::random(r)),
+            20 => Self::DC_WeldingDetectionRes(DC_WeldingDetectionResType::random(r)),
+            21 => Self::DSAKeyValue(super::xmldsig::DSAKeyValueType::random(r)),
+            22 => Self::DigestMethod(super::xmldsig::DigestMethodType::random(r)),
+            23 => Self::DigestValue(r.bytes(0, usize::MAX)),
+            24 => Self::Dynamic_DC_CLReqControlMode(Dynamic_DC_CLReqControlModeType::random(r)),
+            25 => Self::Dynamic_DC_CLResControlMode(Dynamic_DC_CLResControlModeType::random(r)),
+            26 => Self::KeyInfo(super::xmldsig::KeyInfoType::random(r)),
+            27 => Self::KeyName(r.string(0, usize::MAX)),
+            28 => Self::KeyValue(super::xmldsig::KeyValueType::random(r)),
+            29 => Self::Manifest(super::xmldsig::ManifestType::random(r)),
+            30 => Self::MgmtData(r.string(0, usize::MAX)),
+            31 => Self::Object(super::xmldsig::ObjectType::random(r)),
+            32 => Self::PGPData(super::xmldsig::PGPDataType::random(r)),
+            33 => Self::RSAKeyValue(super::xmldsig::RSAKeyValueType::random(r)),
+            34 => Self::Reference(super::xmldsig::ReferenceType::random(r)),
+            35 => Self::RetrievalMethod(super::xmldsig::RetrievalMethodType::random(r)),
+            36 => Self::SPKIData(super::xmldsig::SPKIDataType::random(r)),
+            37 => Self::Scheduled_DC_CLReqControlMode(Scheduled_DC_CLReqControlModeType::random(r)),
+            38 => Self::Scheduled_DC_CLResControlMode(Scheduled_DC_CLResControlModeType::random(r)),
+            39 => Self::Signature(super::xmldsig::SignatureType::random(r)),
+            40 => Self::SignatureMethod(super::xmldsig::SignatureMethodType::random(r)),
+            41 => Self::SignatureValue(super::xmldsig::SignatureValueType::random(r)),
+            42 => Self::SignedInfo(super::xmldsig::SignedInfoType::random(r)),
+            43 => Self::Transform(super::xmldsig::TransformType::random(r)),
+            44 => Self::Transforms(super::xmldsig::TransformsType::random(r)),
+            _ => Self::X509Data(super::xmldsig::X509DataType::random(r)),
+        }
+    }
+
     /// Decodes a whole document stream (header `0x80` included).
     pub fn decode(bytes: &[u8]) -> Result<Self, Error> {
         let mut dec = Decoder::new(bytes);
@@ -6655,6 +7347,204 @@ pub enum Fragment {
 }
 
 impl Fragment {
+    /// A random valid value (property tests and fuzzing).
+    #[cfg(any(test, feature = "random"))]
+    pub fn random(r: &mut crate::random::Rng) -> Self {
+        match r.below(147) {
+            0 => Self::AckMaxDelay(r.int(0, 65535) as u16),
+            1 => Self::AdditionalServicesCosts(super::iso20_types::DetailedCostType::random(r)),
+            2 => Self::Amount(super::iso20_types::RationalNumberType::random(r)),
+            3 => Self::BPT_DC_CPDReqEnergyTransferMode(
+                BPT_DC_CPDReqEnergyTransferModeType::random(r),
+            ),
+            4 => Self::BPT_DC_CPDResEnergyTransferMode(
+                BPT_DC_CPDResEnergyTransferModeType::random(r),
+            ),
+            5 => Self::BPT_DischargedEnergyReadingWh(r.int(0, 18446744073709551615) as u64),
+            6 => Self::BPT_Dynamic_DC_CLReqControlMode(
+                BPT_Dynamic_DC_CLReqControlModeType::random(r),
+            ),
+            7 => Self::BPT_Dynamic_DC_CLResControlMode(
+                BPT_Dynamic_DC_CLResControlModeType::random(r),
+            ),
+            8 => Self::BPT_InductiveEnergyReadingVARh(r.int(0, 18446744073709551615) as u64),
+            9 => Self::BPT_Scheduled_DC_CLReqControlMode(
+                BPT_Scheduled_DC_CLReqControlModeType::random(r),
+            ),
+            10 => Self::BPT_Scheduled_DC_CLResControlMode(
+                BPT_Scheduled_DC_CLResControlModeType::random(r),
+            ),
+            11 => Self::BatteryEnergyCapacity(super::iso20_types::RationalNumberType::random(r)),
+            12 => Self::CLReqControlMode(super::iso20_types::CLReqControlModeType::random(r)),
+            13 => Self::CLResControlMode(super::iso20_types::CLResControlModeType::random(r)),
+            14 => {
+                Self::CanonicalizationMethod(super::xmldsig::CanonicalizationMethodType::random(r))
+            }
+            15 => Self::CapacitiveEnergyReadingVARh(r.int(0, 18446744073709551615) as u64),
+            16 => Self::ChargedEnergyReadingWh(r.int(0, 18446744073709551615) as u64),
+            17 => Self::ChargingComplete(r.chance()),
+            18 => Self::CostPerUnit(super::iso20_types::RationalNumberType::random(r)),
+            19 => Self::DC_CPDReqEnergyTransferMode(DC_CPDReqEnergyTransferModeType::random(r)),
+            20 => Self::DC_CPDResEnergyTransferMode(DC_CPDResEnergyTransferModeType::random(r)),
+            21 => Self::DC_CableCheckReq(DC_CableCheckReqType::random(r)),
+            22 => Self::DC_CableCheckRes(DC_CableCheckResType::random(r)),
+            23 => Self::DC_ChargeLoopReq(DC_ChargeLoopReqType::random(r)),
+            24 => Self::DC_ChargeLoopRes(DC_ChargeLoopResType::random(r)),
+            25 => {
+                Self::DC_ChargeParameterDiscoveryReq(DC_ChargeParameterDiscoveryReqType::random(r))
+            }
+            26 => {
+                Self::DC_ChargeParameterDiscoveryRes(DC_ChargeParameterDiscoveryResType::random(r))
+            }
+            27 => Self::DC_PreChargeReq(DC_PreChargeReqType::random(r)),
+            28 => Self::DC_PreChargeRes(DC_PreChargeResType::random(r)),
+            29 => Self::DC_WeldingDetectionReq(DC_WeldingDetectionReqType::random(r)),
+            30 => Self::DC_WeldingDetectionRes(DC_WeldingDetectionResType::random(r)),
+            31 => Self::DSAKeyValue(super::xmldsig::DSAKeyValueType::random(r)),
+            32 => Self::DepartureTime(r.int(0, 4294967295) as u32),
+            33 => Self::DigestMethod(super::xmldsig::DigestMethodType::random(r)),
+            34 => Self::DigestValue(r.bytes(0, usize::MAX)),
+            35 => Self::DisplayParameters(super::iso20_types::DisplayParametersType::random(r)),
+            36 => Self::Dynamic_DC_CLReqControlMode(Dynamic_DC_CLReqControlModeType::random(r)),
+            37 => Self::Dynamic_DC_CLResControlMode(Dynamic_DC_CLResControlModeType::random(r)),
+            38 => Self::EVMaximumChargeCurrent(super::iso20_types::RationalNumberType::random(r)),
+            39 => Self::EVMaximumChargePower(super::iso20_types::RationalNumberType::random(r)),
+            40 => {
+                Self::EVMaximumDischargeCurrent(super::iso20_types::RationalNumberType::random(r))
+            }
+            41 => Self::EVMaximumDischargePower(super::iso20_types::RationalNumberType::random(r)),
+            42 => Self::EVMaximumEnergyRequest(super::iso20_types::RationalNumberType::random(r)),
+            43 => {
+                Self::EVMaximumV2XEnergyRequest(super::iso20_types::RationalNumberType::random(r))
+            }
+            44 => Self::EVMaximumVoltage(super::iso20_types::RationalNumberType::random(r)),
+            45 => Self::EVMinimumChargeCurrent(super::iso20_types::RationalNumberType::random(r)),
+            46 => Self::EVMinimumChargePower(super::iso20_types::RationalNumberType::random(r)),
+            47 => {
+                Self::EVMinimumDischargeCurrent(super::iso20_types::RationalNumberType::random(r))
+            }
+            48 => Self::EVMinimumDischargePower(super::iso20_types::RationalNumberType::random(r)),
+            49 => Self::EVMinimumEnergyRequest(super::iso20_types::RationalNumberType::random(r)),
+            50 => {
+                Self::EVMinimumV2XEnergyRequest(super::iso20_types::RationalNumberType::random(r))
+            }
+            51 => Self::EVMinimumVoltage(super::iso20_types::RationalNumberType::random(r)),
+            52 => Self::EVPresentVoltage(super::iso20_types::RationalNumberType::random(r)),
+            53 => Self::EVProcessing(super::iso20_types::ProcessingType::ALL[r.below(3) as usize]),
+            54 => Self::EVSECurrentLimitAchieved(r.chance()),
+            55 => Self::EVSEMaximumChargeCurrent(super::iso20_types::RationalNumberType::random(r)),
+            56 => Self::EVSEMaximumChargePower(super::iso20_types::RationalNumberType::random(r)),
+            57 => {
+                Self::EVSEMaximumDischargeCurrent(super::iso20_types::RationalNumberType::random(r))
+            }
+            58 => {
+                Self::EVSEMaximumDischargePower(super::iso20_types::RationalNumberType::random(r))
+            }
+            59 => Self::EVSEMaximumVoltage(super::iso20_types::RationalNumberType::random(r)),
+            60 => Self::EVSEMinimumChargeCurrent(super::iso20_types::RationalNumberType::random(r)),
+            61 => Self::EVSEMinimumChargePower(super::iso20_types::RationalNumberType::random(r)),
+            62 => {
+                Self::EVSEMinimumDischargeCurrent(super::iso20_types::RationalNumberType::random(r))
+            }
+            63 => {
+                Self::EVSEMinimumDischargePower(super::iso20_types::RationalNumberType::random(r))
+            }
+            64 => Self::EVSEMinimumVoltage(super::iso20_types::RationalNumberType::random(r)),
+            65 => Self::EVSENotification(
+                super::iso20_types::EvseNotificationType::ALL[r.below(6) as usize],
+            ),
+            66 => Self::EVSEPowerLimitAchieved(r.chance()),
+            67 => Self::EVSEPowerRampLimitation(super::iso20_types::RationalNumberType::random(r)),
+            68 => Self::EVSEPresentCurrent(super::iso20_types::RationalNumberType::random(r)),
+            69 => Self::EVSEPresentVoltage(super::iso20_types::RationalNumberType::random(r)),
+            70 => {
+                Self::EVSEProcessing(super::iso20_types::ProcessingType::ALL[r.below(3) as usize])
+            }
+            71 => Self::EVSEStatus(super::iso20_types::EVSEStatusType::random(r)),
+            72 => Self::EVSEVoltageLimitAchieved(r.chance()),
+            73 => Self::EVTargetCurrent(super::iso20_types::RationalNumberType::random(r)),
+            74 => Self::EVTargetEnergyRequest(super::iso20_types::RationalNumberType::random(r)),
+            75 => Self::EVTargetVoltage(super::iso20_types::RationalNumberType::random(r)),
+            76 => Self::EnergyCosts(super::iso20_types::DetailedCostType::random(r)),
+            77 => Self::Exponent(r.bytes(0, usize::MAX)),
+            78 => Self::Exponent_(r.int(-128, 127) as i8),
+            79 => Self::G(r.bytes(0, usize::MAX)),
+            80 => Self::HMACOutputLength(r.big_int()),
+            81 => Self::Header(super::iso20_types::MessageHeaderType::random(r)),
+            82 => Self::InletHot(r.chance()),
+            83 => Self::J(r.bytes(0, usize::MAX)),
+            84 => Self::KeyInfo(super::xmldsig::KeyInfoType::random(r)),
+            85 => Self::KeyName(r.string(0, usize::MAX)),
+            86 => Self::KeyValue(super::xmldsig::KeyValueType::random(r)),
+            87 => Self::Manifest(super::xmldsig::ManifestType::random(r)),
+            88 => Self::MaximumSOC(r.int(0, 100) as u8),
+            89 => Self::MeterID(r.string(0, 32)),
+            90 => Self::MeterInfo(super::iso20_types::MeterInfoType::random(r)),
+            91 => Self::MeterInfoRequested(r.chance()),
+            92 => Self::MeterSignature(r.bytes(0, 64)),
+            93 => Self::MeterStatus(r.int(-32768, 32767) as i16),
+            94 => Self::MeterTimestamp(r.int(0, 18446744073709551615) as u64),
+            95 => Self::MgmtData(r.string(0, usize::MAX)),
+            96 => Self::MinimumSOC(r.int(0, 100) as u8),
+            97 => Self::Modulus(r.bytes(0, usize::MAX)),
+            98 => Self::NotificationMaxDelay(r.int(0, 65535) as u16),
+            99 => Self::Object(super::xmldsig::ObjectType::random(r)),
+            100 => Self::OccupancyCosts(super::iso20_types::DetailedCostType::random(r)),
+            101 => Self::OverstayCosts(super::iso20_types::DetailedCostType::random(r)),
+            102 => Self::P(r.bytes(0, usize::MAX)),
+            103 => Self::PGPData(super::xmldsig::PGPDataType::random(r)),
+            104 => Self::PGPKeyID(r.bytes(0, usize::MAX)),
+            105 => Self::PGPKeyPacket(r.bytes(0, usize::MAX)),
+            106 => Self::PgenCounter(r.bytes(0, usize::MAX)),
+            107 => Self::PresentSOC(r.int(0, 100) as u8),
+            108 => Self::Q(r.bytes(0, usize::MAX)),
+            109 => Self::RSAKeyValue(super::xmldsig::RSAKeyValueType::random(r)),
+            110 => Self::Receipt(super::iso20_types::ReceiptType::random(r)),
+            111 => Self::Reference(super::xmldsig::ReferenceType::random(r)),
+            112 => Self::RemainingTimeToMaximumSOC(r.int(0, 4294967295) as u32),
+            113 => Self::RemainingTimeToMinimumSOC(r.int(0, 4294967295) as u32),
+            114 => Self::RemainingTimeToTargetSOC(r.int(0, 4294967295) as u32),
+            115 => {
+                Self::ResponseCode(super::iso20_types::ResponseCodeType::ALL[r.below(40) as usize])
+            }
+            116 => Self::RetrievalMethod(super::xmldsig::RetrievalMethodType::random(r)),
+            117 => Self::RootCertificateID(super::xmldsig::X509IssuerSerialType::random(r)),
+            118 => Self::SPKIData(super::xmldsig::SPKIDataType::random(r)),
+            119 => Self::SPKISexp(r.bytes(0, usize::MAX)),
+            120 => {
+                Self::Scheduled_DC_CLReqControlMode(Scheduled_DC_CLReqControlModeType::random(r))
+            }
+            121 => {
+                Self::Scheduled_DC_CLResControlMode(Scheduled_DC_CLResControlModeType::random(r))
+            }
+            122 => Self::Seed(r.bytes(0, usize::MAX)),
+            123 => Self::SessionID(r.bytes(8, 8)),
+            124 => Self::Signature(super::xmldsig::SignatureType::random(r)),
+            125 => Self::SignatureMethod(super::xmldsig::SignatureMethodType::random(r)),
+            126 => Self::SignatureValue(super::xmldsig::SignatureValueType::random(r)),
+            127 => Self::SignedInfo(super::xmldsig::SignedInfoType::random(r)),
+            128 => Self::TargetSOC(r.int(0, 100) as u8),
+            129 => Self::TargetSOC_(r.int(0, 100) as u8),
+            130 => Self::TaxCosts(super::iso20_types::DetailedTaxType::random(r)),
+            131 => Self::TaxRuleID(r.int(1, 4294967295) as u32),
+            132 => Self::TimeAnchor(r.int(0, 18446744073709551615) as u64),
+            133 => Self::TimeStamp(r.int(0, 18446744073709551615) as u64),
+            134 => Self::Transform(super::xmldsig::TransformType::random(r)),
+            135 => Self::Transforms(super::xmldsig::TransformsType::random(r)),
+            136 => Self::Value(r.int(-32768, 32767) as i16),
+            137 => Self::X509CRL(r.bytes(0, usize::MAX)),
+            138 => Self::X509Certificate(r.bytes(0, usize::MAX)),
+            139 => Self::X509Data(super::xmldsig::X509DataType::random(r)),
+            140 => Self::X509IssuerName(r.string(0, usize::MAX)),
+            141 => Self::X509IssuerSerial(super::xmldsig::X509IssuerSerialType::random(r)),
+            142 => Self::X509SKI(r.bytes(0, usize::MAX)),
+            143 => Self::X509SerialNumber(r.big_int()),
+            144 => Self::X509SubjectName(r.string(0, usize::MAX)),
+            145 => Self::XPath(r.string(0, usize::MAX)),
+            _ => Self::Y(r.bytes(0, usize::MAX)),
+        }
+    }
+
     /// Decodes a whole fragment stream (header `0x80` included).
     pub fn decode(bytes: &[u8]) -> Result<Self, Error> {
         let mut dec = Decoder::new(bytes);

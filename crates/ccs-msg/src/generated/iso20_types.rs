@@ -56,6 +56,23 @@ pub struct MessageHeaderType {
     pub signature: Option<super::xmldsig::SignatureType>,
 }
 
+#[cfg(any(test, feature = "random"))]
+impl MessageHeaderType {
+    /// A random valid value (property tests and fuzzing).
+    pub fn random(r: &mut crate::random::Rng) -> Self {
+        let _ = &r;
+        Self {
+            session_id: r.bytes(8, 8),
+            time_stamp: r.int(0, 18446744073709551615) as u64,
+            signature: if r.chance() {
+                Some(super::xmldsig::SignatureType::random(r))
+            } else {
+                None
+            },
+        }
+    }
+}
+
 impl ExiContent for MessageHeaderType {
     fn decode_content(d: &mut Decoder<'_>) -> Result<Self, Error> {
         use grammar_message_header_type::{self as g, P};
@@ -540,6 +557,15 @@ impl ProcessingType {
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct CLReqControlModeType {}
 
+#[cfg(any(test, feature = "random"))]
+impl CLReqControlModeType {
+    /// A random valid value (property tests and fuzzing).
+    pub fn random(r: &mut crate::random::Rng) -> Self {
+        let _ = &r;
+        Self {}
+    }
+}
+
 impl ExiContent for CLReqControlModeType {
     fn decode_content(d: &mut Decoder<'_>) -> Result<Self, Error> {
         use grammar_cl_req_control_mode_type::{self as g, P};
@@ -593,6 +619,15 @@ mod grammar_cl_req_control_mode_type {
 #[derive(Clone, Debug, Eq, PartialEq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct CLResControlModeType {}
+
+#[cfg(any(test, feature = "random"))]
+impl CLResControlModeType {
+    /// A random valid value (property tests and fuzzing).
+    pub fn random(r: &mut crate::random::Rng) -> Self {
+        let _ = &r;
+        Self {}
+    }
+}
 
 impl ExiContent for CLResControlModeType {
     fn decode_content(d: &mut Decoder<'_>) -> Result<Self, Error> {
@@ -657,6 +692,19 @@ pub struct ListOfRootCertificateIDsType {
         )
     )]
     pub root_certificate_id: Vec<super::xmldsig::X509IssuerSerialType>,
+}
+
+#[cfg(any(test, feature = "random"))]
+impl ListOfRootCertificateIDsType {
+    /// A random valid value (property tests and fuzzing).
+    pub fn random(r: &mut crate::random::Rng) -> Self {
+        let _ = &r;
+        Self {
+            root_certificate_id: (0..r.count(1, 20))
+                .map(|_| super::xmldsig::X509IssuerSerialType::random(r))
+                .collect(),
+        }
+    }
 }
 
 impl ExiContent for ListOfRootCertificateIDsType {
@@ -812,6 +860,48 @@ pub struct MeterInfoType {
         )
     )]
     pub meter_timestamp: Option<u64>,
+}
+
+#[cfg(any(test, feature = "random"))]
+impl MeterInfoType {
+    /// A random valid value (property tests and fuzzing).
+    pub fn random(r: &mut crate::random::Rng) -> Self {
+        let _ = &r;
+        Self {
+            meter_id: r.string(0, 32),
+            charged_energy_reading_wh: r.int(0, 18446744073709551615) as u64,
+            bpt_discharged_energy_reading_wh: if r.chance() {
+                Some(r.int(0, 18446744073709551615) as u64)
+            } else {
+                None
+            },
+            capacitive_energy_reading_va_rh: if r.chance() {
+                Some(r.int(0, 18446744073709551615) as u64)
+            } else {
+                None
+            },
+            bpt_inductive_energy_reading_va_rh: if r.chance() {
+                Some(r.int(0, 18446744073709551615) as u64)
+            } else {
+                None
+            },
+            meter_signature: if r.chance() {
+                Some(r.bytes(0, 64))
+            } else {
+                None
+            },
+            meter_status: if r.chance() {
+                Some(r.int(-32768, 32767) as i16)
+            } else {
+                None
+            },
+            meter_timestamp: if r.chance() {
+                Some(r.int(0, 18446744073709551615) as u64)
+            } else {
+                None
+            },
+        }
+    }
 }
 
 impl ExiContent for MeterInfoType {
@@ -1175,6 +1265,18 @@ pub struct RationalNumberType {
     pub value: i16,
 }
 
+#[cfg(any(test, feature = "random"))]
+impl RationalNumberType {
+    /// A random valid value (property tests and fuzzing).
+    pub fn random(r: &mut crate::random::Rng) -> Self {
+        let _ = &r;
+        Self {
+            exponent: r.int(-128, 127) as i8,
+            value: r.int(-32768, 32767) as i16,
+        }
+    }
+}
+
 impl ExiContent for RationalNumberType {
     fn decode_content(d: &mut Decoder<'_>) -> Result<Self, Error> {
         use grammar_rational_number_type::{self as g, P};
@@ -1292,6 +1394,18 @@ pub struct DetailedCostType {
     pub cost_per_unit: RationalNumberType,
 }
 
+#[cfg(any(test, feature = "random"))]
+impl DetailedCostType {
+    /// A random valid value (property tests and fuzzing).
+    pub fn random(r: &mut crate::random::Rng) -> Self {
+        let _ = &r;
+        Self {
+            amount: RationalNumberType::random(r),
+            cost_per_unit: RationalNumberType::random(r),
+        }
+    }
+}
+
 impl ExiContent for DetailedCostType {
     fn decode_content(d: &mut Decoder<'_>) -> Result<Self, Error> {
         use grammar_detailed_cost_type::{self as g, P};
@@ -1390,6 +1504,18 @@ pub struct DetailedTaxType {
     /// `Amount` (required).
     #[cfg_attr(feature = "serde", serde(rename = "Amount"))]
     pub amount: RationalNumberType,
+}
+
+#[cfg(any(test, feature = "random"))]
+impl DetailedTaxType {
+    /// A random valid value (property tests and fuzzing).
+    pub fn random(r: &mut crate::random::Rng) -> Self {
+        let _ = &r;
+        Self {
+            tax_rule_id: r.int(1, 4294967295) as u32,
+            amount: RationalNumberType::random(r),
+        }
+    }
 }
 
 impl ExiContent for DetailedTaxType {
@@ -1543,6 +1669,40 @@ pub struct ReceiptType {
         serde(rename = "TaxCosts", default, skip_serializing_if = "Vec::is_empty")
     )]
     pub tax_costs: Vec<DetailedTaxType>,
+}
+
+#[cfg(any(test, feature = "random"))]
+impl ReceiptType {
+    /// A random valid value (property tests and fuzzing).
+    pub fn random(r: &mut crate::random::Rng) -> Self {
+        let _ = &r;
+        Self {
+            time_anchor: r.int(0, 18446744073709551615) as u64,
+            energy_costs: if r.chance() {
+                Some(DetailedCostType::random(r))
+            } else {
+                None
+            },
+            occupancy_costs: if r.chance() {
+                Some(DetailedCostType::random(r))
+            } else {
+                None
+            },
+            additional_services_costs: if r.chance() {
+                Some(DetailedCostType::random(r))
+            } else {
+                None
+            },
+            overstay_costs: if r.chance() {
+                Some(DetailedCostType::random(r))
+            } else {
+                None
+            },
+            tax_costs: (0..r.count(0, 10))
+                .map(|_| DetailedTaxType::random(r))
+                .collect(),
+        }
+    }
 }
 
 impl ExiContent for ReceiptType {
@@ -1821,6 +1981,18 @@ pub struct EVSEStatusType {
     pub evse_notification: EvseNotificationType,
 }
 
+#[cfg(any(test, feature = "random"))]
+impl EVSEStatusType {
+    /// A random valid value (property tests and fuzzing).
+    pub fn random(r: &mut crate::random::Rng) -> Self {
+        let _ = &r;
+        Self {
+            notification_max_delay: r.int(0, 65535) as u16,
+            evse_notification: EvseNotificationType::ALL[r.below(6) as usize],
+        }
+    }
+}
+
 impl ExiContent for EVSEStatusType {
     fn decode_content(d: &mut Decoder<'_>) -> Result<Self, Error> {
         use grammar_evse_status_type::{self as g, P};
@@ -2025,6 +2197,58 @@ pub struct DisplayParametersType {
         serde(rename = "InletHot", default, skip_serializing_if = "Option::is_none")
     )]
     pub inlet_hot: Option<bool>,
+}
+
+#[cfg(any(test, feature = "random"))]
+impl DisplayParametersType {
+    /// A random valid value (property tests and fuzzing).
+    pub fn random(r: &mut crate::random::Rng) -> Self {
+        let _ = &r;
+        Self {
+            present_soc: if r.chance() {
+                Some(r.int(0, 100) as u8)
+            } else {
+                None
+            },
+            minimum_soc: if r.chance() {
+                Some(r.int(0, 100) as u8)
+            } else {
+                None
+            },
+            target_soc: if r.chance() {
+                Some(r.int(0, 100) as u8)
+            } else {
+                None
+            },
+            maximum_soc: if r.chance() {
+                Some(r.int(0, 100) as u8)
+            } else {
+                None
+            },
+            remaining_time_to_minimum_soc: if r.chance() {
+                Some(r.int(0, 4294967295) as u32)
+            } else {
+                None
+            },
+            remaining_time_to_target_soc: if r.chance() {
+                Some(r.int(0, 4294967295) as u32)
+            } else {
+                None
+            },
+            remaining_time_to_maximum_soc: if r.chance() {
+                Some(r.int(0, 4294967295) as u32)
+            } else {
+                None
+            },
+            charging_complete: if r.chance() { Some(r.chance()) } else { None },
+            battery_energy_capacity: if r.chance() {
+                Some(RationalNumberType::random(r))
+            } else {
+                None
+            },
+            inlet_hot: if r.chance() { Some(r.chance()) } else { None },
+        }
+    }
 }
 
 impl ExiContent for DisplayParametersType {

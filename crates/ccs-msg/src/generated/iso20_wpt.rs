@@ -120,6 +120,25 @@ pub struct WPT_AlignmentCheckReqType {
     pub vendor_specific_data_container: Vec<Vec<u8>>,
 }
 
+#[cfg(any(test, feature = "random"))]
+impl WPT_AlignmentCheckReqType {
+    /// A random valid value (property tests and fuzzing).
+    pub fn random(r: &mut crate::random::Rng) -> Self {
+        let _ = &r;
+        Self {
+            header: super::iso20_types::MessageHeaderType::random(r),
+            ev_processing: super::iso20_types::ProcessingType::ALL[r.below(3) as usize],
+            target_coil_current: if r.chance() {
+                Some(super::iso20_types::RationalNumberType::random(r))
+            } else {
+                None
+            },
+            ev_result_code: WPT_EVResultType::ALL[r.below(3) as usize],
+            vendor_specific_data_container: (0..r.count(0, 16)).map(|_| r.bytes(0, 256)).collect(),
+        }
+    }
+}
+
 impl ExiContent for WPT_AlignmentCheckReqType {
     fn decode_content(d: &mut Decoder<'_>) -> Result<Self, Error> {
         use grammar_wpt_alignment_check_req_type::{self as g, P};
@@ -347,6 +366,30 @@ pub struct WPT_AlignmentCheckResType {
         )
     )]
     pub vendor_specific_data_container: Vec<Vec<u8>>,
+}
+
+#[cfg(any(test, feature = "random"))]
+impl WPT_AlignmentCheckResType {
+    /// A random valid value (property tests and fuzzing).
+    pub fn random(r: &mut crate::random::Rng) -> Self {
+        let _ = &r;
+        Self {
+            header: super::iso20_types::MessageHeaderType::random(r),
+            response_code: super::iso20_types::ResponseCodeType::ALL[r.below(40) as usize],
+            evse_processing: super::iso20_types::ProcessingType::ALL[r.below(3) as usize],
+            power_transmitted: if r.chance() {
+                Some(super::iso20_types::RationalNumberType::random(r))
+            } else {
+                None
+            },
+            supply_device_current: if r.chance() {
+                Some(super::iso20_types::RationalNumberType::random(r))
+            } else {
+                None
+            },
+            vendor_specific_data_container: (0..r.count(0, 16)).map(|_| r.bytes(0, 256)).collect(),
+        }
+    }
 }
 
 impl ExiContent for WPT_AlignmentCheckResType {
@@ -635,6 +678,20 @@ pub struct WPT_EVPCPowerControlParameterType {
     pub evpc_voltage_output_information: super::iso20_types::RationalNumberType,
 }
 
+#[cfg(any(test, feature = "random"))]
+impl WPT_EVPCPowerControlParameterType {
+    /// A random valid value (property tests and fuzzing).
+    pub fn random(r: &mut crate::random::Rng) -> Self {
+        let _ = &r;
+        Self {
+            evpc_coil_current_request: super::iso20_types::RationalNumberType::random(r),
+            evpc_coil_current_information: super::iso20_types::RationalNumberType::random(r),
+            evpc_current_output_information: super::iso20_types::RationalNumberType::random(r),
+            evpc_voltage_output_information: super::iso20_types::RationalNumberType::random(r),
+        }
+    }
+}
+
 impl ExiContent for WPT_EVPCPowerControlParameterType {
     fn decode_content(d: &mut Decoder<'_>) -> Result<Self, Error> {
         use grammar_wpt_evpc_power_control_parameter_type::{self as g, P};
@@ -821,6 +878,39 @@ pub struct WPT_ChargeLoopReqType {
         )
     )]
     pub manufacturer_specific_data_container: Vec<Vec<u8>>,
+}
+
+#[cfg(any(test, feature = "random"))]
+impl WPT_ChargeLoopReqType {
+    /// A random valid value (property tests and fuzzing).
+    pub fn random(r: &mut crate::random::Rng) -> Self {
+        let _ = &r;
+        Self {
+            header: super::iso20_types::MessageHeaderType::random(r),
+            display_parameters: if r.chance() {
+                Some(super::iso20_types::DisplayParametersType::random(r))
+            } else {
+                None
+            },
+            meter_info_requested: r.chance(),
+            evpc_power_request: super::iso20_types::RationalNumberType::random(r),
+            evpc_power_output: super::iso20_types::RationalNumberType::random(r),
+            evpc_charge_diagnostics: WPT_EVPCChargeDiagnosticsType::ALL[r.below(4) as usize],
+            evpc_operating_frequency: if r.chance() {
+                Some(super::iso20_types::RationalNumberType::random(r))
+            } else {
+                None
+            },
+            evpc_power_control_parameter: if r.chance() {
+                Some(WPT_EVPCPowerControlParameterType::random(r))
+            } else {
+                None
+            },
+            manufacturer_specific_data_container: (0..r.count(0, 16))
+                .map(|_| r.bytes(0, 256))
+                .collect(),
+        }
+    }
 }
 
 impl ExiContent for WPT_ChargeLoopReqType {
@@ -1176,6 +1266,18 @@ pub struct WPT_SPCPowerControlParameterType {
     pub spc_primary_device_coil_current_information: super::iso20_types::RationalNumberType,
 }
 
+#[cfg(any(test, feature = "random"))]
+impl WPT_SPCPowerControlParameterType {
+    /// A random valid value (property tests and fuzzing).
+    pub fn random(r: &mut crate::random::Rng) -> Self {
+        let _ = &r;
+        Self {
+            spc_primary_device_coil_current_information:
+                super::iso20_types::RationalNumberType::random(r),
+        }
+    }
+}
+
 impl ExiContent for WPT_SPCPowerControlParameterType {
     fn decode_content(d: &mut Decoder<'_>) -> Result<Self, Error> {
         use grammar_wpt_spc_power_control_parameter_type::{self as g, P};
@@ -1332,6 +1434,55 @@ pub struct WPT_ChargeLoopResType {
         )
     )]
     pub manufacturer_specific_data_container: Vec<Vec<u8>>,
+}
+
+#[cfg(any(test, feature = "random"))]
+impl WPT_ChargeLoopResType {
+    /// A random valid value (property tests and fuzzing).
+    pub fn random(r: &mut crate::random::Rng) -> Self {
+        let _ = &r;
+        Self {
+            header: super::iso20_types::MessageHeaderType::random(r),
+            response_code: super::iso20_types::ResponseCodeType::ALL[r.below(40) as usize],
+            evse_status: if r.chance() {
+                Some(super::iso20_types::EVSEStatusType::random(r))
+            } else {
+                None
+            },
+            meter_info: if r.chance() {
+                Some(super::iso20_types::MeterInfoType::random(r))
+            } else {
+                None
+            },
+            receipt: if r.chance() {
+                Some(super::iso20_types::ReceiptType::random(r))
+            } else {
+                None
+            },
+            evpc_power_request: super::iso20_types::RationalNumberType::random(r),
+            sd_power_input: if r.chance() {
+                Some(super::iso20_types::RationalNumberType::random(r))
+            } else {
+                None
+            },
+            spc_max_output_power_limit: super::iso20_types::RationalNumberType::random(r),
+            spc_min_output_power_limit: super::iso20_types::RationalNumberType::random(r),
+            spc_charge_diagnostics: WPT_SPCChargeDiagnosticsType::ALL[r.below(6) as usize],
+            spc_operating_frequency: if r.chance() {
+                Some(super::iso20_types::RationalNumberType::random(r))
+            } else {
+                None
+            },
+            spc_power_control_parameter: if r.chance() {
+                Some(WPT_SPCPowerControlParameterType::random(r))
+            } else {
+                None
+            },
+            manufacturer_specific_data_container: (0..r.count(0, 16))
+                .map(|_| r.bytes(0, 256))
+                .collect(),
+        }
+    }
 }
 
 impl ExiContent for WPT_ChargeLoopResType {
@@ -1722,6 +1873,23 @@ pub struct WPT_ChargeParameterDiscoveryReqType {
     pub vendor_specific_data_container: Vec<Vec<u8>>,
 }
 
+#[cfg(any(test, feature = "random"))]
+impl WPT_ChargeParameterDiscoveryReqType {
+    /// A random valid value (property tests and fuzzing).
+    pub fn random(r: &mut crate::random::Rng) -> Self {
+        let _ = &r;
+        Self {
+            header: super::iso20_types::MessageHeaderType::random(r),
+            evpc_max_receivable_power: super::iso20_types::RationalNumberType::random(r),
+            sd_max_ground_clearence: r.int(0, 65535) as u16,
+            sd_min_ground_clearence: r.int(0, 65535) as u16,
+            evpc_natural_frequency: super::iso20_types::RationalNumberType::random(r),
+            evpc_device_local_control: r.chance(),
+            vendor_specific_data_container: (0..r.count(0, 16)).map(|_| r.bytes(0, 256)).collect(),
+        }
+    }
+}
+
 impl ExiContent for WPT_ChargeParameterDiscoveryReqType {
     fn decode_content(d: &mut Decoder<'_>) -> Result<Self, Error> {
         use grammar_wpt_charge_parameter_discovery_req_type::{self as g, P};
@@ -2046,6 +2214,28 @@ pub struct WPT_ChargeParameterDiscoveryResType {
     pub sd_manufacturer_specific_data_container: Vec<Vec<u8>>,
 }
 
+#[cfg(any(test, feature = "random"))]
+impl WPT_ChargeParameterDiscoveryResType {
+    /// A random valid value (property tests and fuzzing).
+    pub fn random(r: &mut crate::random::Rng) -> Self {
+        let _ = &r;
+        Self {
+            header: super::iso20_types::MessageHeaderType::random(r),
+            response_code: super::iso20_types::ResponseCodeType::ALL[r.below(40) as usize],
+            pd_input_power_class: WPT_PowerClassType::ALL[r.below(4) as usize],
+            sd_min_output_power: super::iso20_types::RationalNumberType::random(r),
+            sd_max_output_power: super::iso20_types::RationalNumberType::random(r),
+            sd_max_ground_clearance_support: r.int(0, 65535) as u16,
+            sd_min_ground_clearance_support: r.int(0, 65535) as u16,
+            pd_min_coil_current: super::iso20_types::RationalNumberType::random(r),
+            pd_max_coil_current: super::iso20_types::RationalNumberType::random(r),
+            sd_manufacturer_specific_data_container: (0..r.count(0, 16))
+                .map(|_| r.bytes(0, 256))
+                .collect(),
+        }
+    }
+}
+
 impl ExiContent for WPT_ChargeParameterDiscoveryResType {
     fn decode_content(d: &mut Decoder<'_>) -> Result<Self, Error> {
         use grammar_wpt_charge_parameter_discovery_res_type::{self as g, P};
@@ -2361,6 +2551,18 @@ pub struct WPT_LF_TxDataType {
     pub eirp: super::iso20_types::RationalNumberType,
 }
 
+#[cfg(any(test, feature = "random"))]
+impl WPT_LF_TxDataType {
+    /// A random valid value (property tests and fuzzing).
+    pub fn random(r: &mut crate::random::Rng) -> Self {
+        let _ = &r;
+        Self {
+            tx_identifier: r.int(1, 4294967295) as u32,
+            eirp: super::iso20_types::RationalNumberType::random(r),
+        }
+    }
+}
+
 impl ExiContent for WPT_LF_TxDataType {
     fn decode_content(d: &mut Decoder<'_>) -> Result<Self, Error> {
         use grammar_wpt_lf_tx_data_type::{self as g, P};
@@ -2468,6 +2670,17 @@ pub struct WPT_LF_TxDataListType {
     pub wpt_lf_tx_data_list: WPT_LF_TxDataType,
 }
 
+#[cfg(any(test, feature = "random"))]
+impl WPT_LF_TxDataListType {
+    /// A random valid value (property tests and fuzzing).
+    pub fn random(r: &mut crate::random::Rng) -> Self {
+        let _ = &r;
+        Self {
+            wpt_lf_tx_data_list: WPT_LF_TxDataType::random(r),
+        }
+    }
+}
+
 impl ExiContent for WPT_LF_TxDataListType {
     fn decode_content(d: &mut Decoder<'_>) -> Result<Self, Error> {
         use grammar_wpt_lf_tx_data_list_type::{self as g, P};
@@ -2547,6 +2760,18 @@ pub struct WPT_LF_RxRSSIType {
     /// `RSSI` (required).
     #[cfg_attr(feature = "serde", serde(rename = "RSSI"))]
     pub rssi: super::iso20_types::RationalNumberType,
+}
+
+#[cfg(any(test, feature = "random"))]
+impl WPT_LF_RxRSSIType {
+    /// A random valid value (property tests and fuzzing).
+    pub fn random(r: &mut crate::random::Rng) -> Self {
+        let _ = &r;
+        Self {
+            tx_identifier: r.int(1, 4294967295) as u32,
+            rssi: super::iso20_types::RationalNumberType::random(r),
+        }
+    }
 }
 
 impl ExiContent for WPT_LF_RxRSSIType {
@@ -2656,6 +2881,17 @@ pub struct WPT_LF_RxRSSIListType {
     pub rssi_data_list: WPT_LF_RxRSSIType,
 }
 
+#[cfg(any(test, feature = "random"))]
+impl WPT_LF_RxRSSIListType {
+    /// A random valid value (property tests and fuzzing).
+    pub fn random(r: &mut crate::random::Rng) -> Self {
+        let _ = &r;
+        Self {
+            rssi_data_list: WPT_LF_RxRSSIType::random(r),
+        }
+    }
+}
+
 impl ExiContent for WPT_LF_RxRSSIListType {
     fn decode_content(d: &mut Decoder<'_>) -> Result<Self, Error> {
         use grammar_wpt_lf_rx_rssi_list_type::{self as g, P};
@@ -2733,6 +2969,18 @@ pub struct WPT_LF_RxDataType {
     /// `RSSIData` (required).
     #[cfg_attr(feature = "serde", serde(rename = "RSSIData"))]
     pub rssi_data: WPT_LF_RxRSSIListType,
+}
+
+#[cfg(any(test, feature = "random"))]
+impl WPT_LF_RxDataType {
+    /// A random valid value (property tests and fuzzing).
+    pub fn random(r: &mut crate::random::Rng) -> Self {
+        let _ = &r;
+        Self {
+            rx_identifier: r.int(1, 4294967295) as u32,
+            rssi_data: WPT_LF_RxRSSIListType::random(r),
+        }
+    }
 }
 
 impl ExiContent for WPT_LF_RxDataType {
@@ -2842,6 +3090,17 @@ pub struct WPT_LF_RxDataListType {
     pub wpt_lf_rx_data_list: WPT_LF_RxDataType,
 }
 
+#[cfg(any(test, feature = "random"))]
+impl WPT_LF_RxDataListType {
+    /// A random valid value (property tests and fuzzing).
+    pub fn random(r: &mut crate::random::Rng) -> Self {
+        let _ = &r;
+        Self {
+            wpt_lf_rx_data_list: WPT_LF_RxDataType::random(r),
+        }
+    }
+}
+
 impl ExiContent for WPT_LF_RxDataListType {
     fn decode_content(d: &mut Decoder<'_>) -> Result<Self, Error> {
         use grammar_wpt_lf_rx_data_list_type::{self as g, P};
@@ -2933,6 +3192,21 @@ pub enum WPT_LF_DataPackageType_Data {
     /// `LF_RxData`
     #[cfg_attr(feature = "serde", serde(rename = "LF_RxData"))]
     LF_RxData(WPT_LF_RxDataListType),
+}
+
+#[cfg(any(test, feature = "random"))]
+impl WPT_LF_DataPackageType {
+    /// A random valid value (property tests and fuzzing).
+    pub fn random(r: &mut crate::random::Rng) -> Self {
+        let _ = &r;
+        Self {
+            package_index: r.int(0, 255) as u8,
+            data: match r.below(2) {
+                0 => WPT_LF_DataPackageType_Data::LF_TxData(WPT_LF_TxDataListType::random(r)),
+                _ => WPT_LF_DataPackageType_Data::LF_RxData(WPT_LF_RxDataListType::random(r)),
+            },
+        }
+    }
 }
 
 impl ExiContent for WPT_LF_DataPackageType {
@@ -3075,6 +3349,18 @@ pub struct WPT_LF_DataPackageListType {
     pub wpt_lf_data_package: WPT_LF_DataPackageType,
 }
 
+#[cfg(any(test, feature = "random"))]
+impl WPT_LF_DataPackageListType {
+    /// A random valid value (property tests and fuzzing).
+    pub fn random(r: &mut crate::random::Rng) -> Self {
+        let _ = &r;
+        Self {
+            num_packages: r.int(0, 255) as u8,
+            wpt_lf_data_package: WPT_LF_DataPackageType::random(r),
+        }
+    }
+}
+
 impl ExiContent for WPT_LF_DataPackageListType {
     fn decode_content(d: &mut Decoder<'_>) -> Result<Self, Error> {
         use grammar_wpt_lf_data_package_list_type::{self as g, P};
@@ -3207,6 +3493,25 @@ pub struct WPT_FinePositioningReqType {
         )
     )]
     pub wpt_lf_data_package_list: Option<WPT_LF_DataPackageListType>,
+}
+
+#[cfg(any(test, feature = "random"))]
+impl WPT_FinePositioningReqType {
+    /// A random valid value (property tests and fuzzing).
+    pub fn random(r: &mut crate::random::Rng) -> Self {
+        let _ = &r;
+        Self {
+            header: super::iso20_types::MessageHeaderType::random(r),
+            ev_processing: super::iso20_types::ProcessingType::ALL[r.below(3) as usize],
+            ev_result_code: WPT_EVResultType::ALL[r.below(3) as usize],
+            vendor_specific_data_container: (0..r.count(0, 16)).map(|_| r.bytes(0, 256)).collect(),
+            wpt_lf_data_package_list: if r.chance() {
+                Some(WPT_LF_DataPackageListType::random(r))
+            } else {
+                None
+            },
+        }
+    }
 }
 
 impl ExiContent for WPT_FinePositioningReqType {
@@ -3430,6 +3735,25 @@ pub struct WPT_FinePositioningResType {
         )
     )]
     pub wpt_lf_data_package_list: Option<WPT_LF_DataPackageListType>,
+}
+
+#[cfg(any(test, feature = "random"))]
+impl WPT_FinePositioningResType {
+    /// A random valid value (property tests and fuzzing).
+    pub fn random(r: &mut crate::random::Rng) -> Self {
+        let _ = &r;
+        Self {
+            header: super::iso20_types::MessageHeaderType::random(r),
+            response_code: super::iso20_types::ResponseCodeType::ALL[r.below(40) as usize],
+            evse_processing: super::iso20_types::ProcessingType::ALL[r.below(3) as usize],
+            vendor_specific_data_container: (0..r.count(0, 16)).map(|_| r.bytes(0, 256)).collect(),
+            wpt_lf_data_package_list: if r.chance() {
+                Some(WPT_LF_DataPackageListType::random(r))
+            } else {
+                None
+            },
+        }
+    }
 }
 
 impl ExiContent for WPT_FinePositioningResType {
@@ -3697,6 +4021,19 @@ pub struct WPT_FinePositioningMethodListType {
     pub wpt_fine_positioning_method: Vec<WPT_FinePositioningMethodType>,
 }
 
+#[cfg(any(test, feature = "random"))]
+impl WPT_FinePositioningMethodListType {
+    /// A random valid value (property tests and fuzzing).
+    pub fn random(r: &mut crate::random::Rng) -> Self {
+        let _ = &r;
+        Self {
+            wpt_fine_positioning_method: (0..r.count(1, 8))
+                .map(|_| WPT_FinePositioningMethodType::ALL[r.below(5) as usize])
+                .collect(),
+        }
+    }
+}
+
 impl ExiContent for WPT_FinePositioningMethodListType {
     fn decode_content(d: &mut Decoder<'_>) -> Result<Self, Error> {
         use grammar_wpt_fine_positioning_method_list_type::{self as g, P};
@@ -3871,6 +4208,19 @@ pub struct WPT_PairingMethodListType {
     pub wpt_pairing_method: Vec<WPT_PairingMethodType>,
 }
 
+#[cfg(any(test, feature = "random"))]
+impl WPT_PairingMethodListType {
+    /// A random valid value (property tests and fuzzing).
+    pub fn random(r: &mut crate::random::Rng) -> Self {
+        let _ = &r;
+        Self {
+            wpt_pairing_method: (0..r.count(1, 8))
+                .map(|_| WPT_PairingMethodType::ALL[r.below(6) as usize])
+                .collect(),
+        }
+    }
+}
+
 impl ExiContent for WPT_PairingMethodListType {
     fn decode_content(d: &mut Decoder<'_>) -> Result<Self, Error> {
         use grammar_wpt_pairing_method_list_type::{self as g, P};
@@ -4021,6 +4371,19 @@ pub struct WPT_AlignmentCheckMethodListType {
     pub wpt_alignment_check_method: Vec<WPT_AlignmentCheckMethodType>,
 }
 
+#[cfg(any(test, feature = "random"))]
+impl WPT_AlignmentCheckMethodListType {
+    /// A random valid value (property tests and fuzzing).
+    pub fn random(r: &mut crate::random::Rng) -> Self {
+        let _ = &r;
+        Self {
+            wpt_alignment_check_method: (0..r.count(1, 8))
+                .map(|_| WPT_AlignmentCheckMethodType::ALL[r.below(3) as usize])
+                .collect(),
+        }
+    }
+}
+
 impl ExiContent for WPT_AlignmentCheckMethodListType {
     fn decode_content(d: &mut Decoder<'_>) -> Result<Self, Error> {
         use grammar_wpt_alignment_check_method_list_type::{self as g, P};
@@ -4125,6 +4488,19 @@ pub struct WPT_CoordinateXYZType {
     /// `Coord_Z` (required).
     #[cfg_attr(feature = "serde", serde(rename = "Coord_Z"))]
     pub coord_z: i16,
+}
+
+#[cfg(any(test, feature = "random"))]
+impl WPT_CoordinateXYZType {
+    /// A random valid value (property tests and fuzzing).
+    pub fn random(r: &mut crate::random::Rng) -> Self {
+        let _ = &r;
+        Self {
+            coord_x: r.int(-32768, 32767) as i16,
+            coord_y: r.int(-32768, 32767) as i16,
+            coord_z: r.int(-32768, 32767) as i16,
+        }
+    }
 }
 
 impl ExiContent for WPT_CoordinateXYZType {
@@ -4279,6 +4655,19 @@ pub struct WPT_TxRxSpecDataType {
     pub tx_rx_orientation: WPT_CoordinateXYZType,
 }
 
+#[cfg(any(test, feature = "random"))]
+impl WPT_TxRxSpecDataType {
+    /// A random valid value (property tests and fuzzing).
+    pub fn random(r: &mut crate::random::Rng) -> Self {
+        let _ = &r;
+        Self {
+            tx_rx_identifier: r.int(1, 4294967295) as u32,
+            tx_rx_position: WPT_CoordinateXYZType::random(r),
+            tx_rx_orientation: WPT_CoordinateXYZType::random(r),
+        }
+    }
+}
+
 impl ExiContent for WPT_TxRxSpecDataType {
     fn decode_content(d: &mut Decoder<'_>) -> Result<Self, Error> {
         use grammar_wpt_tx_rx_spec_data_type::{self as g, P};
@@ -4406,6 +4795,18 @@ pub struct WPT_TxRxPulseOrderType {
     /// `TxRxIdentifier` (required).
     #[cfg_attr(feature = "serde", serde(rename = "TxRxIdentifier"))]
     pub tx_rx_identifier: u32,
+}
+
+#[cfg(any(test, feature = "random"))]
+impl WPT_TxRxPulseOrderType {
+    /// A random valid value (property tests and fuzzing).
+    pub fn random(r: &mut crate::random::Rng) -> Self {
+        let _ = &r;
+        Self {
+            index_number: r.int(0, 65535) as u16,
+            tx_rx_identifier: r.int(1, 4294967295) as u32,
+        }
+    }
 }
 
 impl ExiContent for WPT_TxRxPulseOrderType {
@@ -4539,6 +4940,22 @@ pub struct WPT_TxRxPackageSpecDataType {
     /// `PackageSeparationTime` (required).
     #[cfg_attr(feature = "serde", serde(rename = "PackageSeparationTime"))]
     pub package_separation_time: u16,
+}
+
+#[cfg(any(test, feature = "random"))]
+impl WPT_TxRxPackageSpecDataType {
+    /// A random valid value (property tests and fuzzing).
+    pub fn random(r: &mut crate::random::Rng) -> Self {
+        let _ = &r;
+        Self {
+            pulse_sequence_order: (0..r.count(2, 255))
+                .map(|_| WPT_TxRxPulseOrderType::random(r))
+                .collect(),
+            pulse_separation_time: r.int(0, 65535) as u16,
+            pulse_duration: r.int(0, 65535) as u16,
+            package_separation_time: r.int(0, 65535) as u16,
+        }
+    }
 }
 
 impl ExiContent for WPT_TxRxPackageSpecDataType {
@@ -4749,6 +5166,26 @@ pub struct WPT_LF_TransmitterDataType {
     pub tx_package_spec_data: Option<WPT_TxRxPackageSpecDataType>,
 }
 
+#[cfg(any(test, feature = "random"))]
+impl WPT_LF_TransmitterDataType {
+    /// A random valid value (property tests and fuzzing).
+    pub fn random(r: &mut crate::random::Rng) -> Self {
+        let _ = &r;
+        Self {
+            number_of_transmitters: r.int(0, 255) as u8,
+            signal_frequency: super::iso20_types::RationalNumberType::random(r),
+            tx_spec_data: (0..r.count(2, 255))
+                .map(|_| WPT_TxRxSpecDataType::random(r))
+                .collect(),
+            tx_package_spec_data: if r.chance() {
+                Some(WPT_TxRxPackageSpecDataType::random(r))
+            } else {
+                None
+            },
+        }
+    }
+}
+
 impl ExiContent for WPT_LF_TransmitterDataType {
     fn decode_content(d: &mut Decoder<'_>) -> Result<Self, Error> {
         use grammar_wpt_lf_transmitter_data_type::{self as g, P};
@@ -4919,6 +5356,20 @@ pub struct WPT_LF_ReceiverDataType {
     pub rx_spec_data: Vec<WPT_TxRxSpecDataType>,
 }
 
+#[cfg(any(test, feature = "random"))]
+impl WPT_LF_ReceiverDataType {
+    /// A random valid value (property tests and fuzzing).
+    pub fn random(r: &mut crate::random::Rng) -> Self {
+        let _ = &r;
+        Self {
+            number_of_receivers: r.int(0, 255) as u8,
+            rx_spec_data: (0..r.count(2, 255))
+                .map(|_| WPT_TxRxSpecDataType::random(r))
+                .collect(),
+        }
+    }
+}
+
 impl ExiContent for WPT_LF_ReceiverDataType {
     fn decode_content(d: &mut Decoder<'_>) -> Result<Self, Error> {
         use grammar_wpt_lf_receiver_data_type::{self as g, P};
@@ -5054,6 +5505,24 @@ pub enum WPT_LF_SystemSetupDataType_SetupData {
     /// `LF_ReceiverSetupData`
     #[cfg_attr(feature = "serde", serde(rename = "LF_ReceiverSetupData"))]
     LF_ReceiverSetupData(WPT_LF_ReceiverDataType),
+}
+
+#[cfg(any(test, feature = "random"))]
+impl WPT_LF_SystemSetupDataType {
+    /// A random valid value (property tests and fuzzing).
+    pub fn random(r: &mut crate::random::Rng) -> Self {
+        let _ = &r;
+        Self {
+            setup_data: match r.below(2) {
+                0 => WPT_LF_SystemSetupDataType_SetupData::LF_TransmitterSetupData(
+                    WPT_LF_TransmitterDataType::random(r),
+                ),
+                _ => WPT_LF_SystemSetupDataType_SetupData::LF_ReceiverSetupData(
+                    WPT_LF_ReceiverDataType::random(r),
+                ),
+            },
+        }
+    }
 }
 
 impl ExiContent for WPT_LF_SystemSetupDataType {
@@ -5200,6 +5669,28 @@ pub struct WPT_FinePositioningSetupReqType {
         )
     )]
     pub lf_system_setup_data: Option<WPT_LF_SystemSetupDataType>,
+}
+
+#[cfg(any(test, feature = "random"))]
+impl WPT_FinePositioningSetupReqType {
+    /// A random valid value (property tests and fuzzing).
+    pub fn random(r: &mut crate::random::Rng) -> Self {
+        let _ = &r;
+        Self {
+            header: super::iso20_types::MessageHeaderType::random(r),
+            ev_processing: super::iso20_types::ProcessingType::ALL[r.below(3) as usize],
+            ev_device_fine_positioning_method_list: WPT_FinePositioningMethodListType::random(r),
+            ev_device_pairing_method_list: WPT_PairingMethodListType::random(r),
+            ev_device_alignment_check_method_list: WPT_AlignmentCheckMethodListType::random(r),
+            natural_offset: r.int(0, 65535) as u16,
+            vendor_specific_data_container: (0..r.count(0, 16)).map(|_| r.bytes(0, 256)).collect(),
+            lf_system_setup_data: if r.chance() {
+                Some(WPT_LF_SystemSetupDataType::random(r))
+            } else {
+                None
+            },
+        }
+    }
 }
 
 impl ExiContent for WPT_FinePositioningSetupReqType {
@@ -5493,6 +5984,30 @@ pub struct WPT_FinePositioningSetupResType {
     pub lf_system_setup_data: Option<WPT_LF_SystemSetupDataType>,
 }
 
+#[cfg(any(test, feature = "random"))]
+impl WPT_FinePositioningSetupResType {
+    /// A random valid value (property tests and fuzzing).
+    pub fn random(r: &mut crate::random::Rng) -> Self {
+        let _ = &r;
+        Self {
+            header: super::iso20_types::MessageHeaderType::random(r),
+            response_code: super::iso20_types::ResponseCodeType::ALL[r.below(40) as usize],
+            primary_device_fine_positioning_method_list: WPT_FinePositioningMethodListType::random(
+                r,
+            ),
+            primary_device_pairing_method_list: WPT_PairingMethodListType::random(r),
+            primary_device_alignment_check_method_list: WPT_AlignmentCheckMethodListType::random(r),
+            natural_offset: r.int(0, 65535) as u16,
+            vendor_specific_data_container: (0..r.count(0, 16)).map(|_| r.bytes(0, 256)).collect(),
+            lf_system_setup_data: if r.chance() {
+                Some(WPT_LF_SystemSetupDataType::random(r))
+            } else {
+                None
+            },
+        }
+    }
+}
+
 impl ExiContent for WPT_FinePositioningSetupResType {
     fn decode_content(d: &mut Decoder<'_>) -> Result<Self, Error> {
         use grammar_wpt_fine_positioning_setup_res_type::{self as g, P};
@@ -5774,6 +6289,25 @@ pub struct WPT_PairingReqType {
     pub vendor_specific_data_container: Vec<Vec<u8>>,
 }
 
+#[cfg(any(test, feature = "random"))]
+impl WPT_PairingReqType {
+    /// A random valid value (property tests and fuzzing).
+    pub fn random(r: &mut crate::random::Rng) -> Self {
+        let _ = &r;
+        Self {
+            header: super::iso20_types::MessageHeaderType::random(r),
+            ev_processing: super::iso20_types::ProcessingType::ALL[r.below(3) as usize],
+            observed_id_code: if r.chance() {
+                Some(r.int(1, 4294967295) as u32)
+            } else {
+                None
+            },
+            ev_result_code: WPT_EVResultType::ALL[r.below(3) as usize],
+            vendor_specific_data_container: (0..r.count(0, 16)).map(|_| r.bytes(0, 256)).collect(),
+        }
+    }
+}
+
 impl ExiContent for WPT_PairingReqType {
     fn decode_content(d: &mut Decoder<'_>) -> Result<Self, Error> {
         use grammar_wpt_pairing_req_type::{self as g, P};
@@ -5997,6 +6531,36 @@ pub struct AlternativeSECCType {
     pub port: Option<u16>,
 }
 
+#[cfg(any(test, feature = "random"))]
+impl AlternativeSECCType {
+    /// A random valid value (property tests and fuzzing).
+    pub fn random(r: &mut crate::random::Rng) -> Self {
+        let _ = &r;
+        Self {
+            ssid: if r.chance() {
+                Some(r.string(0, 255))
+            } else {
+                None
+            },
+            bssid: if r.chance() {
+                Some(r.string(0, 12))
+            } else {
+                None
+            },
+            ip_address: if r.chance() {
+                Some(r.string(0, 39))
+            } else {
+                None
+            },
+            port: if r.chance() {
+                Some(r.int(0, 65535) as u16)
+            } else {
+                None
+            },
+        }
+    }
+}
+
 impl ExiContent for AlternativeSECCType {
     fn decode_content(d: &mut Decoder<'_>) -> Result<Self, Error> {
         use grammar_alternative_secc_type::{self as g, P};
@@ -6183,6 +6747,19 @@ pub struct AlternativeSECCListType {
     pub alternative_secc: Vec<AlternativeSECCType>,
 }
 
+#[cfg(any(test, feature = "random"))]
+impl AlternativeSECCListType {
+    /// A random valid value (property tests and fuzzing).
+    pub fn random(r: &mut crate::random::Rng) -> Self {
+        let _ = &r;
+        Self {
+            alternative_secc: (0..r.count(1, 8))
+                .map(|_| AlternativeSECCType::random(r))
+                .collect(),
+        }
+    }
+}
+
 impl ExiContent for AlternativeSECCListType {
     fn decode_content(d: &mut Decoder<'_>) -> Result<Self, Error> {
         use grammar_alternative_secc_list_type::{self as g, P};
@@ -6300,6 +6877,30 @@ pub struct WPT_PairingResType {
         )
     )]
     pub vendor_specific_data_container: Vec<Vec<u8>>,
+}
+
+#[cfg(any(test, feature = "random"))]
+impl WPT_PairingResType {
+    /// A random valid value (property tests and fuzzing).
+    pub fn random(r: &mut crate::random::Rng) -> Self {
+        let _ = &r;
+        Self {
+            header: super::iso20_types::MessageHeaderType::random(r),
+            response_code: super::iso20_types::ResponseCodeType::ALL[r.below(40) as usize],
+            evse_processing: super::iso20_types::ProcessingType::ALL[r.below(3) as usize],
+            observed_id_code: if r.chance() {
+                Some(r.int(1, 4294967295) as u32)
+            } else {
+                None
+            },
+            alternative_secc_list: if r.chance() {
+                Some(AlternativeSECCListType::random(r))
+            } else {
+                None
+            },
+            vendor_specific_data_container: (0..r.count(0, 16)).map(|_| r.bytes(0, 256)).collect(),
+        }
+    }
 }
 
 impl ExiContent for WPT_PairingResType {
@@ -6647,6 +7248,55 @@ pub enum Document {
 }
 
 impl Document {
+    /// A random valid value (property tests and fuzzing).
+    #[cfg(any(test, feature = "random"))]
+    pub fn random(r: &mut crate::random::Rng) -> Self {
+        match r.below(36) {
+            0 => Self::CLReqControlMode(super::iso20_types::CLReqControlModeType::random(r)),
+            1 => Self::CLResControlMode(super::iso20_types::CLResControlModeType::random(r)),
+            2 => {
+                Self::CanonicalizationMethod(super::xmldsig::CanonicalizationMethodType::random(r))
+            }
+            3 => Self::DSAKeyValue(super::xmldsig::DSAKeyValueType::random(r)),
+            4 => Self::DigestMethod(super::xmldsig::DigestMethodType::random(r)),
+            5 => Self::DigestValue(r.bytes(0, usize::MAX)),
+            6 => Self::KeyInfo(super::xmldsig::KeyInfoType::random(r)),
+            7 => Self::KeyName(r.string(0, usize::MAX)),
+            8 => Self::KeyValue(super::xmldsig::KeyValueType::random(r)),
+            9 => Self::Manifest(super::xmldsig::ManifestType::random(r)),
+            10 => Self::MgmtData(r.string(0, usize::MAX)),
+            11 => Self::Object(super::xmldsig::ObjectType::random(r)),
+            12 => Self::PGPData(super::xmldsig::PGPDataType::random(r)),
+            13 => Self::RSAKeyValue(super::xmldsig::RSAKeyValueType::random(r)),
+            14 => Self::Reference(super::xmldsig::ReferenceType::random(r)),
+            15 => Self::RetrievalMethod(super::xmldsig::RetrievalMethodType::random(r)),
+            16 => Self::SPKIData(super::xmldsig::SPKIDataType::random(r)),
+            17 => Self::Signature(super::xmldsig::SignatureType::random(r)),
+            18 => Self::SignatureMethod(super::xmldsig::SignatureMethodType::random(r)),
+            19 => Self::SignatureValue(super::xmldsig::SignatureValueType::random(r)),
+            20 => Self::SignedInfo(super::xmldsig::SignedInfoType::random(r)),
+            21 => Self::Transform(super::xmldsig::TransformType::random(r)),
+            22 => Self::Transforms(super::xmldsig::TransformsType::random(r)),
+            23 => Self::WPT_AlignmentCheckReq(WPT_AlignmentCheckReqType::random(r)),
+            24 => Self::WPT_AlignmentCheckRes(WPT_AlignmentCheckResType::random(r)),
+            25 => Self::WPT_ChargeLoopReq(WPT_ChargeLoopReqType::random(r)),
+            26 => Self::WPT_ChargeLoopRes(WPT_ChargeLoopResType::random(r)),
+            27 => Self::WPT_ChargeParameterDiscoveryReq(
+                WPT_ChargeParameterDiscoveryReqType::random(r),
+            ),
+            28 => Self::WPT_ChargeParameterDiscoveryRes(
+                WPT_ChargeParameterDiscoveryResType::random(r),
+            ),
+            29 => Self::WPT_FinePositioningReq(WPT_FinePositioningReqType::random(r)),
+            30 => Self::WPT_FinePositioningRes(WPT_FinePositioningResType::random(r)),
+            31 => Self::WPT_FinePositioningSetupReq(WPT_FinePositioningSetupReqType::random(r)),
+            32 => Self::WPT_FinePositioningSetupRes(WPT_FinePositioningSetupResType::random(r)),
+            33 => Self::WPT_PairingReq(WPT_PairingReqType::random(r)),
+            34 => Self::WPT_PairingRes(WPT_PairingResType::random(r)),
+            _ => Self::X509Data(super::xmldsig::X509DataType::random(r)),
+        }
+    }
+
     /// Decodes a whole document stream (header `0x80` included).
     pub fn decode(bytes: &[u8]) -> Result<Self, Error> {
         let mut dec = Decoder::new(bytes);
@@ -7574,6 +8224,240 @@ pub enum Fragment {
 }
 
 impl Fragment {
+    /// A random valid value (property tests and fuzzing).
+    #[cfg(any(test, feature = "random"))]
+    pub fn random(r: &mut crate::random::Rng) -> Self {
+        match r.below(191) {
+            0 => Self::AckMaxDelay(r.int(0, 65535) as u16),
+            1 => Self::AdditionalServicesCosts(super::iso20_types::DetailedCostType::random(r)),
+            2 => Self::AlternativeSECC(AlternativeSECCType::random(r)),
+            3 => Self::AlternativeSECCList(AlternativeSECCListType::random(r)),
+            4 => Self::Amount(super::iso20_types::RationalNumberType::random(r)),
+            5 => Self::BPT_DischargedEnergyReadingWh(r.int(0, 18446744073709551615) as u64),
+            6 => Self::BPT_InductiveEnergyReadingVARh(r.int(0, 18446744073709551615) as u64),
+            7 => Self::BSSID(r.string(0, 12)),
+            8 => Self::BatteryEnergyCapacity(super::iso20_types::RationalNumberType::random(r)),
+            9 => Self::CLReqControlMode(super::iso20_types::CLReqControlModeType::random(r)),
+            10 => Self::CLResControlMode(super::iso20_types::CLResControlModeType::random(r)),
+            11 => {
+                Self::CanonicalizationMethod(super::xmldsig::CanonicalizationMethodType::random(r))
+            }
+            12 => Self::CapacitiveEnergyReadingVARh(r.int(0, 18446744073709551615) as u64),
+            13 => Self::ChargedEnergyReadingWh(r.int(0, 18446744073709551615) as u64),
+            14 => Self::ChargingComplete(r.chance()),
+            15 => Self::Coord_X(r.int(-32768, 32767) as i16),
+            16 => Self::Coord_Y(r.int(-32768, 32767) as i16),
+            17 => Self::Coord_Z(r.int(-32768, 32767) as i16),
+            18 => Self::CostPerUnit(super::iso20_types::RationalNumberType::random(r)),
+            19 => Self::DSAKeyValue(super::xmldsig::DSAKeyValueType::random(r)),
+            20 => Self::DepartureTime(r.int(0, 4294967295) as u32),
+            21 => Self::DigestMethod(super::xmldsig::DigestMethodType::random(r)),
+            22 => Self::DigestValue(r.bytes(0, usize::MAX)),
+            23 => Self::DisplayParameters(super::iso20_types::DisplayParametersType::random(r)),
+            24 => Self::EIRP(super::iso20_types::RationalNumberType::random(r)),
+            25 => {
+                Self::EVDeviceAlignmentCheckMethodList(WPT_AlignmentCheckMethodListType::random(r))
+            }
+            26 => Self::EVDeviceFinePositioningMethodList(
+                WPT_FinePositioningMethodListType::random(r),
+            ),
+            27 => Self::EVDevicePairingMethodList(WPT_PairingMethodListType::random(r)),
+            28 => Self::EVMaximumEnergyRequest(super::iso20_types::RationalNumberType::random(r)),
+            29 => Self::EVMinimumEnergyRequest(super::iso20_types::RationalNumberType::random(r)),
+            30 => {
+                Self::EVPCChargeDiagnostics(WPT_EVPCChargeDiagnosticsType::ALL[r.below(4) as usize])
+            }
+            31 => {
+                Self::EVPCCoilCurrentInformation(super::iso20_types::RationalNumberType::random(r))
+            }
+            32 => Self::EVPCCoilCurrentRequest(super::iso20_types::RationalNumberType::random(r)),
+            33 => Self::EVPCCurrentOutputInformation(
+                super::iso20_types::RationalNumberType::random(r),
+            ),
+            34 => Self::EVPCDeviceLocalControl(r.chance()),
+            35 => Self::EVPCMaxReceivablePower(super::iso20_types::RationalNumberType::random(r)),
+            36 => Self::EVPCNaturalFrequency(super::iso20_types::RationalNumberType::random(r)),
+            37 => Self::EVPCOperatingFrequency(super::iso20_types::RationalNumberType::random(r)),
+            38 => Self::EVPCPowerControlParameter(WPT_EVPCPowerControlParameterType::random(r)),
+            39 => Self::EVPCPowerOutput(super::iso20_types::RationalNumberType::random(r)),
+            40 => Self::EVPCPowerRequest(super::iso20_types::RationalNumberType::random(r)),
+            41 => Self::EVPCVoltageOutputInformation(
+                super::iso20_types::RationalNumberType::random(r),
+            ),
+            42 => Self::EVProcessing(super::iso20_types::ProcessingType::ALL[r.below(3) as usize]),
+            43 => Self::EVResultCode(WPT_EVResultType::ALL[r.below(3) as usize]),
+            44 => Self::EVSENotification(
+                super::iso20_types::EvseNotificationType::ALL[r.below(6) as usize],
+            ),
+            45 => {
+                Self::EVSEProcessing(super::iso20_types::ProcessingType::ALL[r.below(3) as usize])
+            }
+            46 => Self::EVSEStatus(super::iso20_types::EVSEStatusType::random(r)),
+            47 => Self::EVTargetEnergyRequest(super::iso20_types::RationalNumberType::random(r)),
+            48 => Self::EnergyCosts(super::iso20_types::DetailedCostType::random(r)),
+            49 => Self::Exponent(r.bytes(0, usize::MAX)),
+            50 => Self::Exponent_(r.int(-128, 127) as i8),
+            51 => Self::G(r.bytes(0, usize::MAX)),
+            52 => Self::HMACOutputLength(r.big_int()),
+            53 => Self::Header(super::iso20_types::MessageHeaderType::random(r)),
+            54 => Self::IPAddress(r.string(0, 39)),
+            55 => Self::IndexNumber(r.int(0, 65535) as u16),
+            56 => Self::InletHot(r.chance()),
+            57 => Self::J(r.bytes(0, usize::MAX)),
+            58 => Self::KeyInfo(super::xmldsig::KeyInfoType::random(r)),
+            59 => Self::KeyName(r.string(0, usize::MAX)),
+            60 => Self::KeyValue(super::xmldsig::KeyValueType::random(r)),
+            61 => Self::LF_ReceiverSetupData(WPT_LF_ReceiverDataType::random(r)),
+            62 => Self::LF_RxData(WPT_LF_RxDataListType::random(r)),
+            63 => Self::LF_SystemSetupData(WPT_LF_SystemSetupDataType::random(r)),
+            64 => Self::LF_TransmitterSetupData(WPT_LF_TransmitterDataType::random(r)),
+            65 => Self::LF_TxData(WPT_LF_TxDataListType::random(r)),
+            66 => Self::Manifest(super::xmldsig::ManifestType::random(r)),
+            67 => Self::ManufacturerSpecificDataContainer(r.bytes(0, 256)),
+            68 => Self::MaximumSOC(r.int(0, 100) as u8),
+            69 => Self::MeterID(r.string(0, 32)),
+            70 => Self::MeterInfo(super::iso20_types::MeterInfoType::random(r)),
+            71 => Self::MeterInfoRequested(r.chance()),
+            72 => Self::MeterSignature(r.bytes(0, 64)),
+            73 => Self::MeterStatus(r.int(-32768, 32767) as i16),
+            74 => Self::MeterTimestamp(r.int(0, 18446744073709551615) as u64),
+            75 => Self::MgmtData(r.string(0, usize::MAX)),
+            76 => Self::MinimumSOC(r.int(0, 100) as u8),
+            77 => Self::Modulus(r.bytes(0, usize::MAX)),
+            78 => Self::NaturalOffset(r.int(0, 65535) as u16),
+            79 => Self::NotificationMaxDelay(r.int(0, 65535) as u16),
+            80 => Self::NumPackages(r.int(0, 255) as u8),
+            81 => Self::NumberOfReceivers(r.int(0, 255) as u8),
+            82 => Self::NumberOfTransmitters(r.int(0, 255) as u8),
+            83 => Self::Object(super::xmldsig::ObjectType::random(r)),
+            84 => Self::ObservedIDCode(r.int(1, 4294967295) as u32),
+            85 => Self::OccupancyCosts(super::iso20_types::DetailedCostType::random(r)),
+            86 => Self::OverstayCosts(super::iso20_types::DetailedCostType::random(r)),
+            87 => Self::P(r.bytes(0, usize::MAX)),
+            88 => Self::PDInputPowerClass(WPT_PowerClassType::ALL[r.below(4) as usize]),
+            89 => Self::PDMaxCoilCurrent(super::iso20_types::RationalNumberType::random(r)),
+            90 => Self::PDMinCoilCurrent(super::iso20_types::RationalNumberType::random(r)),
+            91 => Self::PGPData(super::xmldsig::PGPDataType::random(r)),
+            92 => Self::PGPKeyID(r.bytes(0, usize::MAX)),
+            93 => Self::PGPKeyPacket(r.bytes(0, usize::MAX)),
+            94 => Self::PackageIndex(r.int(0, 255) as u8),
+            95 => Self::PackageSeparationTime(r.int(0, 65535) as u16),
+            96 => Self::PgenCounter(r.bytes(0, usize::MAX)),
+            97 => Self::Port(r.int(0, 65535) as u16),
+            98 => Self::PowerTransmitted(super::iso20_types::RationalNumberType::random(r)),
+            99 => Self::PresentSOC(r.int(0, 100) as u8),
+            100 => Self::PrimaryDeviceAlignmentCheckMethodList(
+                WPT_AlignmentCheckMethodListType::random(r),
+            ),
+            101 => Self::PrimaryDeviceFinePositioningMethodList(
+                WPT_FinePositioningMethodListType::random(r),
+            ),
+            102 => Self::PrimaryDevicePairingMethodList(WPT_PairingMethodListType::random(r)),
+            103 => Self::PulseDuration(r.int(0, 65535) as u16),
+            104 => Self::PulseSeparationTime(r.int(0, 65535) as u16),
+            105 => Self::PulseSequenceOrder(WPT_TxRxPulseOrderType::random(r)),
+            106 => Self::Q(r.bytes(0, usize::MAX)),
+            107 => Self::RSAKeyValue(super::xmldsig::RSAKeyValueType::random(r)),
+            108 => Self::RSSI(super::iso20_types::RationalNumberType::random(r)),
+            109 => Self::RSSIData(WPT_LF_RxRSSIListType::random(r)),
+            110 => Self::RSSIDataList(WPT_LF_RxRSSIType::random(r)),
+            111 => Self::Receipt(super::iso20_types::ReceiptType::random(r)),
+            112 => Self::Reference(super::xmldsig::ReferenceType::random(r)),
+            113 => Self::RemainingTimeToMaximumSOC(r.int(0, 4294967295) as u32),
+            114 => Self::RemainingTimeToMinimumSOC(r.int(0, 4294967295) as u32),
+            115 => Self::RemainingTimeToTargetSOC(r.int(0, 4294967295) as u32),
+            116 => {
+                Self::ResponseCode(super::iso20_types::ResponseCodeType::ALL[r.below(40) as usize])
+            }
+            117 => Self::RetrievalMethod(super::xmldsig::RetrievalMethodType::random(r)),
+            118 => Self::RootCertificateID(super::xmldsig::X509IssuerSerialType::random(r)),
+            119 => Self::RxIdentifier(r.int(1, 4294967295) as u32),
+            120 => Self::RxSpecData(WPT_TxRxSpecDataType::random(r)),
+            121 => Self::SDManufacturerSpecificDataContainer(r.bytes(0, 256)),
+            122 => Self::SDMaxGroundClearanceSupport(r.int(0, 65535) as u16),
+            123 => Self::SDMaxGroundClearence(r.int(0, 65535) as u16),
+            124 => Self::SDMaxOutputPower(super::iso20_types::RationalNumberType::random(r)),
+            125 => Self::SDMinGroundClearanceSupport(r.int(0, 65535) as u16),
+            126 => Self::SDMinGroundClearence(r.int(0, 65535) as u16),
+            127 => Self::SDMinOutputPower(super::iso20_types::RationalNumberType::random(r)),
+            128 => Self::SDPowerInput(super::iso20_types::RationalNumberType::random(r)),
+            129 => {
+                Self::SPCChargeDiagnostics(WPT_SPCChargeDiagnosticsType::ALL[r.below(6) as usize])
+            }
+            130 => Self::SPCMaxOutputPowerLimit(super::iso20_types::RationalNumberType::random(r)),
+            131 => Self::SPCMinOutputPowerLimit(super::iso20_types::RationalNumberType::random(r)),
+            132 => Self::SPCOperatingFrequency(super::iso20_types::RationalNumberType::random(r)),
+            133 => Self::SPCPowerControlParameter(WPT_SPCPowerControlParameterType::random(r)),
+            134 => Self::SPCPrimaryDeviceCoilCurrentInformation(
+                super::iso20_types::RationalNumberType::random(r),
+            ),
+            135 => Self::SPKIData(super::xmldsig::SPKIDataType::random(r)),
+            136 => Self::SPKISexp(r.bytes(0, usize::MAX)),
+            137 => Self::SSID(r.string(0, 255)),
+            138 => Self::Seed(r.bytes(0, usize::MAX)),
+            139 => Self::SessionID(r.bytes(8, 8)),
+            140 => Self::SignalFrequency(super::iso20_types::RationalNumberType::random(r)),
+            141 => Self::Signature(super::xmldsig::SignatureType::random(r)),
+            142 => Self::SignatureMethod(super::xmldsig::SignatureMethodType::random(r)),
+            143 => Self::SignatureValue(super::xmldsig::SignatureValueType::random(r)),
+            144 => Self::SignedInfo(super::xmldsig::SignedInfoType::random(r)),
+            145 => Self::SupplyDeviceCurrent(super::iso20_types::RationalNumberType::random(r)),
+            146 => Self::TargetCoilCurrent(super::iso20_types::RationalNumberType::random(r)),
+            147 => Self::TargetSOC(r.int(0, 100) as u8),
+            148 => Self::TaxCosts(super::iso20_types::DetailedTaxType::random(r)),
+            149 => Self::TaxRuleID(r.int(1, 4294967295) as u32),
+            150 => Self::TimeAnchor(r.int(0, 18446744073709551615) as u64),
+            151 => Self::TimeStamp(r.int(0, 18446744073709551615) as u64),
+            152 => Self::Transform(super::xmldsig::TransformType::random(r)),
+            153 => Self::Transforms(super::xmldsig::TransformsType::random(r)),
+            154 => Self::TxIdentifier(r.int(1, 4294967295) as u32),
+            155 => Self::TxPackageSpecData(WPT_TxRxPackageSpecDataType::random(r)),
+            156 => Self::TxRxIdentifier(r.int(1, 4294967295) as u32),
+            157 => Self::TxRxOrientation(WPT_CoordinateXYZType::random(r)),
+            158 => Self::TxRxPosition(WPT_CoordinateXYZType::random(r)),
+            159 => Self::TxSpecData(WPT_TxRxSpecDataType::random(r)),
+            160 => Self::Value(r.int(-32768, 32767) as i16),
+            161 => Self::VendorSpecificDataContainer(r.bytes(0, 256)),
+            162 => Self::WPT_AlignmentCheckMethod(
+                WPT_AlignmentCheckMethodType::ALL[r.below(3) as usize],
+            ),
+            163 => Self::WPT_AlignmentCheckReq(WPT_AlignmentCheckReqType::random(r)),
+            164 => Self::WPT_AlignmentCheckRes(WPT_AlignmentCheckResType::random(r)),
+            165 => Self::WPT_ChargeLoopReq(WPT_ChargeLoopReqType::random(r)),
+            166 => Self::WPT_ChargeLoopRes(WPT_ChargeLoopResType::random(r)),
+            167 => Self::WPT_ChargeParameterDiscoveryReq(
+                WPT_ChargeParameterDiscoveryReqType::random(r),
+            ),
+            168 => Self::WPT_ChargeParameterDiscoveryRes(
+                WPT_ChargeParameterDiscoveryResType::random(r),
+            ),
+            169 => Self::WPT_FinePositioningMethod(
+                WPT_FinePositioningMethodType::ALL[r.below(5) as usize],
+            ),
+            170 => Self::WPT_FinePositioningReq(WPT_FinePositioningReqType::random(r)),
+            171 => Self::WPT_FinePositioningRes(WPT_FinePositioningResType::random(r)),
+            172 => Self::WPT_FinePositioningSetupReq(WPT_FinePositioningSetupReqType::random(r)),
+            173 => Self::WPT_FinePositioningSetupRes(WPT_FinePositioningSetupResType::random(r)),
+            174 => Self::WPT_LF_DataPackage(WPT_LF_DataPackageType::random(r)),
+            175 => Self::WPT_LF_DataPackageList(WPT_LF_DataPackageListType::random(r)),
+            176 => Self::WPT_LF_RxDataList(WPT_LF_RxDataType::random(r)),
+            177 => Self::WPT_LF_TxDataList(WPT_LF_TxDataType::random(r)),
+            178 => Self::WPT_PairingMethod(WPT_PairingMethodType::ALL[r.below(6) as usize]),
+            179 => Self::WPT_PairingReq(WPT_PairingReqType::random(r)),
+            180 => Self::WPT_PairingRes(WPT_PairingResType::random(r)),
+            181 => Self::X509CRL(r.bytes(0, usize::MAX)),
+            182 => Self::X509Certificate(r.bytes(0, usize::MAX)),
+            183 => Self::X509Data(super::xmldsig::X509DataType::random(r)),
+            184 => Self::X509IssuerName(r.string(0, usize::MAX)),
+            185 => Self::X509IssuerSerial(super::xmldsig::X509IssuerSerialType::random(r)),
+            186 => Self::X509SKI(r.bytes(0, usize::MAX)),
+            187 => Self::X509SerialNumber(r.big_int()),
+            188 => Self::X509SubjectName(r.string(0, usize::MAX)),
+            189 => Self::XPath(r.string(0, usize::MAX)),
+            _ => Self::Y(r.bytes(0, usize::MAX)),
+        }
+    }
+
     /// Decodes a whole fragment stream (header `0x80` included).
     pub fn decode(bytes: &[u8]) -> Result<Self, Error> {
         let mut dec = Decoder::new(bytes);

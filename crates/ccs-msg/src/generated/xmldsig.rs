@@ -44,6 +44,17 @@ pub struct CanonicalizationMethodType {
     pub algorithm: String,
 }
 
+#[cfg(any(test, feature = "random"))]
+impl CanonicalizationMethodType {
+    /// A random valid value (property tests and fuzzing).
+    pub fn random(r: &mut crate::random::Rng) -> Self {
+        let _ = &r;
+        Self {
+            algorithm: r.string(0, usize::MAX),
+        }
+    }
+}
+
 impl ExiContent for CanonicalizationMethodType {
     fn decode_content(d: &mut Decoder<'_>) -> Result<Self, Error> {
         use grammar_canonicalization_method_type::{self as g, P};
@@ -196,6 +207,43 @@ pub struct DSAKeyValueType_SeedPgenCounter {
         serde(rename = "PgenCounter", with = "crate::serde_util::hex")
     )]
     pub pgen_counter: Vec<u8>,
+}
+
+#[cfg(any(test, feature = "random"))]
+impl DSAKeyValueType {
+    /// A random valid value (property tests and fuzzing).
+    pub fn random(r: &mut crate::random::Rng) -> Self {
+        let _ = &r;
+        Self {
+            pq: if r.chance() {
+                Some(DSAKeyValueType_PQ {
+                    p: r.bytes(0, usize::MAX),
+                    q: r.bytes(0, usize::MAX),
+                })
+            } else {
+                None
+            },
+            g: if r.chance() {
+                Some(r.bytes(0, usize::MAX))
+            } else {
+                None
+            },
+            y: r.bytes(0, usize::MAX),
+            j: if r.chance() {
+                Some(r.bytes(0, usize::MAX))
+            } else {
+                None
+            },
+            seed_pgen_counter: if r.chance() {
+                Some(DSAKeyValueType_SeedPgenCounter {
+                    seed: r.bytes(0, usize::MAX),
+                    pgen_counter: r.bytes(0, usize::MAX),
+                })
+            } else {
+                None
+            },
+        }
+    }
 }
 
 impl ExiContent for DSAKeyValueType {
@@ -482,6 +530,17 @@ pub struct DigestMethodType {
     pub algorithm: String,
 }
 
+#[cfg(any(test, feature = "random"))]
+impl DigestMethodType {
+    /// A random valid value (property tests and fuzzing).
+    pub fn random(r: &mut crate::random::Rng) -> Self {
+        let _ = &r;
+        Self {
+            algorithm: r.string(0, usize::MAX),
+        }
+    }
+}
+
 impl ExiContent for DigestMethodType {
     fn decode_content(d: &mut Decoder<'_>) -> Result<Self, Error> {
         use grammar_digest_method_type::{self as g, P};
@@ -576,6 +635,18 @@ pub struct RSAKeyValueType {
         serde(rename = "Exponent", with = "crate::serde_util::hex")
     )]
     pub exponent: Vec<u8>,
+}
+
+#[cfg(any(test, feature = "random"))]
+impl RSAKeyValueType {
+    /// A random valid value (property tests and fuzzing).
+    pub fn random(r: &mut crate::random::Rng) -> Self {
+        let _ = &r;
+        Self {
+            modulus: r.bytes(0, usize::MAX),
+            exponent: r.bytes(0, usize::MAX),
+        }
+    }
 }
 
 impl ExiContent for RSAKeyValueType {
@@ -702,6 +773,20 @@ pub enum KeyValueType_SAKeyValue {
     /// `RSAKeyValue`
     #[cfg_attr(feature = "serde", serde(rename = "RSAKeyValue"))]
     RSAKeyValue(RSAKeyValueType),
+}
+
+#[cfg(any(test, feature = "random"))]
+impl KeyValueType {
+    /// A random valid value (property tests and fuzzing).
+    pub fn random(r: &mut crate::random::Rng) -> Self {
+        let _ = &r;
+        Self {
+            sa_key_value: match r.below(2) {
+                0 => KeyValueType_SAKeyValue::DSAKeyValue(DSAKeyValueType::random(r)),
+                _ => KeyValueType_SAKeyValue::RSAKeyValue(RSAKeyValueType::random(r)),
+            },
+        }
+    }
 }
 
 impl ExiContent for KeyValueType {
@@ -831,6 +916,22 @@ pub enum TransformType_XPath {
     /// `XPath`
     #[cfg_attr(feature = "serde", serde(rename = "XPath"))]
     XPath(String),
+}
+
+#[cfg(any(test, feature = "random"))]
+impl TransformType {
+    /// A random valid value (property tests and fuzzing).
+    pub fn random(r: &mut crate::random::Rng) -> Self {
+        let _ = &r;
+        Self {
+            algorithm: r.string(0, usize::MAX),
+            x_path: (0..r.count(0, usize::MAX))
+                .map(|_| match r.below(1) {
+                    _ => TransformType_XPath::XPath(r.string(0, usize::MAX)),
+                })
+                .collect(),
+        }
+    }
 }
 
 impl ExiContent for TransformType {
@@ -965,6 +1066,19 @@ pub struct TransformsType {
     pub transform: Vec<TransformType>,
 }
 
+#[cfg(any(test, feature = "random"))]
+impl TransformsType {
+    /// A random valid value (property tests and fuzzing).
+    pub fn random(r: &mut crate::random::Rng) -> Self {
+        let _ = &r;
+        Self {
+            transform: (0..r.count(1, usize::MAX))
+                .map(|_| TransformType::random(r))
+                .collect(),
+        }
+    }
+}
+
 impl ExiContent for TransformsType {
     fn decode_content(d: &mut Decoder<'_>) -> Result<Self, Error> {
         use grammar_transforms_type::{self as g, P};
@@ -1062,6 +1176,31 @@ pub struct RetrievalMethodType {
         )
     )]
     pub transforms: Option<TransformsType>,
+}
+
+#[cfg(any(test, feature = "random"))]
+impl RetrievalMethodType {
+    /// A random valid value (property tests and fuzzing).
+    pub fn random(r: &mut crate::random::Rng) -> Self {
+        let _ = &r;
+        Self {
+            r#type: if r.chance() {
+                Some(r.string(0, usize::MAX))
+            } else {
+                None
+            },
+            uri: if r.chance() {
+                Some(r.string(0, usize::MAX))
+            } else {
+                None
+            },
+            transforms: if r.chance() {
+                Some(TransformsType::random(r))
+            } else {
+                None
+            },
+        }
+    }
 }
 
 impl ExiContent for RetrievalMethodType {
@@ -1193,6 +1332,18 @@ pub struct X509IssuerSerialType {
         serde(rename = "X509SerialNumber", with = "crate::serde_util::bigint")
     )]
     pub x509_serial_number: BigInt,
+}
+
+#[cfg(any(test, feature = "random"))]
+impl X509IssuerSerialType {
+    /// A random valid value (property tests and fuzzing).
+    pub fn random(r: &mut crate::random::Rng) -> Self {
+        let _ = &r;
+        Self {
+            x509_issuer_name: r.string(0, usize::MAX),
+            x509_serial_number: r.big_int(),
+        }
+    }
 }
 
 impl ExiContent for X509IssuerSerialType {
@@ -1337,6 +1488,25 @@ pub enum X509DataType_Choice {
     #[cfg_attr(feature = "serde", serde(with = "crate::serde_util::hex"))]
     #[cfg_attr(feature = "serde", serde(rename = "X509CRL"))]
     X509CRL(Vec<u8>),
+}
+
+#[cfg(any(test, feature = "random"))]
+impl X509DataType {
+    /// A random valid value (property tests and fuzzing).
+    pub fn random(r: &mut crate::random::Rng) -> Self {
+        let _ = &r;
+        Self {
+            choice: (0..r.count(1, usize::MAX))
+                .map(|_| match r.below(5) {
+                    0 => X509DataType_Choice::X509IssuerSerial(X509IssuerSerialType::random(r)),
+                    1 => X509DataType_Choice::X509SKI(r.bytes(0, usize::MAX)),
+                    2 => X509DataType_Choice::X509SubjectName(r.string(0, usize::MAX)),
+                    3 => X509DataType_Choice::X509Certificate(r.bytes(0, usize::MAX)),
+                    _ => X509DataType_Choice::X509CRL(r.bytes(0, usize::MAX)),
+                })
+                .collect(),
+        }
+    }
 }
 
 impl ExiContent for X509DataType {
@@ -1620,6 +1790,33 @@ pub struct PGPDataType_Choice_PGPKeyPacket2AnyElement2 {
     pub pgp_key_packet: Vec<u8>,
 }
 
+#[cfg(any(test, feature = "random"))]
+impl PGPDataType {
+    /// A random valid value (property tests and fuzzing).
+    pub fn random(r: &mut crate::random::Rng) -> Self {
+        let _ = &r;
+        Self {
+            choice: match r.below(2) {
+                0 => PGPDataType_Choice::Pgp_key_idpgp_key_packet(
+                    PGPDataType_Choice_PGPKeyIDPGPKeyPacket {
+                        pgp_key_id: r.bytes(0, usize::MAX),
+                        pgp_key_packet: if r.chance() {
+                            Some(r.bytes(0, usize::MAX))
+                        } else {
+                            None
+                        },
+                    },
+                ),
+                _ => PGPDataType_Choice::Pgp_key_packet2_any_element2(
+                    PGPDataType_Choice_PGPKeyPacket2AnyElement2 {
+                        pgp_key_packet: r.bytes(0, usize::MAX),
+                    },
+                ),
+            },
+        }
+    }
+}
+
 impl ExiContent for PGPDataType {
     fn decode_content(d: &mut Decoder<'_>) -> Result<Self, Error> {
         use grammar_pgp_data_type::{self as g, P};
@@ -1819,6 +2016,21 @@ pub struct SPKIDataType_SPKISexp {
     pub spki_sexp: Vec<u8>,
 }
 
+#[cfg(any(test, feature = "random"))]
+impl SPKIDataType {
+    /// A random valid value (property tests and fuzzing).
+    pub fn random(r: &mut crate::random::Rng) -> Self {
+        let _ = &r;
+        Self {
+            spki_sexp: (0..r.count(1, usize::MAX))
+                .map(|_| SPKIDataType_SPKISexp {
+                    spki_sexp: r.bytes(0, usize::MAX),
+                })
+                .collect(),
+        }
+    }
+}
+
 impl ExiContent for SPKIDataType {
     fn decode_content(d: &mut Decoder<'_>) -> Result<Self, Error> {
         use grammar_spki_data_type::{self as g, P};
@@ -1960,6 +2172,32 @@ pub enum KeyInfoType_Choice {
     /// `MgmtData`
     #[cfg_attr(feature = "serde", serde(rename = "MgmtData"))]
     MgmtData(String),
+}
+
+#[cfg(any(test, feature = "random"))]
+impl KeyInfoType {
+    /// A random valid value (property tests and fuzzing).
+    pub fn random(r: &mut crate::random::Rng) -> Self {
+        let _ = &r;
+        Self {
+            id: if r.chance() {
+                Some(r.string(0, usize::MAX))
+            } else {
+                None
+            },
+            choice: (0..r.count(1, usize::MAX))
+                .map(|_| match r.below(7) {
+                    0 => KeyInfoType_Choice::KeyName(r.string(0, usize::MAX)),
+                    1 => KeyInfoType_Choice::KeyValue(KeyValueType::random(r)),
+                    2 => KeyInfoType_Choice::RetrievalMethod(RetrievalMethodType::random(r)),
+                    3 => KeyInfoType_Choice::X509Data(X509DataType::random(r)),
+                    4 => KeyInfoType_Choice::PGPData(PGPDataType::random(r)),
+                    5 => KeyInfoType_Choice::SPKIData(SPKIDataType::random(r)),
+                    _ => KeyInfoType_Choice::MgmtData(r.string(0, usize::MAX)),
+                })
+                .collect(),
+        }
+    }
 }
 
 impl ExiContent for KeyInfoType {
@@ -2291,6 +2529,38 @@ pub struct ReferenceType {
     pub digest_value: Vec<u8>,
 }
 
+#[cfg(any(test, feature = "random"))]
+impl ReferenceType {
+    /// A random valid value (property tests and fuzzing).
+    pub fn random(r: &mut crate::random::Rng) -> Self {
+        let _ = &r;
+        Self {
+            id: if r.chance() {
+                Some(r.string(0, usize::MAX))
+            } else {
+                None
+            },
+            r#type: if r.chance() {
+                Some(r.string(0, usize::MAX))
+            } else {
+                None
+            },
+            uri: if r.chance() {
+                Some(r.string(0, usize::MAX))
+            } else {
+                None
+            },
+            transforms: if r.chance() {
+                Some(TransformsType::random(r))
+            } else {
+                None
+            },
+            digest_method: DigestMethodType::random(r),
+            digest_value: r.bytes(0, usize::MAX),
+        }
+    }
+}
+
 impl ExiContent for ReferenceType {
     fn decode_content(d: &mut Decoder<'_>) -> Result<Self, Error> {
         use grammar_reference_type::{self as g, P};
@@ -2496,6 +2766,24 @@ pub struct ManifestType {
     pub reference: Vec<ReferenceType>,
 }
 
+#[cfg(any(test, feature = "random"))]
+impl ManifestType {
+    /// A random valid value (property tests and fuzzing).
+    pub fn random(r: &mut crate::random::Rng) -> Self {
+        let _ = &r;
+        Self {
+            id: if r.chance() {
+                Some(r.string(0, usize::MAX))
+            } else {
+                None
+            },
+            reference: (0..r.count(1, usize::MAX))
+                .map(|_| ReferenceType::random(r))
+                .collect(),
+        }
+    }
+}
+
 impl ExiContent for ManifestType {
     fn decode_content(d: &mut Decoder<'_>) -> Result<Self, Error> {
         use grammar_manifest_type::{self as g, P};
@@ -2611,6 +2899,31 @@ pub struct ObjectType {
         serde(rename = "MimeType", default, skip_serializing_if = "Option::is_none")
     )]
     pub mime_type: Option<String>,
+}
+
+#[cfg(any(test, feature = "random"))]
+impl ObjectType {
+    /// A random valid value (property tests and fuzzing).
+    pub fn random(r: &mut crate::random::Rng) -> Self {
+        let _ = &r;
+        Self {
+            encoding: if r.chance() {
+                Some(r.string(0, usize::MAX))
+            } else {
+                None
+            },
+            id: if r.chance() {
+                Some(r.string(0, usize::MAX))
+            } else {
+                None
+            },
+            mime_type: if r.chance() {
+                Some(r.string(0, usize::MAX))
+            } else {
+                None
+            },
+        }
+    }
 }
 
 impl ExiContent for ObjectType {
@@ -2767,6 +3080,18 @@ pub struct SignatureMethodType {
     pub hmac_output_length: Option<BigInt>,
 }
 
+#[cfg(any(test, feature = "random"))]
+impl SignatureMethodType {
+    /// A random valid value (property tests and fuzzing).
+    pub fn random(r: &mut crate::random::Rng) -> Self {
+        let _ = &r;
+        Self {
+            algorithm: r.string(0, usize::MAX),
+            hmac_output_length: if r.chance() { Some(r.big_int()) } else { None },
+        }
+    }
+}
+
 impl ExiContent for SignatureMethodType {
     fn decode_content(d: &mut Decoder<'_>) -> Result<Self, Error> {
         use grammar_signature_method_type::{self as g, P};
@@ -2899,6 +3224,26 @@ pub struct SignedInfoType {
         serde(rename = "Reference", default, skip_serializing_if = "Vec::is_empty")
     )]
     pub reference: Vec<ReferenceType>,
+}
+
+#[cfg(any(test, feature = "random"))]
+impl SignedInfoType {
+    /// A random valid value (property tests and fuzzing).
+    pub fn random(r: &mut crate::random::Rng) -> Self {
+        let _ = &r;
+        Self {
+            id: if r.chance() {
+                Some(r.string(0, usize::MAX))
+            } else {
+                None
+            },
+            canonicalization_method: CanonicalizationMethodType::random(r),
+            signature_method: SignatureMethodType::random(r),
+            reference: (0..r.count(1, usize::MAX))
+                .map(|_| ReferenceType::random(r))
+                .collect(),
+        }
+    }
 }
 
 impl ExiContent for SignedInfoType {
@@ -3053,6 +3398,22 @@ pub struct SignatureValueType {
     pub value: Vec<u8>,
 }
 
+#[cfg(any(test, feature = "random"))]
+impl SignatureValueType {
+    /// A random valid value (property tests and fuzzing).
+    pub fn random(r: &mut crate::random::Rng) -> Self {
+        let _ = &r;
+        Self {
+            id: if r.chance() {
+                Some(r.string(0, usize::MAX))
+            } else {
+                None
+            },
+            value: r.bytes(0, usize::MAX),
+        }
+    }
+}
+
 impl ExiContent for SignatureValueType {
     fn decode_content(d: &mut Decoder<'_>) -> Result<Self, Error> {
         use grammar_signature_value_type::{self as g, P};
@@ -3173,6 +3534,31 @@ pub struct SignatureType {
         serde(rename = "Object", default, skip_serializing_if = "Vec::is_empty")
     )]
     pub object: Vec<ObjectType>,
+}
+
+#[cfg(any(test, feature = "random"))]
+impl SignatureType {
+    /// A random valid value (property tests and fuzzing).
+    pub fn random(r: &mut crate::random::Rng) -> Self {
+        let _ = &r;
+        Self {
+            id: if r.chance() {
+                Some(r.string(0, usize::MAX))
+            } else {
+                None
+            },
+            signed_info: SignedInfoType::random(r),
+            signature_value: SignatureValueType::random(r),
+            key_info: if r.chance() {
+                Some(KeyInfoType::random(r))
+            } else {
+                None
+            },
+            object: (0..r.count(0, usize::MAX))
+                .map(|_| ObjectType::random(r))
+                .collect(),
+        }
+    }
 }
 
 impl ExiContent for SignatureType {
@@ -3339,6 +3725,22 @@ pub struct SignaturePropertyType {
     pub target: String,
 }
 
+#[cfg(any(test, feature = "random"))]
+impl SignaturePropertyType {
+    /// A random value; this type requires wildcard content we do not model, so it will not encode.
+    pub fn random(r: &mut crate::random::Rng) -> Self {
+        let _ = &r;
+        Self {
+            id: if r.chance() {
+                Some(r.string(0, usize::MAX))
+            } else {
+                None
+            },
+            target: r.string(0, usize::MAX),
+        }
+    }
+}
+
 impl ExiContent for SignaturePropertyType {
     fn decode_content(d: &mut Decoder<'_>) -> Result<Self, Error> {
         use grammar_signature_property_type::{self as g, P};
@@ -3459,6 +3861,22 @@ pub struct SignaturePropertiesType {
         )
     )]
     pub signature_property: Vec<SignaturePropertyType>,
+}
+
+#[cfg(any(test, feature = "random"))]
+impl SignaturePropertiesType {
+    /// A random value; this type requires wildcard content we do not model, so it will not encode.
+    pub fn random(r: &mut crate::random::Rng) -> Self {
+        let _ = &r;
+        Self {
+            id: if r.chance() {
+                Some(r.string(0, usize::MAX))
+            } else {
+                None
+            },
+            signature_property: Vec::new(),
+        }
+    }
 }
 
 impl ExiContent for SignaturePropertiesType {
@@ -3643,6 +4061,35 @@ pub enum Document {
 }
 
 impl Document {
+    /// A random valid value (property tests and fuzzing).
+    #[cfg(any(test, feature = "random"))]
+    pub fn random(r: &mut crate::random::Rng) -> Self {
+        match r.below(22) {
+            0 => Self::CanonicalizationMethod(CanonicalizationMethodType::random(r)),
+            1 => Self::DSAKeyValue(DSAKeyValueType::random(r)),
+            2 => Self::DigestMethod(DigestMethodType::random(r)),
+            3 => Self::DigestValue(r.bytes(0, usize::MAX)),
+            4 => Self::KeyInfo(KeyInfoType::random(r)),
+            5 => Self::KeyName(r.string(0, usize::MAX)),
+            6 => Self::KeyValue(KeyValueType::random(r)),
+            7 => Self::Manifest(ManifestType::random(r)),
+            8 => Self::MgmtData(r.string(0, usize::MAX)),
+            9 => Self::Object(ObjectType::random(r)),
+            10 => Self::PGPData(PGPDataType::random(r)),
+            11 => Self::RSAKeyValue(RSAKeyValueType::random(r)),
+            12 => Self::Reference(ReferenceType::random(r)),
+            13 => Self::RetrievalMethod(RetrievalMethodType::random(r)),
+            14 => Self::SPKIData(SPKIDataType::random(r)),
+            15 => Self::Signature(SignatureType::random(r)),
+            16 => Self::SignatureMethod(SignatureMethodType::random(r)),
+            17 => Self::SignatureValue(SignatureValueType::random(r)),
+            18 => Self::SignedInfo(SignedInfoType::random(r)),
+            19 => Self::Transform(TransformType::random(r)),
+            20 => Self::Transforms(TransformsType::random(r)),
+            _ => Self::X509Data(X509DataType::random(r)),
+        }
+    }
+
     /// Decodes a whole document stream (header `0x80` included).
     pub fn decode(bytes: &[u8]) -> Result<Self, Error> {
         let mut dec = Decoder::new(bytes);
@@ -3987,6 +4434,56 @@ pub enum Fragment {
 }
 
 impl Fragment {
+    /// A random valid value (property tests and fuzzing).
+    #[cfg(any(test, feature = "random"))]
+    pub fn random(r: &mut crate::random::Rng) -> Self {
+        match r.below(43) {
+            0 => Self::CanonicalizationMethod(CanonicalizationMethodType::random(r)),
+            1 => Self::DSAKeyValue(DSAKeyValueType::random(r)),
+            2 => Self::DigestMethod(DigestMethodType::random(r)),
+            3 => Self::DigestValue(r.bytes(0, usize::MAX)),
+            4 => Self::Exponent(r.bytes(0, usize::MAX)),
+            5 => Self::G(r.bytes(0, usize::MAX)),
+            6 => Self::HMACOutputLength(r.big_int()),
+            7 => Self::J(r.bytes(0, usize::MAX)),
+            8 => Self::KeyInfo(KeyInfoType::random(r)),
+            9 => Self::KeyName(r.string(0, usize::MAX)),
+            10 => Self::KeyValue(KeyValueType::random(r)),
+            11 => Self::Manifest(ManifestType::random(r)),
+            12 => Self::MgmtData(r.string(0, usize::MAX)),
+            13 => Self::Modulus(r.bytes(0, usize::MAX)),
+            14 => Self::Object(ObjectType::random(r)),
+            15 => Self::P(r.bytes(0, usize::MAX)),
+            16 => Self::PGPData(PGPDataType::random(r)),
+            17 => Self::PGPKeyID(r.bytes(0, usize::MAX)),
+            18 => Self::PGPKeyPacket(r.bytes(0, usize::MAX)),
+            19 => Self::PgenCounter(r.bytes(0, usize::MAX)),
+            20 => Self::Q(r.bytes(0, usize::MAX)),
+            21 => Self::RSAKeyValue(RSAKeyValueType::random(r)),
+            22 => Self::Reference(ReferenceType::random(r)),
+            23 => Self::RetrievalMethod(RetrievalMethodType::random(r)),
+            24 => Self::SPKIData(SPKIDataType::random(r)),
+            25 => Self::SPKISexp(r.bytes(0, usize::MAX)),
+            26 => Self::Seed(r.bytes(0, usize::MAX)),
+            27 => Self::Signature(SignatureType::random(r)),
+            28 => Self::SignatureMethod(SignatureMethodType::random(r)),
+            29 => Self::SignatureValue(SignatureValueType::random(r)),
+            30 => Self::SignedInfo(SignedInfoType::random(r)),
+            31 => Self::Transform(TransformType::random(r)),
+            32 => Self::Transforms(TransformsType::random(r)),
+            33 => Self::X509CRL(r.bytes(0, usize::MAX)),
+            34 => Self::X509Certificate(r.bytes(0, usize::MAX)),
+            35 => Self::X509Data(X509DataType::random(r)),
+            36 => Self::X509IssuerName(r.string(0, usize::MAX)),
+            37 => Self::X509IssuerSerial(X509IssuerSerialType::random(r)),
+            38 => Self::X509SKI(r.bytes(0, usize::MAX)),
+            39 => Self::X509SerialNumber(r.big_int()),
+            40 => Self::X509SubjectName(r.string(0, usize::MAX)),
+            41 => Self::XPath(r.string(0, usize::MAX)),
+            _ => Self::Y(r.bytes(0, usize::MAX)),
+        }
+    }
+
     /// Decodes a whole fragment stream (header `0x80` included).
     pub fn decode(bytes: &[u8]) -> Result<Self, Error> {
         let mut dec = Decoder::new(bytes);

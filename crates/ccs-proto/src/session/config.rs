@@ -224,6 +224,10 @@ pub struct EvccConfig {
     pub charge_duration: Option<Duration>,
     /// The maximum age of a hardware reading the session relies on.
     pub measurement_max_age: Duration,
+    /// ISO 15118-20: control mode, authorization, BPT, timers.
+    pub iso20: crate::session::iso20::Iso20EvccConfig,
+    /// ISO 15118-2: payment, energy transfer mode, AC parameters, Plug & Charge contract.
+    pub iso2: crate::session::iso2::EvOptions,
 }
 
 impl Default for EvccConfig {
@@ -253,6 +257,8 @@ impl Default for EvccConfig {
             welding_detection_max_rounds: 10,
             charge_duration: None,
             measurement_max_age: Duration::from_secs(5),
+            iso20: crate::session::iso20::Iso20EvccConfig::default(),
+            iso2: crate::session::iso2::EvOptions::default(),
         }
     }
 }
@@ -354,6 +360,11 @@ pub struct SeccConfig {
     pub evse_simulate_precharge: bool,
     /// The maximum age of a hardware reading the session relies on.
     pub measurement_max_age: Duration,
+    /// ISO 15118-20: control modes, authorization, BPT limits.
+    pub iso20: crate::session::iso20::Iso20SeccConfig,
+    /// ISO 15118-2: EVSEID, payment options, energy transfer modes, AC parameters,
+    /// value-added services, metering receipts.
+    pub iso2: crate::session::iso2::EvseOptions,
 }
 
 impl Default for SeccConfig {
@@ -369,6 +380,8 @@ impl Default for SeccConfig {
             cable_check_duration: Duration::from_millis(500),
             evse_simulate_precharge: false,
             measurement_max_age: Duration::from_secs(5),
+            iso20: crate::session::iso20::Iso20SeccConfig::default(),
+            iso2: crate::session::iso2::EvseOptions::default(),
         }
     }
 }

@@ -6,7 +6,7 @@ use crate::session::outbox::Outbox;
 use crate::session::timers::{Timer, TimerTable};
 use crate::session::{
     Disconnect, Outcome, Phase, Protocol, Role, SessionError, SessionEvent, Transmit, V2gSession,
-    din, handshake,
+    din, handshake, iso2, iso20,
 };
 use crate::time::Instant;
 use crate::v2gtp::PayloadType;
@@ -20,6 +20,10 @@ enum Machine {
     Handshake,
     /// DIN SPEC 70121.
     Din(Box<din::evcc::Evcc>),
+    /// ISO 15118-20 DC / DC_BPT.
+    Iso20(Box<iso20::evcc::Evcc>),
+    /// ISO 15118-2.
+    Iso2(Box<iso2::evcc::Evcc>),
     /// Over (before a protocol machine took over).
     Ended,
 }
@@ -42,6 +46,8 @@ pub struct EvccSession {
     out: Outbox,
     timers: TimerTable,
     machine: Machine,
+    contract_signer: Option<std::sync::Arc<dyn iso2::pnc::ContractSigner>>,
+    certificate_installer: Option<std::sync::Arc<dyn iso2::pnc::CertificateInstaller>>,
 }
 
 impl EvccSession {
@@ -55,7 +61,24 @@ impl EvccSession {
             out: Outbox::new(),
             timers: TimerTable::default(),
             machine: Machine::Idle,
+            contract_signer: None,
+            certificate_installer: None,
         }
+    }
+
+    /// Sets the OEM provisioning identity with which ISO 15118-2 Plug & Charge installs a
+    /// contract (CertificateInstallation) when none is configured.
+    pub fn set_certificate_installer(
+        &mut self,
+        installer: std::sync::Arc<dyn iso2::pnc::CertificateInstaller>,
+    ) {
+        self.certificate_installer = Some(installer);
+    }
+
+    /// Sets the contract key for ISO 15118-2 Plug & Charge
+    /// ([`crate::session::iso2::EvOptions::payment`] = `Contract`).
+    pub fn set_contract_signer(&mut self, signer: std::sync::Arc<dyn iso2::pnc::ContractSigner>) {
+        self.contract_signer = Some(signer);
     }
 
     /// How the session ended, once it has.
@@ -120,6 +143,8 @@ impl V2gSession for EvccSession {
     fn handle_message(&mut self, now: Instant, payload_type: PayloadType, payload: &[u8]) {
         match &mut self.machine {
             Machine::Din(m) => m.handle_message(now, &mut self.out, payload_type, payload),
+            Machine::Iso20(m) => m.handle_message(now, &mut self.out, payload_type, payload),
+            Machine::Iso2(m) => m.handle_message(now, &mut self.out, payload_type, payload),
             Machine::Handshake => {
                 let res = match handshake::decode_response(payload) {
                     Ok(res) => res,
@@ -143,9 +168,30 @@ impl V2gSession for EvccSession {
                                 m.start(now, &mut self.out);
                                 self.machine = Machine::Din(m);
                             }
-                            other => self.end_early(SessionError::Config(format!(
-                                "{other} negotiated but not implemented"
-                            ))),
+                            Protocol::Iso15118_20Dc | Protocol::Iso15118_20DcBpt => {
+                                let offered =
+                                    |p| self.config.protocols.iter().any(|o| o.protocol == p);
+                                let wants_bpt = protocol == Protocol::Iso15118_20DcBpt;
+                                let accepts_dc = !wants_bpt || offered(Protocol::Iso15118_20Dc);
+                                let mut m = Box::new(iso20::evcc::Evcc::new(
+                                    self.config.clone(),
+                                    self.evcc_id,
+                                    wants_bpt,
+                                    accepts_dc,
+                                ));
+                                m.start(now, &mut self.out);
+                                self.machine = Machine::Iso20(m);
+                            }
+                            Protocol::Iso15118_2 => {
+                                let mut m = Box::new(iso2::evcc::Evcc::new(
+                                    self.config.clone(),
+                                    self.evcc_id,
+                                    self.contract_signer.clone(),
+                                    self.certificate_installer.clone(),
+                                ));
+                                m.start(now, &mut self.out);
+                                self.machine = Machine::Iso2(m);
+                            }
                         }
                     }
                     Err(e) => self.end_early(e),
@@ -162,6 +208,8 @@ impl V2gSession for EvccSession {
         });
         match &mut self.machine {
             Machine::Din(m) => m.fail(now, &mut self.out, error),
+            Machine::Iso20(m) => m.fail(now, &mut self.out, error),
+            Machine::Iso2(m) => m.fail(now, &mut self.out, error),
             Machine::Idle | Machine::Handshake => self.end_early(error),
             Machine::Ended => {}
         }
@@ -169,7 +217,12 @@ impl V2gSession for EvccSession {
 
     fn handle_measurement(&mut self, now: Instant, measurement: Measurement) {
         self.out.snapshot.apply(now, measurement);
-        if let Machine::Din(m) = &mut self.machine {
+        match &mut self.machine {
+            Machine::Din(m) => m.handle_measurement(now, &mut self.out, measurement),
+            Machine::Iso20(m) => m.handle_measurement(now, &mut self.out, measurement),
+            _ => {}
+        }
+        if let Machine::Iso2(m) = &mut self.machine {
             m.handle_measurement(now, &mut self.out, measurement);
         }
     }
@@ -177,6 +230,8 @@ impl V2gSession for EvccSession {
     fn handle_hardware_fault(&mut self, now: Instant, fault: HardwareFault) {
         match &mut self.machine {
             Machine::Din(m) => m.fail(now, &mut self.out, SessionError::Hardware(fault)),
+            Machine::Iso20(m) => m.fail(now, &mut self.out, SessionError::Hardware(fault)),
+            Machine::Iso2(m) => m.fail(now, &mut self.out, SessionError::Hardware(fault)),
             Machine::Idle | Machine::Handshake => self.end_early(SessionError::Hardware(fault)),
             Machine::Ended => {}
         }
@@ -185,6 +240,8 @@ impl V2gSession for EvccSession {
     fn handle_stop_request(&mut self, now: Instant) {
         match &mut self.machine {
             Machine::Din(m) => m.handle_stop_request(now, &mut self.out),
+            Machine::Iso20(m) => m.handle_stop_request(now, &mut self.out),
+            Machine::Iso2(m) => m.handle_stop_request(now, &mut self.out),
             Machine::Idle | Machine::Handshake => {
                 self.timers.stop_all();
                 self.machine = Machine::Ended;
@@ -199,7 +256,12 @@ impl V2gSession for EvccSession {
         if let Some(timer) = self.timers.pop_expired(now) {
             return self.end_early(SessionError::Timeout(timer.name()));
         }
-        if let Machine::Din(m) = &mut self.machine {
+        match &mut self.machine {
+            Machine::Din(m) => m.handle_timeout(now, &mut self.out),
+            Machine::Iso20(m) => m.handle_timeout(now, &mut self.out),
+            _ => {}
+        }
+        if let Machine::Iso2(m) = &mut self.machine {
             m.handle_timeout(now, &mut self.out);
         }
     }
@@ -223,6 +285,8 @@ impl V2gSession for EvccSession {
         let own = self.timers.next_timeout();
         let machine = match &self.machine {
             Machine::Din(m) => m.poll_timeout(),
+            Machine::Iso20(m) => m.poll_timeout(),
+            Machine::Iso2(m) => m.poll_timeout(),
             _ => None,
         };
         own.into_iter().chain(machine).min()

@@ -47,7 +47,13 @@ pub const fn protocol_id(protocol: Protocol) -> ProtocolId {
 
 /// The protocols whose session machines exist; the others are neither offered nor accepted.
 pub const fn is_implemented(protocol: Protocol) -> bool {
-    matches!(protocol, Protocol::Din70121)
+    matches!(
+        protocol,
+        Protocol::Din70121
+            | Protocol::Iso15118_2
+            | Protocol::Iso15118_20Dc
+            | Protocol::Iso15118_20DcBpt
+    )
 }
 
 /// The car's supportedAppProtocolReq for `offers` (in the given order).

@@ -45,8 +45,12 @@ use core::fmt;
 
 pub mod config;
 pub mod din;
+mod ev_dc;
 mod evcc;
+mod evse_dc;
 pub mod handshake;
+pub mod iso2;
+pub mod iso20;
 mod outbox;
 mod secc;
 pub mod timers;

@@ -35,8 +35,20 @@ impl Outbox {
 
     /// Queues an EXI message and its [`SessionEvent::Sent`].
     pub(crate) fn send(&mut self, payload: Vec<u8>, name: &'static str, summary: String) {
+        self.send_as(PayloadType::Exi, payload, name, summary);
+    }
+
+    /// Queues a message with its own V2GTP payload type (ISO 15118-20: `0x8002` for the
+    /// common messages, `0x8004` for DC) and its [`SessionEvent::Sent`].
+    pub(crate) fn send_as(
+        &mut self,
+        payload_type: PayloadType,
+        payload: Vec<u8>,
+        name: &'static str,
+        summary: String,
+    ) {
         self.transmits.push_back(Transmit::Message {
-            payload_type: PayloadType::Exi,
+            payload_type,
             payload,
         });
         self.events.push_back(SessionEvent::Sent { name, summary });

@@ -6,7 +6,7 @@ use crate::session::outbox::Outbox;
 use crate::session::timers::{Timer, TimerTable};
 use crate::session::{
     Disconnect, Outcome, Phase, Protocol, Role, SessionError, SessionEvent, Transmit, V2gSession,
-    din, handshake,
+    din, handshake, iso2, iso20,
 };
 use crate::time::Instant;
 use crate::v2gtp::PayloadType;
@@ -18,6 +18,10 @@ enum Machine {
     Handshake,
     /// DIN SPEC 70121.
     Din(Box<din::secc::Secc>),
+    /// ISO 15118-20 DC / DC_BPT.
+    Iso20(Box<iso20::secc::Secc>),
+    /// ISO 15118-2.
+    Iso2(Box<iso2::secc::Secc>),
     /// Over (before a protocol machine took over).
     Ended,
 }
@@ -42,6 +46,8 @@ pub struct SeccSession {
     timers: TimerTable,
     machine: Machine,
     stop_requested: bool,
+    tls: bool,
+    pnc: Option<iso2::SeccPnc>,
 }
 
 impl SeccSession {
@@ -57,6 +63,28 @@ impl SeccSession {
             timers,
             machine: Machine::Handshake,
             stop_requested: false,
+            tls: false,
+            pnc: None,
+        }
+    }
+
+    /// Tells the session that its connection is TLS: ISO 15118-2 then offers Plug & Charge
+    /// (with [`SeccSession::set_pnc`]) and the certificate service; ISO 15118-20 offers Plug &
+    /// Charge only then.
+    pub fn set_tls(&mut self, tls: bool) {
+        self.tls = tls;
+    }
+
+    /// The verifier, certificate backend and GenChallenge for ISO 15118-2 Plug & Charge.
+    pub fn set_pnc(&mut self, pnc: iso2::SeccPnc) {
+        self.pnc = Some(pnc);
+    }
+
+    /// Asks the car to renegotiate the charge parameters (ISO 15118-2 EVSENotification
+    /// ReNegotiation); ignored by protocols without renegotiation.
+    pub fn request_renegotiation(&mut self) {
+        if let Machine::Iso2(m) = &mut self.machine {
+            m.request_renegotiation();
         }
     }
 
@@ -76,6 +104,8 @@ impl SeccSession {
     pub fn stopped_by_user(&self) -> bool {
         match &self.machine {
             Machine::Din(m) => m.stopped_by_user(),
+            Machine::Iso20(m) => m.stopped_by_user(),
+            Machine::Iso2(m) => m.stopped_by_user(),
             _ => self.stop_requested,
         }
     }
@@ -132,10 +162,34 @@ impl SeccSession {
                 }
                 self.machine = Machine::Din(Box::new(m));
             }
-            other => {
-                self.end_early(SessionError::Config(format!(
-                    "{other} negotiated but not implemented"
-                )));
+            Protocol::Iso15118_2 => {
+                let mut m = iso2::secc::Secc::new(
+                    self.config.clone(),
+                    self.session_id.to_vec(),
+                    self.tls,
+                    self.pnc.clone(),
+                    now,
+                );
+                if self.stop_requested {
+                    m.handle_stop_request();
+                }
+                self.machine = Machine::Iso2(Box::new(m));
+            }
+            Protocol::Iso15118_20Dc | Protocol::Iso15118_20DcBpt => {
+                // One namespace for both: the services offered decide (ServiceDiscovery).
+                let accepts = |p| self.config.protocols.contains(&p);
+                let mut m = iso20::secc::Secc::new(
+                    self.config.clone(),
+                    self.session_id.to_vec(),
+                    now,
+                    accepts(Protocol::Iso15118_20Dc),
+                    accepts(Protocol::Iso15118_20DcBpt),
+                    self.tls,
+                );
+                if self.stop_requested {
+                    m.handle_stop_request();
+                }
+                self.machine = Machine::Iso20(Box::new(m));
             }
         }
     }
@@ -174,6 +228,8 @@ impl V2gSession for SeccSession {
         match &mut self.machine {
             Machine::Handshake => self.on_handshake(now, payload),
             Machine::Din(m) => m.handle_message(now, &mut self.out, payload_type, payload),
+            Machine::Iso20(m) => m.handle_message(now, &mut self.out, payload_type, payload),
+            Machine::Iso2(m) => m.handle_message(now, &mut self.out, payload_type, payload),
             Machine::Ended => {}
         }
     }
@@ -185,6 +241,8 @@ impl V2gSession for SeccSession {
         });
         match &mut self.machine {
             Machine::Din(m) => m.end(&mut self.out, Outcome::Failed(error)),
+            Machine::Iso20(m) => m.end(&mut self.out, Outcome::Failed(error)),
+            Machine::Iso2(m) => m.end(&mut self.out, Outcome::Failed(error)),
             Machine::Handshake => self.end_early(error),
             Machine::Ended => {}
         }
@@ -195,7 +253,12 @@ impl V2gSession for SeccSession {
         if measurement == Measurement::ChargingEnabled(false) {
             self.stop_requested = true;
         }
-        if let Machine::Din(m) = &mut self.machine {
+        match &mut self.machine {
+            Machine::Din(m) => m.handle_measurement(measurement),
+            Machine::Iso20(m) => m.handle_measurement(measurement),
+            _ => {}
+        }
+        if let Machine::Iso2(m) = &mut self.machine {
             m.handle_measurement(measurement);
         }
     }
@@ -206,6 +269,14 @@ impl V2gSession for SeccSession {
                 &mut self.out,
                 Outcome::Failed(SessionError::Hardware(fault)),
             ),
+            Machine::Iso20(m) => m.end(
+                &mut self.out,
+                Outcome::Failed(SessionError::Hardware(fault)),
+            ),
+            Machine::Iso2(m) => m.end(
+                &mut self.out,
+                Outcome::Failed(SessionError::Hardware(fault)),
+            ),
             Machine::Handshake => self.end_early(SessionError::Hardware(fault)),
             Machine::Ended => {}
         }
@@ -213,7 +284,12 @@ impl V2gSession for SeccSession {
 
     fn handle_stop_request(&mut self, _now: Instant) {
         self.stop_requested = true;
-        if let Machine::Din(m) = &mut self.machine {
+        match &mut self.machine {
+            Machine::Din(m) => m.handle_stop_request(),
+            Machine::Iso20(m) => m.handle_stop_request(),
+            _ => {}
+        }
+        if let Machine::Iso2(m) = &mut self.machine {
             m.handle_stop_request();
         }
     }
@@ -222,7 +298,12 @@ impl V2gSession for SeccSession {
         if let Some(timer) = self.timers.pop_expired(now) {
             return self.end_early(SessionError::Timeout(timer.name()));
         }
-        if let Machine::Din(m) = &mut self.machine {
+        match &mut self.machine {
+            Machine::Din(m) => m.handle_timeout(now, &mut self.out),
+            Machine::Iso20(m) => m.handle_timeout(now, &mut self.out),
+            _ => {}
+        }
+        if let Machine::Iso2(m) = &mut self.machine {
             m.handle_timeout(now, &mut self.out);
         }
     }
@@ -246,6 +327,8 @@ impl V2gSession for SeccSession {
         let own = self.timers.next_timeout();
         let machine = match &self.machine {
             Machine::Din(m) => m.poll_timeout(),
+            Machine::Iso20(m) => m.poll_timeout(),
+            Machine::Iso2(m) => m.poll_timeout(),
             _ => None,
         };
         own.into_iter().chain(machine).min()

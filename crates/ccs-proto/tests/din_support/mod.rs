@@ -11,7 +11,6 @@ use ccs_proto::session::{
     V2gSession,
 };
 use ccs_proto::time::{Duration, Instant};
-use ccs_proto::v2gtp::PayloadType;
 use ccs_sim::physics::{DcPlant, PlantConfig};
 
 /// The car's MAC (EVCCID).
@@ -147,7 +146,10 @@ impl Pair {
 
     fn deliver(&mut self, from: Side, t: Transmit) {
         match t {
-            Transmit::Message { payload, .. } => {
+            Transmit::Message {
+                payload_type,
+                payload,
+            } => {
                 if !self.connected {
                     return;
                 }
@@ -160,10 +162,8 @@ impl Pair {
                 match from {
                     Side::Car => self
                         .charger
-                        .handle_message(self.now, PayloadType::Exi, &payload),
-                    Side::Charger => self
-                        .car
-                        .handle_message(self.now, PayloadType::Exi, &payload),
+                        .handle_message(self.now, payload_type, &payload),
+                    Side::Charger => self.car.handle_message(self.now, payload_type, &payload),
                 }
             }
             Transmit::Close => {

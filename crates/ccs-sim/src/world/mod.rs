@@ -551,6 +551,26 @@ impl World {
         self.ended
     }
 
+    /// Asks the car to stop charging now, as its user would (the dashboard's stop button):
+    /// the session winds down normally. `false` when the car has no session yet, so there is
+    /// nothing to stop; `true` also when a stop was already requested.
+    pub fn request_user_stop(&mut self) -> bool {
+        if self.stop_requested {
+            return true;
+        }
+        if self.hosts[EV].session.is_none() {
+            return false;
+        }
+        self.request_stop(StopReason::UserRequest);
+        true
+    }
+
+    /// The plugged charger's enable switch (`false`: its user asks to stop charging); the
+    /// charger's session sees it with the next measurements.
+    pub fn set_charging_enabled(&mut self, enabled: bool) {
+        self.plant.set_charging_enabled(enabled);
+    }
+
     /// Changes the line's loss probability from now on (e.g. 1.0: the link breaks).
     pub fn set_loss(&mut self, probability: f64) {
         self.medium.set_loss(probability);

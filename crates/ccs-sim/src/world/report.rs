@@ -38,6 +38,8 @@ pub enum StopReason {
     ChargeTimeReached,
     /// The battery reached the configured SoC.
     TargetSocReached(Percent),
+    /// The user asked ([`super::World::request_user_stop`], e.g. the dashboard).
+    UserRequest,
 }
 
 /// Something that happened in the world, for live displays and logs.

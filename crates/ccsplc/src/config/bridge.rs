@@ -245,3 +245,125 @@ mod tests {
         assert_eq!(mqtt.reconnect_delay, defaults.reconnect_delay);
     }
 }
+
+/// The car's ISO 15118-2 setup: the session options and the Plug & Charge keys.
+#[allow(dead_code, reason = "API for the ev command, which is not built yet")]
+#[derive(Debug)]
+pub(crate) struct Iso2Car {
+    /// `EvccConfig::iso2`.
+    pub(crate) options: session::iso2::EvOptions,
+    /// The contract key (`EvccSession::set_contract_signer`).
+    pub(crate) signer: Option<std::sync::Arc<dyn session::iso2::pnc::ContractSigner>>,
+    /// The OEM provisioning identity (`EvccSession::set_certificate_installer`).
+    pub(crate) installer: Option<std::sync::Arc<dyn session::iso2::pnc::CertificateInstaller>>,
+}
+
+#[allow(
+    dead_code,
+    reason = "API for the ev and evse commands, which are not built yet"
+)]
+impl super::Iso2 {
+    /// The car's ISO 15118-2 options and keys; the V2G roots for a contract installation are
+    /// `tls.trust_anchors`.
+    pub(crate) fn car(&self, tls: &super::Tls) -> Result<Iso2Car, ccs_linux::LinkError> {
+        use ccs_linux::pnc::{OpensslCertificateInstaller, OpensslSigner, load_contract};
+        use session::iso2::{EnergyTransfer, PaymentMethod};
+        let mut options = session::iso2::EvOptions::default();
+        options.energy_transfer = if self.ac {
+            EnergyTransfer::AcThreePhase
+        } else {
+            EnergyTransfer::DcExtended
+        };
+        options.pause_instead_of_terminate = self.pause_instead_of_terminate;
+        let mut car = Iso2Car {
+            options,
+            signer: None,
+            installer: None,
+        };
+        if !self.plug_and_charge {
+            return Ok(car);
+        }
+        car.options.payment = PaymentMethod::Contract;
+        if let (Some(chain), Some(key)) = (&self.contract_chain, &self.contract_key) {
+            car.options.contract = Some(load_contract(chain)?);
+            car.signer = Some(std::sync::Arc::new(OpensslSigner::from_pem_file(key)?));
+        }
+        if let (Some(chain), Some(key), Some(roots)) = (
+            &self.oem_provisioning_chain,
+            &self.oem_provisioning_key,
+            &tls.trust_anchors,
+        ) {
+            car.installer = Some(std::sync::Arc::new(
+                OpensslCertificateInstaller::from_pem_files(
+                    chain,
+                    key,
+                    std::slice::from_ref(roots),
+                )?,
+            ));
+        }
+        if car.signer.is_none() && car.installer.is_none() {
+            return Err(ccs_linux::LinkError::Config(
+                "iso2.plug_and_charge needs iso2.contract_chain and iso2.contract_key, or the \
+                 OEM provisioning chain and key and tls.trust_anchors"
+                    .into(),
+            ));
+        }
+        Ok(car)
+    }
+
+    /// The charger's ISO 15118-2 options, and its Plug & Charge setup when contract roots
+    /// are configured; `gen_challenge` is 16 fresh random bytes for the session.
+    pub(crate) fn charger(
+        &self,
+        gen_challenge: [u8; 16],
+    ) -> Result<(session::iso2::EvseOptions, Option<session::iso2::SeccPnc>), ccs_linux::LinkError>
+    {
+        use ccs_linux::pnc::{FileCertificateBackend, OpensslVerifier};
+        let mut options = session::iso2::EvseOptions::default();
+        options.evse_id.clone_from(&self.evse_id);
+        options.receipt_required = self.receipt_required;
+        let Some(roots) = &self.contract_roots else {
+            return Ok((options, None));
+        };
+        let pnc = session::iso2::SeccPnc {
+            verifier: std::sync::Arc::new(OpensslVerifier::from_pem_files(std::slice::from_ref(
+                roots,
+            ))?),
+            backend: self.certificate_backend_dir.as_ref().map(|dir| {
+                std::sync::Arc::new(FileCertificateBackend::new(dir.clone()))
+                    as std::sync::Arc<dyn session::iso2::pnc::CertificateBackend>
+            }),
+            gen_challenge,
+        };
+        Ok((options, Some(pnc)))
+    }
+}
+
+#[cfg(test)]
+mod iso2_tests {
+    use super::super::{Iso2, Tls};
+
+    #[test]
+    fn iso2_defaults_are_dc_eim_without_pnc() {
+        let car = Iso2::default().car(&Tls::default()).unwrap();
+        assert!(car.options.energy_transfer.is_dc());
+        assert_eq!(
+            car.options.payment,
+            ccs_proto::session::iso2::PaymentMethod::ExternalPayment
+        );
+        assert!(car.signer.is_none() && car.installer.is_none());
+        let (options, pnc) = Iso2::default().charger([7; 16]).unwrap();
+        assert_eq!(options.evse_id, "ZZ00000");
+        assert!(pnc.is_none());
+    }
+
+    #[test]
+    fn plug_and_charge_without_keys_is_a_configuration_error() {
+        let iso2 = Iso2 {
+            plug_and_charge: true,
+            ..Iso2::default()
+        };
+        let err = iso2.car(&Tls::default()).unwrap_err();
+        assert!(err.to_string().contains("iso2.contract_chain"), "{err}");
+    }
+}

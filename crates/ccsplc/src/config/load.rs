@@ -11,7 +11,7 @@ use super::error::{ConfigError, Warning, line_of};
 use super::ini::IGNORED_KEYS;
 use super::schema::{Section, Setting};
 use super::sections::{
-    Can, Capture, Charging, General, Hardware, Listen, Log, Mqtt, Sdp, Serial, Session, Slac,
+    Can, Capture, Charging, General, Hardware, Iso2, Listen, Log, Mqtt, Sdp, Serial, Session, Slac,
     SocCallback, Tls, Web,
 };
 use super::{Config, Format, Loaded, Origin};
@@ -31,6 +31,7 @@ pub(crate) const SECTIONS: &[&Section] = &[
     &Log::SECTION,
     &Web::SECTION,
     &Tls::SECTION,
+    &Iso2::SECTION,
     &SocCallback::SECTION,
     &Listen::SECTION,
 ];

@@ -32,7 +32,7 @@ pub(crate) use command::{check, init};
 pub(crate) use error::{ConfigError, Warning};
 pub(crate) use load::Ignored;
 pub(crate) use sections::{
-    Can, Capture, Charging, General, Hardware, Listen, Log, Mqtt, Sdp, Serial, Session, Slac,
+    Can, Capture, Charging, General, Hardware, Iso2, Listen, Log, Mqtt, Sdp, Serial, Session, Slac,
     SocCallback, Tls, Web,
 };
 // The value types are named by the commands that read the configuration (ev, evse, sim,
@@ -74,6 +74,8 @@ pub(crate) struct Config {
     pub(crate) web: Web,
     /// TLS certificates.
     pub(crate) tls: Tls,
+    /// ISO 15118-2: payment, AC/DC, Plug & Charge certificates.
+    pub(crate) iso2: Iso2,
     /// HTTP callback with the car's battery data.
     pub(crate) soc_callback: SocCallback,
     /// Listener.
@@ -195,7 +197,8 @@ impl Loaded {
 
     /// Puts the options shared by `ev`, `evse` and `sim` over the file's settings
     /// (`--interface`, `--protocol`, `--no-slac`, `--no-modem`, `--charge-seconds`,
-    /// `--web`), and records them as their origin. `--pcap` is the command's own business.
+    /// `--web`, `--web-token`), and records them as their origin. `--pcap` is the command's own
+    /// business.
     #[allow(
         dead_code,
         reason = "API for ev, evse and sim, which are not built yet"
@@ -226,6 +229,10 @@ impl Loaded {
         if let Some(address) = &args.web {
             c.web.address = Some(address.clone());
             set.push(("web", "address", "--web"));
+        }
+        if let Some(token) = &args.web_token {
+            c.web.token = Some(token.clone());
+            set.push(("web", "token", "--web-token"));
         }
         for (section, key, option) in set {
             self.origins

@@ -518,12 +518,16 @@ config_section! {
         /// Default: unset.
         #[example = "\"127.0.0.1:8080\""]
         address: Option<String> = None,
-        /// Require this token (`Authorization: Bearer <token>` or `?token=`). Unset: no
-        /// token, so bind only to a trusted address. Default: unset.
+        /// The token the dashboard's controls (stop, authorize, enable) require when it listens
+        /// on anything but loopback (`Authorization: Bearer <token>` or `?token=`);
+        /// `--web-token` overrides it. Unset: off loopback the dashboard is read-only; on
+        /// loopback no token is needed. Reading (status, history, capture) never needs it.
+        /// Default: unset.
         #[example = "\"change-me\""]
         token: Option<String> = None,
-        /// Let the dashboard stop a charging session (read-only otherwise). Default: false.
-        allow_control: bool = false,
+        /// Offer the dashboard's controls at all (stop charging; as charger also authorize
+        /// and enable). false: the dashboard only shows. Default: true.
+        allow_control: bool = true,
     }
 }
 
@@ -551,6 +555,50 @@ config_section! {
         /// For testing only. Default: unset.
         #[example = "\"/tmp/ccsplc-keys.log\""]
         key_log: Option<PathBuf> = None,
+    }
+}
+
+config_section! {
+    /// ISO 15118-2: payment (EIM or Plug & Charge), AC or DC, and the Plug & Charge
+    /// certificates and keys, as PEM files (`scripts/make-test-pki.sh` makes a test set).
+    pub(crate) struct Iso2 in "iso2" {
+        /// Car: pay with a contract certificate (Plug & Charge, needs `tls.mode` optional or
+        /// required) instead of external identification (RFID, app). Default: false.
+        plug_and_charge: bool = false,
+        /// Car: charge with AC (`AC_three_phase_core`, the ChargingStatus loop) instead of DC
+        /// (`DC_extended`). Default: false.
+        ac: bool = false,
+        /// Car: end the session with SessionStop `Pause` instead of `Terminate`.
+        /// Default: false.
+        pause_instead_of_terminate: bool = false,
+        /// Car: the contract certificate chain, leaf first (its CommonName is the eMAID).
+        /// Unset with `plug_and_charge`: install one with the OEM provisioning certificate.
+        /// Default: unset.
+        #[example = "\"/etc/ccsplc/contract-chain.pem\""]
+        contract_chain: Option<PathBuf> = None,
+        /// Car: the contract's private key, unencrypted. Default: unset.
+        #[example = "\"/etc/ccsplc/contract.key\""]
+        contract_key: Option<PathBuf> = None,
+        /// Car: the OEM provisioning certificate (leaf first), for CertificateInstallation.
+        /// Default: unset.
+        #[example = "\"/etc/ccsplc/oem-prov-chain.pem\""]
+        oem_provisioning_chain: Option<PathBuf> = None,
+        /// Car: the OEM provisioning private key, unencrypted. Default: unset.
+        #[example = "\"/etc/ccsplc/oem-prov.key\""]
+        oem_provisioning_key: Option<PathBuf> = None,
+        /// Charger: the EVSEID (ISO 15118-2 Annex H; `ZZ00000` = none). Default: `ZZ00000`.
+        evse_id: String = "ZZ00000".to_owned(),
+        /// Charger: the trust anchors of contract chains (MO roots, V2G root). Set: Plug &
+        /// Charge is offered on TLS connections. Default: unset.
+        #[example = "\"/etc/ccsplc/mo-roots.pem\""]
+        contract_roots: Option<PathBuf> = None,
+        /// Charger: a directory with prepared `CertificateInstallationRes.exi` /
+        /// `CertificateUpdateRes.exi` (a file-based certificate backend, for tests). Set: the
+        /// certificate service is offered on TLS connections. Default: unset.
+        #[example = "\"/etc/ccsplc/cps\""]
+        certificate_backend_dir: Option<PathBuf> = None,
+        /// Charger: ask Plug & Charge cars for a signed MeteringReceipt. Default: false.
+        receipt_required: bool = false,
     }
 }
 

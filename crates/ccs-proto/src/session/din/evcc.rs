@@ -23,10 +23,9 @@ use ccs_msg::din::{
 };
 
 use super::values::{self, ChargeParameters, CurrentDemand, MessageKind, physical_value};
-use crate::hardware::{
-    Amps, ContactorRequest, CpState, HardwareCommand, LockRequest, Measurement, Volts,
-};
+use crate::hardware::{Amps, HardwareCommand, LockRequest, Measurement, Volts};
 use crate::session::config::{EvccConfig, PrechargeVoltageSource};
+use crate::session::ev_dc::{AfterOpen, EvPowerPath, EvReadings, PowerDone};
 use crate::session::outbox::Outbox;
 use crate::session::timers::{Timer, TimerTable};
 use crate::session::{Outcome, Phase, SessionError, SessionEvent};
@@ -84,29 +83,15 @@ impl Step {
     }
 }
 
-/// What follows once the contactors are open.
-#[derive(Clone, Copy, Debug, Eq, PartialEq)]
-enum AfterOpen {
-    /// Normal stop: WeldingDetection, SessionStop, unlock.
-    WeldingDetection,
-    /// Safe shutdown: unlock and end with the error.
-    Unlock,
-}
-
 #[derive(Clone, Copy, Debug, Eq, PartialEq)]
 enum State {
     /// The request of this step is out; `V2G_EVCC_Msg_Timeout` runs.
     AwaitResponse(Step),
     /// Pacing before (re)sending this step's request.
     Pause(Step),
-    /// CP state C and lock requested; waiting for the lock feedback.
-    WaitLock,
-    /// PreCharge matched; contactors requested closed, waiting for the feedback.
-    WaitContactorsClosed,
-    /// CP state B; waiting for the current to fall.
-    WaitCurrentFall(AfterOpen),
-    /// Contactors requested open; waiting for the feedback.
-    WaitContactorsOpen(AfterOpen),
+    /// The power path (`session::ev_dc`) waits for the hardware: lock, contactors closed,
+    /// current fallen, contactors open.
+    Hardware,
     /// Nothing more to do.
     Done,
 }
@@ -133,10 +118,8 @@ pub(crate) struct Evcc {
     stop: Option<StopCause>,
     failure: Option<SessionError>,
     service_id: u16,
-    locked: bool,
-    contactors_commanded_closed: bool,
+    power: EvPowerPath,
     present_voltage: Option<f32>,
-    present_current: Option<f32>,
     evse_max_voltage: Option<f32>,
     evse_max_current: Option<f32>,
     evse_max_power: Option<f32>,
@@ -195,10 +178,8 @@ impl Evcc {
             stop: None,
             failure: None,
             service_id: values::CHARGE_SERVICE_ID,
-            locked: false,
-            contactors_commanded_closed: false,
+            power: EvPowerPath::default(),
             present_voltage: None,
-            present_current: None,
             evse_max_voltage: None,
             evse_max_current: None,
             evse_max_power: None,
@@ -295,21 +276,11 @@ impl Evcc {
         out: &mut Outbox,
         measurement: Measurement,
     ) {
-        match (self.state, measurement) {
-            (State::WaitLock, Measurement::ConnectorLocked(true)) if self.config.lock_feedback => {
-                self.on_locked(now, out);
-            }
-            (State::WaitContactorsClosed, Measurement::ContactorsClosed(true))
-                if self.config.contactor_feedback =>
-            {
-                self.on_contactors_closed(now, out);
-            }
-            (State::WaitContactorsOpen(after), Measurement::ContactorsClosed(false))
-                if self.config.contactor_feedback =>
-            {
-                self.on_contactors_open(now, out, after);
-            }
-            _ => {}
+        if let Some(done) =
+            self.power
+                .handle_measurement(out, &self.config, &mut self.timers, measurement)
+        {
+            self.on_power(now, out, done);
         }
     }
 
@@ -323,6 +294,13 @@ impl Evcc {
             let Some(timer) = self.timers.pop_expired(now) else {
                 break;
             };
+            if let Some(done) =
+                self.power
+                    .handle_timer(now, out, &self.config, &mut self.timers, timer)
+            {
+                self.on_power(now, out, done);
+                continue;
+            }
             self.on_timer(now, out, timer);
         }
     }
@@ -337,70 +315,30 @@ impl Evcc {
         out.close();
         out.set_phase(Phase::SafeShutdown);
         self.timers.stop_all();
-        match self.state {
-            // Already powering down: keep going, but end in the safe way.
-            State::WaitCurrentFall(_) => self.state = State::WaitCurrentFall(AfterOpen::Unlock),
-            State::WaitContactorsOpen(_) => {
-                self.state = State::WaitContactorsOpen(AfterOpen::Unlock);
-                self.arm_contactors_open(now);
-            }
-            _ => self.power_down(now, out, AfterOpen::Unlock),
-        }
-        if let State::WaitCurrentFall(_) = self.state {
-            self.timers.set(
-                Timer::CurrentFall,
-                now + self.config.timeouts.current_fall_timeout,
-            );
-        }
+        // Already powering down: the power path keeps going, but ends in the safe way.
+        self.power_down(now, out, AfterOpen::Unlock);
     }
 
     // ----- the sequence
 
-    fn soc(&self, now: Instant, out: &Outbox) -> Result<u8, SessionError> {
-        let max_age = self.config.measurement_max_age;
-        match out.snapshot.soc.fresh(now, max_age) {
-            Ok(soc) => Ok(soc.0.clamp(0.0, 100.0).round() as u8),
-            Err(_) if self.config.soc_simulation => {
-                Ok(self.simulated_soc.clamp(0.0, 100.0).round() as u8)
-            }
-            Err(e) => Err(SessionError::Hardware(crate::hardware::HardwareFault {
-                adapter: "session".into(),
-                kind: crate::hardware::HardwareFaultKind::Device(e.to_string()),
-            })),
+    /// The readings the requests carry (shared with ISO 15118-2: `session::ev_dc`).
+    fn readings(&self) -> EvReadings<'_> {
+        EvReadings {
+            config: &self.config,
+            simulated_soc: self.simulated_soc,
         }
+    }
+
+    fn soc(&self, now: Instant, out: &Outbox) -> Result<u8, SessionError> {
+        self.readings().soc(now, out)
     }
 
     fn battery_voltage(&self, now: Instant, out: &Outbox) -> Result<f32, SessionError> {
-        match out
-            .snapshot
-            .battery_voltage
-            .fresh(now, self.config.measurement_max_age)
-        {
-            Ok(v) => Ok(v.0),
-            Err(e) => self
-                .config
-                .fallback_battery_voltage
-                .map(|v| v.0)
-                .ok_or_else(|| SessionError::Physical(format!("battery voltage: {e}"))),
-        }
+        self.readings().battery_voltage(now, out)
     }
 
     fn target(&self, now: Instant, out: &Outbox) -> (f32, f32) {
-        let max_age = self.config.measurement_max_age;
-        let u = out
-            .snapshot
-            .target_voltage
-            .fresh(now, max_age)
-            .map_or(self.config.charge_target_voltage.0, |v| v.0);
-        let i = out
-            .snapshot
-            .target_current
-            .fresh(now, max_age)
-            .map_or(self.config.charge_target_current.0, |a| a.0);
-        (
-            u.min(self.config.ev.max_voltage.0),
-            i.min(self.config.ev.max_current.0),
-        )
+        self.readings().target(now, out)
     }
 
     fn build(
@@ -511,7 +449,9 @@ impl Evcc {
             return step;
         }
         match step {
-            Step::ContractAuthentication | Step::ChargeParameterDiscovery if !self.locked => {
+            Step::ContractAuthentication | Step::ChargeParameterDiscovery
+                if !self.power.is_locked() =>
+            {
                 Step::SessionStop
             }
             Step::CableCheck | Step::PreCharge | Step::PowerDeliveryStart | Step::CurrentDemand => {
@@ -530,9 +470,8 @@ impl Evcc {
         self.stop = Some(cause);
         // Waiting for hardware: stop waiting and go on with the stop sequence now.
         match self.state {
-            State::WaitLock | State::WaitContactorsClosed => {
-                self.timers.stop(Timer::ConnectorLock);
-                self.timers.stop(Timer::ContactorsClosed);
+            State::Hardware if self.power.is_waiting_to_start() => {
+                self.power.abandon_start(&mut self.timers);
                 self.send(now, out, Step::PowerDeliveryStop);
             }
             State::Pause(step) => {
@@ -664,17 +603,12 @@ impl Evcc {
                 });
                 // CP state C before CableCheck (Alpitronic, pyPLC Issue12), and the lock.
                 out.set_phase(Phase::ConnectAndLock);
-                out.command(HardwareCommand::CpState(CpState::C));
-                out.command(HardwareCommand::ConnectorLock(LockRequest::Lock));
-                self.state = State::WaitLock;
-                self.timers.set(Timer::ConnectorLock, now + t.lock_timeout);
-                let already = out
-                    .snapshot
-                    .connector_locked
-                    .fresh(now, self.config.measurement_max_age)
-                    == Ok(true);
-                if already && self.config.lock_feedback {
-                    self.on_locked(now, out);
+                self.state = State::Hardware;
+                if let Some(done) = self
+                    .power
+                    .lock(now, out, &self.config, &mut self.timers, true)
+                {
+                    self.on_power(now, out, done);
                 }
             }
             BodyElement::CableCheckRes(res) => {
@@ -745,7 +679,7 @@ impl Evcc {
                     }
                     self.send(now, out, Step::CurrentDemand);
                 } else {
-                    self.power_down(now, out, AfterOpen::WeldingDetection);
+                    self.power_down(now, out, AfterOpen::Continue);
                 }
             }
             BodyElement::CurrentDemandRes(res) => {
@@ -755,7 +689,7 @@ impl Evcc {
                 let u = physical_value(&res.evse_present_voltage);
                 let i = physical_value(&res.evse_present_current);
                 self.present_voltage = Some(u);
-                self.present_current = Some(i);
+                self.power.present_current = Some(i);
                 out.command(HardwareCommand::ChargerPresent {
                     voltage: Volts(u),
                     current: Amps(i),
@@ -781,8 +715,7 @@ impl Evcc {
                 }
                 if self.light_bulb_close_at.is_some_and(|at| now >= at) {
                     self.light_bulb_close_at = None;
-                    self.contactors_commanded_closed = true;
-                    out.command(HardwareCommand::Contactors(ContactorRequest::Closed));
+                    self.power.close_without_waiting(out);
                 }
                 if self.config.soc_simulation {
                     self.simulated_soc = (self.simulated_soc + 0.5).min(100.0);
@@ -850,7 +783,7 @@ impl Evcc {
         if self.stop.is_none() {
             self.stop = Some(cause);
         }
-        let next = if self.locked {
+        let next = if self.power.is_locked() {
             Step::PowerDeliveryStop
         } else {
             Step::SessionStop
@@ -864,32 +797,33 @@ impl Evcc {
         out: &Outbox,
         reported: f32,
     ) -> Result<(), SessionError> {
-        let Some(tolerance) = self.config.inlet_voltage_plausibility_tolerance else {
-            return Ok(());
-        };
-        let Ok(inlet) = out
-            .snapshot
-            .inlet_voltage
-            .fresh(now, self.config.measurement_max_age)
-        else {
-            return Ok(());
-        };
-        if (inlet.0 - reported).abs() > tolerance.0 {
-            return Err(SessionError::Physical(format!(
-                "inlet voltage {inlet} disagrees with EVSEPresentVoltage {reported} V"
-            )));
-        }
-        Ok(())
+        self.readings().check_inlet_plausible(now, out, reported)
     }
 
-    fn on_locked(&mut self, now: Instant, out: &mut Outbox) {
-        self.timers.stop(Timer::ConnectorLock);
-        self.locked = true;
-        self.timers.set(
-            Timer::EvccCableCheck,
-            now + self.config.timeouts.cable_check_timeout,
-        );
-        self.send(now, out, Step::CableCheck);
+    /// A hardware step of the power path finished.
+    fn on_power(&mut self, now: Instant, out: &mut Outbox, done: PowerDone) {
+        match done {
+            PowerDone::Locked => {
+                self.timers.set(
+                    Timer::EvccCableCheck,
+                    now + self.config.timeouts.cable_check_timeout,
+                );
+                self.send(now, out, Step::CableCheck);
+            }
+            PowerDone::ContactorsClosed => self.send(now, out, Step::PowerDeliveryStart),
+            PowerDone::ContactorsOpen(AfterOpen::Continue) => {
+                self.send(now, out, Step::WeldingDetection);
+            }
+            PowerDone::ContactorsOpen(AfterOpen::Unlock) => self.end_failed(out),
+            PowerDone::Failed(e) => self.fail(now, out, e),
+            PowerDone::StayLocked(e) => {
+                if self.failure.is_none() {
+                    self.failure = Some(e);
+                }
+                out.close();
+                self.end_failed(out);
+            }
+        }
     }
 
     fn close_contactors(&mut self, now: Instant, out: &mut Outbox) {
@@ -897,83 +831,27 @@ impl Evcc {
             // pyPLC light_bulb_demo: the relays close 2 s into CurrentDemand instead.
             return self.send(now, out, Step::PowerDeliveryStart);
         }
-        self.contactors_commanded_closed = true;
         out.set_phase(Phase::PowerDeliveryStart);
-        out.command(HardwareCommand::Contactors(ContactorRequest::Closed));
-        self.state = State::WaitContactorsClosed;
-        self.timers.set(
-            Timer::ContactorsClosed,
-            now + self.config.timeouts.contactors_closed_timeout,
-        );
-        let already = out
-            .snapshot
-            .contactors_closed
-            .fresh(now, self.config.measurement_max_age)
-            == Ok(true);
-        if already && self.config.contactor_feedback {
-            self.on_contactors_closed(now, out);
+        self.state = State::Hardware;
+        if let Some(done) = self
+            .power
+            .close_contactors(now, out, &self.config, &mut self.timers)
+        {
+            self.on_power(now, out, done);
         }
     }
 
-    fn on_contactors_closed(&mut self, now: Instant, out: &mut Outbox) {
-        self.timers.stop(Timer::ContactorsClosed);
-        self.send(now, out, Step::PowerDeliveryStart);
-    }
-
-    /// CP state B, then wait for the current to fall before opening the contactors.
+    /// CP state B, then (the current fallen) the contactors open: the shared power path.
     fn power_down(&mut self, now: Instant, out: &mut Outbox, after: AfterOpen) {
-        if after == AfterOpen::WeldingDetection {
+        if after == AfterOpen::Continue {
             out.set_phase(Phase::PowerDeliveryStop);
         }
-        out.command(HardwareCommand::CpState(CpState::B));
-        let current_low = self
-            .present_current
-            .is_none_or(|i| i.abs() < self.config.current_fall_threshold.0);
-        if !self.contactors_commanded_closed || (current_low && after == AfterOpen::Unlock) {
-            self.open_contactors(now, out, after);
-        } else {
-            self.state = State::WaitCurrentFall(after);
-            self.timers.set(
-                Timer::CurrentFall,
-                now + self.config.timeouts.current_fall_timeout,
-            );
-        }
-    }
-
-    fn arm_contactors_open(&mut self, now: Instant) {
-        self.timers.set(
-            Timer::ContactorsOpen,
-            now + self.config.timeouts.contactors_open_timeout,
-        );
-    }
-
-    fn open_contactors(&mut self, now: Instant, out: &mut Outbox, after: AfterOpen) {
-        out.command(HardwareCommand::Contactors(ContactorRequest::Open));
-        self.state = State::WaitContactorsOpen(after);
-        self.arm_contactors_open(now);
-        let feedback = out
-            .snapshot
-            .contactors_closed
-            .fresh(now, self.config.measurement_max_age);
-        let open_now = if self.contactors_commanded_closed {
-            feedback == Ok(false)
-        } else {
-            feedback != Ok(true)
-        };
-        if self.config.contactor_feedback && open_now {
-            self.on_contactors_open(now, out, after);
-        }
-    }
-
-    fn on_contactors_open(&mut self, now: Instant, out: &mut Outbox, after: AfterOpen) {
-        self.timers.stop(Timer::ContactorsOpen);
-        self.contactors_commanded_closed = false;
-        match after {
-            AfterOpen::WeldingDetection => self.send(now, out, Step::WeldingDetection),
-            AfterOpen::Unlock => {
-                out.command(HardwareCommand::ConnectorLock(LockRequest::Unlock));
-                self.end_failed(out);
-            }
+        self.state = State::Hardware;
+        if let Some(done) = self
+            .power
+            .power_down(now, out, &self.config, &mut self.timers, after)
+        {
+            self.on_power(now, out, done);
         }
     }
 
@@ -994,38 +872,6 @@ impl Evcc {
                 // ABB Terra does not answer WeldingDetectionReq (pyPLC Issue17); the
                 // contactors are open, so go on to SessionStop.
                 self.send(now, out, Step::SessionStop);
-            }
-            (Timer::ConnectorLock, State::WaitLock) if !self.config.lock_feedback => {
-                self.on_locked(now, out);
-            }
-            (Timer::ContactorsClosed, State::WaitContactorsClosed)
-                if !self.config.contactor_feedback =>
-            {
-                self.on_contactors_closed(now, out);
-            }
-            (Timer::ContactorsClosed, State::WaitContactorsClosed) => self.fail(
-                now,
-                out,
-                SessionError::Physical("the contactors did not confirm closed".into()),
-            ),
-            (Timer::CurrentFall, State::WaitCurrentFall(after)) => {
-                self.open_contactors(now, out, after);
-            }
-            (Timer::ContactorsOpen, State::WaitContactorsOpen(after)) => {
-                if !self.config.contactor_feedback {
-                    return self.on_contactors_open(now, out, after);
-                }
-                // Never unlock with the contactors closed.
-                out.command(HardwareCommand::SessionState(
-                    "contactors did not open: connector stays locked".into(),
-                ));
-                if self.failure.is_none() {
-                    self.failure = Some(SessionError::Physical(
-                        "the contactors did not confirm open".into(),
-                    ));
-                }
-                out.close();
-                self.end_failed(out);
             }
             (Timer::EvccMsg | Timer::EvccSequence, _)
             | (Timer::EvccOngoing, _)

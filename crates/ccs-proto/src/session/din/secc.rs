@@ -16,10 +16,10 @@ use ccs_msg::din::{
 
 use super::values::{self, EvseDcParameters, MessageKind, PresentOutput, physical_value};
 use crate::hardware::{
-    Amps, HardwareCommand, IsolationStatus, Measurement, Percent, PowerSupplySetpoint,
-    VehicleBatteryReport, Volts, WattHours,
+    HardwareCommand, Measurement, Percent, PowerSupplySetpoint, VehicleBatteryReport, WattHours,
 };
 use crate::session::config::SeccConfig;
+use crate::session::evse_dc::{self, EvseOutput};
 use crate::session::outbox::Outbox;
 use crate::session::timers::{Timer, TimerTable};
 use crate::session::{Outcome, Phase, SessionError};
@@ -107,8 +107,7 @@ pub(crate) struct Secc {
     stopped_by_user: bool,
     cable_check_since: Option<Instant>,
     ev_max_voltage: Option<f32>,
-    simulated_voltage: f32,
-    simulated_at: Option<Instant>,
+    output: EvseOutput,
 }
 
 /// What handling one request produced.
@@ -133,8 +132,7 @@ impl Secc {
             stopped_by_user: false,
             cable_check_since: None,
             ev_max_voltage: None,
-            simulated_voltage: 0.0,
-            simulated_at: None,
+            output: EvseOutput::default(),
         }
     }
 
@@ -316,90 +314,36 @@ impl Secc {
         }
     }
 
+    /// The limits (shared with ISO 15118-2: `session::evse_dc`) and DIN's PMax.
     fn limits(&self, now: Instant, out: &Outbox) -> EvseDcParameters {
-        let age = self.config.measurement_max_age;
-        let l = &self.config.limits;
-        let s = &out.snapshot;
+        let l = evse_dc::limits(&self.config, now, out);
         EvseDcParameters {
-            max_current: s
-                .power_supply_max_current
-                .fresh(now, age)
-                .map_or(l.max_current.0, |a| a.0),
-            max_power: s
-                .power_supply_max_power
-                .fresh(now, age)
-                .map_or(l.max_power.0, |w| w.0),
-            max_voltage: s
-                .power_supply_max_voltage
-                .fresh(now, age)
-                .map_or(l.max_voltage.0, |v| v.0),
-            min_current: l.min_current.0,
-            min_voltage: l.min_voltage.0,
-            current_regulation_tolerance: l.current_regulation_tolerance.0,
-            peak_current_ripple: l.peak_current_ripple.0,
-            schedule_p_max: l.schedule_p_max,
+            max_current: l.max_current,
+            max_power: l.max_power,
+            max_voltage: l.max_voltage,
+            min_current: l.min_current,
+            min_voltage: l.min_voltage,
+            current_regulation_tolerance: l.current_regulation_tolerance,
+            peak_current_ripple: l.peak_current_ripple,
+            schedule_p_max: self.config.limits.schedule_p_max,
         }
     }
 
-    /// The present output: measured, or simulated (pyPLC `evse_simulate_precharge`).
+    /// The present output, measured or simulated (shared with ISO 15118-2:
+    /// `session::evse_dc`).
     fn present(
         &mut self,
         now: Instant,
         out: &Outbox,
         simulated_target: f32,
     ) -> Result<(f32, f32), (ResponseCodeType, SessionError)> {
-        if self.config.evse_simulate_precharge {
-            // pyPLC: start at half the target, then rise towards it (≈66 V/s); the output
-            // falls faster once switched off (WeldingDetection).
-            let dt = self.simulated_at.map_or(0.0, |at| {
-                now.saturating_duration_since(at).as_secs_f64() as f32
-            });
-            if self.simulated_at.is_none() {
-                self.simulated_voltage = simulated_target / 2.0;
-            }
-            self.simulated_at = Some(now);
-            let v = self.simulated_voltage;
-            self.simulated_voltage = if v < simulated_target {
-                (v + 66.0 * dt).min(simulated_target)
-            } else {
-                (v - 400.0 * dt).max(simulated_target)
-            };
-            let current = out
-                .snapshot
-                .power_supply_current
-                .value()
-                .map_or(0.0, |a| a.0);
-            return Ok((self.simulated_voltage, current));
-        }
-        let age = self.config.measurement_max_age;
-        let hw = |e: crate::hardware::ReadingError| {
-            (
-                ResponseCodeType::FAILED,
-                SessionError::Hardware(crate::hardware::HardwareFault {
-                    adapter: "session".into(),
-                    kind: crate::hardware::HardwareFaultKind::Device(e.to_string()),
-                }),
-            )
-        };
-        let u = out
-            .snapshot
-            .power_supply_voltage
-            .fresh(now, age)
-            .map_err(hw)?;
-        let i = out
-            .snapshot
-            .power_supply_current
-            .fresh(now, age)
-            .map_err(hw)?;
-        Ok((u.0, i.0))
+        self.output
+            .read(&self.config, now, out, simulated_target)
+            .map_err(|e| (ResponseCodeType::FAILED, e))
     }
 
     fn set_supply(out: &mut Outbox, voltage: f32, current: f32) {
-        out.command(HardwareCommand::PowerSupply(PowerSupplySetpoint {
-            enabled: true,
-            voltage: Volts(voltage),
-            current: Amps(current),
-        }));
+        evse_dc::set_supply(out, voltage, current);
     }
 
     #[allow(clippy::too_many_lines)]
@@ -535,30 +479,11 @@ impl Secc {
                     let u = self.ev_max_voltage.map_or(ours, |ev| ev.min(ours));
                     Self::set_supply(out, u, self.config.limits.min_current.0);
                 }
-                let finished = if self.stop_requested {
-                    true
-                } else if self.config.isolation_monitor {
-                    match out
-                        .snapshot
-                        .isolation
-                        .fresh(now, self.config.measurement_max_age)
-                    {
-                        Ok(
-                            IsolationStatus::Valid
-                            | IsolationStatus::Warning
-                            | IsolationStatus::NoImd,
-                        ) => true,
-                        Ok(IsolationStatus::Fault) => {
-                            return Err((
-                                R::FAILED,
-                                SessionError::Physical("isolation fault in CableCheck".into()),
-                            ));
-                        }
-                        _ => false,
-                    }
-                } else {
-                    now.saturating_duration_since(since) >= self.config.cable_check_duration
-                };
+                // The isolation monitor's verdict, or pyPLC's fixed time (shared with
+                // ISO 15118-2: `session::evse_dc`).
+                let finished = self.stop_requested
+                    || evse_dc::cable_check_finished(&self.config, now, out, since)
+                        .map_err(|e| (R::FAILED, e))?;
                 let res = if self.stop_requested {
                     out.command(HardwareCommand::PowerSupply(PowerSupplySetpoint::OFF));
                     values::cable_check_res_with_status(

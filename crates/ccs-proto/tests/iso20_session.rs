@@ -1,0 +1,840 @@
+//! Whole ISO 15118-20 DC and DC_BPT sessions: our car against our charger over an in-memory
+//! connection, with the physics of ccs-sim, under a virtual clock. Scheduled and dynamic
+//! control, vehicle-to-home discharge, charger stops, refusals and timeouts.
+
+#[path = "din_support/mod.rs"]
+mod din_support;
+
+use ccs_msg::iso20::types::{EVSEStatusType, EvseNotificationType, ResponseCodeType};
+use ccs_msg::iso20::{common, dc};
+use ccs_proto::hardware::{Amps, ContactorRequest, CpState, HardwareCommand, LockRequest};
+use ccs_proto::session::iso20::values::{Message, MessageKind};
+use ccs_proto::session::iso20::{Authorization, ControlMode};
+use ccs_proto::session::{
+    EvccConfig, Outcome, Protocol, ProtocolOffer, SeccConfig, SessionError, SessionEvent,
+    V2gSession,
+};
+use ccs_proto::time::Duration;
+use ccs_sim::physics::PlantConfig;
+use din_support::{Fate, Pair, Side, actuator_commands};
+
+fn car(protocol: Protocol, mode: ControlMode, charge_secs: u64) -> EvccConfig {
+    let mut c = EvccConfig::default();
+    c.protocols = vec![ProtocolOffer {
+        protocol,
+        priority: 1,
+        schema_id: 1,
+    }];
+    c.iso20.control_mode = mode;
+    c.charge_duration = Some(Duration::from_secs(charge_secs));
+    c
+}
+
+fn charger(protocols: &[Protocol]) -> SeccConfig {
+    let mut c = SeccConfig::default();
+    c.protocols = protocols.to_vec();
+    c
+}
+
+/// A plant whose power supply can sink 40 A (a bidirectional charger).
+fn bidirectional_plant() -> PlantConfig {
+    let mut p = PlantConfig::default();
+    p.power_supply.max_sink_current = Amps(40.0);
+    p.initial_soc = ccs_proto::hardware::Percent(60.0);
+    p
+}
+
+const BOTH: [Protocol; 2] = [Protocol::Iso15118_20Dc, Protocol::Iso15118_20DcBpt];
+
+const SEQUENCE: [&str; 16] = [
+    "supportedAppProtocolReq",
+    "SessionSetupReq",
+    "AuthorizationSetupReq",
+    "AuthorizationReq",
+    "ServiceDiscoveryReq",
+    "ServiceDetailReq",
+    "ServiceSelectionReq",
+    "DC_ChargeParameterDiscoveryReq",
+    "ScheduleExchangeReq",
+    "DC_CableCheckReq",
+    "DC_PreChargeReq",
+    "PowerDeliveryReq",
+    "DC_ChargeLoopReq",
+    "PowerDeliveryReq",
+    "DC_WeldingDetectionReq",
+    "SessionStopReq",
+];
+
+const SAFE_ORDER: [HardwareCommand; 6] = [
+    HardwareCommand::CpState(CpState::C),
+    HardwareCommand::ConnectorLock(LockRequest::Lock),
+    HardwareCommand::Contactors(ContactorRequest::Closed),
+    HardwareCommand::CpState(CpState::B),
+    HardwareCommand::Contactors(ContactorRequest::Open),
+    HardwareCommand::ConnectorLock(LockRequest::Unlock),
+];
+
+fn received(p: &Pair, side: Side) -> Vec<(&'static str, String)> {
+    let events = match side {
+        Side::Car => &p.car_events,
+        Side::Charger => &p.charger_events,
+    };
+    events
+        .iter()
+        .filter_map(|(_, e)| match e {
+            SessionEvent::Received { name, summary } => Some((*name, summary.clone())),
+            _ => None,
+        })
+        .collect()
+}
+
+fn run_completed(p: &mut Pair) {
+    p.connect();
+    assert!(p.run(Duration::from_secs(300)), "session did not finish");
+    assert_eq!(
+        p.car_outcome(),
+        Some(Outcome::Completed),
+        "{:?}",
+        p.car_events
+    );
+    assert_eq!(p.charger_outcome(), Some(Outcome::Completed));
+    let mut sent = p.sent(Side::Car);
+    sent.dedup();
+    assert_eq!(sent, SEQUENCE);
+    assert_eq!(actuator_commands(&p.car_commands), SAFE_ORDER);
+    p.settle(Duration::from_secs(1));
+    assert!(!p.plant.contactors_closed());
+    assert!(!p.plant.locked());
+    assert_eq!(p.car.poll_timeout(), None);
+    assert_eq!(p.charger.poll_timeout(), None);
+}
+
+fn charge_loop_currents(p: &Pair) -> Vec<f32> {
+    p.car_events
+        .iter()
+        .filter_map(|(_, e)| match e {
+            SessionEvent::Values(v) => v.present_current,
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn dc_scheduled_session_charges_the_battery() {
+    let mut p = Pair::new(
+        car(Protocol::Iso15118_20Dc, ControlMode::Scheduled, 20),
+        charger(&[Protocol::Iso15118_20Dc]),
+        PlantConfig::default(),
+    );
+    let soc = p.plant.battery().soc();
+    run_completed(&mut p);
+    assert!(p.plant.battery().soc() > soc, "the battery was charged");
+    let step = p.plant.last_contactor_close_step().expect("closed");
+    assert!(step.0 < 10.0, "contactors closed on a {step} step");
+    // The charger selected DC (ServiceID 2) with the Scheduled parameter set.
+    let selection = received(&p, Side::Charger)
+        .into_iter()
+        .find(|(n, _)| *n == "ServiceSelectionReq")
+        .expect("selection");
+    assert_eq!(selection.1, "ServiceID=2 ParameterSetID=1");
+    assert!(charge_loop_currents(&p).iter().any(|&i| i > 5.0));
+}
+
+#[test]
+fn dc_dynamic_session_lets_the_charger_decide_the_current() {
+    let mut sc = charger(&[Protocol::Iso15118_20Dc]);
+    sc.iso20.dynamic_current = Some(Amps(40.0));
+    let mut p = Pair::new(
+        car(Protocol::Iso15118_20Dc, ControlMode::Dynamic, 20),
+        sc,
+        PlantConfig::default(),
+    );
+    let soc = p.plant.battery().soc();
+    run_completed(&mut p);
+    assert!(p.plant.battery().soc() > soc);
+    let selection = received(&p, Side::Charger)
+        .into_iter()
+        .find(|(n, _)| *n == "ServiceSelectionReq")
+        .expect("selection");
+    assert_eq!(selection.1, "ServiceID=2 ParameterSetID=2");
+    // The car's request carries no target current; the charger's 40 A decides.
+    let currents = charge_loop_currents(&p);
+    let peak = currents.iter().copied().fold(0.0f32, f32::max);
+    assert!((35.0..=41.0).contains(&peak), "{currents:?}");
+}
+
+#[test]
+fn bpt_scheduled_vehicle_to_home_discharges_the_battery() {
+    let mut c = car(Protocol::Iso15118_20DcBpt, ControlMode::Scheduled, 30);
+    c.iso20.bpt.discharge_current = Some(Amps(25.0));
+    let mut p = Pair::new(c, charger(&BOTH), bidirectional_plant());
+    let soc = p.plant.battery().soc();
+    run_completed(&mut p);
+    assert!(
+        p.plant.battery().soc() < soc,
+        "energy flowed out of the battery: {} -> {}",
+        soc,
+        p.plant.battery().soc()
+    );
+    let selection = received(&p, Side::Charger)
+        .into_iter()
+        .find(|(n, _)| *n == "ServiceSelectionReq")
+        .expect("selection");
+    assert_eq!(selection.1, "ServiceID=6 ParameterSetID=1");
+    // Negative target currents in the loop, negative present currents back.
+    let loop_reqs: Vec<String> = received(&p, Side::Charger)
+        .into_iter()
+        .filter(|(n, _)| *n == "DC_ChargeLoopReq")
+        .map(|(_, s)| s)
+        .collect();
+    assert!(
+        loop_reqs.iter().all(|s| s.contains("/-25.0A")),
+        "{loop_reqs:?}"
+    );
+    assert!(charge_loop_currents(&p).iter().any(|&i| i < -20.0));
+    let pd = received(&p, Side::Charger)
+        .into_iter()
+        .find(|(n, _)| *n == "PowerDeliveryReq")
+        .expect("PowerDeliveryReq");
+    assert!(pd.1.contains("Discharge"), "{pd:?}");
+}
+
+#[test]
+fn bpt_dynamic_charger_draws_power_from_the_car() {
+    let mut c = car(Protocol::Iso15118_20DcBpt, ControlMode::Dynamic, 30);
+    c.iso20.bpt.discharge_current = None;
+    let mut sc = charger(&BOTH);
+    // The home's energy manager asks for 20 A out of the car.
+    sc.iso20.dynamic_current = Some(Amps(-20.0));
+    let mut p = Pair::new(c, sc, bidirectional_plant());
+    let soc = p.plant.battery().soc();
+    run_completed(&mut p);
+    assert!(p.plant.battery().soc() < soc);
+    let currents = charge_loop_currents(&p);
+    let lowest = currents.iter().copied().fold(0.0f32, f32::min);
+    assert!((-21.0..=-15.0).contains(&lowest), "{currents:?}");
+}
+
+#[test]
+fn discharge_is_clamped_to_the_cars_limit() {
+    let mut c = car(Protocol::Iso15118_20DcBpt, ControlMode::Dynamic, 20);
+    c.iso20.bpt.max_discharge_current = Amps(10.0);
+    c.iso20.bpt.discharge_current = None;
+    let mut sc = charger(&BOTH);
+    sc.iso20.dynamic_current = Some(Amps(-35.0));
+    let mut p = Pair::new(c, sc, bidirectional_plant());
+    run_completed(&mut p);
+    let lowest = charge_loop_currents(&p).into_iter().fold(0.0f32, f32::min);
+    assert!((-10.5..-5.0).contains(&lowest), "{lowest}");
+}
+
+#[test]
+fn a_dc_only_charger_gives_a_bpt_car_dc_when_it_also_offered_dc() {
+    let mut c = car(Protocol::Iso15118_20DcBpt, ControlMode::Scheduled, 10);
+    c.protocols.push(ProtocolOffer {
+        protocol: Protocol::Iso15118_20Dc,
+        priority: 2,
+        schema_id: 2,
+    });
+    let mut p = Pair::new(
+        c,
+        charger(&[Protocol::Iso15118_20Dc]),
+        PlantConfig::default(),
+    );
+    let soc = p.plant.battery().soc();
+    run_completed(&mut p);
+    assert!(p.plant.battery().soc() > soc);
+}
+
+#[test]
+fn a_bpt_only_car_refuses_a_dc_only_charger() {
+    let mut p = Pair::new(
+        car(Protocol::Iso15118_20DcBpt, ControlMode::Scheduled, 10),
+        charger(&[Protocol::Iso15118_20Dc]),
+        PlantConfig::default(),
+    );
+    p.connect();
+    assert!(p.run(Duration::from_secs(60)));
+    assert!(matches!(
+        p.car_outcome(),
+        Some(Outcome::Failed(SessionError::PeerIncompatible(_)))
+    ));
+    assert!(!p.plant.contactors_closed());
+}
+
+#[test]
+fn charger_stop_sends_terminate_and_the_car_winds_down_normally() {
+    let mut p = Pair::new(
+        car(Protocol::Iso15118_20Dc, ControlMode::Scheduled, 600),
+        charger(&[Protocol::Iso15118_20Dc]),
+        PlantConfig::default(),
+    );
+    p.connect();
+    let mut stopped = false;
+    let done = p.run_until(Duration::from_secs(120), |p| {
+        if !stopped && p.sent(Side::Car).contains(&"DC_ChargeLoopReq") {
+            p.plant.set_charging_enabled(false);
+            stopped = true;
+        }
+        false
+    });
+    assert!(done && stopped);
+    assert_eq!(p.car_outcome(), Some(Outcome::Completed));
+    assert!(p.charger.stopped_by_user());
+    assert!(
+        received(&p, Side::Car)
+            .iter()
+            .any(|(n, s)| *n == "DC_ChargeLoopRes" && s.contains("Terminate"))
+    );
+    let mut sent = p.sent(Side::Car);
+    sent.dedup();
+    assert!(sent.ends_with(&[
+        "DC_ChargeLoopReq",
+        "PowerDeliveryReq",
+        "DC_WeldingDetectionReq",
+        "SessionStopReq"
+    ]));
+    assert_eq!(actuator_commands(&p.car_commands), SAFE_ORDER);
+}
+
+#[test]
+fn user_stop_at_the_car_ends_normally() {
+    let mut p = Pair::new(
+        car(Protocol::Iso15118_20Dc, ControlMode::Dynamic, 600),
+        charger(&[Protocol::Iso15118_20Dc]),
+        PlantConfig::default(),
+    );
+    p.connect();
+    let mut stopped = false;
+    assert!(p.run_until(Duration::from_secs(120), |p| {
+        if !stopped && p.sent(Side::Car).contains(&"DC_ChargeLoopReq") {
+            p.car.handle_stop_request(p.now);
+            stopped = true;
+        }
+        false
+    }));
+    assert_eq!(p.car_outcome(), Some(Outcome::Completed));
+    assert_eq!(p.charger_outcome(), Some(Outcome::Completed));
+}
+
+/// Replaces the car's message `name` once with `replacement` (a request of the car's own
+/// making that the charger must refuse).
+fn replace_first(p: &mut Pair, name: &'static str, replacement: Message) {
+    let mut done = false;
+    p.filter = Some(Box::new(move |side, bytes| {
+        if done || side != Side::Car {
+            return Fate::Deliver;
+        }
+        let is_it = [
+            ccs_proto::v2gtp::PayloadType::Iso20Mainstream,
+            ccs_proto::v2gtp::PayloadType::Iso20Dc,
+        ]
+        .into_iter()
+        .filter_map(|pt| Message::decode(pt, bytes).ok())
+        .any(|m| m.request_kind().map(MessageKind::request_name) == Some(name));
+        if !is_it {
+            return Fate::Deliver;
+        }
+        done = true;
+        let (_, bytes) = replacement.encode().expect("encodes");
+        Fate::Replace(bytes)
+    }));
+}
+
+#[test]
+fn an_out_of_order_request_is_a_sequence_error_and_the_car_shuts_down_safely() {
+    let mut p = Pair::new(
+        car(Protocol::Iso15118_20Dc, ControlMode::Scheduled, 10),
+        charger(&[Protocol::Iso15118_20Dc]),
+        PlantConfig::default(),
+    );
+    // The car's ServiceDiscoveryReq arrives as a SessionStop... no: as a PowerDeliveryReq(Start).
+    let sid = din_support::SESSION_ID.to_vec();
+    let bogus = Message::Common(common::Document::PowerDeliveryReq(
+        common::PowerDeliveryReqType {
+            header: ccs_proto::session::iso20::values::header(&sid, 0),
+            ev_processing: ccs_msg::iso20::types::ProcessingType::Finished,
+            charge_progress: common::ChargeProgressType::Start,
+            ev_power_profile: None,
+            bpt_channel_selection: None,
+        },
+    ));
+    replace_first(&mut p, "ServiceDiscoveryReq", bogus);
+    p.connect();
+    assert!(p.run(Duration::from_secs(60)));
+    assert!(matches!(
+        p.charger_outcome(),
+        Some(Outcome::Failed(SessionError::PeerMisbehaved(_)))
+    ));
+    // The car got the refusal (in a PowerDeliveryRes it did not expect) and failed safely.
+    assert!(matches!(p.car_outcome(), Some(Outcome::Failed(_))));
+    let sent = p.sent(Side::Charger);
+    assert_eq!(sent.last(), Some(&"PowerDeliveryRes"));
+    assert!(!p.plant.contactors_closed());
+}
+
+#[test]
+fn an_unknown_session_id_is_refused() {
+    let mut p = Pair::new(
+        car(Protocol::Iso15118_20Dc, ControlMode::Scheduled, 10),
+        charger(&[Protocol::Iso15118_20Dc]),
+        PlantConfig::default(),
+    );
+    let bogus = Message::Common(common::Document::AuthorizationSetupReq(
+        common::AuthorizationSetupReqType {
+            header: ccs_proto::session::iso20::values::header(&[9; 8], 0),
+        },
+    ));
+    replace_first(&mut p, "AuthorizationSetupReq", bogus);
+    p.connect();
+    assert!(p.run(Duration::from_secs(60)));
+    let res = received(&p, Side::Car);
+    assert!(
+        res.iter()
+            .any(|(n, s)| *n == "AuthorizationSetupRes" && s.starts_with("FAILED_UnknownSession")),
+        "{res:?}"
+    );
+    assert!(matches!(
+        p.car_outcome(),
+        Some(Outcome::Failed(SessionError::PeerRefused(_)))
+    ));
+}
+
+#[test]
+fn authorization_waits_while_ongoing_then_continues() {
+    let mut sc = charger(&[Protocol::Iso15118_20Dc]);
+    sc.authorize_automatically = false;
+    let mut plant = PlantConfig::default();
+    plant.authorization_delay = Duration::from_secs(3);
+    let mut p = Pair::new(
+        car(Protocol::Iso15118_20Dc, ControlMode::Scheduled, 5),
+        sc,
+        plant,
+    );
+    run_completed(&mut p);
+    let auth: Vec<String> = received(&p, Side::Car)
+        .into_iter()
+        .filter(|(n, _)| *n == "AuthorizationRes")
+        .map(|(_, s)| s)
+        .collect();
+    assert!(auth.len() > 2, "{auth:?}");
+    assert!(auth[0].contains("Ongoing"));
+    assert!(auth.last().is_some_and(|s| s.contains("Finished")));
+}
+
+#[test]
+fn pnc_with_the_wrong_challenge_is_refused_and_ends_with_session_stop() {
+    let mut c = car(Protocol::Iso15118_20Dc, ControlMode::Scheduled, 5);
+    c.iso20.authorization = Authorization::PnC {
+        contract_certificate: vec![0x30, 0x82, 0x01, 0x00],
+        sub_certificates: vec![vec![0x30, 0x01]],
+    };
+    let mut sc = charger(&[Protocol::Iso15118_20Dc]);
+    sc.iso20.offer_pnc = true;
+    sc.iso20.gen_challenge = [0x42; 16];
+    // The challenge is altered on its way: the charger must answer WARNING_ChallengeInvalid.
+    let mut p = Pair::new(c, sc, PlantConfig::default());
+    p.charger.set_tls(true);
+    p.filter = Some(Box::new(|side, bytes| {
+        let Ok(Message::Common(common::Document::AuthorizationReq(mut req))) =
+            Message::decode(ccs_proto::v2gtp::PayloadType::Iso20Mainstream, bytes)
+        else {
+            return Fate::Deliver;
+        };
+        assert_eq!(side, Side::Car);
+        if let common::AuthorizationReqType_AReqAuthorizationMode::PnC_AReqAuthorizationMode(m) =
+            &mut req.a_req_authorization_mode
+        {
+            m.gen_challenge = vec![0; 16];
+        }
+        let msg = Message::Common(common::Document::AuthorizationReq(req));
+        Fate::Replace(msg.encode().expect("encodes").1)
+    }));
+    p.connect();
+    assert!(p.run(Duration::from_secs(60)));
+    let got = received(&p, Side::Car);
+    assert!(
+        got.iter()
+            .any(|(n, s)| *n == "AuthorizationRes" && s.starts_with("WARNING_ChallengeInvalid")),
+        "{got:?}"
+    );
+    assert_eq!(p.sent(Side::Car).last(), Some(&"SessionStopReq"));
+    assert!(matches!(
+        p.car_outcome(),
+        Some(Outcome::Failed(SessionError::PeerRefused(_)))
+    ));
+    assert_eq!(p.charger_outcome(), Some(Outcome::Completed));
+}
+
+#[test]
+fn pnc_with_the_right_challenge_charges() {
+    let mut c = car(Protocol::Iso15118_20Dc, ControlMode::Scheduled, 5);
+    c.iso20.authorization = Authorization::PnC {
+        contract_certificate: vec![0x30, 0x82, 0x01, 0x00],
+        sub_certificates: vec![vec![0x30, 0x01]],
+    };
+    let mut sc = charger(&[Protocol::Iso15118_20Dc]);
+    sc.iso20.offer_pnc = true;
+    sc.iso20.gen_challenge = [0x42; 16];
+    let mut p = Pair::new(c, sc, PlantConfig::default());
+    p.charger.set_tls(true);
+    run_completed(&mut p);
+    assert!(
+        received(&p, Side::Charger)
+            .iter()
+            .any(|(n, s)| *n == "AuthorizationReq" && s == "PnC")
+    );
+}
+
+#[test]
+fn a_lost_charge_loop_response_times_out_after_half_a_second_and_shuts_down_safely() {
+    let mut p = Pair::new(
+        car(Protocol::Iso15118_20Dc, ControlMode::Scheduled, 600),
+        charger(&[Protocol::Iso15118_20Dc]),
+        PlantConfig::default(),
+    );
+    let mut loops = 0;
+    p.filter = Some(Box::new(move |side, bytes| {
+        if side == Side::Charger
+            && let Ok(m) = Message::decode(ccs_proto::v2gtp::PayloadType::Iso20Dc, bytes)
+            && m.response_kind() == Some(MessageKind::ChargeLoop)
+        {
+            loops += 1;
+            if loops > 5 {
+                return Fate::Drop;
+            }
+        }
+        Fate::Deliver
+    }));
+    p.connect();
+    assert!(p.run(Duration::from_secs(60)));
+    assert_eq!(
+        p.car_outcome(),
+        Some(Outcome::Failed(SessionError::Timeout(
+            "V2G_EVCC_Msg_Timeout"
+        )))
+    );
+    // The request that went unanswered and the failure are 0.5 s apart.
+    let last_req = p
+        .car_events
+        .iter()
+        .rev()
+        .find(|(_, e)| {
+            matches!(
+                e,
+                SessionEvent::Sent {
+                    name: "DC_ChargeLoopReq",
+                    ..
+                }
+            )
+        })
+        .map(|(t, _)| *t)
+        .expect("request");
+    let failed = p
+        .car_events
+        .iter()
+        .find(|(_, e)| matches!(e, SessionEvent::Failing(_)))
+        .map(|(t, _)| *t)
+        .expect("error");
+    assert_eq!(failed - last_req, Duration::from_millis(500));
+    let cmds = actuator_commands(&p.car_commands);
+    assert_eq!(cmds, SAFE_ORDER);
+}
+
+#[test]
+fn the_charger_times_out_a_silent_car() {
+    // The car waits longer than the charger (the timers are configurable).
+    let mut c = car(Protocol::Iso15118_20Dc, ControlMode::Scheduled, 10);
+    c.iso20.timeouts.service_detail_msg_timeout = Duration::from_secs(90);
+    let mut p = Pair::new(
+        c,
+        charger(&[Protocol::Iso15118_20Dc]),
+        PlantConfig::default(),
+    );
+    p.filter = Some(Box::new(|side, bytes| {
+        // Everything after the handshake from the car after ServiceDiscovery is lost.
+        if side == Side::Car
+            && Message::decode(ccs_proto::v2gtp::PayloadType::Iso20Mainstream, bytes)
+                .ok()
+                .and_then(|m| m.request_kind())
+                == Some(MessageKind::ServiceDetail)
+        {
+            return Fate::Drop;
+        }
+        Fate::Deliver
+    }));
+    p.connect();
+    assert!(p.run(Duration::from_secs(120)));
+    assert_eq!(
+        p.charger_outcome(),
+        Some(Outcome::Failed(SessionError::Timeout(
+            "V2G_SECC_Sequence_Timeout"
+        )))
+    );
+    let timed_out = p
+        .charger_events
+        .iter()
+        .find(|(_, e)| matches!(e, SessionEvent::Finished(_)))
+        .map(|(t, _)| *t)
+        .expect("finished");
+    let last_res = p
+        .charger_events
+        .iter()
+        .rev()
+        .find(|(_, e)| matches!(e, SessionEvent::Sent { .. }))
+        .map(|(t, _)| *t)
+        .expect("a response");
+    assert_eq!(timed_out - last_res, Duration::from_secs(60));
+    // The car lost the connection and shut down safely.
+    assert!(matches!(
+        p.car_outcome(),
+        Some(Outcome::Failed(SessionError::ConnectionLost(_)))
+    ));
+}
+
+#[test]
+fn the_refusal_codes_end_the_session() {
+    // FAILED_ServiceSelectionInvalid: a parameter set that was not offered.
+    let mut p = Pair::new(
+        car(Protocol::Iso15118_20Dc, ControlMode::Scheduled, 10),
+        charger(&[Protocol::Iso15118_20Dc]),
+        PlantConfig::default(),
+    );
+    let sid = din_support::SESSION_ID.to_vec();
+    let bogus = Message::Common(common::Document::ServiceSelectionReq(
+        common::ServiceSelectionReqType {
+            header: ccs_proto::session::iso20::values::header(&sid, 0),
+            selected_energy_transfer_service: common::SelectedServiceType {
+                service_id: 2,
+                parameter_set_id: 9,
+            },
+            selected_vas_list: None,
+        },
+    ));
+    replace_first(&mut p, "ServiceSelectionReq", bogus);
+    p.connect();
+    assert!(p.run(Duration::from_secs(60)));
+    assert!(
+        received(&p, Side::Car)
+            .iter()
+            .any(|(n, s)| *n == "ServiceSelectionRes"
+                && s.starts_with(&format!(
+                    "{:?}",
+                    ResponseCodeType::FAILED_ServiceSelectionInvalid
+                )))
+    );
+    assert!(matches!(
+        p.car_outcome(),
+        Some(Outcome::Failed(SessionError::PeerRefused(_)))
+    ));
+}
+
+/// Rewrites the charger's `n`-th DC_ChargeLoopRes (and every later one) to carry
+/// `notification`.
+fn notify_from_loop(p: &mut Pair, n: usize, notification: EvseNotificationType) {
+    let mut seen = 0;
+    p.filter = Some(Box::new(move |side, bytes| {
+        if side != Side::Charger {
+            return Fate::Deliver;
+        }
+        let Ok(Message::Dc(dc::Document::DC_ChargeLoopRes(mut res))) =
+            Message::decode(ccs_proto::v2gtp::PayloadType::Iso20Dc, bytes)
+        else {
+            return Fate::Deliver;
+        };
+        seen += 1;
+        if seen < n {
+            return Fate::Deliver;
+        }
+        res.evse_status = Some(EVSEStatusType {
+            notification_max_delay: 10,
+            evse_notification: notification,
+        });
+        let msg = Message::Dc(dc::Document::DC_ChargeLoopRes(res));
+        Fate::Replace(msg.encode().expect("encodes").1)
+    }));
+}
+
+#[test]
+fn pause_notification_ends_with_session_stop_pause() {
+    let mut p = Pair::new(
+        car(Protocol::Iso15118_20Dc, ControlMode::Scheduled, 600),
+        charger(&[Protocol::Iso15118_20Dc]),
+        PlantConfig::default(),
+    );
+    notify_from_loop(&mut p, 5, EvseNotificationType::Pause);
+    p.connect();
+    assert!(p.run(Duration::from_secs(120)));
+    assert_eq!(p.car_outcome(), Some(Outcome::Completed));
+    let stop = received(&p, Side::Charger)
+        .into_iter()
+        .find(|(n, _)| *n == "SessionStopReq")
+        .expect("SessionStopReq");
+    assert_eq!(stop.1, "Pause");
+    assert_eq!(actuator_commands(&p.car_commands), SAFE_ORDER);
+    // The car stopped at the fifth loop: it sent no more than five DC_ChargeLoopReqs.
+    let loops = p
+        .sent(Side::Car)
+        .iter()
+        .filter(|n| **n == "DC_ChargeLoopReq")
+        .count();
+    assert_eq!(loops, 5);
+}
+
+#[test]
+fn renegotiation_requests_end_the_charge_normally() {
+    for notification in [
+        EvseNotificationType::Terminate,
+        EvseNotificationType::ScheduleRenegotiation,
+        EvseNotificationType::ServiceRenegotiation,
+    ] {
+        let mut p = Pair::new(
+            car(Protocol::Iso15118_20Dc, ControlMode::Dynamic, 600),
+            charger(&[Protocol::Iso15118_20Dc]),
+            PlantConfig::default(),
+        );
+        notify_from_loop(&mut p, 3, notification);
+        p.connect();
+        assert!(p.run(Duration::from_secs(120)), "{notification:?}");
+        assert_eq!(
+            p.car_outcome(),
+            Some(Outcome::Completed),
+            "{notification:?}"
+        );
+        let stop = received(&p, Side::Charger)
+            .into_iter()
+            .find(|(n, _)| *n == "SessionStopReq")
+            .expect("SessionStopReq");
+        assert_eq!(stop.1, "Terminate", "{notification:?}");
+    }
+}
+
+#[test]
+fn exit_standby_and_metering_confirmation_do_not_stop_the_charge() {
+    for notification in [
+        EvseNotificationType::ExitStandby,
+        EvseNotificationType::MeteringConfirmation,
+    ] {
+        let mut p = Pair::new(
+            car(Protocol::Iso15118_20Dc, ControlMode::Scheduled, 5),
+            charger(&[Protocol::Iso15118_20Dc]),
+            PlantConfig::default(),
+        );
+        notify_from_loop(&mut p, 2, notification);
+        p.connect();
+        assert!(p.run(Duration::from_secs(120)));
+        assert_eq!(p.car_outcome(), Some(Outcome::Completed));
+        // The charge ran its 5 s (≈50 loops at 100 ms), not two.
+        let loops = p
+            .sent(Side::Car)
+            .iter()
+            .filter(|n| **n == "DC_ChargeLoopReq")
+            .count();
+        assert!(loops > 30, "{notification:?}: {loops}");
+    }
+}
+
+#[test]
+fn authorization_that_never_finishes_hits_the_ongoing_timeout() {
+    let mut sc = charger(&[Protocol::Iso15118_20Dc]);
+    sc.authorize_automatically = false;
+    let mut plant = PlantConfig::default();
+    plant.authorization_delay = Duration::from_secs(3600);
+    let mut c = car(Protocol::Iso15118_20Dc, ControlMode::Scheduled, 5);
+    c.iso20.timeouts.ongoing_timeout = Duration::from_secs(20);
+    let mut p = Pair::new(c, sc, plant);
+    p.connect();
+    assert!(p.run(Duration::from_secs(120)));
+    assert_eq!(
+        p.car_outcome(),
+        Some(Outcome::Failed(SessionError::Timeout(
+            "V2G_EVCC_Ongoing_Timeout"
+        )))
+    );
+    let first = p
+        .car_events
+        .iter()
+        .find(|(_, e)| {
+            matches!(
+                e,
+                SessionEvent::Sent {
+                    name: "AuthorizationReq",
+                    ..
+                }
+            )
+        })
+        .map(|(t, _)| *t)
+        .expect("AuthorizationReq");
+    let failed = p
+        .car_events
+        .iter()
+        .find(|(_, e)| matches!(e, SessionEvent::Failing(_)))
+        .map(|(t, _)| *t)
+        .expect("failure");
+    // Armed with the AuthorizationSetupRes, just before the first AuthorizationReq.
+    assert_eq!(failed - first, Duration::from_secs(20));
+    assert!(!p.plant.locked());
+}
+
+#[test]
+fn an_isolation_fault_in_cable_check_fails_and_the_car_shuts_down_safely() {
+    // 20 kΩ at 500 V rated: 40 Ω/V, a fault by IEC 61851-23.
+    let mut plant = PlantConfig::default();
+    plant.isolation.resistance_ohm = 20e3;
+    let mut p = Pair::new(
+        car(Protocol::Iso15118_20Dc, ControlMode::Scheduled, 10),
+        charger(&[Protocol::Iso15118_20Dc]),
+        plant,
+    );
+    p.connect();
+    assert!(p.run(Duration::from_secs(120)));
+    assert!(
+        received(&p, Side::Car)
+            .iter()
+            .any(|(n, s)| *n == "DC_CableCheckRes" && s.starts_with("FAILED"))
+    );
+    assert!(matches!(
+        p.car_outcome(),
+        Some(Outcome::Failed(SessionError::PeerRefused(_)))
+    ));
+    assert!(matches!(
+        p.charger_outcome(),
+        Some(Outcome::Failed(SessionError::Physical(_)))
+    ));
+    // Locked for CableCheck, then B, open (never closed) and unlock.
+    assert_eq!(
+        actuator_commands(&p.car_commands),
+        [
+            HardwareCommand::CpState(CpState::C),
+            HardwareCommand::ConnectorLock(LockRequest::Lock),
+            HardwareCommand::CpState(CpState::B),
+            HardwareCommand::Contactors(ContactorRequest::Open),
+            HardwareCommand::ConnectorLock(LockRequest::Unlock),
+        ]
+    );
+}
+
+#[test]
+fn plug_and_charge_is_offered_only_over_tls() {
+    let mut c = car(Protocol::Iso15118_20Dc, ControlMode::Scheduled, 3);
+    c.iso20.authorization = Authorization::PnC {
+        contract_certificate: vec![0x30, 0x82, 0x01, 0x00],
+        sub_certificates: vec![vec![0x30, 0x01]],
+    };
+    let mut sc = charger(&[Protocol::Iso15118_20Dc]);
+    sc.iso20.offer_pnc = true;
+    // Plain TCP: the charger offers EIM only and the PnC car falls back to EIM.
+    let mut p = Pair::new(c, sc, PlantConfig::default());
+    run_completed(&mut p);
+    let got = received(&p, Side::Car);
+    assert!(
+        got.iter()
+            .any(|(n, s)| *n == "AuthorizationSetupRes" && s == "OK services=[EIM]"),
+        "{got:?}"
+    );
+    assert!(
+        received(&p, Side::Charger)
+            .iter()
+            .any(|(n, s)| *n == "AuthorizationReq" && s == "EIM")
+    );
+}
