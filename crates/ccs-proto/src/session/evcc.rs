@@ -220,10 +220,8 @@ impl V2gSession for EvccSession {
         match &mut self.machine {
             Machine::Din(m) => m.handle_measurement(now, &mut self.out, measurement),
             Machine::Iso20(m) => m.handle_measurement(now, &mut self.out, measurement),
+            Machine::Iso2(m) => m.handle_measurement(now, &mut self.out, measurement),
             _ => {}
-        }
-        if let Machine::Iso2(m) = &mut self.machine {
-            m.handle_measurement(now, &mut self.out, measurement);
         }
     }
 
@@ -259,10 +257,8 @@ impl V2gSession for EvccSession {
         match &mut self.machine {
             Machine::Din(m) => m.handle_timeout(now, &mut self.out),
             Machine::Iso20(m) => m.handle_timeout(now, &mut self.out),
+            Machine::Iso2(m) => m.handle_timeout(now, &mut self.out),
             _ => {}
-        }
-        if let Machine::Iso2(m) = &mut self.machine {
-            m.handle_timeout(now, &mut self.out);
         }
     }
 

@@ -256,10 +256,8 @@ impl V2gSession for SeccSession {
         match &mut self.machine {
             Machine::Din(m) => m.handle_measurement(measurement),
             Machine::Iso20(m) => m.handle_measurement(measurement),
+            Machine::Iso2(m) => m.handle_measurement(measurement),
             _ => {}
-        }
-        if let Machine::Iso2(m) = &mut self.machine {
-            m.handle_measurement(measurement);
         }
     }
 
@@ -287,10 +285,8 @@ impl V2gSession for SeccSession {
         match &mut self.machine {
             Machine::Din(m) => m.handle_stop_request(),
             Machine::Iso20(m) => m.handle_stop_request(),
+            Machine::Iso2(m) => m.handle_stop_request(),
             _ => {}
-        }
-        if let Machine::Iso2(m) = &mut self.machine {
-            m.handle_stop_request();
         }
     }
 
@@ -301,10 +297,8 @@ impl V2gSession for SeccSession {
         match &mut self.machine {
             Machine::Din(m) => m.handle_timeout(now, &mut self.out),
             Machine::Iso20(m) => m.handle_timeout(now, &mut self.out),
+            Machine::Iso2(m) => m.handle_timeout(now, &mut self.out),
             _ => {}
-        }
-        if let Machine::Iso2(m) = &mut self.machine {
-            m.handle_timeout(now, &mut self.out);
         }
     }
 
