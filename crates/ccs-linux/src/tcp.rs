@@ -222,6 +222,25 @@ impl Default for ConnectOptions {
     }
 }
 
+/// Pause between TCP connects that the charger refused.
+const REFUSED_CONNECT_RETRY: Duration = Duration::from_millis(50);
+
+/// Connects over TCP, trying again while the charger refuses: a charger may announce its port
+/// in the SDP response a moment before it listens on it (Josev's SECC does). The caller's
+/// timeout around this bounds the retries; any other error ends them at once.
+async fn connect_when_listening(address: SocketAddrV6) -> Result<TcpStream, LinkError> {
+    loop {
+        match TcpStream::connect(SocketAddr::V6(address)).await {
+            Ok(stream) => return Ok(stream),
+            Err(e) if e.kind() == io::ErrorKind::ConnectionRefused => {
+                tracing::debug!(%address, "TCP connect refused; trying again");
+                tokio::time::sleep(REFUSED_CONNECT_RETRY).await;
+            }
+            Err(e) => return Err(LinkError::io(format!("connecting to {address}"), e)),
+        }
+    }
+}
+
 /// Connects to the SECC at `address` (with scope id, as [`crate::sdp::DiscoveredSecc`] gives
 /// it); with `use_tls`, does the TLS handshake with `options.tls`.
 pub async fn connect(
@@ -240,9 +259,7 @@ pub async fn connect(
         None
     };
     let work = async {
-        let stream = TcpStream::connect(SocketAddr::V6(address))
-            .await
-            .map_err(|e| LinkError::io(format!("connecting to {address}"), e))?;
+        let stream = connect_when_listening(address).await?;
         let _ = stream.set_nodelay(true);
         match connector {
             None => Ok(V2gConnection::new(
