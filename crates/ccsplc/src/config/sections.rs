@@ -279,6 +279,11 @@ config_section! {
         /// pyPLC: `allow_new_session_after_stopping`.
         #[ini = "allow_new_session_after_stopping"]
         allow_new_session_after_stop: bool = true,
+        /// Charger: authorize every car at once (pyPLC's behaviour: ContractAuthentication /
+        /// Authorization answered `Finished`, external identification means). `false` answers
+        /// `Ongoing` until the authorization input says yes: MQTT `authorized`, or Authorize on
+        /// the dashboard (`--web`). Default: true.
+        authorize_automatically: bool = true,
         /// Charger: the EVSEID sent in SessionSetupRes (`ZZ00000` = none, pyPLC's value).
         /// Default: `ZZ00000`.
         evse_id: String = "ZZ00000".to_owned(),
