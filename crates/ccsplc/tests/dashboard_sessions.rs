@@ -406,9 +406,13 @@ fn ev_dashboard_shows_the_session_and_stops_charging() {
             "{expected} not in the history: {all_phases:?}"
         );
     }
-    let hardware = &ended["hardware"];
+    // The car unlocks only after its contactors are open, as the session ends.
+    let unlocked = poll_until(addr, &mut phases, |s| {
+        s["hardware"]["lock_request"] == "unlocked"
+    });
+    let hardware = &unlocked["hardware"];
     assert_eq!(hardware["contactors_request"], "open", "{hardware}");
-    assert_eq!(hardware["lock_request"], "unlocked", "{hardware}");
+    assert_eq!(hardware["contactors_closed"], false, "{hardware}");
     assert_eq!(hardware["cp_state"], "B", "{hardware}");
 
     let ev_code = ev.wait_for(Duration::from_secs(30));
@@ -417,5 +421,66 @@ fn ev_dashboard_shows_the_session_and_stops_charging() {
     assert_eq!(ev_code, Some(0), "{out}");
     assert_eq!(evse_code, Some(0), "{out}");
     assert!(out.contains("stop requested from the dashboard"), "{out}");
+    assert!(out.contains("<- SessionStopRes"), "{out}");
+}
+
+/// The charger's enable switch: disabling it stops charging normally (like Stop), the status
+/// shows the switch, and the switch holds until it is turned on again.
+#[test]
+fn evse_dashboard_disable_stops_charging() {
+    let hosts = TwoHosts::new().with_veth();
+    let inside = link_from_root(&hosts.evse);
+    let dir = tempfile::tempdir().unwrap();
+    let web = web_address(inside);
+    let mut evse = Proc::spawn_in(
+        &hosts.evse.name,
+        "evse",
+        dir.path(),
+        ccsplc(),
+        &[
+            "evse",
+            "--interface",
+            "evse0",
+            "--no-slac",
+            "--once",
+            "--web",
+            &web,
+            "--web-token",
+            TOKEN,
+        ],
+        &[],
+    );
+    let addr = dashboard_addr(&mut evse);
+    let mut ev = Proc::spawn_in(
+        &hosts.ev.name,
+        "ev",
+        dir.path(),
+        ccsplc(),
+        &["ev", "--interface", "ev0", "--no-slac"],
+        &[],
+    );
+    let mut phases = Vec::new();
+    poll_until(addr, &mut phases, |s| {
+        phase(s) == "Charging" && s["values"]["present_current"].as_f64().unwrap_or(0.0) > 1.0
+    });
+    let anonymous = http::post_json(addr, "/api/enable", &[], &json!({ "enabled": false }));
+    assert_eq!(anonymous.status, 401);
+    let disabled = http::post_json(addr, "/api/enable", &[BEARER], &json!({ "enabled": false }));
+    assert_eq!(disabled.status, 202, "{}", disabled.json());
+    let ended = poll_until(addr, &mut phases, |s| s["session"]["state"] != "running");
+    assert_eq!(ended["session"]["state"], "completed", "{ended}");
+    assert_eq!(ended["controls"]["enabled"], false, "{ended}");
+    assert_eq!(ended["hardware"]["power_supply_enabled"], false);
+
+    let ev_code = ev.wait_for(Duration::from_secs(30));
+    let evse_code = evse.wait_for(Duration::from_secs(15));
+    let out = format!("--- ev:\n{}\n--- evse:\n{}", ev.output(), evse.output());
+    assert_eq!(ev_code, Some(0), "{out}");
+    assert_eq!(evse_code, Some(0), "{out}");
+    assert!(
+        out.contains("charging disabled from the dashboard"),
+        "{out}"
+    );
+    assert!(out.contains("power supply off"), "{out}");
     assert!(out.contains("<- SessionStopRes"), "{out}");
 }
