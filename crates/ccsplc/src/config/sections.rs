@@ -155,8 +155,8 @@ config_section! {
         #[example = "3"]
         modem_request_attempts: Option<u32> = None,
         /// Not in ISO 15118-3: period of VS_PL_LNK_STATUS polls while waiting for the link
-        /// (profile: 250 ms). Default: unset (profile).
-        #[example = "\"250ms\""]
+        /// (profile: 100 ms). Default: unset (profile).
+        #[example = "\"100ms\""]
         link_status_poll_interval: Option<Duration> = None,
         /// Car: report the pairing only when the modem reports the link up
         /// (VS_PL_LNK_STATUS); false reports it after the accepted CM_SET_KEY.
