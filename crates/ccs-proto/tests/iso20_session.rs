@@ -726,7 +726,7 @@ fn the_car_confirms_the_meter_reading_when_the_charger_asks_and_signs_it_with_pn
     sc.iso20.allow_without_tls = false;
     sc.iso20.offer_pnc = true;
     sc.iso20.gen_challenge = [0x42; 16];
-    sc.iso20.metering_confirmation_after = Some(3);
+    sc.iso20.metering_confirmation_after = Some(20);
     p.charger = ccs_proto::session::SeccSession::new(sc, [0x42; 8], p.now);
     p.charger.set_transport(Transport::Tls13);
     p.charger.set_iso20_verifier(Arc::new(TestRoots));
@@ -751,6 +751,14 @@ fn the_car_confirms_the_meter_reading_when_the_charger_asks_and_signs_it_with_pn
         .find(|(n, _)| *n == "MeteringConfirmationReq")
         .expect("MeteringConfirmationReq");
     assert!(confirm.1.ends_with("signed"), "{confirm:?}");
+    // The reading is the energy metered over the first 20 loops (≈2 s at up to 40 kW).
+    let wh: u64 = confirm
+        .1
+        .split(' ')
+        .next()
+        .and_then(|n| n.parse().ok())
+        .expect("a reading");
+    assert!((1..=30).contains(&wh), "{confirm:?}");
     assert!(
         received(&p, Side::Car)
             .iter()

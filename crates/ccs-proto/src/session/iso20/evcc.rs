@@ -12,10 +12,14 @@
 //! Response codes: `OK*` goes on; `WARNING_*` in AuthorizationRes means "not authorized": the
 //! car ends the session normally with SessionStop and reports the refusal; other warnings are
 //! logged and the session goes on; `FAILED*` is the safe shutdown. EVSE notifications:
-//! `Terminate`, `Pause`, `ScheduleRenegotiation` and `ServiceRenegotiation` (neither
-//! renegotiation is supported) stop the charge normally (`Pause` ends with SessionStop
-//! `Pause`); `ExitStandby` and `MeteringConfirmation` (no metering confirmation here) are
-//! logged and the loop goes on.
+//! `Terminate`, `Pause` and `ServiceRenegotiation` (services are not renegotiated) stop the
+//! charge normally (`Pause` ends with SessionStop `Pause`); `ScheduleRenegotiation` runs
+//! PowerDelivery(ScheduleRenegotiation) → ScheduleExchange → PowerDelivery(Start) with the
+//! contactors closed; `MeteringConfirmation` sends MeteringConfirmationReq with the charger's
+//! reading (signed with the contract key in a Plug & Charge session); `ExitStandby` is logged.
+//!
+//! Plug & Charge: AuthorizationReq carries the header Signature over the
+//! `PnC_AReqAuthorizationMode` fragment ([`super::pnc`]), made with the contract key.
 
 use ccs_msg::iso20::common::{
     self, AuthorizationReqType_AReqAuthorizationMode,

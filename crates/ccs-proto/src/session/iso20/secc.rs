@@ -9,6 +9,13 @@
 //! parameter set and charge parameters must be the ones offered and selected. A FAILED response
 //! ends the session: power supply off, connection closed. A WARNING (authorization refused)
 //! keeps the session so that the car can end it with SessionStop.
+//!
+//! Plug & Charge is offered only over TLS and with a [`super::pnc::ContractVerifier`]: the
+//! contract chain must lead to a configured root (`WARNING_Certificate*`), the header Signature
+//! must verify over the `PnC_AReqAuthorizationMode` fragment with an accepted suite
+//! (`FAILED_SignatureError`), the GenChallenge must be ours (`WARNING_ChallengeInvalid`).
+//! [`Secc::request_renegotiation`] and `metering_confirmation_after` make DC_ChargeLoopRes carry
+//! the ScheduleRenegotiation and MeteringConfirmation notifications.
 
 use ccs_msg::iso20::common::{
     self, AuthorizationReqType_AReqAuthorizationMode,
@@ -147,6 +154,9 @@ pub(crate) struct Secc {
     metering_due: Option<MeterInfoType>,
     /// A MeteringConfirmation was asked for in this session already.
     metering_asked: bool,
+    /// Energy through the output since PowerDelivery(Start), from the present voltage and
+    /// current of each charge loop: (into the car, out of the car) in Wh, and when last added.
+    metered: (f64, f64, Option<Instant>),
 }
 
 /// A refusal: the response code to send and the error the session ends with.
@@ -205,6 +215,7 @@ impl Secc {
             charge_loops: 0,
             metering_due: None,
             metering_asked: false,
+            metered: (0.0, 0.0, None),
         }
     }
 
@@ -1108,13 +1119,24 @@ impl Secc {
         }
     }
 
+    /// Adds the energy since the last charge loop at present voltage `u` and current `i`.
+    fn meter(&mut self, now: Instant, u: f32, i: f32) {
+        if let Some(last) = self.metered.2 {
+            let hours = now.saturating_duration_since(last).total_millis() as f64 / 3_600_000.0;
+            let wh = f64::from(u) * f64::from(i) * hours;
+            if wh >= 0.0 {
+                self.metered.0 += wh;
+            } else {
+                self.metered.1 -= wh;
+            }
+        }
+        self.metered.2 = Some(now);
+    }
+
     /// The EVSEStatus and MeterInfo of a DC_ChargeLoopRes: Terminate once the user stopped,
     /// then ScheduleRenegotiation when the energy manager asked for it, then (once) a
     /// MeteringConfirmation request with the meter reading.
-    fn charge_loop_notification(
-        &mut self,
-        _present_current: f32,
-    ) -> (Option<EVSEStatusType>, Option<MeterInfoType>) {
+    fn charge_loop_notification(&mut self) -> (Option<EVSEStatusType>, Option<MeterInfoType>) {
         let notify = |n| {
             Some(EVSEStatusType {
                 notification_max_delay: 0,
@@ -1136,8 +1158,8 @@ impl Secc {
             self.metering_asked = true;
             let reading = MeterInfoType {
                 meter_id: String::from_utf8_lossy(&self.config.evse_id).into_owned(),
-                charged_energy_reading_wh: u64::from(self.charge_loops),
-                bpt_discharged_energy_reading_wh: None,
+                charged_energy_reading_wh: self.metered.0.round() as u64,
+                bpt_discharged_energy_reading_wh: self.bpt().then(|| self.metered.1.round() as u64),
                 capacitive_energy_reading_va_rh: None,
                 bpt_inductive_energy_reading_va_rh: None,
                 meter_signature: None,
@@ -1291,7 +1313,8 @@ impl Secc {
             ),
         };
         self.charge_loops += 1;
-        let (evse_status, meter_info) = self.charge_loop_notification(i);
+        self.meter(now, u, i);
+        let (evse_status, meter_info) = self.charge_loop_notification();
         Ok(dc::DC_ChargeLoopResType {
             header,
             response_code: R::OK,
