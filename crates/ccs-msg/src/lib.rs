@@ -74,6 +74,8 @@ extern crate alloc;
 
 pub mod codec;
 mod generated;
+#[cfg(all(test, feature = "app_handshake", feature = "iso2", feature = "iso20"))]
+mod oracle;
 #[cfg(any(test, feature = "random"))]
 pub mod random;
 mod rt;
