@@ -42,6 +42,8 @@ impl<'a> Decoder<'a> {
     }
 
     /// An error of `kind` at the current position.
+    #[cold]
+    #[inline(never)]
     pub fn error(&self, kind: ErrorKind) -> Error {
         Error::new(kind, self.bit, self.expected)
     }
@@ -57,24 +59,31 @@ impl<'a> Decoder<'a> {
     }
 
     /// Reads `n` bits (at most 64) as an unsigned number, MSB first.
-    #[inline]
+    #[inline(always)]
     pub fn bits(&mut self, n: u32) -> Result<u64, Error> {
         debug_assert!(n <= 64);
-        if n as usize > self.remaining_bits() {
-            return Err(self.error(ErrorKind::UnexpectedEnd));
-        }
-        let byte = self.bit / 8;
-        let offset = (self.bit % 8) as u32;
-        // Fast path: the bits lie in the eight bytes from `byte`.
-        if n > 0
-            && n + offset <= 64
-            && let Some(window) = self.data.get(byte..byte + 8)
+        // Fast path: the bits lie in the eight bytes from the current one (always, for
+        // n <= 56, unless the stream ends within them).
+        if n <= 56
+            && let Some(window) = self
+                .data
+                .get(self.bit / 8..)
+                .and_then(|rest| rest.first_chunk::<8>())
         {
-            let mut word = [0u8; 8];
-            word.copy_from_slice(window);
-            let value = (u64::from_be_bytes(word) << offset) >> (64 - n);
+            let offset = (self.bit % 8) as u32;
+            // Two shifts, so that n = 0 needs no branch (a shift by 64 would overflow).
+            let value = ((u64::from_be_bytes(*window) << offset) >> 1) >> (63 - n);
             self.bit += n as usize;
             return Ok(value);
+        }
+        self.bits_near_end(n)
+    }
+
+    /// [`Self::bits`] in the last eight bytes of the stream, or for more than 56 bits.
+    #[inline(never)]
+    fn bits_near_end(&mut self, n: u32) -> Result<u64, Error> {
+        if n as usize > self.remaining_bits() {
+            return Err(self.error(ErrorKind::UnexpectedEnd));
         }
         let mut value = 0u64;
         let mut left = n;
@@ -96,7 +105,7 @@ impl<'a> Decoder<'a> {
     /// Reads the event code of a grammar state with `productions` first-level productions plus
     /// the non-strict escape slot, and returns the production taken. The escape (second-level
     /// events) and productions we do not decode are errors.
-    #[inline]
+    #[inline(always)]
     pub fn event<P: Production>(&mut self, productions: &[P]) -> Result<P, Error> {
         let count = productions.len() as u32;
         let code = self.bits(code_width(count + 1))? as u32;
@@ -115,7 +124,7 @@ impl<'a> Decoder<'a> {
 
     /// Reads the event code of a state whose only first-level production is the expected one
     /// (CH of a simple-typed element, or its EE): one bit, 0.
-    #[inline]
+    #[inline(always)]
     pub fn only(&mut self) -> Result<(), Error> {
         match self.bits(1)? {
             0 => Ok(()),
@@ -125,6 +134,7 @@ impl<'a> Decoder<'a> {
 
     /// Reads an event code without an escape slot (document and fragment content): returns the
     /// index among `count` productions.
+    #[inline]
     pub fn plain_code(&mut self, count: u32) -> Result<u32, Error> {
         let code = self.bits(code_width(count))? as u32;
         if code >= count {
@@ -137,26 +147,37 @@ impl<'a> Decoder<'a> {
     }
 
     /// Reads a boolean (one bit).
-    #[inline]
+    #[inline(always)]
     pub fn boolean(&mut self) -> Result<bool, Error> {
         Ok(self.bits(1)? == 1)
     }
 
     /// Reads an n-bit unsigned integer (bounded integer ranges and enumerations).
-    #[inline]
+    #[inline(always)]
     pub fn nbit(&mut self, n: u32) -> Result<u64, Error> {
         self.bits(n)
     }
 
     /// Reads an EXI unsigned integer (7-bit groups, least significant first) into a `u64`.
-    #[inline]
+    #[inline(always)]
     pub fn unsigned(&mut self) -> Result<u64, Error> {
-        let mut value = 0u64;
-        let mut shift = 0u32;
+        // Fast path: values below 128 (event-free lengths, most characters) take one octet.
+        let first = self.bits(8)?;
+        if first & 0x80 == 0 {
+            return Ok(first);
+        }
+        self.unsigned_continued(first & 0x7f)
+    }
+
+    /// The octets of an unsigned integer after the first, whose group was `low`.
+    #[inline(never)]
+    fn unsigned_continued(&mut self, low: u64) -> Result<u64, Error> {
+        let mut value = low;
+        let mut shift = 7u32;
         loop {
             let octet = self.bits(8)?;
             let group = octet & 0x7f;
-            if shift >= 64 || (shift > 0 && group >> (64 - shift) != 0) {
+            if shift >= 64 || group >> (64 - shift) != 0 {
                 if group != 0 {
                     return Err(self.error(ErrorKind::IntegerOverflow));
                 }
@@ -171,6 +192,7 @@ impl<'a> Decoder<'a> {
     }
 
     /// Reads an EXI integer (sign bit, then the magnitude as unsigned) into an `i64`.
+    #[inline]
     pub fn signed(&mut self) -> Result<i64, Error> {
         let negative = self.boolean()?;
         let magnitude = self.unsigned()?;
@@ -212,10 +234,24 @@ impl<'a> Decoder<'a> {
         if len > self.remaining_bits() / 8 {
             return Err(self.error(ErrorKind::UnexpectedEnd));
         }
-        let mut out = Vec::with_capacity(len);
-        for _ in 0..len {
-            out.push(self.bits(8)? as u8);
-        }
+        let start = self.bit / 8;
+        let offset = (self.bit % 8) as u32;
+        let out = if offset == 0 {
+            self.data.get(start..start + len).map(<[u8]>::to_vec)
+        } else {
+            // Unaligned: each octet straddles two bytes; the length check above guarantees
+            // the byte after the last one exists.
+            self.data.get(start..=start + len).map(|bytes| {
+                bytes
+                    .windows(2)
+                    .map(|w| (w[0] << offset) | (w[1] >> (8 - offset)))
+                    .collect()
+            })
+        };
+        let Some(out) = out else {
+            return Err(self.error(ErrorKind::UnexpectedEnd));
+        };
+        self.bit += len * 8;
         Ok(out)
     }
 
