@@ -13,15 +13,30 @@ pub struct Decoder<'a> {
     data: &'a [u8],
     bit: usize,
     expected: &'static str,
+    /// The last (up to) eight bytes of `data` followed by zeros, so that reads near the end
+    /// take the same eight-byte window as the rest.
+    tail: [u8; 16],
+    /// Index in `data` of `tail[0]`.
+    tail_start: usize,
 }
 
 impl<'a> Decoder<'a> {
     /// A decoder at the start of `data` (the header byte included).
     pub fn new(data: &'a [u8]) -> Self {
+        let tail_start = data.len().saturating_sub(8);
+        let mut tail = [0u8; 16];
+        for (to, from) in tail
+            .iter_mut()
+            .zip(data.get(tail_start..).unwrap_or_default())
+        {
+            *to = *from;
+        }
         Self {
             data,
             bit: 0,
             expected: "EXI header",
+            tail,
+            tail_start,
         }
     }
 
@@ -58,48 +73,54 @@ impl<'a> Decoder<'a> {
         Ok(())
     }
 
+    /// The eight bytes from the current one, shifted so that the next bit is the MSB (at
+    /// least 57 valid bits, zeros after the end); `None` if fewer than `n` bits remain.
+    #[inline(always)]
+    fn window(&self, n: u32) -> Option<u64> {
+        let byte = self.bit / 8;
+        let bytes = match self
+            .data
+            .get(byte..)
+            .and_then(|rest| rest.first_chunk::<8>())
+        {
+            Some(bytes) => bytes,
+            None => {
+                if self.bit + n as usize > self.data.len() * 8 {
+                    return None;
+                }
+                self.tail
+                    .get(byte.wrapping_sub(self.tail_start)..)?
+                    .first_chunk::<8>()?
+            }
+        };
+        Some(u64::from_be_bytes(*bytes) << (self.bit % 8))
+    }
+
     /// Reads `n` bits (at most 64) as an unsigned number, MSB first.
     #[inline(always)]
     pub fn bits(&mut self, n: u32) -> Result<u64, Error> {
         debug_assert!(n <= 64);
-        // Fast path: the bits lie in the eight bytes from the current one (always, for
-        // n <= 56, unless the stream ends within them).
-        if n <= 56
-            && let Some(window) = self
-                .data
-                .get(self.bit / 8..)
-                .and_then(|rest| rest.first_chunk::<8>())
-        {
-            let offset = (self.bit % 8) as u32;
-            // Two shifts, so that n = 0 needs no branch (a shift by 64 would overflow).
-            let value = ((u64::from_be_bytes(*window) << offset) >> 1) >> (63 - n);
-            self.bit += n as usize;
-            return Ok(value);
+        if n > 56 {
+            return self.wide_bits(n);
         }
-        self.bits_near_end(n)
+        let Some(window) = self.window(n) else {
+            return Err(self.error(ErrorKind::UnexpectedEnd));
+        };
+        // Two shifts, so that n = 0 needs no branch (a shift by 64 would overflow).
+        let value = (window >> 1) >> (63 - n);
+        self.bit += n as usize;
+        Ok(value)
     }
 
-    /// [`Self::bits`] in the last eight bytes of the stream, or for more than 56 bits.
+    /// [`Self::bits`] for 57 to 64 bits: in two reads.
     #[inline(never)]
-    fn bits_near_end(&mut self, n: u32) -> Result<u64, Error> {
+    fn wide_bits(&mut self, n: u32) -> Result<u64, Error> {
         if n as usize > self.remaining_bits() {
             return Err(self.error(ErrorKind::UnexpectedEnd));
         }
-        let mut value = 0u64;
-        let mut left = n;
-        while left > 0 {
-            let Some(&byte) = self.data.get(self.bit / 8) else {
-                return Err(self.error(ErrorKind::UnexpectedEnd));
-            };
-            let offset = (self.bit % 8) as u32;
-            let available = 8 - offset;
-            let take = available.min(left);
-            let chunk = (u64::from(byte) >> (available - take)) & ((1u64 << take) - 1);
-            value = (value << take) | chunk;
-            self.bit += take as usize;
-            left -= take;
-        }
-        Ok(value)
+        let high = self.bits(n - 32)?;
+        let low = self.bits(32)?;
+        Ok(high << 32 | low)
     }
 
     /// Reads the event code of a grammar state with `productions` first-level productions plus
@@ -161,23 +182,32 @@ impl<'a> Decoder<'a> {
     /// Reads an EXI unsigned integer (7-bit groups, least significant first) into a `u64`.
     #[inline(always)]
     pub fn unsigned(&mut self) -> Result<u64, Error> {
-        // Fast path: values below 128 (event-free lengths, most characters) take one octet.
-        let first = self.bits(8)?;
-        if first & 0x80 == 0 {
-            return Ok(first);
+        // Fast path: values below 2^14 (lengths, characters, most physical values) in one or
+        // two octets, read from one window.
+        if let Some(window) = self.window(16) {
+            let first = window >> 56;
+            if first & 0x80 == 0 {
+                self.bit += 8;
+                return Ok(first);
+            }
+            let second = (window >> 48) & 0xff;
+            if second & 0x80 == 0 {
+                self.bit += 16;
+                return Ok((first & 0x7f) | second << 7);
+            }
         }
-        self.unsigned_continued(first & 0x7f)
+        self.unsigned_slow()
     }
 
-    /// The octets of an unsigned integer after the first, whose group was `low`.
+    /// [`Self::unsigned`] octet by octet.
     #[inline(never)]
-    fn unsigned_continued(&mut self, low: u64) -> Result<u64, Error> {
-        let mut value = low;
-        let mut shift = 7u32;
+    fn unsigned_slow(&mut self) -> Result<u64, Error> {
+        let mut value = 0u64;
+        let mut shift = 0u32;
         loop {
             let octet = self.bits(8)?;
             let group = octet & 0x7f;
-            if shift >= 64 || group >> (64 - shift) != 0 {
+            if shift >= 64 || (shift > 0 && group >> (64 - shift) != 0) {
                 if group != 0 {
                     return Err(self.error(ErrorKind::IntegerOverflow));
                 }
