@@ -78,6 +78,7 @@ mod generated;
 mod oracle;
 #[cfg(any(test, feature = "random"))]
 pub mod random;
+pub mod relaxed;
 mod rt;
 #[cfg(feature = "serde")]
 mod serde_util;
