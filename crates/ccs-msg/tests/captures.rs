@@ -152,7 +152,11 @@ fn iso15118_crate_agrees_on_the_josev_capture() {
             _ => continue,
         };
         let again = again.unwrap_or_else(|e| panic!("iso15118: {e:?} on {}", hex(&m.payload)));
-        assert_eq!(hex(&again), hex(&m.payload), "iso15118 re-encodes differently");
+        assert_eq!(
+            hex(&again),
+            hex(&m.payload),
+            "iso15118 re-encodes differently"
+        );
         let (_, ours) = round_trip(m.payload_type, &again).expect("ours decodes");
         assert_eq!(ours, again);
         compared += 1;
