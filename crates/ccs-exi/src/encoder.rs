@@ -52,10 +52,22 @@ impl Encoder {
     pub fn bits(&mut self, n: u32, value: u64) {
         debug_assert!(n <= 64);
         if n > 32 {
-            self.bits(n - 32, value >> 32);
-            self.bits(32, value & 0xffff_ffff);
+            self.wide_bits(n, value);
             return;
         }
+        self.short_bits(n, value);
+    }
+
+    /// [`Self::bits`] for 33 to 64 bits: in two writes (not recursive, so `bits` inlines).
+    #[inline(never)]
+    fn wide_bits(&mut self, n: u32, value: u64) {
+        self.short_bits(n - 32, value >> 32);
+        self.short_bits(32, value & 0xffff_ffff);
+    }
+
+    /// [`Self::bits`] for at most 32 bits.
+    #[inline(always)]
+    fn short_bits(&mut self, n: u32, value: u64) {
         // `pending` < 32 and n <= 32: the accumulator holds them all.
         self.acc = (self.acc << n) | (value & ((1u64 << n) - 1));
         self.pending += n;
