@@ -13,15 +13,30 @@ pub struct Decoder<'a> {
     data: &'a [u8],
     bit: usize,
     expected: &'static str,
+    /// The last (up to) eight bytes of `data` followed by zeros, so that reads near the end
+    /// take the same eight-byte window as the rest.
+    tail: [u8; 16],
+    /// Index in `data` of `tail[0]`.
+    tail_start: usize,
 }
 
 impl<'a> Decoder<'a> {
     /// A decoder at the start of `data` (the header byte included).
     pub fn new(data: &'a [u8]) -> Self {
+        let tail_start = data.len().saturating_sub(8);
+        let mut tail = [0u8; 16];
+        for (to, from) in tail
+            .iter_mut()
+            .zip(data.get(tail_start..).unwrap_or_default())
+        {
+            *to = *from;
+        }
         Self {
             data,
             bit: 0,
             expected: "EXI header",
+            tail,
+            tail_start,
         }
     }
 
@@ -42,6 +57,8 @@ impl<'a> Decoder<'a> {
     }
 
     /// An error of `kind` at the current position.
+    #[cold]
+    #[inline(never)]
     pub fn error(&self, kind: ErrorKind) -> Error {
         Error::new(kind, self.bit, self.expected)
     }
@@ -56,47 +73,60 @@ impl<'a> Decoder<'a> {
         Ok(())
     }
 
+    /// The eight bytes from the current one, shifted so that the next bit is the MSB (at
+    /// least 57 valid bits, zeros after the end); `None` if fewer than `n` bits remain.
+    #[inline(always)]
+    fn window(&self, n: u32) -> Option<u64> {
+        let byte = self.bit / 8;
+        let bytes = match self
+            .data
+            .get(byte..)
+            .and_then(|rest| rest.first_chunk::<8>())
+        {
+            Some(bytes) => bytes,
+            None => {
+                if self.bit + n as usize > self.data.len() * 8 {
+                    return None;
+                }
+                self.tail
+                    .get(byte.wrapping_sub(self.tail_start)..)?
+                    .first_chunk::<8>()?
+            }
+        };
+        Some(u64::from_be_bytes(*bytes) << (self.bit % 8))
+    }
+
     /// Reads `n` bits (at most 64) as an unsigned number, MSB first.
-    #[inline]
+    #[inline(always)]
     pub fn bits(&mut self, n: u32) -> Result<u64, Error> {
         debug_assert!(n <= 64);
+        if n > 56 {
+            return self.wide_bits(n);
+        }
+        let Some(window) = self.window(n) else {
+            return Err(self.error(ErrorKind::UnexpectedEnd));
+        };
+        // Two shifts, so that n = 0 needs no branch (a shift by 64 would overflow).
+        let value = (window >> 1) >> (63 - n);
+        self.bit += n as usize;
+        Ok(value)
+    }
+
+    /// [`Self::bits`] for 57 to 64 bits: in two reads.
+    #[inline(never)]
+    fn wide_bits(&mut self, n: u32) -> Result<u64, Error> {
         if n as usize > self.remaining_bits() {
             return Err(self.error(ErrorKind::UnexpectedEnd));
         }
-        let byte = self.bit / 8;
-        let offset = (self.bit % 8) as u32;
-        // Fast path: the bits lie in the eight bytes from `byte`.
-        if n > 0
-            && n + offset <= 64
-            && let Some(window) = self.data.get(byte..byte + 8)
-        {
-            let mut word = [0u8; 8];
-            word.copy_from_slice(window);
-            let value = (u64::from_be_bytes(word) << offset) >> (64 - n);
-            self.bit += n as usize;
-            return Ok(value);
-        }
-        let mut value = 0u64;
-        let mut left = n;
-        while left > 0 {
-            let Some(&byte) = self.data.get(self.bit / 8) else {
-                return Err(self.error(ErrorKind::UnexpectedEnd));
-            };
-            let offset = (self.bit % 8) as u32;
-            let available = 8 - offset;
-            let take = available.min(left);
-            let chunk = (u64::from(byte) >> (available - take)) & ((1u64 << take) - 1);
-            value = (value << take) | chunk;
-            self.bit += take as usize;
-            left -= take;
-        }
-        Ok(value)
+        let high = self.bits(n - 32)?;
+        let low = self.bits(32)?;
+        Ok(high << 32 | low)
     }
 
     /// Reads the event code of a grammar state with `productions` first-level productions plus
     /// the non-strict escape slot, and returns the production taken. The escape (second-level
     /// events) and productions we do not decode are errors.
-    #[inline]
+    #[inline(always)]
     pub fn event<P: Production>(&mut self, productions: &[P]) -> Result<P, Error> {
         let count = productions.len() as u32;
         let code = self.bits(code_width(count + 1))? as u32;
@@ -115,7 +145,7 @@ impl<'a> Decoder<'a> {
 
     /// Reads the event code of a state whose only first-level production is the expected one
     /// (CH of a simple-typed element, or its EE): one bit, 0.
-    #[inline]
+    #[inline(always)]
     pub fn only(&mut self) -> Result<(), Error> {
         match self.bits(1)? {
             0 => Ok(()),
@@ -125,6 +155,7 @@ impl<'a> Decoder<'a> {
 
     /// Reads an event code without an escape slot (document and fragment content): returns the
     /// index among `count` productions.
+    #[inline]
     pub fn plain_code(&mut self, count: u32) -> Result<u32, Error> {
         let code = self.bits(code_width(count))? as u32;
         if code >= count {
@@ -137,20 +168,40 @@ impl<'a> Decoder<'a> {
     }
 
     /// Reads a boolean (one bit).
-    #[inline]
+    #[inline(always)]
     pub fn boolean(&mut self) -> Result<bool, Error> {
         Ok(self.bits(1)? == 1)
     }
 
     /// Reads an n-bit unsigned integer (bounded integer ranges and enumerations).
-    #[inline]
+    #[inline(always)]
     pub fn nbit(&mut self, n: u32) -> Result<u64, Error> {
         self.bits(n)
     }
 
     /// Reads an EXI unsigned integer (7-bit groups, least significant first) into a `u64`.
-    #[inline]
+    #[inline(always)]
     pub fn unsigned(&mut self) -> Result<u64, Error> {
+        // Fast path: values below 2^14 (lengths, characters, most physical values) in one or
+        // two octets, read from one window.
+        if let Some(window) = self.window(16) {
+            let first = window >> 56;
+            if first & 0x80 == 0 {
+                self.bit += 8;
+                return Ok(first);
+            }
+            let second = (window >> 48) & 0xff;
+            if second & 0x80 == 0 {
+                self.bit += 16;
+                return Ok((first & 0x7f) | second << 7);
+            }
+        }
+        self.unsigned_slow()
+    }
+
+    /// [`Self::unsigned`] octet by octet.
+    #[inline(never)]
+    fn unsigned_slow(&mut self) -> Result<u64, Error> {
         let mut value = 0u64;
         let mut shift = 0u32;
         loop {
@@ -171,6 +222,7 @@ impl<'a> Decoder<'a> {
     }
 
     /// Reads an EXI integer (sign bit, then the magnitude as unsigned) into an `i64`.
+    #[inline]
     pub fn signed(&mut self) -> Result<i64, Error> {
         let negative = self.boolean()?;
         let magnitude = self.unsigned()?;
@@ -212,10 +264,24 @@ impl<'a> Decoder<'a> {
         if len > self.remaining_bits() / 8 {
             return Err(self.error(ErrorKind::UnexpectedEnd));
         }
-        let mut out = Vec::with_capacity(len);
-        for _ in 0..len {
-            out.push(self.bits(8)? as u8);
-        }
+        let start = self.bit / 8;
+        let offset = (self.bit % 8) as u32;
+        let out = if offset == 0 {
+            self.data.get(start..start + len).map(<[u8]>::to_vec)
+        } else {
+            // Unaligned: each octet straddles two bytes; the length check above guarantees
+            // the byte after the last one exists.
+            self.data.get(start..=start + len).map(|bytes| {
+                bytes
+                    .windows(2)
+                    .map(|w| (w[0] << offset) | (w[1] >> (8 - offset)))
+                    .collect()
+            })
+        };
+        let Some(out) = out else {
+            return Err(self.error(ErrorKind::UnexpectedEnd));
+        };
+        self.bit += len * 8;
         Ok(out)
     }
 

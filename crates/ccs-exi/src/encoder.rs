@@ -10,7 +10,8 @@ use crate::{BigInt, HEADER, Production, code_width};
 pub struct Encoder {
     /// Complete bytes.
     buf: Vec<u8>,
-    /// Pending bits (the low `pending` bits of `acc`), fewer than 8 between calls.
+    /// Pending bits (the low `pending` bits of `acc`; higher bits are stale), fewer than 32
+    /// between calls.
     acc: u64,
     pending: u32,
     expected: &'static str,
@@ -47,29 +48,39 @@ impl Encoder {
     }
 
     /// Writes the low `n` bits of `value` (n at most 64), MSB first.
-    #[inline]
+    #[inline(always)]
     pub fn bits(&mut self, n: u32, value: u64) {
         debug_assert!(n <= 64);
         if n > 32 {
-            self.bits(n - 32, value >> 32);
-            self.bits(32, value & 0xffff_ffff);
+            self.wide_bits(n, value);
             return;
         }
-        if n == 0 {
-            return;
-        }
+        self.short_bits(n, value);
+    }
+
+    /// [`Self::bits`] for 33 to 64 bits: in two writes (not recursive, so `bits` inlines).
+    #[inline(never)]
+    fn wide_bits(&mut self, n: u32, value: u64) {
+        self.short_bits(n - 32, value >> 32);
+        self.short_bits(32, value & 0xffff_ffff);
+    }
+
+    /// [`Self::bits`] for at most 32 bits.
+    #[inline(always)]
+    fn short_bits(&mut self, n: u32, value: u64) {
+        // `pending` < 32 and n <= 32: the accumulator holds them all.
         self.acc = (self.acc << n) | (value & ((1u64 << n) - 1));
         self.pending += n;
-        while self.pending >= 8 {
-            self.pending -= 8;
-            self.buf.push((self.acc >> self.pending) as u8);
+        if self.pending >= 32 {
+            self.pending -= 32;
+            let word = (self.acc >> self.pending) as u32;
+            self.buf.extend_from_slice(&word.to_be_bytes());
         }
-        self.acc &= (1u64 << self.pending) - 1;
     }
 
     /// Writes the event code of `production` in a state with the given first-level
     /// productions (plus the non-strict escape slot).
-    #[inline]
+    #[inline(always)]
     pub fn event<P: Production + PartialEq>(
         &mut self,
         productions: &[P],
@@ -83,29 +94,36 @@ impl Encoder {
     }
 
     /// Writes the event code of the only production of a state (one bit, 0).
-    #[inline]
+    #[inline(always)]
     pub fn only(&mut self) {
         self.bits(1, 0);
     }
 
     /// Writes an event code without escape slot (document and fragment content).
+    #[inline]
     pub fn plain_code(&mut self, count: u32, code: u32) {
         self.bits(code_width(count), u64::from(code));
     }
 
     /// Writes a boolean.
+    #[inline(always)]
     pub fn boolean(&mut self, value: bool) {
         self.bits(1, u64::from(value));
     }
 
     /// Writes an n-bit unsigned integer.
+    #[inline(always)]
     pub fn nbit(&mut self, n: u32, value: u64) {
         self.bits(n, value);
     }
 
     /// Writes an EXI unsigned integer.
-    #[inline]
+    #[inline(always)]
     pub fn unsigned(&mut self, mut value: u64) {
+        if value < 0x80 {
+            self.bits(8, value);
+            return;
+        }
         loop {
             let group = value & 0x7f;
             value >>= 7;
@@ -118,6 +136,7 @@ impl Encoder {
     }
 
     /// Writes an EXI integer (sign bit and magnitude; -1 is sign 1, magnitude 0).
+    #[inline]
     pub fn signed(&mut self, value: i64) {
         if value < 0 {
             self.boolean(true);
@@ -142,7 +161,14 @@ impl Encoder {
     /// Writes a length-prefixed binary value.
     pub fn binary(&mut self, value: &[u8]) {
         self.unsigned(value.len() as u64);
-        for &b in value {
+        let mut words = value.chunks_exact(4);
+        for word in &mut words {
+            self.bits(
+                32,
+                u64::from_be_bytes([0, 0, 0, 0, word[0], word[1], word[2], word[3]]),
+            );
+        }
+        for &b in words.remainder() {
             self.bits(8, u64::from(b));
         }
     }
@@ -158,7 +184,11 @@ impl Encoder {
     /// Pads with zero bits to the byte boundary and returns the stream.
     pub fn finish(mut self) -> Vec<u8> {
         if self.pending > 0 {
-            self.buf.push((self.acc << (8 - self.pending)) as u8);
+            // The pending bits, MSB-aligned in a u64 (1 <= pending < 32), then zero bits.
+            let aligned = (self.acc << (64 - self.pending)).to_be_bytes();
+            let used = self.pending.div_ceil(8) as usize;
+            self.buf
+                .extend_from_slice(aligned.get(..used).unwrap_or_default());
         }
         self.buf
     }

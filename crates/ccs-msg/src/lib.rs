@@ -74,6 +74,8 @@ extern crate alloc;
 
 pub mod codec;
 mod generated;
+#[cfg(all(test, feature = "app_handshake", feature = "iso2", feature = "iso20"))]
+mod oracle;
 #[cfg(any(test, feature = "random"))]
 pub mod random;
 pub mod relaxed;
@@ -122,14 +124,21 @@ macro_rules! v2g_message_schema {
         /// Decodes a `V2G_Message` document. Any other root element is
         /// [`ccs_exi::ErrorKind::UnexpectedRoot`].
         pub fn decode(bytes: &[u8]) -> Result<V2G_Message, ccs_exi::Error> {
-            match Document::decode(bytes)? {
-                Document::V2G_Message(m) => Ok(m),
-                _ => Err(ccs_exi::Error::new(
+            // Straight to the one root (not through `Document`): a `V2G_Message` is
+            // hundreds of bytes, and every move of it costs a copy.
+            let mut d = ccs_exi::Decoder::new(bytes);
+            d.header()?;
+            d.set_expected("Document root element");
+            if d.plain_code(DOCUMENT_ROOTS)? != V2G_MESSAGE_ROOT {
+                return Err(ccs_exi::Error::new(
                     ccs_exi::ErrorKind::UnexpectedRoot("V2G_Message"),
-                    0,
+                    8,
                     $name,
-                )),
+                ));
             }
+            let message = <V2G_Message as crate::codec::ExiContent>::decode_content(&mut d)?;
+            d.finish()?;
+            Ok(message)
         }
 
         /// Encodes a `V2G_Message` document (facets checked).

@@ -11,17 +11,31 @@ use ccs_exi::BigInt;
 
 /// SplitMix64: small, fast, good enough for test data; seeded by the caller.
 #[derive(Clone, Debug)]
-pub struct Rng(u64);
+pub struct Rng {
+    state: u64,
+    /// Unbounded integers get up to this many magnitude octets.
+    big_int_octets: u64,
+}
 
 impl Rng {
     /// A source seeded with `seed`.
     pub fn new(seed: u64) -> Self {
-        Self(seed)
+        Self {
+            state: seed,
+            big_int_octets: 20,
+        }
+    }
+
+    /// The same, but unbounded integers (xs:integer) stay within 56 bits, for codecs that
+    /// hold them in an `i64` (the `iso15118` crate does).
+    pub fn with_big_ints_in_i64(mut self) -> Self {
+        self.big_int_octets = 7;
+        self
     }
 
     fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
+        self.state = self.state.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        let mut z = self.state;
         z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
         z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
         z ^ (z >> 31)
@@ -78,7 +92,8 @@ impl Rng {
 
     /// An unbounded integer, sometimes wider than 64 bits.
     pub fn big_int(&mut self) -> BigInt {
-        let magnitude: Vec<u8> = (0..self.below(21)).map(|_| self.next() as u8).collect();
+        let octets = self.below(self.big_int_octets + 1);
+        let magnitude: Vec<u8> = (0..octets).map(|_| self.next() as u8).collect();
         BigInt::new(self.chance(), &magnitude)
     }
 }

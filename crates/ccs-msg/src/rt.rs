@@ -32,22 +32,31 @@ fn facet(what: &'static str, value: i128, min: i128, max: i128) -> ErrorKind {
 }
 
 /// An enumeration index of `bits` bits.
+#[inline(always)]
 pub(crate) fn enumeration<T>(
     d: &mut Decoder<'_>,
     bits: u32,
     from_index: fn(u64) -> Option<T>,
 ) -> Result<T, Error> {
     let index = d.nbit(bits)?;
-    from_index(index).ok_or_else(|| {
-        d.error(ErrorKind::Facet {
-            what: "enumeration index",
-            value: i128::from(index),
-            min: 0,
-            max: (1i128 << bits) - 1,
-        })
+    match from_index(index) {
+        Some(value) => Ok(value),
+        None => Err(bad_enumeration(d, index, bits)),
+    }
+}
+
+#[cold]
+#[inline(never)]
+fn bad_enumeration(d: &Decoder<'_>, index: u64, bits: u32) -> Error {
+    d.error(ErrorKind::Facet {
+        what: "enumeration index",
+        value: i128::from(index),
+        min: 0,
+        max: (1i128 << bits) - 1,
     })
 }
 
+#[inline(always)]
 fn convert<T: TryFrom<i128>>(
     d: &Decoder<'_>,
     value: i128,
@@ -56,12 +65,22 @@ fn convert<T: TryFrom<i128>>(
     what: &'static str,
 ) -> Result<T, Error> {
     if value < min || value > max {
-        return Err(d.error(facet(what, value, min, max)));
+        return Err(out_of_range(d, value, min, max, what));
     }
-    T::try_from(value).map_err(|_| d.error(ErrorKind::IntegerOverflow))
+    match T::try_from(value) {
+        Ok(v) => Ok(v),
+        Err(_) => Err(d.error(ErrorKind::IntegerOverflow)),
+    }
+}
+
+#[cold]
+#[inline(never)]
+fn out_of_range(d: &Decoder<'_>, value: i128, min: i128, max: i128, what: &'static str) -> Error {
+    d.error(facet(what, value, min, max))
 }
 
 /// A bounded integer coded as n-bit offset from `min`.
+#[inline(always)]
 pub(crate) fn nbit_int<T: TryFrom<i128>>(
     d: &mut Decoder<'_>,
     bits: u32,
@@ -74,6 +93,7 @@ pub(crate) fn nbit_int<T: TryFrom<i128>>(
 }
 
 /// A non-negative integer coded as EXI unsigned integer.
+#[inline(always)]
 pub(crate) fn unsigned_int<T: TryFrom<i128>>(
     d: &mut Decoder<'_>,
     min: i128,
@@ -85,6 +105,7 @@ pub(crate) fn unsigned_int<T: TryFrom<i128>>(
 }
 
 /// A signed integer coded as EXI integer.
+#[inline(always)]
 pub(crate) fn signed_int<T: TryFrom<i128>>(
     d: &mut Decoder<'_>,
     min: i128,

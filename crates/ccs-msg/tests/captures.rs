@@ -120,3 +120,46 @@ fn iso2_sales_tariff_fragment_matches_the_signed_digest() {
         "no signed ChargeParameterDiscoveryRes in the capture"
     );
 }
+
+/// The independent `iso15118` crate (dev-dependency; exi-v2g.md §4) reads every ISO-2,
+/// ISO-20 and handshake message of the Josev capture too, and its own encoding of what it
+/// read is the same bytes, which we decode and re-encode identically (the round trip above):
+/// three codecs (EXIficient, `iso15118`, ours) agree on every real message.
+#[test]
+fn iso15118_crate_agrees_on_the_josev_capture() {
+    use iso15118::exi::ExiDocument;
+
+    fn theirs<T: ExiDocument>(bytes: &[u8]) -> Result<Vec<u8>, iso15118::exi::ExiError> {
+        T::from_bytes(bytes)?.to_vec()
+    }
+    let pcap = std::fs::read(shared_path(
+        "captures/interop_josev0.31.2_secc-evcc_din-iso2-iso20dc_veth.pcap",
+    ))
+    .expect("capture readable");
+    let mut compared = 0;
+    for m in support::v2gtp_messages(&pcap) {
+        let again = match (m.payload_type, m.payload.get(..2)) {
+            (0x8001, Some([0x80, 0x00])) => {
+                theirs::<iso15118::app_protocol::SupportedAppProtocolReq>(&m.payload)
+            }
+            (0x8001, Some([0x80, 0x40])) => {
+                theirs::<iso15118::app_protocol::SupportedAppProtocolRes>(&m.payload)
+            }
+            (0x8001, Some([0x80, 0x98])) => theirs::<iso15118::iso2::Document>(&m.payload),
+            (0x8002, _) => theirs::<iso15118::iso20::messages::Document>(&m.payload),
+            (0x8004, _) => theirs::<iso15118::iso20::dc::Document>(&m.payload),
+            // DIN: iso15118 has none.
+            _ => continue,
+        };
+        let again = again.unwrap_or_else(|e| panic!("iso15118: {e:?} on {}", hex(&m.payload)));
+        assert_eq!(
+            hex(&again),
+            hex(&m.payload),
+            "iso15118 re-encodes differently"
+        );
+        let (_, ours) = round_trip(m.payload_type, &again).expect("ours decodes");
+        assert_eq!(ours, again);
+        compared += 1;
+    }
+    assert!(compared > 100, "only {compared} messages compared");
+}
