@@ -445,9 +445,8 @@ impl CertificateInstaller for OpensslCertificateInstaller {
         // The SA provisioning chain (the CPS) leads to one of our V2G roots ...
         self.v2g_roots
             .verify_against_roots(&res.sa_provisioning_certificate_chain)?;
-        // ... and its leaf signed the contract chain, the encrypted key and the DH public
-        // key. (The eMAID reference is not checked: the generated ISO-2 fragment grammar has
-        // no eMAID element, see exi-v2g.md §1.6 on the EMAIDType ambiguity.)
+        // ... and its leaf signed the contract chain, the encrypted key, the DH public key
+        // and the eMAID (a relaxed fragment, `pnc::emaid_fragment`).
         let Some(signature) = signature else {
             return Err(PncError::Signature(
                 "CertificateInstallationRes is unsigned".into(),
@@ -477,6 +476,7 @@ impl CertificateInstaller for OpensslCertificateInstaller {
                     res.d_hpublickey.id.as_str(),
                     Fragment::DHpublickey(res.d_hpublickey.clone()),
                 ),
+                (res.e_maid.id.as_str(), pnc::emaid_fragment(&res.e_maid)),
             ],
         )?;
         let key = self.decrypt_contract_key(
