@@ -1153,3 +1153,92 @@ fn car_without_contract_at_a_charger_without_the_service_is_incompatible() {
         Some(Outcome::Failed(SessionError::PeerIncompatible(_)))
     ));
 }
+
+/// The SessionSetupRes response codes the charger sent.
+fn session_setup_codes(p: &Pair) -> Vec<String> {
+    sent_bodies(p, Side::Charger, "SessionSetupRes")
+        .iter()
+        .map(|s| s.split_whitespace().next().unwrap_or_default().to_owned())
+        .collect()
+}
+
+/// The SessionIDs in the headers of the car's requests after SessionSetup.
+fn car_session_ids(p: &Pair) -> Vec<Vec<u8>> {
+    p.transcript
+        .iter()
+        .filter(|(side, _)| *side == Side::Car)
+        .filter_map(|(_, bytes)| iso2::decode(bytes).ok())
+        .filter(|m| !matches!(m.body.body_element, Some(BodyElement::SessionSetupReq(_))))
+        .map(|m| m.header.session_id)
+        .collect()
+}
+
+#[test]
+fn a_paused_session_is_rejoined_with_ok_old_session_joined() {
+    // First session: the car pauses (SessionStop Pause) under the charger's SessionID.
+    let mut car = car_config(600);
+    car.iso2.pause_instead_of_terminate = true;
+    let mut first = pair_with(car.clone(), charger_config());
+    first.connect();
+    let mut stopped = false;
+    assert!(first.run_until(Duration::from_secs(120), |p| {
+        if !stopped && p.charging() {
+            stopped = true;
+            p.car.handle_stop_request(p.now);
+        }
+        false
+    }));
+    assert_eq!(sent_bodies(&first, Side::Car, "SessionStopReq"), ["Pause"]);
+    let paused = support::SESSION_ID.to_vec();
+    assert!(first.charger_commands.iter().any(|(_, c)| matches!(
+        c,
+        HardwareCommand::SessionState(s) if s.contains(&msg::hex(&paused))
+    )));
+
+    // Second connection: the charger would hand out a new SessionID, but the car comes back
+    // with the paused one and the charger knows it.
+    let mut car = car_config(3);
+    car.iso2.resume_session_id = Some(paused.clone());
+    let mut charger = charger_config();
+    charger.iso2.paused_session_id = Some(paused.clone());
+    let mut second = pair_with(car, charger.clone());
+    second.charger = ccs_proto::session::SeccSession::new(charger, [7; 8], second.now);
+    second.connect();
+    assert!(second.run(Duration::from_secs(120)));
+    assert_eq!(session_setup_codes(&second), ["OK_OldSessionJoined"]);
+    let ids = car_session_ids(&second);
+    assert!(!ids.is_empty());
+    assert!(ids.iter().all(|id| *id == paused), "{ids:?}");
+    assert_eq!(second.car_outcome(), Some(Outcome::Completed));
+    assert_eq!(second.charger_outcome(), Some(Outcome::Completed));
+}
+
+#[test]
+fn an_unknown_paused_session_id_gets_a_new_session() {
+    let mut car = car_config(3);
+    car.iso2.resume_session_id = Some(vec![9; 8]);
+    let mut p = pair_with(car, charger_config());
+    p.connect();
+    assert!(p.run(Duration::from_secs(120)));
+    assert_eq!(session_setup_codes(&p), ["OK_NewSessionEstablished"]);
+    let ids = car_session_ids(&p);
+    assert!(ids.iter().all(|id| id == &support::SESSION_ID), "{ids:?}");
+    assert_eq!(p.car_outcome(), Some(Outcome::Completed));
+}
+
+#[test]
+fn ok_old_session_joined_without_asking_to_rejoin_is_refused_by_the_car() {
+    let mut p = iso2_pair(3);
+    p.filter = Some(rewrite_response(MessageKind::SessionSetup, |m| {
+        if let Some(BodyElement::SessionSetupRes(res)) = &mut m.body.body_element {
+            res.response_code = ResponseCodeType::OK_OldSessionJoined;
+        }
+    }));
+    p.connect();
+    assert!(p.run(Duration::from_secs(30)));
+    assert!(matches!(
+        p.car_outcome(),
+        Some(Outcome::Failed(SessionError::PeerRefused(_)))
+    ));
+    assert!(!p.sent(Side::Car).contains(&"ServiceDiscoveryReq"));
+}

@@ -262,6 +262,12 @@ impl Evcc {
     ) -> Self {
         let dc = config.iso2.energy_transfer.is_dc();
         let contract = config.iso2.contract.clone();
+        // ISO 15118-2 §8.4.3.2: zeros ask for a new session, a paused one's ID rejoins it.
+        let session_id = config
+            .iso2
+            .resume_session_id
+            .clone()
+            .unwrap_or_else(|| NO_SESSION_ID.to_vec());
         Self {
             config,
             evcc_id,
@@ -269,7 +275,7 @@ impl Evcc {
             installer,
             contract,
             installing: false,
-            session_id: NO_SESSION_ID.to_vec(),
+            session_id,
             state: State::Done,
             timers: TimerTable::default(),
             power: EvPowerPath::default(),
@@ -942,7 +948,12 @@ impl Evcc {
         }
         match body {
             BodyElement::SessionSetupRes(res) => {
+                // OK_OldSessionJoined only for the paused session we asked to rejoin, and
+                // with its SessionID (ISO 15118-2 §8.4.3.2).
+                let rejoined = res.response_code == ResponseCodeType::OK_OldSessionJoined
+                    && self.config.iso2.resume_session_id.as_ref() == Some(&msg.header.session_id);
                 let ok = res.response_code == ResponseCodeType::OK_NewSessionEstablished
+                    || rejoined
                     || (res.response_code == ResponseCodeType::OK
                         && self.config.quirks.accept_ok_in_session_setup_res);
                 if !ok {
