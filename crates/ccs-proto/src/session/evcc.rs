@@ -48,6 +48,7 @@ pub struct EvccSession {
     machine: Machine,
     contract_signer: Option<std::sync::Arc<dyn iso2::pnc::ContractSigner>>,
     certificate_installer: Option<std::sync::Arc<dyn iso2::pnc::CertificateInstaller>>,
+    certificate_updater: Option<std::sync::Arc<dyn iso2::pnc::CertificateUpdater>>,
 }
 
 impl EvccSession {
@@ -63,6 +64,7 @@ impl EvccSession {
             machine: Machine::Idle,
             contract_signer: None,
             certificate_installer: None,
+            certificate_updater: None,
         }
     }
 
@@ -73,6 +75,17 @@ impl EvccSession {
         installer: std::sync::Arc<dyn iso2::pnc::CertificateInstaller>,
     ) {
         self.certificate_installer = Some(installer);
+    }
+
+    /// Asks ISO 15118-2 Plug & Charge to renew the configured contract in this session
+    /// (CertificateUpdate, when the charger offers the certificate service), with the current
+    /// contract key in `updater`. The driver decides when: e.g. when the contract certificate
+    /// expires soon.
+    pub fn set_certificate_updater(
+        &mut self,
+        updater: std::sync::Arc<dyn iso2::pnc::CertificateUpdater>,
+    ) {
+        self.certificate_updater = Some(updater);
     }
 
     /// Sets the contract key for ISO 15118-2 Plug & Charge
@@ -189,6 +202,9 @@ impl V2gSession for EvccSession {
                                     self.contract_signer.clone(),
                                     self.certificate_installer.clone(),
                                 ));
+                                if let Some(updater) = &self.certificate_updater {
+                                    m.set_certificate_updater(updater.clone());
+                                }
                                 m.start(now, &mut self.out);
                                 self.machine = Machine::Iso2(m);
                             }

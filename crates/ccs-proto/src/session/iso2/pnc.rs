@@ -21,8 +21,8 @@ use std::sync::Arc;
 
 use ccs_msg::iso2::{
     BodyElement, CertificateChainType, CertificateInstallationReqType,
-    CertificateInstallationResType, CertificateUpdateReqType, EMAIDType, Fragment,
-    ResponseCodeType,
+    CertificateInstallationResType, CertificateUpdateReqType, CertificateUpdateResType, EMAIDType,
+    Fragment, ResponseCodeType,
 };
 use ccs_msg::relaxed::{RelaxedAttribute, RelaxedElement};
 use ccs_msg::xmldsig::{
@@ -115,6 +115,22 @@ pub trait CertificateInstaller: ContractSigner {
     fn install(
         &self,
         res: &CertificateInstallationResType,
+        signature: Option<&SignatureType>,
+    ) -> Result<InstalledContract, PncError>;
+}
+
+/// The car's side of certificate update (ISO 15118-2 CertificateUpdate): the *current*
+/// contract key signs CertificateUpdateReq (the supertrait's `sign`) and is the ECDH key
+/// with which the new contract key is decrypted ([V2G2-818]); the SA provisioning chain and
+/// its signature over the response are checked against the V2G roots.
+pub trait CertificateUpdater: ContractSigner {
+    /// The V2G root certificates the car trusts (ListOfRootCertificateIDs).
+    fn root_certificate_ids(&self) -> Vec<X509IssuerSerialType>;
+
+    /// Checks and unpacks a CertificateUpdateRes with its header `signature`.
+    fn update(
+        &self,
+        res: &CertificateUpdateResType,
         signature: Option<&SignatureType>,
     ) -> Result<InstalledContract, PncError>;
 }

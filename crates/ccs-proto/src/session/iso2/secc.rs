@@ -708,12 +708,39 @@ impl Secc {
                 (message, true, None)
             }
             BodyElement::CertificateUpdateReq(req) => {
-                let Some(backend) = self.pnc.as_ref().and_then(|p| p.backend.clone()) else {
+                let Some(pnc) = self.pnc.as_ref() else {
                     return Err(refusal(
                         R::FAILED_NoCertificateAvailable,
                         SessionError::PeerIncompatible("no certificate service".into()),
                     ));
                 };
+                let Some(backend) = pnc.backend.clone() else {
+                    return Err(refusal(
+                        R::FAILED_NoCertificateAvailable,
+                        SessionError::PeerIncompatible("no certificate service".into()),
+                    ));
+                };
+                // The request is signed with the contract key it renews: checked with the
+                // leaf it carries before it goes to the backend (the chain itself may be
+                // close to expiry, which is why the car renews it; the backend judges it).
+                let Some(signature) = request.header.signature.as_ref() else {
+                    return Err(refusal(
+                        R::FAILED_SignatureError,
+                        SessionError::PeerMisbehaved("CertificateUpdateReq unsigned".into()),
+                    ));
+                };
+                pnc::verify(
+                    pnc.verifier.as_ref(),
+                    &req.contract_signature_cert_chain.certificate,
+                    signature,
+                    &[(req.id.as_str(), Fragment::CertificateUpdateReq(req.clone()))],
+                )
+                .map_err(|e| {
+                    refusal(
+                        R::FAILED_SignatureError,
+                        SessionError::PeerMisbehaved(e.to_string()),
+                    )
+                })?;
                 let res = backend.certificate_update(req).map_err(|e| {
                     refusal(e.response_code(), SessionError::PeerRefused(e.to_string()))
                 })?;
