@@ -15,7 +15,7 @@
 //! - [`tcp`] and [`tls`]: the V2G connection over TCP or TLS (OpenSSL; TLS 1.2 with the
 //!   ISO 15118-2 CBC suite, TLS 1.3 for ISO 15118-20), [`tcp::V2gListener`] for the charger and
 //!   [`tcp::connect`] for the car, both yielding a [`v2g::V2gConnection`] that carries whole
-//!   V2GTP messages.
+//!   V2GTP messages. [`tls_memory`]: the same TLS contexts over memory, for the simulator.
 //! - [`session::run_session`]: runs any `ccs_proto::session::V2gSession` over a V2G
 //!   connection, with the hardware adapters and stop requests as channels.
 //! - [`pnc`]: ISO 15118-2 Plug & Charge cryptography with OpenSSL (contract signatures, chain
@@ -46,6 +46,7 @@ pub mod sys;
 pub mod tap;
 pub mod tcp;
 pub mod tls;
+pub mod tls_memory;
 pub mod v2g;
 
 pub use error::{ConnectionError, LinkError};

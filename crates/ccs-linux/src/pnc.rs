@@ -4,6 +4,9 @@
 //! - [`OpensslSigner`]: the car's contract key (ECDSA P-256 / SHA-256, raw `r‖s`).
 //! - [`OpensslVerifier`]: the charger's contract chain validation against the configured V2G
 //!   and MO roots, and signature verification with the leaf's public key.
+//! - [`OpensslCertificateInstaller`] / [`OpensslCertificateUpdater`]: the car's side of
+//!   CertificateInstallation (OEM provisioning key) and CertificateUpdate (current contract
+//!   key): the CPS signature over the response checked, the new contract key decrypted.
 //! - [`FileCertificateBackend`]: a certificate backend that answers CertificateInstallation and
 //!   CertificateUpdate with prepared EXI messages from a directory (tests, demos).
 //!
@@ -15,13 +18,15 @@ use std::sync::Arc;
 
 use ccs_msg::iso2::{
     BodyElement, CertificateChainType, CertificateInstallationReqType,
-    CertificateInstallationResType, CertificateUpdateReqType, Fragment, SubCertificatesType,
+    CertificateInstallationResType, CertificateUpdateReqType, CertificateUpdateResType,
+    ContractSignatureEncryptedPrivateKeyType, DiffieHellmanPublickeyType, EMAIDType, Fragment,
+    SubCertificatesType,
 };
 use ccs_msg::xmldsig::{SignatureType, X509IssuerSerialType};
 use ccs_proto::session::iso2::ContractCredentials;
 use ccs_proto::session::iso2::pnc::{
-    self, BackendResponse, CertificateBackend, CertificateInstaller, ContractSigner,
-    ContractVerifier, InstalledContract, PncError, VerifiedContract,
+    self, BackendResponse, CertificateBackend, CertificateInstaller, CertificateUpdater,
+    ContractSigner, ContractVerifier, InstalledContract, PncError, VerifiedContract,
 };
 use openssl::bn::{BigNum, BigNumContext};
 use openssl::derive::Deriver;
@@ -364,21 +369,24 @@ impl OpensslCertificateInstaller {
             v2g_roots: OpensslVerifier::from_pem_files(v2g_roots)?,
         })
     }
+}
 
-    /// The contract private key: ECDH of our OEM key with the response's DH public key,
-    /// ConcatKDF, AES-128-CBC with the IV in the first 16 bytes ([V2G2-818]).
-    fn decrypt_contract_key(
-        &self,
-        dh_public: &[u8],
-        encrypted: &[u8],
-    ) -> Result<PKey<Private>, PncError> {
+/// The contract private key: ECDH of `own_key` (the OEM provisioning key for an installation,
+/// the current contract key for an update) with the response's DH public key, ConcatKDF,
+/// AES-128-CBC with the IV in the first 16 bytes ([V2G2-818]).
+fn decrypt_contract_key(
+    own_key: &PKey<Private>,
+    dh_public: &[u8],
+    encrypted: &[u8],
+) -> Result<PKey<Private>, PncError> {
+    {
         let group = EcGroup::from_curve_name(Nid::X9_62_PRIME256V1).map_err(crypto("group"))?;
         let mut ctx = BigNumContext::new().map_err(crypto("bn"))?;
         let point = EcPoint::from_bytes(&group, dh_public, &mut ctx)
             .map_err(|e| PncError::Signature(format!("DHpublickey: {e}")))?;
         let peer = PKey::from_ec_key(EcKey::from_public_key(&group, &point).map_err(crypto("ec"))?)
             .map_err(crypto("pkey"))?;
-        let mut deriver = Deriver::new(&self.oem_key).map_err(crypto("ecdh"))?;
+        let mut deriver = Deriver::new(own_key).map_err(crypto("ecdh"))?;
         deriver.set_peer(&peer).map_err(crypto("ecdh"))?;
         let shared = deriver.derive_to_vec().map_err(crypto("ecdh"))?;
         let key = concat_kdf(&shared);
@@ -409,6 +417,94 @@ impl OpensslCertificateInstaller {
     }
 }
 
+/// ListOfRootCertificateIDs: issuer and serial of each V2G root.
+fn root_certificate_ids(roots: &OpensslVerifier) -> Vec<X509IssuerSerialType> {
+    roots
+        .roots
+        .iter()
+        .filter_map(|root| {
+            let serial = root.serial_number().to_bn().ok()?.to_vec();
+            Some(X509IssuerSerialType {
+                x509_issuer_name: issuer_name(root),
+                x509_serial_number: ccs_exi::BigInt::new(false, &serial),
+            })
+        })
+        .collect()
+}
+
+/// The parts of CertificateInstallationRes and CertificateUpdateRes the car checks.
+struct ProvisioningResponse<'a> {
+    sa_chain: &'a CertificateChainType,
+    contract_chain: &'a CertificateChainType,
+    encrypted_key: &'a ContractSignatureEncryptedPrivateKeyType,
+    dh_public: &'a DiffieHellmanPublickeyType,
+    emaid: &'a EMAIDType,
+}
+
+/// Checks a provisioning response against the V2G roots and unpacks the contract: the SA
+/// provisioning chain (the CPS) leads to a root, its leaf signed the contract chain, the
+/// encrypted key, the DH public key and the eMAID, and the decrypted key belongs to the
+/// contract certificate.
+fn unpack_contract(
+    v2g_roots: &OpensslVerifier,
+    own_key: &PKey<Private>,
+    res: &ProvisioningResponse<'_>,
+    signature: Option<&SignatureType>,
+) -> Result<InstalledContract, PncError> {
+    v2g_roots.verify_against_roots(res.sa_chain)?;
+    let Some(signature) = signature else {
+        return Err(PncError::Signature("the response is unsigned".into()));
+    };
+    let chain_id = res
+        .contract_chain
+        .id
+        .clone()
+        .ok_or_else(|| PncError::Signature("ContractSignatureCertChain without Id".into()))?;
+    pnc::verify(
+        v2g_roots,
+        &res.sa_chain.certificate,
+        signature,
+        &[
+            (
+                chain_id.as_str(),
+                Fragment::ContractSignatureCertChain(res.contract_chain.clone()),
+            ),
+            (
+                res.encrypted_key.id.as_str(),
+                Fragment::ContractSignatureEncryptedPrivateKey(res.encrypted_key.clone()),
+            ),
+            (
+                res.dh_public.id.as_str(),
+                Fragment::DHpublickey(res.dh_public.clone()),
+            ),
+            (res.emaid.id.as_str(), pnc::emaid_fragment(res.emaid)),
+        ],
+    )?;
+    let key = decrypt_contract_key(own_key, &res.dh_public.value, &res.encrypted_key.value)?;
+    let leaf = X509::from_der(&res.contract_chain.certificate)
+        .map_err(|e| PncError::CertChain(format!("contract certificate: {e}")))?;
+    let leaf_key = leaf.public_key().map_err(crypto("public key"))?;
+    if !key.public_eq(&leaf_key) {
+        return Err(PncError::Signature(
+            "the decrypted key does not belong to the contract certificate".into(),
+        ));
+    }
+    let subs = res
+        .contract_chain
+        .sub_certificates
+        .as_ref()
+        .map(|s: &SubCertificatesType| s.certificate.clone())
+        .unwrap_or_default();
+    Ok(InstalledContract {
+        credentials: ContractCredentials {
+            certificate: res.contract_chain.certificate.clone(),
+            sub_certificates: subs,
+            emaid: res.emaid.value.clone(),
+        },
+        signer: Arc::new(OpensslSigner { key }),
+    })
+}
+
 impl ContractSigner for OpensslCertificateInstaller {
     fn sign(&self, data: &[u8]) -> Result<Vec<u8>, PncError> {
         OpensslSigner {
@@ -424,17 +520,7 @@ impl CertificateInstaller for OpensslCertificateInstaller {
     }
 
     fn root_certificate_ids(&self) -> Vec<X509IssuerSerialType> {
-        self.v2g_roots
-            .roots
-            .iter()
-            .filter_map(|root| {
-                let serial = root.serial_number().to_bn().ok()?.to_vec();
-                Some(X509IssuerSerialType {
-                    x509_issuer_name: issuer_name(root),
-                    x509_serial_number: ccs_exi::BigInt::new(false, &serial),
-                })
-            })
-            .collect()
+        root_certificate_ids(&self.v2g_roots)
     }
 
     fn install(
@@ -442,69 +528,75 @@ impl CertificateInstaller for OpensslCertificateInstaller {
         res: &CertificateInstallationResType,
         signature: Option<&SignatureType>,
     ) -> Result<InstalledContract, PncError> {
-        // The SA provisioning chain (the CPS) leads to one of our V2G roots ...
-        self.v2g_roots
-            .verify_against_roots(&res.sa_provisioning_certificate_chain)?;
-        // ... and its leaf signed the contract chain, the encrypted key and the DH public
-        // key. (The eMAID reference is not checked: the generated ISO-2 fragment grammar has
-        // no eMAID element, see exi-v2g.md §1.6 on the EMAIDType ambiguity.)
-        let Some(signature) = signature else {
-            return Err(PncError::Signature(
-                "CertificateInstallationRes is unsigned".into(),
-            ));
-        };
-        let chain_id = res
-            .contract_signature_cert_chain
-            .id
-            .clone()
-            .ok_or_else(|| PncError::Signature("ContractSignatureCertChain without Id".into()))?;
-        pnc::verify(
+        unpack_contract(
             &self.v2g_roots,
-            &res.sa_provisioning_certificate_chain.certificate,
-            signature,
-            &[
-                (
-                    chain_id.as_str(),
-                    Fragment::ContractSignatureCertChain(res.contract_signature_cert_chain.clone()),
-                ),
-                (
-                    res.contract_signature_encrypted_private_key.id.as_str(),
-                    Fragment::ContractSignatureEncryptedPrivateKey(
-                        res.contract_signature_encrypted_private_key.clone(),
-                    ),
-                ),
-                (
-                    res.d_hpublickey.id.as_str(),
-                    Fragment::DHpublickey(res.d_hpublickey.clone()),
-                ),
-            ],
-        )?;
-        let key = self.decrypt_contract_key(
-            &res.d_hpublickey.value,
-            &res.contract_signature_encrypted_private_key.value,
-        )?;
-        // The decrypted key belongs to the contract certificate.
-        let leaf = X509::from_der(&res.contract_signature_cert_chain.certificate)
-            .map_err(|e| PncError::CertChain(format!("contract certificate: {e}")))?;
-        let leaf_key = leaf.public_key().map_err(crypto("public key"))?;
-        if !key.public_eq(&leaf_key) {
-            return Err(PncError::Signature(
-                "the decrypted key does not belong to the contract certificate".into(),
-            ));
-        }
-        let subs = res
-            .contract_signature_cert_chain
-            .sub_certificates
-            .as_ref()
-            .map(|s: &SubCertificatesType| s.certificate.clone())
-            .unwrap_or_default();
-        Ok(InstalledContract {
-            credentials: ContractCredentials {
-                certificate: res.contract_signature_cert_chain.certificate.clone(),
-                sub_certificates: subs,
-                emaid: res.e_maid.value.clone(),
+            &self.oem_key,
+            &ProvisioningResponse {
+                sa_chain: &res.sa_provisioning_certificate_chain,
+                contract_chain: &res.contract_signature_cert_chain,
+                encrypted_key: &res.contract_signature_encrypted_private_key,
+                dh_public: &res.d_hpublickey,
+                emaid: &res.e_maid,
             },
-            signer: Arc::new(OpensslSigner { key }),
+            signature,
+        )
+    }
+}
+
+/// The car's current contract key and V2G roots, to renew the contract
+/// (CertificateUpdate): signs the request, decrypts the new key with ECDH of the current one.
+#[derive(Clone)]
+pub struct OpensslCertificateUpdater {
+    contract_key: PKey<Private>,
+    v2g_roots: OpensslVerifier,
+}
+
+impl std::fmt::Debug for OpensslCertificateUpdater {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("OpensslCertificateUpdater(..)")
+    }
+}
+
+impl OpensslCertificateUpdater {
+    /// Reads the current contract key (PEM, unencrypted) and the V2G roots (PEM).
+    pub fn from_pem_files(contract_key: &Path, v2g_roots: &[PathBuf]) -> Result<Self, LinkError> {
+        Ok(Self {
+            contract_key: OpensslSigner::from_pem_file(contract_key)?.key,
+            v2g_roots: OpensslVerifier::from_pem_files(v2g_roots)?,
         })
+    }
+}
+
+impl ContractSigner for OpensslCertificateUpdater {
+    fn sign(&self, data: &[u8]) -> Result<Vec<u8>, PncError> {
+        OpensslSigner {
+            key: self.contract_key.clone(),
+        }
+        .sign(data)
+    }
+}
+
+impl CertificateUpdater for OpensslCertificateUpdater {
+    fn root_certificate_ids(&self) -> Vec<X509IssuerSerialType> {
+        root_certificate_ids(&self.v2g_roots)
+    }
+
+    fn update(
+        &self,
+        res: &CertificateUpdateResType,
+        signature: Option<&SignatureType>,
+    ) -> Result<InstalledContract, PncError> {
+        unpack_contract(
+            &self.v2g_roots,
+            &self.contract_key,
+            &ProvisioningResponse {
+                sa_chain: &res.sa_provisioning_certificate_chain,
+                contract_chain: &res.contract_signature_cert_chain,
+                encrypted_key: &res.contract_signature_encrypted_private_key,
+                dh_public: &res.d_hpublickey,
+                emaid: &res.e_maid,
+            },
+            signature,
+        )
     }
 }

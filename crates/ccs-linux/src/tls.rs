@@ -238,7 +238,11 @@ pub mod testing {
         pub key: PathBuf,
     }
 
-    /// A root certificate and leaf identities signed by it.
+    /// The eMAID of the test contract certificate (its CommonName, ISO 15118-2 Annex H).
+    pub const TEST_EMAID: &str = "DEPNXC000000001";
+
+    /// A root certificate and leaf identities signed by it, and a mobility operator (MO) root
+    /// with an ISO 15118-2 contract certificate.
     #[derive(Clone, Debug)]
     pub struct TestPki {
         /// PEM: the root certificate (the trust anchor).
@@ -247,6 +251,11 @@ pub mod testing {
         pub secc: Identity,
         /// The EVCC's identity (for mutual authentication).
         pub evcc: Identity,
+        /// PEM: the MO root, the trust anchor of contract certificates.
+        pub mo_root: PathBuf,
+        /// The contract certificate (CN [`TEST_EMAID`], `chain` holds the leaf only) and its
+        /// key, for Plug & Charge.
+        pub contract: Identity,
     }
 
     fn p256_key() -> Result<PKey<Private>, ErrorStack> {
@@ -308,7 +317,7 @@ pub mod testing {
 
     impl TestPki {
         /// Generates the PKI into `dir` (`root.pem`, `secc.pem`, `secc.key`, `evcc.pem`,
-        /// `evcc.key`).
+        /// `evcc.key`, `mo_root.pem`, `contract.pem`, `contract.key`).
         pub fn generate(dir: &Path) -> std::io::Result<Self> {
             let make = || -> Result<_, ErrorStack> {
                 let root_key = p256_key()?;
@@ -317,15 +326,31 @@ pub mod testing {
                 let secc = certificate("ccsplc test SECC", &secc_key, Some((&root, &root_key)))?;
                 let evcc_key = p256_key()?;
                 let evcc = certificate("ccsplc test EVCC", &evcc_key, Some((&root, &root_key)))?;
+                let mo_key = p256_key()?;
+                let mo_root = certificate("ccsplc test MO root", &mo_key, None)?;
+                let contract_key = p256_key()?;
+                let contract = certificate(TEST_EMAID, &contract_key, Some((&mo_root, &mo_key)))?;
                 Ok([
                     root.to_pem()?,
                     secc.to_pem()?,
                     secc_key.private_key_to_pem_pkcs8()?,
                     evcc.to_pem()?,
                     evcc_key.private_key_to_pem_pkcs8()?,
+                    mo_root.to_pem()?,
+                    contract.to_pem()?,
+                    contract_key.private_key_to_pem_pkcs8()?,
                 ])
             };
-            let [root, secc, secc_key, evcc, evcc_key] = make().map_err(std::io::Error::other)?;
+            let [
+                root,
+                secc,
+                secc_key,
+                evcc,
+                evcc_key,
+                mo_root,
+                contract,
+                contract_key,
+            ] = make().map_err(std::io::Error::other)?;
             let pki = Self {
                 root: dir.join("root.pem"),
                 secc: Identity {
@@ -336,12 +361,20 @@ pub mod testing {
                     chain: dir.join("evcc.pem"),
                     key: dir.join("evcc.key"),
                 },
+                mo_root: dir.join("mo_root.pem"),
+                contract: Identity {
+                    chain: dir.join("contract.pem"),
+                    key: dir.join("contract.key"),
+                },
             };
             write(&pki.root, std::slice::from_ref(&root))?;
             write(&pki.secc.chain, &[secc, root.clone()])?;
             write(&pki.secc.key, &[secc_key])?;
             write(&pki.evcc.chain, &[evcc, root])?;
             write(&pki.evcc.key, &[evcc_key])?;
+            write(&pki.mo_root, &[mo_root])?;
+            write(&pki.contract.chain, &[contract])?;
+            write(&pki.contract.key, &[contract_key])?;
             Ok(pki)
         }
     }

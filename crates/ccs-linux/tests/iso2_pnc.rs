@@ -143,3 +143,64 @@ fn file_backend_relays_the_prepared_installation_response() {
         ResponseCodeType::FAILED_NoCertificateAvailable
     );
 }
+
+#[test]
+fn file_backend_relays_the_prepared_update_response_with_its_signature() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut prepared = msg::failed_response(
+        &[0; 8],
+        MessageKind::CertificateUpdate,
+        ResponseCodeType::OK,
+        "ZZ00000",
+        true,
+    );
+    if let Some(BodyElement::CertificateUpdateRes(res)) = &mut prepared.body.body_element {
+        res.e_maid.id = "ID5".into();
+        res.e_maid.value = "DEPNXC000000002".into();
+    }
+    // The CPS's header signature travels with the body.
+    let (_pki_dir, pki) = make_pki();
+    let cps = OpensslSigner::from_pem_file(&pki.join("cps.key")).unwrap();
+    let emaid = match &prepared.body.body_element {
+        Some(BodyElement::CertificateUpdateRes(res)) => res.e_maid.clone(),
+        _ => unreachable!(),
+    };
+    prepared.header.signature =
+        Some(pnc::sign(&cps, &[("ID5", pnc::emaid_fragment(&emaid))]).unwrap());
+    std::fs::write(
+        dir.path().join("CertificateUpdateRes.exi"),
+        ccs_msg::iso2::encode(&prepared).unwrap(),
+    )
+    .unwrap();
+    let backend = FileCertificateBackend::new(dir.path().to_path_buf());
+    let update = ccs_msg::iso2::CertificateUpdateReqType {
+        id: "ID1".into(),
+        contract_signature_cert_chain: CertificateChainType {
+            id: None,
+            certificate: vec![1],
+            sub_certificates: None,
+        },
+        e_maid: "DEPNXC000000001".into(),
+        list_of_root_certificate_i_ds: ListOfRootCertificateIDsType {
+            root_certificate_id: Vec::new(),
+        },
+    };
+    let res = backend.certificate_update(&update).unwrap();
+    let BodyElement::CertificateUpdateRes(body) = res.body else {
+        panic!("not a CertificateUpdateRes");
+    };
+    assert_eq!(body.e_maid.value, "DEPNXC000000002");
+    // The relayed signature still verifies over the eMAID with the CPS certificate.
+    let cps_cert = openssl::x509::X509::from_pem(&std::fs::read(pki.join("cps.pem")).unwrap())
+        .unwrap()
+        .to_der()
+        .unwrap();
+    let verifier = OpensslVerifier::from_pem_files(&[pki.join("v2g_root.pem")]).unwrap();
+    pnc::verify(
+        &verifier,
+        &cps_cert,
+        res.signature.as_ref().unwrap(),
+        &[("ID5", pnc::emaid_fragment(&body.e_maid))],
+    )
+    .unwrap();
+}

@@ -16,8 +16,8 @@ use ccs_msg::iso2::{
 use ccs_proto::hardware::{ContactorRequest, CpState, HardwareCommand, LockRequest};
 use ccs_proto::session::iso2::msg::{self, MessageKind};
 use ccs_proto::session::iso2::pnc::{
-    BackendResponse, CertificateBackend, ContractSigner, ContractVerifier, PncError,
-    VerifiedContract, sha256,
+    BackendResponse, CertificateBackend, CertificateInstaller as _, ContractSigner,
+    ContractVerifier, PncError, VerifiedContract, sha256,
 };
 use ccs_proto::session::iso2::{ContractCredentials, EnergyTransfer, PaymentMethod, SeccPnc};
 use ccs_proto::session::{
@@ -1152,4 +1152,247 @@ fn car_without_contract_at_a_charger_without_the_service_is_incompatible() {
         p.car_outcome(),
         Some(Outcome::Failed(SessionError::PeerIncompatible(_)))
     ));
+}
+
+/// The SessionSetupRes response codes the charger sent.
+fn session_setup_codes(p: &Pair) -> Vec<String> {
+    sent_bodies(p, Side::Charger, "SessionSetupRes")
+        .iter()
+        .map(|s| s.split_whitespace().next().unwrap_or_default().to_owned())
+        .collect()
+}
+
+/// The SessionIDs in the headers of the car's requests after SessionSetup.
+fn car_session_ids(p: &Pair) -> Vec<Vec<u8>> {
+    p.transcript
+        .iter()
+        .filter(|(side, _)| *side == Side::Car)
+        .filter_map(|(_, bytes)| iso2::decode(bytes).ok())
+        .filter(|m| !matches!(m.body.body_element, Some(BodyElement::SessionSetupReq(_))))
+        .map(|m| m.header.session_id)
+        .collect()
+}
+
+#[test]
+fn a_paused_session_is_rejoined_with_ok_old_session_joined() {
+    // First session: the car pauses (SessionStop Pause) under the charger's SessionID.
+    let mut car = car_config(600);
+    car.iso2.pause_instead_of_terminate = true;
+    let mut first = pair_with(car.clone(), charger_config());
+    first.connect();
+    let mut stopped = false;
+    assert!(first.run_until(Duration::from_secs(120), |p| {
+        if !stopped && p.charging() {
+            stopped = true;
+            p.car.handle_stop_request(p.now);
+        }
+        false
+    }));
+    assert_eq!(sent_bodies(&first, Side::Car, "SessionStopReq"), ["Pause"]);
+    let paused = support::SESSION_ID.to_vec();
+    assert!(first.charger_commands.iter().any(|(_, c)| matches!(
+        c,
+        HardwareCommand::SessionState(s) if s.contains(&msg::hex(&paused))
+    )));
+
+    // Second connection: the charger would hand out a new SessionID, but the car comes back
+    // with the paused one and the charger knows it.
+    let mut car = car_config(3);
+    car.iso2.resume_session_id = Some(paused.clone());
+    let mut charger = charger_config();
+    charger.iso2.paused_session_id = Some(paused.clone());
+    let mut second = pair_with(car, charger.clone());
+    second.charger = ccs_proto::session::SeccSession::new(charger, [7; 8], second.now);
+    second.connect();
+    assert!(second.run(Duration::from_secs(120)));
+    assert_eq!(session_setup_codes(&second), ["OK_OldSessionJoined"]);
+    let ids = car_session_ids(&second);
+    assert!(!ids.is_empty());
+    assert!(ids.iter().all(|id| *id == paused), "{ids:?}");
+    assert_eq!(second.car_outcome(), Some(Outcome::Completed));
+    assert_eq!(second.charger_outcome(), Some(Outcome::Completed));
+}
+
+#[test]
+fn an_unknown_paused_session_id_gets_a_new_session() {
+    let mut car = car_config(3);
+    car.iso2.resume_session_id = Some(vec![9; 8]);
+    let mut p = pair_with(car, charger_config());
+    p.connect();
+    assert!(p.run(Duration::from_secs(120)));
+    assert_eq!(session_setup_codes(&p), ["OK_NewSessionEstablished"]);
+    let ids = car_session_ids(&p);
+    assert!(ids.iter().all(|id| id == &support::SESSION_ID), "{ids:?}");
+    assert_eq!(p.car_outcome(), Some(Outcome::Completed));
+}
+
+#[test]
+fn ok_old_session_joined_without_asking_to_rejoin_is_refused_by_the_car() {
+    let mut p = iso2_pair(3);
+    p.filter = Some(rewrite_response(MessageKind::SessionSetup, |m| {
+        if let Some(BodyElement::SessionSetupRes(res)) = &mut m.body.body_element {
+            res.response_code = ResponseCodeType::OK_OldSessionJoined;
+        }
+    }));
+    p.connect();
+    assert!(p.run(Duration::from_secs(30)));
+    assert!(matches!(
+        p.car_outcome(),
+        Some(Outcome::Failed(SessionError::PeerRefused(_)))
+    ));
+    assert!(!p.sent(Side::Car).contains(&"ServiceDiscoveryReq"));
+}
+
+/// A backend that renews every contract: CertificateUpdateRes with the certificate
+/// `CONTRACT-renewed`.
+#[derive(Debug)]
+struct RenewingBackend;
+
+impl CertificateBackend for RenewingBackend {
+    fn certificate_installation(
+        &self,
+        _: &CertificateInstallationReqType,
+    ) -> Result<BackendResponse, PncError> {
+        Err(PncError::Backend("installation not offered".into()))
+    }
+
+    fn certificate_update(
+        &self,
+        req: &CertificateUpdateReqType,
+    ) -> Result<BackendResponse, PncError> {
+        let mut body = msg::failed_response(
+            &[0; 8],
+            MessageKind::CertificateUpdate,
+            ResponseCodeType::OK,
+            "ZZ00000",
+            true,
+        )
+        .body
+        .body_element
+        .ok_or_else(|| PncError::Backend("no body".into()))?;
+        if let BodyElement::CertificateUpdateRes(res) = &mut body {
+            res.contract_signature_cert_chain.certificate = b"CONTRACT-renewed".to_vec();
+            res.e_maid.value.clone_from(&req.e_maid);
+        }
+        Ok(BackendResponse {
+            signature: None,
+            body,
+        })
+    }
+}
+
+/// The car's current contract key ("certificate" = key, as `TestKey`), renewing it.
+#[derive(Debug)]
+struct TestUpdater(Vec<u8>);
+
+impl ContractSigner for TestUpdater {
+    fn sign(&self, data: &[u8]) -> Result<Vec<u8>, PncError> {
+        Ok(test_signature(&self.0, data))
+    }
+}
+
+impl ccs_proto::session::iso2::pnc::CertificateUpdater for TestUpdater {
+    fn root_certificate_ids(&self) -> Vec<ccs_msg::xmldsig::X509IssuerSerialType> {
+        TestInstaller.root_certificate_ids()
+    }
+
+    fn update(
+        &self,
+        res: &iso2::CertificateUpdateResType,
+        _signature: Option<&ccs_msg::xmldsig::SignatureType>,
+    ) -> Result<ccs_proto::session::iso2::pnc::InstalledContract, PncError> {
+        let certificate = res.contract_signature_cert_chain.certificate.clone();
+        Ok(ccs_proto::session::iso2::pnc::InstalledContract {
+            credentials: ContractCredentials {
+                certificate: certificate.clone(),
+                sub_certificates: Vec::new(),
+                emaid: res.e_maid.value.clone(),
+            },
+            signer: Arc::new(TestKey(certificate)),
+        })
+    }
+}
+
+fn renewing_pair(updater_key: &[u8]) -> Pair {
+    let mut p = pnc_pair(b"CONTRACT-A", b"CONTRACT-A", charger_config());
+    p.car
+        .set_certificate_updater(Arc::new(TestUpdater(updater_key.to_vec())));
+    p.charger.set_pnc(SeccPnc {
+        verifier: Arc::new(TestVerifier),
+        backend: Some(Arc::new(RenewingBackend)),
+        gen_challenge: CHALLENGE,
+    });
+    p
+}
+
+#[test]
+fn car_renews_its_contract_with_certificate_update_then_charges_with_the_new_one() {
+    let mut p = renewing_pair(b"CONTRACT-A");
+    p.connect();
+    assert!(p.run(Duration::from_secs(60)), "session did not finish");
+    assert_eq!(p.car_outcome(), Some(Outcome::Completed));
+    assert_eq!(p.charger_outcome(), Some(Outcome::Completed));
+    let sent = dedup_sent(&p, Side::Car);
+    assert_eq!(
+        sent[3..7],
+        [
+            "PaymentServiceSelectionReq",
+            "CertificateUpdateReq",
+            "PaymentDetailsReq",
+            "AuthorizationReq",
+        ]
+    );
+    // The certificate service with parameter set 2 (Update).
+    let selection = sent_bodies(&p, Side::Car, "PaymentServiceSelectionReq");
+    assert_eq!(selection, ["Contract services=[1, 2]"]);
+    assert_eq!(
+        sent_bodies(&p, Side::Charger, "CertificateUpdateRes"),
+        ["OK"]
+    );
+    // PaymentDetails carries the renewed certificate, whose key signed AuthorizationReq (the
+    // charger verified it with that certificate: AuthorizationRes OK).
+    let details = p
+        .transcript
+        .iter()
+        .filter(|(side, _)| *side == Side::Car)
+        .filter_map(|(_, b)| iso2::decode(b).ok())
+        .find_map(|m| match m.body.body_element {
+            Some(BodyElement::PaymentDetailsReq(r)) => Some(r),
+            _ => None,
+        })
+        .expect("PaymentDetailsReq");
+    assert_eq!(
+        details.contract_signature_cert_chain.certificate,
+        b"CONTRACT-renewed"
+    );
+    assert_eq!(
+        sent_bodies(&p, Side::Charger, "AuthorizationRes"),
+        ["OK Finished"]
+    );
+}
+
+#[test]
+fn certificate_update_signed_with_another_key_is_a_signature_error() {
+    let mut p = renewing_pair(b"NOT-THE-CONTRACT-KEY");
+    p.connect();
+    assert!(p.run(Duration::from_secs(30)));
+    assert_refused(
+        &p,
+        ResponseCodeType::FAILED_SignatureError,
+        "CertificateUpdateRes",
+    );
+}
+
+#[test]
+fn car_keeps_its_contract_at_a_charger_without_the_certificate_service() {
+    let mut p = renewing_pair(b"CONTRACT-A");
+    p.charger.set_pnc(SeccPnc {
+        verifier: Arc::new(TestVerifier),
+        backend: None,
+        gen_challenge: CHALLENGE,
+    });
+    p.connect();
+    assert!(p.run(Duration::from_secs(60)));
+    assert_eq!(p.car_outcome(), Some(Outcome::Completed));
+    assert!(!p.sent(Side::Car).contains(&"CertificateUpdateReq"));
 }

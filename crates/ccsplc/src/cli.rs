@@ -132,6 +132,11 @@ pub(crate) struct SimArgs {
     /// List the faults that `--fault` knows and exit.
     #[arg(long)]
     pub(crate) list_faults: bool,
+    /// ISO 15118-2 Plug & Charge (needs `--protocol iso2`): TLS 1.2 on the simulated TCP
+    /// with a throw-away test PKI, the car pays with a contract certificate (PaymentDetails,
+    /// signed AuthorizationReq and MeteringReceiptReq) and the charger verifies it.
+    #[arg(long)]
+    pub(crate) pnc: bool,
 }
 
 /// Arguments of `ccsplc ev` and `ccsplc evse`.

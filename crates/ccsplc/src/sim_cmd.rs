@@ -34,6 +34,7 @@ use crate::trace_text::{TraceText, slac_text};
 use crate::web::{self, sim_feed::SimFeed};
 
 mod fault;
+mod pnc;
 
 /// Exit code when the session did not complete.
 const EXIT_FAILED: u8 = 1;
@@ -57,11 +58,25 @@ pub(crate) fn run(args: &SimArgs) -> anyhow::Result<ExitCode> {
     if let Some(name) = &args.fault {
         return fault::run(name, seed);
     }
+    let pnc = if args.pnc {
+        if config.protocols().first() != Some(&session::Protocol::Iso15118_2) {
+            anyhow::bail!("--pnc is ISO 15118-2 Plug & Charge: it needs --protocol iso2");
+        }
+        Some(pnc::SimPnc::new()?)
+    } else {
+        None
+    };
     let world_config = world_config(args, config, seed);
-    let header = header(&world_config, &config.protocols());
+    let mut header = header(&world_config, &config.protocols());
+    if pnc.is_some() {
+        header.push_str(", Plug & Charge over TLS 1.2 (throw-away test PKI)");
+    }
     let plugged = Side::Evse(world_config.plugged_charger);
-    let mut world = World::new(world_config, sessions(&config.protocols()))
+    let mut world = World::new(world_config, sessions(&config.protocols(), pnc.as_ref()))
         .context("the simulation cannot be set up")?;
+    if let Some(pnc) = &pnc {
+        world.set_stream_security(pnc.security());
+    }
     let recorder = match &args.common.pcap {
         Some(path) => Some(start_recording(&mut world, path, plugged, &header)?),
         None => None,
@@ -181,7 +196,12 @@ fn finish_recording(recorder: &SharedRecorder, path: &Path, end: Instant, summar
 /// The sessions on both sides: the car offers `protocols` (`--protocol`, in priority order;
 /// DIN when none), the charger accepts DIN and ISO 15118-2 and follows the car's priorities.
 /// The charger's SessionID comes from the world's seeded entropy, the car's EVCCID is its MAC.
-fn sessions(protocols: &[session::Protocol]) -> Box<SessionFactory<'static>> {
+/// With `pnc`, the car pays with its contract and the charger verifies it (the connection is
+/// TLS: the world's stream security).
+fn sessions(
+    protocols: &[session::Protocol],
+    pnc: Option<&pnc::SimPnc>,
+) -> Box<SessionFactory<'static>> {
     let mut car = EvccConfig::default();
     // The simulated link has no TLS; ISO 15118-20 runs over it all the same.
     car.iso20.allow_without_tls = true;
@@ -204,13 +224,33 @@ fn sessions(protocols: &[session::Protocol]) -> Box<SessionFactory<'static>> {
         session::Protocol::Iso15118_20DcBpt,
     ];
     charger.iso20.allow_without_tls = true;
+    if let Some(pnc) = pnc {
+        pnc.configure_car(&mut car);
+        pnc.configure_charger(&mut charger);
+    }
+    let signer = pnc.map(pnc::SimPnc::signer);
+    let secc_pnc = pnc.map(|p| p.secc_pnc([0; 16]));
     Box::new(move |slot: &SessionSlot| -> Box<dyn V2gSession> {
         match slot.side {
-            Side::Ev => Box::new(EvccSession::new(car.clone(), slot.mac.0, slot.now)),
+            Side::Ev => {
+                let mut session = EvccSession::new(car.clone(), slot.mac.0, slot.now);
+                if let Some(signer) = &signer {
+                    session.set_contract_signer(signer.clone());
+                }
+                Box::new(session)
+            }
             Side::Evse(_) => {
                 let mut session_id = [0u8; 8];
                 session_id.copy_from_slice(&slot.entropy[..8]);
-                Box::new(SeccSession::new(charger.clone(), session_id, slot.now))
+                let mut session = SeccSession::new(charger.clone(), session_id, slot.now);
+                if let Some(pnc) = &secc_pnc {
+                    // A fresh GenChallenge per session, from the world's seeded entropy.
+                    let mut pnc = pnc.clone();
+                    pnc.gen_challenge.copy_from_slice(&slot.entropy[8..24]);
+                    session.set_tls(true);
+                    session.set_pnc(pnc);
+                }
+                Box::new(session)
             }
         }
     })
@@ -357,6 +397,8 @@ impl Display {
                 remote.ip(),
                 remote.port()
             )),
+            WorldEventKind::TlsEstablished(what) => Some(format!("TLS established: {what}")),
+            WorldEventKind::TlsFailed(why) => Some(format!("TLS failed: {why}")),
             WorldEventKind::TcpClosed => Some("TCP closed".to_owned()),
             WorldEventKind::Session(e) => self
                 .texts

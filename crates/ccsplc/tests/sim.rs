@@ -328,3 +328,73 @@ fn an_unknown_fault_is_refused_with_exit_2() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("--list-faults"));
 }
+
+#[test]
+fn sim_runs_an_iso2_plug_and_charge_session_over_tls() {
+    let out = ccsplc(&[
+        "sim",
+        "--protocol",
+        "iso2",
+        "--pnc",
+        "--charge-seconds",
+        "3",
+        "--seed",
+        "1",
+    ]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // SDP asks for TLS, both sides complete the ISO 15118-2 TLS 1.2 handshake first.
+    assert!(stdout.contains("SDP: charger at"), "{stdout}");
+    assert!(stdout.contains(", TLS"), "{stdout}");
+    assert_eq!(
+        stdout
+            .matches("TLS established: TLSv1.2 ECDHE-ECDSA-AES128-SHA256")
+            .count(),
+        2,
+        "{stdout}"
+    );
+    // Contract payment: the chain of the test PKI, the signed challenge accepted, the signed
+    // MeteringReceipt verified.
+    assert!(
+        stdout.contains("-> PaymentServiceSelectionReq Contract"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("-> PaymentDetailsReq eMAID=DEPNXC000000001"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("-> AuthorizationReq Id=Some(\"ID1\")"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("-> AuthorizationRes OK Finished"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("-> MeteringReceiptReq Id=Some(\"ID1\")"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("-> MeteringReceiptRes OK"), "{stdout}");
+    assert!(stdout.contains("  charger      completed"), "{stdout}");
+    assert!(
+        stdout.trim_end().ends_with("Result: session completed"),
+        "{stdout}"
+    );
+}
+
+#[test]
+fn pnc_without_iso2_first_is_refused() {
+    let out = ccsplc(&["sim", "--pnc", "--seed", "1"]);
+    assert_ne!(out.status.code(), Some(0));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("needs --protocol iso2"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}

@@ -50,6 +50,7 @@ pub struct EvccSession {
     certificate_installer: Option<std::sync::Arc<dyn iso2::pnc::CertificateInstaller>>,
     iso20_signer: Option<std::sync::Arc<dyn iso20::pnc::ContractSigner>>,
     transport: Transport,
+    certificate_updater: Option<std::sync::Arc<dyn iso2::pnc::CertificateUpdater>>,
 }
 
 impl EvccSession {
@@ -67,6 +68,7 @@ impl EvccSession {
             certificate_installer: None,
             iso20_signer: None,
             transport: Transport::Tcp,
+            certificate_updater: None,
         }
     }
 
@@ -77,6 +79,17 @@ impl EvccSession {
         installer: std::sync::Arc<dyn iso2::pnc::CertificateInstaller>,
     ) {
         self.certificate_installer = Some(installer);
+    }
+
+    /// Asks ISO 15118-2 Plug & Charge to renew the configured contract in this session
+    /// (CertificateUpdate, when the charger offers the certificate service), with the current
+    /// contract key in `updater`. The driver decides when: e.g. when the contract certificate
+    /// expires soon.
+    pub fn set_certificate_updater(
+        &mut self,
+        updater: std::sync::Arc<dyn iso2::pnc::CertificateUpdater>,
+    ) {
+        self.certificate_updater = Some(updater);
     }
 
     /// Sets the contract key for ISO 15118-2 Plug & Charge
@@ -213,6 +226,9 @@ impl V2gSession for EvccSession {
                                     self.contract_signer.clone(),
                                     self.certificate_installer.clone(),
                                 ));
+                                if let Some(updater) = &self.certificate_updater {
+                                    m.set_certificate_updater(updater.clone());
+                                }
                                 m.start(now, &mut self.out);
                                 self.machine = Machine::Iso2(m);
                             }

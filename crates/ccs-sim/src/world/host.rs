@@ -99,6 +99,10 @@ pub(crate) struct Host {
     /// The car's local port for the TCP connection, or the charger's listening port.
     pub(crate) tcp_port: u16,
     pub(crate) tcp_closed_reported: bool,
+    /// The secure channel over `tcp`, when the world runs TLS.
+    pub(crate) tls: Option<Box<dyn super::StreamSecurity>>,
+    /// Whether the channel's establishment or failure was handled.
+    pub(crate) tls_reported: bool,
     pub(crate) deframer: Deframer,
     /// The session, made by the world's factory when the TCP connection comes up (a real
     /// SECC starts one per connection; its V2G_SECC_Sequence_Timeout runs from then).

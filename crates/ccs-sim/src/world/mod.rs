@@ -29,6 +29,7 @@ mod hooks;
 mod host;
 pub mod medium;
 mod report;
+mod security;
 pub mod tcp;
 
 use core::net::{Ipv6Addr, SocketAddrV6};
@@ -60,6 +61,7 @@ pub use report::{
     Direction, FrameRecord, MessageCounts, PhaseRecord, Side, SimReport, StopReason, WorldEvent,
     WorldEventKind, WorldFailure,
 };
+pub use security::{SecurityFactory, StreamSecurity};
 use tcp::{TcpConfig, TcpEndpoint, TcpEvent};
 
 /// How the hosts are joined.
@@ -292,6 +294,7 @@ pub struct World {
     stop_requested: bool,
     sessions_done_at: Option<Instant>,
     sessions: Box<SessionFactory<'static>>,
+    security: Option<Box<SecurityFactory>>,
     steps: u64,
     ended: bool,
     report: SimReport,
@@ -421,6 +424,8 @@ impl World {
             tcp: None,
             tcp_port: draw_port(&mut rng),
             tcp_closed_reported: false,
+            tls: None,
+            tls_reported: false,
             deframer: Deframer::new(DeframerConfig::default()),
             session: None,
             slot,
@@ -469,6 +474,8 @@ impl World {
                 tcp: Some(TcpEndpoint::listen(config.tcp, address, rng.next_u32())),
                 tcp_port: port,
                 tcp_closed_reported: false,
+                tls: None,
+                tls_reported: false,
                 deframer: Deframer::new(DeframerConfig::default()),
                 session: None,
                 slot,
@@ -517,6 +524,7 @@ impl World {
             stop_requested: false,
             sessions_done_at: None,
             sessions,
+            security: None,
             steps: 0,
             ended: false,
             report,
@@ -530,6 +538,26 @@ impl World {
         // The hosts' first frames go out at the first step (time zero), once a frame tap
         // can be installed.
         Ok(world)
+    }
+
+    /// Runs every V2G connection over a secure channel made by `factory` (TLS): the chargers
+    /// announce TLS in SDP and the car asks for it ([V2G2-151]); each session starts once its
+    /// handshake has completed. Call before the first step.
+    pub fn set_stream_security(&mut self, factory: Box<SecurityFactory>) {
+        self.security = Some(factory);
+        let mut client = self.config.sdp_client;
+        client.tls = ccs_proto::sdp::TlsWish::RequireTls;
+        for host in &mut self.hosts {
+            match &mut host.sdp {
+                Sdp::Client { client: c, .. } => *c = SdpClient::new(client),
+                Sdp::Server(server) => {
+                    if let Ok(s) = SdpServer::new(SdpServerConfig::tls_only(host.ip, host.tcp_port))
+                    {
+                        *server = s;
+                    }
+                }
+            }
+        }
     }
 
     /// Installs the frame tap (replacing an earlier one).
@@ -885,14 +913,22 @@ impl World {
                 Transmit::Message {
                     payload_type,
                     payload,
-                } => {
-                    if let (Some(tcp), Some(bytes)) =
-                        (&mut host.tcp, v2gtp::encode(payload_type, &payload))
-                    {
-                        tcp.send(&bytes);
-                    }
-                }
+                } => match (
+                    &mut host.tls,
+                    &mut host.tcp,
+                    v2gtp::encode(payload_type, &payload),
+                ) {
+                    (Some(tls), _, Some(bytes)) => tls.send_plaintext(&bytes),
+                    (None, Some(tcp), Some(bytes)) => tcp.send(&bytes),
+                    _ => {}
+                },
                 Transmit::Close => {
+                    if let Some(tls) = &mut host.tls {
+                        tls.close();
+                        if let Some(tcp) = &mut host.tcp {
+                            tcp.send(&tls.take_ciphertext());
+                        }
+                    }
                     if let Some(tcp) = &mut host.tcp {
                         tcp.close();
                     }
@@ -914,6 +950,8 @@ impl World {
             progressed = true;
             self.on_session_event(i, event);
         }
+
+        progressed |= self.pump_security(i);
 
         // TCP → frames, events.
         if let Some(tcp) = &mut self.hosts[i].tcp {
@@ -1094,19 +1132,29 @@ impl World {
                     Some(tcp) => (tcp.local(), tcp.remote()),
                     None => return,
                 };
-                self.ensure_session(i);
-                if let Some(session) = &mut self.hosts[i].session {
-                    session.handle_connected(now);
-                }
                 if i == EV {
                     self.report.tcp_connected_at.get_or_insert(now);
                 }
                 if let Some(remote) = remote {
                     self.push_event(side, WorldEventKind::TcpConnected { local, remote });
                 }
+                match &mut self.security {
+                    // The session starts when the TLS handshake is done (`pump_security`).
+                    Some(factory) => self.hosts[i].tls = Some(factory(side)),
+                    None => self.start_session(i),
+                }
             }
             TcpEvent::Data(bytes) => {
-                let mut rest: &[u8] = &bytes;
+                let plain;
+                let bytes = match &mut host.tls {
+                    Some(tls) => {
+                        tls.receive_ciphertext(&bytes);
+                        plain = tls.take_plaintext();
+                        &plain
+                    }
+                    None => &bytes,
+                };
+                let mut rest: &[u8] = bytes;
                 loop {
                     let taken = host.deframer.push(rest);
                     rest = &rest[taken..];
@@ -1160,6 +1208,49 @@ impl World {
                 Inbound::Disconnected(Disconnect::Broken("TCP retransmissions exhausted".into())),
             ),
         }
+    }
+
+    /// Starts host `i`'s session on its connection.
+    fn start_session(&mut self, i: usize) {
+        self.ensure_session(i);
+        if let Some(session) = &mut self.hosts[i].session {
+            session.handle_connected(self.now);
+        }
+    }
+
+    /// Moves host `i`'s TLS ciphertext to TCP, starts the session once the handshake is done
+    /// and ends the connection when the channel failed.
+    fn pump_security(&mut self, i: usize) -> bool {
+        let now = self.now;
+        let side = self.hosts[i].side;
+        let host = &mut self.hosts[i];
+        let (Some(tls), Some(tcp)) = (&mut host.tls, &mut host.tcp) else {
+            return false;
+        };
+        let mut progressed = false;
+        let cipher = tls.take_ciphertext();
+        if !cipher.is_empty() {
+            progressed = true;
+            tcp.send(&cipher);
+        }
+        if let Some(why) = tls.failure()
+            && !host.tls_reported
+        {
+            host.tls_reported = true;
+            tcp.close();
+            let text = format!("TLS: {why}");
+            host.enqueue(now, Inbound::Disconnected(Disconnect::Broken(text.clone())));
+            self.push_event(side, WorldEventKind::TlsFailed(text));
+            return true;
+        }
+        if tls.is_established() && !host.tls_reported {
+            host.tls_reported = true;
+            let description = tls.description();
+            self.push_event(side, WorldEventKind::TlsEstablished(description));
+            self.start_session(i);
+            return true;
+        }
+        progressed
     }
 
     /// A frame arrives at host `i`'s interface.

@@ -64,6 +64,10 @@ pub enum WorldEventKind {
         /// The peer's end.
         remote: SocketAddrV6,
     },
+    /// The TLS handshake completed (what was negotiated).
+    TlsEstablished(String),
+    /// The TLS channel failed (handshake refused, bad record).
+    TlsFailed(String),
     /// The TCP connection is gone (closed by both sides, reset or timed out).
     TcpClosed,
     /// A session event (phase, message, values, finish).

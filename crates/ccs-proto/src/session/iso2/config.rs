@@ -124,6 +124,11 @@ pub struct EvOptions {
     /// SessionStopReq asks for `Pause` instead of `Terminate` (the session can be resumed with
     /// the same SessionID, ISO 15118-2 §8.4.3.2).
     pub pause_instead_of_terminate: bool,
+    /// Rejoin a paused session: SessionSetupReq carries this SessionID (the one of the
+    /// session ended with SessionStop(Pause)) instead of zeros, and the charger answers
+    /// `OK_OldSessionJoined` with it, or `OK_NewSessionEstablished` with a new one (ISO
+    /// 15118-2 §8.4.3.2, SessionSetupRes).
+    pub resume_session_id: Option<Vec<u8>>,
     /// The AC parameters (AC modes only).
     pub ac: AcEvParameters,
     /// Timers that differ from DIN.
@@ -141,6 +146,7 @@ impl Default for EvOptions {
             max_entries_sa_schedule_tuple: None,
             departure_time: None,
             pause_instead_of_terminate: false,
+            resume_session_id: None,
             ac: AcEvParameters::default(),
             timeouts: EvccIso2Timeouts::default(),
         }
@@ -204,6 +210,11 @@ pub struct EvseOptions {
     pub ac: AcEvseParameters,
     /// The MeterID in MeterInfo.
     pub meter_id: String,
+    /// The SessionID of a session the car paused (SessionStop(Pause)) on this charger: a
+    /// SessionSetupReq that carries it rejoins that session with `OK_OldSessionJoined`
+    /// (ISO 15118-2 §8.4.3.2). The driver keeps it from the paused session's
+    /// [`crate::session::SessionEvent`]s.
+    pub paused_session_id: Option<Vec<u8>>,
 }
 
 impl Default for EvseOptions {
@@ -223,6 +234,7 @@ impl Default for EvseOptions {
             schedule_p_max: None,
             ac: AcEvseParameters::default(),
             meter_id: "ccsplc-meter-1".into(),
+            paused_session_id: None,
         }
     }
 }

@@ -24,14 +24,14 @@ use std::sync::Arc;
 use ccs_msg::iso2::{
     AC_EVChargeParameterType, AC_EVSEStatusType, AuthorizationReqType, BodyElement,
     CableCheckReqType, CertificateChainType, CertificateInstallationReqType,
-    ChargeParameterDiscoveryReqType, ChargeProgressType, ChargingProfileType, ChargingSessionType,
-    ChargingStatusReqType, CurrentDemandReqType, DC_EVChargeParameterType,
-    DC_EVPowerDeliveryParameterType, DC_EVSEStatusCodeType, DC_EVSEStatusType, EVChargeParameter,
-    EVPowerDeliveryParameter, EVSEChargeParameter, EVSENotificationType, EVSEProcessingType,
-    EVSEStatus, Fragment, IsolationLevelType, ListOfRootCertificateIDsType, MeterInfoType,
-    MeteringReceiptReqType, PMaxScheduleEntryType, PaymentDetailsReqType,
-    PaymentServiceSelectionReqType, PowerDeliveryReqType, PreChargeReqType, ProfileEntryType,
-    ResponseCodeType, SASchedules, SelectedServiceListType, SelectedServiceType,
+    CertificateUpdateReqType, ChargeParameterDiscoveryReqType, ChargeProgressType,
+    ChargingProfileType, ChargingSessionType, ChargingStatusReqType, CurrentDemandReqType,
+    DC_EVChargeParameterType, DC_EVPowerDeliveryParameterType, DC_EVSEStatusCodeType,
+    DC_EVSEStatusType, EVChargeParameter, EVPowerDeliveryParameter, EVSEChargeParameter,
+    EVSENotificationType, EVSEProcessingType, EVSEStatus, Fragment, IsolationLevelType,
+    ListOfRootCertificateIDsType, MeterInfoType, MeteringReceiptReqType, PMaxScheduleEntryType,
+    PaymentDetailsReqType, PaymentServiceSelectionReqType, PowerDeliveryReqType, PreChargeReqType,
+    ProfileEntryType, ResponseCodeType, SASchedules, SelectedServiceListType, SelectedServiceType,
     ServiceDetailReqType, ServiceDiscoveryReqType, SessionSetupReqType, SessionStopReqType,
     SubCertificatesType, TimeInterval, UnitSymbolType, V2G_Message, WeldingDetectionReqType,
 };
@@ -42,7 +42,7 @@ use super::msg::CERTIFICATE_SERVICE_ID;
 use super::msg::{
     self, CHARGE_SERVICE_ID, MessageKind, NO_SESSION_ID, is_ok, physical, physical_value,
 };
-use super::pnc::{self, CertificateInstaller, ContractSigner};
+use super::pnc::{self, CertificateInstaller, CertificateUpdater, ContractSigner};
 use crate::hardware::{Amps, CpState, HardwareCommand, LockRequest, Measurement, Volts};
 use crate::session::config::EvccConfig;
 use crate::session::ev_dc::{AfterOpen, EvPowerPath, EvReadings, PowerDone};
@@ -63,6 +63,7 @@ enum Step {
     ServiceDetail(u16),
     PaymentServiceSelection,
     CertificateInstallation,
+    CertificateUpdate,
     PaymentDetails,
     Authorization,
     ChargeParameterDiscovery,
@@ -86,6 +87,7 @@ impl Step {
             Self::ServiceDetail(_) => MessageKind::ServiceDetail,
             Self::PaymentServiceSelection => MessageKind::PaymentServiceSelection,
             Self::CertificateInstallation => MessageKind::CertificateInstallation,
+            Self::CertificateUpdate => MessageKind::CertificateUpdate,
             Self::PaymentDetails => MessageKind::PaymentDetails,
             Self::Authorization => MessageKind::Authorization,
             Self::ChargeParameterDiscovery => MessageKind::ChargeParameterDiscovery,
@@ -108,9 +110,10 @@ impl Step {
             Self::ServiceDiscovery | Self::ServiceDetail(_) | Self::PaymentServiceSelection => {
                 Phase::ServiceSelection
             }
-            Self::CertificateInstallation | Self::PaymentDetails | Self::Authorization => {
-                Phase::Authorization
-            }
+            Self::CertificateInstallation
+            | Self::CertificateUpdate
+            | Self::PaymentDetails
+            | Self::Authorization => Phase::Authorization,
             Self::ChargeParameterDiscovery | Self::PowerDeliveryRenegotiate => {
                 Phase::ChargeParameterDiscovery
             }
@@ -130,6 +133,7 @@ impl Step {
             Self::CurrentDemand => config.timeouts.current_demand_msg_timeout,
             Self::ServiceDetail(_)
             | Self::CertificateInstallation
+            | Self::CertificateUpdate
             | Self::PaymentDetails
             | Self::PowerDeliveryStart
             | Self::PowerDeliveryRenegotiate
@@ -227,6 +231,10 @@ pub(crate) struct Evcc {
     evcc_id: [u8; 6],
     signer: Option<Arc<dyn ContractSigner>>,
     installer: Option<Arc<dyn CertificateInstaller>>,
+    /// The current contract key, to renew the contract (CertificateUpdate).
+    updater: Option<Arc<dyn CertificateUpdater>>,
+    /// Whether this session renews the contract first (CertificateUpdate).
+    updating: bool,
     /// The contract: configured, or installed in this session.
     contract: Option<ContractCredentials>,
     /// Whether this session installs a contract first (CertificateInstallation).
@@ -262,14 +270,22 @@ impl Evcc {
     ) -> Self {
         let dc = config.iso2.energy_transfer.is_dc();
         let contract = config.iso2.contract.clone();
+        // ISO 15118-2 §8.4.3.2: zeros ask for a new session, a paused one's ID rejoins it.
+        let session_id = config
+            .iso2
+            .resume_session_id
+            .clone()
+            .unwrap_or_else(|| NO_SESSION_ID.to_vec());
         Self {
             config,
             evcc_id,
             signer,
             installer,
+            updater: None,
+            updating: false,
             contract,
             installing: false,
-            session_id: NO_SESSION_ID.to_vec(),
+            session_id,
             state: State::Done,
             timers: TimerTable::default(),
             power: EvPowerPath::default(),
@@ -286,6 +302,12 @@ impl Evcc {
             welding_rounds: 0,
             light_bulb_close_at: None,
         }
+    }
+
+    /// Renews the configured contract in this session (CertificateUpdate) with the current
+    /// contract key in `updater`.
+    pub(crate) fn set_certificate_updater(&mut self, updater: Arc<dyn CertificateUpdater>) {
+        self.updater = Some(updater);
     }
 
     /// Sends SessionSetupReq.
@@ -538,10 +560,11 @@ impl Evcc {
                                 service_id: CHARGE_SERVICE_ID,
                                 parameter_set_id: None,
                             }),
-                            // The certificate service, parameter set 1 = Installation.
-                            self.installing.then_some(SelectedServiceType {
+                            // The certificate service, parameter set 1 = Installation,
+                            // 2 = Update (ISO 15118-2 §8.6.2.3, Table 105).
+                            (self.installing || self.updating).then_some(SelectedServiceType {
                                 service_id: CERTIFICATE_SERVICE_ID,
-                                parameter_set_id: Some(1),
+                                parameter_set_id: Some(if self.installing { 1 } else { 2 }),
                             }),
                         ]
                         .into_iter()
@@ -572,6 +595,40 @@ impl Evcc {
                     &self.session_id,
                     BodyElement::CertificateInstallationReq(req),
                 );
+                message.header.signature = Some(signature);
+                return Ok(message);
+            }
+            Step::CertificateUpdate => {
+                let (Some(updater), Some(contract)) =
+                    (self.updater.as_ref(), self.contract.as_ref())
+                else {
+                    return Err(SessionError::Config("no contract to update".into()));
+                };
+                let req = CertificateUpdateReqType {
+                    id: SIGNED_ID.into(),
+                    contract_signature_cert_chain: CertificateChainType {
+                        id: None,
+                        certificate: contract.certificate.clone(),
+                        sub_certificates: (!contract.sub_certificates.is_empty()).then(|| {
+                            SubCertificatesType {
+                                certificate: contract.sub_certificates.clone(),
+                            }
+                        }),
+                    },
+                    e_maid: contract.emaid.clone(),
+                    list_of_root_certificate_i_ds: ListOfRootCertificateIDsType {
+                        root_certificate_id: updater.root_certificate_ids(),
+                    },
+                };
+                // Signed with the current contract key.
+                let signer: &dyn ContractSigner = updater.as_ref();
+                let signature = pnc::sign(
+                    signer,
+                    &[(SIGNED_ID, Fragment::CertificateUpdateReq(req.clone()))],
+                )
+                .map_err(|e| SessionError::Config(format!("signing: {e}")))?;
+                let mut message =
+                    msg::message(&self.session_id, BodyElement::CertificateUpdateReq(req));
                 message.header.signature = Some(signature);
                 return Ok(message);
             }
@@ -942,7 +999,12 @@ impl Evcc {
         }
         match body {
             BodyElement::SessionSetupRes(res) => {
+                // OK_OldSessionJoined only for the paused session we asked to rejoin, and
+                // with its SessionID (ISO 15118-2 §8.4.3.2).
+                let rejoined = res.response_code == ResponseCodeType::OK_OldSessionJoined
+                    && self.config.iso2.resume_session_id.as_ref() == Some(&msg.header.session_id);
                 let ok = res.response_code == ResponseCodeType::OK_NewSessionEstablished
+                    || rejoined
                     || (res.response_code == ResponseCodeType::OK
                         && self.config.quirks.accept_ok_in_session_setup_res);
                 if !ok {
@@ -994,6 +1056,12 @@ impl Evcc {
                     .unwrap_or_default();
                 self.installing = payment == ccs_msg::iso2::PaymentOptionType::Contract
                     && self.contract.is_none();
+                // A renewal needs the certificate service; without it the current contract
+                // still serves this session.
+                self.updating = payment == ccs_msg::iso2::PaymentOptionType::Contract
+                    && self.contract.is_some()
+                    && self.updater.is_some()
+                    && offered.contains(&CERTIFICATE_SERVICE_ID);
                 if self.installing && !offered.contains(&CERTIFICATE_SERVICE_ID) {
                     return self.fail(
                         now,
@@ -1017,6 +1085,8 @@ impl Evcc {
                 self.timers.set(Timer::EvccOngoing, now + t.ongoing_timeout);
                 if self.installing {
                     self.send(now, out, Step::CertificateInstallation);
+                } else if self.updating {
+                    self.send(now, out, Step::CertificateUpdate);
                 } else if self.config.iso2.payment == PaymentMethod::Contract {
                     self.send(now, out, Step::PaymentDetails);
                 } else {
@@ -1042,6 +1112,28 @@ impl Evcc {
                         now,
                         out,
                         SessionError::PeerMisbehaved(format!("CertificateInstallationRes: {e}")),
+                    ),
+                }
+            }
+            BodyElement::CertificateUpdateRes(res) => {
+                let Some(updater) = self.updater.clone() else {
+                    return;
+                };
+                match updater.update(res, msg.header.signature.as_ref()) {
+                    Ok(renewed) => {
+                        out.event(SessionEvent::Received {
+                            name: "contract updated",
+                            summary: format!("eMAID={}", renewed.credentials.emaid),
+                        });
+                        self.contract = Some(renewed.credentials);
+                        self.signer = Some(renewed.signer);
+                        self.updating = false;
+                        self.send(now, out, Step::PaymentDetails);
+                    }
+                    Err(e) => self.fail(
+                        now,
+                        out,
+                        SessionError::PeerMisbehaved(format!("CertificateUpdateRes: {e}")),
                     ),
                 }
             }

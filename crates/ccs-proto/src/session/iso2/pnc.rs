@@ -21,8 +21,10 @@ use std::sync::Arc;
 
 use ccs_msg::iso2::{
     BodyElement, CertificateChainType, CertificateInstallationReqType,
-    CertificateInstallationResType, CertificateUpdateReqType, Fragment, ResponseCodeType,
+    CertificateInstallationResType, CertificateUpdateReqType, CertificateUpdateResType, EMAIDType,
+    Fragment, ResponseCodeType,
 };
+use ccs_msg::relaxed::{RelaxedAttribute, RelaxedElement};
 use ccs_msg::xmldsig::{
     CanonicalizationMethodType, DigestMethodType, ReferenceType, SignatureMethodType,
     SignatureType, SignatureValueType, SignedInfoType, TransformType, TransformsType,
@@ -117,6 +119,22 @@ pub trait CertificateInstaller: ContractSigner {
     ) -> Result<InstalledContract, PncError>;
 }
 
+/// The car's side of certificate update (ISO 15118-2 CertificateUpdate): the *current*
+/// contract key signs CertificateUpdateReq (the supertrait's `sign`) and is the ECDH key
+/// with which the new contract key is decrypted ([V2G2-818]); the SA provisioning chain and
+/// its signature over the response are checked against the V2G roots.
+pub trait CertificateUpdater: ContractSigner {
+    /// The V2G root certificates the car trusts (ListOfRootCertificateIDs).
+    fn root_certificate_ids(&self) -> Vec<X509IssuerSerialType>;
+
+    /// Checks and unpacks a CertificateUpdateRes with its header `signature`.
+    fn update(
+        &self,
+        res: &CertificateUpdateResType,
+        signature: Option<&SignatureType>,
+    ) -> Result<InstalledContract, PncError>;
+}
+
 /// What the charger learned from a valid contract chain.
 #[derive(Clone, Debug, Default, Eq, PartialEq)]
 pub struct VerifiedContract {
@@ -167,6 +185,9 @@ pub trait CertificateBackend: fmt::Debug + Send + Sync {
     ) -> Result<BackendResponse, PncError>;
 }
 
+/// The namespace of ISO 15118-2's data types (where `EMAIDType` declares its `Id`).
+const MSG_DATA_TYPES: &str = "urn:iso:15118:2:2013:MsgDataTypes";
+
 /// SHA-256 of `bytes`.
 pub fn sha256(bytes: &[u8]) -> [u8; 32] {
     Sha256::digest(bytes).into()
@@ -177,6 +198,22 @@ pub fn fragment_bytes(fragment: &Fragment) -> Result<Vec<u8>, PncError> {
     fragment
         .encode()
         .map_err(|e| PncError::Crypto(format!("fragment encoding: {e}")))
+}
+
+/// The signed eMAID of CertificateInstallationRes / CertificateUpdateRes as a fragment (the
+/// CPS signs it together with the contract chain, the encrypted key and the DH public key). Its qname is declared with two types (`eMAIDType` in PaymentDetailsReq,
+/// `EMAIDType` with the `Id` here), so EXI codes it with the relaxed Element Fragment grammar:
+/// the `{MsgDataTypes}Id` attribute, then the characters (exi-v2g.md §1.6, the form
+/// Exificient, Josev and RISE-V2G sign).
+pub fn emaid_fragment(emaid: &EMAIDType) -> Fragment {
+    Fragment::EMAID(RelaxedElement {
+        attributes: vec![RelaxedAttribute {
+            namespace: MSG_DATA_TYPES.into(),
+            local_name: "Id".into(),
+            value: emaid.id.clone(),
+        }],
+        text: Some(emaid.value.clone()),
+    })
 }
 
 /// The EXI encoding of `signed_info` with the xmldsig fragment grammar (what SignatureValue
@@ -332,6 +369,21 @@ mod tests {
         // exi-v2g.md §1.6: `80 81` is SignedInfo in the xmldsig fragment grammar.
         let bytes = signed_info_bytes(&signed_info(&[("ID1", [0; 32])])).unwrap();
         assert_eq!(&bytes[..2], &[0x80, 0x81]);
+    }
+
+    #[test]
+    fn emaid_fragment_is_the_exificient_coding() {
+        // exi-v2g.md §1.6: Exificient's eMAID fragment, Id "id4" (RISE-V2G's test data).
+        let emaid = EMAIDType {
+            id: "id4".into(),
+            value: "UKSWI123456789A".into(),
+        };
+        let bytes = fragment_bytes(&emaid_fragment(&emaid)).unwrap();
+        let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+        assert_eq!(
+            hex,
+            "80ec0202b4b21a40045552d4d5d24c4c8ccd0d4d8dce0e507d3d00"
+        );
     }
 
     #[test]

@@ -543,12 +543,26 @@ impl Secc {
                 out.set_phase(Phase::SessionSetup);
                 out.command(HardwareCommand::EvccId(msg::hex(&req.evccid)));
                 evse_dc::supply_off(out);
+                // ISO 15118-2 §8.4.3.2: a car that paused with SessionStop(Pause) rejoins
+                // with the paused SessionID; any other SessionID starts a new session.
+                let paused = self.config.iso2.paused_session_id.as_deref();
+                let rejoin = paused
+                    .is_some_and(|id| id != msg::NO_SESSION_ID && request.header.session_id == id);
+                let code = if rejoin {
+                    self.session_id.clone_from(&request.header.session_id);
+                    R::OK_OldSessionJoined
+                } else {
+                    R::OK_NewSessionEstablished
+                };
                 (
-                    reply(BodyElement::SessionSetupRes(SessionSetupResType {
-                        response_code: R::OK_NewSessionEstablished,
-                        evseid: evse_id,
-                        evse_time_stamp: None,
-                    })),
+                    msg::message(
+                        &self.session_id,
+                        BodyElement::SessionSetupRes(SessionSetupResType {
+                            response_code: code,
+                            evseid: evse_id,
+                            evse_time_stamp: None,
+                        }),
+                    ),
                     true,
                     None,
                 )
@@ -694,12 +708,39 @@ impl Secc {
                 (message, true, None)
             }
             BodyElement::CertificateUpdateReq(req) => {
-                let Some(backend) = self.pnc.as_ref().and_then(|p| p.backend.clone()) else {
+                let Some(pnc) = self.pnc.as_ref() else {
                     return Err(refusal(
                         R::FAILED_NoCertificateAvailable,
                         SessionError::PeerIncompatible("no certificate service".into()),
                     ));
                 };
+                let Some(backend) = pnc.backend.clone() else {
+                    return Err(refusal(
+                        R::FAILED_NoCertificateAvailable,
+                        SessionError::PeerIncompatible("no certificate service".into()),
+                    ));
+                };
+                // The request is signed with the contract key it renews: checked with the
+                // leaf it carries before it goes to the backend (the chain itself may be
+                // close to expiry, which is why the car renews it; the backend judges it).
+                let Some(signature) = request.header.signature.as_ref() else {
+                    return Err(refusal(
+                        R::FAILED_SignatureError,
+                        SessionError::PeerMisbehaved("CertificateUpdateReq unsigned".into()),
+                    ));
+                };
+                pnc::verify(
+                    pnc.verifier.as_ref(),
+                    &req.contract_signature_cert_chain.certificate,
+                    signature,
+                    &[(req.id.as_str(), Fragment::CertificateUpdateReq(req.clone()))],
+                )
+                .map_err(|e| {
+                    refusal(
+                        R::FAILED_SignatureError,
+                        SessionError::PeerMisbehaved(e.to_string()),
+                    )
+                })?;
                 let res = backend.certificate_update(req).map_err(|e| {
                     refusal(e.response_code(), SessionError::PeerRefused(e.to_string()))
                 })?;
@@ -1146,7 +1187,11 @@ impl Secc {
             BodyElement::SessionStopReq(req) => {
                 out.set_phase(Phase::SessionStop);
                 if req.charging_session == ChargingSessionType::Pause {
-                    out.command(HardwareCommand::SessionState("session paused".into()));
+                    // The car may come back with this SessionID (`paused_session_id`).
+                    out.command(HardwareCommand::SessionState(format!(
+                        "session paused, SessionID {}",
+                        msg::hex(&self.session_id)
+                    )));
                 }
                 (
                     reply(BodyElement::SessionStopRes(SessionStopResType {
