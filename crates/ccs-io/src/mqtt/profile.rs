@@ -25,8 +25,14 @@
 //! ccsplc extensions (pyPLC has no such topics; harmless to pyPLC back ends):
 //! car-mode inputs `contactor_confirmed`, `lock_confirmed`, `plugged_in` (`1`/`0`, the
 //! celeron55 device's names); charger-mode inputs `charger_max_power` (W), `isolation`
-//! (`valid`, `invalid`, `warning`, `fault`, `no_imd`), `authorized` (`1`/`0`); and the output
-//! `status`: one JSON object with every value at once.
+//! (`valid`, `invalid`, `warning`, `fault`, `no_imd`), `authorized` (`1`/`0`); charger-mode
+//! outputs `full_soc` (%) and `energy_request` (Wh), so that the SoC callback's data is on
+//! MQTT too (uhi22/pyPLC#47); and the output `status`: one JSON object with every value at
+//! once.
+//!
+//! Inputs that a BMS or power supply publishes cyclically ([`periodic_inputs`]) are watched:
+//! one that stops updating is a stale-input fault. Event-like inputs (`enabled`,
+//! `authorized`, the confirmations) are published on change and never go stale.
 //!
 //! One deliberate difference from pyPLC: in charger mode pyPLC stores `charger_current` in the
 //! same variable as `target_current` (a quirk, §11.2); here it is the power supply's present
@@ -34,7 +40,7 @@
 
 use ccs_proto::hardware::{
     Amps, ContactorRequest, CpState, HardwareCommand, IsolationStatus, LockRequest, Measurement,
-    Percent, Volts, WattHours, Watts,
+    MeasurementKind, Percent, Volts, WattHours, Watts,
 };
 
 /// Which side of the cable this adapter serves; decides the direction of each topic.
@@ -81,6 +87,22 @@ pub fn input_topics(role: MqttRole) -> &'static [&'static str] {
             "isolation",
             "authorized",
         ],
+    }
+}
+
+/// The inputs of this role that a BMS or power supply publishes cyclically: each is watched
+/// for staleness once it has arrived.
+pub fn periodic_inputs(role: MqttRole) -> &'static [MeasurementKind] {
+    use MeasurementKind as K;
+    match role {
+        MqttRole::Vehicle => &[
+            K::BatteryVoltage,
+            K::TargetVoltage,
+            K::TargetCurrent,
+            K::Soc,
+            K::InletVoltage,
+        ],
+        MqttRole::Charger => &[K::PowerSupplyVoltage, K::PowerSupplyCurrent],
     }
 }
 
@@ -215,6 +237,12 @@ pub(crate) fn outputs(
             }
             if let Some(WattHours(wh)) = report.energy_capacity {
                 out.push(("battery_capacity", format_number(wh), Status));
+            }
+            if let Some(Percent(full)) = report.full_soc {
+                out.push(("full_soc", format_number(full), Status));
+            }
+            if let Some(WattHours(wh)) = report.energy_request {
+                out.push(("energy_request", format_number(wh), Status));
             }
             out
         }

@@ -8,16 +8,26 @@
 //! measures nothing: the simulated inlet voltage is not passed on (the session then trusts
 //! EVSEPresentVoltage, pyPLC's default), instead of failing the plausibility check against a
 //! charger that is not wired to this simulation.
+//!
+//! Several adapters run at once: MQTT, a serial device, GPIO (`[gpio]`, feature `gpio`) and,
+//! for the charger, the SoC callback (`[soc_callback]`). Hardware faults (a lost broker, an
+//! input that stopped updating, an adapter that ended) stop the current session safely; a
+//! fault that is still active when the next session starts is handed to that session at
+//! once, together with the latest value of every measurement (a stop switch or a limit
+//! published before the car arrived still counts).
 
-use std::sync::{Arc, Mutex};
+use std::collections::BTreeMap;
+use std::time::Duration;
 
 use anyhow::bail;
 use ccs_io::mqtt::{MqttAdapter, MqttRole};
 use ccs_io::serial::{SerialAdapter, SerialConfig, SerialProtocol};
 use ccs_io::sim::{SharedPlant, SimAdapter, SimSide};
+use ccs_io::soc_callback::SocCallbackAdapter;
 use ccs_io::{Clock, HardwareHub};
 use ccs_proto::hardware::{
-    ContactorRequest, CpState, HardwareCommand, HardwareEvent, Measurement, PowerSupplySetpoint,
+    ContactorRequest, CpState, HardwareCommand, HardwareEvent, HardwareFault, Measurement,
+    MeasurementKind, PowerSupplySetpoint,
 };
 use ccs_sim::physics::PlantConfig;
 use tokio::sync::mpsc;
@@ -36,13 +46,16 @@ pub(crate) enum Side {
 }
 
 /// Where the current session's hardware events go.
-type Sink = Arc<Mutex<Option<mpsc::UnboundedSender<HardwareEvent>>>>;
+type Sink = mpsc::UnboundedSender<HardwareEvent>;
+
+/// How long the adapters get at the end to put out the last commands (the safe state).
+const SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(1);
 
 /// The running hub: send commands here, attach each session's event channel.
 #[derive(Debug)]
 pub(crate) struct Hardware {
     commands: mpsc::UnboundedSender<HardwareCommand>,
-    sink: Sink,
+    sinks: mpsc::UnboundedSender<Sink>,
     /// The adapters' names, for the start line.
     pub(crate) adapters: Vec<String>,
     task: tokio::task::JoinHandle<()>,
@@ -92,22 +105,44 @@ impl Hardware {
             }
             // Refuse rather than run a session whose hardware is silently missing.
             if h.digital_output_device == DigitalOutputDevice::Beaglebone
-                || h.charge_parameter_backend == ChargeParameterBackend::Chademo
+                && config.gpio.chip.is_none()
+            {
+                bail!(
+                    "digital_output_device = beaglebone drives GPIO lines: set [gpio] chip and \
+                     the line offsets (cp_line = P9_41, contactor_line = P9_17)"
+                );
+            }
+            if h.charge_parameter_backend == ChargeParameterBackend::Chademo
                 || h.evse_environment == EvseEnvironment::Focccicape
             {
                 bail!(
-                    "the configured hardware (BeagleBone GPIO, CHAdeMO or FoccciCape CAN) is \
-                     not wired into `ev`/`evse` in this build; use MQTT or a serial device"
+                    "the configured hardware (CHAdeMO or FoccciCape CAN) is not wired into \
+                     `ev`/`evse` in this build; use MQTT, a serial device or GPIO"
                 );
             }
         }
+        if let Some(gpio) = config.gpio.adapter() {
+            #[cfg(feature = "gpio")]
+            hub.spawn(ccs_io::gpio::GpioAdapter::new(gpio));
+            #[cfg(not(feature = "gpio"))]
+            bail!(
+                "[gpio] chip = {} is set, but this ccsplc was built without GPIO support \
+                 (cargo build --features gpio)",
+                gpio.chip.display()
+            );
+        }
+        if side == Side::Charger
+            && let Some(callback) = config.soc_callback.adapter()
+        {
+            hub.spawn(SocCallbackAdapter::new(callback));
+        }
         let adapters = hub.adapter_names().map(str::to_owned).collect();
         let (commands, commands_rx) = mpsc::unbounded_channel();
-        let sink: Sink = Arc::default();
-        let task = tokio::spawn(pump(hub, commands_rx, Arc::clone(&sink), hide_inlet));
+        let (sinks, sinks_rx) = mpsc::unbounded_channel();
+        let task = tokio::spawn(pump(hub, commands_rx, sinks_rx, hide_inlet));
         Ok(Self {
             commands,
-            sink,
+            sinks,
             adapters,
             task,
         })
@@ -122,10 +157,9 @@ impl Hardware {
     /// closed).
     pub(crate) fn attach(&self) -> mpsc::UnboundedReceiver<HardwareEvent> {
         let (tx, rx) = mpsc::unbounded_channel();
-        *self
-            .sink
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(tx);
+        // The pump is gone only after `stop`; then the session sees no hardware at all and
+        // fails on its first reading.
+        let _ = self.sinks.send(tx);
         rx
     }
 
@@ -141,25 +175,70 @@ impl Hardware {
         }
     }
 
-    /// Stops the adapters.
-    pub(crate) fn stop(self) {
-        self.task.abort();
+    /// Stops the adapters after they have put out the commands sent so far (the safe state
+    /// of [`force_safe_state`](Self::force_safe_state) above all).
+    pub(crate) async fn stop(self) {
+        let Self { commands, task, .. } = self;
+        drop(commands);
+        let abort = task.abort_handle();
+        if tokio::time::timeout(SHUTDOWN_TIMEOUT * 2, task)
+            .await
+            .is_err()
+        {
+            abort.abort();
+        }
+    }
+}
+
+/// What a session attached later must know: the faults still active and the latest value of
+/// every measurement.
+#[derive(Debug, Default)]
+struct Memory {
+    faults: Vec<HardwareFault>,
+    latest: BTreeMap<MeasurementKind, Measurement>,
+}
+
+impl Memory {
+    fn note(&mut self, event: &HardwareEvent) {
+        match event {
+            HardwareEvent::Measurement(m) => {
+                self.latest.insert(m.kind(), *m);
+            }
+            HardwareEvent::Fault(f) if !self.faults.contains(f) => self.faults.push(f.clone()),
+            HardwareEvent::FaultCleared(f) => self.faults.retain(|active| active != f),
+            _ => {}
+        }
+    }
+
+    /// The events that bring a new session up to date: values first, then the faults.
+    fn replay(&self) -> impl Iterator<Item = HardwareEvent> + '_ {
+        let values = self.latest.values().map(|m| HardwareEvent::Measurement(*m));
+        values.chain(self.faults.iter().cloned().map(HardwareEvent::Fault))
     }
 }
 
 async fn pump(
     mut hub: HardwareHub,
     mut commands: mpsc::UnboundedReceiver<HardwareCommand>,
-    sink: Sink,
+    mut sinks: mpsc::UnboundedReceiver<Sink>,
     hide_inlet: bool,
 ) {
     let mut hub_open = true;
+    let mut memory = Memory::default();
+    let mut sink: Option<Sink> = None;
     loop {
         tokio::select! {
+            biased;
             command = commands.recv() => match command {
                 Some(c) => hub.send(&c),
-                None => return,
+                None => break,
             },
+            Some(new_sink) = sinks.recv() => {
+                for event in memory.replay() {
+                    let _ = new_sink.send(event);
+                }
+                sink = Some(new_sink);
+            }
             event = hub.recv(), if hub_open => {
                 let Some(event) = event else {
                     // No adapter is left (each one's end was reported as a fault).
@@ -171,11 +250,53 @@ async fn pump(
                 {
                     continue;
                 }
-                let sink = sink.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-                if let Some(tx) = sink.as_ref() {
+                if let HardwareEvent::Fault(fault) = &event.event {
+                    tracing::warn!("hardware fault: {fault}");
+                }
+                memory.note(&event.event);
+                if let Some(tx) = &sink {
                     let _ = tx.send(event.event);
                 }
             }
         }
+    }
+    hub.shutdown(SHUTDOWN_TIMEOUT).await;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ccs_proto::hardware::{HardwareFaultKind, Volts};
+
+    #[test]
+    fn a_later_session_learns_active_faults_and_latest_values() {
+        let lost = HardwareFault {
+            adapter: "mqtt".into(),
+            kind: HardwareFaultKind::ConnectionLost,
+        };
+        let stale = HardwareFault {
+            adapter: "mqtt".into(),
+            kind: HardwareFaultKind::StaleInput(MeasurementKind::Soc),
+        };
+        let mut memory = Memory::default();
+        for event in [
+            HardwareEvent::Measurement(Measurement::ChargingEnabled(false)),
+            HardwareEvent::Measurement(Measurement::BatteryVoltage(Volts(350.0))),
+            HardwareEvent::Fault(lost.clone()),
+            HardwareEvent::Fault(stale.clone()),
+            HardwareEvent::Measurement(Measurement::BatteryVoltage(Volts(351.0))),
+            HardwareEvent::FaultCleared(lost),
+        ] {
+            memory.note(&event);
+        }
+        let replayed: Vec<_> = memory.replay().collect();
+        assert_eq!(
+            replayed,
+            [
+                HardwareEvent::Measurement(Measurement::BatteryVoltage(Volts(351.0))),
+                HardwareEvent::Measurement(Measurement::ChargingEnabled(false)),
+                HardwareEvent::Fault(stale),
+            ]
+        );
     }
 }
