@@ -180,7 +180,9 @@ pub(crate) fn outputs(
 ) -> Vec<(&'static str, String, Urgency)> {
     use Urgency::{Actuator, Status};
     match (role, command) {
-        (_, HardwareCommand::SessionState(text)) => vec![("fsm_state", text.clone(), Status)],
+        (_, HardwareCommand::SessionState(text)) => {
+            vec![("fsm_state", pyplc_state_text(text).to_owned(), Status)]
+        }
         (MqttRole::Vehicle, HardwareCommand::CpState(cp)) => {
             let text = match cp {
                 CpState::B => "B",
@@ -247,6 +249,23 @@ pub(crate) fn outputs(
             out
         }
         _ => Vec::new(),
+    }
+}
+
+/// The session's phase (`ccs_proto::session::Phase`, as its name) in the words pyPLC's
+/// charger publishes on `fsm_state` (`fsmEvse.py` `publishStatus`), which back-end scripts
+/// compare against (`simulateMqttBackend.py` looks for "CableCheck" and "PreCharging"). Texts
+/// pyPLC has no word for pass unchanged.
+pub fn pyplc_state_text(phase: &str) -> &str {
+    match phase {
+        "Handshake" => "Waiting f AppHandShake",
+        "SessionSetup" => "Schema negotiated",
+        "ServiceSelection" => "Session established",
+        "ChargeParameterDiscovery" => "ChargeParamDiscovery",
+        "PreCharge" => "PreCharging",
+        "PowerDeliveryStart" | "PowerDeliveryStop" => "PowerDelivery",
+        "Charging" => "CurrentDemand",
+        other => other,
     }
 }
 
@@ -385,6 +404,23 @@ mod tests {
             .is_empty()
         );
         assert!(out(MqttRole::Charger, HardwareCommand::CpState(CpState::B)).is_empty());
+        // pyPLC's state words, which back-end scripts compare against.
+        for (phase, text) in [
+            ("Handshake", "Waiting f AppHandShake"),
+            ("PreCharge", "PreCharging"),
+            ("Charging", "CurrentDemand"),
+            ("CableCheck", "CableCheck"),
+            ("WeldingDetection", "WeldingDetection"),
+            ("SessionStop", "SessionStop"),
+        ] {
+            assert_eq!(
+                out(
+                    MqttRole::Charger,
+                    HardwareCommand::SessionState(phase.into())
+                ),
+                [("fsm_state", text.to_owned())]
+            );
+        }
         assert_eq!(
             out(
                 MqttRole::Charger,
