@@ -268,6 +268,49 @@ mod tests {
     use super::*;
     use ccs_proto::hardware::{HardwareFaultKind, Volts};
 
+    use crate::config::Config;
+
+    fn start_error(config: &Config, side: Side) -> String {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(async { Hardware::start(config, side).map(|_| ()) })
+            .unwrap_err()
+            .to_string()
+    }
+
+    #[test]
+    fn beaglebone_outputs_need_the_gpio_lines() {
+        let mut config = Config::default();
+        config.hardware.digital_output_device = DigitalOutputDevice::Beaglebone;
+        assert!(start_error(&config, Side::Vehicle).contains("[gpio] chip"));
+    }
+
+    #[cfg(not(feature = "gpio"))]
+    #[test]
+    fn gpio_without_the_feature_is_refused_not_ignored() {
+        let mut config = Config::default();
+        config.gpio.chip = Some("/dev/gpiochip0".into());
+        assert!(start_error(&config, Side::Vehicle).contains("--features gpio"));
+    }
+
+    #[tokio::test]
+    async fn the_charger_runs_mqtt_and_the_soc_callback_side_by_side() {
+        let mut config = Config::default();
+        config.hardware.charge_parameter_backend = ChargeParameterBackend::Mqtt;
+        config.mqtt.broker = "127.0.0.1".into();
+        config.soc_callback.enabled = true;
+        config.soc_callback.endpoint = Some("http://127.0.0.1:9/ev_state".into());
+        let charger = Hardware::start(&config, Side::Charger).unwrap();
+        assert_eq!(charger.adapters, ["mqtt", "soc-callback"]);
+        charger.stop().await;
+        // The car has no SoC callback.
+        let car = Hardware::start(&config, Side::Vehicle).unwrap();
+        assert_eq!(car.adapters, ["mqtt"]);
+        car.stop().await;
+    }
+
     #[test]
     fn a_later_session_learns_active_faults_and_latest_values() {
         let lost = HardwareFault {
