@@ -505,6 +505,10 @@ config_section! {
         /// Unit: baud. Default: 19200. pyPLC: `serial_baud`.
         #[ini = "serial_baud"]
         baud: u32 = 19_200,
+        /// A value the device has sent (`inlet_v=`, `A0=`, ...) and then not updated for this
+        /// long is a hardware fault, which stops charging safely; the devices send every value
+        /// cyclically. `0s` turns the check off (pyPLC has none). Unit: duration. Default: 5s.
+        input_timeout: Duration = Duration::from_secs(5),
     }
 }
 

@@ -101,6 +101,7 @@ impl Hardware {
                 s.port.clone_from(&config.serial.port);
                 s.baud = config.serial.baud;
                 s.display = h.display_via_serial;
+                s.input_timeout = Some(config.serial.input_timeout.get()).filter(|d| !d.is_zero());
                 hub.spawn(SerialAdapter::new(s));
             }
             // Refuse rather than run a session whose hardware is silently missing.
