@@ -17,6 +17,7 @@
 //! published before the car arrived still counts).
 
 use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use anyhow::bail;
@@ -32,9 +33,11 @@ use ccs_proto::hardware::{
 use ccs_sim::physics::PlantConfig;
 use tokio::sync::mpsc;
 
+use super::operator::OperatorInputs;
 use crate::config::{
     AnalogInputDevice, ChargeParameterBackend, Config, DigitalOutputDevice, EvseEnvironment,
 };
+use crate::web::Dashboard;
 
 /// Which side this process plays.
 #[derive(Clone, Copy, Debug, Eq, PartialEq)]
@@ -45,29 +48,66 @@ pub(crate) enum Side {
     Charger,
 }
 
-/// Where the current session's hardware events go.
-type Sink = mpsc::UnboundedSender<HardwareEvent>;
+/// Where the current session's hardware events go, the operator inputs so far, and what a
+/// later session must learn.
+#[derive(Debug, Default)]
+struct Route {
+    session: Option<mpsc::UnboundedSender<HardwareEvent>>,
+    operator: OperatorInputs,
+    memory: Memory,
+}
 
 /// How long the adapters get at the end to put out the last commands (the safe state).
 const SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(1);
+
+/// The route, shared by the pump and the runner.
+type Sink = Arc<Mutex<Route>>;
+
+fn lock(sink: &Sink) -> std::sync::MutexGuard<'_, Route> {
+    sink.lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+/// Which adapter measurements the pump drops (see the module doc).
+#[derive(Clone, Copy, Debug, Default)]
+struct Hide {
+    inlet: bool,
+    authorization: bool,
+}
+
+impl Hide {
+    fn hides(self, m: &Measurement) -> bool {
+        match m {
+            Measurement::InletVoltage(_) => self.inlet,
+            Measurement::Authorized(_) => self.authorization,
+            _ => false,
+        }
+    }
+}
 
 /// The running hub: send commands here, attach each session's event channel.
 #[derive(Debug)]
 pub(crate) struct Hardware {
     commands: mpsc::UnboundedSender<HardwareCommand>,
-    sinks: mpsc::UnboundedSender<Sink>,
+    sink: Sink,
     /// The adapters' names, for the start line.
     pub(crate) adapters: Vec<String>,
     task: tokio::task::JoinHandle<()>,
+    dashboard: Dashboard,
 }
 
 impl Hardware {
-    /// Builds the hub from `config` for `side` and starts it on the current runtime.
-    pub(crate) fn start(config: &Config, side: Side) -> anyhow::Result<Self> {
+    /// Builds the hub from `config` for `side` and starts it on the current runtime; every
+    /// command and measurement is also shown on `dashboard`.
+    pub(crate) fn start(
+        config: &Config,
+        side: Side,
+        dashboard: &Dashboard,
+    ) -> anyhow::Result<Self> {
         let clock = Clock::new();
         let mut hub = HardwareHub::new(clock);
         let h = &config.hardware;
-        let mut hide_inlet = false;
+        let mut hide = Hide::default();
         if config.simulated_hardware() {
             let plant = SharedPlant::new(PlantConfig::default(), clock);
             hub.spawn(SimAdapter::new(
@@ -77,7 +117,10 @@ impl Hardware {
                     Side::Charger => SimSide::Charger,
                 },
             ));
-            hide_inlet = side == Side::Vehicle;
+            hide = Hide {
+                inlet: side == Side::Vehicle,
+                authorization: side == Side::Charger,
+            };
         } else {
             let mqtt = h.digital_output_device == DigitalOutputDevice::Mqtt
                 || h.analog_input_device == AnalogInputDevice::Mqtt
@@ -139,13 +182,20 @@ impl Hardware {
         }
         let adapters = hub.adapter_names().map(str::to_owned).collect();
         let (commands, commands_rx) = mpsc::unbounded_channel();
-        let (sinks, sinks_rx) = mpsc::unbounded_channel();
-        let task = tokio::spawn(pump(hub, commands_rx, sinks_rx, hide_inlet));
+        let sink: Sink = Arc::default();
+        let task = tokio::spawn(pump(
+            hub,
+            commands_rx,
+            Arc::clone(&sink),
+            hide,
+            dashboard.clone(),
+        ));
         Ok(Self {
             commands,
-            sinks,
+            sink,
             adapters,
             task,
+            dashboard: dashboard.clone(),
         })
     }
 
@@ -155,13 +205,32 @@ impl Hardware {
     }
 
     /// A receiver of the hardware events, for the next session (the previous one's is
-    /// closed).
+    /// closed). It starts with the dashboard's operator switches, if any were set.
     pub(crate) fn attach(&self) -> mpsc::UnboundedReceiver<HardwareEvent> {
         let (tx, rx) = mpsc::unbounded_channel();
-        // The pump is gone only after `stop`; then the session sees no hardware at all and
-        // fails on its first reading.
-        let _ = self.sinks.send(tx);
+        let mut route = lock(&self.sink);
+        for event in route.memory.replay() {
+            let _ = tx.send(event);
+        }
+        for m in route.operator.for_new_session() {
+            let _ = tx.send(HardwareEvent::Measurement(m));
+        }
+        route.session = Some(tx);
         rx
+    }
+
+    /// A switch of the charger's operator from the dashboard (`Measurement::Authorized` or
+    /// `Measurement::ChargingEnabled`): combined with the adapters' inputs, handed to the
+    /// current session and kept for the next ones.
+    pub(crate) fn operator_input(&self, measurement: Measurement) {
+        let mut route = lock(&self.sink);
+        let Some(combined) = route.operator.dashboard_sets(measurement) else {
+            return;
+        };
+        self.dashboard.measurement(&combined);
+        if let Some(tx) = route.session.as_ref() {
+            let _ = tx.send(HardwareEvent::Measurement(combined));
+        }
     }
 
     /// The forced safe state (second Ctrl-C): power off, contactors open, CP state B. The
@@ -221,47 +290,60 @@ impl Memory {
 async fn pump(
     mut hub: HardwareHub,
     mut commands: mpsc::UnboundedReceiver<HardwareCommand>,
-    mut sinks: mpsc::UnboundedReceiver<Sink>,
-    hide_inlet: bool,
+    sink: Sink,
+    hide: Hide,
+    dashboard: Dashboard,
 ) {
     let mut hub_open = true;
-    let mut memory = Memory::default();
-    let mut sink: Option<Sink> = None;
     loop {
         tokio::select! {
             biased;
             command = commands.recv() => match command {
-                Some(c) => hub.send(&c),
+                Some(c) => {
+                    dashboard.command(&c);
+                    hub.send(&c);
+                }
                 None => break,
             },
-            Some(new_sink) = sinks.recv() => {
-                for event in memory.replay() {
-                    let _ = new_sink.send(event);
-                }
-                sink = Some(new_sink);
-            }
             event = hub.recv(), if hub_open => {
                 let Some(event) = event else {
                     // No adapter is left (each one's end was reported as a fault).
                     hub_open = false;
                     continue;
                 };
-                if hide_inlet
-                    && matches!(event.event, HardwareEvent::Measurement(Measurement::InletVoltage(_)))
-                {
-                    continue;
-                }
-                if let HardwareEvent::Fault(fault) = &event.event {
-                    tracing::warn!("hardware fault: {fault}");
-                }
-                memory.note(&event.event);
-                if let Some(tx) = &sink {
-                    let _ = tx.send(event.event);
+                let mut route = lock(&sink);
+                let event = match event.event {
+                    HardwareEvent::Measurement(m) if hide.hides(&m) => continue,
+                    HardwareEvent::Measurement(m) => {
+                        let m = route.operator.adapter_reports(m);
+                        dashboard.measurement(&m);
+                        HardwareEvent::Measurement(m)
+                    }
+                    other @ (HardwareEvent::Fault(_) | HardwareEvent::FaultCleared(_)) => {
+                        let text = hardware_text(&other);
+                        tracing::warn!("{text}");
+                        dashboard.note(text);
+                        other
+                    }
+                    other => other,
+                };
+                route.memory.note(&event);
+                if let Some(tx) = route.session.as_ref() {
+                    let _ = tx.send(event);
                 }
             }
         }
     }
     hub.shutdown(SHUTDOWN_TIMEOUT).await;
+}
+
+/// A fault or its end, for the dashboard's event list.
+fn hardware_text(event: &HardwareEvent) -> String {
+    match event {
+        HardwareEvent::Fault(f) => format!("hardware fault: {f}"),
+        HardwareEvent::FaultCleared(f) => format!("hardware fault cleared: {f}"),
+        other => format!("hardware: {other:?}"),
+    }
 }
 
 #[cfg(test)]
@@ -276,7 +358,7 @@ mod tests {
             .enable_all()
             .build()
             .unwrap();
-        rt.block_on(async { Hardware::start(config, side).map(|_| ()) })
+        rt.block_on(async { Hardware::start(config, side, &Dashboard::disabled()).map(|_| ()) })
             .unwrap_err()
             .to_string()
     }
@@ -303,11 +385,11 @@ mod tests {
         config.mqtt.broker = "127.0.0.1".into();
         config.soc_callback.enabled = true;
         config.soc_callback.endpoint = Some("http://127.0.0.1:9/ev_state".into());
-        let charger = Hardware::start(&config, Side::Charger).unwrap();
+        let charger = Hardware::start(&config, Side::Charger, &Dashboard::disabled()).unwrap();
         assert_eq!(charger.adapters, ["mqtt", "soc-callback"]);
         charger.stop().await;
         // The car has no SoC callback.
-        let car = Hardware::start(&config, Side::Vehicle).unwrap();
+        let car = Hardware::start(&config, Side::Vehicle, &Dashboard::disabled()).unwrap();
         assert_eq!(car.adapters, ["mqtt"]);
         car.stop().await;
     }
