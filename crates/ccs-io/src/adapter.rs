@@ -273,6 +273,19 @@ impl HardwareHub {
     pub fn now(&self) -> ccs_proto::time::Instant {
         self.clock.now()
     }
+
+    /// Ends every adapter the orderly way: each sees the end of its commands after the last
+    /// one sent (so the safe state still goes out) and may finish its work for up to
+    /// `timeout`; what is still running then is aborted.
+    pub async fn shutdown(mut self, timeout: std::time::Duration) {
+        self.adapters.clear();
+        let tasks = &mut self.tasks;
+        let all_ended = async { while tasks.join_next().await.is_some() {} };
+        if tokio::time::timeout(timeout, all_ended).await.is_err() {
+            tracing::warn!("hardware adapters did not end in time; aborting them");
+        }
+        // Dropping the JoinSet aborts whatever is left.
+    }
 }
 
 #[cfg(test)]
@@ -341,5 +354,34 @@ mod tests {
         }
         assert_eq!(hub.adapter_names().count(), 0);
         assert_eq!(hub.recv().await, None);
+    }
+
+    /// Records every command until its commands end, then reports how many it saw.
+    struct Counter(tokio::sync::oneshot::Sender<usize>);
+
+    impl HardwareAdapter for Counter {
+        fn name(&self) -> String {
+            "counter".to_owned()
+        }
+
+        async fn run(self, mut io: AdapterIo) -> Result<(), AdapterError> {
+            let mut n = 0;
+            while io.next_command().await.is_some() {
+                n += 1;
+            }
+            let _ = self.0.send(n);
+            Ok(())
+        }
+    }
+
+    #[tokio::test]
+    async fn shutdown_lets_adapters_take_the_last_commands() {
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        let mut hub = HardwareHub::new(Clock::new());
+        hub.spawn(Counter(tx));
+        hub.send(&HardwareCommand::CpState(CpState::C));
+        hub.send(&HardwareCommand::CpState(CpState::B));
+        hub.shutdown(std::time::Duration::from_secs(5)).await;
+        assert_eq!(rx.await.unwrap(), 2);
     }
 }

@@ -90,6 +90,18 @@ fn parse_url(url: &str) -> Result<HttpUrl, AdapterError> {
     })
 }
 
+/// The newest report, keeping what an earlier one said and this one leaves out: the car sends
+/// its capacity in ChargeParameterDiscoveryReq and in CurrentDemandReq only its SoC.
+fn merge(old: Option<VehicleBatteryReport>, new: VehicleBatteryReport) -> VehicleBatteryReport {
+    let Some(old) = old else { return new };
+    VehicleBatteryReport {
+        soc: new.soc,
+        full_soc: new.full_soc.or(old.full_soc),
+        energy_capacity: new.energy_capacity.or(old.energy_capacity),
+        energy_request: new.energy_request.or(old.energy_request),
+    }
+}
+
 /// The query pyPLC sends, values as integers.
 fn query(report: &VehicleBatteryReport, evccid: &str, fallback: Option<WattHours>) -> String {
     let wh = |v: Option<WattHours>| v.filter(|w| w.0 > 0.0).map(|w| w.0.round() as i64);
@@ -172,7 +184,7 @@ impl HardwareAdapter for SocCallbackAdapter {
                 cmd = io.next_command() => match cmd {
                     None => return Ok(()),
                     Some(HardwareCommand::EvccId(id)) => evccid = id,
-                    Some(HardwareCommand::VehicleBattery(r)) => report = Some(r),
+                    Some(HardwareCommand::VehicleBattery(r)) => report = Some(merge(report, r)),
                     Some(_) => {}
                 },
                 () = crate::sleep_until(due) => {
@@ -235,6 +247,28 @@ mod tests {
             query(&r, "", None),
             "current_soc=42&full_soc=-1&energy_capacity=-1&energy_request=-1&evccid="
         );
+    }
+
+    #[test]
+    fn later_reports_keep_what_earlier_ones_said() {
+        let first = VehicleBatteryReport {
+            soc: Percent(40.0),
+            full_soc: Some(Percent(95.0)),
+            energy_capacity: Some(WattHours(64_000.0)),
+            energy_request: Some(WattHours(30_000.0)),
+        };
+        let later = VehicleBatteryReport {
+            soc: Percent(41.0),
+            ..VehicleBatteryReport::default()
+        };
+        assert_eq!(
+            merge(Some(first), later),
+            VehicleBatteryReport {
+                soc: Percent(41.0),
+                ..first
+            }
+        );
+        assert_eq!(merge(None, later), later);
     }
 
     #[tokio::test]

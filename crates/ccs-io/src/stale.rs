@@ -9,12 +9,15 @@ use tokio::time::{Duration, Instant};
 ///
 /// An input is watched once it has arrived (a device that publishes it has shown up) or from
 /// the start if it is listed as required. It becomes stale when it has not been updated for
-/// `timeout`; it is reported once and cleared when it arrives again.
+/// `timeout`; it is reported once and cleared when it arrives again. With
+/// [`only`](Self::only), inputs outside the given set (event-like ones such as a stop switch
+/// that is published only when it changes) are never watched.
 #[derive(Debug)]
 pub(crate) struct InputWatch {
     timeout: Option<Duration>,
     last: BTreeMap<MeasurementKind, Instant>,
     stale: BTreeSet<MeasurementKind>,
+    only: Option<BTreeSet<MeasurementKind>>,
 }
 
 impl InputWatch {
@@ -27,11 +30,23 @@ impl InputWatch {
             timeout,
             last: required.iter().map(|&k| (k, start)).collect(),
             stale: BTreeSet::new(),
+            only: None,
         }
+    }
+
+    /// Watches only `kinds` (and the required inputs); other arrivals are ignored.
+    pub(crate) fn only(mut self, kinds: &[MeasurementKind]) -> Self {
+        self.only = Some(kinds.iter().copied().collect());
+        self
     }
 
     /// Notes an arrival; returns `true` if the input had been reported stale.
     pub(crate) fn arrived(&mut self, kind: MeasurementKind, now: Instant) -> bool {
+        let watched = self.last.contains_key(&kind)
+            || self.only.as_ref().is_none_or(|only| only.contains(&kind));
+        if !watched {
+            return false;
+        }
         self.last.insert(kind, now);
         self.stale.remove(&kind)
     }
@@ -82,6 +97,17 @@ mod tests {
         );
         assert!(w.arrived(MeasurementKind::Soc, t0 + ms(200)));
         assert_eq!(w.next_deadline(), Some(t0 + ms(300)));
+    }
+
+    #[test]
+    fn only_the_listed_inputs_are_watched() {
+        let t0 = Instant::now();
+        let ms = Duration::from_millis;
+        let mut w = InputWatch::new(Some(ms(100)), &[], t0).only(&[MeasurementKind::Soc]);
+        assert!(!w.arrived(MeasurementKind::ChargingEnabled, t0));
+        assert_eq!(w.next_deadline(), None);
+        assert!(!w.arrived(MeasurementKind::Soc, t0));
+        assert_eq!(w.newly_stale(t0 + ms(100)), [MeasurementKind::Soc]);
     }
 
     #[test]

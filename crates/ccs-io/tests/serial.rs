@@ -12,7 +12,8 @@ use std::time::{Duration, Instant};
 use ccs_io::serial::{SerialAdapter, SerialConfig, SerialProtocol};
 use ccs_io::{AdapterIo, HardwareAdapter};
 use ccs_proto::hardware::{
-    ContactorRequest, CpState, HardwareCommand, HardwareEvent, Measurement, Percent, Volts,
+    ContactorRequest, CpState, HardwareCommand, HardwareEvent, HardwareFault, HardwareFaultKind,
+    Measurement, MeasurementKind, Percent, Volts,
 };
 use serialport::{SerialPort, TTYPort};
 use support::wait_for_event;
@@ -49,6 +50,7 @@ fn start(
     config.port = slave.name().unwrap();
     config.display = display;
     config.output_period = Duration::from_millis(50);
+    config.input_timeout = Some(Duration::from_millis(500));
     let (io, commands, events) = AdapterIo::detached("serial");
     tokio::spawn(SerialAdapter::new(config).run(io));
     (commands, events)
@@ -84,7 +86,7 @@ async fn celeron55_device_reports_values_and_takes_commands() {
         Measurement::BatteryVoltage(Volts(361.0)),
     ] {
         let got = wait_for_event(&mut events, "values", |e| {
-            matches!(e, HardwareEvent::Measurement(m) if m.kind() != ccs_proto::hardware::MeasurementKind::InletVoltage)
+            matches!(e, HardwareEvent::Measurement(m) if m.kind() != MeasurementKind::InletVoltage)
         })
         .await;
         assert_eq!(got, HardwareEvent::Measurement(expected));
@@ -122,4 +124,46 @@ async fn dieter_gets_its_output_word_periodically_and_reports_the_inlet() {
     };
     assert!((v - 179.52).abs() < 0.01, "{v}");
     drop(slave);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_device_that_falls_silent_is_a_stale_input_fault() {
+    let (mut master, slave) = TTYPort::pair().unwrap();
+    let (_commands, mut events) = start(SerialProtocol::Celeron55, &slave, false);
+    // Until the adapter hears it, then not again.
+    for _ in 0..100 {
+        master.write_all(b"inlet_v=355\n").unwrap();
+        let wait = wait_for_event(&mut events, "inlet voltage", |e| {
+            matches!(e, HardwareEvent::Measurement(_))
+        });
+        if tokio::time::timeout(Duration::from_millis(100), wait)
+            .await
+            .is_ok()
+        {
+            break;
+        }
+    }
+    let fault = wait_for_event(&mut events, "stale input", |e| {
+        matches!(e, HardwareEvent::Fault(_))
+    })
+    .await;
+    assert_eq!(
+        fault,
+        HardwareEvent::Fault(HardwareFault {
+            adapter: "serial".into(),
+            kind: HardwareFaultKind::StaleInput(MeasurementKind::InletVoltage),
+        })
+    );
+    master.write_all(b"inlet_v=356\n").unwrap();
+    let cleared = wait_for_event(&mut events, "fault cleared", |e| {
+        matches!(e, HardwareEvent::FaultCleared(_))
+    })
+    .await;
+    assert!(matches!(
+        cleared,
+        HardwareEvent::FaultCleared(HardwareFault {
+            kind: HardwareFaultKind::StaleInput(MeasurementKind::InletVoltage),
+            ..
+        })
+    ));
 }

@@ -49,9 +49,13 @@ pub struct MqttConfig {
     /// Pause between reconnect attempts.
     pub reconnect_delay: Duration,
     /// An input not updated for this long is reported stale; `None` disables the check.
-    /// Inputs are watched once they have arrived, or from the start if `required_inputs`
-    /// lists them.
+    /// The inputs of `watched_inputs` are watched once they have arrived, those of
+    /// `required_inputs` from the start.
     pub input_timeout: Option<Duration>,
+    /// The inputs watched for staleness once they have arrived (default: the cyclic inputs
+    /// of the role, [`profile::periodic_inputs`]; event-like inputs such as `enabled` are
+    /// published only on change and must not go stale).
+    pub watched_inputs: Vec<MeasurementKind>,
     /// Inputs that must arrive within `input_timeout` of the start even if never seen.
     pub required_inputs: Vec<MeasurementKind>,
     /// Connect with TLS (feature `mqtt-tls`; the platform's root certificates).
@@ -73,6 +77,7 @@ impl MqttConfig {
             min_publish_interval: Duration::from_secs(1),
             reconnect_delay: Duration::from_secs(1),
             input_timeout: None,
+            watched_inputs: profile::periodic_inputs(role).to_vec(),
             required_inputs: Vec::new(),
             tls: false,
         }
@@ -274,7 +279,8 @@ impl HardwareAdapter for MqttAdapter {
                 config.input_timeout,
                 &config.required_inputs,
                 start,
-            ),
+            )
+            .only(&config.watched_inputs),
             status: BTreeMap::from([(
                 "role",
                 Value::String(
@@ -303,7 +309,12 @@ impl HardwareAdapter for MqttAdapter {
                 .min();
             tokio::select! {
                 cmd = s.io.next_command() => {
-                    let Some(cmd) = cmd else { return Ok(()) };
+                    let Some(cmd) = cmd else {
+                        if connected {
+                            flush(&mut s, &client, &mut net_rx).await;
+                        }
+                        return Ok(());
+                    };
                     s.command(&cmd);
                 }
                 event = net_rx.recv() => match event {
@@ -341,19 +352,50 @@ impl HardwareAdapter for MqttAdapter {
             }
             if connected {
                 s.offer_status();
-                for (topic, payload) in s.publisher.due(now) {
-                    let qos = if is_actuator(&topic) {
-                        QoS::AtLeastOnce
-                    } else {
-                        QoS::AtMostOnce
-                    };
-                    if let Err(e) = client.try_publish(topic.as_str(), qos, false, payload) {
-                        tracing::warn!("MQTT publish {topic}: {e}");
-                    }
-                }
+                publish(&client, s.publisher.due(now));
             }
         }
     }
+}
+
+fn publish(client: &AsyncClient, due: Vec<(String, String)>) {
+    for (topic, payload) in due {
+        let qos = if is_actuator(&topic) {
+            QoS::AtLeastOnce
+        } else {
+            QoS::AtMostOnce
+        };
+        if let Err(e) = client.try_publish(topic.as_str(), qos, false, payload) {
+            tracing::warn!("MQTT publish {topic}: {e}");
+        }
+    }
+}
+
+/// How long the adapter may take at the end to get its last values out.
+const FLUSH_TIMEOUT: Duration = Duration::from_millis(500);
+
+/// The hub is going away (the process ends): the last values, the safe state above all, go
+/// out at once regardless of the rate limit, then the client disconnects cleanly.
+async fn flush(
+    s: &mut Session,
+    client: &AsyncClient,
+    net_rx: &mut mpsc::Receiver<Result<Event, ConnectionError>>,
+) {
+    s.offer_status();
+    s.publisher.release_all();
+    publish(client, s.publisher.due(Instant::now()));
+    if client.try_disconnect().is_err() {
+        return;
+    }
+    let drained = async {
+        while let Some(event) = net_rx.recv().await {
+            match event {
+                Ok(Event::Outgoing(rumqttc::Outgoing::Disconnect)) | Err(_) => return,
+                Ok(_) => {}
+            }
+        }
+    };
+    let _ = tokio::time::timeout(FLUSH_TIMEOUT, drained).await;
 }
 
 fn is_actuator(topic: &str) -> bool {

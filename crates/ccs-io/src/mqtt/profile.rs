@@ -25,8 +25,14 @@
 //! ccsplc extensions (pyPLC has no such topics; harmless to pyPLC back ends):
 //! car-mode inputs `contactor_confirmed`, `lock_confirmed`, `plugged_in` (`1`/`0`, the
 //! celeron55 device's names); charger-mode inputs `charger_max_power` (W), `isolation`
-//! (`valid`, `invalid`, `warning`, `fault`, `no_imd`), `authorized` (`1`/`0`); and the output
-//! `status`: one JSON object with every value at once.
+//! (`valid`, `invalid`, `warning`, `fault`, `no_imd`), `authorized` (`1`/`0`); charger-mode
+//! outputs `full_soc` (%) and `energy_request` (Wh), so that the SoC callback's data is on
+//! MQTT too (uhi22/pyPLC#47); and the output `status`: one JSON object with every value at
+//! once.
+//!
+//! Inputs that a BMS or power supply publishes cyclically ([`periodic_inputs`]) are watched:
+//! one that stops updating is a stale-input fault. Event-like inputs (`enabled`,
+//! `authorized`, the confirmations) are published on change and never go stale.
 //!
 //! One deliberate difference from pyPLC: in charger mode pyPLC stores `charger_current` in the
 //! same variable as `target_current` (a quirk, §11.2); here it is the power supply's present
@@ -34,7 +40,7 @@
 
 use ccs_proto::hardware::{
     Amps, ContactorRequest, CpState, HardwareCommand, IsolationStatus, LockRequest, Measurement,
-    Percent, Volts, WattHours, Watts,
+    MeasurementKind, Percent, Volts, WattHours, Watts,
 };
 
 /// Which side of the cable this adapter serves; decides the direction of each topic.
@@ -81,6 +87,22 @@ pub fn input_topics(role: MqttRole) -> &'static [&'static str] {
             "isolation",
             "authorized",
         ],
+    }
+}
+
+/// The inputs of this role that a BMS or power supply publishes cyclically: each is watched
+/// for staleness once it has arrived.
+pub fn periodic_inputs(role: MqttRole) -> &'static [MeasurementKind] {
+    use MeasurementKind as K;
+    match role {
+        MqttRole::Vehicle => &[
+            K::BatteryVoltage,
+            K::TargetVoltage,
+            K::TargetCurrent,
+            K::Soc,
+            K::InletVoltage,
+        ],
+        MqttRole::Charger => &[K::PowerSupplyVoltage, K::PowerSupplyCurrent],
     }
 }
 
@@ -158,7 +180,9 @@ pub(crate) fn outputs(
 ) -> Vec<(&'static str, String, Urgency)> {
     use Urgency::{Actuator, Status};
     match (role, command) {
-        (_, HardwareCommand::SessionState(text)) => vec![("fsm_state", text.clone(), Status)],
+        (_, HardwareCommand::SessionState(text)) => {
+            vec![("fsm_state", pyplc_state_text(text).to_owned(), Status)]
+        }
         (MqttRole::Vehicle, HardwareCommand::CpState(cp)) => {
             let text = match cp {
                 CpState::B => "B",
@@ -216,9 +240,32 @@ pub(crate) fn outputs(
             if let Some(WattHours(wh)) = report.energy_capacity {
                 out.push(("battery_capacity", format_number(wh), Status));
             }
+            if let Some(Percent(full)) = report.full_soc {
+                out.push(("full_soc", format_number(full), Status));
+            }
+            if let Some(WattHours(wh)) = report.energy_request {
+                out.push(("energy_request", format_number(wh), Status));
+            }
             out
         }
         _ => Vec::new(),
+    }
+}
+
+/// The session's phase (`ccs_proto::session::Phase`, as its name) in the words pyPLC's
+/// charger publishes on `fsm_state` (`fsmEvse.py` `publishStatus`), which back-end scripts
+/// compare against (`simulateMqttBackend.py` looks for "CableCheck" and "PreCharging"). Texts
+/// pyPLC has no word for pass unchanged.
+pub fn pyplc_state_text(phase: &str) -> &str {
+    match phase {
+        "Handshake" => "Waiting f AppHandShake",
+        "SessionSetup" => "Schema negotiated",
+        "ServiceSelection" => "Session established",
+        "ChargeParameterDiscovery" => "ChargeParamDiscovery",
+        "PreCharge" => "PreCharging",
+        "PowerDeliveryStart" | "PowerDeliveryStop" => "PowerDelivery",
+        "Charging" => "CurrentDemand",
+        other => other,
     }
 }
 
@@ -357,6 +404,23 @@ mod tests {
             .is_empty()
         );
         assert!(out(MqttRole::Charger, HardwareCommand::CpState(CpState::B)).is_empty());
+        // pyPLC's state words, which back-end scripts compare against.
+        for (phase, text) in [
+            ("Handshake", "Waiting f AppHandShake"),
+            ("PreCharge", "PreCharging"),
+            ("Charging", "CurrentDemand"),
+            ("CableCheck", "CableCheck"),
+            ("WeldingDetection", "WeldingDetection"),
+            ("SessionStop", "SessionStop"),
+        ] {
+            assert_eq!(
+                out(
+                    MqttRole::Charger,
+                    HardwareCommand::SessionState(phase.into())
+                ),
+                [("fsm_state", text.to_owned())]
+            );
+        }
         assert_eq!(
             out(
                 MqttRole::Charger,

@@ -12,6 +12,9 @@ struct TopicState {
     urgency: Urgency,
     sent: Option<(String, Instant)>,
     pending: Option<String>,
+    /// When the pending value was offered, for sending in the order of the commands: the
+    /// safe shutdown's CP state B, relay off and unlock must reach the BMS in that order.
+    offered: u64,
 }
 
 /// Decides which topic payloads go out when.
@@ -19,6 +22,7 @@ struct TopicState {
 pub(crate) struct Publisher {
     min_interval: Duration,
     topics: BTreeMap<String, TopicState>,
+    offers: u64,
 }
 
 impl Publisher {
@@ -26,11 +30,13 @@ impl Publisher {
         Self {
             min_interval,
             topics: BTreeMap::new(),
+            offers: 0,
         }
     }
 
     /// Offers a new value for `topic`; it goes out if it differs from what was sent last.
     pub(crate) fn offer(&mut self, topic: &str, payload: String, urgency: Urgency) {
+        self.offers += 1;
         let state = self
             .topics
             .entry(topic.to_owned())
@@ -38,12 +44,14 @@ impl Publisher {
                 urgency,
                 sent: None,
                 pending: None,
+                offered: 0,
             });
         let unchanged = state.sent.as_ref().is_some_and(|(p, _)| *p == payload);
         state.pending = if unchanged { None } else { Some(payload) };
+        state.offered = self.offers;
     }
 
-    /// Everything due at `now`, in topic order; each is marked as sent.
+    /// Everything due at `now`, in the order it was offered; each is marked as sent.
     pub(crate) fn due(&mut self, now: Instant) -> Vec<(String, String)> {
         let mut out = Vec::new();
         for (topic, state) in &mut self.topics {
@@ -56,10 +64,20 @@ impl Publisher {
             };
             if ready && let Some(payload) = state.pending.take() {
                 state.sent = Some((payload.clone(), now));
-                out.push((topic.clone(), payload));
+                out.push((state.offered, topic.clone(), payload));
             }
         }
-        out
+        out.sort_by_key(|(offered, _, _)| *offered);
+        out.into_iter().map(|(_, t, p)| (t, p)).collect()
+    }
+
+    /// Lifts the rate limit for what is pending now (at the end, nothing may be held back).
+    pub(crate) fn release_all(&mut self) {
+        for state in self.topics.values_mut() {
+            if state.pending.is_some() {
+                state.sent = None;
+            }
+        }
     }
 
     /// When the next held-back value becomes due.
@@ -110,6 +128,35 @@ mod tests {
         p.offer("fsm_state", "c".into(), Urgency::Status);
         assert_eq!(p.due(t0 + s(5)), []);
         assert_eq!(p.next_deadline(), None);
+    }
+
+    #[test]
+    fn due_values_keep_the_order_of_the_commands() {
+        let t0 = Instant::now();
+        let mut p = Publisher::new(Duration::from_secs(1));
+        p.offer("relay_request", "off".into(), Urgency::Actuator);
+        p.offer("lock_request", "unlock".into(), Urgency::Actuator);
+        p.offer("cpstate", "B".into(), Urgency::Actuator);
+        assert_eq!(
+            p.due(t0),
+            [
+                ("relay_request".into(), "off".into()),
+                ("lock_request".into(), "unlock".into()),
+                ("cpstate".into(), "B".into())
+            ]
+        );
+    }
+
+    #[test]
+    fn release_all_lifts_the_rate_limit() {
+        let t0 = Instant::now();
+        let mut p = Publisher::new(Duration::from_secs(1));
+        p.offer("target_voltage", "400".into(), Urgency::Status);
+        assert_eq!(p.due(t0).len(), 1);
+        p.offer("target_voltage", "0".into(), Urgency::Status);
+        assert_eq!(p.due(t0), []);
+        p.release_all();
+        assert_eq!(p.due(t0), [("target_voltage".into(), "0".into())]);
     }
 
     #[test]

@@ -14,7 +14,7 @@ use std::sync::mpsc as std_mpsc;
 
 use ccs_proto::hardware::HardwareFaultKind;
 use tokio::sync::mpsc;
-use tokio::time::{Duration, MissedTickBehavior};
+use tokio::time::{Duration, Instant, MissedTickBehavior};
 
 pub use self::protocol::{SerialCodec, SerialProtocol};
 use crate::adapter::{AdapterError, AdapterIo, HardwareAdapter};
@@ -35,6 +35,9 @@ pub struct SerialConfig {
     pub display: bool,
     /// The period of the dieter output message (pyPLC: every 16 cycles ≈ 0.5 s).
     pub output_period: Duration,
+    /// A value the device has sent and then not updated for this long is a stale-input
+    /// fault (the devices send every value cyclically); `None` disables the check.
+    pub input_timeout: Option<Duration>,
 }
 
 impl SerialConfig {
@@ -46,6 +49,7 @@ impl SerialConfig {
             protocol,
             display: false,
             output_period: Duration::from_millis(480),
+            input_timeout: None,
         }
     }
 }
@@ -169,7 +173,14 @@ impl HardwareAdapter for SerialAdapter {
             .spawn(move || port_thread(port, write_rx, read_tx))?;
         let mut tick = tokio::time::interval(self.config.output_period);
         tick.set_missed_tick_behavior(MissedTickBehavior::Delay);
+        let mut watch =
+            crate::stale::InputWatch::new(self.config.input_timeout, &[], Instant::now());
         loop {
+            for kind in watch.newly_stale(Instant::now()) {
+                tracing::warn!(input = %kind, "serial device: input not updated in time");
+                io.fault(HardwareFaultKind::StaleInput(kind));
+            }
+            let deadline = watch.next_deadline();
             let out = tokio::select! {
                 cmd = io.next_command() => {
                     let Some(cmd) = cmd else { return Ok(()) };
@@ -178,6 +189,9 @@ impl HardwareAdapter for SerialAdapter {
                 read = read_rx.recv() => match read {
                     Some(Ok(bytes)) => {
                         for m in codec.on_bytes(&bytes) {
+                            if watch.arrived(m.kind(), Instant::now()) {
+                                io.fault_cleared(HardwareFaultKind::StaleInput(m.kind()));
+                            }
                             io.measurement(m);
                         }
                         Vec::new()
@@ -192,6 +206,7 @@ impl HardwareAdapter for SerialAdapter {
                     }
                 },
                 _ = tick.tick() => codec.on_tick(),
+                () = crate::sleep_until(deadline) => Vec::new(),
             };
             if !out.is_empty() && write_tx.send(out).is_err() {
                 io.fault(HardwareFaultKind::ConnectionLost);

@@ -24,23 +24,26 @@ pub(crate) struct DcLimits {
     pub(crate) peak_current_ripple: f32,
 }
 
-/// The limits of `config`, overridden by fresh power-supply readings.
-pub(crate) fn limits(config: &SeccConfig, now: Instant, out: &Outbox) -> DcLimits {
-    let age = config.measurement_max_age;
+/// The limits of `config`, overridden by the power supply's own maxima once it has reported
+/// them. A maximum does not expire: a power supply that said 125 A once (MQTT
+/// `charger_max_current` is published on change) must not be announced with the configured
+/// 200 A a few seconds later. A power supply that went silent is a stale-input fault of its
+/// present values instead.
+pub(crate) fn limits(config: &SeccConfig, _now: Instant, out: &Outbox) -> DcLimits {
     let l = &config.limits;
     let s = &out.snapshot;
     DcLimits {
         max_current: s
             .power_supply_max_current
-            .fresh(now, age)
+            .value()
             .map_or(l.max_current.0, |a| a.0),
         max_power: s
             .power_supply_max_power
-            .fresh(now, age)
+            .value()
             .map_or(l.max_power.0, |w| w.0),
         max_voltage: s
             .power_supply_max_voltage
-            .fresh(now, age)
+            .value()
             .map_or(l.max_voltage.0, |v| v.0),
         min_current: l.min_current.0,
         min_voltage: l.min_voltage.0,
@@ -144,5 +147,30 @@ impl EvseOutput {
             .fresh(now, age)
             .map_err(hw)?;
         Ok((u.0, i.0))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::hardware::Measurement;
+
+    #[test]
+    fn power_supply_maxima_replace_the_configured_ones_and_do_not_expire() {
+        let config = SeccConfig::default();
+        let mut out = Outbox::new();
+        let t0 = Instant::from_millis(1_000);
+        assert_eq!(
+            limits(&config, t0, &out).max_current,
+            config.limits.max_current.0
+        );
+        out.snapshot
+            .apply(t0, Measurement::PowerSupplyMaxCurrent(Amps(125.0)));
+        out.snapshot
+            .apply(t0, Measurement::PowerSupplyMaxVoltage(Volts(500.0)));
+        let much_later = Instant::from_millis(3_600_000);
+        let l = limits(&config, much_later, &out);
+        assert_eq!((l.max_current, l.max_voltage), (125.0, 500.0));
+        assert_eq!(l.max_power, config.limits.max_power.0);
     }
 }

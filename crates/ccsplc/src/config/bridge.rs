@@ -1,7 +1,10 @@
 //! From the configuration to the configuration types of the protocol core and the adapters,
 //! so that every command maps the file the same way.
 
+use ccs_io::gpio::GpioConfig;
 use ccs_io::mqtt::{MqttConfig, MqttRole};
+use ccs_io::soc_callback::SocCallbackConfig;
+use ccs_proto::hardware::WattHours;
 use ccs_proto::sdp::{SdpClientConfig, TlsWish};
 use ccs_proto::session;
 use ccs_proto::slac::{self, EvSlacConfig, EvseSlacConfig, ModemMode, SlacTimings};
@@ -9,7 +12,7 @@ use ccs_proto::slac::{self, EvSlacConfig, EvseSlacConfig, ModemMode, SlacTimings
 use crate::cli;
 
 use super::values::{AttenuationSource, Protocol, SlacProfile, TlsMode};
-use super::{Config, Mqtt, Sdp, Slac};
+use super::{Config, Gpio, Mqtt, Sdp, Slac, SocCallback};
 
 impl From<cli::Protocol> for Protocol {
     fn from(protocol: cli::Protocol) -> Self {
@@ -146,6 +149,33 @@ impl Sdp {
     }
 }
 
+impl Gpio {
+    /// The GPIO adapter's configuration, if a chip is set.
+    pub(crate) fn adapter(&self) -> Option<GpioConfig> {
+        let chip = self.chip.as_ref()?;
+        let mut gpio = GpioConfig::new(chip);
+        gpio.cp_line = self.cp_line;
+        gpio.contactor_line = self.contactor_line;
+        gpio.lock_line = self.lock_line;
+        gpio.stop_button_line = self.stop_button_line;
+        gpio.stop_button_active_low = self.stop_button_active_low;
+        gpio.contactor_feedback_line = self.contactor_feedback_line;
+        Some(gpio)
+    }
+}
+
+impl SocCallback {
+    /// The SoC callback adapter's configuration, if enabled (validation makes sure an
+    /// enabled callback has an endpoint).
+    pub(crate) fn adapter(&self) -> Option<SocCallbackConfig> {
+        let endpoint = self.endpoint.as_ref().filter(|_| self.enabled)?;
+        let mut callback = SocCallbackConfig::new(endpoint.clone());
+        callback.fallback_energy_capacity = (self.fallback_energy_capacity > 0)
+            .then_some(WattHours(self.fallback_energy_capacity as f32));
+        Some(callback)
+    }
+}
+
 #[allow(dead_code, reason = "API for ev and evse, which are not built yet")]
 impl Mqtt {
     /// The MQTT adapter's configuration for `role` (pyPLC's topic profile).
@@ -162,7 +192,7 @@ impl Mqtt {
         mqtt.keep_alive = self.keepalive.get();
         mqtt.min_publish_interval = self.publish_interval.get();
         mqtt.reconnect_delay = self.reconnect_delay.get();
-        mqtt.input_timeout = self.input_timeout.map(super::Duration::get);
+        mqtt.input_timeout = Some(self.input_timeout.get()).filter(|d| !d.is_zero());
         mqtt.tls = self.tls;
         mqtt
     }
@@ -229,16 +259,43 @@ mod tests {
     }
 
     #[test]
+    fn gpio_and_soc_callback_settings_reach_their_adapters() {
+        let mut c = Config::default();
+        assert!(c.gpio.adapter().is_none());
+        assert!(c.soc_callback.adapter().is_none());
+        c.gpio.chip = Some("/dev/gpiochip1".into());
+        c.gpio.cp_line = Some(17);
+        c.gpio.contactor_feedback_line = Some(24);
+        let gpio = c.gpio.adapter().unwrap();
+        assert_eq!(gpio.chip, std::path::Path::new("/dev/gpiochip1"));
+        assert_eq!((gpio.cp_line, gpio.contactor_line), (Some(17), None));
+        assert_eq!(gpio.contactor_feedback_line, Some(24));
+        c.soc_callback.endpoint = Some("http://evse.local/ev_state".into());
+        assert!(c.soc_callback.adapter().is_none(), "not enabled");
+        c.soc_callback.enabled = true;
+        let callback = c.soc_callback.adapter().unwrap();
+        assert_eq!(callback.endpoint, "http://evse.local/ev_state");
+        assert_eq!(callback.fallback_energy_capacity, Some(WattHours(27_000.0)));
+        c.soc_callback.fallback_energy_capacity = 0;
+        assert_eq!(
+            c.soc_callback.adapter().unwrap().fallback_energy_capacity,
+            None
+        );
+    }
+
+    #[test]
     fn mqtt_settings_reach_the_adapter() {
         let mut c = Config::default();
         c.mqtt.broker = "broker.local".into();
         c.mqtt.username = Some("u".into());
-        c.mqtt.input_timeout = Some(Duration::from_secs(5));
+        c.mqtt.input_timeout = Duration::from_secs(3);
         let mqtt = c.mqtt.adapter(MqttRole::Vehicle);
         assert_eq!(mqtt.host, "broker.local");
         assert_eq!(mqtt.base_topic, "pyPlc");
         assert_eq!(mqtt.credentials, Some(("u".into(), String::new())));
-        assert_eq!(mqtt.input_timeout, Some(std::time::Duration::from_secs(5)));
+        assert_eq!(mqtt.input_timeout, Some(std::time::Duration::from_secs(3)));
+        c.mqtt.input_timeout = Duration::from_secs(0);
+        assert_eq!(c.mqtt.adapter(MqttRole::Vehicle).input_timeout, None);
         let defaults = MqttConfig::new(MqttRole::Vehicle);
         assert_eq!(mqtt.keep_alive, defaults.keep_alive);
         assert_eq!(mqtt.min_publish_interval, defaults.min_publish_interval);

@@ -11,8 +11,8 @@ use super::error::{ConfigError, Warning, line_of};
 use super::ini::IGNORED_KEYS;
 use super::schema::{Section, Setting};
 use super::sections::{
-    Can, Capture, Charging, General, Hardware, Iso2, Listen, Log, Mqtt, Sdp, Serial, Session, Slac,
-    SocCallback, Tls, Web,
+    Can, Capture, Charging, General, Gpio, Hardware, Iso2, Listen, Log, Mqtt, Sdp, Serial, Session,
+    Slac, SocCallback, Tls, Web,
 };
 use super::{Config, Format, Loaded, Origin};
 
@@ -25,6 +25,7 @@ pub(crate) const SECTIONS: &[&Section] = &[
     &Charging::SECTION,
     &Hardware::SECTION,
     &Mqtt::SECTION,
+    &Gpio::SECTION,
     &Can::SECTION,
     &Serial::SECTION,
     &Capture::SECTION,

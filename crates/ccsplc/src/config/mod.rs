@@ -33,8 +33,8 @@ pub(crate) use command::{check, init};
 pub(crate) use error::{ConfigError, Warning};
 pub(crate) use load::Ignored;
 pub(crate) use sections::{
-    Can, Capture, Charging, General, Hardware, Iso2, Listen, Log, Mqtt, Sdp, Serial, Session, Slac,
-    SocCallback, Tls, Web,
+    Can, Capture, Charging, General, Gpio, Hardware, Iso2, Listen, Log, Mqtt, Sdp, Serial, Session,
+    Slac, SocCallback, Tls, Web,
 };
 // The value types are named by the commands that read the configuration (ev, evse, sim,
 // listen) once they are built.
@@ -63,6 +63,8 @@ pub(crate) struct Config {
     pub(crate) hardware: Hardware,
     /// MQTT broker and topics.
     pub(crate) mqtt: Mqtt,
+    /// GPIO lines.
+    pub(crate) gpio: Gpio,
     /// CAN interface.
     pub(crate) can: Can,
     /// Serial port.

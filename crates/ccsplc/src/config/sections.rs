@@ -444,10 +444,47 @@ config_section! {
         publish_interval: Duration = Duration::from_secs(1),
         /// Pause between attempts to reconnect to the broker. Unit: duration. Default: 1s.
         reconnect_delay: Duration = Duration::from_secs(1),
-        /// An input topic (e.g. `battery_voltage`) not updated for this long is a hardware
-        /// fault, which stops charging safely. Unset: inputs never go stale. Default: unset.
-        #[example = "\"5s\""]
-        input_timeout: Option<Duration> = None,
+        /// A cyclic input topic (car: `battery_voltage`, `target_voltage`, `target_current`,
+        /// `soc`, `inlet_voltage`; charger: `charger_voltage`, `charger_current`) that has
+        /// arrived once and is then not updated for this long is a hardware fault, which
+        /// stops charging safely, even when the session does not read the value at the
+        /// moment. Event-like topics (`enabled`, `authorized`, the confirmations, the charger
+        /// maxima) never go stale. The BMS or power supply must publish the cyclic ones more
+        /// often than this (the session itself refuses values older than 5 s). `0s` turns the
+        /// check off (pyPLC has none). Unit: duration. Default: 5s.
+        input_timeout: Duration = Duration::from_secs(5),
+    }
+}
+
+config_section! {
+    /// GPIO through the Linux character device (`/dev/gpiochipN`), next to the other
+    /// adapters (e.g. MQTT for the values, GPIO for the CP line). Lines are offsets on the
+    /// chip (`gpioinfo` lists them), active high unless said otherwise. Needs a build with
+    /// the `gpio` feature. pyPLC's `digital_output_device = beaglebone` (P9_41 = CP, P9_17 =
+    /// power relay) is this section with the offsets of those pins.
+    pub(crate) struct Gpio in "gpio" {
+        /// The GPIO chip; set: the GPIO adapter runs. Default: unset.
+        #[example = "\"/dev/gpiochip0\""]
+        chip: Option<PathBuf> = None,
+        /// Car: the CP state output, active = state C (the 1.3 kΩ switched in). Default: unset.
+        #[example = "17"]
+        cp_line: Option<u32> = None,
+        /// Car: the contactor relay output, active = closed. Default: unset.
+        #[example = "27"]
+        contactor_line: Option<u32> = None,
+        /// Car: the connector lock output, active = locked. Default: unset.
+        #[example = "22"]
+        lock_line: Option<u32> = None,
+        /// A stop button input (debounced over 3 samples of 30 ms, stop held for 3 s, as on
+        /// the FoccciCape): pressed = stop charging. Default: unset.
+        #[example = "23"]
+        stop_button_line: Option<u32> = None,
+        /// The stop button reads low when pressed (FoccciCape P9_30). Default: true.
+        stop_button_active_low: bool = true,
+        /// Car: the contactors' auxiliary contact, active = closed; set: the car waits for it
+        /// before going on. Default: unset.
+        #[example = "24"]
+        contactor_feedback_line: Option<u32> = None,
     }
 }
 
@@ -473,6 +510,10 @@ config_section! {
         /// Unit: baud. Default: 19200. pyPLC: `serial_baud`.
         #[ini = "serial_baud"]
         baud: u32 = 19_200,
+        /// A value the device has sent (`inlet_v=`, `A0=`, ...) and then not updated for this
+        /// long is a hardware fault, which stops charging safely; the devices send every value
+        /// cyclically. `0s` turns the check off (pyPLC has none). Unit: duration. Default: 5s.
+        input_timeout: Duration = Duration::from_secs(5),
     }
 }
 

@@ -104,7 +104,7 @@ impl Config {
         e.fallback_battery_voltage = self.simulated_hardware().then(|| volts(c.battery_voltage));
         e.soc_simulation = c.soc_simulation;
         e.light_bulb_demo = c.light_bulb_demo;
-        e.contactor_feedback = self.has_feedback();
+        e.contactor_feedback = self.has_feedback() || self.gpio.contactor_feedback_line.is_some();
         e.lock_feedback = self.has_feedback();
         e.charge_duration = c.charge_duration.map(Into::into);
         e

@@ -124,7 +124,7 @@ async fn car(
         trace.current_demand
     ));
     hardware.force_safe_state();
-    hardware.stop();
+    hardware.stop().await;
     if let Some(capture) = capture {
         // Let the last frames (TCP FIN) reach the capture.
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;

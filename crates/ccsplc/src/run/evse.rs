@@ -330,7 +330,7 @@ async fn charger(
         slac.abort();
     }
     hardware.force_safe_state();
-    hardware.stop();
+    hardware.stop().await;
     if let Some(capture) = capture {
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
         capture.abort();

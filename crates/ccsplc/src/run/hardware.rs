@@ -8,16 +8,27 @@
 //! measures nothing: the simulated inlet voltage is not passed on (the session then trusts
 //! EVSEPresentVoltage, pyPLC's default), instead of failing the plausibility check against a
 //! charger that is not wired to this simulation.
+//!
+//! Several adapters run at once: MQTT, a serial device, GPIO (`[gpio]`, feature `gpio`) and,
+//! for the charger, the SoC callback (`[soc_callback]`). Hardware faults (a lost broker, an
+//! input that stopped updating, an adapter that ended) stop the current session safely; a
+//! fault that is still active when the next session starts is handed to that session at
+//! once, together with the latest value of every measurement (a stop switch or a limit
+//! published before the car arrived still counts).
 
+use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use anyhow::bail;
 use ccs_io::mqtt::{MqttAdapter, MqttRole};
 use ccs_io::serial::{SerialAdapter, SerialConfig, SerialProtocol};
 use ccs_io::sim::{SharedPlant, SimAdapter, SimSide};
+use ccs_io::soc_callback::SocCallbackAdapter;
 use ccs_io::{Clock, HardwareHub};
 use ccs_proto::hardware::{
-    ContactorRequest, CpState, HardwareCommand, HardwareEvent, Measurement, PowerSupplySetpoint,
+    ContactorRequest, CpState, HardwareCommand, HardwareEvent, HardwareFault, Measurement,
+    MeasurementKind, PowerSupplySetpoint,
 };
 use ccs_sim::physics::PlantConfig;
 use tokio::sync::mpsc;
@@ -37,12 +48,17 @@ pub(crate) enum Side {
     Charger,
 }
 
-/// Where the current session's hardware events go, and the operator inputs so far.
+/// Where the current session's hardware events go, the operator inputs so far, and what a
+/// later session must learn.
 #[derive(Debug, Default)]
 struct Route {
     session: Option<mpsc::UnboundedSender<HardwareEvent>>,
     operator: OperatorInputs,
+    memory: Memory,
 }
+
+/// How long the adapters get at the end to put out the last commands (the safe state).
+const SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(1);
 
 /// The route, shared by the pump and the runner.
 type Sink = Arc<Mutex<Route>>;
@@ -128,18 +144,41 @@ impl Hardware {
                 s.port.clone_from(&config.serial.port);
                 s.baud = config.serial.baud;
                 s.display = h.display_via_serial;
+                s.input_timeout = Some(config.serial.input_timeout.get()).filter(|d| !d.is_zero());
                 hub.spawn(SerialAdapter::new(s));
             }
             // Refuse rather than run a session whose hardware is silently missing.
             if h.digital_output_device == DigitalOutputDevice::Beaglebone
-                || h.charge_parameter_backend == ChargeParameterBackend::Chademo
+                && config.gpio.chip.is_none()
+            {
+                bail!(
+                    "digital_output_device = beaglebone drives GPIO lines: set [gpio] chip and \
+                     the line offsets (cp_line = P9_41, contactor_line = P9_17)"
+                );
+            }
+            if h.charge_parameter_backend == ChargeParameterBackend::Chademo
                 || h.evse_environment == EvseEnvironment::Focccicape
             {
                 bail!(
-                    "the configured hardware (BeagleBone GPIO, CHAdeMO or FoccciCape CAN) is \
-                     not wired into `ev`/`evse` in this build; use MQTT or a serial device"
+                    "the configured hardware (CHAdeMO or FoccciCape CAN) is not wired into \
+                     `ev`/`evse` in this build; use MQTT, a serial device or GPIO"
                 );
             }
+        }
+        if let Some(gpio) = config.gpio.adapter() {
+            #[cfg(feature = "gpio")]
+            hub.spawn(ccs_io::gpio::GpioAdapter::new(gpio));
+            #[cfg(not(feature = "gpio"))]
+            bail!(
+                "[gpio] chip = {} is set, but this ccsplc was built without GPIO support \
+                 (cargo build --features gpio)",
+                gpio.chip.display()
+            );
+        }
+        if side == Side::Charger
+            && let Some(callback) = config.soc_callback.adapter()
+        {
+            hub.spawn(SocCallbackAdapter::new(callback));
         }
         let adapters = hub.adapter_names().map(str::to_owned).collect();
         let (commands, commands_rx) = mpsc::unbounded_channel();
@@ -170,6 +209,9 @@ impl Hardware {
     pub(crate) fn attach(&self) -> mpsc::UnboundedReceiver<HardwareEvent> {
         let (tx, rx) = mpsc::unbounded_channel();
         let mut route = lock(&self.sink);
+        for event in route.memory.replay() {
+            let _ = tx.send(event);
+        }
         for m in route.operator.for_new_session() {
             let _ = tx.send(HardwareEvent::Measurement(m));
         }
@@ -203,9 +245,45 @@ impl Hardware {
         }
     }
 
-    /// Stops the adapters.
-    pub(crate) fn stop(self) {
-        self.task.abort();
+    /// Stops the adapters after they have put out the commands sent so far (the safe state
+    /// of [`force_safe_state`](Self::force_safe_state) above all).
+    pub(crate) async fn stop(self) {
+        let Self { commands, task, .. } = self;
+        drop(commands);
+        let abort = task.abort_handle();
+        if tokio::time::timeout(SHUTDOWN_TIMEOUT * 2, task)
+            .await
+            .is_err()
+        {
+            abort.abort();
+        }
+    }
+}
+
+/// What a session attached later must know: the faults still active and the latest value of
+/// every measurement.
+#[derive(Debug, Default)]
+struct Memory {
+    faults: Vec<HardwareFault>,
+    latest: BTreeMap<MeasurementKind, Measurement>,
+}
+
+impl Memory {
+    fn note(&mut self, event: &HardwareEvent) {
+        match event {
+            HardwareEvent::Measurement(m) => {
+                self.latest.insert(m.kind(), *m);
+            }
+            HardwareEvent::Fault(f) if !self.faults.contains(f) => self.faults.push(f.clone()),
+            HardwareEvent::FaultCleared(f) => self.faults.retain(|active| active != f),
+            _ => {}
+        }
+    }
+
+    /// The events that bring a new session up to date: values first, then the faults.
+    fn replay(&self) -> impl Iterator<Item = HardwareEvent> + '_ {
+        let values = self.latest.values().map(|m| HardwareEvent::Measurement(*m));
+        values.chain(self.faults.iter().cloned().map(HardwareEvent::Fault))
     }
 }
 
@@ -219,12 +297,13 @@ async fn pump(
     let mut hub_open = true;
     loop {
         tokio::select! {
+            biased;
             command = commands.recv() => match command {
                 Some(c) => {
                     dashboard.command(&c);
                     hub.send(&c);
                 }
-                None => return,
+                None => break,
             },
             event = hub.recv(), if hub_open => {
                 let Some(event) = event else {
@@ -241,17 +320,21 @@ async fn pump(
                         HardwareEvent::Measurement(m)
                     }
                     other @ (HardwareEvent::Fault(_) | HardwareEvent::FaultCleared(_)) => {
-                        dashboard.note(hardware_text(&other));
+                        let text = hardware_text(&other);
+                        tracing::warn!("{text}");
+                        dashboard.note(text);
                         other
                     }
                     other => other,
                 };
+                route.memory.note(&event);
                 if let Some(tx) = route.session.as_ref() {
                     let _ = tx.send(event);
                 }
             }
         }
     }
+    hub.shutdown(SHUTDOWN_TIMEOUT).await;
 }
 
 /// A fault or its end, for the dashboard's event list.
@@ -260,5 +343,86 @@ fn hardware_text(event: &HardwareEvent) -> String {
         HardwareEvent::Fault(f) => format!("hardware fault: {f}"),
         HardwareEvent::FaultCleared(f) => format!("hardware fault cleared: {f}"),
         other => format!("hardware: {other:?}"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ccs_proto::hardware::{HardwareFaultKind, Volts};
+
+    use crate::config::Config;
+
+    fn start_error(config: &Config, side: Side) -> String {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(async { Hardware::start(config, side, &Dashboard::disabled()).map(|_| ()) })
+            .unwrap_err()
+            .to_string()
+    }
+
+    #[test]
+    fn beaglebone_outputs_need_the_gpio_lines() {
+        let mut config = Config::default();
+        config.hardware.digital_output_device = DigitalOutputDevice::Beaglebone;
+        assert!(start_error(&config, Side::Vehicle).contains("[gpio] chip"));
+    }
+
+    #[cfg(not(feature = "gpio"))]
+    #[test]
+    fn gpio_without_the_feature_is_refused_not_ignored() {
+        let mut config = Config::default();
+        config.gpio.chip = Some("/dev/gpiochip0".into());
+        assert!(start_error(&config, Side::Vehicle).contains("--features gpio"));
+    }
+
+    #[tokio::test]
+    async fn the_charger_runs_mqtt_and_the_soc_callback_side_by_side() {
+        let mut config = Config::default();
+        config.hardware.charge_parameter_backend = ChargeParameterBackend::Mqtt;
+        config.mqtt.broker = "127.0.0.1".into();
+        config.soc_callback.enabled = true;
+        config.soc_callback.endpoint = Some("http://127.0.0.1:9/ev_state".into());
+        let charger = Hardware::start(&config, Side::Charger, &Dashboard::disabled()).unwrap();
+        assert_eq!(charger.adapters, ["mqtt", "soc-callback"]);
+        charger.stop().await;
+        // The car has no SoC callback.
+        let car = Hardware::start(&config, Side::Vehicle, &Dashboard::disabled()).unwrap();
+        assert_eq!(car.adapters, ["mqtt"]);
+        car.stop().await;
+    }
+
+    #[test]
+    fn a_later_session_learns_active_faults_and_latest_values() {
+        let lost = HardwareFault {
+            adapter: "mqtt".into(),
+            kind: HardwareFaultKind::ConnectionLost,
+        };
+        let stale = HardwareFault {
+            adapter: "mqtt".into(),
+            kind: HardwareFaultKind::StaleInput(MeasurementKind::Soc),
+        };
+        let mut memory = Memory::default();
+        for event in [
+            HardwareEvent::Measurement(Measurement::ChargingEnabled(false)),
+            HardwareEvent::Measurement(Measurement::BatteryVoltage(Volts(350.0))),
+            HardwareEvent::Fault(lost.clone()),
+            HardwareEvent::Fault(stale.clone()),
+            HardwareEvent::Measurement(Measurement::BatteryVoltage(Volts(351.0))),
+            HardwareEvent::FaultCleared(lost),
+        ] {
+            memory.note(&event);
+        }
+        let replayed: Vec<_> = memory.replay().collect();
+        assert_eq!(
+            replayed,
+            [
+                HardwareEvent::Measurement(Measurement::BatteryVoltage(Volts(351.0))),
+                HardwareEvent::Measurement(Measurement::ChargingEnabled(false)),
+                HardwareEvent::Fault(stale),
+            ]
+        );
     }
 }
