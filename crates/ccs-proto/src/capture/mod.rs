@@ -92,15 +92,20 @@ mod pcapng;
 mod reader;
 mod recorder;
 mod rotation;
+mod upper_pdu;
 
 pub use error::CaptureError;
 pub use pcap::{PcapWriter, TimestampResolution};
-pub use pcapng::{Interface, InterfaceId, PcapngWriter, SectionInfo};
+pub use pcapng::{
+    DecryptionSecrets, Interface, InterfaceId, PcapngWriter, SECRETS_TYPE_TLS_KEY_LOG, SectionInfo,
+    hoist_decryption_secrets,
+};
 pub use reader::{
     CaptureFormat, CaptureReader, InterfaceSummary, Packet, ethernet_from_sll, ethernet_from_sll2,
 };
 pub use recorder::{LogStyle, RecorderConfig, RecorderHealth, SessionRecorder};
 pub use rotation::{Rotation, RotationPlan};
+pub use upper_pdu::{UpperPdu, V2GTP_DISSECTOR};
 
 use core::fmt;
 
@@ -177,6 +182,10 @@ pub enum LinkType {
     LinuxSll2,
     /// 147: private use; ccsplc's log interface (packets with only a comment).
     User0,
+    /// 252: Wireshark's exported PDUs (`LINKTYPE_WIRESHARK_UPPER_PDU`): a list of tags naming
+    /// the dissector and the addresses, then the PDU. ccsplc records the decrypted V2GTP
+    /// messages of a TLS connection this way ([`UpperPdu`]).
+    WiresharkUpperPdu,
     /// Any other value.
     Unknown(u32),
 }
@@ -188,6 +197,7 @@ impl From<u32> for LinkType {
             113 => Self::LinuxSll,
             276 => Self::LinuxSll2,
             147 => Self::User0,
+            252 => Self::WiresharkUpperPdu,
             other => Self::Unknown(other),
         }
     }
@@ -200,6 +210,7 @@ impl From<LinkType> for u32 {
             LinkType::LinuxSll => 113,
             LinkType::LinuxSll2 => 276,
             LinkType::User0 => 147,
+            LinkType::WiresharkUpperPdu => 252,
             LinkType::Unknown(raw) => raw,
         }
     }
@@ -212,6 +223,7 @@ impl fmt::Display for LinkType {
             Self::LinuxSll => f.write_str("Linux cooked (SLL)"),
             Self::LinuxSll2 => f.write_str("Linux cooked (SLL2)"),
             Self::User0 => f.write_str("USER0"),
+            Self::WiresharkUpperPdu => f.write_str("Wireshark upper PDU"),
             Self::Unknown(raw) => write!(f, "link type {raw}"),
         }
     }

@@ -46,6 +46,11 @@ impl Trace {
         }
     }
 
+    /// The recording the lines go into.
+    pub(crate) fn recording(&self) -> &Recording {
+        &self.recording
+    }
+
     /// Starts counting for a new session.
     pub(crate) fn new_session(&mut self) {
         self.messages = 0;

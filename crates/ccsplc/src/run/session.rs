@@ -17,13 +17,15 @@ pub(crate) const EXIT_FORCED: i32 = 130;
 /// Runs `session` on `conn` to its end, showing it live. The first Ctrl-C is a stop request,
 /// the second forces the safe state and exits the process.
 pub(crate) async fn drive<S: V2gSession + ?Sized>(
-    conn: V2gConnection,
+    mut conn: V2gConnection,
     session: &mut S,
     clock: &Clock,
     hardware: &Hardware,
     trace: &mut Trace,
     signals: &mut Signals,
 ) -> Option<Outcome> {
+    // TLS: the keys and the plaintext go into the recording (see `record`).
+    trace.recording().tls_connection(&mut conn);
     let (stop_tx, stop_rx) = mpsc::unbounded_channel();
     let (commands_tx, mut commands_rx) = mpsc::unbounded_channel();
     let (events_tx, mut events_rx) = mpsc::unbounded_channel();
