@@ -179,3 +179,130 @@ fn a_tls_session_recording_holds_its_keys_and_its_plaintext() {
         assert!(records.iter().all(|r| r.starts_with("01fe")), "{records:?}");
     }
 }
+
+/// A tmpfs of `size` mounted on `dir`, unmounted on drop.
+struct TinyDisk(std::path::PathBuf);
+
+impl TinyDisk {
+    fn mount(dir: &Path, size: &str) -> Self {
+        std::fs::create_dir_all(dir).unwrap();
+        let status = Command::new("mount")
+            .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
+            .arg(dir)
+            .status()
+            .unwrap();
+        assert!(status.success(), "mount tmpfs on {}", dir.display());
+        Self(dir.to_owned())
+    }
+}
+
+impl Drop for TinyDisk {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg(&self.0).status();
+    }
+}
+
+/// A full disk never stops a session: the charger records into a numbered file in a folder on
+/// an 8 KiB tmpfs, the car into /dev/full (every write: "no space left"). Both complete the
+/// session and say once that the recording stopped.
+#[test]
+fn a_full_disk_stops_the_recording_and_never_the_session() {
+    let hosts = TwoHosts::new().with_veth();
+    let dir = tempfile::tempdir().unwrap();
+    let folder = dir.path().join("captures");
+    let _disk = TinyDisk::mount(&folder, "8k");
+    let evse_config = dir.path().join("evse.toml");
+    std::fs::write(&evse_config, format!("[capture]\nfolder = {folder:?}\n")).unwrap();
+    let mut evse = Proc::spawn_in(
+        &hosts.evse.name,
+        "evse",
+        dir.path(),
+        ccsplc(),
+        &[
+            "evse",
+            "--config",
+            evse_config.to_str().unwrap(),
+            "--interface",
+            "evse0",
+            "--no-slac",
+            "--once",
+        ],
+        &[],
+    );
+    let mut ev = Proc::spawn_in(
+        &hosts.ev.name,
+        "ev",
+        dir.path(),
+        ccsplc(),
+        &[
+            "ev",
+            "--interface",
+            "ev0",
+            "--no-slac",
+            "--charge-seconds",
+            "2",
+            "--pcap",
+            "/dev/full",
+        ],
+        &[],
+    );
+    let ev_code = ev.wait_for(SESSION_LIMIT);
+    let evse_code = evse.wait_for(Duration::from_secs(15));
+    let (ev_out, evse_out) = (ev.output(), evse.output());
+    let both = format!("--- ev:\n{ev_out}\n--- evse:\n{evse_out}");
+    assert_eq!(ev_code, Some(0), "{both}");
+    assert_eq!(evse_code, Some(0), "{both}");
+    for out in [&ev_out, &evse_out] {
+        assert!(out.contains("Result: session completed") || out.contains("completed"));
+        assert_eq!(
+            out.matches("No space left on device (os error 28) (the session goes on)")
+                .count(),
+            1,
+            "{both}"
+        );
+    }
+    // The charger's file is the first of the folder's numbered files, cut where the disk
+    // filled up; what is in it still decodes.
+    let first = folder.join("session_0001.pcapng");
+    assert!(first.exists(), "{both}");
+    let out = decode(&first);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("SDP"), "{text}");
+}
+
+/// `ccsplc sim` records into numbered files of `capture.folder`, and into a full disk without
+/// failing the session.
+#[test]
+fn sim_records_numbered_files_and_survives_a_full_disk() {
+    let dir = tempfile::tempdir().unwrap();
+    let folder = dir.path().join("caps");
+    let config = dir.path().join("sim.toml");
+    std::fs::write(&config, format!("[capture]\nfolder = {folder:?}\n")).unwrap();
+    for _ in 0..2 {
+        let out = Command::new(ccsplc())
+            .args(["sim", "--charge-seconds", "5", "--config"])
+            .arg(&config)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{out:?}");
+    }
+    let mut names: Vec<String> = std::fs::read_dir(&folder)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect();
+    names.sort();
+    assert_eq!(names, ["session_0001.pcapng", "session_0002.pcapng"]);
+    common::assert_recording_decodes(&folder.join("session_0002.pcapng"));
+
+    let out = Command::new(ccsplc())
+        .args(["sim", "--charge-seconds", "5", "--pcap", "/dev/full"])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{out:?}");
+    assert!(text.contains("Result: session completed"), "{text}");
+    assert!(
+        text.contains("capture stopped: No space left on device"),
+        "{text}"
+    );
+}

@@ -11,7 +11,7 @@
 
 use std::fs::File;
 use std::io::BufWriter;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use ccs_linux::raw::{ETHERTYPE_ALL, RawLink};
@@ -108,28 +108,13 @@ impl Recording {
                 }
                 path.clone()
             }
-            Target::Folder(dir) => {
-                if let Err(e) = std::fs::create_dir_all(dir) {
+            Target::Folder(dir) => match next_session_file(dir) {
+                Ok(path) => path,
+                Err(e) => {
                     tracing::warn!("capture folder {}: {e}; not recording", dir.display());
                     return;
                 }
-                let rotation = Rotation::new("session", "pcapng", MAX_FILES);
-                let names: Vec<String> = std::fs::read_dir(dir)
-                    .map(|entries| {
-                        entries
-                            .filter_map(Result::ok)
-                            .filter_map(|e| e.file_name().into_string().ok())
-                            .collect()
-                    })
-                    .unwrap_or_default();
-                let plan = rotation.plan(names.iter().map(String::as_str));
-                for old in plan.delete {
-                    if let Err(e) = std::fs::remove_file(dir.join(&old)) {
-                        tracing::warn!("capture rotation: cannot delete {old}: {e}");
-                    }
-                }
-                dir.join(plan.next)
-            }
+            },
         };
         match File::create(&path) {
             Ok(file) => {
@@ -224,10 +209,29 @@ impl Recording {
     }
 }
 
+/// The next numbered session file in `dir` (`session_NNNN.pcapng`), after deleting the oldest
+/// so that at most [`MAX_FILES`] remain; creates the folder. A file that cannot be deleted
+/// is logged and left.
+pub(crate) fn next_session_file(dir: &Path) -> std::io::Result<PathBuf> {
+    std::fs::create_dir_all(dir)?;
+    let rotation = Rotation::new("session", "pcapng", MAX_FILES);
+    let names: Vec<String> = std::fs::read_dir(dir)?
+        .filter_map(Result::ok)
+        .filter_map(|e| e.file_name().into_string().ok())
+        .collect();
+    let plan = rotation.plan(names.iter().map(String::as_str));
+    for old in plan.delete {
+        if let Err(e) = std::fs::remove_file(dir.join(&old)) {
+            tracing::warn!("capture rotation: cannot delete {old}: {e}");
+        }
+    }
+    Ok(dir.join(plan.next))
+}
+
 /// Moves the TLS keys of a finished file before its first packet, so that Wireshark can use
 /// them from the handshake on (they were written when the handshake had produced them). A
 /// failure (full disk) leaves the file as it was: `ccsplc decode` reads it either way.
-fn hoist_secrets(path: &std::path::Path) {
+fn hoist_secrets(path: &Path) {
     let Ok(bytes) = std::fs::read(path) else {
         return;
     };
