@@ -205,10 +205,43 @@ impl Drop for TinyDisk {
 /// A full disk never stops a session: the charger records into a numbered file in a folder on
 /// an 8 KiB tmpfs, the car into /dev/full (every write: "no space left"). Both complete the
 /// session and say once that the recording stopped.
+///
+/// tcpdump records the same session as a Raspberry Pi user would: `-i any` (Linux cooked v2)
+/// and on the interface with nanosecond timestamps; `ccsplc decode` reads both.
 #[test]
 fn a_full_disk_stops_the_recording_and_never_the_session() {
     let hosts = TwoHosts::new().with_veth();
     let dir = tempfile::tempdir().unwrap();
+    let (any_pcap, nano_pcap) = (dir.path().join("any.pcap"), dir.path().join("nano.pcap"));
+    let tcpdump = |name, args: &[&str]| {
+        Proc::spawn_in(&hosts.evse.name, name, dir.path(), "tcpdump", args, &[])
+    };
+    let mut dumps = [
+        tcpdump(
+            "tcpdump-any",
+            &["-i", "any", "-U", "-w", any_pcap.to_str().unwrap()],
+        ),
+        tcpdump(
+            "tcpdump-nano",
+            &[
+                "-i",
+                "evse0",
+                "--time-stamp-precision=nano",
+                "-U",
+                "-w",
+                nano_pcap.to_str().unwrap(),
+            ],
+        ),
+    ];
+    // tcpdump says "listening on" once its capture runs.
+    let started = std::time::Instant::now();
+    while !dumps.iter().all(|d| d.output().contains("listening on")) {
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "tcpdump did not start"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
     let folder = dir.path().join("captures");
     let _disk = TinyDisk::mount(&folder, "8k");
     let evse_config = dir.path().join("evse.toml");
@@ -268,6 +301,48 @@ fn a_full_disk_stops_the_recording_and_never_the_session() {
     let out = decode(&first);
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(text.contains("SDP"), "{text}");
+
+    // tcpdump may lag behind on a loaded machine, and drops what it has not read when
+    // interrupted: wait until both files hold the end of the session (-U writes each packet).
+    let waiting = std::time::Instant::now();
+    while ![&any_pcap, &nano_pcap]
+        .iter()
+        .all(|p| String::from_utf8_lossy(&decode(p).stdout).contains("FIN EV closes"))
+        && waiting.elapsed() < Duration::from_secs(20)
+    {
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    for dump in &mut dumps {
+        dump.signal("-INT");
+        assert_eq!(
+            dump.wait_for(Duration::from_secs(10)),
+            Some(0),
+            "{}",
+            dump.output()
+        );
+    }
+    for (pcap, link_type) in [
+        (&any_pcap, LinkType::LinuxSll2),
+        (&nano_pcap, LinkType::Ethernet),
+    ] {
+        let bytes = std::fs::read(pcap).unwrap();
+        let reader = CaptureReader::new(&bytes).unwrap();
+        assert_eq!(reader.interfaces()[0].link_type, link_type);
+        let text = assert_recording_decodes_without_log(pcap);
+        assert!(text.contains("EV->EVSE  SDP   request"), "{text}");
+        assert!(text.contains("SessionStopRes"), "{text}");
+    }
+}
+
+/// `ccsplc decode` of a capture by another tool: exit 0, no errors, CurrentDemand both ways.
+fn assert_recording_decodes_without_log(file: &Path) -> String {
+    let out = decode(file);
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(out.status.success(), "{}:\n{text}", file.display());
+    assert!(text.contains(" 0 errors"), "{text}");
+    assert!(text.contains("CurrentDemandReq"), "{text}");
+    assert!(text.contains("CurrentDemandRes"), "{text}");
+    text
 }
 
 /// `ccsplc sim` records into numbered files of `capture.folder`, and into a full disk without
