@@ -10,7 +10,8 @@
 //! [`CaptureReader::new`] recognises classic pcap (both byte orders, microsecond and
 //! nanosecond magic, any snap length) and pcapng (every section's byte order, several
 //! interfaces with their own link types and `if_tsresol`/`if_tsoffset`, enhanced, simple and
-//! obsolete packet blocks, `opt_comment` on packets and sections). It yields [`Packet`]s; a
+//! obsolete packet blocks, `opt_comment` on packets and sections, decryption secrets blocks
+//! ([`CaptureReader::decryption_secrets`])). It yields [`Packet`]s; a
 //! record cut short at the end of the file (tcpdump killed mid-write) or a corrupt block ends
 //! the iteration with a typed [`CaptureError`] after every good packet before it.
 //!
@@ -38,7 +39,12 @@
 //! - log lines as packet comments ([`LogStyle::Comment`]: an empty packet with the text as
 //!   `opt_comment` on interface 1, "ccsplc-log"), as pyPLC-style UDP syslog frames on the
 //!   modem interface ([`LogStyle::Syslog`], what Wireshark shows as syslog; see
-//!   [`crate::wire::frame::syslog_frame`]), or both.
+//!   [`crate::wire::frame::syslog_frame`]), or both;
+//! - for TLS connections, the NSS key log as a decryption secrets block
+//!   ([`SessionRecorder::record_tls_secrets`]; [`hoist_decryption_secrets`] moves it before
+//!   the packets once the file is complete, where Wireshark needs it) and every V2GTP message
+//!   in plaintext as a Wireshark exported PDU ([`UpperPdu`]) on the interface "v2g-decrypted"
+//!   ([`SessionRecorder::record_decrypted`]).
 //!
 //! A full disk or any other write error never stops a session: the recorder stops writing,
 //! counts what it could not write, and reports the error once through
