@@ -379,3 +379,64 @@ pub mod testing {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::pin::Pin;
+
+    use openssl::ssl::Ssl;
+    use tokio_openssl::SslStream;
+
+    use super::testing::TestPki;
+    use super::*;
+
+    /// Both sides of one handshake over an in-memory pipe; the key log lines each side
+    /// collected for the recording.
+    async fn handshake(profile: TlsProfile, pki: &TestPki) -> (String, String) {
+        let server = TlsServerConfig::new(profile, pki.secc.chain.clone(), pki.secc.key.clone());
+        let acceptor = build_acceptor(&server).unwrap();
+        let connector = build_connector(&TlsClientConfig::new(profile, pki.root.clone())).unwrap();
+        let (client_io, server_io) = tokio::io::duplex(16 * 1024);
+        let mut ssl = Ssl::new(acceptor.context()).unwrap();
+        let server_slot = collect_secrets(&mut ssl).unwrap();
+        let mut server_tls = SslStream::new(ssl, server_io).unwrap();
+        let mut ssl = connector
+            .configure()
+            .unwrap()
+            .verify_hostname(false)
+            .use_server_name_indication(false)
+            .into_ssl("")
+            .unwrap();
+        let client_slot = collect_secrets(&mut ssl).unwrap();
+        let mut client_tls = SslStream::new(ssl, client_io).unwrap();
+        let (s, c) = tokio::join!(
+            Pin::new(&mut server_tls).accept(),
+            Pin::new(&mut client_tls).connect()
+        );
+        s.unwrap();
+        c.unwrap();
+        let text = |slot: &SecretsSlot| slot.lock().unwrap().clone();
+        (text(&server_slot), text(&client_slot))
+    }
+
+    #[tokio::test]
+    async fn each_connection_collects_its_key_log_for_the_recording() {
+        let dir = tempfile::tempdir().unwrap();
+        let pki = TestPki::generate(dir.path()).unwrap();
+        // ISO 15118-2, TLS 1.2: one CLIENT_RANDOM line, the same on both sides.
+        let (server, client) = handshake(TlsProfile::Iso15118_2, &pki).await;
+        assert!(server.starts_with("CLIENT_RANDOM "), "{server}");
+        assert_eq!(server, client);
+        // ISO 15118-20, TLS 1.3: the handshake and traffic secrets Wireshark needs.
+        let (server, client) = handshake(TlsProfile::Iso15118_20, &pki).await;
+        for label in [
+            "CLIENT_HANDSHAKE_TRAFFIC_SECRET ",
+            "SERVER_HANDSHAKE_TRAFFIC_SECRET ",
+            "CLIENT_TRAFFIC_SECRET_0 ",
+            "SERVER_TRAFFIC_SECRET_0 ",
+        ] {
+            assert!(server.contains(label), "{label} missing: {server}");
+            assert!(client.contains(label), "{label} missing: {client}");
+        }
+    }
+}
