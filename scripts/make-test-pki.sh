@@ -9,6 +9,8 @@
 #   MO root  ─ MO Sub-CA 1  ─ MO Sub-CA 2  ─ contract certificate   (Plug & Charge, CN = eMAID)
 #
 # Usage: scripts/make-test-pki.sh DIR [EMAID] [EVSEID]
+#        CURVE=secp521r1 DIGEST=sha512 scripts/make-test-pki.sh DIR   (ISO 15118-20's ECDSA
+#        profile: every key on secp521r1, every certificate signed with SHA-512)
 # Writes into DIR:
 #   v2g_root.pem, oem_root.pem, mo_root.pem           trust anchors
 #   secc_chain.pem (leaf, CPO Sub-CA 2, Sub-CA 1), secc.key       for TlsServerConfig
@@ -23,6 +25,8 @@ EVSEID=${3:-DE*PNX*E12345*1}
 DAYS_ROOT=3650
 DAYS_SUB=1460
 DAYS_LEAF=365
+CURVE=${CURVE:-prime256v1}
+DIGEST=${DIGEST:-sha256}
 
 mkdir -p "$DIR"
 cd "$DIR"
@@ -58,21 +62,21 @@ authorityKeyIdentifier = keyid
 EOF
 
 key() {
-    openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:prime256v1 -out "$1.key" 2>/dev/null
+    openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:$CURVE -out "$1.key" 2>/dev/null
 }
 
 # root NAME CN
 root() {
     key "$1"
-    openssl req -new -x509 -key "$1.key" -sha256 -days $DAYS_ROOT -subj "/CN=$2/O=ccsplc test PKI/DC=V2G" \
+    openssl req -new -x509 -key "$1.key" -$DIGEST -days $DAYS_ROOT -subj "/CN=$2/O=ccsplc test PKI/DC=V2G" \
         -extensions root -config "$EXT" -out "$1.pem" 2>/dev/null
 }
 
 # issue NAME CN ISSUER SECTION DAYS
 issue() {
     key "$1"
-    openssl req -new -key "$1.key" -sha256 -subj "/CN=$2/O=ccsplc test PKI" -out "$1.csr" 2>/dev/null
-    openssl x509 -req -in "$1.csr" -CA "$3.pem" -CAkey "$3.key" -CAcreateserial -sha256 \
+    openssl req -new -key "$1.key" -$DIGEST -subj "/CN=$2/O=ccsplc test PKI" -out "$1.csr" 2>/dev/null
+    openssl x509 -req -in "$1.csr" -CA "$3.pem" -CAkey "$3.key" -CAcreateserial -$DIGEST \
         -days "$5" -extfile "$EXT" -extensions "$4" -out "$1.pem" 2>/dev/null
     rm -f "$1.csr"
 }
@@ -105,4 +109,4 @@ rm -f ./*.srl
 openssl verify -CAfile v2g_root.pem -untrusted cpo_sub1.pem -untrusted cpo_sub2.pem secc.pem >/dev/null
 openssl verify -CAfile mo_root.pem -untrusted mo_sub1.pem -untrusted mo_sub2.pem contract.pem >/dev/null
 openssl verify -CAfile oem_root.pem -untrusted oem_sub1.pem -untrusted oem_sub2.pem oem_prov.pem >/dev/null
-echo "ISO 15118-2 test PKI in $DIR (eMAID $EMAID, EVSEID $EVSEID)"
+echo "test PKI ($CURVE, $DIGEST) in $DIR (eMAID $EMAID, EVSEID $EVSEID)"

@@ -270,6 +270,7 @@ impl Generator {
         self.emit_root_enum(spec, "Document", &doc_variants, false)?;
 
         // Fragment grammar: every element qname declared anywhere, EXI order, SE(*), ED.
+
         let mut names: Vec<&QName> = set.all_element_names.keys().collect();
         names.sort_by(|a, b| exi_order(a, b));
         let mut frag_variants = Vec::new();
@@ -279,7 +280,7 @@ impl Generator {
             let codec = if decls.len() == 1 {
                 Some(self.codec_for(set, &decls[0].1, spec.module, q)?)
             } else {
-                // Several types for one qname: EXI uses a relaxed grammar we do not generate.
+                // Several types for one qname: the relaxed grammar (`crate::relaxed`).
                 None
             };
             let mut v = variant_ident(&q.local);
@@ -287,6 +288,11 @@ impl Generator {
                 v.push('_');
             }
             frag_variants.push((v, q.clone(), codec));
+        }
+        // A qname declared with several types is coded with the relaxed Element Fragment
+        // grammar (EXI 1.0 §8.5.3), whose codes index every attribute qname of the set.
+        if frag_variants.iter().any(|(_, _, codec)| codec.is_none()) {
+            self.emit_fragment_attributes(spec, set)?;
         }
         self.emit_root_enum(spec, "Fragment", &frag_variants, true)?;
         Ok(())
@@ -307,8 +313,8 @@ impl Generator {
                 "An EXI fragment of {}: one element, coded with the fragment grammar (EXI 1.0 \
                  §8.4.2) whose first event code indexes every element qname declared in the schema \
                  set ({} qnames + SE(*) + ED), as signatures are computed (exi-v2g.md §1.6). \
-                 Elements whose qname is declared with several types have no variant (their code \
-                 is counted but decodes to an error).",
+                 Elements whose qname is declared with several types hold a \
+                 [`crate::relaxed::RelaxedElement`] (EXI 1.0 §8.5.3).",
                 spec.title,
                 variants.len()
             )
@@ -327,7 +333,19 @@ impl Generator {
         );
         t.push_str(&format!("pub enum {name} {{\n"));
         for (v, q, codec) in variants {
-            let Some(codec) = codec else { continue };
+            let Some(codec) = codec else {
+                if fragment {
+                    t.push_str(&doc(&format!(
+                        "`{}` ({}), declared with several types: the relaxed grammar",
+                        q.local, q.ns
+                    )));
+                    t.push_str(&format!(
+                        "#[cfg_attr(feature = \"serde\", serde(rename = \"{}\"))]\n{v}(crate::relaxed::RelaxedElement),\n",
+                        q.local
+                    ));
+                }
+                continue;
+            };
             t.push_str(&doc(&format!("`{}` ({})", q.local, q.ns)));
             if let Codec::Simple(s) = codec
                 && let Some(w) = s.serde_with
@@ -378,6 +396,11 @@ impl Generator {
         for (i, (v, _q, codec)) in variants.iter().enumerate() {
             if let Some(codec) = codec {
                 t.push_str(&format!("{i} => Self::{v}({}),\n", codec.decode_content()));
+            } else if fragment {
+                t.push_str(&format!(
+                    "{i} => Self::{v}(crate::relaxed::RelaxedElement::decode_content(d, FRAGMENT_ATTRIBUTES, {})?),\n",
+                    variants.len()
+                ));
             }
         }
         t.push_str(
@@ -401,6 +424,11 @@ impl Generator {
                     "Self::{v}(v) => {{ e.plain_code({count}, {i}); {} }}\n",
                     codec.encode_content("v")
                 ));
+            } else if fragment {
+                t.push_str(&format!(
+                    "Self::{v}(v) => {{ e.plain_code({count}, {i}); v.encode_content(e, FRAGMENT_ATTRIBUTES, {})?; }}\n",
+                    variants.len()
+                ));
             }
         }
         t.push_str("}\n");
@@ -408,6 +436,45 @@ impl Generator {
             t.push_str(&format!("e.plain_code({count}, {});\n", count - 1));
         }
         t.push_str("Ok(enc.finish())\n}\n}\n");
+        self.module(spec.module).items.push(t);
+        Ok(())
+    }
+
+    /// `FRAGMENT_ATTRIBUTES`: every attribute qname of the set in EXI order, which the relaxed
+    /// Element Fragment grammar (EXI 1.0 §8.5.3) indexes. Every attribute type of the V2G
+    /// schemas is string-coded; anything else fails the generation.
+    fn emit_fragment_attributes(&mut self, spec: &SetSpec, set: &SchemaSet) -> Result<()> {
+        let mut types: Vec<&ComplexType> = set.complex_types.values().collect();
+        for decls in set.all_element_names.values() {
+            for (_, ty) in decls {
+                if let TypeRef::AnonComplex(ct) = ty {
+                    types.push(ct);
+                }
+            }
+        }
+        let mut names = BTreeSet::new();
+        for ct in types {
+            for a in &ct.attributes {
+                let repr = self.simple_repr(set, &a.ty, spec.module, &a.name)?;
+                if repr.rust != "String" {
+                    bail!("attribute {} is not string-coded ({})", a.name, repr.rust);
+                }
+                names.insert(a.name.clone());
+            }
+        }
+        let mut names: Vec<QName> = names.into_iter().collect();
+        names.sort_by(exi_order);
+        let mut t = doc(&format!(
+            "Every attribute qname of {} in EXI order ({}): the relaxed Element Fragment grammar \
+             (EXI 1.0 §8.5.3) indexes them.",
+            spec.title,
+            names.len()
+        ));
+        t.push_str("pub const FRAGMENT_ATTRIBUTES: &[crate::relaxed::AttributeName] = &[\n");
+        for q in &names {
+            t.push_str(&format!("(\"{}\", \"{}\"),\n", q.ns, q.local));
+        }
+        t.push_str("];\n");
         self.module(spec.module).items.push(t);
         Ok(())
     }

@@ -37,6 +37,7 @@ pub mod iface;
 pub mod link;
 pub mod modem_sim;
 pub mod pnc;
+pub mod pnc20;
 pub mod raw;
 pub mod sdp;
 pub mod session;

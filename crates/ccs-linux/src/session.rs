@@ -6,7 +6,7 @@
 //! to the matching `handle_*`; then drain `poll_transmit`, `poll_command` and `poll_event`.
 
 use ccs_proto::hardware::{HardwareCommand, HardwareEvent};
-use ccs_proto::session::{Disconnect, Outcome, SessionEvent, Transmit, V2gSession};
+use ccs_proto::session::{Disconnect, Outcome, SessionEvent, Transmit, Transport, V2gSession};
 use tokio::sync::mpsc;
 
 use crate::clock::Clock;
@@ -53,6 +53,10 @@ pub async fn run_session<S: V2gSession + ?Sized>(
     clock: &Clock,
     io: &mut SessionIo,
 ) -> Option<Outcome> {
+    // The session decides what may run on this connection (ISO 15118-20 only over TLS 1.3).
+    session.set_transport(Transport::from_tls_version(
+        conn.tls_info().map(|t| t.version.as_str()),
+    ));
     let mut conn = Some(conn);
     let mut outcome = None;
     let mut hardware_open = true;

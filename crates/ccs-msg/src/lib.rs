@@ -76,6 +76,7 @@ pub mod codec;
 mod generated;
 #[cfg(any(test, feature = "random"))]
 pub mod random;
+pub mod relaxed;
 mod rt;
 #[cfg(feature = "serde")]
 mod serde_util;

@@ -175,3 +175,52 @@ fn wrong_header_is_rejected() {
     let error = iso2::decode(&[0xa0, 0x98]).expect_err("header");
     assert_eq!(error.kind, crate::ErrorKind::BadHeader(0xa0));
 }
+
+#[test]
+fn emaid_fragment_matches_the_exificient_vectors() {
+    // The signed eMAID of CertificateInstallationRes / CertificateUpdateRes (EMAIDType with
+    // its Id) as Exificient codes it (RISE-V2G, Josev, current OpenV2G; exi-v2g.md §1.6): the
+    // relaxed Element Fragment grammar, AT({MsgDataTypes}Id) = 4 of 9 bits, CH = 256, EE, ED.
+    let vectors = [
+        ("i", "80ec0201b4c0045552d4d5d24c4c8ccd0d4d8dce0e507d3d00"),
+        ("id", "80ec020234b240045552d4d5d24c4c8ccd0d4d8dce0e507d3d00"),
+        (
+            "id4",
+            "80ec0202b4b21a40045552d4d5d24c4c8ccd0d4d8dce0e507d3d00",
+        ),
+        (
+            "id44",
+            "80ec020334b21a1a40045552d4d5d24c4c8ccd0d4d8dce0e507d3d00",
+        ),
+        (
+            "id4456",
+            "80ec020434b21a1a1a9b40045552d4d5d24c4c8ccd0d4d8dce0e507d3d00",
+        ),
+    ];
+    for (id, hex) in vectors {
+        let fragment = iso2::Fragment::EMAID(crate::relaxed::RelaxedElement {
+            attributes: alloc::vec![crate::relaxed::RelaxedAttribute {
+                namespace: "urn:iso:15118:2:2013:MsgDataTypes".into(),
+                local_name: "Id".into(),
+                value: id.into(),
+            }],
+            text: Some("UKSWI123456789A".into()),
+        });
+        let bytes = ccs_testdata::hex(hex);
+        assert_eq!(fragment.encode().unwrap(), bytes, "Id {id}");
+        assert_eq!(iso2::Fragment::decode(&bytes).unwrap(), fragment, "Id {id}");
+    }
+    // An attribute the schema set does not declare cannot be coded.
+    let stray = iso2::Fragment::EMAID(crate::relaxed::RelaxedElement {
+        attributes: alloc::vec![crate::relaxed::RelaxedAttribute {
+            namespace: String::new(),
+            local_name: "Stray".into(),
+            value: "x".into(),
+        }],
+        text: None,
+    });
+    assert!(matches!(
+        stray.encode().unwrap_err().kind,
+        crate::ErrorKind::NotInGrammar(_)
+    ));
+}

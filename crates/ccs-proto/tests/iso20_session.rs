@@ -9,14 +9,16 @@ use ccs_msg::iso20::types::{EVSEStatusType, EvseNotificationType, ResponseCodeTy
 use ccs_msg::iso20::{common, dc};
 use ccs_proto::hardware::{Amps, ContactorRequest, CpState, HardwareCommand, LockRequest};
 use ccs_proto::session::iso20::values::{Message, MessageKind};
-use ccs_proto::session::iso20::{Authorization, ControlMode};
+use ccs_proto::session::iso20::{Authorization, ControlMode, pnc};
 use ccs_proto::session::{
     EvccConfig, Outcome, Protocol, ProtocolOffer, SeccConfig, SessionError, SessionEvent,
-    V2gSession,
+    Transport, V2gSession,
 };
 use ccs_proto::time::Duration;
 use ccs_sim::physics::PlantConfig;
 use din_support::{Fate, Pair, Side, actuator_commands};
+use sha2::Digest as _;
+use std::sync::Arc;
 
 fn car(protocol: Protocol, mode: ControlMode, charge_secs: u64) -> EvccConfig {
     let mut c = EvccConfig::default();
@@ -27,12 +29,15 @@ fn car(protocol: Protocol, mode: ControlMode, charge_secs: u64) -> EvccConfig {
     }];
     c.iso20.control_mode = mode;
     c.charge_duration = Some(Duration::from_secs(charge_secs));
+    // The in-memory connection has no TLS (the TLS tests below turn this off).
+    c.iso20.allow_without_tls = true;
     c
 }
 
 fn charger(protocols: &[Protocol]) -> SeccConfig {
     let mut c = SeccConfig::default();
     c.protocols = protocols.to_vec();
+    c.iso20.allow_without_tls = true;
     c
 }
 
@@ -422,41 +427,143 @@ fn authorization_waits_while_ongoing_then_continues() {
     assert!(auth.last().is_some_and(|s| s.contains("Finished")));
 }
 
-#[test]
-fn pnc_with_the_wrong_challenge_is_refused_and_ends_with_session_stop() {
+/// Test crypto for Plug & Charge: the contract "key" is the certificate's bytes and a
+/// signature is SHA-512(certificate ‖ data), so a signature verifies only with the certificate
+/// that made it and only over the bytes signed; a chain is trusted when its leaf is
+/// [`TRUSTED_CONTRACT`] (the OpenSSL implementation is tested in ccs-linux).
+#[derive(Debug)]
+struct TestContract(Vec<u8>);
+
+const TRUSTED_CONTRACT: &[u8] = &[0x30, 0x82, 0x01, 0x00, 0x42];
+
+impl pnc::ContractSigner for TestContract {
+    fn suite(&self) -> pnc::SignatureSuite {
+        pnc::SignatureSuite::EcdsaSecp521r1Sha512
+    }
+    fn sign(&self, data: &[u8]) -> Result<Vec<u8>, pnc::PncError> {
+        Ok(sha2::Sha512::digest([self.0.as_slice(), data].concat()).to_vec())
+    }
+}
+
+#[derive(Debug)]
+struct TestRoots;
+
+impl pnc::ContractVerifier for TestRoots {
+    fn verify_chain(
+        &self,
+        leaf: &[u8],
+        subs: &[Vec<u8>],
+    ) -> Result<pnc::VerifiedContract, pnc::PncError> {
+        if leaf == TRUSTED_CONTRACT && !subs.is_empty() {
+            Ok(pnc::VerifiedContract {
+                common_name: Some("DEPNXC000000001".into()),
+            })
+        } else {
+            Err(pnc::PncError::CertChain("unknown issuer".into()))
+        }
+    }
+    fn verify_signature(
+        &self,
+        _: pnc::SignatureSuite,
+        certificate: &[u8],
+        data: &[u8],
+        signature: &[u8],
+    ) -> Result<(), pnc::PncError> {
+        let signer = TestContract(certificate.to_vec());
+        if pnc::ContractSigner::sign(&signer, data)? == signature {
+            Ok(())
+        } else {
+            Err(pnc::PncError::Signature("ECDSA verification failed".into()))
+        }
+    }
+}
+
+/// A PnC pair: the car with the contract `certificate` and its key, the charger with the test
+/// roots, GenChallenge 0x42…, both over "TLS 1.3".
+fn pnc_pair(certificate: &[u8]) -> Pair {
     let mut c = car(Protocol::Iso15118_20Dc, ControlMode::Scheduled, 5);
+    c.iso20.allow_without_tls = false;
     c.iso20.authorization = Authorization::PnC {
-        contract_certificate: vec![0x30, 0x82, 0x01, 0x00],
+        contract_certificate: certificate.to_vec(),
         sub_certificates: vec![vec![0x30, 0x01]],
     };
     let mut sc = charger(&[Protocol::Iso15118_20Dc]);
+    sc.iso20.allow_without_tls = false;
     sc.iso20.offer_pnc = true;
     sc.iso20.gen_challenge = [0x42; 16];
-    // The challenge is altered on its way: the charger must answer WARNING_ChallengeInvalid.
     let mut p = Pair::new(c, sc, PlantConfig::default());
-    p.charger.set_tls(true);
+    p.car.set_transport(Transport::Tls13);
+    p.charger.set_transport(Transport::Tls13);
+    p.car
+        .set_iso20_signer(Arc::new(TestContract(certificate.to_vec())));
+    p.charger.set_iso20_verifier(Arc::new(TestRoots));
+    p
+}
+
+fn authorization_res(p: &Pair) -> Vec<String> {
+    received(p, Side::Car)
+        .into_iter()
+        .filter(|(n, _)| *n == "AuthorizationRes")
+        .map(|(_, s)| s)
+        .collect()
+}
+
+#[test]
+fn pnc_with_a_valid_signature_and_the_right_challenge_charges() {
+    let mut p = pnc_pair(TRUSTED_CONTRACT);
+    run_completed(&mut p);
+    assert!(
+        received(&p, Side::Charger)
+            .iter()
+            .any(|(n, s)| *n == "AuthorizationReq" && s == "PnC")
+    );
+    assert!(p.charger_events.iter().any(|(_, e)| matches!(
+        e,
+        SessionEvent::Received { name: "contract", summary } if summary.contains("DEPNXC000000001")
+    )));
+    // The AuthorizationReq carries the header signature over PnC_AReqAuthorizationMode.
+    let signed = p.transcript.iter().any(|(side, bytes)| {
+        *side == Side::Car
+            && matches!(
+                Message::decode(ccs_proto::v2gtp::PayloadType::Iso20Mainstream, bytes),
+                Ok(Message::Common(common::Document::AuthorizationReq(req)))
+                    if req.header.signature.as_ref().is_some_and(|s| {
+                        s.signed_info.reference[0].uri.as_deref() == Some("#id1")
+                            && s.signed_info.signature_method.algorithm.ends_with("ecdsa-sha512")
+                    })
+            )
+    });
+    assert!(signed, "AuthorizationReq without the SHA-512 signature");
+}
+
+#[test]
+fn pnc_with_the_wrong_challenge_is_refused_and_ends_with_session_stop() {
+    let mut p = pnc_pair(TRUSTED_CONTRACT);
+    // The challenge is altered on its way to the car: the car signs (validly) a challenge the
+    // charger never issued, so the charger answers WARNING_ChallengeInvalid.
     p.filter = Some(Box::new(|side, bytes| {
-        let Ok(Message::Common(common::Document::AuthorizationReq(mut req))) =
+        let Ok(Message::Common(common::Document::AuthorizationSetupRes(mut res))) =
             Message::decode(ccs_proto::v2gtp::PayloadType::Iso20Mainstream, bytes)
         else {
             return Fate::Deliver;
         };
-        assert_eq!(side, Side::Car);
-        if let common::AuthorizationReqType_AReqAuthorizationMode::PnC_AReqAuthorizationMode(m) =
-            &mut req.a_req_authorization_mode
+        assert_eq!(side, Side::Charger);
+        if let common::AuthorizationSetupResType_ASResAuthorizationMode::PnC_ASResAuthorizationMode(
+            m,
+        ) = &mut res.as_res_authorization_mode
         {
             m.gen_challenge = vec![0; 16];
         }
-        let msg = Message::Common(common::Document::AuthorizationReq(req));
+        let msg = Message::Common(common::Document::AuthorizationSetupRes(res));
         Fate::Replace(msg.encode().expect("encodes").1)
     }));
     p.connect();
     assert!(p.run(Duration::from_secs(60)));
-    let got = received(&p, Side::Car);
+    let auth = authorization_res(&p);
     assert!(
-        got.iter()
-            .any(|(n, s)| *n == "AuthorizationRes" && s.starts_with("WARNING_ChallengeInvalid")),
-        "{got:?}"
+        auth.iter()
+            .any(|s| s.starts_with("WARNING_ChallengeInvalid")),
+        "{auth:?}"
     );
     assert_eq!(p.sent(Side::Car).last(), Some(&"SessionStopReq"));
     assert!(matches!(
@@ -467,23 +574,232 @@ fn pnc_with_the_wrong_challenge_is_refused_and_ends_with_session_stop() {
 }
 
 #[test]
-fn pnc_with_the_right_challenge_charges() {
-    let mut c = car(Protocol::Iso15118_20Dc, ControlMode::Scheduled, 5);
-    c.iso20.authorization = Authorization::PnC {
-        contract_certificate: vec![0x30, 0x82, 0x01, 0x00],
-        sub_certificates: vec![vec![0x30, 0x01]],
-    };
+fn a_pnc_authorization_changed_after_signing_fails_with_signature_error() {
+    let mut p = pnc_pair(TRUSTED_CONTRACT);
+    p.filter = Some(Box::new(|_, bytes| {
+        let Ok(Message::Common(common::Document::AuthorizationReq(mut req))) =
+            Message::decode(ccs_proto::v2gtp::PayloadType::Iso20Mainstream, bytes)
+        else {
+            return Fate::Deliver;
+        };
+        if let common::AuthorizationReqType_AReqAuthorizationMode::PnC_AReqAuthorizationMode(m) =
+            &mut req.a_req_authorization_mode
+        {
+            m.gen_challenge[0] ^= 1;
+        }
+        let msg = Message::Common(common::Document::AuthorizationReq(req));
+        Fate::Replace(msg.encode().expect("encodes").1)
+    }));
+    p.connect();
+    assert!(p.run(Duration::from_secs(60)));
+    let auth = authorization_res(&p);
+    assert_eq!(auth.len(), 1);
+    assert!(auth[0].starts_with("FAILED_SignatureError"), "{auth:?}");
+    assert!(matches!(
+        p.charger_outcome(),
+        Some(Outcome::Failed(SessionError::PeerMisbehaved(_)))
+    ));
+    assert!(matches!(
+        p.car_outcome(),
+        Some(Outcome::Failed(SessionError::PeerRefused(_)))
+    ));
+    assert!(!p.charging());
+}
+
+#[test]
+fn a_contract_from_an_unknown_root_gets_a_certificate_warning() {
+    let mut p = pnc_pair(&[0x30, 0x82, 0x01, 0x00, 0x66]);
+    p.connect();
+    assert!(p.run(Duration::from_secs(60)));
+    let auth = authorization_res(&p);
+    assert!(
+        auth.iter()
+            .any(|s| s.starts_with("WARNING_CertificateValidationError")),
+        "{auth:?}"
+    );
+    assert_eq!(p.sent(Side::Car).last(), Some(&"SessionStopReq"));
+    assert_eq!(p.charger_outcome(), Some(Outcome::Completed));
+}
+
+#[test]
+fn without_a_verifier_the_charger_offers_no_pnc_and_the_car_uses_eim() {
+    let mut p = pnc_pair(TRUSTED_CONTRACT);
     let mut sc = charger(&[Protocol::Iso15118_20Dc]);
     sc.iso20.offer_pnc = true;
-    sc.iso20.gen_challenge = [0x42; 16];
-    let mut p = Pair::new(c, sc, PlantConfig::default());
+    p.charger = ccs_proto::session::SeccSession::new(sc, [0x42; 8], p.now);
     p.charger.set_tls(true);
     run_completed(&mut p);
     assert!(
         received(&p, Side::Charger)
             .iter()
-            .any(|(n, s)| *n == "AuthorizationReq" && s == "PnC")
+            .any(|(n, s)| *n == "AuthorizationReq" && s == "EIM")
     );
+}
+
+#[test]
+fn iso20_is_refused_on_a_connection_that_is_not_tls13() {
+    for transport in [Transport::Tcp, Transport::Tls12] {
+        // The charger on TLS 1.2 refuses the car's ISO 15118-20 offer in the handshake.
+        let mut p = pnc_pair(TRUSTED_CONTRACT);
+        p.charger.set_transport(transport);
+        p.connect();
+        assert!(p.run(Duration::from_secs(10)));
+        let Some(Outcome::Failed(SessionError::PeerIncompatible(why))) = p.charger_outcome() else {
+            panic!("{:?}", p.charger_outcome());
+        };
+        assert!(why.contains("TLS 1.3"), "{why}");
+        assert!(received(&p, Side::Car)
+            .iter()
+            .any(|(n, s)| *n == "supportedAppProtocolRes" && s.contains("Failed_NoNegotiation")));
+        // The car on such a connection does not offer ISO 15118-20 at all.
+        let mut p = pnc_pair(TRUSTED_CONTRACT);
+        p.car.set_transport(transport);
+        p.connect();
+        assert!(p.run(Duration::from_secs(10)));
+        assert!(matches!(
+            p.car_outcome(),
+            Some(Outcome::Failed(SessionError::Config(_)))
+        ));
+        assert!(p.sent(Side::Car).is_empty(), "nothing offered");
+    }
+}
+
+#[test]
+fn schedule_renegotiation_runs_schedule_exchange_again_with_the_power_on() {
+    let mut p = Pair::new(
+        car(Protocol::Iso15118_20Dc, ControlMode::Scheduled, 6),
+        charger(&[Protocol::Iso15118_20Dc]),
+        PlantConfig::default(),
+    );
+    p.connect();
+    // About two seconds into the charge loop the charger's energy manager asks for a new
+    // schedule.
+    assert!(!p.run_until(Duration::from_secs(120), |p| {
+        p.sent(Side::Car)
+            .iter()
+            .filter(|n| **n == "DC_ChargeLoopReq")
+            .count()
+            >= 20
+    }));
+    p.charger.request_renegotiation();
+    assert!(p.run(Duration::from_secs(120)));
+    assert_eq!(
+        p.car_outcome(),
+        Some(Outcome::Completed),
+        "{:?}",
+        p.car_events
+    );
+    assert_eq!(p.charger_outcome(), Some(Outcome::Completed));
+    let mut sent = p.sent(Side::Car);
+    sent.dedup();
+    let loop_at = sent
+        .iter()
+        .position(|n| *n == "DC_ChargeLoopReq")
+        .expect("a charge loop");
+    assert_eq!(
+        &sent[loop_at..],
+        [
+            "DC_ChargeLoopReq",
+            "PowerDeliveryReq",
+            "ScheduleExchangeReq",
+            "PowerDeliveryReq",
+            "DC_ChargeLoopReq",
+            "PowerDeliveryReq",
+            "DC_WeldingDetectionReq",
+            "SessionStopReq"
+        ]
+    );
+    let charger_got = received(&p, Side::Charger);
+    assert!(
+        charger_got
+            .iter()
+            .any(|(n, s)| *n == "PowerDeliveryReq" && s.starts_with("ScheduleRenegotiation"))
+    );
+    // The contactors stayed closed through the renegotiation: closed once, opened once.
+    assert_eq!(actuator_commands(&p.car_commands), SAFE_ORDER);
+}
+
+#[test]
+fn the_car_confirms_the_meter_reading_when_the_charger_asks_and_signs_it_with_pnc() {
+    let mut p = pnc_pair(TRUSTED_CONTRACT);
+    let mut sc = charger(&[Protocol::Iso15118_20Dc]);
+    sc.iso20.allow_without_tls = false;
+    sc.iso20.offer_pnc = true;
+    sc.iso20.gen_challenge = [0x42; 16];
+    sc.iso20.metering_confirmation_after = Some(20);
+    p.charger = ccs_proto::session::SeccSession::new(sc, [0x42; 8], p.now);
+    p.charger.set_transport(Transport::Tls13);
+    p.charger.set_iso20_verifier(Arc::new(TestRoots));
+    p.connect();
+    assert!(p.run(Duration::from_secs(120)));
+    assert_eq!(
+        p.car_outcome(),
+        Some(Outcome::Completed),
+        "{:?}",
+        p.car_events
+    );
+    assert_eq!(p.charger_outcome(), Some(Outcome::Completed));
+    let sent = p.sent(Side::Car);
+    assert_eq!(
+        sent.iter()
+            .filter(|n| **n == "MeteringConfirmationReq")
+            .count(),
+        1
+    );
+    let confirm = received(&p, Side::Charger)
+        .into_iter()
+        .find(|(n, _)| *n == "MeteringConfirmationReq")
+        .expect("MeteringConfirmationReq");
+    assert!(confirm.1.ends_with("signed"), "{confirm:?}");
+    // The reading is the energy metered over the first 20 loops (≈2 s at up to 40 kW).
+    let wh: u64 = confirm
+        .1
+        .split(' ')
+        .next()
+        .and_then(|n| n.parse().ok())
+        .expect("a reading");
+    assert!((1..=30).contains(&wh), "{confirm:?}");
+    assert!(
+        received(&p, Side::Car)
+            .iter()
+            .any(|(n, s)| *n == "MeteringConfirmationRes" && s == "OK")
+    );
+}
+
+#[test]
+fn a_forged_meter_confirmation_ends_the_session() {
+    let mut p = pnc_pair(TRUSTED_CONTRACT);
+    let mut sc = charger(&[Protocol::Iso15118_20Dc]);
+    sc.iso20.offer_pnc = true;
+    sc.iso20.gen_challenge = [0x42; 16];
+    sc.iso20.metering_confirmation_after = Some(2);
+    p.charger = ccs_proto::session::SeccSession::new(sc, [0x42; 8], p.now);
+    p.charger.set_transport(Transport::Tls13);
+    p.charger.set_iso20_verifier(Arc::new(TestRoots));
+    p.filter = Some(Box::new(|_, bytes| {
+        let Ok(Message::Common(common::Document::MeteringConfirmationReq(mut req))) =
+            Message::decode(ccs_proto::v2gtp::PayloadType::Iso20Mainstream, bytes)
+        else {
+            return Fate::Deliver;
+        };
+        req.signed_metering_data
+            .meter_info
+            .charged_energy_reading_wh += 1000;
+        let msg = Message::Common(common::Document::MeteringConfirmationReq(req));
+        Fate::Replace(msg.encode().expect("encodes").1)
+    }));
+    p.connect();
+    assert!(p.run(Duration::from_secs(120)));
+    assert!(
+        received(&p, Side::Car)
+            .iter()
+            .any(|(n, s)| *n == "MeteringConfirmationRes"
+                && s.starts_with("FAILED_MeteringSignatureNotValid"))
+    );
+    assert!(matches!(p.charger_outcome(), Some(Outcome::Failed(_))));
+    assert!(matches!(p.car_outcome(), Some(Outcome::Failed(_))));
+    p.settle(Duration::from_secs(1));
+    assert!(!p.plant.contactors_closed());
 }
 
 #[test]
@@ -682,10 +998,11 @@ fn pause_notification_ends_with_session_stop_pause() {
 }
 
 #[test]
-fn renegotiation_requests_end_the_charge_normally() {
+fn terminate_and_service_renegotiation_end_the_charge_normally() {
+    // ServiceRenegotiation: this car does not renegotiate services, it ends the session
+    // (ScheduleRenegotiation is renegotiated: see schedule_renegotiation_runs_…).
     for notification in [
         EvseNotificationType::Terminate,
-        EvseNotificationType::ScheduleRenegotiation,
         EvseNotificationType::ServiceRenegotiation,
     ] {
         let mut p = Pair::new(
@@ -710,28 +1027,43 @@ fn renegotiation_requests_end_the_charge_normally() {
 }
 
 #[test]
-fn exit_standby_and_metering_confirmation_do_not_stop_the_charge() {
-    for notification in [
-        EvseNotificationType::ExitStandby,
-        EvseNotificationType::MeteringConfirmation,
-    ] {
-        let mut p = Pair::new(
-            car(Protocol::Iso15118_20Dc, ControlMode::Scheduled, 5),
-            charger(&[Protocol::Iso15118_20Dc]),
-            PlantConfig::default(),
-        );
-        notify_from_loop(&mut p, 2, notification);
-        p.connect();
-        assert!(p.run(Duration::from_secs(120)));
-        assert_eq!(p.car_outcome(), Some(Outcome::Completed));
-        // The charge ran its 5 s (≈50 loops at 100 ms), not two.
-        let loops = p
-            .sent(Side::Car)
-            .iter()
-            .filter(|n| **n == "DC_ChargeLoopReq")
-            .count();
-        assert!(loops > 30, "{notification:?}: {loops}");
-    }
+fn exit_standby_does_not_stop_the_charge() {
+    // (MeteringConfirmation is answered with MeteringConfirmationReq: see
+    // the_car_confirms_the_meter_reading_….)
+    let notification = EvseNotificationType::ExitStandby;
+    let mut p = Pair::new(
+        car(Protocol::Iso15118_20Dc, ControlMode::Scheduled, 5),
+        charger(&[Protocol::Iso15118_20Dc]),
+        PlantConfig::default(),
+    );
+    notify_from_loop(&mut p, 2, notification);
+    p.connect();
+    assert!(p.run(Duration::from_secs(120)));
+    assert_eq!(p.car_outcome(), Some(Outcome::Completed));
+    // The charge ran its 5 s (≈50 loops at 100 ms), not two.
+    let loops = p
+        .sent(Side::Car)
+        .iter()
+        .filter(|n| **n == "DC_ChargeLoopReq")
+        .count();
+    assert!(loops > 30, "{notification:?}: {loops}");
+}
+
+#[test]
+fn a_metering_confirmation_request_without_a_reading_fails_safely() {
+    let mut p = Pair::new(
+        car(Protocol::Iso15118_20Dc, ControlMode::Scheduled, 5),
+        charger(&[Protocol::Iso15118_20Dc]),
+        PlantConfig::default(),
+    );
+    notify_from_loop(&mut p, 2, EvseNotificationType::MeteringConfirmation);
+    p.connect();
+    assert!(p.run(Duration::from_secs(120)));
+    assert!(matches!(
+        p.car_outcome(),
+        Some(Outcome::Failed(SessionError::PeerMisbehaved(_)))
+    ));
+    assert_eq!(actuator_commands(&p.car_commands), SAFE_ORDER);
 }
 
 #[test]

@@ -15977,7 +15977,21 @@ impl Document {
     }
 }
 
-/// An EXI fragment of ISO 15118-2:2013 (urn:iso:15118:2:2013:MsgDef): one element, coded with the fragment grammar (EXI 1.0 §8.4.2) whose first event code indexes every element qname declared in the schema set (243 qnames + SE(*) + ED), as signatures are computed (exi-v2g.md §1.6). Elements whose qname is declared with several types have no variant (their code is counted but decodes to an error).
+/// Every attribute qname of ISO 15118-2:2013 (urn:iso:15118:2:2013:MsgDef) in EXI order (10): the relaxed Element Fragment grammar (EXI 1.0 §8.5.3) indexes them.
+pub const FRAGMENT_ATTRIBUTES: &[crate::relaxed::AttributeName] = &[
+    ("", "Algorithm"),
+    ("", "Encoding"),
+    ("", "Id"),
+    ("urn:iso:15118:2:2013:MsgBody", "Id"),
+    ("urn:iso:15118:2:2013:MsgDataTypes", "Id"),
+    ("", "MimeType"),
+    ("urn:iso:15118:2:2013:MsgDataTypes", "Name"),
+    ("", "Target"),
+    ("", "Type"),
+    ("", "URI"),
+];
+
+/// An EXI fragment of ISO 15118-2:2013 (urn:iso:15118:2:2013:MsgDef): one element, coded with the fragment grammar (EXI 1.0 §8.4.2) whose first event code indexes every element qname declared in the schema set (243 qnames + SE(*) + ED), as signatures are computed (exi-v2g.md §1.6). Elements whose qname is declared with several types hold a [`crate::relaxed::RelaxedElement`] (EXI 1.0 §8.5.3).
 #[derive(Clone, Debug, Eq, PartialEq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub enum Fragment {
@@ -16720,6 +16734,9 @@ pub enum Fragment {
     /// `duration` (urn:iso:15118:2:2013:MsgDataTypes)
     #[cfg_attr(feature = "serde", serde(rename = "duration"))]
     Duration(u32),
+    /// `eMAID` (urn:iso:15118:2:2013:MsgBody), declared with several types: the relaxed grammar
+    #[cfg_attr(feature = "serde", serde(rename = "eMAID"))]
+    EMAID(crate::relaxed::RelaxedElement),
     /// `intValue` (urn:iso:15118:2:2013:MsgDataTypes)
     #[cfg_attr(feature = "serde", serde(rename = "intValue"))]
     IntValue(i32),
@@ -17855,6 +17872,11 @@ impl Fragment {
                 d.only()?;
                 v
             }),
+            236 => Self::EMAID(crate::relaxed::RelaxedElement::decode_content(
+                d,
+                FRAGMENT_ATTRIBUTES,
+                243,
+            )?),
             237 => Self::IntValue({
                 d.only()?;
                 let v = rt::signed_int(d, -2147483648, 2147483647, "intValue")?;
@@ -19342,6 +19364,10 @@ impl Fragment {
                     rt::put_unsigned_int(e, i128::from(*v), 0, 86400, "duration")?;
                 }
                 e.only();
+            }
+            Self::EMAID(v) => {
+                e.plain_code(245, 236);
+                v.encode_content(e, FRAGMENT_ATTRIBUTES, 243)?;
             }
             Self::IntValue(v) => {
                 e.plain_code(245, 237);

@@ -8606,7 +8606,7 @@ impl Document {
     }
 }
 
-/// An EXI fragment of ISO 15118-20 AC (urn:iso:std:iso:15118:-20:AC): one element, coded with the fragment grammar (EXI 1.0 §8.4.2) whose first event code indexes every element qname declared in the schema set (154 qnames + SE(*) + ED), as signatures are computed (exi-v2g.md §1.6). Elements whose qname is declared with several types have no variant (their code is counted but decodes to an error).
+/// An EXI fragment of ISO 15118-20 AC (urn:iso:std:iso:15118:-20:AC): one element, coded with the fragment grammar (EXI 1.0 §8.4.2) whose first event code indexes every element qname declared in the schema set (154 qnames + SE(*) + ED), as signatures are computed (exi-v2g.md §1.6). Elements whose qname is declared with several types hold a [`crate::relaxed::RelaxedElement`] (EXI 1.0 §8.5.3).
 #[derive(Clone, Debug, Eq, PartialEq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub enum Fragment {

@@ -4274,7 +4274,7 @@ impl Document {
     }
 }
 
-/// An EXI fragment of W3C XML Signature (xmldsig-core), as used by DIN 70121, ISO 15118-2 and -20: one element, coded with the fragment grammar (EXI 1.0 §8.4.2) whose first event code indexes every element qname declared in the schema set (45 qnames + SE(*) + ED), as signatures are computed (exi-v2g.md §1.6). Elements whose qname is declared with several types have no variant (their code is counted but decodes to an error).
+/// An EXI fragment of W3C XML Signature (xmldsig-core), as used by DIN 70121, ISO 15118-2 and -20: one element, coded with the fragment grammar (EXI 1.0 §8.4.2) whose first event code indexes every element qname declared in the schema set (45 qnames + SE(*) + ED), as signatures are computed (exi-v2g.md §1.6). Elements whose qname is declared with several types hold a [`crate::relaxed::RelaxedElement`] (EXI 1.0 §8.5.3).
 #[derive(Clone, Debug, Eq, PartialEq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub enum Fragment {

@@ -5,8 +5,8 @@ use crate::session::config::EvccConfig;
 use crate::session::outbox::Outbox;
 use crate::session::timers::{Timer, TimerTable};
 use crate::session::{
-    Disconnect, Outcome, Phase, Protocol, Role, SessionError, SessionEvent, Transmit, V2gSession,
-    din, handshake, iso2, iso20,
+    Disconnect, Outcome, Phase, Protocol, Role, SessionError, SessionEvent, Transmit, Transport,
+    V2gSession, din, handshake, iso2, iso20,
 };
 use crate::time::Instant;
 use crate::v2gtp::PayloadType;
@@ -48,6 +48,8 @@ pub struct EvccSession {
     machine: Machine,
     contract_signer: Option<std::sync::Arc<dyn iso2::pnc::ContractSigner>>,
     certificate_installer: Option<std::sync::Arc<dyn iso2::pnc::CertificateInstaller>>,
+    iso20_signer: Option<std::sync::Arc<dyn iso20::pnc::ContractSigner>>,
+    transport: Transport,
 }
 
 impl EvccSession {
@@ -63,6 +65,8 @@ impl EvccSession {
             machine: Machine::Idle,
             contract_signer: None,
             certificate_installer: None,
+            iso20_signer: None,
+            transport: Transport::Tcp,
         }
     }
 
@@ -79,6 +83,12 @@ impl EvccSession {
     /// ([`crate::session::iso2::EvOptions::payment`] = `Contract`).
     pub fn set_contract_signer(&mut self, signer: std::sync::Arc<dyn iso2::pnc::ContractSigner>) {
         self.contract_signer = Some(signer);
+    }
+
+    /// Sets the contract key for ISO 15118-20 Plug & Charge
+    /// ([`crate::session::iso20::Authorization::PnC`]).
+    pub fn set_iso20_signer(&mut self, signer: std::sync::Arc<dyn iso20::pnc::ContractSigner>) {
+        self.iso20_signer = Some(signer);
     }
 
     /// How the session ended, once it has.
@@ -104,6 +114,13 @@ impl EvccSession {
             .iter()
             .copied()
             .filter(|o| handshake::is_implemented(o.protocol))
+            // ISO 15118-20 requires TLS 1.3 (§7.7.3): not offered on any other connection.
+            .filter(|o| match o.protocol {
+                Protocol::Iso15118_20Dc | Protocol::Iso15118_20DcBpt => self
+                    .transport
+                    .carries_iso20(self.config.iso20.allow_without_tls),
+                _ => true,
+            })
             .collect()
     }
 }
@@ -113,15 +130,21 @@ impl V2gSession for EvccSession {
         Role::Evcc
     }
 
+    fn set_transport(&mut self, transport: Transport) {
+        self.transport = transport;
+    }
+
     fn handle_connected(&mut self, now: Instant) {
         if !matches!(self.machine, Machine::Idle) {
             return;
         }
         let offers = self.offers();
         if offers.is_empty() {
-            return self.end_early(SessionError::Config(
-                "no protocol with a session machine is configured".into(),
-            ));
+            return self.end_early(SessionError::Config(format!(
+                "no protocol with a session machine is configured for this connection \
+                 (ISO 15118-20 needs TLS 1.3; the connection is {:?})",
+                self.transport
+            )));
         }
         let req = handshake::request(&offers);
         let doc = ccs_msg::app_handshake::Document::SupportedAppProtocolReq(req.clone());
@@ -178,6 +201,7 @@ impl V2gSession for EvccSession {
                                     self.evcc_id,
                                     wants_bpt,
                                     accepts_dc,
+                                    self.iso20_signer.clone(),
                                 ));
                                 m.start(now, &mut self.out);
                                 self.machine = Machine::Iso20(m);

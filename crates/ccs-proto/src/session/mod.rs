@@ -100,6 +100,38 @@ impl fmt::Display for Protocol {
     }
 }
 
+/// What carries a session: plain TCP or TLS of a version. The driver tells the session before
+/// [`V2gSession::handle_connected`] ([`V2gSession::set_transport`]); ISO 15118-20 is negotiated
+/// only over TLS 1.3.
+#[derive(Clone, Copy, Debug, Default, Eq, Hash, PartialEq)]
+#[non_exhaustive]
+pub enum Transport {
+    /// Plain TCP (what a driver that says nothing has).
+    #[default]
+    Tcp,
+    /// TLS 1.2 (ISO 15118-2).
+    Tls12,
+    /// TLS 1.3 (ISO 15118-20).
+    Tls13,
+}
+
+impl Transport {
+    /// The transport of an OpenSSL protocol version string (`TLSv1.2`, `TLSv1.3`); `None` =
+    /// plain TCP. Any other TLS version counts as TLS 1.2 (not good enough for ISO 15118-20).
+    pub fn from_tls_version(version: Option<&str>) -> Self {
+        match version {
+            None => Self::Tcp,
+            Some("TLSv1.3") => Self::Tls13,
+            Some(_) => Self::Tls12,
+        }
+    }
+
+    /// Whether ISO 15118-20 may run over this transport (TLS 1.3, or `allow_without_tls`).
+    pub(crate) fn carries_iso20(self, allow_without_tls: bool) -> bool {
+        self == Self::Tls13 || allow_without_tls
+    }
+}
+
 /// What the driver must do on the connection.
 #[derive(Clone, Debug, Eq, PartialEq)]
 #[must_use]
@@ -298,6 +330,13 @@ pub enum SessionEvent {
 pub trait V2gSession {
     /// Which side this session plays.
     fn role(&self) -> Role;
+
+    /// What the connection is (plain TCP, TLS 1.2, TLS 1.3); call it before
+    /// [`V2gSession::handle_connected`]. Without the call the session assumes plain TCP and
+    /// refuses ISO 15118-20.
+    fn set_transport(&mut self, transport: Transport) {
+        let _ = transport;
+    }
 
     /// The TCP/TLS connection to the peer is up. The EVCC sends its handshake request now.
     fn handle_connected(&mut self, now: Instant);

@@ -5,8 +5,8 @@ use crate::session::config::SeccConfig;
 use crate::session::outbox::Outbox;
 use crate::session::timers::{Timer, TimerTable};
 use crate::session::{
-    Disconnect, Outcome, Phase, Protocol, Role, SessionError, SessionEvent, Transmit, V2gSession,
-    din, handshake, iso2, iso20,
+    Disconnect, Outcome, Phase, Protocol, Role, SessionError, SessionEvent, Transmit, Transport,
+    V2gSession, din, handshake, iso2, iso20,
 };
 use crate::time::Instant;
 use crate::v2gtp::PayloadType;
@@ -47,7 +47,9 @@ pub struct SeccSession {
     machine: Machine,
     stop_requested: bool,
     tls: bool,
+    transport: Transport,
     pnc: Option<iso2::SeccPnc>,
+    iso20_verifier: Option<std::sync::Arc<dyn iso20::pnc::ContractVerifier>>,
 }
 
 impl SeccSession {
@@ -64,7 +66,9 @@ impl SeccSession {
             machine: Machine::Handshake,
             stop_requested: false,
             tls: false,
+            transport: Transport::Tcp,
             pnc: None,
+            iso20_verifier: None,
         }
     }
 
@@ -75,16 +79,36 @@ impl SeccSession {
         self.tls = tls;
     }
 
+    /// The contract verifier for ISO 15118-20 Plug & Charge (PnC is offered only with one).
+    pub fn set_iso20_verifier(
+        &mut self,
+        verifier: std::sync::Arc<dyn iso20::pnc::ContractVerifier>,
+    ) {
+        self.iso20_verifier = Some(verifier);
+    }
+
+    /// Whether `protocol` may run on this connection: ISO 15118-20 only over TLS 1.3.
+    fn carries(&self, protocol: Protocol) -> bool {
+        match protocol {
+            Protocol::Iso15118_20Dc | Protocol::Iso15118_20DcBpt => self
+                .transport
+                .carries_iso20(self.config.iso20.allow_without_tls),
+            _ => true,
+        }
+    }
+
     /// The verifier, certificate backend and GenChallenge for ISO 15118-2 Plug & Charge.
     pub fn set_pnc(&mut self, pnc: iso2::SeccPnc) {
         self.pnc = Some(pnc);
     }
 
     /// Asks the car to renegotiate the charge parameters (ISO 15118-2 EVSENotification
-    /// ReNegotiation); ignored by protocols without renegotiation.
+    /// ReNegotiation, ISO 15118-20 ScheduleRenegotiation); ignored by DIN.
     pub fn request_renegotiation(&mut self) {
-        if let Machine::Iso2(m) = &mut self.machine {
-            m.request_renegotiation();
+        match &mut self.machine {
+            Machine::Iso2(m) => m.request_renegotiation(),
+            Machine::Iso20(m) => m.request_renegotiation(),
+            _ => {}
         }
     }
 
@@ -140,11 +164,23 @@ impl SeccSession {
             .copied()
             .filter(|p| handshake::is_implemented(*p))
             .collect();
+        // ISO 15118-20 requires TLS 1.3 (§7.7.3): on any other connection it is not offered,
+        // whatever the driver's TLS profile allowed.
+        let refused_for_tls = supported.iter().any(|p| !self.carries(*p));
+        let supported: Vec<Protocol> = supported.into_iter().filter(|p| self.carries(*p)).collect();
         let selection = handshake::select(&req, &supported, self.config.selection);
         self.send_response(&selection.response);
         let Some((protocol, schema_id)) = selection.chosen else {
+            let why = if refused_for_tls {
+                format!(
+                    " (ISO 15118-20 needs TLS 1.3; the connection is {:?})",
+                    self.transport
+                )
+            } else {
+                String::new()
+            };
             return self.end_early(SessionError::PeerIncompatible(format!(
-                "no common protocol in {}",
+                "no common protocol in {}{why}",
                 handshake::request_summary(&req)
             )));
         };
@@ -185,6 +221,7 @@ impl SeccSession {
                     accepts(Protocol::Iso15118_20Dc),
                     accepts(Protocol::Iso15118_20DcBpt),
                     self.tls,
+                    self.iso20_verifier.clone(),
                 );
                 if self.stop_requested {
                     m.handle_stop_request();
@@ -213,6 +250,11 @@ impl SeccSession {
 impl V2gSession for SeccSession {
     fn role(&self) -> Role {
         Role::Secc
+    }
+
+    fn set_transport(&mut self, transport: Transport) {
+        self.transport = transport;
+        self.tls = transport != Transport::Tcp;
     }
 
     fn handle_connected(&mut self, now: Instant) {

@@ -54,7 +54,9 @@ pub struct SlacTimings {
     /// Not ISO: requests to the modem before giving up (per step).
     pub modem_request_attempts: u32,
     /// Not ISO: period of VS_PL_LNK_STATUS polls while waiting for the link (EVerest 100 ms),
-    /// and of CM_NW_INFO polls while the charger's modem restarts with its new key.
+    /// and of CM_NW_INFO polls while the charger's modem restarts with its new key. Each poll
+    /// is one 60-byte MME to the local modem; a longer period only delays the pairing by up
+    /// to one period after the modem has joined (BENCHMARKS.md §6).
     pub link_status_poll_interval: Duration,
     /// Not ISO: how long the charger waits for its modem to report the new network after
     /// CM_SET_KEY (a QCA EVSE modem re-appears as CCo 5–7 s after being re-keyed,
@@ -83,7 +85,7 @@ impl Default for SlacTimings {
             c_conn_max_match: 3,
             modem_response_timeout: Duration::from_secs(1),
             modem_request_attempts: 3,
-            link_status_poll_interval: Duration::from_millis(250),
+            link_status_poll_interval: Duration::from_millis(100),
             modem_network_timeout: Duration::from_secs(10),
         }
     }

@@ -155,8 +155,8 @@ config_section! {
         #[example = "3"]
         modem_request_attempts: Option<u32> = None,
         /// Not in ISO 15118-3: period of VS_PL_LNK_STATUS polls while waiting for the link
-        /// (profile: 250 ms). Default: unset (profile).
-        #[example = "\"250ms\""]
+        /// (profile: 100 ms). Default: unset (profile).
+        #[example = "\"100ms\""]
         link_status_poll_interval: Option<Duration> = None,
         /// Car: report the pairing only when the modem reports the link up
         /// (VS_PL_LNK_STATUS); false reports it after the accepted CM_SET_KEY.
@@ -279,6 +279,11 @@ config_section! {
         /// pyPLC: `allow_new_session_after_stopping`.
         #[ini = "allow_new_session_after_stopping"]
         allow_new_session_after_stop: bool = true,
+        /// Charger: authorize every car at once (pyPLC's behaviour: ContractAuthentication /
+        /// Authorization answered `Finished`, external identification means). `false` answers
+        /// `Ongoing` until the authorization input says yes: MQTT `authorized`, or Authorize on
+        /// the dashboard (`--web`). Default: true.
+        authorize_automatically: bool = true,
         /// Charger: the EVSEID sent in SessionSetupRes (`ZZ00000` = none, pyPLC's value).
         /// Default: `ZZ00000`.
         evse_id: String = "ZZ00000".to_owned(),

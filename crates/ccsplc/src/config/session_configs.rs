@@ -128,6 +128,7 @@ impl Config {
         e.limits.current_regulation_tolerance = amps(c.evse_current_regulation_tolerance);
         e.limits.peak_current_ripple = amps(c.evse_peak_current_ripple);
         e.evse_simulate_precharge = c.evse_simulate_precharge;
+        e.authorize_automatically = s.authorize_automatically;
         // The simulated charger has an isolation monitor; pyPLC's devices have none.
         e.isolation_monitor = self.simulated_hardware();
         e
@@ -197,7 +198,10 @@ mod tests {
         c.session.evse_id = "DE*ABC".into();
         c.session.allow_new_session_after_stop = false;
         c.general.exit_on_session_end = true;
+        assert!(c.secc_config().authorize_automatically);
+        c.session.authorize_automatically = false;
         let s = c.secc_config();
+        assert!(!s.authorize_automatically);
         assert!(!s.evse_simulate_precharge);
         assert_eq!(s.limits.max_current, Amps(125.0));
         assert_eq!(s.evse_id, b"DE*ABC".to_vec());

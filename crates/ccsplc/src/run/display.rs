@@ -1,13 +1,15 @@
 //! The live trace of `ev`, `evse` and `listen`: one line per event, in the format of
 //! `ccsplc sim` (time, side, text, then the DC values), each message with the checkpoint
 //! number of its phase as pyPLC and ccs32clara print them (100 SLAC, 200 SDP, 300 TCP, 400
-//! handshake ... 900 SessionStop). Every line also goes into the recording.
+//! handshake ... 900 SessionStop). Every line also goes into the recording, and every SLAC
+//! and session event to the dashboard (`--web`).
 
 use ccs_proto::session::{ChargingValues, Outcome, SessionEvent};
 use ccs_proto::slac::SlacEvent;
 
 use super::record::Recording;
 use crate::trace_text::{TraceText, slac_text};
+use crate::web::Dashboard;
 
 /// Checkpoint of the link setup steps before the V2G phases (pyPLC's numbering).
 pub(crate) const CHECKPOINT_SLAC: u16 = 100;
@@ -25,6 +27,7 @@ pub(crate) struct Trace {
     text: TraceText,
     values: ChargingValues,
     recording: Recording,
+    dashboard: Dashboard,
     /// Messages sent and received in the current session.
     pub(crate) messages: u32,
     /// Whether a CurrentDemand exchange was seen in the current session.
@@ -41,6 +44,7 @@ impl Trace {
             text: TraceText::with_received(),
             values: ChargingValues::default(),
             recording,
+            dashboard: Dashboard::disabled(),
             messages: 0,
             current_demand: 0,
         }
@@ -51,8 +55,19 @@ impl Trace {
         &self.recording
     }
 
+    /// Also shows the SLAC and session events on `dashboard`.
+    pub(crate) fn show_on(&mut self, dashboard: Dashboard) {
+        self.dashboard = dashboard;
+    }
+
+    /// The dashboard the events go to (disabled without `--web`).
+    pub(crate) fn dashboard(&self) -> &Dashboard {
+        &self.dashboard
+    }
+
     /// Starts counting for a new session.
     pub(crate) fn new_session(&mut self) {
+        self.dashboard.session_started();
         self.messages = 0;
         self.current_demand = 0;
         self.values = ChargingValues::default();
@@ -83,6 +98,7 @@ impl Trace {
 
     /// A SLAC event.
     pub(crate) fn slac(&mut self, event: &SlacEvent) {
+        self.dashboard.slac_event(event);
         if let Some(text) = slac_text(event) {
             self.line_at(CHECKPOINT_SLAC, &text);
         }
@@ -90,6 +106,7 @@ impl Trace {
 
     /// A session event; repeated messages are shown at most once per second.
     pub(crate) fn session(&mut self, event: &SessionEvent) {
+        self.dashboard.session_event(event);
         match event {
             SessionEvent::PhaseChanged(phase) => self.checkpoint = phase.checkpoint(),
             SessionEvent::Values(v) => {

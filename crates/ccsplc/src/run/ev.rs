@@ -2,7 +2,8 @@
 //!
 //! Modem (unless `--no-slac`/`--no-modem`) → SLAC as EV → SDP client → TCP (TLS when the
 //! configuration allows it and the charger offers it) → the EVCC session with the hardware
-//! hub → summary. Exit 0 only when the session completed.
+//! hub → summary. Exit 0 only when the session completed. With `--web` the dashboard shows it
+//! live; its Stop is a stop request like Ctrl-C.
 //!
 //! The car always exits after its session: pyPLC's `exit_on_session_end` was made for this
 //! (one process and one log per session; a wrapper script or systemd restarts the process for
@@ -13,6 +14,7 @@ use std::process::ExitCode;
 
 use anyhow::Context as _;
 use ccs_linux::clock::Clock;
+use ccs_linux::link::Link;
 use ccs_linux::sdp::{DEFAULT_SDP_HOP_LIMIT, discover_secc};
 use ccs_linux::slac::{random_bytes, run_slac};
 use ccs_linux::tcp::{ConnectOptions, connect};
@@ -25,22 +27,25 @@ use super::display::{CHECKPOINT_SDP, CHECKPOINT_TCP, Trace, outcome_text};
 use super::hardware::{Hardware, Side};
 use super::record::{Recording, spawn_frame_capture};
 use super::signals::Signals;
+use super::{DRAIN_DASHBOARD, show_link};
 use super::{EXIT_FAILED, load, mode_text, open_link, recording_target, runtime};
 use crate::cli::RoleArgs;
 use crate::config::{Config, TlsMode};
+use crate::web::{self, Controls, Dashboard, DashboardControl};
 
 /// Runs `ccsplc ev`.
 pub(crate) fn run(args: &RoleArgs) -> anyhow::Result<ExitCode> {
     let loaded = load(args.config.as_deref(), Some(&args.common))?;
     let config = loaded.config;
     let target = recording_target(&config, args.common.pcap.as_ref());
-    runtime()?.block_on(async move {
-        let completed = car(&config, target).await?;
-        Ok(if completed {
-            ExitCode::SUCCESS
-        } else {
-            ExitCode::from(EXIT_FAILED)
-        })
+    let (dashboard, controls) = web::start(web::Mode::Ev, &config.web)?;
+    let completed = runtime()?.block_on(car(&config, target, &dashboard, controls))?;
+    // Let the page show how the session ended before the server goes away.
+    dashboard.drain(DRAIN_DASHBOARD);
+    Ok(if completed {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(EXIT_FAILED)
     })
 }
 
@@ -62,7 +67,12 @@ fn tls_client(config: &Config) -> anyhow::Result<Option<TlsClientConfig>> {
     Ok(Some(tls))
 }
 
-async fn car(config: &Config, target: super::record::Target) -> anyhow::Result<bool> {
+async fn car(
+    config: &Config,
+    target: super::record::Target,
+    dashboard: &Dashboard,
+    mut controls: Controls,
+) -> anyhow::Result<bool> {
     let mut signals = Signals::install()?;
     let tls = tls_client(config)?;
     let link = open_link(config).await?;
@@ -76,8 +86,13 @@ async fn car(config: &Config, target: super::record::Target) -> anyhow::Result<b
     );
     let recording = Recording::new(target, &iface.name, "car", &header);
     let capture = spawn_frame_capture(&recording, &iface.name, iface.index);
-    let hardware = Hardware::start(config, Side::Vehicle)?;
+    if let Some(path) = recording.current_file() {
+        dashboard.capture_file(&path);
+    }
+    show_link(dashboard, link.mode);
+    let hardware = Hardware::start(config, Side::Vehicle, dashboard)?;
     let mut trace = Trace::new("EV", recording.clone());
+    trace.show_on(dashboard.clone());
     trace.line(&header);
     trace.line(&format!("hardware: {}", hardware.adapters.join(", ")));
     let clock = Clock::new();
@@ -90,12 +105,14 @@ async fn car(config: &Config, target: super::record::Target) -> anyhow::Result<b
         &hardware,
         &mut trace,
         &mut signals,
+        &mut controls,
     )
     .await;
     let outcome = match outcome {
         Ok(outcome) => outcome,
         Err(e) => {
             trace.line(&format!("failed: {e:#}"));
+            dashboard.note(format!("failed: {e:#}"));
             None
         }
     };
@@ -123,59 +140,82 @@ async fn car(config: &Config, target: super::record::Target) -> anyhow::Result<b
     Ok(completed)
 }
 
-/// SLAC, SDP, TCP and the session; a Ctrl-C before the session ends the attempt.
+/// SLAC, SDP, TCP and the session; a Ctrl-C or the dashboard's Stop before the session ends
+/// the attempt.
 async fn connect_and_charge(
     config: &Config,
-    link: &ccs_linux::link::Link,
+    link: &Link,
     tls: Option<TlsClientConfig>,
     clock: &Clock,
     hardware: &Hardware,
     trace: &mut Trace,
     signals: &mut Signals,
+    controls: &mut Controls,
 ) -> anyhow::Result<Option<Outcome>> {
     let iface = &link.interface;
-    let setup = async {
-        if let Some(raw) = &link.raw {
-            let mut machine = EvSlac::new(
-                config.ev_slac(),
-                MacAddress::from(iface.mac),
-                random_bytes()?,
-            );
-            machine.start(clock.now());
-            run_slac(raw, &mut machine, clock, |e| trace.slac(e))
+    let dashboard = trace.dashboard().clone();
+    // The setup borrows the trace; it ends before the session takes it.
+    let conn = {
+        let setup = async {
+            if let Some(raw) = &link.raw {
+                let mut machine = EvSlac::new(
+                    config.ev_slac(),
+                    MacAddress::from(iface.mac),
+                    random_bytes()?,
+                );
+                machine.start(clock.now());
+                run_slac(raw, &mut machine, clock, |e| trace.slac(e))
+                    .await
+                    .context("SLAC")?;
+            }
+            let found = discover_secc(iface, config.sdp_client(), DEFAULT_SDP_HOP_LIMIT, clock)
                 .await
-                .context("SLAC")?;
-        }
-        let found = discover_secc(iface, config.sdp_client(), DEFAULT_SDP_HOP_LIMIT, clock)
-            .await
-            .context("SDP")?;
-        trace.line_at(
-            CHECKPOINT_SDP,
-            &format!(
+                .context("SDP")?;
+            let sdp_text = format!(
                 "SDP: charger at {}, {}",
                 found.address,
                 if found.tls { "TLS" } else { "no TLS" }
-            ),
-        );
-        let mut options = ConnectOptions::default();
-        options.tls = tls;
-        let conn = connect(found.address, found.tls, &options)
-            .await
-            .context("connecting to the charger")?;
-        let tls_text = conn
-            .tls_info()
-            .map_or_else(String::new, |t| format!(" ({} {})", t.version, t.cipher));
-        trace.line_at(
-            CHECKPOINT_TCP,
-            &format!("TCP connected to {}{tls_text}", conn.peer()),
-        );
-        anyhow::Ok(conn)
-    };
-    let conn = tokio::select! {
-        conn = setup => conn?,
-        _ = signals.next() => anyhow::bail!("stopped by the user before the session started"),
+            );
+            dashboard.link(sdp_text.as_str());
+            trace.line_at(CHECKPOINT_SDP, &sdp_text);
+            let mut options = ConnectOptions::default();
+            options.tls = tls;
+            let conn = connect(found.address, found.tls, &options)
+                .await
+                .context("connecting to the charger")?;
+            let tls_text = conn
+                .tls_info()
+                .map_or_else(String::new, |t| format!(" ({} {})", t.version, t.cipher));
+            let tcp_text = format!("TCP connected to {}{tls_text}", conn.peer());
+            dashboard.link(tcp_text.as_str());
+            trace.line_at(CHECKPOINT_TCP, &tcp_text);
+            anyhow::Ok(conn)
+        };
+        tokio::pin!(setup);
+        loop {
+            tokio::select! {
+                conn = &mut setup => break conn?,
+                _ = signals.next() => anyhow::bail!("stopped by the user before the session started"),
+                control = controls.recv() => match control {
+                    DashboardControl::Stop => {
+                        anyhow::bail!("stopped from the dashboard before the session started")
+                    }
+                    // Not offered to the car (the dashboard refuses them).
+                    other => tracing::debug!("dashboard: {other:?} is the charger's; ignored"),
+                },
+            }
+        }
     };
     let mut session = EvccSession::new(config.evcc_config(), iface.mac, clock.now());
-    let outcome = super::session::drive(conn, &mut session, clock, hardware, trace, signals).await;
+    let outcome = super::session::drive(
+        conn,
+        &mut session,
+        clock,
+        hardware,
+        trace,
+        signals,
+        controls,
+    )
+    .await;
     Ok(outcome)
 }

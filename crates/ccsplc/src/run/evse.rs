@@ -9,6 +9,10 @@
 //! pyPLC's `allow_new_session_after_stopping = no`: after a session the user stopped at the
 //! charger, no further car is served; `exit_on_session_end = yes`: the process ends after the
 //! first session.
+//!
+//! With `--web` the dashboard shows it live; its controls: Stop (the running session's stop
+//! request), Authorize and Enable (the session's authorization input and enable switch, kept
+//! for the next car too; see [`super::operator`]).
 
 use std::process::ExitCode;
 
@@ -21,7 +25,7 @@ use ccs_linux::tcp::V2gListener;
 use ccs_linux::tls::{TlsProfile, TlsServerConfig};
 use ccs_linux::v2g::V2gConnection;
 use ccs_proto::homeplug::MacAddress;
-use ccs_proto::sdp::{SdpServer, SdpServerConfig};
+use ccs_proto::sdp::{SdpServer, SdpServerConfig, SdpServerEvent};
 use ccs_proto::session::{Outcome, SeccSession};
 use ccs_proto::slac::{EvseSlac, SlacEvent};
 use ccs_proto::v2gtp::DeframerConfig;
@@ -30,10 +34,13 @@ use tokio::sync::mpsc;
 use super::display::{CHECKPOINT_TCP, Trace, outcome_text};
 use super::hardware::{Hardware, Side};
 use super::record::{Recording, spawn_frame_capture};
+use super::session::apply_control;
 use super::signals::Signals;
+use super::{DRAIN_DASHBOARD, show_link};
 use super::{EXIT_FAILED, load, mode_text, open_link, recording_target, runtime};
 use crate::cli::RoleArgs;
 use crate::config::{Config, TlsMode};
+use crate::web::{self, Controls, Dashboard};
 
 /// Runs `ccsplc evse`.
 pub(crate) fn run(args: &RoleArgs) -> anyhow::Result<ExitCode> {
@@ -41,13 +48,14 @@ pub(crate) fn run(args: &RoleArgs) -> anyhow::Result<ExitCode> {
     let config = loaded.config;
     let target = recording_target(&config, args.common.pcap.as_ref());
     let once = args.once;
-    runtime()?.block_on(async move {
-        let ok = charger(&config, target, once).await?;
-        Ok(if ok {
-            ExitCode::SUCCESS
-        } else {
-            ExitCode::from(EXIT_FAILED)
-        })
+    let (dashboard, controls) = web::start(web::Mode::Evse, &config.web)?;
+    let ok = runtime()?.block_on(charger(&config, target, once, &dashboard, controls))?;
+    // Let the page show how the last session ended before the server goes away.
+    dashboard.drain(DRAIN_DASHBOARD);
+    Ok(if ok {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(EXIT_FAILED)
     })
 }
 
@@ -178,6 +186,8 @@ async fn charger(
     config: &Config,
     target: super::record::Target,
     once: bool,
+    dashboard: &Dashboard,
+    mut controls: Controls,
 ) -> anyhow::Result<bool> {
     let mut signals = Signals::install()?;
     let policy = config.driver_policy();
@@ -197,8 +207,13 @@ async fn charger(
     );
     let recording = Recording::new(target, &iface.name, "charger", &header);
     let capture = spawn_frame_capture(&recording, &iface.name, iface.index);
-    let hardware = Hardware::start(config, Side::Charger)?;
+    if let Some(path) = recording.current_file() {
+        dashboard.capture_file(&path);
+    }
+    show_link(dashboard, link.mode);
+    let hardware = Hardware::start(config, Side::Charger, dashboard)?;
     let mut trace = Trace::new("EVSE", recording.clone());
+    trace.show_on(dashboard.clone());
     trace.line(&header);
     trace.line(&format!("hardware: {}", hardware.adapters.join(", ")));
     let clock = Clock::new();
@@ -226,7 +241,8 @@ async fn charger(
     let server = SdpServer::new(sdp_config).context("SDP server")?;
     let responder = SdpResponder::bind(&iface, server, clock)?;
     let (stop_sdp, sdp_stopped) = tokio::sync::oneshot::channel::<()>();
-    let sdp = tokio::spawn(responder.run(None, async {
+    let (sdp_tx, mut sdp_events) = mpsc::unbounded_channel();
+    let sdp = tokio::spawn(responder.run(Some(sdp_tx), async {
         let _ = sdp_stopped.await;
     }));
 
@@ -239,9 +255,19 @@ async fn charger(
                 trace.slac(&event);
                 continue;
             }
+            Some(event) = sdp_events.recv() => {
+                if let SdpServerEvent::Answered { from, port, .. } = event {
+                    dashboard.link(format!("SDP: answered [{}] with port {port}", from.ip()));
+                }
+                continue;
+            }
             _ = signals.next() => {
                 trace.line("stopped by the user");
                 break;
+            }
+            control = controls.recv() => {
+                apply_control(control, &mut trace, &hardware, None);
+                continue;
             }
         };
         let conn = match conn {
@@ -256,10 +282,9 @@ async fn charger(
             .tls_info()
             .map_or_else(String::new, |t| format!(" ({} {})", t.version, t.cipher));
         trace.new_session();
-        trace.line_at(
-            CHECKPOINT_TCP,
-            &format!("TCP connection from {}{tls_text}", conn.peer()),
-        );
+        let tcp_text = format!("TCP connection from {}{tls_text}", conn.peer());
+        dashboard.link(tcp_text.as_str());
+        trace.line_at(CHECKPOINT_TCP, &tcp_text);
         let session_id: [u8; 8] = random_bytes()?;
         let mut session = SeccSession::new(config.secc_config(), session_id, clock.now());
         let outcome = super::session::drive(
@@ -269,6 +294,7 @@ async fn charger(
             &hardware,
             &mut trace,
             &mut signals,
+            &mut controls,
         )
         .await;
         sessions += 1;
@@ -294,6 +320,9 @@ async fn charger(
             break;
         }
         recording.next_session();
+        if let Some(path) = recording.current_file() {
+            dashboard.capture_file(&path);
+        }
     }
     let _ = stop_sdp.send(());
     let _ = sdp.await;

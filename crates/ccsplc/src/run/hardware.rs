@@ -22,9 +22,11 @@ use ccs_proto::hardware::{
 use ccs_sim::physics::PlantConfig;
 use tokio::sync::mpsc;
 
+use super::operator::OperatorInputs;
 use crate::config::{
     AnalogInputDevice, ChargeParameterBackend, Config, DigitalOutputDevice, EvseEnvironment,
 };
+use crate::web::Dashboard;
 
 /// Which side this process plays.
 #[derive(Clone, Copy, Debug, Eq, PartialEq)]
@@ -35,8 +37,37 @@ pub(crate) enum Side {
     Charger,
 }
 
-/// Where the current session's hardware events go.
-type Sink = Arc<Mutex<Option<mpsc::UnboundedSender<HardwareEvent>>>>;
+/// Where the current session's hardware events go, and the operator inputs so far.
+#[derive(Debug, Default)]
+struct Route {
+    session: Option<mpsc::UnboundedSender<HardwareEvent>>,
+    operator: OperatorInputs,
+}
+
+/// The route, shared by the pump and the runner.
+type Sink = Arc<Mutex<Route>>;
+
+fn lock(sink: &Sink) -> std::sync::MutexGuard<'_, Route> {
+    sink.lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+/// Which adapter measurements the pump drops (see the module doc).
+#[derive(Clone, Copy, Debug, Default)]
+struct Hide {
+    inlet: bool,
+    authorization: bool,
+}
+
+impl Hide {
+    fn hides(self, m: &Measurement) -> bool {
+        match m {
+            Measurement::InletVoltage(_) => self.inlet,
+            Measurement::Authorized(_) => self.authorization,
+            _ => false,
+        }
+    }
+}
 
 /// The running hub: send commands here, attach each session's event channel.
 #[derive(Debug)]
@@ -46,15 +77,21 @@ pub(crate) struct Hardware {
     /// The adapters' names, for the start line.
     pub(crate) adapters: Vec<String>,
     task: tokio::task::JoinHandle<()>,
+    dashboard: Dashboard,
 }
 
 impl Hardware {
-    /// Builds the hub from `config` for `side` and starts it on the current runtime.
-    pub(crate) fn start(config: &Config, side: Side) -> anyhow::Result<Self> {
+    /// Builds the hub from `config` for `side` and starts it on the current runtime; every
+    /// command and measurement is also shown on `dashboard`.
+    pub(crate) fn start(
+        config: &Config,
+        side: Side,
+        dashboard: &Dashboard,
+    ) -> anyhow::Result<Self> {
         let clock = Clock::new();
         let mut hub = HardwareHub::new(clock);
         let h = &config.hardware;
-        let mut hide_inlet = false;
+        let mut hide = Hide::default();
         if config.simulated_hardware() {
             let plant = SharedPlant::new(PlantConfig::default(), clock);
             hub.spawn(SimAdapter::new(
@@ -64,7 +101,10 @@ impl Hardware {
                     Side::Charger => SimSide::Charger,
                 },
             ));
-            hide_inlet = side == Side::Vehicle;
+            hide = Hide {
+                inlet: side == Side::Vehicle,
+                authorization: side == Side::Charger,
+            };
         } else {
             let mqtt = h.digital_output_device == DigitalOutputDevice::Mqtt
                 || h.analog_input_device == AnalogInputDevice::Mqtt
@@ -104,12 +144,19 @@ impl Hardware {
         let adapters = hub.adapter_names().map(str::to_owned).collect();
         let (commands, commands_rx) = mpsc::unbounded_channel();
         let sink: Sink = Arc::default();
-        let task = tokio::spawn(pump(hub, commands_rx, Arc::clone(&sink), hide_inlet));
+        let task = tokio::spawn(pump(
+            hub,
+            commands_rx,
+            Arc::clone(&sink),
+            hide,
+            dashboard.clone(),
+        ));
         Ok(Self {
             commands,
             sink,
             adapters,
             task,
+            dashboard: dashboard.clone(),
         })
     }
 
@@ -119,14 +166,29 @@ impl Hardware {
     }
 
     /// A receiver of the hardware events, for the next session (the previous one's is
-    /// closed).
+    /// closed). It starts with the dashboard's operator switches, if any were set.
     pub(crate) fn attach(&self) -> mpsc::UnboundedReceiver<HardwareEvent> {
         let (tx, rx) = mpsc::unbounded_channel();
-        *self
-            .sink
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(tx);
+        let mut route = lock(&self.sink);
+        for m in route.operator.for_new_session() {
+            let _ = tx.send(HardwareEvent::Measurement(m));
+        }
+        route.session = Some(tx);
         rx
+    }
+
+    /// A switch of the charger's operator from the dashboard (`Measurement::Authorized` or
+    /// `Measurement::ChargingEnabled`): combined with the adapters' inputs, handed to the
+    /// current session and kept for the next ones.
+    pub(crate) fn operator_input(&self, measurement: Measurement) {
+        let mut route = lock(&self.sink);
+        let Some(combined) = route.operator.dashboard_sets(measurement) else {
+            return;
+        };
+        self.dashboard.measurement(&combined);
+        if let Some(tx) = route.session.as_ref() {
+            let _ = tx.send(HardwareEvent::Measurement(combined));
+        }
     }
 
     /// The forced safe state (second Ctrl-C): power off, contactors open, CP state B. The
@@ -151,13 +213,17 @@ async fn pump(
     mut hub: HardwareHub,
     mut commands: mpsc::UnboundedReceiver<HardwareCommand>,
     sink: Sink,
-    hide_inlet: bool,
+    hide: Hide,
+    dashboard: Dashboard,
 ) {
     let mut hub_open = true;
     loop {
         tokio::select! {
             command = commands.recv() => match command {
-                Some(c) => hub.send(&c),
+                Some(c) => {
+                    dashboard.command(&c);
+                    hub.send(&c);
+                }
                 None => return,
             },
             event = hub.recv(), if hub_open => {
@@ -166,16 +232,33 @@ async fn pump(
                     hub_open = false;
                     continue;
                 };
-                if hide_inlet
-                    && matches!(event.event, HardwareEvent::Measurement(Measurement::InletVoltage(_)))
-                {
-                    continue;
-                }
-                let sink = sink.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-                if let Some(tx) = sink.as_ref() {
-                    let _ = tx.send(event.event);
+                let mut route = lock(&sink);
+                let event = match event.event {
+                    HardwareEvent::Measurement(m) if hide.hides(&m) => continue,
+                    HardwareEvent::Measurement(m) => {
+                        let m = route.operator.adapter_reports(m);
+                        dashboard.measurement(&m);
+                        HardwareEvent::Measurement(m)
+                    }
+                    other @ (HardwareEvent::Fault(_) | HardwareEvent::FaultCleared(_)) => {
+                        dashboard.note(hardware_text(&other));
+                        other
+                    }
+                    other => other,
+                };
+                if let Some(tx) = route.session.as_ref() {
+                    let _ = tx.send(event);
                 }
             }
         }
+    }
+}
+
+/// A fault or its end, for the dashboard's event list.
+fn hardware_text(event: &HardwareEvent) -> String {
+    match event {
+        HardwareEvent::Fault(f) => format!("hardware fault: {f}"),
+        HardwareEvent::FaultCleared(f) => format!("hardware fault cleared: {f}"),
+        other => format!("hardware: {other:?}"),
     }
 }

@@ -16,7 +16,7 @@ mod ev;
 mod evse;
 mod hardware;
 mod listen;
-
+mod operator;
 pub(crate) mod record;
 mod session;
 mod signals;
@@ -32,10 +32,14 @@ pub(crate) use evse::run as evse;
 pub(crate) use listen::run as listen;
 
 use crate::config::{Config, Loaded};
+use crate::web::{Dashboard, ModemStatus, SlacStatus};
 use record::Target;
 
 /// Exit code of a session that did not complete (or a setup that failed).
 const EXIT_FAILED: u8 = 1;
+
+/// How long the dashboard's browsers get to see the end before the process exits.
+const DRAIN_DASHBOARD: Duration = Duration::from_secs(1);
 
 /// How long the interface may take to come up with its link-local address.
 const INTERFACE_READY_TIMEOUT: Duration = Duration::from_secs(10);
@@ -75,6 +79,18 @@ async fn open_link(config: &Config) -> anyhow::Result<Link> {
     Link::open(mode, name, INTERFACE_READY_TIMEOUT)
         .await
         .with_context(|| format!("cannot open the interface {name}"))
+}
+
+/// What the dashboard can say about the modem and SLAC before the first SLAC event.
+fn show_link(dashboard: &Dashboard, mode: LinkMode) {
+    match mode {
+        LinkMode::Modem => dashboard.modem(ModemStatus::Searching),
+        LinkMode::NoModem => dashboard.modem(ModemStatus::NotUsed),
+        LinkMode::NoSlac => {
+            dashboard.modem(ModemStatus::NotUsed);
+            dashboard.slac(SlacStatus::Skipped);
+        }
+    }
 }
 
 /// The link mode in words, for the start line.

@@ -140,6 +140,11 @@ impl Recording {
         }
     }
 
+    /// The file being written now, if any.
+    pub(crate) fn current_file(&self) -> Option<PathBuf> {
+        self.lock().current.as_ref().map(|(path, _)| path.clone())
+    }
+
     /// Records one Ethernet frame.
     pub(crate) fn frame(&self, timestamp: Timestamp, frame: &[u8]) {
         self.with_writer(|w| w.record_frame(timestamp, frame));

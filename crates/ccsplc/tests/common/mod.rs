@@ -212,3 +212,43 @@ pub fn assert_recording_decodes(file: &Path) -> String {
     assert!(text.contains(" 0 errors"), "decode errors:\n{text}");
     text
 }
+
+/// Links the root namespace to `ns` with a veth pair carrying unique-local IPv6 addresses
+/// (no duplicate address detection, usable at once), so that a test can reach a server
+/// inside `ns` on an address that is not loopback. Returns the address inside `ns`; the pair
+/// goes away with the namespace.
+pub fn link_from_root(ns: &Netns) -> std::net::Ipv6Addr {
+    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+    let pid = std::process::id();
+    let prefix = format!("fdcc:{:x}:{:x}:{n:x}", pid >> 16, pid & 0xffff);
+    let root = format!("w{pid:x}{n:x}");
+    let inside = format!("{root}i");
+    assert!(inside.len() < 16, "interface name {inside} too long");
+    ip(&[
+        "link", "add", &root, "type", "veth", "peer", "name", &inside,
+    ]);
+    ip(&["link", "set", &inside, "netns", &ns.name]);
+    ip(&[
+        "-6",
+        "addr",
+        "add",
+        &format!("{prefix}::1/64"),
+        "dev",
+        &root,
+        "nodad",
+    ]);
+    ip(&[
+        "-n",
+        &ns.name,
+        "-6",
+        "addr",
+        "add",
+        &format!("{prefix}::2/64"),
+        "dev",
+        &inside,
+        "nodad",
+    ]);
+    ip(&["link", "set", &root, "up"]);
+    ip(&["-n", &ns.name, "link", "set", &inside, "up"]);
+    format!("{prefix}::2").parse().unwrap()
+}

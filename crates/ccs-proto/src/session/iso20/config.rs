@@ -2,6 +2,7 @@
 //! authorization mode and the timers of ISO 15118-20:2022 §8.8 (Tables 216 and 217).
 
 use crate::hardware::{Amps, Percent, Watts};
+use crate::session::iso20::pnc::SignatureSuite;
 use crate::session::iso20::values::MessageKind;
 use crate::time::Duration;
 
@@ -38,8 +39,10 @@ impl ControlMode {
 pub enum Authorization {
     /// External identification means (RFID, app, free charging).
     Eim,
-    /// Plug & Charge with this contract certificate chain (DER). The session sends the chain
-    /// and echoes the charger's GenChallenge; it does not sign (the core has no crypto).
+    /// Plug & Charge with this contract certificate chain (DER). The session sends the chain,
+    /// echoes the charger's GenChallenge and signs with the key set by
+    /// [`crate::session::EvccSession::set_iso20_signer`] (without one the session fails with a
+    /// configuration error).
     PnC {
         /// The contract certificate (DER).
         contract_certificate: Vec<u8>,
@@ -146,6 +149,10 @@ pub struct Iso20EvccConfig {
     /// Seconds since 1970 at `Instant::ZERO`, for the header TimeStamp (the driver sets it from
     /// its clock; 0 = timestamps count from the session start).
     pub unix_time_at_zero: u64,
+    /// Offer ISO 15118-20 on a connection that is not TLS 1.3. ISO 15118-20 requires TLS 1.3
+    /// (§7.7.3); only for the simulator (no TLS on the simulated link) and for Josev 0.31.2
+    /// run with `useTls: false`. Never on a real car.
+    pub allow_without_tls: bool,
 }
 
 impl Default for Iso20EvccConfig {
@@ -160,6 +167,7 @@ impl Default for Iso20EvccConfig {
             min_charge_current: Amps(0.0),
             min_charge_power: Watts(0.0),
             unix_time_at_zero: 0,
+            allow_without_tls: false,
         }
     }
 }
@@ -193,7 +201,8 @@ pub struct Iso20SeccConfig {
     /// The control modes offered as parameter sets in ServiceDetailRes.
     pub control_modes: Vec<ControlMode>,
     /// Offer Plug & Charge in AuthorizationSetupRes; only over TLS
-    /// ([`crate::session::SeccSession::set_tls`]).
+    /// ([`crate::session::SeccSession::set_transport`]) and with a contract verifier
+    /// ([`crate::session::SeccSession::set_iso20_verifier`]).
     pub offer_pnc: bool,
     /// Offer EIM in AuthorizationSetupRes.
     pub offer_eim: bool,
@@ -209,6 +218,17 @@ pub struct Iso20SeccConfig {
     pub nominal_voltage: i32,
     /// Seconds since 1970 at `Instant::ZERO`, for the header TimeStamp.
     pub unix_time_at_zero: u64,
+    /// The signature suites accepted in AuthorizationReq. Default: ECDSA secp521r1/SHA-512 only
+    /// (ISO 15118-20's). Add [`SignatureSuite::EcdsaSecp256r1Sha256`] for Josev 0.31.2's car,
+    /// which signs its -20 AuthorizationReq as ISO 15118-2 does.
+    pub accepted_signature_suites: Vec<SignatureSuite>,
+    /// Accept ISO 15118-20 on a connection that is not TLS 1.3. ISO 15118-20 requires TLS 1.3
+    /// (§7.7.3); only for the simulator (no TLS on the simulated link) and for Josev 0.31.2
+    /// run with `useTls: false`. Never on a real charger.
+    pub allow_without_tls: bool,
+    /// Ask the car for a MeteringConfirmationReq (EVSENotification `MeteringConfirmation`)
+    /// once, after this many DC_ChargeLoopRes. `None` = never.
+    pub metering_confirmation_after: Option<u32>,
 }
 
 impl Default for Iso20SeccConfig {
@@ -222,6 +242,9 @@ impl Default for Iso20SeccConfig {
             dynamic_current: None,
             nominal_voltage: 400,
             unix_time_at_zero: 0,
+            accepted_signature_suites: vec![SignatureSuite::EcdsaSecp521r1Sha512],
+            allow_without_tls: false,
+            metering_confirmation_after: None,
         }
     }
 }

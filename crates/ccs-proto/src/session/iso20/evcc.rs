@@ -12,10 +12,14 @@
 //! Response codes: `OK*` goes on; `WARNING_*` in AuthorizationRes means "not authorized": the
 //! car ends the session normally with SessionStop and reports the refusal; other warnings are
 //! logged and the session goes on; `FAILED*` is the safe shutdown. EVSE notifications:
-//! `Terminate`, `Pause`, `ScheduleRenegotiation` and `ServiceRenegotiation` (neither
-//! renegotiation is supported) stop the charge normally (`Pause` ends with SessionStop
-//! `Pause`); `ExitStandby` and `MeteringConfirmation` (no metering confirmation here) are
-//! logged and the loop goes on.
+//! `Terminate`, `Pause` and `ServiceRenegotiation` (services are not renegotiated) stop the
+//! charge normally (`Pause` ends with SessionStop `Pause`); `ScheduleRenegotiation` runs
+//! PowerDelivery(ScheduleRenegotiation) → ScheduleExchange → PowerDelivery(Start) with the
+//! contactors closed; `MeteringConfirmation` sends MeteringConfirmationReq with the charger's
+//! reading (signed with the contract key in a Plug & Charge session); `ExitStandby` is logged.
+//!
+//! Plug & Charge: AuthorizationReq carries the header Signature over the
+//! `PnC_AReqAuthorizationMode` fragment ([`super::pnc`]), made with the contract key.
 
 use ccs_msg::iso20::common::{
     self, AuthorizationReqType_AReqAuthorizationMode,
@@ -36,6 +40,7 @@ use ccs_msg::iso20::types::{
 };
 
 use super::config::{Authorization, ControlMode};
+use super::pnc;
 use super::values::{
     self, Message, MessageKind, NO_SESSION_ID, SERVICE_DC, SERVICE_DC_BPT, hex, is_failed, is_ok,
     rational, to_f32,
@@ -48,6 +53,7 @@ use crate::session::timers::{Timer, TimerTable};
 use crate::session::{Outcome, Phase, SessionError, SessionEvent};
 use crate::time::Instant;
 use crate::v2gtp::PayloadType;
+use std::sync::Arc;
 
 /// One request of the sequence.
 #[derive(Clone, Copy, Debug, Eq, PartialEq)]
@@ -66,6 +72,10 @@ enum Step {
     PreChargeFinished,
     PowerDeliveryStart,
     ChargeLoop,
+    /// PowerDeliveryReq(ScheduleRenegotiation): the charger asked for a new schedule.
+    PowerDeliveryRenegotiate,
+    /// MeteringConfirmationReq: the charger asked to confirm its meter reading.
+    MeteringConfirmation,
     PowerDeliveryStop,
     WeldingDetection,
     SessionStop,
@@ -85,7 +95,10 @@ impl Step {
             Self::ScheduleExchange => K::ScheduleExchange,
             Self::CableCheck => K::CableCheck,
             Self::PreCharge | Self::PreChargeFinished => K::PreCharge,
-            Self::PowerDeliveryStart | Self::PowerDeliveryStop => K::PowerDelivery,
+            Self::PowerDeliveryStart | Self::PowerDeliveryStop | Self::PowerDeliveryRenegotiate => {
+                K::PowerDelivery
+            }
+            Self::MeteringConfirmation => K::MeteringConfirmation,
             Self::ChargeLoop => K::ChargeLoop,
             Self::WeldingDetection => K::WeldingDetection,
             Self::SessionStop => K::SessionStop,
@@ -105,7 +118,9 @@ impl Step {
             Self::CableCheck => Phase::CableCheck,
             Self::PreCharge | Self::PreChargeFinished => Phase::PreCharge,
             Self::PowerDeliveryStart => Phase::PowerDeliveryStart,
-            Self::ChargeLoop => Phase::Charging,
+            Self::ChargeLoop | Self::PowerDeliveryRenegotiate | Self::MeteringConfirmation => {
+                Phase::Charging
+            }
             Self::PowerDeliveryStop => Phase::PowerDeliveryStop,
             Self::WeldingDetection => Phase::WeldingDetection,
             Self::SessionStop => Phase::SessionStop,
@@ -158,12 +173,41 @@ pub(crate) struct Evcc {
     charging_since: Option<Instant>,
     simulated_soc: f32,
     welding_rounds: u32,
+    /// The contract key for Plug & Charge.
+    signer: Option<Arc<dyn pnc::ContractSigner>>,
+    /// A schedule renegotiation is under way (the contactors stay closed).
+    renegotiating: bool,
+    /// The meter reading (and receipt) the charger asked to confirm.
+    metering: Option<(
+        ccs_msg::iso20::types::MeterInfoType,
+        Option<ccs_msg::iso20::types::ReceiptType>,
+    )>,
+}
+
+/// What an EVSE notification asks of the car.
+#[derive(Clone, Copy, Debug, Eq, PartialEq)]
+enum Notice {
+    /// Nothing: go on.
+    Continue,
+    /// Stop normally.
+    Stop(StopCause),
+    /// ScheduleRenegotiation: PowerDelivery(ScheduleRenegotiation), ScheduleExchange, Start.
+    Renegotiate,
+    /// MeteringConfirmation: send MeteringConfirmationReq.
+    ConfirmMetering,
 }
 
 impl Evcc {
     /// A new session for the car with MAC `mac`. `wants_bpt`: the DC_BPT service is preferred;
     /// `accepts_dc`: the DC service is acceptable.
-    pub(crate) fn new(config: EvccConfig, mac: [u8; 6], wants_bpt: bool, accepts_dc: bool) -> Self {
+    /// `signer`: the contract key for Plug & Charge.
+    pub(crate) fn new(
+        config: EvccConfig,
+        mac: [u8; 6],
+        wants_bpt: bool,
+        accepts_dc: bool,
+        signer: Option<Arc<dyn pnc::ContractSigner>>,
+    ) -> Self {
         let evcc_id = config.iso20.evcc_id.clone().unwrap_or_else(|| hex(&mac));
         Self {
             config,
@@ -185,6 +229,9 @@ impl Evcc {
             charging_since: None,
             simulated_soc: 20.0,
             welding_rounds: 0,
+            signer,
+            renegotiating: false,
+            metering: None,
         }
     }
 
@@ -380,6 +427,7 @@ impl Evcc {
                 common::AuthorizationSetupReqType { header },
             )),
             Step::Authorization => {
+                let mut header = header;
                 let mode = match (&iso.authorization, self.authorization) {
                     (
                         Authorization::PnC {
@@ -387,9 +435,10 @@ impl Evcc {
                             sub_certificates,
                         },
                         AuthorizationType::PnC,
-                    ) => AuthorizationReqType_AReqAuthorizationMode::PnC_AReqAuthorizationMode(
-                        PnC_AReqAuthorizationModeType {
-                            id: "id1".into(),
+                    ) => {
+                        let pnc = PnC_AReqAuthorizationModeType {
+                            id: pnc::SIGNED_ID.into(),
+                            // The GenChallenge of AuthorizationSetupRes, echoed and signed.
                             gen_challenge: self.gen_challenge.clone(),
                             contract_certificate_chain: ContractCertificateChainType {
                                 certificate: contract_certificate.clone(),
@@ -397,8 +446,21 @@ impl Evcc {
                                     certificate: sub_certificates.clone(),
                                 },
                             },
-                        },
-                    ),
+                        };
+                        // The header Signature over the PnC_AReqAuthorizationMode fragment,
+                        // made with the contract certificate's private key.
+                        let Some(signer) = self.signer.as_deref() else {
+                            return Err(SessionError::Config(
+                                "Plug & Charge without a contract key (set_iso20_signer)".into(),
+                            ));
+                        };
+                        let fragment = common::Fragment::PnC_AReqAuthorizationMode(pnc.clone());
+                        header.signature = Some(
+                            pnc::sign(signer, &[(pnc::SIGNED_ID, fragment)])
+                                .map_err(|e| SessionError::Config(format!("signing: {e}")))?,
+                        );
+                        AuthorizationReqType_AReqAuthorizationMode::PnC_AReqAuthorizationMode(pnc)
+                    }
                     _ => AuthorizationReqType_AReqAuthorizationMode::EIM_AReqAuthorizationMode(
                         EIM_AReqAuthorizationModeType {},
                     ),
@@ -579,6 +641,16 @@ impl Evcc {
                     },
                 ))
             }
+            Step::PowerDeliveryRenegotiate => Message::Common(common::Document::PowerDeliveryReq(
+                common::PowerDeliveryReqType {
+                    header,
+                    ev_processing: ProcessingType::Finished,
+                    charge_progress: ChargeProgressType::ScheduleRenegotiation,
+                    ev_power_profile: None,
+                    bpt_channel_selection: None,
+                },
+            )),
+            Step::MeteringConfirmation => self.metering_confirmation_req(header)?,
             Step::PowerDeliveryStop => Message::Common(common::Document::PowerDeliveryReq(
                 common::PowerDeliveryReqType {
                     header,
@@ -608,6 +680,54 @@ impl Evcc {
                 },
             )),
         })
+    }
+
+    /// MeteringConfirmationReq: the charger's reading echoed as SignedMeteringData; signed
+    /// with the contract key in a Plug & Charge session.
+    fn metering_confirmation_req(
+        &self,
+        mut header: ccs_msg::iso20::types::MessageHeaderType,
+    ) -> Result<Message, SessionError> {
+        let Some((meter_info, receipt)) = self.metering.clone() else {
+            return Err(SessionError::PeerMisbehaved(
+                "MeteringConfirmation without a meter reading".into(),
+            ));
+        };
+        let data = common::SignedMeteringDataType {
+            id: pnc::SIGNED_ID.into(),
+            session_id: self.session_id.clone(),
+            meter_info,
+            receipt,
+            smdt_control_mode: match self.config.iso20.control_mode {
+                ControlMode::Scheduled => {
+                    common::SignedMeteringDataType_SMDTControlMode::Scheduled_SMDTControlMode(
+                        common::Scheduled_SMDTControlModeType {
+                            selected_schedule_tuple_id: self.schedule_tuple_id,
+                        },
+                    )
+                }
+                ControlMode::Dynamic => {
+                    common::SignedMeteringDataType_SMDTControlMode::Dynamic_SMDTControlMode(
+                        common::Dynamic_SMDTControlModeType {},
+                    )
+                }
+            },
+        };
+        if self.authorization == AuthorizationType::PnC
+            && let Some(signer) = self.signer.as_deref()
+        {
+            let fragment = common::Fragment::SignedMeteringData(data.clone());
+            header.signature = Some(
+                pnc::sign(signer, &[(pnc::SIGNED_ID, fragment)])
+                    .map_err(|e| SessionError::Config(format!("signing: {e}")))?,
+            );
+        }
+        Ok(Message::Common(common::Document::MeteringConfirmationReq(
+            common::MeteringConfirmationReqType {
+                header,
+                signed_metering_data: data,
+            },
+        )))
     }
 
     fn charge_loop_req(
@@ -758,7 +878,9 @@ impl Evcc {
             | Step::PreCharge
             | Step::PreChargeFinished
             | Step::PowerDeliveryStart
-            | Step::ChargeLoop => {
+            | Step::ChargeLoop
+            | Step::PowerDeliveryRenegotiate
+            | Step::MeteringConfirmation => {
                 self.timers.stop(Timer::EvccCableCheck);
                 self.timers.stop(Timer::EvccPreCharge);
                 Some(Step::PowerDeliveryStop)
@@ -805,20 +927,26 @@ impl Evcc {
         self.timers.set(Timer::Pacing, now + interval);
     }
 
-    /// What an EVSE notification asks of the car: `Some(cause)` = stop normally.
-    fn judge(out: &mut Outbox, status: Option<&EVSEStatusType>) -> Option<StopCause> {
-        let status = status?;
+    /// What an EVSE notification asks of the car. ServiceRenegotiation is answered with a
+    /// normal stop: this car does not renegotiate services (ISO 15118-20 lets the car end the
+    /// session instead).
+    fn judge(out: &mut Outbox, status: Option<&EVSEStatusType>) -> Notice {
+        let Some(status) = status else {
+            return Notice::Continue;
+        };
         match status.evse_notification {
-            EvseNotificationType::Terminate
-            | EvseNotificationType::ScheduleRenegotiation
-            | EvseNotificationType::ServiceRenegotiation => Some(StopCause::Charger),
-            EvseNotificationType::Pause => Some(StopCause::ChargerPause),
-            EvseNotificationType::ExitStandby | EvseNotificationType::MeteringConfirmation => {
+            EvseNotificationType::Terminate | EvseNotificationType::ServiceRenegotiation => {
+                Notice::Stop(StopCause::Charger)
+            }
+            EvseNotificationType::Pause => Notice::Stop(StopCause::ChargerPause),
+            EvseNotificationType::ScheduleRenegotiation => Notice::Renegotiate,
+            EvseNotificationType::MeteringConfirmation => Notice::ConfirmMetering,
+            EvseNotificationType::ExitStandby => {
                 out.event(SessionEvent::Received {
                     name: "notification",
-                    summary: format!("{:?} ignored", status.evse_notification),
+                    summary: "ExitStandby ignored (not in standby)".into(),
                 });
-                None
+                Notice::Continue
             }
         }
     }
@@ -1024,6 +1152,11 @@ impl Evcc {
                 if res.go_to_pause == Some(true) {
                     return self.stop_now(now, out, StopCause::ChargerPause);
                 }
+                if self.renegotiating {
+                    // The new schedule applies from PowerDelivery(Start); the contactors are
+                    // closed already.
+                    return self.send(now, out, Step::PowerDeliveryStart);
+                }
                 if self.stop.is_some() {
                     return self.send(now, out, Step::SessionStop);
                 }
@@ -1072,11 +1205,21 @@ impl Evcc {
             }
             Message::Common(common::Document::PowerDeliveryRes(res)) => {
                 if step == Step::PowerDeliveryStart {
-                    if let Some(cause) = Self::judge(out, res.evse_status.as_ref()) {
+                    if let Notice::Stop(cause) = Self::judge(out, res.evse_status.as_ref()) {
                         return self.stop_now(now, out, cause);
                     }
-                    self.charging_since = Some(now);
+                    if !self.renegotiating {
+                        self.charging_since = Some(now);
+                    }
+                    self.renegotiating = false;
                     self.send(now, out, Step::ChargeLoop);
+                } else if step == Step::PowerDeliveryRenegotiate {
+                    // ScheduleExchange again, with the power on ([V2G20] schedule
+                    // renegotiation); V2G_EVCC_Ongoing_Timeout runs again.
+                    self.renegotiating = true;
+                    self.timers
+                        .set(Timer::EvccOngoing, now + it.ongoing_timeout);
+                    self.send(now, out, Step::ScheduleExchange);
                 } else {
                     out.set_phase(Phase::PowerDeliveryStop);
                     self.state = State::Hardware;
@@ -1113,6 +1256,14 @@ impl Evcc {
                     self.pause(now, Step::WeldingDetection, t.welding_detection_interval);
                 }
             }
+            Message::Common(common::Document::MeteringConfirmationRes(_)) => {
+                self.metering = None;
+                self.pause(
+                    now,
+                    Step::ChargeLoop,
+                    self.config.timeouts.current_demand_interval,
+                );
+            }
             Message::Common(common::Document::SessionStopRes(_)) => self.finish(out),
             _ => {}
         }
@@ -1130,7 +1281,8 @@ impl Evcc {
             v.present_voltage = Some(u);
             v.present_current = Some(i);
         });
-        if let Some(cause) = Self::judge(out, res.evse_status.as_ref()) {
+        let notice = Self::judge(out, res.evse_status.as_ref());
+        if let Notice::Stop(cause) = notice {
             return self.stop_now(now, out, cause);
         }
         if let Err(e) = self.readings().check_inlet_plausible(now, out, u) {
@@ -1155,6 +1307,23 @@ impl Evcc {
             && elapsed >= limit
         {
             return self.stop_now(now, out, StopCause::ChargeDurationElapsed);
+        }
+        match notice {
+            Notice::Renegotiate => return self.send(now, out, Step::PowerDeliveryRenegotiate),
+            Notice::ConfirmMetering => {
+                let Some(meter_info) = res.meter_info.clone() else {
+                    return self.fail(
+                        now,
+                        out,
+                        SessionError::PeerMisbehaved(
+                            "MeteringConfirmation without MeterInfo".into(),
+                        ),
+                    );
+                };
+                self.metering = Some((meter_info, res.receipt.clone()));
+                return self.send(now, out, Step::MeteringConfirmation);
+            }
+            Notice::Continue | Notice::Stop(_) => {}
         }
         self.pause(
             now,

@@ -16,12 +16,18 @@
 //! Finished) → PowerDelivery(Start) → DC_ChargeLoop → PowerDelivery(Stop) →
 //! DC_WeldingDetection → SessionStop.
 //!
-//! ISO 15118-20 requires TLS 1.3 with mutual authentication for every session; the drivers
-//! (`ccs_linux::tls::TlsProfile::Iso15118_20`) provide it, the machines here are the same
-//! over TLS or plain TCP.
+//! ISO 15118-20 requires TLS 1.3 for every session: both session objects refuse to negotiate
+//! ISO 15118-20 on a connection that is not TLS 1.3 ([`crate::session::Transport`], told by the
+//! driver), unless `allow_without_tls` is set (the simulator, Josev without TLS). The drivers
+//! (`ccs_linux::tls::TlsProfile::Iso15118_20`) provide TLS 1.3 with mutual authentication.
+//!
+//! Plug & Charge ([`pnc`]): the car signs `PnC_AReqAuthorizationMode` with its contract key
+//! ([`pnc::ContractSigner`]), the charger validates the chain and the signature
+//! ([`pnc::ContractVerifier`]) and checks the GenChallenge.
 
 pub mod config;
 pub(crate) mod evcc;
+pub mod pnc;
 pub(crate) mod secc;
 pub mod values;
 

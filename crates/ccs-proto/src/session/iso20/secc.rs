@@ -9,24 +9,33 @@
 //! parameter set and charge parameters must be the ones offered and selected. A FAILED response
 //! ends the session: power supply off, connection closed. A WARNING (authorization refused)
 //! keeps the session so that the car can end it with SessionStop.
+//!
+//! Plug & Charge is offered only over TLS and with a [`super::pnc::ContractVerifier`]: the
+//! contract chain must lead to a configured root (`WARNING_Certificate*`), the header Signature
+//! must verify over the `PnC_AReqAuthorizationMode` fragment with an accepted suite
+//! (`FAILED_SignatureError`), the GenChallenge must be ours (`WARNING_ChallengeInvalid`).
+//! [`Secc::request_renegotiation`] and `metering_confirmation_after` make DC_ChargeLoopRes carry
+//! the ScheduleRenegotiation and MeteringConfirmation notifications.
 
 use ccs_msg::iso20::common::{
     self, AuthorizationReqType_AReqAuthorizationMode,
     AuthorizationSetupResType_ASResAuthorizationMode, AuthorizationType, ChargeProgressType,
     ChargingScheduleType, ChargingScheduleType_Schedule, Dynamic_SEResControlModeType,
     EIM_ASResAuthorizationModeType, ParameterSetType, ParameterType, ParameterType_Choice,
-    PnC_ASResAuthorizationModeType, PowerScheduleEntryListType, PowerScheduleEntryType,
-    PowerScheduleType, PriceLevelScheduleEntryListType, PriceLevelScheduleEntryType,
-    PriceLevelScheduleType, ScheduleExchangeReqType_SEReqControlMode,
+    PnC_AReqAuthorizationModeType, PnC_ASResAuthorizationModeType, PowerScheduleEntryListType,
+    PowerScheduleEntryType, PowerScheduleType, PriceLevelScheduleEntryListType,
+    PriceLevelScheduleEntryType, PriceLevelScheduleType, ScheduleExchangeReqType_SEReqControlMode,
     ScheduleExchangeResType_SEResControlMode, ScheduleTupleType, Scheduled_SEResControlModeType,
     ServiceListType, ServiceParameterListType, ServiceType,
 };
 use ccs_msg::iso20::dc::{self, CLReqControlMode, CLResControlMode, DC_CPDReqEnergyTransferMode};
 use ccs_msg::iso20::types::{
-    EVSEStatusType, EvseNotificationType, ProcessingType, RationalNumberType, ResponseCodeType,
+    EVSEStatusType, EvseNotificationType, MeterInfoType, ProcessingType, RationalNumberType,
+    ResponseCodeType,
 };
 
 use super::config::ControlMode;
+use super::pnc;
 use super::values::{
     self, Message, MessageKind, SERVICE_DC, SERVICE_DC_BPT, hex, rational, to_f32,
 };
@@ -37,6 +46,7 @@ use crate::session::timers::{Timer, TimerTable};
 use crate::session::{Outcome, Phase, SessionError, SessionEvent, evse_dc};
 use crate::time::Instant;
 use crate::v2gtp::PayloadType;
+use std::sync::Arc;
 
 /// The previous request, as far as the sequence check needs it.
 #[derive(Clone, Copy, Debug, Eq, PartialEq)]
@@ -49,12 +59,17 @@ struct Last {
 /// Whether request `next` may follow `last` (ISO 15118-20 §8.8.2 message sequencing).
 /// `pending`: the last PowerDeliveryReq(Start) said EVProcessing = Ongoing, so the car repeats
 /// it (Josev's car does: Ongoing first, then Finished with its power profile).
+/// `renegotiating`: the car sent PowerDeliveryReq(ScheduleRenegotiation), so ScheduleExchange
+/// follows and then PowerDeliveryReq(Start) again; `metering_due`: the last DC_ChargeLoopRes
+/// asked for a MeteringConfirmationReq.
 fn allowed(
     last: Option<Last>,
     next: MessageKind,
     starts_power: bool,
     precharged: bool,
     pending: bool,
+    renegotiating: bool,
+    metering_due: bool,
 ) -> bool {
     use MessageKind as K;
     let Some(last) = last else {
@@ -63,7 +78,19 @@ fn allowed(
     if next == K::SessionStop {
         return true;
     }
+    if renegotiating {
+        // ISO 15118-20 §8.8.2 schedule renegotiation: PowerDelivery(ScheduleRenegotiation) →
+        // ScheduleExchange (while Ongoing) → PowerDelivery(Start) → DC_ChargeLoop.
+        return match (last.kind, next) {
+            (K::PowerDelivery, K::ScheduleExchange) => true,
+            (K::ScheduleExchange, K::ScheduleExchange) => !last.done,
+            (K::ScheduleExchange, K::PowerDelivery) => last.done,
+            _ => false,
+        };
+    }
     match (last.kind, next) {
+        (K::ChargeLoop, K::MeteringConfirmation) => metering_due,
+        (K::MeteringConfirmation, K::ChargeLoop | K::PowerDelivery) => !starts_power,
         (K::SessionSetup, K::AuthorizationSetup)
         | (K::AuthorizationSetup, K::Authorization)
         | (K::ServiceDiscovery | K::ServiceDetail, K::ServiceDetail | K::ServiceSelection)
@@ -111,6 +138,25 @@ pub(crate) struct Secc {
     ev_max_discharge_current: Option<f32>,
     present: evse_dc::EvseOutput,
     power_delivery_pending: bool,
+    /// Validates contract chains and AuthorizationReq signatures (Plug & Charge).
+    verifier: Option<Arc<dyn pnc::ContractVerifier>>,
+    /// The contract certificate of a Plug & Charge authorization (verifies the
+    /// MeteringConfirmationReq signature).
+    contract_certificate: Option<Vec<u8>>,
+    /// The charger's energy manager asked for a new schedule: the next DC_ChargeLoopRes says
+    /// ScheduleRenegotiation.
+    renegotiation_requested: bool,
+    /// The car sent PowerDeliveryReq(ScheduleRenegotiation).
+    renegotiating: bool,
+    /// DC_ChargeLoopRes answered so far.
+    charge_loops: u32,
+    /// The MeterInfo a DC_ChargeLoopRes asked the car to confirm (not yet confirmed).
+    metering_due: Option<MeterInfoType>,
+    /// A MeteringConfirmation was asked for in this session already.
+    metering_asked: bool,
+    /// Energy through the output since PowerDelivery(Start), from the present voltage and
+    /// current of each charge loop: (into the car, out of the car) in Wh, and when last added.
+    metered: (f64, f64, Option<Instant>),
 }
 
 /// A refusal: the response code to send and the error the session ends with.
@@ -138,6 +184,7 @@ impl Secc {
         offer_dc: bool,
         offer_bpt: bool,
         tls: bool,
+        verifier: Option<Arc<dyn pnc::ContractVerifier>>,
     ) -> Self {
         let mut timers = TimerTable::default();
         timers.set(Timer::SeccSequence, now + config.timeouts.sequence_timeout);
@@ -161,6 +208,14 @@ impl Secc {
             ev_max_discharge_current: None,
             present: evse_dc::EvseOutput::default(),
             power_delivery_pending: false,
+            verifier,
+            contract_certificate: None,
+            renegotiation_requested: false,
+            renegotiating: false,
+            charge_loops: 0,
+            metering_due: None,
+            metering_asked: false,
+            metered: (0.0, 0.0, None),
         }
     }
 
@@ -181,6 +236,12 @@ impl Secc {
     pub(crate) fn handle_stop_request(&mut self) {
         self.stop_requested = true;
         self.stopped_by_user = true;
+    }
+
+    /// The energy manager wants a new schedule: EVSENotification ScheduleRenegotiation in the
+    /// next DC_ChargeLoopRes.
+    pub(crate) fn request_renegotiation(&mut self) {
+        self.renegotiation_requested = true;
     }
 
     pub(crate) fn handle_timeout(&mut self, now: Instant, out: &mut Outbox) {
@@ -290,6 +351,8 @@ impl Secc {
             starts_power,
             self.precharged,
             self.power_delivery_pending,
+            self.renegotiating,
+            self.metering_due.is_some(),
         ) {
             return self.refuse(
                 now,
@@ -338,6 +401,7 @@ impl Secc {
             Some((K::PowerDelivery, true) | (K::ChargeLoop, _)) => K::ChargeLoop,
             Some((K::PowerDelivery, false) | (K::WeldingDetection, _)) => K::WeldingDetection,
             Some((K::SessionStop, _)) => K::SessionStop,
+            Some((K::MeteringConfirmation, _)) => K::ChargeLoop,
         }
     }
 
@@ -436,8 +500,9 @@ impl Secc {
                 if self.config.iso20.offer_eim {
                     services.push(AuthorizationType::EIM);
                 }
-                // Plug & Charge only over TLS: the contract certificate chain travels in it.
-                let pnc = self.config.iso20.offer_pnc && self.tls;
+                // Plug & Charge only over TLS (the contract certificate chain travels in it) and
+                // only when the chain and the signature can be checked.
+                let pnc = self.config.iso20.offer_pnc && self.tls && self.verifier.is_some();
                 if pnc {
                     services.push(AuthorizationType::PnC);
                 }
@@ -490,15 +555,10 @@ impl Secc {
                 {
                     (R::WARNING_AuthorizationSelectionInvalid, ProcessingType::Finished)
                 } else if let AuthorizationReqType_AReqAuthorizationMode::PnC_AReqAuthorizationMode(
-                    pnc,
+                    mode,
                 ) = &req.a_req_authorization_mode
                 {
-                    // The car must echo the challenge of AuthorizationSetupRes.
-                    if pnc.gen_challenge == self.config.iso20.gen_challenge {
-                        (R::OK, ProcessingType::Finished)
-                    } else {
-                        (R::WARNING_ChallengeInvalid, ProcessingType::Finished)
-                    }
+                    self.check_pnc(out, mode, req.header.signature.as_ref())?
                 } else if self.config.authorize_automatically
                     || out.snapshot.authorized.value() == Some(true)
                 {
@@ -507,6 +567,13 @@ impl Secc {
                     (R::OK, ProcessingType::Ongoing)
                 };
                 let done = code == R::OK && processing == ProcessingType::Finished;
+                if let AuthorizationReqType_AReqAuthorizationMode::PnC_AReqAuthorizationMode(m) =
+                    &req.a_req_authorization_mode
+                    && done
+                {
+                    self.contract_certificate =
+                        Some(m.contract_certificate_chain.certificate.clone());
+                }
                 let res = common::AuthorizationResType {
                     header,
                     response_code: code,
@@ -766,10 +833,42 @@ impl Secc {
                 };
                 (true, Message::Dc(dc::Document::DC_PreChargeRes(res)), None)
             }
+            Message::Common(common::Document::PowerDeliveryReq(req))
+                if req.charge_progress == ChargeProgressType::ScheduleRenegotiation =>
+            {
+                // The car answers our ScheduleRenegotiation (or asks itself): the power stays
+                // on at the present set-point while ScheduleExchange runs again.
+                if self.last.map(|l| l.kind) != Some(MessageKind::ChargeLoop)
+                    && self.last.map(|l| l.kind) != Some(MessageKind::MeteringConfirmation)
+                {
+                    return Err((
+                        R::FAILED_SequenceError,
+                        SessionError::PeerMisbehaved(
+                            "ScheduleRenegotiation outside the charge loop".into(),
+                        ),
+                    ));
+                }
+                self.renegotiation_requested = false;
+                self.renegotiating = true;
+                out.set_phase(Phase::ChargeParameterDiscovery);
+                let res = common::PowerDeliveryResType {
+                    header,
+                    response_code: R::OK,
+                    evse_status: self.evse_status(),
+                };
+                (
+                    true,
+                    Message::Common(common::Document::PowerDeliveryRes(res)),
+                    None,
+                )
+            }
             Message::Common(common::Document::PowerDeliveryReq(req)) => {
                 let start = req.charge_progress == ChargeProgressType::Start;
                 let finished = req.ev_processing == ProcessingType::Finished;
                 self.power_delivery_pending = start && !finished;
+                if start && finished {
+                    self.renegotiating = false;
+                }
                 if start {
                     out.set_phase(Phase::PowerDeliveryStart);
                     if req.bpt_channel_selection.is_some() && !self.bpt() {
@@ -821,6 +920,18 @@ impl Secc {
                     None,
                 )
             }
+            Message::Common(common::Document::MeteringConfirmationReq(req)) => {
+                self.confirm_metering(req)?;
+                let res = common::MeteringConfirmationResType {
+                    header,
+                    response_code: R::OK,
+                };
+                (
+                    true,
+                    Message::Common(common::Document::MeteringConfirmationRes(res)),
+                    None,
+                )
+            }
             Message::Common(common::Document::SessionStopReq(_)) => {
                 out.set_phase(Phase::SessionStop);
                 let res = common::SessionStopResType {
@@ -840,6 +951,119 @@ impl Secc {
                 ));
             }
         })
+    }
+
+    /// MeteringConfirmationReq: the SignedMeteringData must be this session's and carry the
+    /// reading we asked to confirm; in a Plug & Charge session it must be signed with the
+    /// contract key (the header Signature over the SignedMeteringData fragment).
+    fn confirm_metering(
+        &mut self,
+        req: &common::MeteringConfirmationReqType,
+    ) -> Result<(), Refusal> {
+        use ResponseCodeType as R;
+        let data = &req.signed_metering_data;
+        let Some(asked) = self.metering_due.take() else {
+            return Err((
+                R::FAILED_SequenceError,
+                SessionError::PeerMisbehaved("MeteringConfirmationReq not asked for".into()),
+            ));
+        };
+        if data.session_id != self.session_id || data.meter_info != asked {
+            return Err((
+                R::FAILED_MeteringSignatureNotValid,
+                SessionError::PeerMisbehaved(
+                    "MeteringConfirmationReq confirms another session or reading".into(),
+                ),
+            ));
+        }
+        if let (Some(certificate), Some(verifier)) = (
+            self.contract_certificate.as_deref(),
+            self.verifier.as_deref(),
+        ) {
+            let Some(signature) = req.header.signature.as_ref() else {
+                return Err((
+                    R::FAILED_MeteringSignatureNotValid,
+                    SessionError::PeerMisbehaved("unsigned MeteringConfirmationReq".into()),
+                ));
+            };
+            let fragment = common::Fragment::SignedMeteringData(data.clone());
+            pnc::verify(
+                verifier,
+                &self.config.iso20.accepted_signature_suites,
+                certificate,
+                signature,
+                &[(data.id.as_str(), fragment)],
+            )
+            .map_err(|e| {
+                (
+                    R::FAILED_MeteringSignatureNotValid,
+                    SessionError::PeerMisbehaved(format!("MeteringConfirmationReq: {e}")),
+                )
+            })?;
+        }
+        Ok(())
+    }
+
+    /// Plug & Charge: the contract chain against the roots, the header signature over the
+    /// `PnC_AReqAuthorizationMode` fragment with the contract key, the echoed GenChallenge.
+    /// A bad signature is `FAILED_SignatureError` (the session ends); a chain or challenge
+    /// problem is a WARNING (the car may end the session with SessionStop).
+    fn check_pnc(
+        &self,
+        out: &mut Outbox,
+        mode: &PnC_AReqAuthorizationModeType,
+        signature: Option<&ccs_msg::xmldsig::SignatureType>,
+    ) -> Result<(ResponseCodeType, ProcessingType), Refusal> {
+        use ResponseCodeType as R;
+        let finished = |code| Ok((code, ProcessingType::Finished));
+        let Some(verifier) = self.verifier.as_deref() else {
+            // PnC is offered only with a verifier; a car that selects it anyway is refused.
+            return finished(R::WARNING_AuthorizationSelectionInvalid);
+        };
+        let chain = &mode.contract_certificate_chain;
+        let verified =
+            match verifier.verify_chain(&chain.certificate, &chain.sub_certificates.certificate) {
+                Ok(v) => v,
+                Err(e) => {
+                    out.event(SessionEvent::Received {
+                        name: "contract",
+                        summary: format!("refused: {e}"),
+                    });
+                    return finished(pnc::authorization_code(&e));
+                }
+            };
+        let Some(signature) = signature else {
+            return Err((
+                R::FAILED_SignatureError,
+                SessionError::PeerMisbehaved("PnC AuthorizationReq without a signature".into()),
+            ));
+        };
+        let fragment = common::Fragment::PnC_AReqAuthorizationMode(mode.clone());
+        if let Err(e) = pnc::verify(
+            verifier,
+            &self.config.iso20.accepted_signature_suites,
+            &chain.certificate,
+            signature,
+            &[(mode.id.as_str(), fragment)],
+        ) {
+            return Err((
+                pnc::authorization_code(&e),
+                SessionError::PeerMisbehaved(format!("AuthorizationReq: {e}")),
+            ));
+        }
+        out.event(SessionEvent::Received {
+            name: "contract",
+            summary: format!(
+                "valid, signed, eMAID {}",
+                verified.common_name.as_deref().unwrap_or("?")
+            ),
+        });
+        // The car must echo the GenChallenge of AuthorizationSetupRes.
+        if mode.gen_challenge == self.config.iso20.gen_challenge {
+            finished(R::OK)
+        } else {
+            finished(R::WARNING_ChallengeInvalid)
+        }
     }
 
     fn report_target_soc(&self, out: &mut Outbox, target_soc: Option<u8>) {
@@ -893,6 +1117,62 @@ impl Secc {
                 .bpt()
                 .then(|| schedule(-self.config.iso20.bpt.max_discharge_power.0)),
         }
+    }
+
+    /// Adds the energy since the last charge loop at present voltage `u` and current `i`.
+    fn meter(&mut self, now: Instant, u: f32, i: f32) {
+        if let Some(last) = self.metered.2 {
+            let hours = now.saturating_duration_since(last).total_millis() as f64 / 3_600_000.0;
+            let wh = f64::from(u) * f64::from(i) * hours;
+            if wh >= 0.0 {
+                self.metered.0 += wh;
+            } else {
+                self.metered.1 -= wh;
+            }
+        }
+        self.metered.2 = Some(now);
+    }
+
+    /// The EVSEStatus and MeterInfo of a DC_ChargeLoopRes: Terminate once the user stopped,
+    /// then ScheduleRenegotiation when the energy manager asked for it, then (once) a
+    /// MeteringConfirmation request with the meter reading.
+    fn charge_loop_notification(&mut self) -> (Option<EVSEStatusType>, Option<MeterInfoType>) {
+        let notify = |n| {
+            Some(EVSEStatusType {
+                notification_max_delay: 0,
+                evse_notification: n,
+            })
+        };
+        if self.stop_requested {
+            return (self.evse_status(), None);
+        }
+        if self.renegotiation_requested {
+            return (notify(EvseNotificationType::ScheduleRenegotiation), None);
+        }
+        let due = self
+            .config
+            .iso20
+            .metering_confirmation_after
+            .is_some_and(|n| self.charge_loops >= n);
+        if due && !self.metering_asked {
+            self.metering_asked = true;
+            let reading = MeterInfoType {
+                meter_id: String::from_utf8_lossy(&self.config.evse_id).into_owned(),
+                charged_energy_reading_wh: self.metered.0.round() as u64,
+                bpt_discharged_energy_reading_wh: self.bpt().then(|| self.metered.1.round() as u64),
+                capacitive_energy_reading_va_rh: None,
+                bpt_inductive_energy_reading_va_rh: None,
+                meter_signature: None,
+                meter_status: None,
+                meter_timestamp: None,
+            };
+            self.metering_due = Some(reading.clone());
+            return (
+                notify(EvseNotificationType::MeteringConfirmation),
+                Some(reading),
+            );
+        }
+        (None, None)
     }
 
     /// The current limits of this session: (most negative, most positive) amperes.
@@ -1032,11 +1312,14 @@ impl Secc {
                 },
             ),
         };
+        self.charge_loops += 1;
+        self.meter(now, u, i);
+        let (evse_status, meter_info) = self.charge_loop_notification();
         Ok(dc::DC_ChargeLoopResType {
             header,
             response_code: R::OK,
-            evse_status: self.evse_status(),
-            meter_info: None,
+            evse_status,
+            meter_info,
             receipt: None,
             evse_present_current: rational(i),
             evse_present_voltage: rational(u),
@@ -1080,7 +1363,7 @@ mod tests {
         let mut prev = None;
         for (kind, done, starts) in seq {
             assert!(
-                allowed(prev, kind, starts, true, false),
+                allowed(prev, kind, starts, true, false, false, false),
                 "{kind:?} after {prev:?}"
             );
             prev = last(kind, done);
@@ -1091,7 +1374,7 @@ mod tests {
     fn out_of_order_requests_are_refused() {
         // (last, next, next starts power, precharged, PowerDelivery pending)
         let ok = |last, next, starts, precharged, pending| {
-            allowed(last, next, starts, precharged, pending)
+            allowed(last, next, starts, precharged, pending, false, false)
         };
         assert!(!ok(None, K::AuthorizationSetup, false, false, false));
         let after_setup = last(K::SessionSetup, true);
@@ -1124,5 +1407,62 @@ mod tests {
         ));
         assert!(!ok(pd_ongoing, K::ChargeLoop, false, true, true));
         assert!(!ok(pd_ongoing, K::WeldingDetection, false, true, true));
+    }
+
+    #[test]
+    fn renegotiation_and_metering_confirmation_have_their_own_order() {
+        let reneg = |last, next, starts| allowed(last, next, starts, true, false, true, false);
+        let pd = last(K::PowerDelivery, true);
+        assert!(reneg(pd, K::ScheduleExchange, false));
+        assert!(
+            !reneg(pd, K::ChargeLoop, false),
+            "no loop before the new schedule"
+        );
+        assert!(!reneg(pd, K::CableCheck, false));
+        assert!(reneg(
+            last(K::ScheduleExchange, false),
+            K::ScheduleExchange,
+            false
+        ));
+        assert!(!reneg(
+            last(K::ScheduleExchange, false),
+            K::PowerDelivery,
+            true
+        ));
+        assert!(reneg(
+            last(K::ScheduleExchange, true),
+            K::PowerDelivery,
+            true
+        ));
+        // MeteringConfirmationReq only when the last DC_ChargeLoopRes asked for it.
+        let looping = last(K::ChargeLoop, true);
+        assert!(!allowed(
+            looping,
+            K::MeteringConfirmation,
+            false,
+            true,
+            false,
+            false,
+            false
+        ));
+        assert!(allowed(
+            looping,
+            K::MeteringConfirmation,
+            false,
+            true,
+            false,
+            false,
+            true
+        ));
+        let confirmed = last(K::MeteringConfirmation, true);
+        assert!(allowed(
+            confirmed,
+            K::ChargeLoop,
+            false,
+            true,
+            false,
+            false,
+            false
+        ));
     }
 }

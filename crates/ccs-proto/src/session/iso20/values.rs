@@ -62,6 +62,9 @@ pub enum MessageKind {
     WeldingDetection,
     /// SessionStopReq/Res.
     SessionStop,
+    /// MeteringConfirmationReq/Res (the charger asked with EVSENotification
+    /// `MeteringConfirmation`).
+    MeteringConfirmation,
 }
 
 impl MessageKind {
@@ -94,6 +97,7 @@ impl MessageKind {
             Self::ChargeLoop => "DC_ChargeLoopReq",
             Self::WeldingDetection => "DC_WeldingDetectionReq",
             Self::SessionStop => "SessionStopReq",
+            Self::MeteringConfirmation => "MeteringConfirmationReq",
         }
     }
 
@@ -114,6 +118,7 @@ impl MessageKind {
             Self::ChargeLoop => "DC_ChargeLoopRes",
             Self::WeldingDetection => "DC_WeldingDetectionRes",
             Self::SessionStop => "SessionStopRes",
+            Self::MeteringConfirmation => "MeteringConfirmationRes",
         }
     }
 }
@@ -165,6 +170,7 @@ impl Message {
                 common::Document::ScheduleExchangeReq(_) => K::ScheduleExchange,
                 common::Document::PowerDeliveryReq(_) => K::PowerDelivery,
                 common::Document::SessionStopReq(_) => K::SessionStop,
+                common::Document::MeteringConfirmationReq(_) => K::MeteringConfirmation,
                 _ => return None,
             },
             Self::Dc(d) => match d {
@@ -192,6 +198,7 @@ impl Message {
                 common::Document::ScheduleExchangeRes(_) => K::ScheduleExchange,
                 common::Document::PowerDeliveryRes(_) => K::PowerDelivery,
                 common::Document::SessionStopRes(_) => K::SessionStop,
+                common::Document::MeteringConfirmationRes(_) => K::MeteringConfirmation,
                 _ => return None,
             },
             Self::Dc(d) => match d {
@@ -227,6 +234,8 @@ impl Message {
                 common::Document::PowerDeliveryRes(m) => &m.header,
                 common::Document::SessionStopReq(m) => &m.header,
                 common::Document::SessionStopRes(m) => &m.header,
+                common::Document::MeteringConfirmationReq(m) => &m.header,
+                common::Document::MeteringConfirmationRes(m) => &m.header,
                 _ => return None,
             },
             Self::Dc(d) => match d {
@@ -258,6 +267,7 @@ impl Message {
                 common::Document::ScheduleExchangeRes(m) => m.response_code,
                 common::Document::PowerDeliveryRes(m) => m.response_code,
                 common::Document::SessionStopRes(m) => m.response_code,
+                common::Document::MeteringConfirmationRes(m) => m.response_code,
                 _ => return None,
             },
             Self::Dc(d) => match d {
@@ -340,6 +350,15 @@ impl Message {
             Self::Common(common::Document::SessionStopReq(m)) => {
                 add(format!("{:?}", m.charging_session));
             }
+            Self::Common(common::Document::MeteringConfirmationReq(m)) => add(format!(
+                "{} Wh{}",
+                m.signed_metering_data.meter_info.charged_energy_reading_wh,
+                if m.header.signature.is_some() {
+                    " signed"
+                } else {
+                    ""
+                }
+            )),
             Self::Dc(dc::Document::DC_CableCheckRes(m)) => add(format!("{:?}", m.evse_processing)),
             Self::Dc(dc::Document::DC_PreChargeReq(m)) => add(format!(
                 "{:?} U={:.1}V target={:.1}V",
@@ -631,6 +650,12 @@ pub fn refusal(kind: MessageKind, header: MessageHeaderType, code: ResponseCodeT
                 response_code: code,
             },
         )),
+        K::MeteringConfirmation => Message::Common(common::Document::MeteringConfirmationRes(
+            common::MeteringConfirmationResType {
+                header,
+                response_code: code,
+            },
+        )),
     }
 }
 
@@ -675,6 +700,7 @@ mod tests {
             K::ChargeLoop,
             K::WeldingDetection,
             K::SessionStop,
+            K::MeteringConfirmation,
         ] {
             let msg = refusal(
                 kind,

@@ -1,0 +1,179 @@
+//! The charger's operator inputs as the session sees them: the authorization input
+//! (`Measurement::Authorized`) and the enable switch (`Measurement::ChargingEnabled`), each
+//! combined from the hardware adapters (MQTT `authorized` / `enabled`, a GPIO switch) and the
+//! dashboard's controls, and kept across sessions so that a car that plugs in after
+//! "Authorize" or "Disable" is treated accordingly from its first message.
+//!
+//! - Authorized when any source authorizes (a card reader behind MQTT, or the dashboard).
+//! - Enabled unless a source disables (either switch stops charging).
+
+use ccs_proto::hardware::Measurement;
+
+/// The latest operator inputs of both sources.
+#[derive(Clone, Copy, Debug, Default, Eq, PartialEq)]
+pub(crate) struct OperatorInputs {
+    adapter_authorized: Option<bool>,
+    adapter_enabled: Option<bool>,
+    dashboard_authorized: Option<bool>,
+    dashboard_enabled: Option<bool>,
+}
+
+impl OperatorInputs {
+    /// Authorized if any source says so; `None` until a source has said anything.
+    pub(crate) fn authorized(&self) -> Option<bool> {
+        match (self.adapter_authorized, self.dashboard_authorized) {
+            (None, None) => None,
+            (a, d) => Some(a == Some(true) || d == Some(true)),
+        }
+    }
+
+    /// Enabled unless a source disables; `None` until a source has said anything.
+    pub(crate) fn enabled(&self) -> Option<bool> {
+        match (self.adapter_enabled, self.dashboard_enabled) {
+            (None, None) => None,
+            (a, d) => Some(a.unwrap_or(true) && d.unwrap_or(true)),
+        }
+    }
+
+    /// Takes a measurement from the adapters; returns what the session gets: the combined
+    /// value for the two operator inputs, anything else as it is.
+    pub(crate) fn adapter_reports(&mut self, measurement: Measurement) -> Measurement {
+        match measurement {
+            Measurement::Authorized(a) => {
+                self.adapter_authorized = Some(a);
+                Measurement::Authorized(self.authorized().unwrap_or(a))
+            }
+            Measurement::ChargingEnabled(e) => {
+                self.adapter_enabled = Some(e);
+                Measurement::ChargingEnabled(self.enabled().unwrap_or(e))
+            }
+            other => other,
+        }
+    }
+
+    /// Takes a switch from the dashboard (`Authorized` or `ChargingEnabled`; anything else is
+    /// not the dashboard's and gives `None`); returns the combined value for the session.
+    pub(crate) fn dashboard_sets(&mut self, measurement: Measurement) -> Option<Measurement> {
+        match measurement {
+            Measurement::Authorized(a) => {
+                self.dashboard_authorized = Some(a);
+                self.authorized().map(Measurement::Authorized)
+            }
+            Measurement::ChargingEnabled(e) => {
+                self.dashboard_enabled = Some(e);
+                self.enabled().map(Measurement::ChargingEnabled)
+            }
+            _ => None,
+        }
+    }
+
+    /// What a new session gets before anything else: the dashboard's switches that were set
+    /// (combined with the adapters'). The adapters' own values reach it when they next report.
+    pub(crate) fn for_new_session(&self) -> Vec<Measurement> {
+        let mut out = Vec::new();
+        if self.dashboard_authorized.is_some()
+            && let Some(a) = self.authorized()
+        {
+            out.push(Measurement::Authorized(a));
+        }
+        if self.dashboard_enabled.is_some()
+            && let Some(e) = self.enabled()
+        {
+            out.push(Measurement::ChargingEnabled(e));
+        }
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ccs_proto::hardware::{Percent, Volts};
+
+    #[test]
+    fn any_source_authorizes() {
+        let mut inputs = OperatorInputs::default();
+        assert_eq!(inputs.authorized(), None);
+        assert_eq!(
+            inputs.adapter_reports(Measurement::Authorized(false)),
+            Measurement::Authorized(false)
+        );
+        assert_eq!(
+            inputs.dashboard_sets(Measurement::Authorized(true)),
+            Some(Measurement::Authorized(true))
+        );
+        // The card reader still says no: the dashboard's yes stands.
+        assert_eq!(
+            inputs.adapter_reports(Measurement::Authorized(false)),
+            Measurement::Authorized(true)
+        );
+        assert_eq!(
+            inputs.dashboard_sets(Measurement::Authorized(false)),
+            Some(Measurement::Authorized(false))
+        );
+        assert_eq!(
+            inputs.adapter_reports(Measurement::Authorized(true)),
+            Measurement::Authorized(true)
+        );
+    }
+
+    #[test]
+    fn either_switch_disables() {
+        let mut inputs = OperatorInputs::default();
+        assert_eq!(inputs.enabled(), None);
+        assert_eq!(
+            inputs.adapter_reports(Measurement::ChargingEnabled(true)),
+            Measurement::ChargingEnabled(true)
+        );
+        assert_eq!(
+            inputs.dashboard_sets(Measurement::ChargingEnabled(false)),
+            Some(Measurement::ChargingEnabled(false))
+        );
+        // The adapter's periodic "enabled" does not undo the dashboard's switch.
+        assert_eq!(
+            inputs.adapter_reports(Measurement::ChargingEnabled(true)),
+            Measurement::ChargingEnabled(false)
+        );
+        assert_eq!(
+            inputs.dashboard_sets(Measurement::ChargingEnabled(true)),
+            Some(Measurement::ChargingEnabled(true))
+        );
+        assert_eq!(
+            inputs.adapter_reports(Measurement::ChargingEnabled(false)),
+            Measurement::ChargingEnabled(false)
+        );
+    }
+
+    #[test]
+    fn other_measurements_pass_and_are_not_the_dashboards() {
+        let mut inputs = OperatorInputs::default();
+        let soc = Measurement::Soc(Percent(40.0));
+        assert_eq!(inputs.adapter_reports(soc), soc);
+        assert_eq!(
+            inputs.dashboard_sets(Measurement::BatteryVoltage(Volts(1.0))),
+            None
+        );
+        assert_eq!(inputs, OperatorInputs::default());
+    }
+
+    #[test]
+    fn a_new_session_gets_the_dashboards_switches_only() {
+        let mut inputs = OperatorInputs::default();
+        inputs.adapter_reports(Measurement::Authorized(true));
+        inputs.adapter_reports(Measurement::ChargingEnabled(true));
+        assert!(inputs.for_new_session().is_empty());
+        inputs.dashboard_sets(Measurement::ChargingEnabled(false));
+        assert_eq!(
+            inputs.for_new_session(),
+            vec![Measurement::ChargingEnabled(false)]
+        );
+        inputs.dashboard_sets(Measurement::Authorized(false));
+        assert_eq!(
+            inputs.for_new_session(),
+            vec![
+                Measurement::Authorized(true),
+                Measurement::ChargingEnabled(false)
+            ]
+        );
+    }
+}
