@@ -30,6 +30,11 @@ command -v mosquitto >/dev/null 2>&1 || need_apt+=(mosquitto)
 # Chromium through chromedriver (WebDriver).
 command -v chromium >/dev/null 2>&1 || need_apt+=(chromium)
 command -v chromedriver >/dev/null 2>&1 || need_apt+=(chromium-driver)
+# Session recordings (crates/ccsplc/tests/recording.rs): tshark must decrypt a TLS session's
+# pcapng with the keys inside the file; tcpdump writes the Linux cooked captures the decoder
+# must read.
+command -v tshark >/dev/null 2>&1 || need_apt+=(tshark)
+command -v tcpdump >/dev/null 2>&1 || need_apt+=(tcpdump)
 
 if [ ${#need_apt[@]} -gt 0 ]; then
     echo "== installing ${need_apt[*]}"

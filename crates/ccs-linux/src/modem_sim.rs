@@ -25,12 +25,25 @@ pub struct PowerlineForwarder {
     line: Powerline,
     ev: StationId,
     evse: StationId,
+    listener: Option<StationId>,
 }
 
 impl PowerlineForwarder {
     /// Wraps a line whose stations `ev` and `evse` carry the two TAPs.
     pub fn new(line: Powerline, ev: StationId, evse: StationId) -> Self {
-        Self { line, ev, evse }
+        Self {
+            line,
+            ev,
+            evse,
+            listener: None,
+        }
+    }
+
+    /// Adds the modem of a listener's host ([`Side::Listener`]) to the line, powered up at
+    /// `now`. A TP-Link in PEV mode joins the charging network once its host sets the key.
+    pub fn with_listener_modem(mut self, config: ModemConfig, now: Instant) -> Self {
+        self.listener = Some(self.line.add_modem(config, now));
+        self
     }
 
     /// A line with a PEV-PIB and an EVSE-PIB TP-Link (QCA7420) modem with the simulator's
@@ -53,12 +66,20 @@ impl PowerlineForwarder {
         &self.line
     }
 
-    /// The station of a side.
-    pub fn station(&self, side: Side) -> StationId {
+    /// The station of a side (`None`: no listener modem was added).
+    pub fn station(&self, side: Side) -> Option<StationId> {
         match side {
-            Side::Ev => self.ev,
-            Side::Evse => self.evse,
+            Side::Ev => Some(self.ev),
+            Side::Evse => Some(self.evse),
+            Side::Listener => self.listener,
         }
+    }
+
+    /// Whether the listener's modem is associated with the charger's AVLN.
+    pub fn listener_joined(&self) -> bool {
+        self.listener
+            .and_then(|s| self.line.modem(s))
+            .is_some_and(|m| m.link_up())
     }
 
     /// Whether both modems report the AVLN link up.
@@ -71,8 +92,9 @@ impl PowerlineForwarder {
 
 impl Forwarder for PowerlineForwarder {
     fn handle_frame(&mut self, now: Instant, from: Side, frame: &[u8]) {
-        let station = self.station(from);
-        self.line.handle_host_frame(now, station, frame);
+        if let Some(station) = self.station(from) {
+            self.line.handle_host_frame(now, station, frame);
+        }
     }
 
     fn poll_transmit(&mut self) -> Option<(Side, Vec<u8>)> {
@@ -82,6 +104,9 @@ impl Forwarder for PowerlineForwarder {
             }
             if station == self.evse {
                 return Some((Side::Evse, frame));
+            }
+            if Some(station) == self.listener {
+                return Some((Side::Listener, frame));
             }
             // A station without a TAP (a neighbour modem added by a test): nobody to tell.
         }

@@ -21,21 +21,24 @@ use crate::error::LinkError;
 use crate::sys::netns;
 use crate::sys::tap::{self, TapDevice};
 
-/// Which end of the simulated powerline.
+/// Which host on the simulated powerline.
 #[derive(Clone, Copy, Debug, Eq, Hash, PartialEq)]
 pub enum Side {
     /// The car's modem / host.
     Ev,
     /// The charger's modem / host.
     Evse,
+    /// A third host with its own modem on the same line: a listener
+    /// ([`TapBridge::add_listener`]).
+    Listener,
 }
 
 impl Side {
-    /// The other end.
+    /// The other end of the car–charger cable (a listener's frames go to the charger).
     pub fn other(self) -> Self {
         match self {
             Self::Ev => Self::Evse,
-            Self::Evse => Self::Ev,
+            Self::Evse | Self::Listener => Self::Ev,
         }
     }
 }
@@ -146,6 +149,14 @@ pub fn create_tap_in_netns(netns_name: &str, name: &str) -> Result<TapDevice, Li
     .map_err(|e| LinkError::io(format!("TAP {name} in namespace {netns_name}"), e))
 }
 
+/// Reads from `tap`, or waits forever when there is none.
+async fn read_optional(tap: Option<&AsyncTap>, buf: &mut [u8]) -> io::Result<usize> {
+    match tap {
+        Some(tap) => tap.read(buf).await,
+        None => std::future::pending().await,
+    }
+}
+
 /// Largest frame moved: a full Ethernet frame with a VLAN tag.
 const MAX_FRAME: usize = 1522;
 
@@ -154,6 +165,7 @@ const MAX_FRAME: usize = 1522;
 pub struct TapBridge<F> {
     ev: AsyncTap,
     evse: AsyncTap,
+    listener: Option<AsyncTap>,
     forwarder: F,
     clock: Clock,
 }
@@ -187,9 +199,20 @@ impl<F: Forwarder> TapBridge<F> {
         Ok(Self {
             ev: register(ev)?,
             evse: register(evse)?,
+            listener: None,
             forwarder,
             clock,
         })
+    }
+
+    /// Adds a third TAP `ifname` in namespace `netns`: the listener's host
+    /// ([`Side::Listener`]).
+    pub fn add_listener(&mut self, netns: &str, ifname: &str) -> Result<(), LinkError> {
+        let device = create_tap_in_netns(netns, ifname)?;
+        let tap = AsyncTap::new(device)
+            .map_err(|e| LinkError::io(format!("registering TAP {ifname}"), e))?;
+        self.listener = Some(tap);
+        Ok(())
     }
 
     /// The forwarder (for its counters).
@@ -202,6 +225,10 @@ impl<F: Forwarder> TapBridge<F> {
             let tap = match side {
                 Side::Ev => &self.ev,
                 Side::Evse => &self.evse,
+                Side::Listener => match &self.listener {
+                    Some(tap) => tap,
+                    None => continue,
+                },
             };
             tap.write(&frame).await?;
         }
@@ -213,6 +240,7 @@ impl<F: Forwarder> TapBridge<F> {
         let mut stop = std::pin::pin!(stop);
         let mut ev_buf = vec![0u8; MAX_FRAME];
         let mut evse_buf = vec![0u8; MAX_FRAME];
+        let mut listener_buf = vec![0u8; MAX_FRAME];
         let fail = |e: io::Error| LinkError::io("TAP bridge", e);
         loop {
             self.flush().await.map_err(fail)?;
@@ -232,6 +260,11 @@ impl<F: Forwarder> TapBridge<F> {
                 n = self.evse.read(&mut evse_buf) => {
                     let n = n.map_err(fail)?;
                     self.forwarder.handle_frame(self.clock.now(), Side::Evse, &evse_buf[..n]);
+                }
+                n = read_optional(self.listener.as_ref(), &mut listener_buf) => {
+                    let n = n.map_err(fail)?;
+                    let now = self.clock.now();
+                    self.forwarder.handle_frame(now, Side::Listener, &listener_buf[..n]);
                 }
                 () = sleep => self.forwarder.handle_timeout(self.clock.now()),
             }

@@ -141,16 +141,17 @@ impl V2gListener {
             SocketAddr::V4(_) => unreachable_v4(),
         };
         let _ = stream.set_nodelay(true);
+        let local = local_v6(&stream);
         match &self.tls {
-            None => Ok(V2gConnection::new(
-                Box::new(stream),
-                peer,
-                None,
-                self.deframer,
-            )),
+            None => Ok(
+                V2gConnection::new(Box::new(stream), peer, None, self.deframer)
+                    .with_details(local, None),
+            ),
             Some(acceptor) => {
+                let mut slot = None;
                 let handshake = async {
-                    let ssl = Ssl::new(acceptor.context()).map_err(|e| e.to_string())?;
+                    let mut ssl = Ssl::new(acceptor.context()).map_err(|e| e.to_string())?;
+                    slot = tls::collect_secrets(&mut ssl);
                     let mut tls = SslStream::new(ssl, stream).map_err(|e| e.to_string())?;
                     Pin::new(&mut tls)
                         .accept()
@@ -167,15 +168,26 @@ impl V2gListener {
                     })?;
                 let info = tls_info(tls.ssl());
                 tracing::info!(%peer, version = %info.version, cipher = %info.cipher, "TLS accepted");
-                Ok(V2gConnection::new(
-                    Box::new(tls),
-                    peer,
-                    Some(info),
-                    self.deframer,
-                ))
+                Ok(
+                    V2gConnection::new(Box::new(tls), peer, Some(info), self.deframer)
+                        .with_details(local, taken(slot.as_ref())),
+                )
             }
         }
     }
+}
+
+/// Our own address on a connected socket.
+fn local_v6(stream: &TcpStream) -> Option<SocketAddrV6> {
+    match stream.local_addr() {
+        Ok(SocketAddr::V6(local)) => Some(local),
+        _ => None,
+    }
+}
+
+/// The key log lines a handshake left in its slot.
+fn taken(slot: Option<&tls::SecretsSlot>) -> Option<String> {
+    slot.and_then(|s| s.lock().ok().map(|lines| lines.clone()))
 }
 
 /// IPv6 sockets bound with `only_v6` never yield IPv4 addresses.
@@ -261,19 +273,18 @@ pub async fn connect(
     let work = async {
         let stream = connect_when_listening(address).await?;
         let _ = stream.set_nodelay(true);
+        let local = local_v6(&stream);
         match connector {
-            None => Ok(V2gConnection::new(
-                Box::new(stream),
-                address,
-                None,
-                options.deframer,
-            )),
+            None => Ok(
+                V2gConnection::new(Box::new(stream), address, None, options.deframer)
+                    .with_details(local, None),
+            ),
             Some(connector) => {
                 let fail = |detail: String| LinkError::TlsHandshake {
                     peer: address.to_string(),
                     detail,
                 };
-                let ssl = connector
+                let mut ssl = connector
                     .configure()
                     .map_err(|e| fail(e.to_string()))?
                     // V2G peers are addressed by link-local IP; ISO 15118 checks the
@@ -282,6 +293,7 @@ pub async fn connect(
                     .use_server_name_indication(false)
                     .into_ssl("")
                     .map_err(|e| fail(e.to_string()))?;
+                let slot = tls::collect_secrets(&mut ssl);
                 let mut tls = SslStream::new(ssl, stream).map_err(|e| fail(e.to_string()))?;
                 Pin::new(&mut tls)
                     .connect()
@@ -289,12 +301,10 @@ pub async fn connect(
                     .map_err(|e| fail(e.to_string()))?;
                 let info = tls_info(tls.ssl());
                 tracing::info!(%address, version = %info.version, cipher = %info.cipher, "TLS connected");
-                Ok(V2gConnection::new(
-                    Box::new(tls),
-                    address,
-                    Some(info),
-                    options.deframer,
-                ))
+                Ok(
+                    V2gConnection::new(Box::new(tls), address, Some(info), options.deframer)
+                        .with_details(local, taken(slot.as_ref())),
+                )
             }
         }
     };

@@ -11,15 +11,20 @@
 //!
 //! Certificates and keys come from PEM files named in the configuration. With `key_log` set,
 //! every session's secrets are appended to that file in NSS key log format, so Wireshark
-//! (with dsV2Gshark) can decrypt a capture; never enable it on a production charger.
+//! (with dsV2Gshark) can decrypt a capture; never enable it on a production charger. Whether
+//! or not a file is set, each connection's lines are also kept with the connection
+//! ([`crate::v2g::V2gConnection::tls_secrets`]), so that a session recording can carry them in
+//! its pcapng file (decryption secrets block) next to the encrypted frames.
 
 use std::fs::{File, OpenOptions};
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 
+use openssl::ex_data::Index;
 use openssl::ssl::{
-    SslAcceptor, SslConnector, SslContextBuilder, SslFiletype, SslMethod, SslVerifyMode, SslVersion,
+    Ssl, SslAcceptor, SslConnector, SslContextBuilder, SslFiletype, SslMethod, SslRef,
+    SslVerifyMode, SslVersion,
 };
 
 use crate::error::LinkError;
@@ -141,17 +146,49 @@ fn apply_profile(ctx: &mut SslContextBuilder, profile: TlsProfile) -> Result<(),
     Ok(())
 }
 
-/// Appends NSS key log lines to `path`.
-fn apply_key_log(ctx: &mut SslContextBuilder, path: &Path) -> Result<(), LinkError> {
-    let file: File = OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(path)
-        .map_err(|e| config_error("key log file", Some(path), e))?;
-    let file = Arc::new(Mutex::new(file));
-    tracing::warn!(path = %path.display(), "TLS key log enabled: session secrets are written to disk");
-    ctx.set_keylog_callback(move |_, line| {
-        if let Ok(mut f) = file.lock() {
+/// The key log lines of one connection, collected while its handshake runs.
+pub(crate) type SecretsSlot = Arc<Mutex<String>>;
+
+/// The ex-data index under which a connection carries its [`SecretsSlot`] (one per process).
+fn secrets_index() -> Option<Index<Ssl, SecretsSlot>> {
+    static INDEX: OnceLock<Option<Index<Ssl, SecretsSlot>>> = OnceLock::new();
+    *INDEX.get_or_init(|| Ssl::new_ex_index().ok())
+}
+
+/// Makes `ssl` collect its NSS key log lines, for the recording of the session (the pcapng
+/// decryption secrets block); `None` if OpenSSL has no ex-data slot left.
+pub(crate) fn collect_secrets(ssl: &mut SslRef) -> Option<SecretsSlot> {
+    let index = secrets_index()?;
+    let slot = SecretsSlot::default();
+    ssl.set_ex_data(index, Arc::clone(&slot));
+    Some(slot)
+}
+
+/// The key log callback: every line goes to the connection's [`SecretsSlot`] (when it has
+/// one) and, with `path`, is appended to that file.
+fn install_key_log(ctx: &mut SslContextBuilder, path: Option<&Path>) -> Result<(), LinkError> {
+    let file = match path {
+        Some(path) => {
+            let file: File = OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(path)
+                .map_err(|e| config_error("key log file", Some(path), e))?;
+            tracing::warn!(path = %path.display(), "TLS key log enabled: session secrets are written to disk");
+            Some(Mutex::new(file))
+        }
+        None => None,
+    };
+    ctx.set_keylog_callback(move |ssl, line| {
+        if let Some(slot) = secrets_index().and_then(|i| ssl.ex_data(i))
+            && let Ok(mut lines) = slot.lock()
+        {
+            lines.push_str(line);
+            lines.push('\n');
+        }
+        if let Some(file) = &file
+            && let Ok(mut f) = file.lock()
+        {
             let _ = writeln!(f, "{line}");
             let _ = f.flush();
         }
@@ -183,9 +220,7 @@ pub(crate) fn build_acceptor(config: &TlsServerConfig) -> Result<SslAcceptor, Li
         // [V2G2-068]ff: in ISO 15118-2 only the SECC authenticates.
         builder.set_verify(SslVerifyMode::NONE);
     }
-    if let Some(path) = &config.key_log {
-        apply_key_log(&mut builder, path)?;
-    }
+    install_key_log(&mut builder, config.key_log.as_deref())?;
     Ok(builder.build())
 }
 
@@ -207,9 +242,7 @@ pub(crate) fn build_connector(config: &TlsClientConfig) -> Result<SslConnector, 
             ));
         }
     }
-    if let Some(path) = &config.key_log {
-        apply_key_log(&mut builder, path)?;
-    }
+    install_key_log(&mut builder, config.key_log.as_deref())?;
     Ok(builder.build())
 }
 
@@ -376,6 +409,67 @@ pub mod testing {
             write(&pki.contract.chain, &[contract])?;
             write(&pki.contract.key, &[contract_key])?;
             Ok(pki)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::pin::Pin;
+
+    use openssl::ssl::Ssl;
+    use tokio_openssl::SslStream;
+
+    use super::testing::TestPki;
+    use super::*;
+
+    /// Both sides of one handshake over an in-memory pipe; the key log lines each side
+    /// collected for the recording.
+    async fn handshake(profile: TlsProfile, pki: &TestPki) -> (String, String) {
+        let server = TlsServerConfig::new(profile, pki.secc.chain.clone(), pki.secc.key.clone());
+        let acceptor = build_acceptor(&server).unwrap();
+        let connector = build_connector(&TlsClientConfig::new(profile, pki.root.clone())).unwrap();
+        let (client_io, server_io) = tokio::io::duplex(16 * 1024);
+        let mut ssl = Ssl::new(acceptor.context()).unwrap();
+        let server_slot = collect_secrets(&mut ssl).unwrap();
+        let mut server_tls = SslStream::new(ssl, server_io).unwrap();
+        let mut ssl = connector
+            .configure()
+            .unwrap()
+            .verify_hostname(false)
+            .use_server_name_indication(false)
+            .into_ssl("")
+            .unwrap();
+        let client_slot = collect_secrets(&mut ssl).unwrap();
+        let mut client_tls = SslStream::new(ssl, client_io).unwrap();
+        let (s, c) = tokio::join!(
+            Pin::new(&mut server_tls).accept(),
+            Pin::new(&mut client_tls).connect()
+        );
+        s.unwrap();
+        c.unwrap();
+        let text = |slot: &SecretsSlot| slot.lock().unwrap().clone();
+        (text(&server_slot), text(&client_slot))
+    }
+
+    #[tokio::test]
+    async fn each_connection_collects_its_key_log_for_the_recording() {
+        let dir = tempfile::tempdir().unwrap();
+        let pki = TestPki::generate(dir.path()).unwrap();
+        // ISO 15118-2, TLS 1.2: one CLIENT_RANDOM line, the same on both sides.
+        let (server, client) = handshake(TlsProfile::Iso15118_2, &pki).await;
+        assert!(server.starts_with("CLIENT_RANDOM "), "{server}");
+        assert_eq!(server, client);
+        // ISO 15118-20, TLS 1.3: the handshake and traffic secrets Wireshark needs.
+        let (server, client) = handshake(TlsProfile::Iso15118_20, &pki).await;
+        for label in [
+            "CLIENT_HANDSHAKE_TRAFFIC_SECRET ",
+            "SERVER_HANDSHAKE_TRAFFIC_SECRET ",
+            "CLIENT_TRAFFIC_SECRET_0 ",
+            "SERVER_TRAFFIC_SECRET_0 ",
+        ] {
+            assert!(server.contains(label), "{label} missing: {server}");
+            assert!(client.contains(label), "{label} missing: {client}");
         }
     }
 }

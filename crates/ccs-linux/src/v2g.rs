@@ -24,6 +24,38 @@ pub struct TlsInfo {
     pub peer_subject: Option<String>,
 }
 
+/// The NSS key log lines (`CLIENT_RANDOM …` for TLS 1.2, `CLIENT_TRAFFIC_SECRET_0 …` and
+/// friends for TLS 1.3) of one TLS connection: what Wireshark needs to decrypt it. `Debug`
+/// shows only the number of lines.
+#[derive(Clone, Eq, PartialEq)]
+pub struct TlsSecrets(String);
+
+impl TlsSecrets {
+    /// The lines, each ending in a newline.
+    pub fn nss_key_log(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for TlsSecrets {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "TlsSecrets({} lines)", self.0.lines().count())
+    }
+}
+
+/// Which way a message went, seen from this host.
+#[derive(Clone, Copy, Debug, Eq, PartialEq)]
+pub enum TapDirection {
+    /// We sent it.
+    Sent,
+    /// The peer sent it.
+    Received,
+}
+
+/// Sees every whole V2GTP message (8-byte header and payload) of a connection in plaintext,
+/// after decryption and before encryption: how a TLS session is recorded readable.
+pub type PlaintextTap = Box<dyn FnMut(TapDirection, &[u8]) + Send + Sync>;
+
 /// What happened on a V2G connection.
 #[derive(Debug)]
 pub enum V2gEvent {
@@ -47,6 +79,9 @@ pub struct V2gConnection {
     deframer: Deframer,
     peer: SocketAddrV6,
     tls: Option<TlsInfo>,
+    local: Option<SocketAddrV6>,
+    secrets: Option<TlsSecrets>,
+    tap: Option<PlaintextTap>,
     ended: bool,
 }
 
@@ -73,8 +108,38 @@ impl V2gConnection {
             deframer: Deframer::new(config),
             peer,
             tls,
+            local: None,
+            secrets: None,
+            tap: None,
             ended: false,
         }
+    }
+
+    /// Adds our own address and, for TLS, the connection's key log lines.
+    pub(crate) fn with_details(
+        mut self,
+        local: Option<SocketAddrV6>,
+        secrets: Option<String>,
+    ) -> Self {
+        self.local = local;
+        self.secrets = secrets.filter(|s| !s.is_empty()).map(TlsSecrets);
+        self
+    }
+
+    /// Our own address on the connection, when the socket told it.
+    pub fn local(&self) -> Option<SocketAddrV6> {
+        self.local
+    }
+
+    /// The TLS secrets of the connection (TLS only), for a recording's decryption secrets
+    /// block.
+    pub fn tls_secrets(&self) -> Option<&TlsSecrets> {
+        self.secrets.as_ref()
+    }
+
+    /// From now on, `tap` sees every message sent and received, whole and in plaintext.
+    pub fn set_plaintext_tap(&mut self, tap: PlaintextTap) {
+        self.tap = Some(tap);
     }
 
     /// The peer's address.
@@ -99,7 +164,11 @@ impl V2gConnection {
             .write_all(&frame)
             .await
             .map_err(ConnectionError::Broken)?;
-        self.stream.flush().await.map_err(ConnectionError::Broken)
+        self.stream.flush().await.map_err(ConnectionError::Broken)?;
+        if let Some(tap) = self.tap.as_mut() {
+            tap(TapDirection::Sent, &frame);
+        }
+        Ok(())
     }
 
     /// The next event: a whole message, a clean close, or a failure. Cancel-safe.
@@ -109,7 +178,14 @@ impl V2gConnection {
         }
         loop {
             match self.deframer.poll_message() {
-                Ok(Some(message)) => return V2gEvent::Message(message),
+                Ok(Some(message)) => {
+                    if let Some(tap) = self.tap.as_mut()
+                        && let Some(frame) = v2gtp::encode(message.payload_type, &message.payload)
+                    {
+                        tap(TapDirection::Received, &frame);
+                    }
+                    return V2gEvent::Message(message);
+                }
                 Ok(None) => {}
                 Err(error) => {
                     // Closing the connection is the standard's reaction to a bad header

@@ -84,6 +84,14 @@ pub struct ModemConfig {
     pub profile_delay: Duration,
     /// Maximum deviation of each AAG value from the link attenuation, dB.
     pub profile_noise_db: u8,
+    /// Forward SLAC messages heard on the line to the host whatever their destination, as the
+    /// TP-Link of pyPLC's listener did (it logged the CM_SLAC_MATCH.CNF of another car in
+    /// `2025-01-21_listenMode_01…05` and `2022-10-26_WP4_…`): how a listener sniffs the key.
+    pub forward_foreign_slac: bool,
+    /// Forward unicast frames of the own AVLN addressed to other hosts. No TP-Link does this
+    /// (pyPLC's sniffing experiments: unicast stays hidden); it stands for a modem with a
+    /// sniffer mode or a port mirror, so that tests can show what a listener then decodes.
+    pub forward_foreign_unicast: bool,
 }
 
 impl ModemConfig {
@@ -109,6 +117,8 @@ impl ModemConfig {
             atten_char_oui: Oui::QCA,
             profile_delay: Duration::from_millis(4),
             profile_noise_db: 2,
+            forward_foreign_slac: false,
+            forward_foreign_unicast: false,
         }
     }
 }
@@ -653,8 +663,14 @@ impl SimModem {
             // A broadcast management request from a host in our AVLN: answer it too.
             self.handle_management(now, frame, false);
         }
-        // Unicast only to the hosts behind this modem; foreign unicast is hidden.
-        if destination.is_group() || self.host_macs.contains(&destination) {
+        // Unicast only to the hosts behind this modem; foreign unicast is hidden (unless the
+        // knobs for a listener's modem say otherwise).
+        let foreign_visible = if slac && !same_avln {
+            self.config.forward_foreign_slac
+        } else {
+            self.config.forward_foreign_unicast
+        };
+        if destination.is_group() || self.host_macs.contains(&destination) || foreign_visible {
             self.emit_at(now, ModemOutput::ToHost(bytes.to_vec()));
         }
         if self.config.role == ModemRole::Evse

@@ -42,10 +42,14 @@ pub(crate) enum Command {
     /// `smart_listener_configuration = 1`) the NMK/NID seen in CM_SLAC_MATCH.CNF are set into
     /// the local modem so that it joins the car's and charger's network.
     ///
-    /// Limits of TP-Link modems (AR7420/QCA7420): a modem forwards to its host only broadcast,
-    /// multicast and unicast for that host, so after joining SDP is seen but the unicast
-    /// TCP/V2G session between car and charger is not. Spoofing a MAC to see it disturbs the
-    /// session and is not done (`join_and_spoof` acts as `join`). A port mirror sees all.
+    /// Limits of TP-Link modems (AR7420/QCA7420), from pyPLC's field captures: the modem
+    /// passes SLAC to its host before any network exists, so the key is sniffed; after the
+    /// SET_KEY it restarts for more than 5 s, so the start of a session (SDP) can be missed;
+    /// a modem whose transmit path is cut cannot join. Joined, it forwards only broadcast,
+    /// multicast and unicast for its own host: SDP requests are seen, the unicast TCP/V2G
+    /// session between car and charger is not. Spoofing a MAC shows some of it but disturbs
+    /// the session and is not done (`join_and_spoof` acts as `join`). A port mirror, or a
+    /// modem that forwards foreign unicast, shows all of it, decoded live.
     Listen(ListenArgs),
     /// Convert single EXI messages to JSON and back.
     #[command(subcommand)]

@@ -77,12 +77,21 @@ pub(crate) fn run(args: &SimArgs) -> anyhow::Result<ExitCode> {
     if let Some(pnc) = &pnc {
         world.set_stream_security(pnc.security());
     }
-    let recorder = match &args.common.pcap {
+    // `--pcap FILE`, else the next numbered file of `capture.folder`.
+    let pcap = match (&args.common.pcap, &config.capture.folder) {
+        (Some(path), _) => Some(path.clone()),
+        (None, Some(dir)) => Some(
+            crate::run::record::next_session_file(dir)
+                .with_context(|| format!("capture folder {}", dir.display()))?,
+        ),
+        (None, None) => None,
+    };
+    let recorder = match &pcap {
         Some(path) => Some(start_recording(&mut world, path, plugged, &header)?),
         None => None,
     };
     let (dashboard, mut controls) = web::start(web::Mode::Sim, &config.web)?;
-    if let Some(path) = &args.common.pcap {
+    if let Some(path) = &pcap {
         dashboard.capture_file(path);
     }
     let mut feed = SimFeed::new(dashboard.clone());
@@ -106,7 +115,7 @@ pub(crate) fn run(args: &SimArgs) -> anyhow::Result<ExitCode> {
     let report = world.report();
     let summary = summary(&report, wall_start.elapsed());
     println!("{summary}");
-    if let (Some(recorder), Some(path)) = (recorder, &args.common.pcap) {
+    if let (Some(recorder), Some(path)) = (recorder, &pcap) {
         finish_recording(&recorder, path, world.now(), &summary);
     }
     Ok(if report.completed() {
@@ -128,8 +137,12 @@ fn show_events(
         if let Some(line) = display.line(world, &event) {
             println!("{line}");
             if let Some(r) = recorder {
-                r.borrow_mut()
-                    .record_log(Timestamp::from_instant(event.at), &line);
+                let mut r = r.borrow_mut();
+                r.record_log(Timestamp::from_instant(event.at), &line);
+                // A full disk stops the recording, never the session: say so once.
+                if let Some(e) = r.take_error() {
+                    println!("capture stopped: {e} (the session goes on)");
+                }
             }
         }
     }
@@ -180,7 +193,7 @@ fn finish_recording(recorder: &SharedRecorder, path: &Path, end: Instant, summar
     let mut r = recorder.borrow_mut();
     r.record_log(Timestamp::from_instant(end), summary.trim());
     r.flush();
-    match r.take_error() {
+    match r.health().error.clone() {
         Some(e) => eprintln!(
             "ccsplc sim: the capture {} is incomplete: {e}",
             path.display()

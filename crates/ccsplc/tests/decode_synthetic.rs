@@ -257,6 +257,112 @@ fn vlan_tagged_and_cooked_captures_decode_like_the_original() {
     assert_eq!(messages(summary(&got)), messages(want));
 }
 
+/// Linux cooked v2 (`tcpdump -i any` with libpcap ≥ 1.10): protocol, reserved, interface
+/// index, ARPHRD_ETHER, packet type, address length 6, source MAC padded to 8.
+fn cooked_v2(frame: &[u8]) -> Vec<u8> {
+    let link = LinkFrame::parse(frame).unwrap();
+    let packet_type: u8 = if link.destination.is_group() { 1 } else { 0 };
+    let mut out = frame[12..14].to_vec();
+    out.extend_from_slice(&[0, 0, 0, 0, 0, 3, 0, 1, packet_type, 6]);
+    out.extend_from_slice(&frame[6..12]);
+    out.extend_from_slice(&[0, 0]);
+    out.extend_from_slice(&frame[14..]);
+    out
+}
+
+/// The same capture in every container and link type the decoder must read (issue 10 item 2):
+/// pcap with µs and ns timestamps, pcapng, Ethernet, Linux cooked v1 and v2 (a Raspberry Pi's
+/// `tcpdump -i any`), 802.1Q-tagged inside pcapng. The V2G messages and their times agree.
+#[test]
+fn every_container_and_link_type_gives_the_same_messages() {
+    let capture = "2024-06-11_Griffigroen_polestar2_stop_in_precharge.pcapng";
+    let bytes = std::fs::read(ccs_testdata::shared_path(&format!("captures/{capture}"))).unwrap();
+    let packets: Vec<_> = CaptureReader::new(&bytes).unwrap().flatten().collect();
+    let messages = |path: &Path| -> Vec<(String, String)> {
+        let (events, code) = events(path);
+        assert_eq!(code, 0, "{}", path.display());
+        events
+            .iter()
+            .filter(|e| e["kind"] == "v2g")
+            .map(|e| {
+                (
+                    format!("{:.3}", e["time"].as_f64().unwrap()),
+                    e["message"].as_str().unwrap().to_owned(),
+                )
+            })
+            .collect()
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let want = messages(&ccs_testdata::shared_path(&format!("captures/{capture}")));
+    assert!(want.len() > 40);
+
+    let mut variants = Vec::new();
+    for (name, link_type, resolution, convert) in [
+        (
+            "micro.pcap",
+            LinkType::Ethernet,
+            TimestampResolution::Micro,
+            (|f: &[u8]| f.to_vec()) as fn(&[u8]) -> Vec<u8>,
+        ),
+        (
+            "nano.pcap",
+            LinkType::Ethernet,
+            TimestampResolution::Nano,
+            |f: &[u8]| f.to_vec(),
+        ),
+        (
+            "sll.pcap",
+            LinkType::LinuxSll,
+            TimestampResolution::Micro,
+            cooked,
+        ),
+        (
+            "sll2.pcap",
+            LinkType::LinuxSll2,
+            TimestampResolution::Nano,
+            cooked_v2,
+        ),
+    ] {
+        let mut file = Vec::new();
+        let mut w = PcapWriter::new(&mut file, link_type, 65535, resolution).unwrap();
+        for p in &packets {
+            w.write_packet(p.timestamp, &convert(p.data)).unwrap();
+        }
+        let path = dir.path().join(name);
+        std::fs::write(&path, file).unwrap();
+        variants.push(path);
+    }
+    for (name, link_type, convert) in [
+        (
+            "sll2.pcapng",
+            LinkType::LinuxSll2,
+            cooked_v2 as fn(&[u8]) -> Vec<u8>,
+        ),
+        ("vlan.pcapng", LinkType::Ethernet, |f: &[u8]| {
+            tagged(f, false)
+        }),
+    ] {
+        let mut file = Vec::new();
+        let mut w = PcapngWriter::new(&mut file, &SectionInfo::default()).unwrap();
+        let iface = w
+            .add_interface(&Interface {
+                link_type,
+                ..Interface::ethernet("any")
+            })
+            .unwrap();
+        for p in &packets {
+            w.write_packet(iface, p.timestamp, &convert(p.data), None)
+                .unwrap();
+        }
+        let path = dir.path().join(name);
+        std::fs::write(&path, file).unwrap();
+        variants.push(path);
+    }
+    for path in &variants {
+        assert_eq!(messages(path), want, "{}", path.display());
+    }
+}
+
 #[test]
 fn recorder_comments_and_syslog_lines_are_log_events() {
     let (ev, evse) = endpoints();

@@ -10,7 +10,8 @@
 //! [`CaptureReader::new`] recognises classic pcap (both byte orders, microsecond and
 //! nanosecond magic, any snap length) and pcapng (every section's byte order, several
 //! interfaces with their own link types and `if_tsresol`/`if_tsoffset`, enhanced, simple and
-//! obsolete packet blocks, `opt_comment` on packets and sections). It yields [`Packet`]s; a
+//! obsolete packet blocks, `opt_comment` on packets and sections, decryption secrets blocks
+//! ([`CaptureReader::decryption_secrets`])). It yields [`Packet`]s; a
 //! record cut short at the end of the file (tcpdump killed mid-write) or a corrupt block ends
 //! the iteration with a typed [`CaptureError`] after every good packet before it.
 //!
@@ -38,7 +39,12 @@
 //! - log lines as packet comments ([`LogStyle::Comment`]: an empty packet with the text as
 //!   `opt_comment` on interface 1, "ccsplc-log"), as pyPLC-style UDP syslog frames on the
 //!   modem interface ([`LogStyle::Syslog`], what Wireshark shows as syslog; see
-//!   [`crate::wire::frame::syslog_frame`]), or both.
+//!   [`crate::wire::frame::syslog_frame`]), or both;
+//! - for TLS connections, the NSS key log as a decryption secrets block
+//!   ([`SessionRecorder::record_tls_secrets`]; [`hoist_decryption_secrets`] moves it before
+//!   the packets once the file is complete, where Wireshark needs it) and every V2GTP message
+//!   in plaintext as a Wireshark exported PDU ([`UpperPdu`]) on the interface "v2g-decrypted"
+//!   ([`SessionRecorder::record_decrypted`]).
 //!
 //! A full disk or any other write error never stops a session: the recorder stops writing,
 //! counts what it could not write, and reports the error once through
@@ -92,15 +98,20 @@ mod pcapng;
 mod reader;
 mod recorder;
 mod rotation;
+mod upper_pdu;
 
 pub use error::CaptureError;
 pub use pcap::{PcapWriter, TimestampResolution};
-pub use pcapng::{Interface, InterfaceId, PcapngWriter, SectionInfo};
+pub use pcapng::{
+    DecryptionSecrets, Interface, InterfaceId, PcapngWriter, SECRETS_TYPE_TLS_KEY_LOG, SectionInfo,
+    hoist_decryption_secrets,
+};
 pub use reader::{
     CaptureFormat, CaptureReader, InterfaceSummary, Packet, ethernet_from_sll, ethernet_from_sll2,
 };
 pub use recorder::{LogStyle, RecorderConfig, RecorderHealth, SessionRecorder};
 pub use rotation::{Rotation, RotationPlan};
+pub use upper_pdu::{UpperPdu, V2GTP_DISSECTOR};
 
 use core::fmt;
 
@@ -177,6 +188,10 @@ pub enum LinkType {
     LinuxSll2,
     /// 147: private use; ccsplc's log interface (packets with only a comment).
     User0,
+    /// 252: Wireshark's exported PDUs (`LINKTYPE_WIRESHARK_UPPER_PDU`): a list of tags naming
+    /// the dissector and the addresses, then the PDU. ccsplc records the decrypted V2GTP
+    /// messages of a TLS connection this way ([`UpperPdu`]).
+    WiresharkUpperPdu,
     /// Any other value.
     Unknown(u32),
 }
@@ -188,6 +203,7 @@ impl From<u32> for LinkType {
             113 => Self::LinuxSll,
             276 => Self::LinuxSll2,
             147 => Self::User0,
+            252 => Self::WiresharkUpperPdu,
             other => Self::Unknown(other),
         }
     }
@@ -200,6 +216,7 @@ impl From<LinkType> for u32 {
             LinkType::LinuxSll => 113,
             LinkType::LinuxSll2 => 276,
             LinkType::User0 => 147,
+            LinkType::WiresharkUpperPdu => 252,
             LinkType::Unknown(raw) => raw,
         }
     }
@@ -212,6 +229,7 @@ impl fmt::Display for LinkType {
             Self::LinuxSll => f.write_str("Linux cooked (SLL)"),
             Self::LinuxSll2 => f.write_str("Linux cooked (SLL2)"),
             Self::User0 => f.write_str("USER0"),
+            Self::WiresharkUpperPdu => f.write_str("Wireshark upper PDU"),
             Self::Unknown(raw) => write!(f, "link type {raw}"),
         }
     }

@@ -11,6 +11,7 @@ const IDB: u32 = 0x0000_0001;
 const OBSOLETE_PB: u32 = 0x0000_0002;
 const SPB: u32 = 0x0000_0003;
 const EPB: u32 = 0x0000_0006;
+const DSB: u32 = 0x0000_000a;
 const BYTE_ORDER_MAGIC: u32 = 0x1a2b_3c4d;
 
 const OPT_END: u16 = 0;
@@ -22,6 +23,30 @@ const IF_NAME: u16 = 2;
 const IF_DESCRIPTION: u16 = 3;
 const IF_TSRESOL: u16 = 9;
 const IF_TSOFFSET: u16 = 14;
+
+/// The secrets type of an NSS key log (`SSLKEYLOGFILE` lines) in a decryption secrets block:
+/// "TLSK".
+pub const SECRETS_TYPE_TLS_KEY_LOG: u32 = 0x544c_534b;
+
+/// A decryption secrets block (pcapng block type 0x0000000A): keys that let a reader decrypt
+/// the packets after it, e.g. an NSS key log for TLS ([`SECRETS_TYPE_TLS_KEY_LOG`]).
+#[derive(Clone, Eq, PartialEq)]
+pub struct DecryptionSecrets {
+    /// The secrets type, e.g. [`SECRETS_TYPE_TLS_KEY_LOG`].
+    pub secrets_type: u32,
+    /// The secrets (for TLS: NSS key log lines).
+    pub data: Vec<u8>,
+}
+
+impl core::fmt::Debug for DecryptionSecrets {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        // Secrets stay out of logs and panic messages.
+        f.debug_struct("DecryptionSecrets")
+            .field("secrets_type", &format_args!("{:#010x}", self.secrets_type))
+            .field("len", &self.data.len())
+            .finish()
+    }
+}
 
 /// What the reader knows about one interface of the current section.
 #[derive(Clone, Debug)]
@@ -68,6 +93,7 @@ pub(super) struct PcapngParser {
     endian: Endian,
     pub(super) interfaces: Vec<InterfaceInfo>,
     pub(super) section_comments: Vec<String>,
+    pub(super) secrets: Vec<DecryptionSecrets>,
     offset: usize,
 }
 
@@ -120,6 +146,7 @@ impl PcapngParser {
             endian: Endian { big: false },
             interfaces: Vec::new(),
             section_comments: Vec::new(),
+            secrets: Vec::new(),
             offset: 0,
         })
     }
@@ -148,6 +175,20 @@ impl PcapngParser {
                     return Some(Err(err));
                 }
             }
+        }
+    }
+
+    /// The byte order for the block at `offset` (a section header sets its own).
+    fn endian_at(&self, bytes: &[u8], offset: usize) -> Option<Endian> {
+        let raw: [u8; 4] = bytes.get(offset..offset + 4)?.try_into().ok()?;
+        if u32::from_le_bytes(raw) != SHB {
+            return Some(self.endian);
+        }
+        let m: [u8; 4] = bytes.get(offset + 8..offset + 12)?.try_into().ok()?;
+        match (u32::from_le_bytes(m), u32::from_be_bytes(m)) {
+            (BYTE_ORDER_MAGIC, _) => Some(Endian { big: false }),
+            (_, BYTE_ORDER_MAGIC) => Some(Endian { big: true }),
+            _ => None,
         }
     }
 
@@ -195,6 +236,10 @@ impl PcapngParser {
             }
             IDB => {
                 self.interface(body, start)?;
+                None
+            }
+            DSB => {
+                self.decryption_secrets(body, start)?;
                 None
             }
             EPB => Some(self.enhanced_packet(body, start)?),
@@ -250,6 +295,21 @@ impl PcapngParser {
             }
         }
         self.interfaces.push(info);
+        Ok(())
+    }
+
+    fn decryption_secrets(&mut self, body: &[u8], start: usize) -> Result<(), CaptureError> {
+        let e = self.endian;
+        let (Some(secrets_type), Some(len)) = (e.u32(body, 0), e.u32(body, 4)) else {
+            return Err(malformed(start, "short decryption secrets block"));
+        };
+        let data = body
+            .get(8..8 + len as usize)
+            .ok_or_else(|| malformed(start, "secrets length larger than the block"))?;
+        self.secrets.push(DecryptionSecrets {
+            secrets_type,
+            data: data.to_vec(),
+        });
         Ok(())
     }
 
@@ -342,6 +402,36 @@ impl PcapngParser {
             comments: Vec::new(),
         })
     }
+}
+
+/// Moves every decryption secrets block of a one-section pcapng file to just after its section
+/// header, keeping the order of everything else: Wireshark uses secrets only for the packets
+/// after them, and a recorder learns the TLS keys only once the handshake is under way.
+/// `None` if there is nothing to move or the file is not a clean one-section pcapng file.
+pub fn hoist_decryption_secrets(file: &[u8]) -> Option<Vec<u8>> {
+    let mut parser = PcapngParser::new(file)?;
+    let mut blocks = Vec::new();
+    let mut offset = 0;
+    while offset < file.len() {
+        let kind = parser.endian_at(file, offset)?.u32(file, offset)?;
+        let (len, _) = parser.block(file, offset).ok()?;
+        blocks.push((kind, offset..offset + len));
+        offset += len;
+    }
+    let sections = blocks.iter().filter(|(k, _)| *k == SHB).count();
+    let moved = blocks.iter().filter(|(k, _)| *k == DSB).count();
+    if sections != 1 || moved == 0 || blocks.first().map(|(k, _)| *k) != Some(SHB) {
+        return None;
+    }
+    let mut out = Vec::with_capacity(file.len());
+    out.extend_from_slice(&file[blocks[0].1.clone()]);
+    for (_, range) in blocks.iter().filter(|(k, _)| *k == DSB) {
+        out.extend_from_slice(&file[range.clone()]);
+    }
+    for (_, range) in blocks.iter().skip(1).filter(|(k, _)| *k != DSB) {
+        out.extend_from_slice(&file[range.clone()]);
+    }
+    Some(out)
 }
 
 /// What the section header of a written file says about who wrote it.
@@ -503,6 +593,19 @@ impl<W: Write> PcapngWriter<W> {
         }
         end_options(&mut body, comment.is_some());
         self.out.write_all(&block(EPB, &body))
+    }
+
+    /// Writes a decryption secrets block. Wireshark uses the secrets for the packets after the
+    /// block (for TLS 1.2: from the ChangeCipherSpec on), so write it as early as possible.
+    pub fn write_decryption_secrets(&mut self, secrets: &DecryptionSecrets) -> io::Result<()> {
+        let mut body = Vec::with_capacity(8 + secrets.data.len() + 3);
+        body.extend_from_slice(&secrets.secrets_type.to_le_bytes());
+        let len = u32::try_from(secrets.data.len())
+            .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "secrets too long"))?;
+        body.extend_from_slice(&len.to_le_bytes());
+        body.extend_from_slice(&secrets.data);
+        body.resize(body.len() + (4 - secrets.data.len() % 4) % 4, 0);
+        self.out.write_all(&block(DSB, &body))
     }
 
     /// Flushes the underlying writer.

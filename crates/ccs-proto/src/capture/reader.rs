@@ -101,6 +101,14 @@ impl<'a> CaptureReader<'a> {
         }
     }
 
+    /// The decryption secrets blocks read so far (pcapng), in file order.
+    pub fn decryption_secrets(&self) -> &[super::DecryptionSecrets] {
+        match &self.parser {
+            Parser::Pcap(_) => &[],
+            Parser::Pcapng(p) => &p.secrets,
+        }
+    }
+
     /// The interfaces of the current section, as read so far (one for classic pcap).
     pub fn interfaces(&self) -> Vec<InterfaceSummary> {
         match &self.parser {
@@ -227,7 +235,7 @@ fn as_ethernet<'a>(packet: &Packet<'a>) -> Option<Cow<'a, [u8]>> {
         LinkType::Ethernet => Some(Cow::Borrowed(packet.data)),
         LinkType::LinuxSll => ethernet_from_sll(packet.data).map(Cow::Owned),
         LinkType::LinuxSll2 => ethernet_from_sll2(packet.data).map(Cow::Owned),
-        LinkType::User0 | LinkType::Unknown(_) => None,
+        LinkType::User0 | LinkType::WiresharkUpperPdu | LinkType::Unknown(_) => None,
     }
 }
 

@@ -2,8 +2,10 @@
 
 use std::io::Write;
 
-use super::pcapng::{Interface, InterfaceId, PcapngWriter, SectionInfo};
-use super::{LinkType, Timestamp};
+use super::pcapng::{
+    DecryptionSecrets, Interface, InterfaceId, PcapngWriter, SECRETS_TYPE_TLS_KEY_LOG, SectionInfo,
+};
+use super::{LinkType, Timestamp, UpperPdu};
 use crate::homeplug::MacAddress;
 use crate::wire::frame::syslog_frame;
 
@@ -65,10 +67,13 @@ pub struct SessionRecorder<W: Write> {
     writer: Option<PcapngWriter<W>>,
     modem: InterfaceId,
     log: Option<InterfaceId>,
+    /// The interface of decrypted TLS payloads, added at the first one.
+    decrypted: Option<InterfaceId>,
     log_style: LogStyle,
     syslog_mac: MacAddress,
     health: RecorderHealth,
     error_reported: bool,
+    secrets_written: bool,
 }
 
 impl<W: Write> SessionRecorder<W> {
@@ -79,10 +84,12 @@ impl<W: Write> SessionRecorder<W> {
             writer: None,
             modem: InterfaceId(0),
             log: None,
+            decrypted: None,
             log_style: config.log_style,
             syslog_mac: config.syslog_mac,
             health: RecorderHealth::default(),
             error_reported: false,
+            secrets_written: false,
         };
         let started = PcapngWriter::new(out, &config.section).and_then(|mut w| {
             rec.modem = w.add_interface(&Interface {
@@ -108,18 +115,66 @@ impl<W: Write> SessionRecorder<W> {
         rec
     }
 
-    fn write(&mut self, iface: InterfaceId, ts: Timestamp, data: &[u8], comment: Option<&str>) {
+    /// Runs one write; after the first failure nothing more is written.
+    fn attempt(&mut self, f: impl FnOnce(&mut PcapngWriter<W>) -> std::io::Result<()>) {
         let Some(w) = self.writer.as_mut() else {
             self.health.dropped += 1;
             return;
         };
-        match w.write_packet(iface, ts, data, comment) {
+        match f(w) {
             Ok(()) => self.health.written += 1,
             Err(e) => {
                 self.health.error = Some(e.to_string());
                 self.health.dropped += 1;
                 self.writer = None;
             }
+        }
+    }
+
+    fn write(&mut self, iface: InterfaceId, ts: Timestamp, data: &[u8], comment: Option<&str>) {
+        self.attempt(|w| w.write_packet(iface, ts, data, comment));
+    }
+
+    /// Records the NSS key log lines of a TLS connection as a decryption secrets block, so
+    /// that Wireshark decrypts the TLS records of the modem interface with no key log file.
+    pub fn record_tls_secrets(&mut self, nss_key_log: &str) {
+        let secrets = DecryptionSecrets {
+            secrets_type: SECRETS_TYPE_TLS_KEY_LOG,
+            data: nss_key_log.as_bytes().to_vec(),
+        };
+        self.attempt(|w| w.write_decryption_secrets(&secrets));
+        self.secrets_written |= self.writer.is_some();
+    }
+
+    /// Whether a decryption secrets block was written: the finished file should then go
+    /// through [`super::hoist_decryption_secrets`], so that Wireshark has the keys before the
+    /// handshake's ChangeCipherSpec.
+    pub fn wrote_secrets(&self) -> bool {
+        self.secrets_written
+    }
+
+    /// Records one decrypted V2GTP message (header and payload) of a TLS connection as an
+    /// exported PDU (link type 252) on the interface "v2g-decrypted"; `pdu` names the
+    /// dissector, the addresses and ports of the connection in the direction of the message.
+    pub fn record_decrypted(&mut self, timestamp: Timestamp, pdu: &UpperPdu, v2gtp: &[u8]) {
+        if self.decrypted.is_none() {
+            let mut added = None;
+            self.attempt(|w| {
+                added = Some(w.add_interface(&Interface {
+                    link_type: LinkType::WiresharkUpperPdu,
+                    name: Some("v2g-decrypted".to_owned()),
+                    description: Some(
+                        "V2GTP messages of TLS connections, decrypted by ccsplc".to_owned(),
+                    ),
+                    snap_len: 0,
+                })?);
+                Ok(())
+            });
+            self.decrypted = added;
+        }
+        if let Some(iface) = self.decrypted {
+            let data = pdu.emit(v2gtp);
+            self.write(iface, timestamp, &data, None);
         }
     }
 

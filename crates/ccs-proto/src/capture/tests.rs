@@ -316,6 +316,64 @@ fn session_recorder_writes_frames_and_log_lines() {
 }
 
 #[test]
+fn tls_secrets_and_decrypted_messages_are_recorded_and_hoisted_before_the_packets() {
+    let mut rec = SessionRecorder::new(Vec::new(), &RecorderConfig::default());
+    rec.record_frame(Timestamp(1), &frame(0, 60));
+    assert!(!rec.wrote_secrets());
+    rec.record_tls_secrets("CLIENT_RANDOM 00 11\n");
+    assert!(rec.wrote_secrets());
+    let pdu = UpperPdu {
+        dissector: V2GTP_DISSECTOR.to_owned(),
+        src: Some("fe80::1".parse().unwrap()),
+        dst: Some("fe80::2".parse().unwrap()),
+        src_port: Some(50_000),
+        dst_port: Some(15_118),
+        ..UpperPdu::default()
+    };
+    let message = [0x01, 0xfe, 0x80, 0x01, 0, 0, 0, 1, 0x80];
+    rec.record_decrypted(Timestamp(3), &pdu, &message);
+    rec.record_decrypted(Timestamp(4), &pdu, &message);
+    let file = rec.finish().unwrap();
+
+    let read = |bytes: &[u8]| {
+        let mut reader = CaptureReader::new(bytes).unwrap();
+        let mut seen = Vec::new();
+        while let Some(p) = reader.next() {
+            let p = p.unwrap();
+            // How many secrets blocks were read before this packet.
+            seen.push((p.link_type, reader.decryption_secrets().len()));
+        }
+        (seen, reader.decryption_secrets().to_vec())
+    };
+    let (seen, secrets) = read(&file);
+    assert_eq!(
+        seen,
+        [
+            (LinkType::Ethernet, 0),
+            (LinkType::WiresharkUpperPdu, 1),
+            (LinkType::WiresharkUpperPdu, 1)
+        ]
+    );
+    assert_eq!(secrets[0].secrets_type, SECRETS_TYPE_TLS_KEY_LOG);
+    assert_eq!(secrets[0].data, b"CLIENT_RANDOM 00 11\n");
+    assert!(!format!("{:?}", secrets[0]).contains("CLIENT_RANDOM"));
+    let packets: Vec<_> = CaptureReader::new(&file).unwrap().flatten().collect();
+    let (back, v2gtp) = UpperPdu::parse(packets[1].data).unwrap();
+    assert_eq!((back, v2gtp), (pdu, &message[..]));
+
+    // Hoisted: the same packets, every one after the secrets.
+    let hoisted = hoist_decryption_secrets(&file).unwrap();
+    assert_eq!(hoisted.len(), file.len());
+    let (seen, secrets_after) = read(&hoisted);
+    assert!(seen.iter().all(|(_, n)| *n == 1), "{seen:?}");
+    assert_eq!(secrets_after, secrets);
+    // Nothing to move, or not pcapng: nothing done.
+    assert!(hoist_decryption_secrets(&hoisted[..hoisted.len() - 4]).is_none());
+    let plain = SessionRecorder::new(Vec::new(), &RecorderConfig::default()).finish();
+    assert!(hoist_decryption_secrets(&plain.unwrap()).is_none());
+}
+
+#[test]
 fn every_shared_capture_reads_to_the_end() {
     let dir = ccs_testdata::shared_path("captures");
     let mut files = 0;

@@ -7,7 +7,9 @@
 use std::collections::{HashMap, HashSet};
 use std::net::Ipv6Addr;
 
-use ccs_proto::capture::{CaptureError, CaptureReader, Packet, Timestamp};
+use ccs_proto::capture::{
+    CaptureError, CaptureReader, LinkType, Packet, Timestamp, UpperPdu, V2GTP_DISSECTOR,
+};
 use ccs_proto::homeplug::{EtherType, MacAddress, Mme, MmeFrame};
 use ccs_proto::sdp::{SdpRequestRepr, SdpResponseRepr};
 use ccs_proto::session::Phase;
@@ -198,11 +200,13 @@ impl Roles {
         format!("{src}->{dst}")
     }
 
-    fn ip_direction(&self, link: &LinkFrame<'_>, src: Ipv6Addr, dst: Ipv6Addr) -> String {
+    /// `EV->EVSE` and the like from the IP addresses, else from the MAC addresses of `link`
+    /// (none for exported PDUs).
+    fn ip_direction(&self, link: Option<&LinkFrame<'_>>, src: Ipv6Addr, dst: Ipv6Addr) -> String {
         let src_role = self
             .ips
             .get(&src)
-            .or_else(|| self.macs.get(&link.source))
+            .or_else(|| self.macs.get(&link?.source))
             .copied();
         let dst_role = if dst.is_multicast() {
             match src_role {
@@ -213,7 +217,7 @@ impl Roles {
         } else {
             self.ips
                 .get(&dst)
-                .or_else(|| self.macs.get(&link.destination))
+                .or_else(|| self.macs.get(&link?.destination))
                 .copied()
         };
         let src = src_role.map_or_else(|| src.to_string(), |r| r.name().to_owned());
@@ -253,12 +257,19 @@ struct Connection {
     tls: [bool; 2],
     /// Whether each direction has delivered any bytes yet.
     started: [bool; 2],
+    /// The V2GTP messages of a TLS connection as ccsplc recorded them in plaintext
+    /// (exported PDUs), per direction.
+    plain: [Deframer; 2],
+    /// Whether the capture holds this connection's plaintext (known from the first pass).
+    decrypted: bool,
 }
 
 impl Connection {
-    fn new(client: (Ipv6Addr, u16)) -> Self {
+    fn new(client: (Ipv6Addr, u16), decrypted: bool) -> Self {
         Self {
             client,
+            plain: [new_deframer(), new_deframer()],
+            decrypted,
             streams: [Stream::default(), Stream::default()],
             deframers: [new_deframer(), new_deframer()],
             handshake: Handshake::default(),
@@ -283,8 +294,18 @@ struct Decoder {
     stats: Stats,
     connections: Vec<Connection>,
     by_key: HashMap<ConnKey, usize>,
+    /// Connections (both orientations) whose plaintext ccsplc recorded as exported PDUs.
+    decrypted: HashSet<ConnKey>,
     time: f64,
     frame: usize,
+}
+
+/// The connection of an exported V2GTP PDU, in the direction of the message.
+fn decrypted_key(pdu: &UpperPdu) -> Option<ConnKey> {
+    if pdu.dissector != V2GTP_DISSECTOR {
+        return None;
+    }
+    Some((pdu.src?, pdu.src_port?, pdu.dst?, pdu.dst_port?))
 }
 
 /// The frame as [`MmeFrame::parse`] takes it: it strips one 802.1Q tag itself, so stacked
@@ -343,6 +364,9 @@ impl Decoder {
         self.time = packet.timestamp.secs_since(start);
         for c in &packet.comments {
             self.push(String::new(), Body::Log { text: c.clone() });
+        }
+        if packet.link_type == LinkType::WiresharkUpperPdu {
+            return self.upper_pdu(packet.data);
         }
         let Some(frame) = packet.ethernet() else {
             if packet.comments.is_empty() {
@@ -425,7 +449,7 @@ impl Decoder {
             }
         };
         let (src, dst) = (ip.src_addr(), ip.dst_addr());
-        let direction = self.roles.ip_direction(link, src, dst);
+        let direction = self.roles.ip_direction(Some(link), src, dst);
         let (proto, upper) = match ip.upper_layer() {
             Ok(u) => u,
             Err(e) => return self.error(direction, format!("IPv6 extension header: {e}")),
@@ -531,7 +555,9 @@ impl Decoder {
         let idx = if flags == TcpFlags::SYN {
             // A new connection (also when a new session reuses the ports).
             let idx = self.connections.len();
-            self.connections.push(Connection::new((src, seg.src_port)));
+            let decrypted = self.decrypted.contains(&key);
+            self.connections
+                .push(Connection::new((src, seg.src_port), decrypted));
             self.by_key.insert(key, idx);
             self.by_key
                 .insert((dst, seg.dst_port, src, seg.src_port), idx);
@@ -539,17 +565,7 @@ impl Decoder {
         } else if let Some(&idx) = self.by_key.get(&key) {
             idx
         } else {
-            let client = if self.is_server(src, seg.src_port, seg.dst_port) {
-                (dst, seg.dst_port)
-            } else {
-                (src, seg.src_port)
-            };
-            let idx = self.connections.len();
-            self.connections.push(Connection::new(client));
-            self.by_key.insert(key, idx);
-            self.by_key
-                .insert((dst, seg.dst_port, src, seg.src_port), idx);
-            idx
+            self.connection_without_syn(key)
         };
         let from_client = self.connections[idx].client == (src, seg.src_port);
         let dir = usize::from(!from_client);
@@ -593,6 +609,47 @@ impl Decoder {
         }
     }
 
+    /// A connection whose SYN is not in the capture: the server side is guessed.
+    fn connection_without_syn(&mut self, key: ConnKey) -> usize {
+        let (src, src_port, dst, dst_port) = key;
+        let client = if self.is_server(src, src_port, dst_port) {
+            (dst, dst_port)
+        } else {
+            (src, src_port)
+        };
+        let idx = self.connections.len();
+        let decrypted = self.decrypted.contains(&key);
+        self.connections.push(Connection::new(client, decrypted));
+        self.by_key.insert(key, idx);
+        self.by_key.insert((dst, dst_port, src, src_port), idx);
+        idx
+    }
+
+    /// An exported PDU: ccsplc's plaintext of one V2GTP message of a TLS connection.
+    fn upper_pdu(&mut self, data: &[u8]) {
+        let Some((pdu, payload)) = UpperPdu::parse(data) else {
+            return self.error(String::new(), "exported PDU: tag list cut short".to_owned());
+        };
+        if pdu.dissector != V2GTP_DISSECTOR {
+            // Another tool's exported PDU: not a V2G message.
+            return;
+        }
+        let Some(key) = decrypted_key(&pdu) else {
+            return self.error(
+                String::new(),
+                "decrypted V2GTP message without its connection's addresses".to_owned(),
+            );
+        };
+        let (src, src_port, dst, _) = key;
+        let direction = self.roles.ip_direction(None, src, dst);
+        let idx = match self.by_key.get(&key) {
+            Some(&idx) => idx,
+            None => self.connection_without_syn(key),
+        };
+        let dir = usize::from(self.connections[idx].client != (src, src_port));
+        self.deframe(idx, dir, &direction, payload, true);
+    }
+
     fn deliver(&mut self, idx: usize, dir: usize, direction: &str, delivery: Delivery) {
         if delivery.skipped > 0 {
             self.connections[idx].deframers[dir] = new_deframer();
@@ -611,28 +668,57 @@ impl Decoder {
             // ISO 15118-2 and required in ISO 15118-20; the keys are not in the capture.
             if delivery.data.starts_with(&[0x16, 0x03]) {
                 conn.tls[dir] = true;
-                self.error(
-                    direction.to_owned(),
-                    "TLS-encrypted V2G connection: not decoded (the capture holds no keys)"
-                        .to_owned(),
-                );
+                if conn.decrypted {
+                    let who = if dir == 0 { "EV" } else { "EVSE" };
+                    self.push(
+                        direction.to_owned(),
+                        Body::Tcp {
+                            event: "TLS",
+                            summary: format!(
+                                "TLS {who} starts the handshake; the messages follow as \
+                                 ccsplc recorded them decrypted"
+                            ),
+                        },
+                    );
+                } else {
+                    self.error(
+                        direction.to_owned(),
+                        "TLS-encrypted V2G connection: not decoded (the capture holds no \
+                         plaintext; Wireshark decrypts it with the key log)"
+                            .to_owned(),
+                    );
+                }
             }
         }
         if self.connections[idx].tls[dir] {
             return;
         }
-        let mut rest = &delivery.data[..];
+        self.deframe(idx, dir, direction, &delivery.data, false);
+    }
+
+    /// Cuts V2GTP messages out of a connection's stream (`plain`: the recorded plaintext of a
+    /// TLS connection) and decodes them.
+    fn deframe(&mut self, idx: usize, dir: usize, direction: &str, data: &[u8], plain: bool) {
+        fn deframer(d: &mut Decoder, idx: usize, dir: usize, plain: bool) -> &mut Deframer {
+            let conn = &mut d.connections[idx];
+            if plain {
+                &mut conn.plain[dir]
+            } else {
+                &mut conn.deframers[dir]
+            }
+        }
+        let mut rest = data;
         while !rest.is_empty() {
-            let taken = self.connections[idx].deframers[dir].push(rest);
+            let taken = deframer(self, idx, dir, plain).push(rest);
             rest = &rest[taken..];
             let mut failed = false;
             loop {
-                match self.connections[idx].deframers[dir].poll_message() {
+                match deframer(self, idx, dir, plain).poll_message() {
                     Ok(Some(msg)) => self.v2g(idx, direction, msg.payload_type, &msg.payload),
                     Ok(None) => break,
                     Err(e) => {
                         self.error(direction.to_owned(), format!("V2GTP: {e}"));
-                        self.connections[idx].deframers[dir] = new_deframer();
+                        *deframer(self, idx, dir, plain) = new_deframer();
                         failed = true;
                         break;
                     }
@@ -719,6 +805,7 @@ impl LiveDecoder {
                 stats: Stats::default(),
                 connections: Vec::new(),
                 by_key: HashMap::new(),
+                decrypted: HashSet::new(),
                 time: 0.0,
                 frame: 0,
             },
@@ -747,7 +834,15 @@ impl LiveDecoder {
 /// a file that breaks off later ends with an `error` event after everything before it.
 pub(crate) fn decode_capture(bytes: &[u8]) -> Result<Decoding, CaptureError> {
     let mut roles = Roles::default();
+    let mut decrypted = HashSet::new();
     for packet in CaptureReader::new(bytes)?.flatten() {
+        if packet.link_type == LinkType::WiresharkUpperPdu
+            && let Some((pdu, _)) = UpperPdu::parse(packet.data)
+            && let Some((src, src_port, dst, dst_port)) = decrypted_key(&pdu)
+        {
+            decrypted.insert((src, src_port, dst, dst_port));
+            decrypted.insert((dst, dst_port, src, src_port));
+        }
         if let Some(frame) = packet.ethernet()
             && let Ok(link) = LinkFrame::parse(&frame)
         {
@@ -762,6 +857,7 @@ pub(crate) fn decode_capture(bytes: &[u8]) -> Result<Decoding, CaptureError> {
         stats: Stats::default(),
         connections: Vec::new(),
         by_key: HashMap::new(),
+        decrypted,
         time: 0.0,
         frame: 0,
     };

@@ -50,6 +50,11 @@ impl Trace {
         }
     }
 
+    /// The recording the lines go into.
+    pub(crate) fn recording(&self) -> &Recording {
+        &self.recording
+    }
+
     /// Also shows the SLAC and session events on `dashboard`.
     pub(crate) fn show_on(&mut self, dashboard: Dashboard) {
         self.dashboard = dashboard;

@@ -147,7 +147,10 @@ async fn listen(config: &Config, target: super::record::Target) -> anyhow::Resul
                         MacAddress::from(mac),
                         Mme::SetKeyReq(key.clone()),
                     );
-                    match raw.send(&set_key.emit()).await {
+                    let bytes = set_key.emit();
+                    // A socket does not receive its own frames: record it here.
+                    recording.frame(wall_timestamp(), &bytes);
+                    match raw.send(&bytes).await {
                         Ok(()) => trace.line(&format!(
                             "joining the charging network: SET_KEY NID {} into the local modem",
                             key.nid

@@ -17,7 +17,7 @@ mod evse;
 mod hardware;
 mod listen;
 mod operator;
-mod record;
+pub(crate) mod record;
 mod session;
 mod signals;
 

@@ -1,6 +1,8 @@
 //! Recording (issue 10 item 1): one pcapng file per session with every frame of the modem
 //! interface (an AF_PACKET socket for all EtherTypes, both directions), ccsplc's trace lines
-//! as packet comments, and, for TLS sessions, the decrypted V2G messages as comments.
+//! as packet comments, and, for TLS sessions, the session's keys (a decryption secrets block
+//! with the NSS key log, which Wireshark uses by itself) and every V2GTP message in plaintext
+//! (exported PDUs on the interface "v2g-decrypted", which `ccsplc decode` reads).
 //!
 //! `--pcap FILE` writes one file for the whole run; `capture.folder` writes numbered files
 //! `session_NNNN.pcapng` there, one per session, keeping at most [`MAX_FILES`]. Nothing here
@@ -9,11 +11,14 @@
 
 use std::fs::File;
 use std::io::BufWriter;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use ccs_linux::raw::{ETHERTYPE_ALL, RawLink};
-use ccs_proto::capture::{RecorderConfig, Rotation, SectionInfo, SessionRecorder, Timestamp};
+use ccs_linux::v2g::{TapDirection, V2gConnection};
+use ccs_proto::capture::{
+    RecorderConfig, Rotation, SectionInfo, SessionRecorder, Timestamp, UpperPdu, V2GTP_DISSECTOR,
+};
 
 /// How many session files the folder keeps (the oldest are deleted first).
 pub(crate) const MAX_FILES: usize = 500;
@@ -103,28 +108,13 @@ impl Recording {
                 }
                 path.clone()
             }
-            Target::Folder(dir) => {
-                if let Err(e) = std::fs::create_dir_all(dir) {
+            Target::Folder(dir) => match next_session_file(dir) {
+                Ok(path) => path,
+                Err(e) => {
                     tracing::warn!("capture folder {}: {e}; not recording", dir.display());
                     return;
                 }
-                let rotation = Rotation::new("session", "pcapng", MAX_FILES);
-                let names: Vec<String> = std::fs::read_dir(dir)
-                    .map(|entries| {
-                        entries
-                            .filter_map(Result::ok)
-                            .filter_map(|e| e.file_name().into_string().ok())
-                            .collect()
-                    })
-                    .unwrap_or_default();
-                let plan = rotation.plan(names.iter().map(String::as_str));
-                for old in plan.delete {
-                    if let Err(e) = std::fs::remove_file(dir.join(&old)) {
-                        tracing::warn!("capture rotation: cannot delete {old}: {e}");
-                    }
-                }
-                dir.join(plan.next)
-            }
+            },
         };
         match File::create(&path) {
             Ok(file) => {
@@ -165,6 +155,35 @@ impl Recording {
         self.with_writer(|w| w.record_log(wall_timestamp(), line));
     }
 
+    /// For a TLS connection: records its keys now and every message from now on in
+    /// plaintext. Plain TCP connections are in the frames already.
+    pub(crate) fn tls_connection(&self, conn: &mut V2gConnection) {
+        if conn.tls_info().is_none() || !self.is_on() {
+            return;
+        }
+        if let Some(secrets) = conn.tls_secrets() {
+            self.with_writer(|w| w.record_tls_secrets(secrets.nss_key_log()));
+        }
+        let (local, peer) = (conn.local(), conn.peer());
+        let recording = self.clone();
+        conn.set_plaintext_tap(Box::new(move |direction, frame| {
+            let (src, dst) = match direction {
+                TapDirection::Sent => (local, Some(peer)),
+                TapDirection::Received => (Some(peer), local),
+            };
+            let pdu = UpperPdu {
+                dissector: V2GTP_DISSECTOR.to_owned(),
+                src: src.map(|a| *a.ip()),
+                dst: dst.map(|a| *a.ip()),
+                src_port: src.map(|a| a.port()),
+                dst_port: dst.map(|a| a.port()),
+                protocol_text: Some("V2GTP".to_owned()),
+                info_text: Some("decrypted from TLS by ccsplc".to_owned()),
+            };
+            recording.with_writer(|w| w.record_decrypted(wall_timestamp(), &pdu, frame));
+        }));
+    }
+
     /// Ends the current session's file; with a folder, the next session gets a new file.
     pub(crate) fn next_session(&self) {
         self.close_current();
@@ -179,7 +198,11 @@ impl Recording {
                 tracing::warn!("capture {} is incomplete: {e}", path.display());
             }
             let written = w.health().written;
+            let hoist = w.wrote_secrets();
             let _ = w.finish();
+            if hoist {
+                hoist_secrets(&path);
+            }
             s.finished.push((path, written));
         }
     }
@@ -188,6 +211,46 @@ impl Recording {
     pub(crate) fn finish(&self) -> Vec<(PathBuf, u64)> {
         self.close_current();
         std::mem::take(&mut self.lock().finished)
+    }
+}
+
+/// The next numbered session file in `dir` (`session_NNNN.pcapng`), after deleting the oldest
+/// so that at most [`MAX_FILES`] remain; creates the folder. A file that cannot be deleted
+/// is logged and left.
+pub(crate) fn next_session_file(dir: &Path) -> std::io::Result<PathBuf> {
+    std::fs::create_dir_all(dir)?;
+    let rotation = Rotation::new("session", "pcapng", MAX_FILES);
+    let names: Vec<String> = std::fs::read_dir(dir)?
+        .filter_map(Result::ok)
+        .filter_map(|e| e.file_name().into_string().ok())
+        .collect();
+    let plan = rotation.plan(names.iter().map(String::as_str));
+    for old in plan.delete {
+        if let Err(e) = std::fs::remove_file(dir.join(&old)) {
+            tracing::warn!("capture rotation: cannot delete {old}: {e}");
+        }
+    }
+    Ok(dir.join(plan.next))
+}
+
+/// Moves the TLS keys of a finished file before its first packet, so that Wireshark can use
+/// them from the handshake on (they were written when the handshake had produced them). A
+/// failure (full disk) leaves the file as it was: `ccsplc decode` reads it either way.
+fn hoist_secrets(path: &Path) {
+    let Ok(bytes) = std::fs::read(path) else {
+        return;
+    };
+    let Some(hoisted) = ccs_proto::capture::hoist_decryption_secrets(&bytes) else {
+        return;
+    };
+    let temporary = path.with_extension("pcapng.tmp");
+    let done = std::fs::write(&temporary, hoisted).and_then(|()| std::fs::rename(&temporary, path));
+    if let Err(e) = done {
+        let _ = std::fs::remove_file(&temporary);
+        tracing::warn!(
+            "capture {}: TLS keys left after the handshake ({e}); Wireshark may not decrypt it",
+            path.display()
+        );
     }
 }
 

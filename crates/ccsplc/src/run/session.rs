@@ -62,7 +62,7 @@ pub(crate) fn apply_control(
 /// the second forces the safe state and exits the process; the dashboard's Stop is a stop
 /// request too.
 pub(crate) async fn drive<S: V2gSession + ?Sized>(
-    conn: V2gConnection,
+    mut conn: V2gConnection,
     session: &mut S,
     clock: &Clock,
     hardware: &Hardware,
@@ -70,6 +70,8 @@ pub(crate) async fn drive<S: V2gSession + ?Sized>(
     signals: &mut Signals,
     controls: &mut Controls,
 ) -> Option<Outcome> {
+    // TLS: the keys and the plaintext go into the recording (see `record`).
+    trace.recording().tls_connection(&mut conn);
     let (stop_tx, stop_rx) = mpsc::unbounded_channel();
     let (commands_tx, mut commands_rx) = mpsc::unbounded_channel();
     let (events_tx, mut events_rx) = mpsc::unbounded_channel();
