@@ -53,6 +53,7 @@ fn case(
         injection,
         expected,
         answer: None,
+        expects_open_under_load: false,
     }
 }
 
@@ -500,6 +501,25 @@ fn host_cases(out: &mut Vec<FaultCase>) {
     }
 }
 
+/// The charger's current does not fall after the car stops (a stuck power stage): the car
+/// opens after `current_fall_timeout` anyway, and says it opened under load.
+fn current_does_not_fall(out: &mut Vec<FaultCase>) {
+    let mut c = case(
+        "charger-current-does-not-fall",
+        "the charger's power stage sticks and keeps driving current after the user stops at the car: the car opens after current_fall_timeout and reports opening under load",
+        Role::Evcc,
+        at(
+            Side::Ev,
+            Phase::Charging,
+            Side::Ev,
+            HostEvent::ChargerKeepsCurrent,
+        ),
+        Expected::Fails(&[Blame::Physical]),
+    );
+    c.expects_open_under_load = true;
+    out.push(c);
+}
+
 /// Every case, in a fixed order.
 pub fn catalogue() -> Vec<FaultCase> {
     let mut out = Vec::new();
@@ -507,6 +527,7 @@ pub fn catalogue() -> Vec<FaultCase> {
     car_misbehaves(&mut out);
     slac_cases(&mut out);
     host_cases(&mut out);
+    current_does_not_fall(&mut out);
     iso::iso_cases(&mut out);
     out
 }

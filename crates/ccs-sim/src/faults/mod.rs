@@ -136,6 +136,9 @@ pub enum HostEvent {
     AdapterSilent,
     /// The user stops charging at the host.
     StopRequest,
+    /// The charger's power stage sticks (ignores its session and the CP interlock) and the
+    /// user stops charging at `on` (the car): the current does not fall after CP state B.
+    ChargerKeepsCurrent,
 }
 
 /// When an [`Injection::At`] fires: `delay` after `side` entered `phase`.
@@ -196,6 +199,10 @@ pub struct FaultCase {
     /// Charger under test: the response (name, response code name) it must have sent to the
     /// car.
     pub answer: Option<(&'static str, &'static str)>,
+    /// The peer makes the car open its contactors under load (the charger's current does not
+    /// fall): the audit must see it, and the car must say so (`contactors opened under
+    /// load`) instead of proceeding silently; the stuck supply is the charger's fault.
+    pub expects_open_under_load: bool,
 }
 
 /// The case of this name.
@@ -313,6 +320,20 @@ impl FaultRun {
     /// (a hang); `Ok` if nothing did.
     pub fn check(&self) -> Result<(), Vec<String>> {
         let mut problems = self.audit.violations.clone();
+        if self.case.expects_open_under_load {
+            let before = problems.len();
+            problems.retain(|v| !v.contains(" under "));
+            if problems.len() == before {
+                problems.push("the contactors never opened under load".into());
+            }
+            problems.retain(|v| !v.contains("power supply is still on"));
+            if !self.reason().contains("contactors opened under load") {
+                problems.push(format!(
+                    "the car did not say it opened under load: {}",
+                    self.reason()
+                ));
+            }
+        }
         if !self.injected {
             problems.push("the fault was never injected".into());
         }
@@ -411,6 +432,11 @@ fn fire(world: &mut World, on: Side, event: HostEvent, seed: u64) -> bool {
             true
         }
         HostEvent::StopRequest => {
+            world.stop_request(on);
+            true
+        }
+        HostEvent::ChargerKeepsCurrent => {
+            world.set_charger_supply_stuck(true);
             world.stop_request(on);
             true
         }

@@ -55,6 +55,7 @@ fn record(protocol: Protocol) -> Transcript {
         injection: Injection::None,
         expected: super::Expected::Completes,
         answer: None,
+        expects_open_under_load: false,
     };
     let mut setup = FaultSetup::new(&case, 1);
     setup.world.stop = StopCondition::after(Duration::from_secs(3));

@@ -80,6 +80,7 @@ pub(super) fn iso_cases(out: &mut Vec<FaultCase>) {
         charger_misbehaves(&names, &mut cases);
         car_misbehaves(&names, &mut cases);
         host_cases(&names, &mut cases);
+        super::current_does_not_fall(&mut cases);
         for mut c in cases {
             c.name = format!("{}-{}", names.short, c.name);
             c.description = format!("{} ({})", c.description, names.protocol);
