@@ -366,8 +366,9 @@ impl EvPowerPath {
             (Some(_), ..) => None,
             (None, Some(i), AfterOpen::Unlock) if i.abs() >= threshold => {
                 Some(SessionError::Physical(format!(
-                    "contactors opened under load: charger current {i:.1} A did not fall \
-                     below {threshold} A within {waited} ms (no newer reading)"
+                    "contactors opened under load: charger current {i:.1} A (its last report) \
+                     did not fall below {threshold} A within {waited} ms as far as the car \
+                     knows (no newer reading)"
                 )))
             }
             (None, ..) => {
@@ -588,8 +589,8 @@ mod tests {
         assert_eq!(failing.len(), 1, "{failing:?}");
         assert!(
             failing[0].contains(
-                "contactors opened under load: charger current 100.0 A did not fall below 1 A \
-                 within 300 ms (no newer reading)"
+                "contactors opened under load: charger current 100.0 A (its last report) did \
+                 not fall below 1 A within 300 ms as far as the car knows (no newer reading)"
             ),
             "{failing:?}"
         );

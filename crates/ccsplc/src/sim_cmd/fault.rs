@@ -84,6 +84,11 @@ fn summary(case: &FaultCase, run: &FaultRun) -> String {
         "safety",
         if run.audit.violations.is_empty() {
             "ok: current down, contactors open, then unlock".to_owned()
+        } else if case.expects_open_under_load {
+            format!(
+                "the charger's fault, as this case makes it: {}",
+                run.audit.violations.join("; ")
+            )
         } else {
             run.audit.violations.join("; ")
         },
