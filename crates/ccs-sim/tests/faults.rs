@@ -188,3 +188,63 @@ fn a_car_reporting_a_battery_fault_gets_evse_shutdown_and_no_more_current() {
     );
     assert_eq!(answers[10].evse_status.as_deref(), Some("EVSE_Shutdown"));
 }
+
+#[test]
+fn a_charger_whose_current_does_not_fall_is_reported_and_the_car_still_opens_then_unlocks() {
+    for name in [
+        "charger-current-does-not-fall",
+        "iso2-charger-current-does-not-fall",
+        "iso20-charger-current-does-not-fall",
+    ] {
+        let run = run(name);
+        let e = failed_with(&run);
+        assert_eq!(Blame::of(e), Blame::Physical, "{name}");
+        assert!(
+            e.to_string()
+                .contains("contactors opened under load: inlet current"),
+            "{name}: {e}"
+        );
+        // CP state B, then (after current_fall_timeout, deliberately under load) open, then
+        // unlock with the contactors open.
+        let steps = &run.audit.steps;
+        let cp_b = steps
+            .iter()
+            .rposition(|s| s.command == SafetyCommand::CpStateB)
+            .unwrap();
+        let open = steps
+            .iter()
+            .rposition(|s| s.command == SafetyCommand::OpenContactors)
+            .unwrap();
+        let unlock = steps
+            .iter()
+            .rposition(|s| s.command == SafetyCommand::Unlock)
+            .unwrap();
+        assert!(cp_b < open && open < unlock, "{name}: {steps:?}");
+        assert!(steps[open].current > 10.0, "{name}: {:?}", steps[open]);
+        let waited = steps[open].at.saturating_duration_since(steps[cp_b].at);
+        assert_eq!(waited.total_millis(), 300, "{name}");
+        assert!(!steps[unlock].contactors_closed, "{name}");
+        assert!(run.check().is_ok(), "{name}: {:?}", run.check());
+    }
+}
+
+#[test]
+fn an_iso20_charger_stopped_before_power_flows_refuses_the_next_request_and_ends_stopped() {
+    let run = run("iso20-charger-stop-cable-check");
+    assert!(run.session_completed(), "{}", run.reason());
+    // The car got FAILED in the response to its next request, and nothing was ever powered.
+    assert!(
+        run.report.ev_outcome.as_ref().is_some_and(|o| matches!(
+            o,
+            Outcome::Failed(SessionError::PeerRefused(why)) if why.contains("FAILED")
+        )),
+        "{:?}",
+        run.report.ev_outcome
+    );
+    assert!(!run.audit.contactors_ever_closed);
+    assert!(
+        run.audit.violations.is_empty(),
+        "{:?}",
+        run.audit.violations
+    );
+}
