@@ -231,6 +231,10 @@ pub enum Measurement {
     Soc(Percent),
     /// The voltage measured at the vehicle inlet (ahead of the contactors).
     InletVoltage(Volts),
+    /// The DC current through the vehicle's inlet, measured by the car (a shunt or hall sensor
+    /// in its HV path), where the hardware has one: after CP state B the car checks with it
+    /// that the charger's current really fell before the contactors open.
+    InletCurrent(Amps),
     /// Contactor feedback: `true` = closed.
     ContactorsClosed(bool),
     /// Connector lock feedback: `true` = locked.
@@ -272,6 +276,8 @@ pub enum MeasurementKind {
     Soc,
     /// [`Measurement::InletVoltage`].
     InletVoltage,
+    /// [`Measurement::InletCurrent`].
+    InletCurrent,
     /// [`Measurement::ContactorsClosed`].
     ContactorsClosed,
     /// [`Measurement::ConnectorLocked`].
@@ -305,6 +311,7 @@ impl MeasurementKind {
             Self::TargetCurrent => "target_current",
             Self::Soc => "soc",
             Self::InletVoltage => "inlet_voltage",
+            Self::InletCurrent => "inlet_current",
             Self::ContactorsClosed => "contactors_closed",
             Self::ConnectorLocked => "connector_locked",
             Self::PluggedIn => "plugged_in",
@@ -335,6 +342,7 @@ impl Measurement {
             Self::TargetCurrent(_) => MeasurementKind::TargetCurrent,
             Self::Soc(_) => MeasurementKind::Soc,
             Self::InletVoltage(_) => MeasurementKind::InletVoltage,
+            Self::InletCurrent(_) => MeasurementKind::InletCurrent,
             Self::ContactorsClosed(_) => MeasurementKind::ContactorsClosed,
             Self::ConnectorLocked(_) => MeasurementKind::ConnectorLocked,
             Self::PluggedIn(_) => MeasurementKind::PluggedIn,
@@ -364,6 +372,7 @@ impl Measurement {
             K::TargetCurrent => Self::TargetCurrent(Amps(value)),
             K::Soc => Self::Soc(Percent(value)),
             K::InletVoltage => Self::InletVoltage(Volts(value)),
+            K::InletCurrent => Self::InletCurrent(Amps(value)),
             K::ContactorsClosed => Self::ContactorsClosed(flag),
             K::ConnectorLocked => Self::ConnectorLocked(flag),
             K::PluggedIn => Self::PluggedIn(flag),
@@ -487,6 +496,8 @@ pub struct MeasurementSnapshot {
     pub soc: Reading<Percent>,
     /// [`Measurement::InletVoltage`].
     pub inlet_voltage: Reading<Volts>,
+    /// [`Measurement::InletCurrent`].
+    pub inlet_current: Reading<Amps>,
     /// [`Measurement::ContactorsClosed`].
     pub contactors_closed: Reading<bool>,
     /// [`Measurement::ConnectorLocked`].
@@ -520,6 +531,7 @@ impl Default for MeasurementSnapshot {
             target_current: Reading::new(K::TargetCurrent),
             soc: Reading::new(K::Soc),
             inlet_voltage: Reading::new(K::InletVoltage),
+            inlet_current: Reading::new(K::InletCurrent),
             contactors_closed: Reading::new(K::ContactorsClosed),
             connector_locked: Reading::new(K::ConnectorLocked),
             plugged_in: Reading::new(K::PluggedIn),
@@ -544,6 +556,7 @@ impl MeasurementSnapshot {
             Measurement::TargetCurrent(v) => self.target_current.set(now, v),
             Measurement::Soc(v) => self.soc.set(now, v),
             Measurement::InletVoltage(v) => self.inlet_voltage.set(now, v),
+            Measurement::InletCurrent(v) => self.inlet_current.set(now, v),
             Measurement::ContactorsClosed(v) => self.contactors_closed.set(now, v),
             Measurement::ConnectorLocked(v) => self.connector_locked.set(now, v),
             Measurement::PluggedIn(v) => self.plugged_in.set(now, v),
@@ -567,6 +580,7 @@ impl MeasurementSnapshot {
             K::TargetCurrent => self.target_current.updated_at(),
             K::Soc => self.soc.updated_at(),
             K::InletVoltage => self.inlet_voltage.updated_at(),
+            K::InletCurrent => self.inlet_current.updated_at(),
             K::ContactorsClosed => self.contactors_closed.updated_at(),
             K::ConnectorLocked => self.connector_locked.updated_at(),
             K::PluggedIn => self.plugged_in.updated_at(),

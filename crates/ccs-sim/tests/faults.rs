@@ -5,7 +5,6 @@
 
 #![allow(clippy::unwrap_used)] // test helpers outside #[test] functions
 
-use ccs_msg::din::ResponseCodeType;
 use ccs_proto::session::{Outcome, Role, SessionError};
 use ccs_sim::faults::{self, Blame, Expected, FaultRun, FaultSetup, audit::SafetyCommand};
 
@@ -119,8 +118,10 @@ fn a_malfunction_while_charging_opens_the_contactors_only_after_the_current_fell
 fn our_charger_answers_a_request_out_of_sequence_with_sequence_error_and_switches_off() {
     let run = run("car-sequence-error-current-demand");
     assert_eq!(Blame::of(failed_with(&run)), Blame::PeerMisbehaved);
-    assert!(run.peer.received.iter().any(|o| o.name == "PreChargeRes"
-        && o.response_code == Some(ResponseCodeType::FAILED_SequenceError)));
+    assert!(
+        run.peer.received.iter().any(|o| o.name == "PreChargeRes"
+            && o.response_code.as_deref() == Some("FAILED_SequenceError"))
+    );
     // It was charging: the charger switched off and the car still opened only at low current.
     assert!(run.audit.contactors_ever_closed);
     assert!(
@@ -183,10 +184,67 @@ fn a_car_reporting_a_battery_fault_gets_evse_shutdown_and_no_more_current() {
     assert!(
         answers[..10]
             .iter()
-            .all(|o| o.evse_status == Some(ccs_msg::din::DC_EVSEStatusCodeType::EVSE_Ready))
+            .all(|o| o.evse_status.as_deref() == Some("EVSE_Ready"))
     );
-    assert_eq!(
-        answers[10].evse_status,
-        Some(ccs_msg::din::DC_EVSEStatusCodeType::EVSE_Shutdown)
+    assert_eq!(answers[10].evse_status.as_deref(), Some("EVSE_Shutdown"));
+}
+
+#[test]
+fn a_charger_whose_current_does_not_fall_is_reported_and_the_car_still_opens_then_unlocks() {
+    for name in [
+        "charger-current-does-not-fall",
+        "iso2-charger-current-does-not-fall",
+        "iso20-charger-current-does-not-fall",
+    ] {
+        let run = run(name);
+        let e = failed_with(&run);
+        assert_eq!(Blame::of(e), Blame::Physical, "{name}");
+        assert!(
+            e.to_string()
+                .contains("contactors opened under load: inlet current"),
+            "{name}: {e}"
+        );
+        // CP state B, then (after current_fall_timeout, deliberately under load) open, then
+        // unlock with the contactors open.
+        let steps = &run.audit.steps;
+        let cp_b = steps
+            .iter()
+            .rposition(|s| s.command == SafetyCommand::CpStateB)
+            .unwrap();
+        let open = steps
+            .iter()
+            .rposition(|s| s.command == SafetyCommand::OpenContactors)
+            .unwrap();
+        let unlock = steps
+            .iter()
+            .rposition(|s| s.command == SafetyCommand::Unlock)
+            .unwrap();
+        assert!(cp_b < open && open < unlock, "{name}: {steps:?}");
+        assert!(steps[open].current > 10.0, "{name}: {:?}", steps[open]);
+        let waited = steps[open].at.saturating_duration_since(steps[cp_b].at);
+        assert_eq!(waited.total_millis(), 300, "{name}");
+        assert!(!steps[unlock].contactors_closed, "{name}");
+        assert!(run.check().is_ok(), "{name}: {:?}", run.check());
+    }
+}
+
+#[test]
+fn an_iso20_charger_stopped_before_power_flows_refuses_the_next_request_and_ends_stopped() {
+    let run = run("iso20-charger-stop-cable-check");
+    assert!(run.session_completed(), "{}", run.reason());
+    // The car got FAILED in the response to its next request, and nothing was ever powered.
+    assert!(
+        run.report.ev_outcome.as_ref().is_some_and(|o| matches!(
+            o,
+            Outcome::Failed(SessionError::PeerRefused(why)) if why.contains("FAILED")
+        )),
+        "{:?}",
+        run.report.ev_outcome
+    );
+    assert!(!run.audit.contactors_ever_closed);
+    assert!(
+        run.audit.violations.is_empty(),
+        "{:?}",
+        run.audit.violations
     );
 }

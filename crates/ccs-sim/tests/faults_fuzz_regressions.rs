@@ -41,3 +41,74 @@ fn a_length_beyond_the_input_is_an_error_not_an_allocation() {
             .is_err()
     );
 }
+
+/// The session fuzz targets reach the ISO 15118-2 and ISO 15118-20 machines: the first byte
+/// picks the protocol, and the messages come from a good session of that protocol, which has
+/// every request and response of the DC sequence.
+#[test]
+fn the_hostile_script_speaks_iso_15118_2_and_20_with_every_dc_message() {
+    use ccs_proto::session::Protocol;
+    use ccs_sim::faults::transcript;
+    use ccs_sim::faults::wire::PeerMessage;
+    let names = |protocol, sent: &[transcript::Sent]| -> Vec<&'static str> {
+        sent.iter()
+            .filter_map(|(t, p)| PeerMessage::decode(protocol, *t, p).and_then(|m| m.name()))
+            .collect()
+    };
+    for (protocol, requests) in [
+        (
+            Protocol::Iso15118_2,
+            [
+                "SessionSetupReq",
+                "PaymentServiceSelectionReq",
+                "CableCheckReq",
+                "PreChargeReq",
+                "PowerDeliveryReq",
+                "CurrentDemandReq",
+                "WeldingDetectionReq",
+                "SessionStopReq",
+            ],
+        ),
+        (
+            Protocol::Iso15118_20Dc,
+            [
+                "SessionSetupReq",
+                "ServiceSelectionReq",
+                "DC_CableCheckReq",
+                "DC_PreChargeReq",
+                "PowerDeliveryReq",
+                "DC_ChargeLoopReq",
+                "DC_WeldingDetectionReq",
+                "SessionStopReq",
+            ],
+        ),
+    ] {
+        let good = transcript::good_session(protocol);
+        let car = names(protocol, &good.car);
+        let charger = names(protocol, &good.charger);
+        for request in requests {
+            assert!(car.contains(&request), "{protocol}: {request} in {car:?}");
+            let response = request.replace("Req", "Res");
+            assert!(
+                charger.contains(&response.as_str()),
+                "{protocol}: {response} in {charger:?}"
+            );
+        }
+    }
+    // Scripts of every protocol run through both machines without a panic.
+    let mut noise = 0x9e37_79b9_7f4a_7c15_u64;
+    for n in 0..300u32 {
+        let script: Vec<u8> = (0..200)
+            .map(|_| {
+                noise ^= noise << 13;
+                noise ^= noise >> 7;
+                noise ^= noise << 17;
+                (noise >> 24) as u8
+            })
+            .collect();
+        let mut script = script;
+        script[0] = (n % 3) as u8;
+        HostileDriver::run_any(Role::Evcc, &script);
+        HostileDriver::run_any(Role::Secc, &script);
+    }
+}

@@ -1,6 +1,6 @@
 //! Bounded resources: whatever a hostile peer sends, our sessions keep a bounded amount of
-//! memory. 10,000 hostile messages (valid DIN messages of every kind in random order with
-//! random fields and SessionIDs, raw garbage, huge payloads, time jumps, stops, disconnects;
+//! memory. 10,000 hostile messages per protocol (valid DIN, ISO 15118-2 and ISO 15118-20
+//! messages of every kind in random order with random fields and SessionIDs, raw garbage, huge payloads, time jumps, stops, disconnects;
 //! new session objects as a driver makes them for the next car) leave the outstanding heap no
 //! larger than after the first few hundred, measured with a counting global allocator.
 //!
@@ -9,7 +9,7 @@
 
 use std::alloc::System;
 
-use ccs_proto::session::Role;
+use ccs_proto::session::{Protocol, Role};
 use ccs_proto::v2gtp::{Deframer, DeframerConfig};
 use ccs_sim::faults::hostile::HostileDriver;
 use stats_alloc::{INSTRUMENTED_SYSTEM, Region, StatsAlloc};
@@ -40,9 +40,9 @@ fn outstanding(region: &Region<'_, System>) -> i64 {
     s.bytes_allocated as i64 - s.bytes_deallocated as i64
 }
 
-fn hostile_messages(role: Role, messages: usize) -> (Vec<i64>, usize) {
+fn hostile_messages(role: Role, protocol: Protocol, messages: usize) -> (Vec<i64>, usize) {
     let mut noise = Noise(0x2545_f491_4f6c_dd1d ^ (role == Role::Secc) as u64);
-    let mut driver = HostileDriver::new(role);
+    let mut driver = HostileDriver::with_protocol(role, protocol);
     let region = Region::new(GLOBAL);
     let mut samples = Vec::new();
     let mut restarts = 0;
@@ -86,23 +86,36 @@ fn hostile_messages(role: Role, messages: usize) -> (Vec<i64>, usize) {
 
 #[test]
 fn ten_thousand_hostile_messages_keep_the_heap_flat_for_car_and_charger() {
-    for role in [Role::Evcc, Role::Secc] {
-        let (samples, restarts) = hostile_messages(role, 10_000);
+    let protocols = [
+        Protocol::Din70121,
+        Protocol::Iso15118_2,
+        Protocol::Iso15118_20Dc,
+    ];
+    for (role, protocol) in protocols
+        .into_iter()
+        .flat_map(|p| [(Role::Evcc, p), (Role::Secc, p)])
+    {
+        // The good session the ISO messages come from is recorded once, before measuring.
+        let _ = ccs_sim::faults::transcript::good_session(protocol);
+        let (samples, restarts) = hostile_messages(role, protocol, 10_000);
         assert_eq!(samples.len(), 20);
         // Many sessions were driven to their end and replaced (the peer cannot keep one
         // alive forever, nor make us keep old ones).
-        assert!(restarts > 50, "{role:?}: {restarts} restarts");
+        assert!(restarts > 50, "{role:?} {protocol}: {restarts} restarts");
         // After the first 500 messages, the outstanding heap never exceeds a bound that does
         // not depend on the number of messages: the first sample plus 64 KiB of slack for
         // one session's buffers, and no upward trend.
         let bound = samples[0].max(0) + 64 * 1024;
         let worst = samples.iter().copied().max().unwrap_or(0);
-        assert!(worst <= bound, "{role:?}: {samples:?} (bound {bound})");
+        assert!(
+            worst <= bound,
+            "{role:?} {protocol}: {samples:?} (bound {bound})"
+        );
         let early: i64 = samples[..10].iter().sum::<i64>() / 10;
         let late: i64 = samples[10..].iter().sum::<i64>() / 10;
         assert!(
             late <= early + 16 * 1024,
-            "{role:?}: outstanding heap grows: early {early}, late {late}: {samples:?}"
+            "{role:?} {protocol}: outstanding heap grows: early {early}, late {late}: {samples:?}"
         );
     }
 }

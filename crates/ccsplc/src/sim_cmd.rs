@@ -56,7 +56,10 @@ pub(crate) fn run(args: &SimArgs) -> anyhow::Result<ExitCode> {
         .or(config.general.rng_seed)
         .unwrap_or_else(fresh_seed);
     if let Some(name) = &args.fault {
-        return fault::run(name, seed);
+        // `--protocol` picks the case of that protocol (`--protocol iso2 --fault
+        // tcp-reset-charging` runs `iso2-tcp-reset-charging`).
+        let protocol = args.common.protocols.first().map(|&p| fault::protocol(p));
+        return fault::run(name, protocol, seed);
     }
     let pnc = if args.pnc {
         if config.protocols().first() != Some(&session::Protocol::Iso15118_2) {

@@ -398,3 +398,39 @@ fn pnc_without_iso2_first_is_refused() {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+#[test]
+fn protocol_picks_the_iso_case_of_a_fault_name_and_list_faults_shows_them() {
+    let out = ccsplc(&[
+        "sim",
+        "--protocol",
+        "iso2",
+        "--fault",
+        "charge-loop-evse-emergency-shutdown",
+        "--seed",
+        "3",
+    ]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{stdout}");
+    assert!(
+        stdout.contains("fault        iso2-charge-loop-evse-emergency-shutdown"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("ISO 15118-2"), "{stdout}");
+    assert!(
+        stdout.contains("charger status EVSE_EmergencyShutdown"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("safety       ok"), "{stdout}");
+    assert!(stdout.contains("as expected"), "{stdout}");
+    // The same by its full name, for ISO 15118-20.
+    let out = ccsplc(&["sim", "--fault", "iso20-tcp-reset-by-car-pre-charge"]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("under test   our charger"), "{stdout}");
+    assert!(stdout.contains("as expected"), "{stdout}");
+    let list = ccsplc(&["sim", "--list-faults"]);
+    let list = String::from_utf8_lossy(&list.stdout);
+    for name in ["iso2-car-stop-charging", "iso20-charge-loop-terminate"] {
+        assert!(list.lines().any(|l| l.starts_with(name)), "{name}");
+    }
+}

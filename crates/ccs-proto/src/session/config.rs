@@ -46,7 +46,10 @@ pub struct EvccTimeouts {
     pub contactors_closed_timeout: Duration,
     /// After CP state B, how long to wait for the current to fall below
     /// [`EvccConfig::current_fall_threshold`] before opening the contactors anyway
-    /// (ccs32clara waits 300 ms; IEC 61851-23 gives the charger 100 ms to ramp down).
+    /// (ccs32clara waits 300 ms; IEC 61851-23 gives the charger 100 ms to ramp down). Opening
+    /// anyway is reported: `contactors opened under load: ...` when the car's
+    /// [`crate::hardware::Measurement::InletCurrent`] (or, without it, the charger's last
+    /// report in a safe shutdown) still shows current (`session::ev_dc`).
     pub current_fall_timeout: Duration,
     /// The contactors must report "open" within this time; otherwise the connector stays
     /// locked.

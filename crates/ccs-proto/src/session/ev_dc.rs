@@ -11,15 +11,25 @@
 //! matched; after CP state B they open only once the current has fallen (or the charger had its
 //! [`crate::session::EvccTimeouts::current_fall_timeout`]); the connector unlocks only after the
 //! contactors confirmed open. If they never confirm, the connector stays locked.
+//!
+//! Opening after the timeout is deliberate (a charger that keeps driving current would
+//! otherwise keep charging the battery with no one in control) and loud: when the car's own
+//! [`Measurement::InletCurrent`] (newer than CP state B) still shows current, or, without
+//! one, the charger's last reported current was above the threshold when the safe shutdown
+//! began, the car raises `contactors opened under load: ...` as a
+//! [`SessionError::Physical`] (the outcome of a normal stop; an event on top of the failure
+//! that started a safe shutdown). A normal stop without a reading of the car's own says in a
+//! status text that the current was not verified (the charger's last report predates the
+//! stop).
 
 use crate::hardware::{
     ContactorRequest, CpState, HardwareCommand, HardwareFault, HardwareFaultKind, LockRequest,
     Measurement,
 };
-use crate::session::SessionError;
 use crate::session::config::EvccConfig;
 use crate::session::outbox::Outbox;
 use crate::session::timers::{Timer, TimerTable};
+use crate::session::{SessionError, SessionEvent};
 use crate::time::Instant;
 
 /// What follows once the contactors are open.
@@ -64,6 +74,9 @@ pub(crate) struct EvPowerPath {
     contactors_commanded_closed: bool,
     /// The charger's last reported current (decides whether the current has fallen).
     pub(crate) present_current: Option<f32>,
+    /// When CP state B was last commanded (readings older than this say nothing about the
+    /// current fall).
+    cp_b_at: Option<Instant>,
 }
 
 impl EvPowerPath {
@@ -184,6 +197,7 @@ impl EvPowerPath {
             _ => {}
         }
         out.command(HardwareCommand::CpState(CpState::B));
+        self.cp_b_at = Some(now);
         let current_low = self
             .present_current
             .is_none_or(|i| i.abs() < config.current_fall_threshold.0);
@@ -294,7 +308,19 @@ impl EvPowerPath {
                 )))
             }
             (Timer::CurrentFall, Wait::CurrentFall(after)) => {
-                self.open(now, out, config, timers, after)
+                // The charger had its time: open anyway (see the module docs), and say so.
+                let under_load = self.current_not_fallen(now, out, config, after);
+                let opened = self.open(now, out, config, timers, after);
+                match (under_load, after) {
+                    // A normal stop becomes the safe shutdown, which ends failed with this.
+                    (Some(e), AfterOpen::Continue) => Some(PowerDone::Failed(e)),
+                    // Already failing with the first error: this one on top, in the log.
+                    (Some(e), AfterOpen::Unlock) => {
+                        out.event(SessionEvent::Failing(e));
+                        opened
+                    }
+                    (None, _) => opened,
+                }
             }
             (Timer::ContactorsOpen, Wait::ContactorsOpen(after)) => {
                 if !config.contactor_feedback {
@@ -310,6 +336,50 @@ impl EvPowerPath {
                 )))
             }
             _ => None,
+        }
+    }
+}
+
+impl EvPowerPath {
+    /// At the end of [`crate::session::EvccTimeouts::current_fall_timeout`]: the error to
+    /// raise if the current evidently did not fall (see the module docs).
+    fn current_not_fallen(
+        &self,
+        now: Instant,
+        out: &mut Outbox,
+        config: &EvccConfig,
+        after: AfterOpen,
+    ) -> Option<SessionError> {
+        let threshold = config.current_fall_threshold.0;
+        let waited = config.timeouts.current_fall_timeout.total_millis();
+        let reading = &out.snapshot.inlet_current;
+        let own = reading
+            .fresh(now, config.measurement_max_age)
+            .ok()
+            .filter(|_| reading.updated_at() >= self.cp_b_at);
+        match (own, self.present_current, after) {
+            (Some(i), ..) if i.0.abs() >= threshold => Some(SessionError::Physical(format!(
+                "contactors opened under load: inlet current {:.1} A (the car's measurement) \
+                 did not fall below {threshold} A within {waited} ms of CP state B",
+                i.0
+            ))),
+            (Some(_), ..) => None,
+            (None, Some(i), AfterOpen::Unlock) if i.abs() >= threshold => {
+                Some(SessionError::Physical(format!(
+                    "contactors opened under load: charger current {i:.1} A (its last report) \
+                     did not fall below {threshold} A within {waited} ms as far as the car \
+                     knows (no newer reading)"
+                )))
+            }
+            (None, ..) => {
+                if self.contactors_commanded_closed {
+                    out.command(HardwareCommand::SessionState(format!(
+                        "contactors open {waited} ms after CP state B; current fall not \
+                         verified (no inlet current measurement)"
+                    )));
+                }
+                None
+            }
         }
     }
 }
@@ -430,5 +500,126 @@ impl EvReadings<'_> {
         let charger = self.precharge_voltage(now, out, reported)?;
         let battery = self.battery_voltage(now, out)?;
         Ok((charger - battery).abs() < self.config.u_delta_max_for_end_of_precharge.0)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::hardware::Amps;
+    use crate::session::Phase;
+    use crate::time::Duration;
+
+    /// Contactors closed, charging at `reported` A (the charger's last report), then a power
+    /// down: returns what the end of `current_fall_timeout` brings and the outbox.
+    fn power_down_while(
+        reported: f32,
+        own: Option<f32>,
+        after: AfterOpen,
+    ) -> (Option<PowerDone>, Outbox) {
+        let config = EvccConfig::default();
+        let mut out = Outbox::new();
+        out.set_phase(Phase::Charging);
+        let mut timers = TimerTable::default();
+        let mut power = EvPowerPath::default();
+        let t0 = Instant::ZERO + Duration::from_secs(10);
+        power.close_without_waiting(&mut out);
+        power.present_current = Some(reported);
+        assert_eq!(
+            power.power_down(t0, &mut out, &config, &mut timers, after),
+            None
+        );
+        if let Some(i) = own {
+            out.snapshot.apply(
+                t0 + Duration::from_millis(200),
+                Measurement::InletCurrent(Amps(i)),
+            );
+        }
+        let end = t0 + config.timeouts.current_fall_timeout;
+        assert_eq!(timers.pop_expired(end), Some(Timer::CurrentFall));
+        let done = power.handle_timer(end, &mut out, &config, &mut timers, Timer::CurrentFall);
+        // Opening is deliberate: the contactors are commanded open in every case.
+        let mut commands = Vec::new();
+        while let Some(c) = out.poll_command() {
+            commands.push(c);
+        }
+        assert!(
+            commands.contains(&HardwareCommand::Contactors(ContactorRequest::Open)),
+            "{commands:?}"
+        );
+        (done, out)
+    }
+
+    fn failing_events(out: &mut Outbox) -> Vec<String> {
+        let mut v = Vec::new();
+        while let Some(e) = out.poll_event() {
+            if let SessionEvent::Failing(e) = e {
+                v.push(e.to_string());
+            }
+        }
+        v
+    }
+
+    #[test]
+    fn a_normal_stop_whose_current_the_car_sees_still_flowing_fails_loudly() {
+        let (done, _) = power_down_while(100.0, Some(80.0), AfterOpen::Continue);
+        let Some(PowerDone::Failed(SessionError::Physical(why))) = done else {
+            panic!("{done:?}");
+        };
+        assert!(
+            why.starts_with("contactors opened under load: inlet current 80.0 A")
+                && why.contains("within 300 ms"),
+            "{why}"
+        );
+    }
+
+    #[test]
+    fn a_normal_stop_whose_current_fell_opens_quietly() {
+        let (done, mut out) = power_down_while(100.0, Some(0.3), AfterOpen::Continue);
+        assert!(!matches!(done, Some(PowerDone::Failed(_))), "{done:?}");
+        assert!(failing_events(&mut out).is_empty());
+    }
+
+    #[test]
+    fn a_safe_shutdown_with_the_charger_still_reporting_current_says_it_opened_under_load() {
+        // No reading of the car's own: the charger's last report (100 A) is all it knows.
+        let (done, mut out) = power_down_while(100.0, None, AfterOpen::Unlock);
+        assert!(!matches!(done, Some(PowerDone::Failed(_))), "{done:?}");
+        let failing = failing_events(&mut out);
+        assert_eq!(failing.len(), 1, "{failing:?}");
+        assert!(
+            failing[0].contains(
+                "contactors opened under load: charger current 100.0 A (its last report) did \
+                 not fall below 1 A within 300 ms as far as the car knows (no newer reading)"
+            ),
+            "{failing:?}"
+        );
+    }
+
+    #[test]
+    fn an_old_reading_of_the_car_says_nothing_about_the_fall() {
+        // A reading from before CP state B does not count: the charger's report decides.
+        let config = EvccConfig::default();
+        let mut out = Outbox::new();
+        let mut timers = TimerTable::default();
+        let mut power = EvPowerPath::default();
+        let t0 = Instant::ZERO + Duration::from_secs(10);
+        out.snapshot.apply(t0, Measurement::InletCurrent(Amps(0.0)));
+        power.close_without_waiting(&mut out);
+        power.present_current = Some(50.0);
+        power.power_down(
+            t0 + Duration::from_millis(1),
+            &mut out,
+            &config,
+            &mut timers,
+            AfterOpen::Unlock,
+        );
+        let end = t0 + Duration::from_secs(1);
+        power.handle_timer(end, &mut out, &config, &mut timers, Timer::CurrentFall);
+        let failing = failing_events(&mut out);
+        assert!(
+            failing.iter().any(|f| f.contains("charger current 50.0 A")),
+            "{failing:?}"
+        );
     }
 }

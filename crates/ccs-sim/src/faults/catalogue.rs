@@ -4,11 +4,13 @@
 //! or two rounds), then their mirror for our
 //! charger against a misbehaving car, then the link, host and hardware faults.
 
-use ccs_msg::din::{DC_EVErrorCodeType, DC_EVSEStatusCodeType, ResponseCodeType as R};
-use ccs_proto::session::{Phase, Role};
+use ccs_proto::session::{Phase, Protocol, Role};
 use ccs_proto::time::Duration;
 
+mod iso;
+
 use super::peer::{Tamper, TamperAction};
+use super::wire::{EvseNotice, Refusal as R};
 use super::{Blame, Expected, FaultCase, HostEvent, Injection, SlacFrameFault, Trigger};
 use crate::world::Side;
 
@@ -47,9 +49,11 @@ fn case(
         name: name.into(),
         description: description.into(),
         under_test,
+        protocol: Protocol::Din70121,
         injection,
         expected,
         answer: None,
+        expects_open_under_load: false,
     }
 }
 
@@ -97,23 +101,19 @@ fn pyplc_cases(out: &mut Vec<FaultCase>) {
         (
             "session-setup-sequence-error",
             "SessionSetupRes with FAILED_SequenceError",
-            charger_sends("SessionSetupRes", 0, ResponseCode(R::FAILED_SequenceError)),
+            charger_sends("SessionSetupRes", 0, ResponseCode(R::SequenceError)),
             REFUSED,
         ),
         (
             "cable-check-failed",
             "CableCheckRes FAILED",
-            charger_sends("CableCheckRes", 0, ResponseCode(R::FAILED)),
+            charger_sends("CableCheckRes", 0, ResponseCode(R::Failed)),
             REFUSED,
         ),
         (
             "service-discovery-sequence-error",
             "ServiceDiscoveryRes FAILED_SequenceError",
-            charger_sends(
-                "ServiceDiscoveryRes",
-                0,
-                ResponseCode(R::FAILED_SequenceError),
-            ),
+            charger_sends("ServiceDiscoveryRes", 0, ResponseCode(R::SequenceError)),
             REFUSED,
         ),
         (
@@ -122,7 +122,7 @@ fn pyplc_cases(out: &mut Vec<FaultCase>) {
             charger_sends(
                 "ServicePaymentSelectionRes",
                 0,
-                ResponseCode(R::FAILED_SequenceError),
+                ResponseCode(R::SequenceError),
             ),
             REFUSED,
         ),
@@ -132,7 +132,7 @@ fn pyplc_cases(out: &mut Vec<FaultCase>) {
             charger_sends(
                 "ContractAuthenticationRes",
                 0,
-                ResponseCode(R::FAILED_SequenceError),
+                ResponseCode(R::SequenceError),
             ),
             REFUSED,
         ),
@@ -142,26 +142,26 @@ fn pyplc_cases(out: &mut Vec<FaultCase>) {
             charger_sends(
                 "ChargeParameterDiscoveryRes",
                 0,
-                ResponseCode(R::FAILED_ServiceSelectionInvalid),
+                ResponseCode(R::ServiceSelectionInvalid),
             ),
             REFUSED,
         ),
         (
             "pre-charge-failed",
             "PreChargeRes FAILED",
-            charger_sends("PreChargeRes", 0, ResponseCode(R::FAILED)),
+            charger_sends("PreChargeRes", 0, ResponseCode(R::Failed)),
             REFUSED,
         ),
         (
             "power-delivery-failed",
             "PowerDeliveryRes (start) FAILED",
-            charger_sends("PowerDeliveryRes", 0, ResponseCode(R::FAILED)),
+            charger_sends("PowerDeliveryRes", 0, ResponseCode(R::Failed)),
             REFUSED,
         ),
         (
             "current-demand-failed",
             "the 11th CurrentDemandRes FAILED",
-            charger_sends("CurrentDemandRes", 10, ResponseCode(R::FAILED)),
+            charger_sends("CurrentDemandRes", 10, ResponseCode(R::Failed)),
             REFUSED,
         ),
         (
@@ -179,31 +179,19 @@ fn pyplc_cases(out: &mut Vec<FaultCase>) {
         (
             "pre-charge-evse-shutdown",
             "PreChargeRes says EVSE_Shutdown (a normal stop)",
-            charger_sends(
-                "PreChargeRes",
-                0,
-                EvseStatus(DC_EVSEStatusCodeType::EVSE_Shutdown),
-            ),
+            charger_sends("PreChargeRes", 0, EvseStatus(EvseNotice::Shutdown)),
             Expected::Completes,
         ),
         (
             "current-demand-evse-shutdown",
             "the 21st CurrentDemandRes says EVSE_Shutdown (a normal stop)",
-            charger_sends(
-                "CurrentDemandRes",
-                20,
-                EvseStatus(DC_EVSEStatusCodeType::EVSE_Shutdown),
-            ),
+            charger_sends("CurrentDemandRes", 20, EvseStatus(EvseNotice::Shutdown)),
             Expected::Completes,
         ),
         (
             "current-demand-evse-malfunction",
             "the 6th CurrentDemandRes says EVSE_Malfunction",
-            charger_sends(
-                "CurrentDemandRes",
-                5,
-                EvseStatus(DC_EVSEStatusCodeType::EVSE_Malfunction),
-            ),
+            charger_sends("CurrentDemandRes", 5, EvseStatus(EvseNotice::Malfunction)),
             REFUSED,
         ),
         (
@@ -233,7 +221,7 @@ fn pyplc_cases(out: &mut Vec<FaultCase>) {
 /// The mirror for our charger: a car that sends requests out of sequence, with a foreign
 /// SessionID, that stops sending, or that reports an error.
 fn car_misbehaves(out: &mut Vec<FaultCase>) {
-    use TamperAction::{EvError, Resend, Stall, WrongSessionId};
+    use TamperAction::{EvRessMalfunction, Resend, Stall, WrongSessionId};
     let sequence: [(&str, &'static str, u32, &'static str, &'static str); 8] = [
         (
             "service-discovery",
@@ -300,7 +288,7 @@ fn car_misbehaves(out: &mut Vec<FaultCase>) {
             car_sends(instead_of, after, Resend(earlier)),
             MISBEHAVED,
         );
-        c.answer = Some((response, R::FAILED_SequenceError));
+        c.answer = Some((response, R::SequenceError.name()));
         out.push(c);
     }
     for (name, message, after, response) in [
@@ -322,7 +310,7 @@ fn car_misbehaves(out: &mut Vec<FaultCase>) {
             car_sends(message, after, WrongSessionId),
             MISBEHAVED,
         );
-        c.answer = Some((response, R::FAILED_UnknownSession));
+        c.answer = Some((response, R::UnknownSession.name()));
         out.push(c);
     }
     for (name, message, after) in [
@@ -347,7 +335,7 @@ fn car_misbehaves(out: &mut Vec<FaultCase>) {
             format!("car-error-{name}"),
             format!("{message} reports EVReady=false and FAILED_EVRESSMalfunction: the charger switches off and answers EVSE_Shutdown"),
             Role::Secc,
-            car_sends(message, after, EvError(DC_EVErrorCodeType::FAILED_EVRESSMalfunction)),
+            car_sends(message, after, EvRessMalfunction),
             Expected::Completes,
         ));
     }
@@ -513,6 +501,25 @@ fn host_cases(out: &mut Vec<FaultCase>) {
     }
 }
 
+/// The charger's current does not fall after the car stops (a stuck power stage): the car
+/// opens after `current_fall_timeout` anyway, and says it opened under load.
+fn current_does_not_fall(out: &mut Vec<FaultCase>) {
+    let mut c = case(
+        "charger-current-does-not-fall",
+        "the charger's power stage sticks and keeps driving current after the user stops at the car: the car opens after current_fall_timeout and reports opening under load",
+        Role::Evcc,
+        at(
+            Side::Ev,
+            Phase::Charging,
+            Side::Ev,
+            HostEvent::ChargerKeepsCurrent,
+        ),
+        Expected::Fails(&[Blame::Physical]),
+    );
+    c.expects_open_under_load = true;
+    out.push(c);
+}
+
 /// Every case, in a fixed order.
 pub fn catalogue() -> Vec<FaultCase> {
     let mut out = Vec::new();
@@ -520,5 +527,7 @@ pub fn catalogue() -> Vec<FaultCase> {
     car_misbehaves(&mut out);
     slac_cases(&mut out);
     host_cases(&mut out);
+    current_does_not_fall(&mut out);
+    iso::iso_cases(&mut out);
     out
 }

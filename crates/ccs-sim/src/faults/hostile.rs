@@ -1,7 +1,10 @@
 //! A hostile peer as a byte-driven script: arbitrary events in arbitrary order for one of our
-//! session machines (valid DIN messages of every kind with chosen fields and SessionIDs, raw
+//! session machines (valid messages of every kind with chosen fields and SessionIDs, raw
 //! bytes, time jumps, measurements, stop requests, disconnects, adapter faults), with the
-//! invariants checked after each. The fuzz targets `session_evcc` / `session_secc` run it on
+//! invariants checked after each. DIN messages are built field by field; ISO 15118-2 and
+//! ISO 15118-20 DC messages are those of a good session ([`super::transcript`]), sent as
+//! recorded or edited (another SessionID, a FAILED response code, an EVSE notification, an
+//! EV error) in whatever order the script says. The fuzz targets `session_evcc` / `session_secc` run it on
 //! fuzzer input; the bounded-resources test runs it for 10,000 messages under a counting
 //! allocator.
 //!
@@ -16,9 +19,12 @@ use ccs_proto::hardware::{
 };
 use ccs_proto::session::din::values::{self, ChargeParameters, CurrentDemand, PresentOutput};
 use ccs_proto::session::{
-    Disconnect, EvccConfig, EvccSession, ProtocolOffer, Role, SeccConfig, SeccSession, Transmit,
-    V2gSession, handshake,
+    Disconnect, EvccConfig, EvccSession, Protocol, ProtocolOffer, Role, SeccConfig, SeccSession,
+    Transmit, V2gSession, handshake,
 };
+
+use super::transcript;
+use super::wire::{EvseNotice, PeerMessage, Refusal};
 use ccs_proto::time::{Duration, Instant};
 use ccs_proto::v2gtp::PayloadType;
 
@@ -32,6 +38,7 @@ const SECC_SESSION_ID: [u8; 8] = [1, 2, 3, 4, 5, 6, 7, 8];
 pub struct HostileDriver {
     session: Box<dyn V2gSession>,
     role: Role,
+    protocol: Protocol,
     now: Instant,
     finished_at_event: Option<u64>,
     events: u64,
@@ -41,6 +48,7 @@ impl core::fmt::Debug for HostileDriver {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         f.debug_struct("HostileDriver")
             .field("role", &self.role)
+            .field("protocol", &self.protocol)
             .field("now", &self.now)
             .field("events", &self.events)
             .finish_non_exhaustive()
@@ -59,25 +67,35 @@ fn next(data: &mut &[u8]) -> u8 {
 }
 
 impl HostileDriver {
-    /// Our car (`Role::Evcc`) or our charger, fresh, connected.
+    /// Our car (`Role::Evcc`) or our charger speaking DIN, fresh, connected.
     pub fn new(role: Role) -> Self {
+        Self::with_protocol(role, Protocol::Din70121)
+    }
+
+    /// Our car or our charger offering / accepting only `protocol`, fresh, connected.
+    pub fn with_protocol(role: Role, protocol: Protocol) -> Self {
         let now = Instant::ZERO;
         let mut session: Box<dyn V2gSession> = match role {
-            Role::Evcc => Box::new(EvccSession::new(
-                EvccConfig::default(),
-                [2, 0, 0, 0, 0, 1],
-                now,
-            )),
-            Role::Secc => Box::new(SeccSession::new(
-                SeccConfig::default(),
-                SECC_SESSION_ID,
-                now,
-            )),
+            Role::Evcc => {
+                let mut config = EvccConfig::default();
+                config.protocols = vec![ProtocolOffer {
+                    protocol,
+                    priority: 1,
+                    schema_id: 1,
+                }];
+                Box::new(EvccSession::new(config, [2, 0, 0, 0, 0, 1], now))
+            }
+            Role::Secc => {
+                let mut config = SeccConfig::default();
+                config.protocols = vec![protocol];
+                Box::new(SeccSession::new(config, SECC_SESSION_ID, now))
+            }
         };
         session.handle_connected(now);
         let mut driver = Self {
             session,
             role,
+            protocol,
             now,
             finished_at_event: None,
             events: 0,
@@ -91,26 +109,92 @@ impl HostileDriver {
         self.session.is_finished()
     }
 
-    /// Runs a whole script.
-    pub fn run(role: Role, mut script: &[u8]) {
-        let mut driver = Self::new(role);
+    /// Runs a whole script in DIN.
+    pub fn run(role: Role, script: &[u8]) {
+        Self::run_protocol(role, Protocol::Din70121, script);
+    }
+
+    /// Runs a whole script in `protocol`.
+    pub fn run_protocol(role: Role, protocol: Protocol, mut script: &[u8]) {
+        let mut driver = Self::with_protocol(role, protocol);
         while !script.is_empty() {
             driver.step(&mut script);
         }
     }
 
-    /// Feeds one valid message of kind `kind % 12` (0 = the app handshake) with fields drawn
-    /// from `field`, as the peer would send it.
-    pub fn send_message(&mut self, kind: u8, field: u8, session_id: &[u8]) {
-        let payload = match self.role {
-            Role::Evcc => response(kind, field, session_id),
-            Role::Secc => request(kind, field, session_id),
+    /// Runs a script whose first byte picks the protocol (DIN, ISO 15118-2, ISO 15118-20 DC):
+    /// what the session fuzz targets run.
+    pub fn run_any(role: Role, mut script: &[u8]) {
+        let protocol = match next(&mut script) % 3 {
+            0 => Protocol::Din70121,
+            1 => Protocol::Iso15118_2,
+            _ => Protocol::Iso15118_20Dc,
         };
-        if let Some(payload) = payload {
+        Self::run_protocol(role, protocol, script);
+    }
+
+    /// Feeds one valid message of kind `kind` (0 = the app handshake) with fields drawn from
+    /// `field`, as the peer would send it.
+    pub fn send_message(&mut self, kind: u8, field: u8, session_id: &[u8]) {
+        let sent = match (self.protocol, self.role) {
+            (Protocol::Din70121, Role::Evcc) => {
+                response(kind, field, session_id).map(|p| (PayloadType::Exi, p))
+            }
+            (Protocol::Din70121, Role::Secc) => {
+                request(kind, field, session_id).map(|p| (PayloadType::Exi, p))
+            }
+            _ => self.recorded(kind, field, session_id),
+        };
+        if let Some((payload_type, payload)) = sent {
             self.session
-                .handle_message(self.now, PayloadType::Exi, &payload);
+                .handle_message(self.now, payload_type, &payload);
             self.drain();
         }
+    }
+
+    /// The peer's `kind`-th message of a good session in this protocol, as recorded
+    /// (`field % 5 == 0`) or with `session_id` and one edit chosen by `field`.
+    fn recorded(&self, kind: u8, field: u8, session_id: &[u8]) -> Option<(PayloadType, Vec<u8>)> {
+        let good = transcript::good_session(self.protocol);
+        let menu = match self.role {
+            Role::Evcc => &good.charger,
+            Role::Secc => &good.car,
+        };
+        let (payload_type, payload) = menu.get(usize::from(kind) % menu.len().max(1))?;
+        let edited = || {
+            let mut msg = PeerMessage::decode(self.protocol, *payload_type, payload)?;
+            msg.set_session_id(session_id);
+            let refusal = [
+                Refusal::Failed,
+                Refusal::SequenceError,
+                Refusal::ServiceSelectionInvalid,
+                Refusal::UnknownSession,
+            ][usize::from(field >> 4) % 4];
+            let notice = [
+                EvseNotice::Shutdown,
+                EvseNotice::EmergencyShutdown,
+                EvseNotice::Malfunction,
+                EvseNotice::StopCharging,
+                EvseNotice::Terminate,
+                EvseNotice::Pause,
+            ][usize::from(field >> 4) % 6];
+            match field % 5 {
+                2 => msg = msg.refused(refusal).unwrap_or(msg),
+                3 => {
+                    msg.set_evse_notice(notice);
+                }
+                4 => {
+                    msg.set_ev_ress_malfunction();
+                }
+                _ => {}
+            }
+            msg.encode()
+        };
+        match field % 5 {
+            0 => None,
+            _ => edited(),
+        }
+        .or_else(|| Some((*payload_type, payload.clone())))
     }
 
     /// Feeds raw bytes as one V2GTP payload of type `payload_type`.
@@ -122,7 +206,7 @@ impl HostileDriver {
 
     /// Starts a fresh session of the same role (what a driver does for the next car).
     pub fn restart(&mut self) {
-        *self = Self::new(self.role);
+        *self = Self::with_protocol(self.role, self.protocol);
     }
 
     /// Interprets one event from the front of `script`.
@@ -144,7 +228,14 @@ impl HostileDriver {
                 let n = len.min(script.len());
                 let (bytes, rest) = script.split_at(n);
                 *script = rest;
-                self.send_raw(if op & 0x80 == 0 { 0x8001 } else { 0x9000 }, bytes);
+                // Bit 7 clear: EXI (0x8001); else another payload type of the protocols.
+                let payload_type = match op & 0xe0 {
+                    0x00..=0x60 => 0x8001,
+                    0xa0 => 0x8002,
+                    0xc0 => 0x8004,
+                    _ => 0x9000,
+                };
+                self.send_raw(payload_type, bytes);
             }
             5 => {
                 let ms = u64::from(next(script)) * 50;
@@ -301,7 +392,7 @@ fn request(kind: u8, field: u8, sid: &[u8]) -> Option<Vec<u8>> {
     let msg = match kind % 12 {
         0 => {
             let offers = [ProtocolOffer {
-                protocol: ccs_proto::session::Protocol::Din70121,
+                protocol: Protocol::Din70121,
                 priority: 1,
                 schema_id: field % 4,
             }];

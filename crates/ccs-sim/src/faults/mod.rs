@@ -26,15 +26,16 @@ pub mod audit;
 mod catalogue;
 pub mod hostile;
 pub mod peer;
+pub mod transcript;
+pub mod wire;
 
 use std::cell::RefCell;
 use std::rc::Rc;
 
-use ccs_msg::din::ResponseCodeType;
 use ccs_proto::hardware::{HardwareFault, HardwareFaultKind};
 use ccs_proto::session::{
-    EvccConfig, EvccSession, Outcome, Phase, Role, SeccConfig, SeccSession, SessionError,
-    SessionEvent, V2gSession,
+    EvccConfig, EvccSession, Outcome, Phase, Protocol, ProtocolOffer, Role, SeccConfig,
+    SeccSession, SessionError, SessionEvent, V2gSession,
 };
 use ccs_proto::time::{Duration, Instant};
 
@@ -135,6 +136,9 @@ pub enum HostEvent {
     AdapterSilent,
     /// The user stops charging at the host.
     StopRequest,
+    /// The charger's power stage sticks (ignores its session and the CP interlock) and the
+    /// user stops charging at `on` (the car): the current does not fall after CP state B.
+    ChargerKeepsCurrent,
 }
 
 /// When an [`Injection::At`] fires: `delay` after `side` entered `phase`.
@@ -185,17 +189,49 @@ pub struct FaultCase {
     pub description: String,
     /// Whose reaction the case judges: our car ([`Role::Evcc`]) or our charger.
     pub under_test: Role,
+    /// The protocol the car offers and the charger accepts (the names of cases other than
+    /// DIN's start with `iso2-` or `iso20-`).
+    pub protocol: Protocol,
     /// The fault.
     pub injection: Injection,
     /// The reaction the session under test must show.
     pub expected: Expected,
-    /// Charger under test: the response (name, code) it must have sent to the car.
-    pub answer: Option<(&'static str, ResponseCodeType)>,
+    /// Charger under test: the response (name, response code name) it must have sent to the
+    /// car.
+    pub answer: Option<(&'static str, &'static str)>,
+    /// The peer makes the car open its contactors under load (the charger's current does not
+    /// fall): the audit must see it, and the car must say so (`contactors opened under
+    /// load`) instead of proceeding silently; the stuck supply is the charger's fault.
+    pub expects_open_under_load: bool,
 }
 
 /// The case of this name.
 pub fn find(name: &str) -> Option<FaultCase> {
     catalogue().into_iter().find(|c| c.name == name)
+}
+
+/// The case `name` for `protocol` (`ccsplc sim --protocol iso2 --fault tcp-reset-charging`):
+/// the case of that exact name if it speaks `protocol`, else the one named with the
+/// protocol's prefix (`iso2-tcp-reset-charging`).
+pub fn find_for(protocol: Protocol, name: &str) -> Option<FaultCase> {
+    let catalogue = catalogue();
+    let exact = catalogue
+        .iter()
+        .find(|c| c.name == name && c.protocol == protocol);
+    let prefixed = format!("{}{name}", protocol_prefix(protocol));
+    exact
+        .or_else(|| catalogue.iter().find(|c| c.name == prefixed))
+        .cloned()
+}
+
+/// The prefix of the case names of `protocol` (empty for DIN, the first suite).
+pub fn protocol_prefix(protocol: Protocol) -> &'static str {
+    match protocol {
+        Protocol::Din70121 => "",
+        Protocol::Iso15118_2 => "iso2-",
+        Protocol::Iso15118_20Dc | Protocol::Iso15118_20DcBpt => "iso20-",
+        _ => "other-",
+    }
 }
 
 /// The world and sessions a case runs with.
@@ -215,7 +251,6 @@ impl FaultSetup {
     /// `seed`, 20 s of charging, and limits generous enough for the longest timer involved
     /// (`V2G_SECC_Sequence_Timeout`, 60 s) yet bounded.
     pub fn new(case: &FaultCase, seed: u64) -> Self {
-        let _ = case;
         let world = WorldConfig {
             seed,
             stop: StopCondition::after(Duration::from_secs(20)),
@@ -223,11 +258,15 @@ impl FaultSetup {
             max_steps: 2_000_000,
             ..WorldConfig::default()
         };
-        Self {
-            world,
-            evcc: EvccConfig::default(),
-            secc: SeccConfig::default(),
-        }
+        let mut evcc = EvccConfig::default();
+        evcc.protocols = vec![ProtocolOffer {
+            protocol: case.protocol,
+            priority: 1,
+            schema_id: 1,
+        }];
+        let mut secc = SeccConfig::default();
+        secc.protocols = vec![case.protocol];
+        Self { world, evcc, secc }
     }
 }
 
@@ -281,6 +320,20 @@ impl FaultRun {
     /// (a hang); `Ok` if nothing did.
     pub fn check(&self) -> Result<(), Vec<String>> {
         let mut problems = self.audit.violations.clone();
+        if self.case.expects_open_under_load {
+            let before = problems.len();
+            problems.retain(|v| !v.contains(" under "));
+            if problems.len() == before {
+                problems.push("the contactors never opened under load".into());
+            }
+            problems.retain(|v| !v.contains("power supply is still on"));
+            if !self.reason().contains("contactors opened under load") {
+                problems.push(format!(
+                    "the car did not say it opened under load: {}",
+                    self.reason()
+                ));
+            }
+        }
         if !self.injected {
             problems.push("the fault was never injected".into());
         }
@@ -302,9 +355,9 @@ impl FaultRun {
                 .peer
                 .received
                 .iter()
-                .any(|o| o.name == name && o.response_code == Some(code));
+                .any(|o| o.name == name && o.response_code.as_deref() == Some(code));
             if !sent {
-                problems.push(format!("the charger never answered {name} with {code:?}"));
+                problems.push(format!("the charger never answered {name} with {code}"));
             }
         }
         if problems.is_empty() {
@@ -382,6 +435,11 @@ fn fire(world: &mut World, on: Side, event: HostEvent, seed: u64) -> bool {
             world.stop_request(on);
             true
         }
+        HostEvent::ChargerKeepsCurrent => {
+            world.set_charger_supply_stuck(true);
+            world.stop_request(on);
+            true
+        }
         _ => false,
     }
 }
@@ -396,6 +454,7 @@ pub fn run(
     let log: SharedPeerLog = Rc::new(RefCell::new(PeerLog::default()));
     let (evcc, secc) = (setup.evcc.clone(), setup.secc.clone());
     let injection = case.injection.clone();
+    let protocol = case.protocol;
     let peer_log = Rc::clone(&log);
     let sessions = move |slot: &SessionSlot| -> Box<dyn V2gSession> {
         let session: Box<dyn V2gSession> = match slot.side {
@@ -408,7 +467,7 @@ pub fn run(
         };
         match (&injection, slot.side) {
             (Injection::Charger(t), Side::Evse(0)) | (Injection::Car(t), Side::Ev) => Box::new(
-                TamperedSession::new(session, t.clone(), Rc::clone(&peer_log)),
+                TamperedSession::new(session, protocol, t.clone(), Rc::clone(&peer_log)),
             ),
             _ => session,
         }

@@ -3,41 +3,41 @@
 //! old request sent again, a wrong SessionID, an error code in the car's status), and what it
 //! receives is logged, so a test can see what our side answered.
 //!
-//! The wrapper speaks DIN SPEC 70121 (the protocol the sessions negotiate today); messages it
-//! cannot decode as DIN (the app handshake) pass unchanged.
+//! The wrapper speaks the protocol the case negotiates (DIN SPEC 70121, ISO 15118-2 or
+//! ISO 15118-20 DC, through [`super::wire::PeerMessage`]); the app handshake (the first
+//! message each way) and whatever it cannot decode pass unchanged.
 
 use std::cell::RefCell;
 use std::collections::BTreeMap;
 use std::rc::Rc;
 
-use ccs_msg::din::{
-    BodyElement, DC_EVErrorCodeType, DC_EVSEStatusCodeType, ResponseCodeType, V2G_Message,
-};
 use ccs_proto::hardware::{HardwareCommand, HardwareFault, Measurement};
-use ccs_proto::session::din::values::{self, MessageKind};
-use ccs_proto::session::{Disconnect, Role, SessionEvent, Transmit, V2gSession};
+use ccs_proto::session::{Disconnect, Protocol, Role, SessionEvent, Transmit, V2gSession};
 use ccs_proto::time::Instant;
 use ccs_proto::v2gtp::PayloadType;
+
+use super::wire::{EvseNotice, PeerMessage, Refusal};
 
 /// What the peer does to one of its messages.
 #[derive(Clone, Debug, PartialEq)]
 #[non_exhaustive]
 pub enum TamperAction {
     /// A response carrying this (FAILED) response code instead, with neutral content.
-    ResponseCode(ResponseCodeType),
+    ResponseCode(Refusal),
     /// The message is not sent; the peer goes on as if it had been.
     Suppress,
     /// The message and everything after it (including closing the connection) is not sent:
     /// the peer hangs.
     Stall,
-    /// The DC_EVSEStatusCode of PreChargeRes / CurrentDemandRes becomes this.
-    EvseStatus(DC_EVSEStatusCodeType),
+    /// The charger's status of PreChargeRes / CurrentDemandRes / DC_ChargeLoopRes says this.
+    EvseStatus(EvseNotice),
     /// The SessionID in the header is replaced by one the charger never handed out.
     WrongSessionId,
     /// The earlier request of this name is sent again instead (a request out of sequence).
     Resend(&'static str),
-    /// The car's DC_EVStatus of PreChargeReq / CurrentDemandReq reports this error, not ready.
-    EvError(DC_EVErrorCodeType),
+    /// The car's DC_EVStatus of PreChargeReq / CurrentDemandReq reports not ready,
+    /// FAILED_EVRESSMalfunction (DIN, ISO 15118-2).
+    EvRessMalfunction,
 }
 
 /// One rule: the `after`-th and later sends of `message` (counting from 0) get `action`;
@@ -57,16 +57,17 @@ pub struct Tamper {
 pub struct Observed {
     /// The message name, e.g. `PreChargeRes`.
     pub name: &'static str,
-    /// Its response code, for responses.
-    pub response_code: Option<ResponseCodeType>,
-    /// Its DC_EVSEStatusCode, for PreChargeRes and CurrentDemandRes.
-    pub evse_status: Option<DC_EVSEStatusCodeType>,
+    /// Its response code's name, for responses (`FAILED_SequenceError`).
+    pub response_code: Option<String>,
+    /// Its DC_EVSEStatusCode (PreChargeRes, CurrentDemandRes) or EVSENotification
+    /// (DC_ChargeLoopRes), by name.
+    pub evse_status: Option<String>,
 }
 
 /// What the wrapper saw and did, shared with whoever runs the world.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct PeerLog {
-    /// Every DIN message the peer received, in order.
+    /// Every V2G message the peer received after the handshake, in order.
     pub received: Vec<Observed>,
     /// Whether the rule fired.
     pub fired: bool,
@@ -78,120 +79,98 @@ pub type SharedPeerLog = Rc<RefCell<PeerLog>>;
 /// A session whose transmissions are tampered with; see the module docs.
 pub struct TamperedSession {
     inner: Box<dyn V2gSession>,
+    protocol: Protocol,
     rule: Tamper,
     seen: u32,
     done: bool,
     stalled: bool,
-    earlier: BTreeMap<&'static str, V2G_Message>,
+    sent_handshake: bool,
+    received_handshake: bool,
+    earlier: BTreeMap<&'static str, PeerMessage>,
     log: SharedPeerLog,
 }
 
 impl TamperedSession {
-    /// Wraps `inner` with `rule`, logging into `log`.
-    pub fn new(inner: Box<dyn V2gSession>, rule: Tamper, log: SharedPeerLog) -> Self {
+    /// Wraps `inner`, which speaks `protocol` after the handshake, with `rule`, logging into
+    /// `log`.
+    pub fn new(
+        inner: Box<dyn V2gSession>,
+        protocol: Protocol,
+        rule: Tamper,
+        log: SharedPeerLog,
+    ) -> Self {
         Self {
             inner,
+            protocol,
             rule,
             seen: 0,
             done: false,
             stalled: false,
+            sent_handshake: false,
+            received_handshake: false,
             earlier: BTreeMap::new(),
             log,
         }
     }
 
-    fn tamper(&mut self, payload: Vec<u8>) -> Option<Vec<u8>> {
-        let Ok(mut msg) = ccs_msg::din::decode(&payload) else {
-            return Some(payload);
+    /// What goes on the wire instead of `payload` (`None`: nothing).
+    fn tamper(
+        &mut self,
+        payload_type: PayloadType,
+        payload: Vec<u8>,
+    ) -> Option<(PayloadType, Vec<u8>)> {
+        if !std::mem::replace(&mut self.sent_handshake, true) {
+            return Some((payload_type, payload));
+        }
+        let Some(mut msg) = PeerMessage::decode(self.protocol, payload_type, &payload) else {
+            return Some((payload_type, payload));
         };
-        let Some(body) = msg.body.body_element.as_ref() else {
-            return Some(payload);
-        };
-        let name = body_name(body);
+        let name = msg.name();
         if name != Some(self.rule.message) || self.done {
             if let Some(name) = name {
                 self.earlier.insert(name, msg);
             }
-            return Some(payload);
+            return Some((payload_type, payload));
         }
         let n = self.seen;
         self.seen += 1;
         if n < self.rule.after {
             self.earlier.insert(self.rule.message, msg);
-            return Some(payload);
+            return Some((payload_type, payload));
         }
         self.done = true;
         self.log.borrow_mut().fired = true;
-        let session_id = msg.header.session_id.clone();
+        let session_id = msg.session_id();
         match &self.rule.action {
-            TamperAction::ResponseCode(code) => {
-                let kind = body_kind_response(body)?;
-                let res = values::failed_response(&session_id, kind, *code, b"ZZ00000");
-                ccs_msg::din::encode(&res).ok()
-            }
+            TamperAction::ResponseCode(refusal) => msg.refused(*refusal)?.encode(),
             TamperAction::Suppress => None,
             TamperAction::Stall => {
                 self.stalled = true;
                 None
             }
-            TamperAction::EvseStatus(code) => {
-                match msg.body.body_element.as_mut() {
-                    Some(BodyElement::PreChargeRes(r)) => r.dc_evse_status.evse_status_code = *code,
-                    Some(BodyElement::CurrentDemandRes(r)) => {
-                        r.dc_evse_status.evse_status_code = *code;
-                    }
-                    _ => return Some(payload),
+            TamperAction::EvseStatus(notice) => {
+                if !msg.set_evse_notice(*notice) {
+                    return Some((payload_type, payload));
                 }
-                ccs_msg::din::encode(&msg).ok()
+                msg.encode()
             }
             TamperAction::WrongSessionId => {
-                msg.header.session_id = vec![0xde, 0xad, 0xbe, 0xef, 0xde, 0xad, 0xbe, 0xef];
-                ccs_msg::din::encode(&msg).ok()
+                msg.set_session_id(&[0xde, 0xad, 0xbe, 0xef, 0xde, 0xad, 0xbe, 0xef]);
+                msg.encode()
             }
             TamperAction::Resend(earlier) => {
                 let mut old = self.earlier.get(earlier)?.clone();
-                old.header.session_id = session_id;
-                ccs_msg::din::encode(&old).ok()
+                old.set_session_id(&session_id);
+                old.encode()
             }
-            TamperAction::EvError(code) => {
-                let status = match msg.body.body_element.as_mut() {
-                    Some(BodyElement::PreChargeReq(r)) => &mut r.dc_ev_status,
-                    Some(BodyElement::CurrentDemandReq(r)) => &mut r.dc_ev_status,
-                    _ => return Some(payload),
-                };
-                status.ev_error_code = *code;
-                status.ev_ready = false;
-                ccs_msg::din::encode(&msg).ok()
+            TamperAction::EvRessMalfunction => {
+                if !msg.set_ev_ress_malfunction() {
+                    return Some((payload_type, payload));
+                }
+                msg.encode()
             }
         }
     }
-}
-
-fn body_name(body: &BodyElement) -> Option<&'static str> {
-    MessageKind::of_request(body)
-        .map(MessageKind::request_name)
-        .or_else(|| MessageKind::of_response(body).map(MessageKind::response_name))
-}
-
-fn body_kind_response(body: &BodyElement) -> Option<MessageKind> {
-    MessageKind::of_response(body)
-}
-
-fn response_code(body: &BodyElement) -> Option<ResponseCodeType> {
-    Some(match body {
-        BodyElement::SessionSetupRes(r) => r.response_code,
-        BodyElement::ServiceDiscoveryRes(r) => r.response_code,
-        BodyElement::ServicePaymentSelectionRes(r) => r.response_code,
-        BodyElement::ContractAuthenticationRes(r) => r.response_code,
-        BodyElement::ChargeParameterDiscoveryRes(r) => r.response_code,
-        BodyElement::CableCheckRes(r) => r.response_code,
-        BodyElement::PreChargeRes(r) => r.response_code,
-        BodyElement::PowerDeliveryRes(r) => r.response_code,
-        BodyElement::CurrentDemandRes(r) => r.response_code,
-        BodyElement::WeldingDetectionRes(r) => r.response_code,
-        BodyElement::SessionStopRes(r) => r.response_code,
-        _ => return None,
-    })
 }
 
 impl V2gSession for TamperedSession {
@@ -204,19 +183,14 @@ impl V2gSession for TamperedSession {
     }
 
     fn handle_message(&mut self, now: Instant, payload_type: PayloadType, payload: &[u8]) {
-        if let Ok(msg) = ccs_msg::din::decode(payload)
-            && let Some(body) = msg.body.body_element.as_ref()
-            && let Some(name) = body_name(body)
+        if std::mem::replace(&mut self.received_handshake, true)
+            && let Some(msg) = PeerMessage::decode(self.protocol, payload_type, payload)
+            && let Some(name) = msg.name()
         {
-            let evse_status = match body {
-                BodyElement::PreChargeRes(r) => Some(r.dc_evse_status.evse_status_code),
-                BodyElement::CurrentDemandRes(r) => Some(r.dc_evse_status.evse_status_code),
-                _ => None,
-            };
             self.log.borrow_mut().received.push(Observed {
                 name,
-                response_code: response_code(body),
-                evse_status,
+                response_code: msg.response_code(),
+                evse_status: msg.evse_status(),
             });
         }
         self.inner.handle_message(now, payload_type, payload);
@@ -253,7 +227,7 @@ impl V2gSession for TamperedSession {
                     payload_type,
                     payload,
                 } => {
-                    if let Some(payload) = self.tamper(payload) {
+                    if let Some((payload_type, payload)) = self.tamper(payload_type, payload) {
                         return Some(Transmit::Message {
                             payload_type,
                             payload,

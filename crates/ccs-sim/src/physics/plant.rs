@@ -1,7 +1,7 @@
 //! The vehicle and the charger joined by the DC link: what both sessions' hardware sees.
 
 use ccs_proto::hardware::{
-    ContactorRequest, CpState, HardwareCommand, LockRequest, Measurement, Percent,
+    Amps, ContactorRequest, CpState, HardwareCommand, LockRequest, Measurement, Percent,
     PowerSupplySetpoint, Volts,
 };
 use ccs_proto::time::{Duration, Instant};
@@ -64,6 +64,7 @@ pub struct DcPlant {
     link_voltage: f32,
     charging_enabled: bool,
     last_close_step: Option<Volts>,
+    supply_stuck: bool,
 }
 
 impl DcPlant {
@@ -79,6 +80,7 @@ impl DcPlant {
             link_voltage: 0.0,
             charging_enabled: true,
             last_close_step: None,
+            supply_stuck: false,
             started: now,
             now,
             config,
@@ -91,7 +93,7 @@ impl DcPlant {
         self.advance(now);
         match command {
             HardwareCommand::CpState(cp) => {
-                if self.cp == CpState::C && *cp != CpState::C {
+                if self.cp == CpState::C && *cp != CpState::C && !self.supply_stuck {
                     // The charger's own interlock: when the vehicle leaves state C the power
                     // stage stops at once, whatever the V2G session says (IEC 61851-23 stops
                     // the energy transfer on the C → B transition). Without it a car that
@@ -106,9 +108,16 @@ impl DcPlant {
             HardwareCommand::ConnectorLock(req) => {
                 self.lock.request(self.now, *req == LockRequest::Lock);
             }
+            HardwareCommand::PowerSupply(_) if self.supply_stuck => {}
             HardwareCommand::PowerSupply(setpoint) => self.power_supply.set(*setpoint),
             _ => {}
         }
+    }
+
+    /// A stuck power stage (`true`): it ignores every setpoint and the CP interlock and keeps
+    /// driving what it drives now (a fault case: the charger's current does not fall).
+    pub fn set_supply_stuck(&mut self, stuck: bool) {
+        self.supply_stuck = stuck;
     }
 
     /// The user's stop switch at the charger (`false` = stop requested).
@@ -195,6 +204,15 @@ impl DcPlant {
         Volts(self.link_voltage)
     }
 
+    /// The current through the vehicle's inlet (zero with the contactors open).
+    pub fn inlet_current(&self) -> Amps {
+        if self.contactors.is_on() {
+            self.power_supply.current()
+        } else {
+            Amps(0.0)
+        }
+    }
+
     /// Whether the vehicle's contactors are closed.
     pub fn contactors_closed(&self) -> bool {
         self.contactors.is_on()
@@ -220,6 +238,7 @@ impl DcPlant {
             Measurement::TargetCurrent(b.requested_current()),
             Measurement::Soc(b.soc()),
             Measurement::InletVoltage(Volts(self.link_voltage)),
+            Measurement::InletCurrent(self.inlet_current()),
             Measurement::ContactorsClosed(self.contactors.is_on()),
             Measurement::ConnectorLocked(self.lock.is_on()),
             Measurement::PluggedIn(true),
@@ -246,7 +265,7 @@ impl DcPlant {
         let current = if self.contactors.is_on() {
             self.power_supply.current()
         } else {
-            ccs_proto::hardware::Amps(0.0)
+            Amps(0.0)
         };
         self.battery.terminal_voltage(current).0
     }

@@ -92,6 +92,13 @@ impl World {
         }
     }
 
+    /// The charger's power stage stops obeying: it keeps its last setpoint whatever the
+    /// charger's session commands and ignores the car leaving CP state C (a stuck power
+    /// module, a broken interlock), so its current does not fall when the car stops.
+    pub fn set_charger_supply_stuck(&mut self, stuck: bool) {
+        self.plant.set_supply_stuck(stuck);
+    }
+
     /// Stops (or resumes) the measurements `side`'s session receives: a hardware adapter that
     /// went silent without saying so.
     pub fn set_measurements_blocked(&mut self, side: Side, blocked: bool) {

@@ -1,4 +1,4 @@
-//! `ccsplc sim --fault NAME` and `--list-faults`: one case of the fault catalogue
+//! `ccsplc sim [--protocol P] --fault NAME` and `--list-faults`: one case of the fault catalogue
 //! (`ccs_sim::faults`) in the simulated world, shown live like a normal run, then a summary
 //! that names the fault, the reaction of the session under test, whether that was the expected
 //! one, and the safety audit of the shutdown. Exit 0 when the session under test rode through
@@ -6,7 +6,7 @@
 
 use std::process::ExitCode;
 
-use ccs_proto::session::Role;
+use ccs_proto::session::{Protocol, Role};
 use ccs_sim::faults::{self, FaultCase, FaultRun, FaultSetup};
 
 use super::{Display, EXIT_FAILED};
@@ -14,7 +14,8 @@ use super::{Display, EXIT_FAILED};
 /// Exit code for a fault name that is not in the catalogue (a usage error).
 const EXIT_UNKNOWN_FAULT: u8 = 2;
 
-/// `--list-faults`: one line per case, name and description.
+/// `--list-faults`: one line per case, name and description (which names the protocol for
+/// the ISO 15118-2 and -20 cases).
 pub(super) fn list() -> ExitCode {
     let catalogue = faults::catalogue();
     let width = catalogue.iter().map(|c| c.name.len()).max().unwrap_or(0);
@@ -24,15 +25,32 @@ pub(super) fn list() -> ExitCode {
     ExitCode::SUCCESS
 }
 
-/// `--fault NAME` with the world's `seed`.
-pub(super) fn run(name: &str, seed: u64) -> anyhow::Result<ExitCode> {
-    let Some(case) = faults::find(name) else {
-        eprintln!("ccsplc sim: unknown fault {name:?}; `ccsplc sim --list-faults` lists them");
+/// The session protocol of a `--protocol` value.
+pub(super) fn protocol(p: crate::cli::Protocol) -> Protocol {
+    match p {
+        crate::cli::Protocol::Din => Protocol::Din70121,
+        crate::cli::Protocol::Iso2 => Protocol::Iso15118_2,
+        crate::cli::Protocol::Iso20Dc => Protocol::Iso15118_20Dc,
+        crate::cli::Protocol::Iso20Bpt => Protocol::Iso15118_20DcBpt,
+    }
+}
+
+/// `--fault NAME` with the world's `seed`; with `--protocol`, the case of that protocol.
+pub(super) fn run(name: &str, protocol: Option<Protocol>, seed: u64) -> anyhow::Result<ExitCode> {
+    let found = match protocol {
+        Some(protocol) => faults::find_for(protocol, name),
+        None => faults::find(name),
+    };
+    let Some(case) = found else {
+        let with = protocol.map_or(String::new(), |p| format!(" for {p}"));
+        eprintln!(
+            "ccsplc sim: unknown fault {name:?}{with}; `ccsplc sim --list-faults` lists them"
+        );
         return Ok(ExitCode::from(EXIT_UNKNOWN_FAULT));
     };
     println!(
-        "ccsplc sim: fault {} ({}), seed {seed}",
-        case.name, case.description
+        "ccsplc sim: fault {} ({}), {}, seed {seed}",
+        case.name, case.description, case.protocol
     );
     let mut display = Display::default();
     let run = faults::run(&case, &FaultSetup::new(&case, seed), &mut |world, event| {
@@ -66,6 +84,11 @@ fn summary(case: &FaultCase, run: &FaultRun) -> String {
         "safety",
         if run.audit.violations.is_empty() {
             "ok: current down, contactors open, then unlock".to_owned()
+        } else if case.expects_open_under_load {
+            format!(
+                "the charger's fault, as this case makes it: {}",
+                run.audit.violations.join("; ")
+            )
         } else {
             run.audit.violations.join("; ")
         },

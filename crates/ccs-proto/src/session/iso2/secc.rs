@@ -107,7 +107,9 @@ fn allowed(
         }
         (K::CableCheck, K::CableCheck) => !last.done,
         (K::CableCheck, K::PreCharge) => last.done,
-        (K::CableCheck, K::PowerDelivery) => last.done && stops,
+        // A stop is allowed while CableCheck is still Ongoing too (a user stop there; stopping
+        // is never unsafe), as in the DIN session.
+        (K::CableCheck, K::PowerDelivery) => stops,
         (K::PreCharge, K::PreCharge) => true,
         (K::PreCharge, K::PowerDelivery) => starts || stops,
         (K::PowerDelivery, K::CurrentDemand) => last.progress == Some(P::Start) && dc,

@@ -107,7 +107,10 @@ fn allowed(
         | (K::CableCheck, K::PreCharge) => last.done,
         // Power only after PreCharge; a stop is allowed once the parameters are known.
         (K::PreCharge, K::PowerDelivery) => !starts_power || precharged,
-        (K::ScheduleExchange | K::CableCheck, K::PowerDelivery) => last.done && !starts_power,
+        (K::ScheduleExchange, K::PowerDelivery) => last.done && !starts_power,
+        // A stop while CableCheck is still Ongoing too (a user stop there; stopping is never
+        // unsafe), as in the DIN session.
+        (K::CableCheck, K::PowerDelivery) => !starts_power,
         (K::PowerDelivery, K::ChargeLoop) => last.done,
         (K::ChargeLoop, K::PowerDelivery) => !starts_power,
         (K::PowerDelivery, K::PowerDelivery) => pending,
@@ -289,6 +292,27 @@ impl Secc {
         self.end(out, Outcome::Failed(error));
     }
 
+    /// Whether `kind` comes before the power flows (PowerDelivery(Start) included).
+    fn before_power(kind: MessageKind, starts_power: bool) -> bool {
+        use MessageKind as K;
+        match kind {
+            K::PowerDelivery => starts_power,
+            K::ChargeLoop | K::WeldingDetection | K::SessionStop => false,
+            _ => true,
+        }
+    }
+
+    /// A stop at the charger before the power flows. ISO 15118-20 has no EVSEStatus in the
+    /// responses before PowerDeliveryRes (Terminate can only be said there and in
+    /// DC_ChargeLoopRes), so the charger refuses the car's next request with FAILED and ends
+    /// its session as stopped: nothing was powered, the car shuts down at once instead of
+    /// looping in PreCharge against a switched-off supply until its timer runs out.
+    fn refuse_for_stop(&mut self, now: Instant, out: &mut Outbox, kind: MessageKind) {
+        let res = values::refusal(kind, self.header(now), ResponseCodeType::FAILED);
+        self.respond(out, kind, &res);
+        self.end(out, Outcome::Completed);
+    }
+
     pub(crate) fn handle_message(
         &mut self,
         now: Instant,
@@ -367,6 +391,9 @@ impl Secc {
                     )),
                 ),
             );
+        }
+        if self.stop_requested && Self::before_power(kind, starts_power) {
+            return self.refuse_for_stop(now, out, kind);
         }
         let (done, response, end) = match self.answer(now, out, &msg) {
             Ok(a) => a,
