@@ -139,12 +139,16 @@ fn josev_evcc_finds_our_sdp_server_and_sends_its_handshake_over_our_v2gtp() {
     )
     .unwrap();
 
-    let secc = spawn_async_in(&hosts.evse.name, || async {
+    // Josev's EVCC gives up after its SDP retries: start it only once our responder listens and
+    // its own ev0 has a usable link-local address (DAD done), or a loaded machine makes this flaky.
+    let (listening, responder_bound) = std::sync::mpsc::channel::<()>();
+    let secc = spawn_async_in(&hosts.evse.name, move || async move {
         let iface = ready("evse0").await;
         let listener = V2gListener::bind(&iface, 0, None, DeframerConfig::default()).unwrap();
         let server =
             SdpServer::new(SdpServerConfig::no_tls(iface.link_local, listener.port())).unwrap();
         let responder = SdpResponder::bind(&iface, server, Clock::new()).unwrap();
+        let _ = listening.send(());
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         let sdp = tokio::spawn(responder.run(None, async {
             let _ = stopped.await;
@@ -177,7 +181,12 @@ fn josev_evcc_finds_our_sdp_server_and_sends_its_handshake_over_our_v2gtp() {
         .stdin(Stdio::null())
         .stdout(log.try_clone().unwrap())
         .stderr(log);
-    // Josev's EVCC validates that ev0 exists: it does from the start (the veth is up).
+    responder_bound
+        .recv_timeout(Duration::from_secs(30))
+        .expect("our SDP responder is bound");
+    join(spawn_async_in(&hosts.ev.name, || async {
+        ready("ev0").await;
+    }));
     let evcc = ProcessGroup {
         child: spawn_command_in_netns(&mut command, &hosts.ev.name).unwrap(),
     };
