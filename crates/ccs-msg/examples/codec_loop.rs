@@ -15,38 +15,13 @@
 #[path = "../tests/support/mod.rs"]
 mod support;
 
+#[path = "../benches/shared/messages.rs"]
+mod messages;
+
 use std::hint::black_box;
 
 use ccs_msg::{app_handshake, din, iso2, iso20};
-
-fn pyplc_vector(schema: &str, message: &str) -> Vec<u8> {
-    let rows = ccs_testdata::read_tsv("vectors/pyplc_vectors.tsv");
-    let row = rows
-        .iter()
-        .find(|r| {
-            r.get("schema") == schema
-                && r.get("message") == message
-                && r.get("notes").contains("capture")
-        })
-        .or_else(|| {
-            rows.iter()
-                .find(|r| r.get("schema") == schema && r.get("message") == message)
-        })
-        .unwrap();
-    ccs_testdata::hex(row.get("hex"))
-}
-
-fn josev_message(payload_type: u16, matches: impl Fn(&[u8]) -> bool) -> Vec<u8> {
-    let pcap = std::fs::read(ccs_testdata::shared_path(
-        "captures/interop_josev0.31.2_secc-evcc_din-iso2-iso20dc_veth.pcap",
-    ))
-    .unwrap();
-    support::v2gtp_messages(&pcap)
-        .into_iter()
-        .find(|m| m.payload_type == payload_type && matches(&m.payload))
-        .unwrap()
-        .payload
-}
+use messages::{josev_message, pyplc_vector};
 
 fn repeat<T>(n: u64, mut f: impl FnMut() -> T) {
     for _ in 0..n {
