@@ -62,7 +62,7 @@ fn pyplc_vectors_round_trip_through_stdin_with_auto_schema() {
         .iter()
         .filter(|r| r.get("schema") == "din")
         // The truncated BMW iX string and the capture row with an extra zero byte are covered
-        // by ccs-msg's tests (tests/pyplc_vectors.rs).
+        // by ccs-msg's tests (tests/pyplc_vector_round_trip.rs).
         .filter(|r| {
             !r.get("hex").starts_with("809a0211c1ff77ae")
                 && r.get("hex") != "809a02004080c1014181c210b800"
