@@ -28,8 +28,9 @@ use ccs_proto::session::{
 use ccs_proto::time::Duration;
 use ccs_proto::v2gtp::DeframerConfig;
 use ccs_sim::physics::{DcPlant, PlantConfig};
+use ccs_testdata::{ProcessGroup, josev_python};
 use common::{TwoHosts, join, ready, spawn_async_in};
-use iso20_support::{Plant, ProcessGroup, Ran, Side, drain, hardware, josev_python};
+use iso20_support::{Plant, Ran, Side, drain, hardware};
 
 fn received(ran: &Ran) -> Vec<(&'static str, String)> {
     ran.events

@@ -33,7 +33,6 @@ use ccs_sim::physics::{DcPlant, PlantConfig};
 use common::{TwoHosts, join, ready, spawn_async_in};
 use iso20_support::{Plant, Ran, Side, drain, hardware};
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use tokio::sync::Notify;
 
 /// Runs one session pair over TLS 1.3 with mutual authentication (the throw-away TestPki);
@@ -209,19 +208,7 @@ fn sent(ran: &Ran) -> Vec<&'static str> {
 /// `scripts/make-test-pki.sh`.
 fn make_iso20_pki() -> (tempfile::TempDir, PathBuf) {
     let dir = tempfile::tempdir().unwrap();
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scripts/make-test-pki.sh");
-    let out = Command::new("sh")
-        .arg(&script)
-        .arg(dir.path())
-        .env("CURVE", "secp521r1")
-        .env("DIGEST", "sha512")
-        .output()
-        .expect("running scripts/make-test-pki.sh (needs the openssl command)");
-    assert!(
-        out.status.success(),
-        "make-test-pki.sh: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    ccs_testdata::make_test_pki(dir.path(), ccs_testdata::PkiProfile::Iso15118_20);
     let path = dir.path().to_path_buf();
     (dir, path)
 }

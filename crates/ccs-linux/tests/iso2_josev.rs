@@ -24,8 +24,9 @@ use ccs_proto::session::{
 };
 use ccs_proto::time::Duration;
 use ccs_proto::v2gtp::DeframerConfig;
+use ccs_testdata::{ProcessGroup, josev_python};
 use common::{TwoHosts, join, ready, spawn_async_in};
-use iso2_support::{ProcessGroup, josev_python, sent_names, session_io};
+use iso2_support::{sent_names, session_io};
 
 fn car_config() -> EvccConfig {
     let mut c = EvccConfig::default();

@@ -9,8 +9,7 @@
 
 mod common;
 
-use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use ccs_linux::clock::Clock;
@@ -18,49 +17,8 @@ use ccs_linux::sdp::{DEFAULT_SDP_HOP_LIMIT, discover_secc};
 use ccs_linux::sys::netns::spawn_command_in_netns;
 use ccs_linux::tcp::{ConnectOptions, connect};
 use ccs_proto::sdp::{DYNAMIC_PORTS, SdpClientConfig};
+use ccs_testdata::{ProcessGroup, josev_python};
 use common::{TwoHosts, join, ready, spawn_async_in};
-
-fn josev_python() -> PathBuf {
-    // Not canonicalized: the venv's `python` is a symlink to the base interpreter, and only
-    // the venv path makes it use the venv's packages.
-    let python = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../.venv/josev/bin/python");
-    assert!(
-        python.exists(),
-        "Josev is not installed in .venv/josev ({} missing): run scripts/setup-josev.sh",
-        python.display()
-    );
-    python
-}
-
-/// A process group we started; stopped (TERM, then KILL) on drop, with everything it started
-/// (Josev's py4j JVM).
-struct ProcessGroup {
-    child: Child,
-}
-
-impl ProcessGroup {
-    fn signal(&self, signal: &str) {
-        let _ = Command::new("kill")
-            .args([signal, "--", &format!("-{}", self.child.id())])
-            .stderr(Stdio::null())
-            .status();
-    }
-}
-
-impl Drop for ProcessGroup {
-    fn drop(&mut self) {
-        self.signal("-TERM");
-        for _ in 0..30 {
-            if let Ok(Some(_)) = self.child.try_wait() {
-                break;
-            }
-            std::thread::sleep(Duration::from_millis(100));
-        }
-        // The JVM may outlive Python for a moment; KILL whatever is left of the group.
-        self.signal("-KILL");
-        let _ = self.child.wait();
-    }
-}
 
 #[test]
 fn josev_secc_answers_our_sdp_and_accepts_our_tcp_connection() {

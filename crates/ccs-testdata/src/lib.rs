@@ -1,4 +1,6 @@
-//! Test support: where the shared field data lives, and a reader for its TSV files.
+//! Test support: where the shared field data lives, a reader for its TSV files, test PKIs
+//! ([`make_test_pki`]), the Josev peer's process ([`josev_python`], [`ProcessGroup`]) and network
+//! namespaces ([`netns`]).
 //!
 //! The field data (real EXI messages, HomePlug frames, captures, the XSDs) is never copied into
 //! this repository. Tests read it from `$CCSPLC_SHARED`, or from `../shared` beside the
@@ -8,7 +10,14 @@
 // Test support: a missing or broken data file is a test failure, so panicking is the point.
 #![allow(clippy::unwrap_used, clippy::panic)]
 
+mod josev;
+pub mod netns;
+mod pki;
+
 use std::path::PathBuf;
+
+pub use josev::{ProcessGroup, josev_python, stop_process_group};
+pub use pki::{PkiProfile, make_test_pki};
 
 /// The shared data folder: `$CCSPLC_SHARED`, else `shared/` beside the workspace root.
 ///

@@ -20,7 +20,7 @@ mod http;
 use std::net::{Ipv6Addr, SocketAddr};
 use std::time::{Duration, Instant};
 
-use common::{Proc, TwoHosts, ccsplc, link_from_root};
+use common::{Proc, TwoHosts, assert_both_complete, link_from_root, spawn_ev, spawn_evse};
 use http::SseReader;
 use serde_json::{Value, json};
 
@@ -119,19 +119,11 @@ fn evse_dashboard_authorizes_watches_and_stops_a_real_session() {
     std::fs::write(&config, "[session]\nauthorize_automatically = false\n").unwrap();
     let pcap = dir.path().join("evse.pcapng");
     let web = web_address(inside);
-    let mut evse = Proc::spawn_in(
-        &hosts.evse.name,
-        "evse",
+    let mut evse = spawn_evse(
+        &hosts,
         dir.path(),
-        ccsplc(),
+        Some(&config),
         &[
-            "evse",
-            "--config",
-            config.to_str().unwrap(),
-            "--interface",
-            "evse0",
-            "--no-slac",
-            "--once",
             "--pcap",
             pcap.to_str().unwrap(),
             "--web",
@@ -139,7 +131,6 @@ fn evse_dashboard_authorizes_watches_and_stops_a_real_session() {
             "--web-token",
             TOKEN,
         ],
-        &[],
     );
     let addr = dashboard_addr(&mut evse);
     assert_eq!(addr.ip(), inside);
@@ -164,14 +155,7 @@ fn evse_dashboard_authorizes_watches_and_stops_a_real_session() {
     assert_eq!(snapshot.event, "snapshot");
 
     // No --charge-seconds: the car would charge for an hour unless stopped.
-    let mut ev = Proc::spawn_in(
-        &hosts.ev.name,
-        "ev",
-        dir.path(),
-        ccsplc(),
-        &["ev", "--interface", "ev0", "--no-slac"],
-        &[],
-    );
+    let mut ev = spawn_ev(&hosts, dir.path(), None, &[]);
 
     // The charger holds the car in Authorization (EVSEProcessing = Ongoing) until authorized.
     poll_until(addr, &mut phases, |s| phase(s) == "Authorization");
@@ -291,11 +275,7 @@ fn evse_dashboard_authorizes_watches_and_stops_a_real_session() {
     assert_eq!(end_status["session"]["stop_requested"], true);
     assert_eq!(end_status["hardware"]["power_supply_enabled"], false);
 
-    let ev_code = ev.wait_for(Duration::from_secs(30));
-    let evse_code = evse.wait_for(Duration::from_secs(15));
-    let out = format!("--- ev:\n{}\n--- evse:\n{}", ev.output(), evse.output());
-    assert_eq!(ev_code, Some(0), "{out}");
-    assert_eq!(evse_code, Some(0), "{out}");
+    let out = assert_both_complete(&mut ev, &mut evse, Duration::from_secs(30));
     assert!(out.contains("authorized from the dashboard"), "{out}");
     assert!(out.contains("stop requested from the dashboard"), "{out}");
     assert!(out.contains("<- SessionStopRes"), "{out}");
@@ -309,31 +289,13 @@ fn ev_dashboard_shows_the_session_and_stops_charging() {
     let hosts = TwoHosts::new().with_veth();
     let inside = link_from_root(&hosts.ev);
     let dir = tempfile::tempdir().unwrap();
-    let mut evse = Proc::spawn_in(
-        &hosts.evse.name,
-        "evse",
-        dir.path(),
-        ccsplc(),
-        &["evse", "--interface", "evse0", "--no-slac", "--once"],
-        &[],
-    );
+    let mut evse = spawn_evse(&hosts, dir.path(), None, &[]);
     let web = web_address(inside);
-    let mut ev = Proc::spawn_in(
-        &hosts.ev.name,
-        "ev",
+    let mut ev = spawn_ev(
+        &hosts,
         dir.path(),
-        ccsplc(),
-        &[
-            "ev",
-            "--interface",
-            "ev0",
-            "--no-slac",
-            "--web",
-            &web,
-            "--web-token",
-            TOKEN,
-        ],
-        &[],
+        None,
+        &["--web", &web, "--web-token", TOKEN],
     );
     let addr = dashboard_addr(&mut ev);
     let first = status(addr);
@@ -415,11 +377,7 @@ fn ev_dashboard_shows_the_session_and_stops_charging() {
     assert_eq!(hardware["contactors_closed"], false, "{hardware}");
     assert_eq!(hardware["cp_state"], "B", "{hardware}");
 
-    let ev_code = ev.wait_for(Duration::from_secs(30));
-    let evse_code = evse.wait_for(Duration::from_secs(15));
-    let out = format!("--- ev:\n{}\n--- evse:\n{}", ev.output(), evse.output());
-    assert_eq!(ev_code, Some(0), "{out}");
-    assert_eq!(evse_code, Some(0), "{out}");
+    let out = assert_both_complete(&mut ev, &mut evse, Duration::from_secs(30));
     assert!(out.contains("stop requested from the dashboard"), "{out}");
     assert!(out.contains("<- SessionStopRes"), "{out}");
 }
@@ -432,33 +390,14 @@ fn evse_dashboard_disable_stops_charging() {
     let inside = link_from_root(&hosts.evse);
     let dir = tempfile::tempdir().unwrap();
     let web = web_address(inside);
-    let mut evse = Proc::spawn_in(
-        &hosts.evse.name,
-        "evse",
+    let mut evse = spawn_evse(
+        &hosts,
         dir.path(),
-        ccsplc(),
-        &[
-            "evse",
-            "--interface",
-            "evse0",
-            "--no-slac",
-            "--once",
-            "--web",
-            &web,
-            "--web-token",
-            TOKEN,
-        ],
-        &[],
+        None,
+        &["--web", &web, "--web-token", TOKEN],
     );
     let addr = dashboard_addr(&mut evse);
-    let mut ev = Proc::spawn_in(
-        &hosts.ev.name,
-        "ev",
-        dir.path(),
-        ccsplc(),
-        &["ev", "--interface", "ev0", "--no-slac"],
-        &[],
-    );
+    let mut ev = spawn_ev(&hosts, dir.path(), None, &[]);
     let mut phases = Vec::new();
     poll_until(addr, &mut phases, |s| {
         phase(s) == "Charging" && s["values"]["present_current"].as_f64().unwrap_or(0.0) > 1.0
@@ -472,11 +411,7 @@ fn evse_dashboard_disable_stops_charging() {
     assert_eq!(ended["controls"]["enabled"], false, "{ended}");
     assert_eq!(ended["hardware"]["power_supply_enabled"], false);
 
-    let ev_code = ev.wait_for(Duration::from_secs(30));
-    let evse_code = evse.wait_for(Duration::from_secs(15));
-    let out = format!("--- ev:\n{}\n--- evse:\n{}", ev.output(), evse.output());
-    assert_eq!(ev_code, Some(0), "{out}");
-    assert_eq!(evse_code, Some(0), "{out}");
+    let out = assert_both_complete(&mut ev, &mut evse, Duration::from_secs(30));
     assert!(
         out.contains("charging disabled from the dashboard"),
         "{out}"

@@ -12,21 +12,10 @@
 mod common;
 
 use std::path::PathBuf;
-use std::process::Command;
 use std::time::Duration;
 
+use ccs_testdata::{josev_python, stop_process_group};
 use common::{Proc, TwoHosts, assert_recording_decodes, ccsplc};
-
-fn josev_python() -> PathBuf {
-    // Not canonicalized: only the venv path makes the interpreter use the venv's packages.
-    let python = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../.venv/josev/bin/python");
-    assert!(
-        python.exists(),
-        "Josev is not installed in .venv/josev ({} missing): run scripts/setup-josev.sh",
-        python.display()
-    );
-    python
-}
 
 /// Josev's process group (Python and its py4j JVM): TERM, then KILL, by the group id of the
 /// process we started.
@@ -34,10 +23,7 @@ struct JosevGroup(Proc);
 
 impl Drop for JosevGroup {
     fn drop(&mut self) {
-        let group = format!("-{}", self.0.child.id());
-        let _ = Command::new("kill").args(["-TERM", "--", &group]).status();
-        let _ = self.0.wait_for(Duration::from_secs(3));
-        let _ = Command::new("kill").args(["-KILL", "--", &group]).status();
+        stop_process_group(&mut self.0.child);
     }
 }
 

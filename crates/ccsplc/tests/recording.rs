@@ -13,10 +13,12 @@ use std::time::Duration;
 
 use ccs_linux::tls::testing::TestPki;
 use ccs_proto::capture::{CaptureReader, LinkType, SECRETS_TYPE_TLS_KEY_LOG};
-use common::{Proc, TwoHosts, ccsplc, decode};
+use common::{
+    Proc, SESSION_LIMIT, TwoHosts, assert_both_complete, ccsplc, decode, spawn_ev, spawn_evse,
+    wait_both,
+};
 use serde_json::Value;
 
-const SESSION_LIMIT: Duration = Duration::from_secs(90);
 /// The charger's TLS port (fixed, so tshark can be told to read it as TLS).
 const TLS_PORT: u16 = 50_123;
 
@@ -97,48 +99,19 @@ fn a_tls_session_recording_holds_its_keys_and_its_plaintext() {
     )
     .unwrap();
     let (ev_pcap, evse_pcap) = (dir.path().join("ev.pcapng"), dir.path().join("evse.pcapng"));
-    let mut evse = Proc::spawn_in(
-        &hosts.evse.name,
-        "evse",
+    let mut evse = spawn_evse(
+        &hosts,
         dir.path(),
-        ccsplc(),
-        &[
-            "evse",
-            "--config",
-            evse_config.to_str().unwrap(),
-            "--interface",
-            "evse0",
-            "--no-slac",
-            "--once",
-            "--pcap",
-            evse_pcap.to_str().unwrap(),
-        ],
-        &[],
+        Some(&evse_config),
+        &["--pcap", evse_pcap.to_str().unwrap()],
     );
-    let mut ev = Proc::spawn_in(
-        &hosts.ev.name,
-        "ev",
+    let mut ev = spawn_ev(
+        &hosts,
         dir.path(),
-        ccsplc(),
-        &[
-            "ev",
-            "--config",
-            ev_config.to_str().unwrap(),
-            "--interface",
-            "ev0",
-            "--no-slac",
-            "--charge-seconds",
-            "2",
-            "--pcap",
-            ev_pcap.to_str().unwrap(),
-        ],
-        &[],
+        Some(&ev_config),
+        &["--charge-seconds", "2", "--pcap", ev_pcap.to_str().unwrap()],
     );
-    let ev_code = ev.wait_for(SESSION_LIMIT);
-    let evse_code = evse.wait_for(Duration::from_secs(15));
-    let both = format!("--- ev:\n{}\n--- evse:\n{}", ev.output(), evse.output());
-    assert_eq!(ev_code, Some(0), "{both}");
-    assert_eq!(evse_code, Some(0), "{both}");
+    let both = assert_both_complete(&mut ev, &mut evse, SESSION_LIMIT);
     assert!(both.contains("TLSv1.2"), "no TLS:\n{both}");
 
     for pcap in [&ev_pcap, &evse_pcap] {
@@ -246,45 +219,18 @@ fn a_full_disk_stops_the_recording_and_never_the_session() {
     let _disk = TinyDisk::mount(&folder, "8k");
     let evse_config = dir.path().join("evse.toml");
     std::fs::write(&evse_config, format!("[capture]\nfolder = {folder:?}\n")).unwrap();
-    let mut evse = Proc::spawn_in(
-        &hosts.evse.name,
-        "evse",
+    let mut evse = spawn_evse(&hosts, dir.path(), Some(&evse_config), &[]);
+    let mut ev = spawn_ev(
+        &hosts,
         dir.path(),
-        ccsplc(),
-        &[
-            "evse",
-            "--config",
-            evse_config.to_str().unwrap(),
-            "--interface",
-            "evse0",
-            "--no-slac",
-            "--once",
-        ],
-        &[],
+        None,
+        &["--charge-seconds", "2", "--pcap", "/dev/full"],
     );
-    let mut ev = Proc::spawn_in(
-        &hosts.ev.name,
-        "ev",
-        dir.path(),
-        ccsplc(),
-        &[
-            "ev",
-            "--interface",
-            "ev0",
-            "--no-slac",
-            "--charge-seconds",
-            "2",
-            "--pcap",
-            "/dev/full",
-        ],
-        &[],
-    );
-    let ev_code = ev.wait_for(SESSION_LIMIT);
-    let evse_code = evse.wait_for(Duration::from_secs(15));
+    let ended = wait_both(&mut ev, &mut evse, SESSION_LIMIT);
     let (ev_out, evse_out) = (ev.output(), evse.output());
-    let both = format!("--- ev:\n{ev_out}\n--- evse:\n{evse_out}");
-    assert_eq!(ev_code, Some(0), "{both}");
-    assert_eq!(evse_code, Some(0), "{both}");
+    let both = ended.text;
+    assert_eq!(ended.ev, Some(0), "{both}");
+    assert_eq!(ended.evse, Some(0), "{both}");
     for out in [&ev_out, &evse_out] {
         assert!(out.contains("Result: session completed") || out.contains("completed"));
         assert_eq!(

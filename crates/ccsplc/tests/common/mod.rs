@@ -1,106 +1,20 @@
 //! Support for the tests that run the `ccsplc` binary in network namespaces: namespaces and
 //! veth pairs that delete themselves, the TAP modem simulator of `ccs-linux`, child processes
 //! that are killed when a test fails, and `ccsplc decode` on the recordings. Needs root.
-#![allow(dead_code, unreachable_pub)]
+#![allow(dead_code, unreachable_pub, unused_imports)]
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
+pub use ccs_testdata::netns::{Netns, TwoHosts, ip, require_root, unique};
+
 static COUNTER: AtomicU32 = AtomicU32::new(0);
 
 /// The binary under test.
 pub fn ccsplc() -> &'static str {
     env!("CARGO_BIN_EXE_ccsplc")
-}
-
-/// Fails the test with a clear message when not run as root.
-pub fn require_root() {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-    let euid = status
-        .lines()
-        .find_map(|l| l.strip_prefix("Uid:"))
-        .and_then(|l| l.split_whitespace().nth(1).map(str::to_owned));
-    assert_eq!(
-        euid.as_deref(),
-        Some("0"),
-        "namespace tests need root (CAP_NET_ADMIN, CAP_NET_RAW): run the tests as root"
-    );
-}
-
-/// A name unique to this process and test.
-pub fn unique(prefix: &str) -> String {
-    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
-    format!("{prefix}-{}-{n}", std::process::id())
-}
-
-/// Runs `ip` with `args`; panics with its stderr on failure.
-pub fn ip(args: &[&str]) {
-    let out = Command::new("ip")
-        .args(args)
-        .output()
-        .expect("running ip (iproute2, installed by scripts/setup.sh)");
-    assert!(
-        out.status.success(),
-        "ip {}: {}",
-        args.join(" "),
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
-
-/// A network namespace, deleted on drop (with every interface inside).
-pub struct Netns {
-    pub name: String,
-}
-
-impl Netns {
-    pub fn new(name: String) -> Self {
-        ip(&["netns", "add", &name]);
-        let ns = Self { name };
-        ip(&["-n", &ns.name, "link", "set", "lo", "up"]);
-        ns
-    }
-}
-
-impl Drop for Netns {
-    fn drop(&mut self) {
-        let _ = Command::new("ip")
-            .args(["netns", "del", &self.name])
-            .status();
-    }
-}
-
-/// Two namespaces, `ev` and `evse`.
-pub struct TwoHosts {
-    pub ev: Netns,
-    pub evse: Netns,
-}
-
-impl TwoHosts {
-    pub fn new() -> Self {
-        require_root();
-        let base = unique("ccsr");
-        Self {
-            ev: Netns::new(format!("{base}-ev")),
-            evse: Netns::new(format!("{base}-evse")),
-        }
-    }
-
-    /// Joins the namespaces with a veth pair `ev0` ↔ `evse0`, both up.
-    pub fn with_veth(self) -> Self {
-        let tmp = unique("r");
-        let (a, b) = (format!("{tmp}a"), format!("{tmp}b"));
-        assert!(a.len() < 16, "interface name {a} too long");
-        ip(&["link", "add", &a, "type", "veth", "peer", "name", &b]);
-        ip(&["link", "set", &a, "netns", &self.ev.name]);
-        ip(&["link", "set", &b, "netns", &self.evse.name]);
-        ip(&["-n", &self.ev.name, "link", "set", &a, "name", "ev0"]);
-        ip(&["-n", &self.evse.name, "link", "set", &b, "name", "evse0"]);
-        ip(&["-n", &self.ev.name, "link", "set", "ev0", "up"]);
-        ip(&["-n", &self.evse.name, "link", "set", "evse0", "up"]);
-        self
-    }
 }
 
 /// A child process we started; killed (by its PID) on drop if still running.
@@ -175,6 +89,76 @@ impl Drop for Proc {
             let _ = self.child.wait();
         }
     }
+}
+
+/// How long a whole `--no-slac` session may take: generous, a session with
+/// `--charge-seconds 3` takes about 15 s on a quiet machine.
+pub const SESSION_LIMIT: Duration = Duration::from_secs(90);
+
+/// How long the charger may take to end after the car has ended.
+pub const CHARGER_AFTER_CAR: Duration = Duration::from_secs(15);
+
+/// `ccsplc evse --interface evse0 --no-slac --once`, with `--config config` if given and then
+/// `extra`, in the charger's namespace of `hosts` (output in `dir/evse.out`).
+pub fn spawn_evse(hosts: &TwoHosts, dir: &Path, config: Option<&Path>, extra: &[&str]) -> Proc {
+    let mut args = vec!["evse"];
+    if let Some(config) = config {
+        args.extend(["--config", config.to_str().unwrap()]);
+    }
+    args.extend(["--interface", "evse0", "--no-slac", "--once"]);
+    args.extend(extra);
+    Proc::spawn_in(&hosts.evse.name, "evse", dir, ccsplc(), &args, &[])
+}
+
+/// `ccsplc ev --interface ev0 --no-slac`, with `--config config` if given and then `extra`,
+/// in the car's namespace of `hosts` (output in `dir/ev.out`).
+pub fn spawn_ev(hosts: &TwoHosts, dir: &Path, config: Option<&Path>, extra: &[&str]) -> Proc {
+    let mut args = vec!["ev"];
+    if let Some(config) = config {
+        args.extend(["--config", config.to_str().unwrap()]);
+    }
+    args.extend(["--interface", "ev0", "--no-slac"]);
+    args.extend(extra);
+    Proc::spawn_in(&hosts.ev.name, "ev", dir, ccsplc(), &args, &[])
+}
+
+/// What the car and the charger printed so far, readable while they run (for failure
+/// messages).
+pub fn outputs(ev: &Proc, evse: &Proc) -> impl Fn() -> String + use<> {
+    let (ev, evse) = (ev.stdout.clone(), evse.stdout.clone());
+    move || {
+        let read = |p: &PathBuf| std::fs::read_to_string(p).unwrap_or_default();
+        format!("--- ev:\n{}\n--- evse:\n{}", read(&ev), read(&evse))
+    }
+}
+
+/// How a pair of processes ended: the exit codes (`None`: still running at the limit) and
+/// what both printed.
+pub struct Ended {
+    pub ev: Option<i32>,
+    pub evse: Option<i32>,
+    pub text: String,
+}
+
+/// Waits up to `car_limit` for the car, then up to [`CHARGER_AFTER_CAR`] for the charger.
+pub fn wait_both(ev: &mut Proc, evse: &mut Proc, car_limit: Duration) -> Ended {
+    let ev_code = ev.wait_for(car_limit);
+    let evse_code = evse.wait_for(CHARGER_AFTER_CAR);
+    Ended {
+        ev: ev_code,
+        evse: evse_code,
+        text: outputs(ev, evse)(),
+    }
+}
+
+/// Waits as [`wait_both`] and asserts that both completed their session (exit 0); returns
+/// what both printed.
+pub fn assert_both_complete(ev: &mut Proc, evse: &mut Proc, car_limit: Duration) -> String {
+    let ended = wait_both(ev, evse, car_limit);
+    let both = ended.text;
+    assert_eq!(ended.ev, Some(0), "the car did not complete:\n{both}");
+    assert_eq!(ended.evse, Some(0), "the charger did not complete:\n{both}");
+    both
 }
 
 /// `ccsplc decode FILE`.
