@@ -186,7 +186,8 @@ pub enum HardwareCommand {
         max_current: Amps,
     },
     /// Both sides: the charger's present output as carried in PreChargeRes /
-    /// CurrentDemandRes (EVSEPresentVoltage / EVSEPresentCurrent): what the car received, or
+    /// CurrentDemandRes / WeldingDetectionRes (EVSEPresentVoltage / EVSEPresentCurrent; zero
+    /// current in WeldingDetection): what the car received, or
     /// what the charger sent. For the BMS (car) and status displays such as the FoccciCape CAN
     /// frames (charger).
     ChargerPresent {

@@ -361,17 +361,47 @@ fn wrong_session_id_from_the_charger_goes_through_safe_shutdown() {
     );
 }
 
+/// The charger reports 100 V while the car's inlet reads the battery's voltage: the safe
+/// shutdown, and the connector stays locked, as the inlet measurement that failed its
+/// plausibility check cannot prove the connector dead afterwards (no charger report after the
+/// stop does either).
 #[test]
-fn implausible_inlet_voltage_goes_through_safe_shutdown() {
-    assert_safe_shutdown_in_charge_loop(
-        |p| {
+fn implausible_inlet_voltage_goes_through_safe_shutdown_and_stays_locked() {
+    let mut p = pair(600);
+    p.connect();
+    let mut injected = false;
+    p.run_until(Duration::from_secs(120), |p| {
+        if !injected && p.charging() {
+            injected = true;
             p.filter = Some(rewrite_current_demand_res(|r| {
                 r.evse_present_voltage = values::physical(100.0, din::UnitSymbolType::V);
             }));
-            true
-        },
-        |e| matches!(e, SessionError::Physical(_)),
+        }
+        false
+    });
+    assert!(injected, "never reached the charge loop");
+    assert!(p.car.is_finished(), "the car hangs");
+    let Some(Outcome::Failed(SessionError::Physical(why))) = p.car_outcome() else {
+        panic!("car outcome {:?}", p.car_outcome());
+    };
+    assert!(
+        why.contains("disagrees with EVSEPresentVoltage 100.0 V"),
+        "{why}"
     );
+    let actuators = actuator_commands(&p.car_commands);
+    assert_eq!(
+        actuators,
+        [&NORMAL_START[..], &SAFE_ORDER[..2]].concat(),
+        "CP B and contactors open, no unlock"
+    );
+    let stays_locked = p.car_events.iter().any(|(_, e)| {
+        matches!(e, SessionEvent::Failing(SessionError::Physical(why))
+            if why.starts_with("connector stays locked: the inlet voltage measurement failed its plausibility check"))
+    });
+    assert!(stays_locked, "{:?}", p.car_events);
+    p.settle(Duration::from_secs(1));
+    assert!(!p.plant.contactors_closed());
+    assert!(p.plant.locked());
 }
 
 #[test]
@@ -752,8 +782,242 @@ fn a_car_with_an_inlet_sensor_catches_a_simulated_charger_voltage() {
     ));
     let actuators = actuator_commands(&p.car_commands);
     assert!(!actuators.contains(&HardwareCommand::Contactors(ContactorRequest::Closed)));
-    assert_eq!(
-        actuators.last(),
-        Some(&HardwareCommand::ConnectorLock(LockRequest::Unlock))
+    // The car cannot tell a simulated charger voltage from a broken inlet sensor under a
+    // live output: it stays locked rather than unlock on the reading it found implausible.
+    assert!(
+        !actuators.contains(&HardwareCommand::ConnectorLock(LockRequest::Unlock)),
+        "{actuators:?}"
+    );
+}
+
+/// A charger whose output comes back on after the contactors opened (a stuck power stage
+/// re-energizing the cable): WeldingDetection sees the voltage stay up, SessionStop goes
+/// through, and the car must not unlock onto the live connector (IEC 61851-23: below 60 V
+/// only): the charger's own report after the stop keeps it locked at once, whatever the
+/// inlet says. Virtual time, driven step by step.
+#[test]
+fn a_connector_that_stays_live_after_session_stop_is_never_unlocked() {
+    use ccs_proto::hardware::{Amps, PowerSupplySetpoint, Volts};
+
+    let mut p = pair(2);
+    p.connect();
+    let mut energized_at = None;
+    p.run_until(Duration::from_secs(120), |p| {
+        let welding = p.car_events.iter().any(|(_, e)| {
+            matches!(
+                e,
+                SessionEvent::Sent {
+                    name: "WeldingDetectionReq",
+                    ..
+                }
+            )
+        });
+        if welding && energized_at.is_none() {
+            energized_at = Some(p.now);
+            p.plant.command(
+                p.now,
+                &HardwareCommand::PowerSupply(PowerSupplySetpoint {
+                    enabled: true,
+                    voltage: Volts(400.0),
+                    current: Amps(1.0),
+                }),
+            );
+            p.plant.set_supply_stuck(true);
+        }
+        false
+    });
+    let energized_at = energized_at.expect("WeldingDetection never started");
+    assert!(p.car.is_finished(), "the car hangs");
+    assert!(p.sent(Side::Car).contains(&"SessionStopReq"));
+    let Some(Outcome::Failed(SessionError::Physical(why))) = p.car_outcome() else {
+        panic!("car outcome {:?}", p.car_outcome());
+    };
+    assert!(
+        why.starts_with(
+            "connector stays locked: the charger reported 400.0 V after the stop, not below 60.0 V"
+        ),
+        "{why}"
+    );
+    let actuators = actuator_commands(&p.car_commands);
+    assert!(
+        !actuators.contains(&HardwareCommand::ConnectorLock(LockRequest::Unlock)),
+        "{actuators:?}"
+    );
+    // No newer report will come: it decided at SessionStopRes, without waiting.
+    let at = |wanted: fn(&SessionEvent) -> bool| {
+        p.car_events
+            .iter()
+            .find(|(_, e)| wanted(e))
+            .map(|(t, _)| *t)
+            .unwrap()
+    };
+    let stop_res = at(|e| {
+        matches!(
+            e,
+            SessionEvent::Received {
+                name: "SessionStopRes",
+                ..
+            }
+        )
+    });
+    assert!(stop_res > energized_at);
+    assert_eq!(at(|e| matches!(e, SessionEvent::Finished(_))), stop_res);
+    p.settle(Duration::from_secs(1));
+    assert!(p.plant.locked());
+}
+
+/// A car without an inlet voltage measurement: WeldingDetection reports the stuck output's
+/// 400 V, then the connection breaks 500 ms into SessionStop, and the safe shutdown commands
+/// CP state B a second time. The 400 V report is still the evidence: the connector stays
+/// locked (it used to count as older than the stop: "unlocking without a voltage check").
+#[test]
+fn a_failure_after_welding_detection_at_400_v_keeps_the_connector_locked() {
+    use ccs_proto::hardware::{Amps, PowerSupplySetpoint, Volts};
+
+    let mut p = pair(2);
+    p.hide_inlet_voltage = true;
+    p.filter = Some(Box::new(|from, payload| {
+        let stop_req = din::decode(payload)
+            .is_ok_and(|m| matches!(m.body.body_element, Some(BodyElement::SessionStopReq(_))));
+        if from == Side::Car && stop_req {
+            Fate::Drop
+        } else {
+            Fate::Deliver
+        }
+    }));
+    p.connect();
+    let sent = |p: &Pair, name: &str| {
+        p.car_events
+            .iter()
+            .find(|(_, e)| matches!(e, SessionEvent::Sent { name: n, .. } if *n == name))
+            .map(|(t, _)| *t)
+    };
+    let mut energized = false;
+    let mut broken = false;
+    p.run_until(Duration::from_secs(120), |p| {
+        if sent(p, "WeldingDetectionReq").is_some() && !energized {
+            energized = true;
+            p.plant.command(
+                p.now,
+                &HardwareCommand::PowerSupply(PowerSupplySetpoint {
+                    enabled: true,
+                    voltage: Volts(400.0),
+                    current: Amps(1.0),
+                }),
+            );
+            p.plant.set_supply_stuck(true);
+        }
+        if let Some(at) = sent(p, "SessionStopReq") {
+            // The request is lost on the way; the break comes later.
+            p.connected = false;
+            if !broken && p.now >= at + Duration::from_millis(500) {
+                broken = true;
+                p.car
+                    .handle_disconnected(p.now, Disconnect::Broken("reset".into()));
+            }
+        }
+        false
+    });
+    assert!(energized && broken, "never reached SessionStop");
+    assert!(p.car.is_finished(), "the car hangs");
+    assert!(
+        matches!(
+            p.car_outcome(),
+            Some(Outcome::Failed(SessionError::ConnectionLost(_)))
+        ),
+        "{:?}",
+        p.car_outcome()
+    );
+    let stays_locked = p.car_events.iter().any(|(_, e)| {
+        matches!(e, SessionEvent::Failing(SessionError::Physical(why))
+            if why.starts_with("connector stays locked: the charger reported 400.0 V after the stop"))
+    });
+    assert!(stays_locked, "{:?}", p.car_events);
+    let actuators = actuator_commands(&p.car_commands);
+    assert!(
+        !actuators.contains(&HardwareCommand::ConnectorLock(LockRequest::Unlock)),
+        "{actuators:?}"
+    );
+}
+
+/// A hardware fault while the car waits for the inlet to fall below 60 V after SessionStop
+/// (the charger's output is still live for a moment): the unlock goes on once the voltage
+/// allows it, but the session ends Failed with the fault, not Completed (it used to be
+/// dropped without a word).
+#[test]
+fn a_hardware_fault_while_waiting_to_unlock_ends_the_session_failed() {
+    let mut p = pair(2);
+    // The charger's WeldingDetectionRes says 20 V (so only the car's inlet holds the unlock
+    // back).
+    p.filter = Some(Box::new(|from, payload| {
+        let Ok(mut msg) = din::decode(payload) else {
+            return Fate::Deliver;
+        };
+        match msg.body.body_element.as_mut() {
+            Some(BodyElement::WeldingDetectionRes(res)) if from == Side::Charger => {
+                res.evse_present_voltage.multiplier = 0;
+                res.evse_present_voltage.value = 20;
+                Fate::Replace(din::encode(&msg).unwrap())
+            }
+            _ => Fate::Deliver,
+        }
+    }));
+    p.connect();
+    let faulted_at = p.fault_while_the_unlock_waits("WeldingDetectionReq");
+    let Some(Outcome::Failed(SessionError::Hardware(fault))) = p.car_outcome() else {
+        panic!("car outcome {:?}", p.car_outcome());
+    };
+    assert_eq!(fault.adapter, "gpio");
+    assert!(
+        p.car_events
+            .iter()
+            .any(|(_, e)| matches!(e, SessionEvent::Failing(SessionError::Hardware(_))))
+    );
+    // Still the voltage decided the unlock: after the fault, once below 60 V.
+    let unlocked_at = p
+        .car_commands
+        .iter()
+        .find(|(_, c)| *c == HardwareCommand::ConnectorLock(LockRequest::Unlock))
+        .map(|(t, _)| *t)
+        .expect("the car unlocks once the output discharged");
+    assert!(unlocked_at > faulted_at);
+}
+
+/// A car without an inlet voltage measurement and a charger whose WeldingDetectionRes says
+/// FAILED but still reports 400 V at its output: the report is evidence all the same, the
+/// connector stays locked (it used to count only with an OK response code).
+#[test]
+fn a_failed_welding_detection_reporting_400_v_keeps_the_connector_locked() {
+    let mut p = pair(2);
+    p.hide_inlet_voltage = true;
+    p.filter = Some(Box::new(|from, payload| {
+        let Ok(mut msg) = din::decode(payload) else {
+            return Fate::Deliver;
+        };
+        match msg.body.body_element.as_mut() {
+            Some(BodyElement::WeldingDetectionRes(res)) if from == Side::Charger => {
+                res.response_code = ResponseCodeType::FAILED;
+                res.evse_present_voltage.multiplier = 0;
+                res.evse_present_voltage.value = 400;
+                Fate::Replace(din::encode(&msg).unwrap())
+            }
+            _ => Fate::Deliver,
+        }
+    }));
+    p.connect();
+    p.run(Duration::from_secs(120));
+    assert!(p.car.is_finished(), "the car hangs");
+    assert!(p.sent(Side::Car).contains(&"SessionStopReq"));
+    let Some(Outcome::Failed(SessionError::Physical(why))) = p.car_outcome() else {
+        panic!("car outcome {:?}", p.car_outcome());
+    };
+    assert!(
+        why.starts_with("connector stays locked: the charger reported 400.0 V after the stop"),
+        "{why}"
+    );
+    let actuators = actuator_commands(&p.car_commands);
+    assert!(
+        !actuators.contains(&HardwareCommand::ConnectorLock(LockRequest::Unlock)),
+        "{actuators:?}"
     );
 }

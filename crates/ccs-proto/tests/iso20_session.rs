@@ -146,6 +146,38 @@ fn dc_scheduled_session_charges_the_battery() {
 }
 
 #[test]
+fn pyplc_style_charger_with_a_simulated_precharge_voltage_precharges() {
+    // pyPLC's EVSE default `evse_simulate_precharge`: the reported voltage rises towards the
+    // car's target (`ccsplc evse` without hardware runs this way). The car has no inlet sensor,
+    // like pyPLC's simulated car: the simulated voltage is not on the plant's inlet.
+    let mut sc = charger(&[Protocol::Iso15118_20Dc]);
+    sc.evse_simulate_precharge = true;
+    let mut ec = car(Protocol::Iso15118_20Dc, ControlMode::Scheduled, 5);
+    ec.inlet_voltage_plausibility_tolerance = None;
+    let mut p = Pair::new(ec, sc, PlantConfig::default());
+    p.connect();
+    assert!(p.run(Duration::from_secs(120)), "session did not finish");
+    assert_eq!(
+        p.car_outcome(),
+        Some(Outcome::Completed),
+        "{:?}",
+        p.car_events
+    );
+    let precharge: Vec<String> = received(&p, Side::Car)
+        .into_iter()
+        .filter(|(n, _)| *n == "DC_PreChargeRes")
+        .map(|(_, s)| s)
+        .collect();
+    assert!(precharge.len() >= 2, "{precharge:?}");
+    assert_ne!(
+        precharge[0],
+        precharge[precharge.len() - 1],
+        "the voltage rose"
+    );
+    assert!(p.sent(Side::Car).contains(&"DC_ChargeLoopReq"));
+}
+
+#[test]
 fn dc_dynamic_session_lets_the_charger_decide_the_current() {
     let mut sc = charger(&[Protocol::Iso15118_20Dc]);
     sc.iso20.dynamic_current = Some(Amps(40.0));
@@ -1169,4 +1201,87 @@ fn plug_and_charge_is_offered_only_over_tls() {
             .iter()
             .any(|(n, s)| *n == "AuthorizationReq" && s == "EIM")
     );
+}
+
+/// A car without an inlet voltage measurement and a charger whose DC_WeldingDetectionRes
+/// says FAILED but still reports 400 V: the report is evidence all the same, the connector
+/// stays locked (a FAILED response was never recorded).
+#[test]
+fn a_failed_welding_detection_reporting_400_v_keeps_the_connector_locked() {
+    let mut p = Pair::new(
+        car(Protocol::Iso15118_20Dc, ControlMode::Scheduled, 2),
+        charger(&[Protocol::Iso15118_20Dc]),
+        PlantConfig::default(),
+    );
+    p.hide_inlet_voltage = true;
+    p.filter = Some(Box::new(|side, bytes| {
+        if side != Side::Charger {
+            return Fate::Deliver;
+        }
+        let Ok(mut msg) = Message::decode(ccs_proto::v2gtp::PayloadType::Iso20Dc, bytes) else {
+            return Fate::Deliver;
+        };
+        let Message::Dc(dc::Document::DC_WeldingDetectionRes(res)) = &mut msg else {
+            return Fate::Deliver;
+        };
+        res.response_code = ResponseCodeType::FAILED;
+        res.evse_present_voltage.exponent = 0;
+        res.evse_present_voltage.value = 400;
+        Fate::Replace(msg.encode().expect("encodes").1)
+    }));
+    p.connect();
+    p.run(Duration::from_secs(120));
+    assert!(p.car.is_finished(), "the car hangs");
+    let Some(Outcome::Failed(SessionError::Physical(why))) = p.car_outcome() else {
+        panic!("car outcome {:?}", p.car_outcome());
+    };
+    assert!(
+        why.starts_with("connector stays locked: the charger reported 400.0 V after the stop"),
+        "{why}"
+    );
+    let actuators = actuator_commands(&p.car_commands);
+    assert!(
+        !actuators.contains(&HardwareCommand::ConnectorLock(LockRequest::Unlock)),
+        "{actuators:?}"
+    );
+}
+
+/// A hardware fault while the car waits for the inlet to fall below 60 V after SessionStop
+/// (the charger said 20 V in WeldingDetection, but its stuck output keeps the inlet at
+/// 400 V for a while): the unlock still waits for the voltage, and the session ends Failed
+/// with the fault, not Completed.
+#[test]
+fn a_hardware_fault_while_waiting_to_unlock_ends_the_session_failed() {
+    let mut p = Pair::new(
+        car(Protocol::Iso15118_20Dc, ControlMode::Scheduled, 2),
+        charger(&[Protocol::Iso15118_20Dc]),
+        PlantConfig::default(),
+    );
+    p.filter = Some(Box::new(|side, bytes| {
+        if side != Side::Charger {
+            return Fate::Deliver;
+        }
+        let Ok(mut msg) = Message::decode(ccs_proto::v2gtp::PayloadType::Iso20Dc, bytes) else {
+            return Fate::Deliver;
+        };
+        let Message::Dc(dc::Document::DC_WeldingDetectionRes(res)) = &mut msg else {
+            return Fate::Deliver;
+        };
+        res.evse_present_voltage.exponent = 0;
+        res.evse_present_voltage.value = 20;
+        Fate::Replace(msg.encode().expect("encodes").1)
+    }));
+    p.connect();
+    let faulted_at = p.fault_while_the_unlock_waits("DC_WeldingDetectionReq");
+    let Some(Outcome::Failed(SessionError::Hardware(fault))) = p.car_outcome() else {
+        panic!("car outcome {:?}", p.car_outcome());
+    };
+    assert_eq!(fault.adapter, "gpio");
+    let unlocked_at = p
+        .car_commands
+        .iter()
+        .find(|(_, c)| *c == HardwareCommand::ConnectorLock(LockRequest::Unlock))
+        .map(|(t, _)| *t)
+        .expect("the car unlocks once the output discharged");
+    assert!(unlocked_at > faulted_at);
 }

@@ -924,10 +924,12 @@ fn power_delivery_gets_the_5_s_message_timeout() {
         })
         .map(|(t, _)| *t)
         .unwrap();
+    // The failure, not the end: the session finishes only once the charger's output fell
+    // below 60 V and the connector unlocked.
     let failed_at = p
         .car_events
         .iter()
-        .find(|(_, e)| matches!(e, SessionEvent::Finished(_)))
+        .find(|(_, e)| matches!(e, SessionEvent::Failing(_)))
         .map(|(t, _)| *t)
         .unwrap();
     let waited = failed_at.saturating_duration_since(sent_at);
@@ -1190,6 +1192,9 @@ fn a_paused_session_is_rejoined_with_ok_old_session_joined() {
     }));
     assert_eq!(sent_bodies(&first, Side::Car, "SessionStopReq"), ["Pause"]);
     let paused = support::SESSION_ID.to_vec();
+    // Both drivers learn the paused SessionID from the ended sessions.
+    assert_eq!(first.charger.paused_session_id(), Some(paused.clone()));
+    assert_eq!(first.car.paused_session_id(), Some(paused.clone()));
     assert!(first.charger_commands.iter().any(|(_, c)| matches!(
         c,
         HardwareCommand::SessionState(s) if s.contains(&msg::hex(&paused))
@@ -1211,6 +1216,9 @@ fn a_paused_session_is_rejoined_with_ok_old_session_joined() {
     assert!(ids.iter().all(|id| *id == paused), "{ids:?}");
     assert_eq!(second.car_outcome(), Some(Outcome::Completed));
     assert_eq!(second.charger_outcome(), Some(Outcome::Completed));
+    // This time the car terminated: nothing to rejoin.
+    assert_eq!(second.charger.paused_session_id(), None);
+    assert_eq!(second.car.paused_session_id(), None);
 }
 
 #[test]
@@ -1395,4 +1403,74 @@ fn car_keeps_its_contract_at_a_charger_without_the_certificate_service() {
     assert!(p.run(Duration::from_secs(60)));
     assert_eq!(p.car_outcome(), Some(Outcome::Completed));
     assert!(!p.sent(Side::Car).contains(&"CertificateUpdateReq"));
+}
+
+/// A car without an inlet voltage measurement and a charger whose WeldingDetectionRes says
+/// FAILED but still reports 400 V: the report is evidence all the same, the connector stays
+/// locked (it used to count only with an OK response code).
+#[test]
+fn a_failed_welding_detection_reporting_400_v_keeps_the_connector_locked() {
+    let mut p = iso2_pair(2);
+    p.hide_inlet_voltage = true;
+    p.filter = Some(rewrite_response(MessageKind::WeldingDetection, |msg| {
+        if let Some(BodyElement::WeldingDetectionRes(res)) = msg.body.body_element.as_mut() {
+            res.response_code = ResponseCodeType::FAILED;
+            res.evse_present_voltage.multiplier = 0;
+            res.evse_present_voltage.value = 400;
+        }
+    }));
+    p.connect();
+    p.run(Duration::from_secs(120));
+    assert!(p.car.is_finished(), "the car hangs");
+    let Some(Outcome::Failed(SessionError::Physical(why))) = p.car_outcome() else {
+        panic!("car outcome {:?}", p.car_outcome());
+    };
+    assert!(
+        why.starts_with("connector stays locked: the charger reported 400.0 V after the stop"),
+        "{why}"
+    );
+    let actuators = actuator_commands(&p.car_commands);
+    assert!(
+        !actuators.contains(&HardwareCommand::ConnectorLock(LockRequest::Unlock)),
+        "{actuators:?}"
+    );
+}
+
+/// AC: the car's inlet sensor reads the mains (230 V RMS) throughout, yet the connector
+/// unlocks at the end: IEC 61851-23's 60 V d.c. rule is for DC couplers; the AC connector's
+/// lock follows IEC 61851-1 (the charger switches its supply off when the car leaves state
+/// C). Nor does an AC session say it unlocked "without a voltage check".
+#[test]
+fn an_ac_session_unlocks_without_the_dc_voltage_rule() {
+    use ccs_proto::hardware::{Measurement, Volts};
+
+    let mut car = car_config(5);
+    car.iso2.energy_transfer = EnergyTransfer::AcThreePhase;
+    let mut p = pair_with(car, charger_config());
+    p.hide_inlet_voltage = true;
+    p.connect();
+    let finished = p.run_until(Duration::from_secs(60), |p| {
+        p.car
+            .handle_measurement(p.now, Measurement::InletVoltage(Volts(230.0)));
+        false
+    });
+    assert!(finished, "session did not finish");
+    assert_eq!(p.car_outcome(), Some(Outcome::Completed));
+    let actuators = actuator_commands(&p.car_commands);
+    assert_eq!(
+        actuators.last(),
+        Some(&HardwareCommand::ConnectorLock(LockRequest::Unlock))
+    );
+    let said: Vec<&String> = p
+        .car_commands
+        .iter()
+        .filter_map(|(_, c)| match c {
+            HardwareCommand::SessionState(t) => Some(t),
+            _ => None,
+        })
+        .collect();
+    assert!(
+        !said.iter().any(|t| t.contains("voltage check")),
+        "{said:?}"
+    );
 }

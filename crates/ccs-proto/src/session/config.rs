@@ -54,6 +54,12 @@ pub struct EvccTimeouts {
     /// The contactors must report "open" within this time; otherwise the connector stays
     /// locked.
     pub contactors_open_timeout: Duration,
+    /// With an inlet voltage measurement: how long the car waits, contactors open, for the
+    /// inlet to fall below [`EvccConfig::unlock_voltage_limit`] before it unlocks; at expiry
+    /// the connector stays locked and the session fails (the charger's output is still live).
+    /// IEC 61851-23 expects the charger to discharge its output within about a second of the
+    /// stop; 5 s leave room for slow discharge circuits (`session::ev_dc`).
+    pub unlock_voltage_timeout: Duration,
     /// Pause before repeating a request the charger answered `Ongoing` (pyPLC: ≈1 s; the
     /// Ioniq ≈250 ms).
     pub ongoing_repeat_interval: Duration,
@@ -78,6 +84,7 @@ impl Default for EvccTimeouts {
             contactors_closed_timeout: Duration::from_secs(2),
             current_fall_timeout: Duration::from_millis(300),
             contactors_open_timeout: Duration::from_secs(2),
+            unlock_voltage_timeout: Duration::from_secs(5),
             ongoing_repeat_interval: Duration::from_millis(250),
             pre_charge_interval: Duration::from_millis(100),
             current_demand_interval: Duration::from_millis(100),
@@ -99,6 +106,13 @@ pub struct EvccQuirks {
     /// Accept SessionIDs of 1 to 8 bytes (the schema's maximum) instead of the usual 8: the
     /// Tesla Supercharger V3 sends 4 (pyPLC Issue18).
     pub accept_short_session_id: bool,
+    /// Dangerous: the charger's report of 60 V or more after the stop (WeldingDetectionRes)
+    /// does not keep the connector locked; the car's inlet measurement decides, and without
+    /// one the car unlocks unverified. For chargers that report a simulated or stale voltage
+    /// there, as Josev's SECC simulator (its 410 V set-point) and pyPLC's charger (290-362 V
+    /// in a 2024 Polestar capture) do. Unsafe at a charger whose output is really live; off by
+    /// default, so such a report keeps the connector locked.
+    pub danger_unlock_despite_charger_voltage: bool,
 }
 
 impl Default for EvccQuirks {
@@ -107,6 +121,7 @@ impl Default for EvccQuirks {
             accept_ok_in_session_setup_res: true,
             accept_finished_not_ready_in_charge_parameter_discovery: true,
             accept_short_session_id: true,
+            danger_unlock_despite_charger_voltage: false,
         }
     }
 }
@@ -183,10 +198,18 @@ pub struct EvccConfig {
     pub u_delta_max_for_end_of_precharge: Volts,
     /// pyPLC `use_evsepresentvoltage_for_precharge_end`.
     pub precharge_voltage_source: PrechargeVoltageSource,
-    /// Plausibility check (ccs32clara): when the inlet voltage is measured, it must agree with
-    /// the charger's EVSEPresentVoltage within this tolerance during PreCharge and charging;
-    /// otherwise the session stops. `None` disables the check.
+    /// Plausibility check (ccs32clara `InletVoltageTolerance`): when the inlet voltage is
+    /// measured, it must agree with the charger's EVSEPresentVoltage within this tolerance
+    /// during PreCharge and charging. The contactors close only while the two agree; a
+    /// deviation that lasts [`Self::inlet_voltage_deviation_debounce`] stops the session.
+    /// `None` disables the check.
     pub inlet_voltage_plausibility_tolerance: Option<Volts>,
+    /// How long the inlet voltage may deviate from EVSEPresentVoltage before the session stops
+    /// (ccs32clara `INLET_VOLTAGE_ERROR_DEBOUNCE_TIME_100MS`: 2 s). The charger samples its
+    /// voltage before it answers, the car measures when the answer arrives: while the voltage
+    /// slews (the cable-check voltage falling to the PreCharge target, current ramps) the two
+    /// differ by the slew rate times that delay without anything being wrong.
+    pub inlet_voltage_deviation_debounce: Duration,
     /// pyPLC `use_physical_inlet_voltage_during_chargeloop`: report the measured inlet voltage
     /// instead of EVSEPresentVoltage as the present voltage in the charging values.
     pub use_physical_inlet_voltage_during_chargeloop: bool,
@@ -217,6 +240,12 @@ pub struct EvccConfig {
     pub lock_feedback: bool,
     /// The current (EVSEPresentCurrent) below which the contactors may open (1 A).
     pub current_fall_threshold: Amps,
+    /// The connector unlocks only below this voltage (60 V: the DC coupler may be unlocked
+    /// only when the voltage at the vehicle connector is below 60 V d.c., IEC 61851-23; the
+    /// limit of voltage class A of ISO 6469-3). The car's inlet measurement decides when it
+    /// has one, else the charger's EVSEPresentVoltage reported after CP state B (`session::
+    /// ev_dc`).
+    pub unlock_voltage_limit: Volts,
     /// WeldingDetection repeats until EVSEPresentVoltage is below this (ccs32clara: 40 V).
     pub welding_detection_voltage: Volts,
     /// At most this many WeldingDetectionReqs (ccs32clara: 10); then the session goes on to
@@ -247,6 +276,7 @@ impl Default for EvccConfig {
             u_delta_max_for_end_of_precharge: Volts(10.0),
             precharge_voltage_source: PrechargeVoltageSource::EvsePresentVoltage,
             inlet_voltage_plausibility_tolerance: Some(Volts(20.0)),
+            inlet_voltage_deviation_debounce: Duration::from_secs(2),
             use_physical_inlet_voltage_during_chargeloop: false,
             charge_target_voltage: Volts(270.0),
             charge_target_current: Amps(10.0),
@@ -256,6 +286,7 @@ impl Default for EvccConfig {
             contactor_feedback: true,
             lock_feedback: true,
             current_fall_threshold: Amps(1.0),
+            unlock_voltage_limit: Volts(60.0),
             welding_detection_voltage: Volts(40.0),
             welding_detection_max_rounds: 10,
             charge_duration: None,

@@ -104,6 +104,16 @@ impl EvccSession {
         self.iso20_signer = Some(signer);
     }
 
+    /// The SessionID of this session if it ended with an accepted SessionStop(Pause) (ISO
+    /// 15118-2): the driver keeps it and gives it to the next session as
+    /// [`iso2::EvOptions::resume_session_id`] to rejoin (§8.4.3.2).
+    pub fn paused_session_id(&self) -> Option<Vec<u8>> {
+        match &self.machine {
+            Machine::Iso2(m) => m.paused_session_id().map(<[u8]>::to_vec),
+            _ => None,
+        }
+    }
+
     /// How the session ended, once it has.
     pub fn outcome(&self) -> Option<&Outcome> {
         self.out.outcome()

@@ -3,7 +3,7 @@
 
 use std::collections::VecDeque;
 
-use crate::hardware::{HardwareCommand, MeasurementSnapshot};
+use crate::hardware::{Amps, HardwareCommand, MeasurementSnapshot, Volts};
 use crate::session::{ChargingValues, Outcome, Phase, SessionEvent, Transmit};
 use crate::v2gtp::PayloadType;
 
@@ -16,6 +16,10 @@ pub(crate) struct Outbox {
     phase: Phase,
     values: ChargingValues,
     outcome: Option<Outcome>,
+    /// The charger: its present output (EVSEPresentVoltage / EVSEPresentCurrent) also goes
+    /// to the hardware as [`HardwareCommand::ChargerPresent`], for status displays (the
+    /// car sends that command itself, from the responses it receives).
+    report_present_output: bool,
     /// The latest hardware readings, applied as they arrive.
     pub(crate) snapshot: MeasurementSnapshot,
 }
@@ -29,7 +33,16 @@ impl Outbox {
             phase: Phase::Handshake,
             values: ChargingValues::default(),
             outcome: None,
+            report_present_output: false,
             snapshot: MeasurementSnapshot::default(),
+        }
+    }
+
+    /// The charger's outbox: see `report_present_output`.
+    pub(crate) fn for_charger() -> Self {
+        Self {
+            report_present_output: true,
+            ..Self::new()
         }
     }
 
@@ -96,6 +109,16 @@ impl Outbox {
         if self.values != before {
             self.events.push_back(SessionEvent::Values(self.values));
         }
+        let present = |v: &ChargingValues| (v.present_voltage, v.present_current);
+        if self.report_present_output
+            && present(&self.values) != present(&before)
+            && let (Some(voltage), current) = present(&self.values)
+        {
+            self.commands.push_back(HardwareCommand::ChargerPresent {
+                voltage: Volts(voltage),
+                current: Amps(current.unwrap_or(0.0)),
+            });
+        }
     }
 
     /// Ends the session (once): phase Finished and [`SessionEvent::Finished`].
@@ -126,5 +149,35 @@ impl Outbox {
 
     pub(crate) fn poll_event(&mut self) -> Option<SessionEvent> {
         self.events.pop_front()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn commands(out: &mut Outbox) -> Vec<HardwareCommand> {
+        out.commands.drain(..).collect()
+    }
+
+    #[test]
+    fn the_charger_reports_its_present_output_when_it_changes() {
+        let mut out = Outbox::for_charger();
+        out.update_values(|v| v.soc = Some(50.0));
+        assert!(commands(&mut out).is_empty());
+        out.update_values(|v| v.present_voltage = Some(380.0));
+        let present = |voltage, current| HardwareCommand::ChargerPresent {
+            voltage: Volts(voltage),
+            current: Amps(current),
+        };
+        assert_eq!(commands(&mut out), [present(380.0, 0.0)]);
+        out.update_values(|v| v.present_current = Some(99.5));
+        assert_eq!(commands(&mut out), [present(380.0, 99.5)]);
+        out.update_values(|v| v.present_current = Some(99.5));
+        assert!(commands(&mut out).is_empty());
+        // The car reports what it received itself.
+        let mut car = Outbox::new();
+        car.update_values(|v| v.present_voltage = Some(380.0));
+        assert!(commands(&mut car).is_empty());
     }
 }

@@ -61,7 +61,7 @@ impl SeccSession {
         Self {
             config,
             session_id,
-            out: Outbox::new(),
+            out: Outbox::for_charger(),
             timers,
             machine: Machine::Handshake,
             stop_requested: false,
@@ -131,6 +131,16 @@ impl SeccSession {
             Machine::Iso20(m) => m.stopped_by_user(),
             Machine::Iso2(m) => m.stopped_by_user(),
             _ => self.stop_requested,
+        }
+    }
+
+    /// The SessionID of this session if the car paused it (ISO 15118-2 SessionStop(Pause)):
+    /// the driver gives it to the next session on this charger as
+    /// [`iso2::EvseOptions::paused_session_id`], so that the car can rejoin (§8.4.3.2).
+    pub fn paused_session_id(&self) -> Option<Vec<u8>> {
+        match &self.machine {
+            Machine::Iso2(m) => m.paused_session_id().map(<[u8]>::to_vec),
+            _ => None,
         }
     }
 

@@ -3,8 +3,9 @@
 //! Read DIN SPEC 70121:2014 §9.6 (Table 75: `V2G_EVCC_Msg_Timeout` per message; Table 76/77:
 //! sequence, ongoing, cable-check and pre-charge timers) and ISO 15118-2:2014 §8.8 (Tables 109
 //! and 112) before changing the defaults in [`crate::session::config`]. The timers without a name
-//! in the standards (connector lock, contactors, current fall, pacing) guard the vehicle's own
-//! hardware steps; their defaults come from pyPLC and ccs32clara field experience.
+//! in the standards (connector lock, contactors, current fall, unlock voltage, pacing) guard the
+//! vehicle's own hardware steps; their defaults come from pyPLC and ccs32clara field experience
+//! (the unlock voltage's limit from IEC 61851-23).
 
 use core::fmt;
 
@@ -38,6 +39,9 @@ pub enum Timer {
     CurrentFall,
     /// The contactor feedback must confirm "open" within this time.
     ContactorsOpen,
+    /// The inlet voltage must fall below the unlock limit (60 V, IEC 61851-23) within this
+    /// time; at expiry the connector stays locked.
+    UnlockVoltage,
     /// The pause before the next request of a loop (Ongoing repeats, PreCharge, CurrentDemand,
     /// WeldingDetection).
     Pacing,
@@ -45,7 +49,7 @@ pub enum Timer {
 
 impl Timer {
     /// Every timer, in table order.
-    pub const ALL: [Self; 11] = [
+    pub const ALL: [Self; 12] = [
         Self::EvccMsg,
         Self::EvccSequence,
         Self::EvccOngoing,
@@ -56,6 +60,7 @@ impl Timer {
         Self::ContactorsClosed,
         Self::CurrentFall,
         Self::ContactorsOpen,
+        Self::UnlockVoltage,
         Self::Pacing,
     ];
 
@@ -77,6 +82,7 @@ impl Timer {
             Self::ContactorsClosed => "contactor close confirmation",
             Self::CurrentFall => "current fall after CP state B",
             Self::ContactorsOpen => "contactor open confirmation",
+            Self::UnlockVoltage => "inlet voltage below the unlock limit",
             Self::Pacing => "request pacing",
         }
     }

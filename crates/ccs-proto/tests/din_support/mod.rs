@@ -5,7 +5,10 @@
 #![allow(clippy::unwrap_used)]
 #![allow(dead_code, unreachable_pub)]
 
-use ccs_proto::hardware::{HardwareCommand, Measurement};
+use ccs_proto::hardware::{
+    Amps, HardwareCommand, HardwareFault, HardwareFaultKind, Measurement, PowerSupplySetpoint,
+    Volts,
+};
 use ccs_proto::session::{
     Disconnect, EvccConfig, EvccSession, Outcome, SeccConfig, SeccSession, SessionEvent, Transmit,
     V2gSession,
@@ -52,6 +55,8 @@ pub struct Pair {
     pub contactors_welded: bool,
     /// A car without a BMS SoC.
     pub hide_soc: bool,
+    /// A car without an inlet voltage measurement (pyPLC's devices).
+    pub hide_inlet_voltage: bool,
     /// Every message delivered, in order.
     pub transcript: Vec<(Side, Vec<u8>)>,
 }
@@ -73,6 +78,7 @@ impl Pair {
             tick: Duration::from_millis(10),
             contactors_welded: false,
             hide_soc: false,
+            hide_inlet_voltage: false,
             transcript: Vec::new(),
         }
     }
@@ -101,6 +107,7 @@ impl Pair {
                     Measurement::ContactorsClosed(true)
                 }
                 Measurement::Soc(_) if self.hide_soc => continue,
+                Measurement::InletVoltage(_) if self.hide_inlet_voltage => continue,
                 m => m,
             };
             self.car.handle_measurement(self.now, m);
@@ -260,6 +267,68 @@ impl Pair {
     /// Whether the car is in the CurrentDemand loop.
     pub fn charging(&self) -> bool {
         self.sent(Side::Car).contains(&"CurrentDemandReq")
+    }
+
+    /// When the car first sent or received the message `name`.
+    pub fn car_first(&self, name: &str) -> Option<Instant> {
+        self.car_events.iter().find_map(|(t, e)| match e {
+            SessionEvent::Sent { name: n, .. } | SessionEvent::Received { name: n, .. }
+                if *n == name =>
+            {
+                Some(*t)
+            }
+            _ => None,
+        })
+    }
+
+    /// Runs a connected session in which the car waits for its inlet to fall below 60 V after
+    /// SessionStop while a hardware fault arrives: once the car sent `welding_request` the
+    /// charger's output is held live at 400 V; 500 ms after SessionStopRes the car gets a
+    /// fault of adapter "gpio"; 500 ms later the output is switched off and discharges.
+    /// Returns when the fault came.
+    pub fn fault_while_the_unlock_waits(&mut self, welding_request: &str) -> Instant {
+        let mut energized = false;
+        let mut faulted_at = None;
+        let mut released = false;
+        self.run_until(Duration::from_secs(120), |p| {
+            if !energized && p.car_first(welding_request).is_some() {
+                energized = true;
+                p.plant.command(
+                    p.now,
+                    &HardwareCommand::PowerSupply(PowerSupplySetpoint {
+                        enabled: true,
+                        voltage: Volts(400.0),
+                        current: Amps(1.0),
+                    }),
+                );
+                p.plant.set_supply_stuck(true);
+            }
+            let Some(stopped) = p.car_first("SessionStopRes") else {
+                return false;
+            };
+            if faulted_at.is_none() && p.now >= stopped + Duration::from_millis(500) {
+                faulted_at = Some(p.now);
+                p.car.handle_hardware_fault(
+                    p.now,
+                    HardwareFault {
+                        adapter: "gpio".into(),
+                        kind: HardwareFaultKind::ConnectionLost,
+                    },
+                );
+            }
+            if !released && faulted_at.is_some_and(|at| p.now >= at + Duration::from_millis(500)) {
+                // The power stage recovers and switches off: the output discharges.
+                released = true;
+                p.plant.set_supply_stuck(false);
+                p.plant.command(
+                    p.now,
+                    &HardwareCommand::PowerSupply(PowerSupplySetpoint::OFF),
+                );
+            }
+            false
+        });
+        assert!(released, "never waited to unlock");
+        faulted_at.expect("the fault was raised")
     }
 }
 

@@ -1,7 +1,7 @@
 //! The safety audit of a run (DESIGN.md rule 5), from the car's commands and the physics:
 //! current down before the contactors open, contactors open before the connector unlocks,
-//! never an open under load, never an unlock with the contactors closed, and at the end the
-//! power supply off, no current, contactors open.
+//! never an open under load, never an unlock with the contactors closed or onto a live
+//! connector, and at the end the power supply off, no current, contactors open.
 
 use ccs_proto::hardware::{ContactorRequest, CpState, HardwareCommand, LockRequest};
 use ccs_proto::time::Instant;
@@ -14,6 +14,10 @@ use crate::world::{Side, WorldEvent, WorldEventKind};
 /// 100 ms after CP state B).
 pub const OPEN_UNDER_LOAD_LIMIT: f32 = 2.0;
 
+/// At or above this voltage at the connector (V) unlocking is a violation: the DC coupler may
+/// be unlocked only below 60 V d.c. (IEC 61851-23).
+pub const UNLOCK_VOLTAGE_LIMIT: f32 = 60.0;
+
 /// One safety-relevant command of the car, with the physics at that moment.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct SafetyStep {
@@ -25,6 +29,8 @@ pub struct SafetyStep {
     pub current: f32,
     /// Whether the contactors were physically closed at that moment.
     pub contactors_closed: bool,
+    /// The voltage at the vehicle inlet (the DC link, charger side) at that moment, V.
+    pub inlet_voltage: f32,
 }
 
 /// The car's commands that the shutdown order is about.
@@ -86,11 +92,19 @@ impl SafetyAudit {
                 secs(event.at)
             ));
         }
+        let inlet_voltage = plant.inlet_voltage().0;
+        if command == SafetyCommand::Unlock && inlet_voltage.abs() >= UNLOCK_VOLTAGE_LIMIT {
+            self.violations.push(format!(
+                "{:.3} s: unlock commanded with {inlet_voltage:.1} V at the inlet",
+                secs(event.at)
+            ));
+        }
         self.steps.push(SafetyStep {
             at: event.at,
             command,
             current,
             contactors_closed: closed,
+            inlet_voltage,
         });
     }
 

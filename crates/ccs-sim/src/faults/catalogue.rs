@@ -502,11 +502,12 @@ fn host_cases(out: &mut Vec<FaultCase>) {
 }
 
 /// The charger's current does not fall after the car stops (a stuck power stage): the car
-/// opens after `current_fall_timeout` anyway, and says it opened under load.
+/// opens after `current_fall_timeout` anyway, says it opened under load, and keeps the
+/// connector locked while the stuck output stays live.
 fn current_does_not_fall(out: &mut Vec<FaultCase>) {
     let mut c = case(
         "charger-current-does-not-fall",
-        "the charger's power stage sticks and keeps driving current after the user stops at the car: the car opens after current_fall_timeout and reports opening under load",
+        "the charger's power stage sticks and keeps driving current after the user stops at the car: the car opens after current_fall_timeout, reports opening under load, and keeps the connector locked on the live output",
         Role::Evcc,
         at(
             Side::Ev,

@@ -23,12 +23,12 @@ use ccs_msg::din::{
 };
 
 use super::values::{self, ChargeParameters, CurrentDemand, MessageKind, physical_value};
-use crate::hardware::{Amps, HardwareCommand, LockRequest, Measurement, Volts};
-use crate::session::config::{EvccConfig, PrechargeVoltageSource};
-use crate::session::ev_dc::{AfterOpen, EvPowerPath, EvReadings, PowerDone};
+use crate::hardware::{Amps, HardwareCommand, Measurement, Volts};
+use crate::session::config::EvccConfig;
+use crate::session::ev_dc::{AfterOpen, EvEnding, EvPowerPath, EvReadings, PowerDone};
 use crate::session::outbox::Outbox;
 use crate::session::timers::{Timer, TimerTable};
-use crate::session::{Outcome, Phase, SessionError, SessionEvent};
+use crate::session::{Phase, SessionError};
 use crate::time::{Duration, Instant};
 use crate::v2gtp::PayloadType;
 
@@ -116,7 +116,8 @@ pub(crate) struct Evcc {
     state: State,
     timers: TimerTable,
     stop: Option<StopCause>,
-    failure: Option<SessionError>,
+    /// The failure that started the safe shutdown, or a refused SessionStop.
+    ending: EvEnding,
     service_id: u16,
     power: EvPowerPath,
     present_voltage: Option<f32>,
@@ -176,7 +177,7 @@ impl Evcc {
             state: State::Done,
             timers: TimerTable::default(),
             stop: None,
-            failure: None,
+            ending: EvEnding::default(),
             service_id: values::CHARGE_SERVICE_ID,
             power: EvPowerPath::default(),
             present_voltage: None,
@@ -278,7 +279,7 @@ impl Evcc {
     ) {
         if let Some(done) =
             self.power
-                .handle_measurement(out, &self.config, &mut self.timers, measurement)
+                .handle_measurement(now, out, &self.config, &mut self.timers, measurement)
         {
             self.on_power(now, out, done);
         }
@@ -307,11 +308,9 @@ impl Evcc {
 
     /// Any failure from outside (connection lost, hardware fault): the safe shutdown.
     pub(crate) fn fail(&mut self, now: Instant, out: &mut Outbox, error: SessionError) {
-        if self.state == State::Done || self.failure.is_some() {
+        if self.state == State::Done || !self.ending.fail(out, &self.power, error) {
             return;
         }
-        out.event(SessionEvent::Failing(error.clone()));
-        self.failure = Some(error);
         out.close();
         out.set_phase(Phase::SafeShutdown);
         self.timers.stop_all();
@@ -464,7 +463,7 @@ impl Evcc {
     }
 
     fn request_stop(&mut self, now: Instant, out: &mut Outbox, cause: StopCause) {
-        if self.stop.is_some() || self.failure.is_some() || self.state == State::Done {
+        if self.stop.is_some() || self.ending.is_failing() || self.state == State::Done {
             return;
         }
         self.stop = Some(cause);
@@ -641,31 +640,17 @@ impl Evcc {
                 let reported = physical_value(&res.evse_present_voltage);
                 self.present_voltage = Some(reported);
                 out.update_values(|v| v.present_voltage = Some(reported));
-                if let Err(e) = self.check_inlet_plausible(now, out, reported) {
-                    return self.fail(now, out, e);
-                }
-                let charger = match self.config.precharge_voltage_source {
-                    PrechargeVoltageSource::EvsePresentVoltage => reported,
-                    PrechargeVoltageSource::InletVoltage => match out
-                        .snapshot
-                        .inlet_voltage
-                        .fresh(now, self.config.measurement_max_age)
-                    {
-                        Ok(v) => v.0,
-                        Err(e) => {
-                            return self.fail(now, out, SessionError::Physical(e.to_string()));
-                        }
-                    },
-                };
-                let battery = match self.battery_voltage(now, out) {
-                    Ok(v) => v,
+                let inlet = match self.power.check_inlet(now, out, &self.config, reported) {
+                    Ok(inlet) => inlet,
                     Err(e) => return self.fail(now, out, e),
                 };
-                if (charger - battery).abs() < self.config.u_delta_max_for_end_of_precharge.0 {
-                    self.timers.stop(Timer::EvccPreCharge);
-                    self.close_contactors(now, out);
-                } else {
-                    self.pause(now, Step::PreCharge, t.pre_charge_interval);
+                match self.readings().precharge_matched(now, out, reported, inlet) {
+                    Ok(true) => {
+                        self.timers.stop(Timer::EvccPreCharge);
+                        self.close_contactors(now, out);
+                    }
+                    Ok(false) => self.pause(now, Step::PreCharge, t.pre_charge_interval),
+                    Err(e) => self.fail(now, out, e),
                 }
             }
             BodyElement::PowerDeliveryRes(res) => {
@@ -710,7 +695,7 @@ impl Evcc {
                     }
                     EvseVerdict::Fail(e) => return self.fail(now, out, e),
                 }
-                if let Err(e) = self.check_inlet_plausible(now, out, u) {
+                if let Err(e) = self.power.check_inlet(now, out, &self.config, u) {
                     return self.fail(now, out, e);
                 }
                 if self.light_bulb_close_at.is_some_and(|at| now >= at) {
@@ -737,10 +722,7 @@ impl Evcc {
             BodyElement::WeldingDetectionRes(res) => {
                 let u = physical_value(&res.evse_present_voltage);
                 self.present_voltage = Some(u);
-                out.update_values(|v| {
-                    v.present_voltage = Some(u);
-                    v.present_current = Some(0.0);
-                });
+                self.power.welding_report(now, out, u);
                 self.welding_rounds += 1;
                 // Alpitronic HYC300 answers FAILED here (pyPLC results): the contactors are
                 // already open, so the car goes on to SessionStop.
@@ -762,12 +744,13 @@ impl Evcc {
             BodyElement::SessionStopRes(res) => {
                 self.timers.stop_all();
                 out.close();
-                out.command(HardwareCommand::ConnectorLock(LockRequest::Unlock));
-                self.state = State::Done;
-                if is_ok(res.response_code) {
-                    out.finish(Outcome::Completed);
-                } else {
-                    out.finish(Outcome::Failed(refused(res.response_code)));
+                if !is_ok(res.response_code) {
+                    self.ending.refused(refused(res.response_code));
+                }
+                // The unlock waits for the voltage (IEC 61851-23: below 60 V).
+                self.state = State::Hardware;
+                if let Some(done) = self.power.unlock(now, out, &self.config, &mut self.timers) {
+                    self.on_power(now, out, done);
                 }
             }
             _ => {}
@@ -791,15 +774,6 @@ impl Evcc {
         self.send(now, out, next);
     }
 
-    fn check_inlet_plausible(
-        &self,
-        now: Instant,
-        out: &Outbox,
-        reported: f32,
-    ) -> Result<(), SessionError> {
-        self.readings().check_inlet_plausible(now, out, reported)
-    }
-
     /// A hardware step of the power path finished.
     fn on_power(&mut self, now: Instant, out: &mut Outbox, done: PowerDone) {
         match done {
@@ -811,17 +785,15 @@ impl Evcc {
                 self.send(now, out, Step::CableCheck);
             }
             PowerDone::ContactorsClosed => self.send(now, out, Step::PowerDeliveryStart),
-            PowerDone::ContactorsOpen(AfterOpen::Continue) => {
-                self.send(now, out, Step::WeldingDetection);
+            PowerDone::ContactorsOpen => self.send(now, out, Step::WeldingDetection),
+            PowerDone::Unlocked => {
+                self.end();
+                self.ending.unlocked(out);
             }
-            PowerDone::ContactorsOpen(AfterOpen::Unlock) => self.end_failed(out),
             PowerDone::Failed(e) => self.fail(now, out, e),
             PowerDone::StayLocked(e) => {
-                if self.failure.is_none() {
-                    self.failure = Some(e);
-                }
-                out.close();
-                self.end_failed(out);
+                self.end();
+                self.ending.stays_locked(out, e);
             }
         }
     }
@@ -855,14 +827,10 @@ impl Evcc {
         }
     }
 
-    fn end_failed(&mut self, out: &mut Outbox) {
+    /// The session is over: nothing more to send or wait for.
+    fn end(&mut self) {
         self.timers.stop_all();
         self.state = State::Done;
-        let error = self
-            .failure
-            .clone()
-            .unwrap_or_else(|| SessionError::Physical("safe shutdown".into()));
-        out.finish(Outcome::Failed(error));
     }
 
     fn on_timer(&mut self, now: Instant, out: &mut Outbox, timer: Timer) {

@@ -43,12 +43,12 @@ use super::msg::{
     self, CHARGE_SERVICE_ID, MessageKind, NO_SESSION_ID, is_ok, physical, physical_value,
 };
 use super::pnc::{self, CertificateInstaller, CertificateUpdater, ContractSigner};
-use crate::hardware::{Amps, CpState, HardwareCommand, LockRequest, Measurement, Volts};
+use crate::hardware::{Amps, CpState, HardwareCommand, Measurement, Volts};
 use crate::session::config::EvccConfig;
-use crate::session::ev_dc::{AfterOpen, EvPowerPath, EvReadings, PowerDone};
+use crate::session::ev_dc::{AfterOpen, EvEnding, EvPowerPath, EvReadings, PowerDone};
 use crate::session::outbox::Outbox;
 use crate::session::timers::{Timer, TimerTable};
-use crate::session::{Outcome, Phase, SessionError, SessionEvent};
+use crate::session::{Phase, SessionError, SessionEvent};
 use crate::time::{Duration, Instant};
 use crate::v2gtp::PayloadType;
 
@@ -244,7 +244,8 @@ pub(crate) struct Evcc {
     timers: TimerTable,
     power: EvPowerPath,
     stop: Option<StopCause>,
-    failure: Option<SessionError>,
+    /// The failure that started the safe shutdown, or a refused SessionStop.
+    ending: EvEnding,
     dc: bool,
     services_to_detail: Vec<u16>,
     gen_challenge: Option<Vec<u8>>,
@@ -255,6 +256,8 @@ pub(crate) struct Evcc {
     receipt: Option<(MeterInfoType, Step)>,
     charging_since: Option<Instant>,
     simulated_soc: f32,
+    /// The charger accepted our SessionStop(Pause): the session may be rejoined.
+    paused: bool,
     welding_rounds: u32,
     light_bulb_close_at: Option<Instant>,
 }
@@ -288,9 +291,13 @@ impl Evcc {
             session_id,
             state: State::Done,
             timers: TimerTable::default(),
-            power: EvPowerPath::default(),
+            power: if dc {
+                EvPowerPath::default()
+            } else {
+                EvPowerPath::ac()
+            },
             stop: None,
-            failure: None,
+            ending: EvEnding::default(),
             dc,
             services_to_detail: Vec::new(),
             gen_challenge: None,
@@ -299,6 +306,7 @@ impl Evcc {
             receipt: None,
             charging_since: None,
             simulated_soc: 20.0,
+            paused: false,
             welding_rounds: 0,
             light_bulb_close_at: None,
         }
@@ -339,6 +347,12 @@ impl Evcc {
     }
 
     // ----- inputs
+
+    /// The SessionID of this session if the charger accepted its SessionStop(Pause): the car
+    /// rejoins with it next time (`EvOptions::resume_session_id`, ISO 15118-2 §8.4.3.2).
+    pub(crate) fn paused_session_id(&self) -> Option<&[u8]> {
+        self.paused.then_some(self.session_id.as_slice())
+    }
 
     pub(crate) fn handle_message(
         &mut self,
@@ -415,7 +429,7 @@ impl Evcc {
     ) {
         if let Some(done) =
             self.power
-                .handle_measurement(out, &self.config, &mut self.timers, measurement)
+                .handle_measurement(now, out, &self.config, &mut self.timers, measurement)
         {
             self.on_power(now, out, done);
         }
@@ -444,11 +458,9 @@ impl Evcc {
 
     /// Any failure: the safe shutdown.
     pub(crate) fn fail(&mut self, now: Instant, out: &mut Outbox, error: SessionError) {
-        if self.state == State::Done || self.failure.is_some() {
+        if self.state == State::Done || !self.ending.fail(out, &self.power, error) {
             return;
         }
-        out.event(SessionEvent::Failing(error.clone()));
-        self.failure = Some(error);
         out.close();
         out.set_phase(Phase::SafeShutdown);
         self.timers.stop_all();
@@ -856,7 +868,7 @@ impl Evcc {
     }
 
     fn request_stop(&mut self, now: Instant, out: &mut Outbox, cause: StopCause) {
-        if self.stop.is_some() || self.failure.is_some() || self.state == State::Done {
+        if self.stop.is_some() || self.ending.is_failing() || self.state == State::Done {
             return;
         }
         self.stop = Some(cause);
@@ -911,33 +923,29 @@ impl Evcc {
             PowerDone::Locked | PowerDone::ContactorsClosed => {
                 self.send(now, out, Step::PowerDeliveryStart);
             }
-            PowerDone::ContactorsOpen(AfterOpen::Continue) => {
+            PowerDone::ContactorsOpen => {
                 if self.dc {
                     self.send(now, out, Step::WeldingDetection);
                 } else {
                     self.send(now, out, Step::SessionStop);
                 }
             }
-            PowerDone::ContactorsOpen(AfterOpen::Unlock) => self.end_failed(out),
+            PowerDone::Unlocked => {
+                self.end();
+                self.ending.unlocked(out);
+            }
             PowerDone::Failed(e) => self.fail(now, out, e),
             PowerDone::StayLocked(e) => {
-                if self.failure.is_none() {
-                    self.failure = Some(e);
-                }
-                self.end_failed(out);
+                self.end();
+                self.ending.stays_locked(out, e);
             }
         }
     }
 
-    fn end_failed(&mut self, out: &mut Outbox) {
+    /// The session is over: nothing more to send or wait for.
+    fn end(&mut self) {
         self.timers.stop_all();
         self.state = State::Done;
-        let error = self
-            .failure
-            .clone()
-            .unwrap_or_else(|| SessionError::Physical("safe shutdown".into()));
-        out.close();
-        out.finish(Outcome::Failed(error));
     }
 
     fn on_timer(&mut self, now: Instant, out: &mut Outbox, timer: Timer) {
@@ -1263,7 +1271,11 @@ impl Evcc {
                 }
                 let reported = physical_value(&res.evse_present_voltage);
                 out.update_values(|v| v.present_voltage = Some(reported));
-                match self.readings().precharge_matched(now, out, reported) {
+                let inlet = match self.power.check_inlet(now, out, &self.config, reported) {
+                    Ok(inlet) => inlet,
+                    Err(e) => return self.fail(now, out, e),
+                };
+                match self.readings().precharge_matched(now, out, reported, inlet) {
                     Err(e) => self.fail(now, out, e),
                     Ok(true) => {
                         self.timers.stop(Timer::EvccPreCharge);
@@ -1342,7 +1354,7 @@ impl Evcc {
                     v.present_voltage = Some(shown);
                     v.present_current = Some(i);
                 });
-                if let Err(e) = self.readings().check_inlet_plausible(now, out, u) {
+                if let Err(e) = self.power.check_inlet(now, out, &self.config, u) {
                     return self.fail(now, out, e);
                 }
                 if self.light_bulb_close_at.is_some_and(|at| now >= at) {
@@ -1385,10 +1397,7 @@ impl Evcc {
             }
             BodyElement::WeldingDetectionRes(res) => {
                 let u = physical_value(&res.evse_present_voltage);
-                out.update_values(|v| {
-                    v.present_voltage = Some(u);
-                    v.present_current = Some(0.0);
-                });
+                self.power.welding_report(now, out, u);
                 self.welding_rounds += 1;
                 // A FAILED WeldingDetectionRes (Alpitronic HYC300, pyPLC results) is not a
                 // reason to stay: the contactors are already open, so go on to SessionStop.
@@ -1410,12 +1419,15 @@ impl Evcc {
             BodyElement::SessionStopRes(res) => {
                 self.timers.stop_all();
                 out.close();
-                out.command(HardwareCommand::ConnectorLock(LockRequest::Unlock));
-                self.state = State::Done;
                 if is_ok(res.response_code) {
-                    out.finish(Outcome::Completed);
+                    self.paused = self.config.iso2.pause_instead_of_terminate;
                 } else {
-                    out.finish(Outcome::Failed(Self::refused(step, res.response_code)));
+                    self.ending.refused(Self::refused(step, res.response_code));
+                }
+                // The unlock waits for the voltage (IEC 61851-23: below 60 V).
+                self.state = State::Hardware;
+                if let Some(done) = self.power.unlock(now, out, &self.config, &mut self.timers) {
+                    self.on_power(now, out, done);
                 }
             }
             _ => {}

@@ -139,6 +139,8 @@ pub(crate) struct Secc {
     timers: TimerTable,
     stop_requested: bool,
     stopped_by_user: bool,
+    /// The car ended with SessionStop(Pause): it may rejoin with `session_id`.
+    paused: bool,
     renegotiation_requested: bool,
     dc: bool,
     payment: Option<PaymentMethod>,
@@ -188,6 +190,7 @@ impl Secc {
             timers,
             stop_requested: false,
             stopped_by_user: false,
+            paused: false,
             renegotiation_requested: false,
             dc: true,
             payment: None,
@@ -211,6 +214,11 @@ impl Secc {
 
     pub(crate) fn stopped_by_user(&self) -> bool {
         self.stopped_by_user
+    }
+
+    /// The SessionID a car that paused (SessionStop(Pause)) may rejoin with.
+    pub(crate) fn paused_session_id(&self) -> Option<&[u8]> {
+        self.paused.then_some(self.session_id.as_slice())
     }
 
     pub(crate) fn handle_measurement(&mut self, measurement: Measurement) {
@@ -1190,6 +1198,7 @@ impl Secc {
                 out.set_phase(Phase::SessionStop);
                 if req.charging_session == ChargingSessionType::Pause {
                     // The car may come back with this SessionID (`paused_session_id`).
+                    self.paused = true;
                     out.command(HardwareCommand::SessionState(format!(
                         "session paused, SessionID {}",
                         msg::hex(&self.session_id)

@@ -45,12 +45,12 @@ use super::values::{
     self, Message, MessageKind, NO_SESSION_ID, SERVICE_DC, SERVICE_DC_BPT, hex, is_failed, is_ok,
     rational, to_f32,
 };
-use crate::hardware::{Amps, HardwareCommand, LockRequest, Measurement, Volts};
+use crate::hardware::{Amps, HardwareCommand, Measurement, Volts};
 use crate::session::config::EvccConfig;
-use crate::session::ev_dc::{AfterOpen, EvPowerPath, EvReadings, PowerDone};
+use crate::session::ev_dc::{AfterOpen, EvEnding, EvPowerPath, EvReadings, PowerDone};
 use crate::session::outbox::Outbox;
 use crate::session::timers::{Timer, TimerTable};
-use crate::session::{Outcome, Phase, SessionError, SessionEvent};
+use crate::session::{Phase, SessionError, SessionEvent};
 use crate::time::Instant;
 use crate::v2gtp::PayloadType;
 use std::sync::Arc;
@@ -161,9 +161,8 @@ pub(crate) struct Evcc {
     state: State,
     timers: TimerTable,
     stop: Option<StopCause>,
-    failure: Option<SessionError>,
-    /// A refusal that ends the session normally (SessionStop), reported as its outcome.
-    refusal: Option<SessionError>,
+    /// The failure that started the safe shutdown, or a refused SessionStop.
+    ending: EvEnding,
     authorization: AuthorizationType,
     gen_challenge: Vec<u8>,
     service_id: u16,
@@ -218,8 +217,7 @@ impl Evcc {
             state: State::Done,
             timers: TimerTable::default(),
             stop: None,
-            failure: None,
-            refusal: None,
+            ending: EvEnding::default(),
             authorization: AuthorizationType::EIM,
             gen_challenge: Vec::new(),
             service_id: SERVICE_DC,
@@ -307,10 +305,14 @@ impl Evcc {
         let code = msg.response_code().unwrap_or(ResponseCodeType::FAILED);
         if is_failed(code) {
             if step == Step::SessionStop || step == Step::WeldingDetection {
+                if let Message::Dc(dc::Document::DC_WeldingDetectionRes(res)) = &msg {
+                    self.power
+                        .welding_report(now, out, to_f32(&res.evse_present_voltage));
+                }
                 // The contactors are open: end normally, reporting the refusal.
-                self.refusal = Some(self.refused(step, code));
+                self.ending.refused(self.refused(step, code));
                 if step == Step::SessionStop {
-                    return self.finish(out);
+                    return self.finish(now, out);
                 }
                 return self.send(now, out, Step::SessionStop);
             }
@@ -337,7 +339,7 @@ impl Evcc {
     ) {
         if let Some(done) =
             self.power
-                .handle_measurement(out, &self.config, &mut self.timers, measurement)
+                .handle_measurement(now, out, &self.config, &mut self.timers, measurement)
         {
             self.on_power_done(now, out, done);
         }
@@ -348,18 +350,21 @@ impl Evcc {
     }
 
     pub(crate) fn handle_timeout(&mut self, now: Instant, out: &mut Outbox) {
-        while let Some(timer) = self.timers.pop_expired(now) {
+        // Bounded, as in the DIN and ISO-2 machines: a timer armed with a zero duration must
+        // not spin here.
+        for _ in 0..Timer::ALL.len() * 4 {
+            let Some(timer) = self.timers.pop_expired(now) else {
+                break;
+            };
             self.on_timer(now, out, timer);
         }
     }
 
     /// Any failure (connection lost, hardware fault, refusal): the safe shutdown.
     pub(crate) fn fail(&mut self, now: Instant, out: &mut Outbox, error: SessionError) {
-        if self.state == State::Done || self.failure.is_some() {
+        if self.state == State::Done || !self.ending.fail(out, &self.power, error) {
             return;
         }
-        out.event(SessionEvent::Failing(error.clone()));
-        self.failure = Some(error);
         out.close();
         out.set_phase(Phase::SafeShutdown);
         self.timers.stop_all();
@@ -892,7 +897,7 @@ impl Evcc {
     }
 
     fn request_stop(&mut self, now: Instant, out: &mut Outbox, cause: StopCause) {
-        if self.stop.is_some() || self.failure.is_some() || self.state == State::Done {
+        if self.stop.is_some() || self.ending.is_failing() || self.state == State::Done {
             return;
         }
         self.stop = Some(cause);
@@ -1022,7 +1027,7 @@ impl Evcc {
                 if !is_ok(code) {
                     // WARNING_*: not authorized; end the session normally, report the refusal.
                     self.timers.stop(Timer::EvccOngoing);
-                    self.refusal = Some(self.refused(step, code));
+                    self.ending.refused(self.refused(step, code));
                     return self.stop_now(now, out, StopCause::Charger);
                 }
                 if res.evse_processing == ProcessingType::Finished {
@@ -1194,7 +1199,11 @@ impl Evcc {
                     }
                     return;
                 }
-                match self.readings().precharge_matched(now, out, reported) {
+                let inlet = match self.power.check_inlet(now, out, &self.config, reported) {
+                    Ok(inlet) => inlet,
+                    Err(e) => return self.fail(now, out, e),
+                };
+                match self.readings().precharge_matched(now, out, reported, inlet) {
                     Ok(true) => {
                         self.timers.stop(Timer::EvccPreCharge);
                         self.send(now, out, Step::PreChargeFinished);
@@ -1239,10 +1248,7 @@ impl Evcc {
             }
             Message::Dc(dc::Document::DC_WeldingDetectionRes(res)) => {
                 let u = to_f32(&res.evse_present_voltage);
-                out.update_values(|v| {
-                    v.present_voltage = Some(u);
-                    v.present_current = Some(0.0);
-                });
+                self.power.welding_report(now, out, u);
                 self.welding_rounds += 1;
                 let low = u < self.config.welding_detection_voltage.0;
                 if low || self.welding_rounds >= self.config.welding_detection_max_rounds {
@@ -1264,7 +1270,7 @@ impl Evcc {
                     self.config.timeouts.current_demand_interval,
                 );
             }
-            Message::Common(common::Document::SessionStopRes(_)) => self.finish(out),
+            Message::Common(common::Document::SessionStopRes(_)) => self.finish(now, out),
             _ => {}
         }
     }
@@ -1285,7 +1291,7 @@ impl Evcc {
         if let Notice::Stop(cause) = notice {
             return self.stop_now(now, out, cause);
         }
-        if let Err(e) = self.readings().check_inlet_plausible(now, out, u) {
+        if let Err(e) = self.power.check_inlet(now, out, &self.config, u) {
             return self.fail(now, out, e);
         }
         if self.config.soc_simulation {
@@ -1332,14 +1338,13 @@ impl Evcc {
         );
     }
 
-    fn finish(&mut self, out: &mut Outbox) {
+    /// SessionStop answered: unlock once the voltage allows it (IEC 61851-23: below 60 V).
+    fn finish(&mut self, now: Instant, out: &mut Outbox) {
         self.timers.stop_all();
         out.close();
-        out.command(HardwareCommand::ConnectorLock(LockRequest::Unlock));
-        self.state = State::Done;
-        match self.refusal.take() {
-            Some(e) => out.finish(Outcome::Failed(e)),
-            None => out.finish(Outcome::Completed),
+        self.state = State::Hardware;
+        if let Some(done) = self.power.unlock(now, out, &self.config, &mut self.timers) {
+            self.on_power_done(now, out, done);
         }
     }
 
@@ -1354,30 +1359,23 @@ impl Evcc {
                 self.send(now, out, Step::CableCheck);
             }
             PowerDone::ContactorsClosed => self.send(now, out, Step::PowerDeliveryStart),
-            PowerDone::ContactorsOpen(AfterOpen::Continue) => {
-                self.send(now, out, Step::WeldingDetection);
+            PowerDone::ContactorsOpen => self.send(now, out, Step::WeldingDetection),
+            PowerDone::Unlocked => {
+                self.end();
+                self.ending.unlocked(out);
             }
-            PowerDone::ContactorsOpen(AfterOpen::Unlock) => self.end_failed(out),
             PowerDone::Failed(e) => self.fail(now, out, e),
             PowerDone::StayLocked(e) => {
-                // The contactors never confirmed open: end here, the connector stays locked.
-                if self.failure.is_none() {
-                    self.failure = Some(e);
-                }
-                out.close();
-                self.end_failed(out);
+                self.end();
+                self.ending.stays_locked(out, e);
             }
         }
     }
 
-    fn end_failed(&mut self, out: &mut Outbox) {
+    /// The session is over: nothing more to send or wait for.
+    fn end(&mut self) {
         self.timers.stop_all();
         self.state = State::Done;
-        let error = self
-            .failure
-            .clone()
-            .unwrap_or_else(|| SessionError::Physical("safe shutdown".into()));
-        out.finish(Outcome::Failed(error));
     }
 
     fn on_timer(&mut self, now: Instant, out: &mut Outbox, timer: Timer) {

@@ -839,15 +839,17 @@ impl Secc {
                 out.set_phase(Phase::PreCharge);
                 let target = to_f32(&req.ev_target_voltage)
                     .clamp(0.0, evse_dc::limits(&self.config, now, out).max_voltage);
-                if self.stop_requested {
+                let output_target = if self.stop_requested {
                     evse_dc::supply_off(out);
+                    0.0
                 } else {
                     evse_dc::set_supply(out, target, 2.0);
-                }
+                    target
+                };
                 self.precharged = true;
                 let (u, _) = self
                     .present
-                    .read(&self.config, now, out, 0.0)
+                    .read(&self.config, now, out, output_target)
                     .map_err(failed)?;
                 out.update_values(|v| {
                     v.target_voltage = Some(target);

@@ -12,6 +12,9 @@
 //! [`crate::session::EvccTimeouts::current_fall_timeout`]); the connector unlocks only after the
 //! contactors confirmed open. If they never confirm, the connector stays locked.
 //!
+//! The unlock rule (below 60 V) is in `unlock`, the inlet voltage plausibility check in
+//! `inlet`, the values the requests carry in `readings`.
+//!
 //! Opening after the timeout is deliberate (a charger that keeps driving current would
 //! otherwise keep charging the battery with no one in control) and loud: when the car's own
 //! [`Measurement::InletCurrent`] (newer than CP state B) still shows current, or, without
@@ -22,15 +25,21 @@
 //! status text that the current was not verified (the charger's last report predates the
 //! stop).
 
-use crate::hardware::{
-    ContactorRequest, CpState, HardwareCommand, HardwareFault, HardwareFaultKind, LockRequest,
-    Measurement,
-};
+mod ending;
+mod inlet;
+mod readings;
+mod unlock;
+
+use crate::hardware::{ContactorRequest, CpState, HardwareCommand, LockRequest, Measurement};
 use crate::session::config::EvccConfig;
 use crate::session::outbox::Outbox;
 use crate::session::timers::{Timer, TimerTable};
 use crate::session::{SessionError, SessionEvent};
 use crate::time::Instant;
+
+pub(crate) use ending::EvEnding;
+pub(crate) use inlet::{InletAgreement, InletPlausibility};
+pub(crate) use readings::EvReadings;
 
 /// What follows once the contactors are open.
 #[derive(Clone, Copy, Debug, Eq, PartialEq)]
@@ -48,6 +57,8 @@ enum Wait {
     ContactorsClosed,
     CurrentFall(AfterOpen),
     ContactorsOpen(AfterOpen),
+    /// Contactors open, waiting for the inlet voltage to fall below the unlock limit.
+    Unlock,
 }
 
 /// A finished hardware step.
@@ -57,12 +68,16 @@ pub(crate) enum PowerDone {
     Locked,
     /// The contactors are closed.
     ContactorsClosed,
-    /// The contactors are open; after [`AfterOpen::Unlock`] the unlock is already commanded.
-    ContactorsOpen(AfterOpen),
+    /// The contactors are open after a normal stop ([`AfterOpen::Continue`]).
+    ContactorsOpen,
+    /// The connector is unlocked (commanded; the voltage was below the unlock limit, or not
+    /// known at all): the session may end.
+    Unlocked,
     /// A step failed (no lock or close confirmation): the safe shutdown follows.
     Failed(SessionError),
-    /// The contactors never confirmed open: the session ends here and the connector stays
-    /// locked (never unlock with the contactors closed).
+    /// The contactors never confirmed open, or the inlet stayed live: the session ends here
+    /// and the connector stays locked (never unlock with the contactors closed or onto a live
+    /// connector).
     StayLocked(SessionError),
 }
 
@@ -71,18 +86,58 @@ pub(crate) enum PowerDone {
 pub(crate) struct EvPowerPath {
     wait: Option<Wait>,
     locked: bool,
+    /// Whether the lock was ever commanded (only then does the unlock wait for the voltage).
+    lock_commanded: bool,
     contactors_commanded_closed: bool,
     /// The charger's last reported current (decides whether the current has fallen).
     pub(crate) present_current: Option<f32>,
-    /// When CP state B was last commanded (readings older than this say nothing about the
-    /// current fall).
+    /// When CP state B was first commanded since the lock (readings older than this say
+    /// nothing about the current fall or the voltage after the stop).
     cp_b_at: Option<Instant>,
+    /// The charger's last EVSEPresentVoltage and when it arrived.
+    charger_voltage: Option<(Instant, f32)>,
+    inlet: InletPlausibility,
+    /// The inlet measurement failed its plausibility check in this session: its readings no
+    /// longer prove the connector dead (see `unlock`).
+    inlet_distrusted: bool,
+    /// An AC session: the unlock needs no DC voltage check (see `unlock`).
+    ac: bool,
 }
 
 impl EvPowerPath {
+    /// The power path of an AC session (ISO 15118-2 AC): the unlock is not held back by the
+    /// DC voltage rule (see `unlock`).
+    pub(crate) fn ac() -> Self {
+        Self {
+            ac: true,
+            ..Self::default()
+        }
+    }
+
+    /// Compares a response's EVSEPresentVoltage `reported` with the car's inlet measurement
+    /// ([`InletPlausibility::check`]); a failed check also makes the unlock distrust the
+    /// inlet measurement.
+    pub(crate) fn check_inlet(
+        &mut self,
+        now: Instant,
+        out: &Outbox,
+        config: &EvccConfig,
+        reported: f32,
+    ) -> Result<InletAgreement, SessionError> {
+        let checked = self.inlet.check(now, out, config, reported);
+        self.inlet_distrusted |= checked.is_err();
+        checked
+    }
+
     /// Whether the connector has been locked in this session.
     pub(crate) fn is_locked(&self) -> bool {
         self.locked
+    }
+
+    /// Whether the contactors are open and the unlock waits for the voltage to fall: a
+    /// failure now (the charger closing the connection) changes nothing, the voltage decides.
+    pub(crate) fn is_unlocking(&self) -> bool {
+        self.wait == Some(Wait::Unlock)
     }
 
     /// Whether we are waiting for the lock or the contactors to close (a stop may cut these
@@ -113,7 +168,9 @@ impl EvPowerPath {
         if cp_c {
             out.command(HardwareCommand::CpState(CpState::C));
         }
+        self.cp_b_at = None;
         out.command(HardwareCommand::ConnectorLock(LockRequest::Lock));
+        self.lock_commanded = true;
         self.wait = Some(Wait::Lock);
         timers.set(Timer::ConnectorLock, now + config.timeouts.lock_timeout);
         let already = out
@@ -194,10 +251,14 @@ impl EvPowerPath {
                 );
                 return None;
             }
+            // Contactors open already: the voltage decides the unlock.
+            Some(Wait::Unlock) => return None,
             _ => {}
         }
         out.command(HardwareCommand::CpState(CpState::B));
-        self.cp_b_at = Some(now);
+        // The stop's first CP state B: a later one (the safe shutdown after a normal stop)
+        // must not turn the reports in between (WeldingDetection) into reports from before.
+        self.cp_b_at.get_or_insert(now);
         let current_low = self
             .present_current
             .is_none_or(|i| i.abs() < config.current_fall_threshold.0);
@@ -236,27 +297,36 @@ impl EvPowerPath {
         } else {
             feedback != Ok(true)
         };
-        (config.contactor_feedback && open_now).then(|| self.opened_now(out, timers, after))
+        if config.contactor_feedback && open_now {
+            self.opened_now(now, out, config, timers, after)
+        } else {
+            None
+        }
     }
 
     fn opened_now(
         &mut self,
+        now: Instant,
         out: &mut Outbox,
+        config: &EvccConfig,
         timers: &mut TimerTable,
         after: AfterOpen,
-    ) -> PowerDone {
+    ) -> Option<PowerDone> {
         timers.stop(Timer::ContactorsOpen);
         self.wait = None;
         self.contactors_commanded_closed = false;
-        if after == AfterOpen::Unlock {
-            out.command(HardwareCommand::ConnectorLock(LockRequest::Unlock));
+        match after {
+            AfterOpen::Continue => Some(PowerDone::ContactorsOpen),
+            AfterOpen::Unlock => self.unlock(now, out, config, timers),
         }
-        PowerDone::ContactorsOpen(after)
     }
+}
 
-    /// A measurement that may end a wait.
+impl EvPowerPath {
+    /// A measurement that may end a wait (the caller applied it to the snapshot already).
     pub(crate) fn handle_measurement(
         &mut self,
+        now: Instant,
         out: &mut Outbox,
         config: &EvccConfig,
         timers: &mut TimerTable,
@@ -274,8 +344,9 @@ impl EvPowerPath {
             (Wait::ContactorsOpen(after), Measurement::ContactorsClosed(false))
                 if config.contactor_feedback =>
             {
-                Some(self.opened_now(out, timers, after))
+                self.opened_now(now, out, config, timers, after)
             }
+            (Wait::Unlock, Measurement::InletVoltage(_)) => self.unlock(now, out, config, timers),
             _ => None,
         }
     }
@@ -324,7 +395,7 @@ impl EvPowerPath {
             }
             (Timer::ContactorsOpen, Wait::ContactorsOpen(after)) => {
                 if !config.contactor_feedback {
-                    return Some(self.opened_now(out, timers, after));
+                    return self.opened_now(now, out, config, timers, after);
                 }
                 // Never unlock with the contactors closed.
                 self.wait = None;
@@ -334,6 +405,9 @@ impl EvPowerPath {
                 Some(PowerDone::StayLocked(SessionError::Physical(
                     "the contactors did not confirm open".into(),
                 )))
+            }
+            (Timer::UnlockVoltage, Wait::Unlock) => {
+                Some(self.unlock_timed_out(now, out, config, timers))
             }
             _ => None,
         }
@@ -381,125 +455,6 @@ impl EvPowerPath {
                 None
             }
         }
-    }
-}
-
-/// The readings the car's requests carry, from the hardware snapshot or the configured
-/// fallbacks.
-pub(crate) struct EvReadings<'a> {
-    /// The session's configuration.
-    pub(crate) config: &'a EvccConfig,
-    /// pyPLC `soc_simulation`: the simulated SoC.
-    pub(crate) simulated_soc: f32,
-}
-
-impl EvReadings<'_> {
-    /// The SoC to report (percent, rounded).
-    pub(crate) fn soc(&self, now: Instant, out: &Outbox) -> Result<u8, SessionError> {
-        match out.snapshot.soc.fresh(now, self.config.measurement_max_age) {
-            Ok(soc) => Ok(soc.0.clamp(0.0, 100.0).round() as u8),
-            Err(_) if self.config.soc_simulation => {
-                Ok(self.simulated_soc.clamp(0.0, 100.0).round() as u8)
-            }
-            Err(e) => Err(SessionError::Hardware(HardwareFault {
-                adapter: "session".into(),
-                kind: HardwareFaultKind::Device(e.to_string()),
-            })),
-        }
-    }
-
-    /// The battery voltage (PreCharge target), measured or the configured fallback.
-    pub(crate) fn battery_voltage(&self, now: Instant, out: &Outbox) -> Result<f32, SessionError> {
-        match out
-            .snapshot
-            .battery_voltage
-            .fresh(now, self.config.measurement_max_age)
-        {
-            Ok(v) => Ok(v.0),
-            Err(e) => self
-                .config
-                .fallback_battery_voltage
-                .map(|v| v.0)
-                .ok_or_else(|| SessionError::Physical(format!("battery voltage: {e}"))),
-        }
-    }
-
-    /// EVTargetVoltage and EVTargetCurrent: the BMS's, else the configured ones, capped by
-    /// the car's maxima.
-    pub(crate) fn target(&self, now: Instant, out: &Outbox) -> (f32, f32) {
-        let max_age = self.config.measurement_max_age;
-        let u = out
-            .snapshot
-            .target_voltage
-            .fresh(now, max_age)
-            .map_or(self.config.charge_target_voltage.0, |v| v.0);
-        let i = out
-            .snapshot
-            .target_current
-            .fresh(now, max_age)
-            .map_or(self.config.charge_target_current.0, |a| a.0);
-        (
-            u.min(self.config.ev.max_voltage.0),
-            i.min(self.config.ev.max_current.0),
-        )
-    }
-
-    /// ccs32clara's plausibility check: the measured inlet voltage agrees with what the
-    /// charger reports.
-    pub(crate) fn check_inlet_plausible(
-        &self,
-        now: Instant,
-        out: &Outbox,
-        reported: f32,
-    ) -> Result<(), SessionError> {
-        let Some(tolerance) = self.config.inlet_voltage_plausibility_tolerance else {
-            return Ok(());
-        };
-        let Ok(inlet) = out
-            .snapshot
-            .inlet_voltage
-            .fresh(now, self.config.measurement_max_age)
-        else {
-            return Ok(());
-        };
-        if (inlet.0 - reported).abs() > tolerance.0 {
-            return Err(SessionError::Physical(format!(
-                "inlet voltage {inlet} disagrees with EVSEPresentVoltage {reported} V"
-            )));
-        }
-        Ok(())
-    }
-
-    /// The charger's voltage that decides the end of PreCharge (reported or measured).
-    pub(crate) fn precharge_voltage(
-        &self,
-        now: Instant,
-        out: &Outbox,
-        reported: f32,
-    ) -> Result<f32, SessionError> {
-        match self.config.precharge_voltage_source {
-            crate::session::PrechargeVoltageSource::EvsePresentVoltage => Ok(reported),
-            crate::session::PrechargeVoltageSource::InletVoltage => out
-                .snapshot
-                .inlet_voltage
-                .fresh(now, self.config.measurement_max_age)
-                .map(|v| v.0)
-                .map_err(|e| SessionError::Physical(e.to_string())),
-        }
-    }
-
-    /// Whether PreCharge is done: |U_charger − U_battery| below pyPLC's
-    /// `u_delta_max_for_end_of_precharge`.
-    pub(crate) fn precharge_matched(
-        &self,
-        now: Instant,
-        out: &Outbox,
-        reported: f32,
-    ) -> Result<bool, SessionError> {
-        self.check_inlet_plausible(now, out, reported)?;
-        let charger = self.precharge_voltage(now, out, reported)?;
-        let battery = self.battery_voltage(now, out)?;
-        Ok((charger - battery).abs() < self.config.u_delta_max_for_end_of_precharge.0)
     }
 }
 
