@@ -91,9 +91,12 @@ impl GpioLogic {
         }
     }
 
-    /// The output levels at start and shutdown: CP state B, contactor open, unlocked.
-    pub fn safe_levels(&self) -> Vec<(u32, bool)> {
-        [self.cp_line, self.contactor_line, self.lock_line]
+    /// The output levels when the adapter ends: CP state B, contactor open. The lock line
+    /// keeps the state the session left it in: a car that decided the connector must stay
+    /// locked (inlet live, contactors not confirmed open) must not unlock because the process
+    /// ends. (At start every output, the lock line included, is requested inactive.)
+    pub fn exit_levels(&self) -> Vec<(u32, bool)> {
+        [self.cp_line, self.contactor_line]
             .into_iter()
             .flatten()
             .map(|line| (line, false))
@@ -244,8 +247,9 @@ mod device {
                     }
                 }
             };
-            // Leave the outputs safe whatever happened (CP B, contactor open, unlocked).
-            for (line, active) in logic.safe_levels() {
+            // Leave the outputs safe whatever happened (CP B, contactor open); the lock line
+            // stays as the session left it.
+            for (line, active) in logic.exit_levels() {
                 let _ = request.set_value(line, level(active));
             }
             result.map_err(|e| {
@@ -287,7 +291,20 @@ mod tests {
                 .on_command(&HardwareCommand::ConnectorLock(LockRequest::Lock))
                 .is_empty()
         );
-        assert_eq!(logic.safe_levels(), [(41, false), (17, false)]);
+    }
+
+    #[test]
+    fn at_exit_cp_and_contactor_go_safe_and_the_lock_stays_as_it_is() {
+        let mut c = config();
+        c.lock_line = Some(22);
+        let logic = GpioLogic::new(&c);
+        assert_eq!(
+            logic.on_command(&HardwareCommand::ConnectorLock(LockRequest::Lock)),
+            [(22, true)]
+        );
+        // The car may have decided the connector stays locked (inlet live): the process
+        // ending must not unlock it.
+        assert_eq!(logic.exit_levels(), [(41, false), (17, false)]);
     }
 
     #[test]

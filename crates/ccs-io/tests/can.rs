@@ -15,7 +15,7 @@ use ccs_io::can::{
 use ccs_io::{AdapterIo, HardwareAdapter};
 use ccs_proto::hardware::{
     Amps, ContactorRequest, CpState, HardwareCommand, HardwareEvent, HardwareFault,
-    HardwareFaultKind, Measurement, MeasurementKind, Percent, Volts,
+    HardwareFaultKind, LockRequest, Measurement, MeasurementKind, Percent, Volts,
 };
 use support::wait_for_event;
 
@@ -170,4 +170,72 @@ async fn a_user_mapping_drives_outputs_and_reads_inputs() {
         got,
         HardwareEvent::Measurement(Measurement::ContactorsClosed(true))
     );
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_mapping_puts_out_the_last_commands_at_exit_and_leaves_the_lock_alone() {
+    let mut peer = MemoryCanBus::new();
+    let adapter_bus = peer.node();
+    let output = |signal, offset| SignalMapping {
+        signal,
+        layout: SignalLayout::new(0x410, offset, 1),
+    };
+    let mapping = CanMapping::new(
+        Vec::new(),
+        vec![
+            output(OutputSignal::CpStateC, 0),
+            output(OutputSignal::ContactorsClosed, 1),
+            output(OutputSignal::ConnectorLock, 2),
+        ],
+        // The next periodic frame would come long after the process has ended.
+        Some(Duration::from_secs(3600)),
+        None,
+    )
+    .unwrap();
+    let (io, commands, _events) = AdapterIo::detached("can-mapping");
+    let adapter = tokio::spawn(CanAdapter::new(adapter_bus, CanLayout::Mapping(mapping)).run(io));
+    assert_eq!(recv_id(&mut peer, 0x410).await.data(), [0, 0, 0]);
+    for command in [
+        HardwareCommand::ConnectorLock(LockRequest::Lock),
+        HardwareCommand::CpState(CpState::C),
+        HardwareCommand::Contactors(ContactorRequest::Closed),
+        // The safe state at exit; the car decided the connector stays locked.
+        HardwareCommand::Contactors(ContactorRequest::Open),
+        HardwareCommand::CpState(CpState::B),
+    ] {
+        commands.send(command).unwrap();
+    }
+    drop(commands);
+    // Sent once at the end, not left to a tick: CP B, contactors open, still locked.
+    assert_eq!(recv_id(&mut peer, 0x410).await.data(), [0, 0, 1]);
+    adapter.await.unwrap().unwrap();
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_chademo_current_request_timeout_is_configurable() {
+    let bms_bus = MemoryCanBus::new();
+    let adapter_bus = bms_bus.node();
+    let mut bms = bms_bus;
+    let (io, _commands, mut events) = AdapterIo::detached("can-chademo");
+    let bridge = ChademoBridge::new().with_current_request_timeout(Duration::from_secs(3));
+    tokio::spawn(CanAdapter::new(adapter_bus, CanLayout::Chademo(bridge)).run(io));
+    tokio::time::sleep(Duration::from_millis(10)).await;
+    bms.send(CanFrame::standard(0x102, &[0, 0x90, 0x01, 80, 0, 0, 40, 0]).unwrap())
+        .await
+        .unwrap();
+    for _ in 0..2 {
+        wait_for_event(&mut events, "0x102 values", |e| {
+            matches!(e, HardwareEvent::Measurement(_))
+        })
+        .await;
+    }
+    // Past pyPLC's 1 s, within the configured 3 s: nothing yet.
+    let early = tokio::time::timeout(Duration::from_millis(2500), events.recv()).await;
+    assert!(early.is_err(), "{early:?}");
+    let mut late = Vec::new();
+    for _ in 0..3 {
+        late.push(wait_for_event(&mut events, "timeout", |_| true).await);
+    }
+    let zero = HardwareEvent::Measurement(Measurement::TargetCurrent(Amps(0.0)));
+    assert!(late.contains(&zero), "{late:?}");
 }

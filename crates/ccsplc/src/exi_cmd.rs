@@ -125,7 +125,8 @@ fn encode_item(schema: Schema, line: &str) -> Result<Vec<u8>> {
     })
 }
 
-fn parse_hex(text: &str) -> Result<Vec<u8>> {
+/// Hex digits to bytes (whitespace and a `0x` prefix are ignored).
+pub(crate) fn parse_hex(text: &str) -> Result<Vec<u8>> {
     let digits: String = text.chars().filter(|c| !c.is_whitespace()).collect();
     let digits = digits.strip_prefix("0x").unwrap_or(&digits);
     if !digits.len().is_multiple_of(2) {

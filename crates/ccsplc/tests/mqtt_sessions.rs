@@ -21,11 +21,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use common::{Proc, TwoHosts, ccsplc};
+use common::{Proc, SESSION_LIMIT, TwoHosts, outputs, spawn_ev, spawn_evse, wait_both};
 use rumqttc::{AsyncClient, Event, MqttOptions, Packet, QoS, Transport};
-
-/// Generous: a session with `--charge-seconds 3` takes about 15 s.
-const SESSION_LIMIT: Duration = Duration::from_secs(90);
 
 /// A mosquitto broker in a namespace: TCP 1883 on the namespace's loopback for ccsplc, a Unix
 /// socket for the test.
@@ -146,15 +143,6 @@ fn wait_for_topic(
         std::thread::sleep(Duration::from_millis(50));
     }
     panic!("nothing suitable on {name}:\n{}", context());
-}
-
-/// What the car and the charger printed so far, readable while they run.
-fn outputs(ev: &Proc, evse: &Proc) -> impl Fn() -> String + use<> {
-    let (ev, evse) = (ev.stdout.clone(), evse.stdout.clone());
-    move || {
-        let read = |p: &PathBuf| std::fs::read_to_string(p).unwrap_or_default();
-        format!("--- ev:\n{}\n--- evse:\n{}", read(&ev), read(&evse))
-    }
 }
 
 fn is_number(p: &str) -> bool {
@@ -301,41 +289,17 @@ fn car_with_an_mqtt_bms_charges_and_shuts_down_in_order() {
     let broker = Broker::start(&hosts.ev.name, dir.path());
     let (_bms, seen) = run_bms(&rt, &broker.socket);
     let config = car_config(dir.path(), "");
-    let mut evse = Proc::spawn_in(
-        &hosts.evse.name,
-        "evse",
+    let mut evse = spawn_evse(&hosts, dir.path(), None, &[]);
+    let mut ev = spawn_ev(
+        &hosts,
         dir.path(),
-        ccsplc(),
-        &["evse", "--interface", "evse0", "--no-slac", "--once"],
-        &[],
+        Some(&config),
+        &["--charge-seconds", "3"],
     );
-    let mut ev = Proc::spawn_in(
-        &hosts.ev.name,
-        "ev",
-        dir.path(),
-        ccsplc(),
-        &[
-            "ev",
-            "--config",
-            config.to_str().unwrap(),
-            "--interface",
-            "ev0",
-            "--no-slac",
-            "--charge-seconds",
-            "3",
-        ],
-        &[],
-    );
-    let ev_code = ev.wait_for(SESSION_LIMIT);
-    let evse_code = evse.wait_for(Duration::from_secs(15));
-    let both = format!(
-        "--- ev:\n{}\n--- evse:\n{}\n--- mqtt:\n{:?}",
-        ev.output(),
-        evse.output(),
-        seen.lock().unwrap()
-    );
-    assert_eq!(ev_code, Some(0), "the car did not complete:\n{both}");
-    assert_eq!(evse_code, Some(0), "the charger did not complete:\n{both}");
+    let ended = wait_both(&mut ev, &mut evse, SESSION_LIMIT);
+    let both = format!("{}\n--- mqtt:\n{:?}", ended.text, seen.lock().unwrap());
+    assert_eq!(ended.ev, Some(0), "the car did not complete:\n{both}");
+    assert_eq!(ended.evse, Some(0), "the charger did not complete:\n{both}");
     assert!(ev.output().contains("hardware: mqtt"), "{both}");
     assert!(ev.output().contains("-> CurrentDemandReq"), "{both}");
 
@@ -396,33 +360,15 @@ fn a_silent_bms_is_a_fault_that_shuts_the_car_down_safely() {
     let broker = Broker::start(&hosts.ev.name, dir.path());
     let (bms, seen) = run_bms(&rt, &broker.socket);
     let config = car_config(dir.path(), "input_timeout = \"1s\"\n");
-    let mut evse = Proc::spawn_in(
-        &hosts.evse.name,
-        "evse",
-        dir.path(),
-        ccsplc(),
-        &["evse", "--interface", "evse0", "--no-slac", "--once"],
-        &[],
-    );
+    let mut evse = spawn_evse(&hosts, dir.path(), None, &[]);
     // No --charge-seconds: the car charges until something stops it.
-    let mut ev = Proc::spawn_in(
-        &hosts.ev.name,
-        "ev",
-        dir.path(),
-        ccsplc(),
-        &[
-            "ev",
-            "--config",
-            config.to_str().unwrap(),
-            "--interface",
-            "ev0",
-            "--no-slac",
-        ],
-        &[],
-    );
+    let mut ev = spawn_ev(&hosts, dir.path(), Some(&config), &[]);
     let context = outputs(&ev, &evse);
     wait_for_topic(&seen, "fsm_state", |p| p == "CurrentDemand", &context);
     wait_for_topic(&seen, "relay_request", |p| p == "on", &context);
+    // The inlet voltage has arrived (the BMS echoes the charger's output once the car has
+    // published it): the car has an inlet measurement, from this BMS.
+    wait_for_topic(&seen, "inlet_voltage", |_| true, &context);
     // The BMS falls silent; the car never reads the inlet voltage in the charge loop when it
     // is missing, but the watchdog notices every input.
     bms.silent.store(true, Ordering::SeqCst);
@@ -446,14 +392,16 @@ fn a_silent_bms_is_a_fault_that_shuts_the_car_down_safely() {
         .iter()
         .rposition(|a| *a == ("relay_request".to_owned(), "on".to_owned()))
         .unwrap();
+    // The inlet measurement fell silent with the BMS: nothing shows the connector below 60 V
+    // after the stop, so it stays locked (IEC 61851-23; docs/hardware.md).
     assert_eq!(
         acts[on + 1..],
-        pairs(&[
-            ("cpstate", "B"),
-            ("relay_request", "off"),
-            ("lock_request", "unlock")
-        ]),
+        pairs(&[("cpstate", "B"), ("relay_request", "off")]),
         "{acts:?}\n{out}"
+    );
+    assert!(
+        out.contains("connector stays locked: no fresh inlet voltage reading"),
+        "{out}"
     );
 }
 
@@ -594,50 +542,19 @@ fn charger_with_an_mqtt_power_supply_charges_and_reports_the_car() {
         dir.path(),
         "\n[soc_callback]\nenabled = true\nendpoint = \"http://127.0.0.1:8089/ev_state\"\n",
     );
-    let mut evse = Proc::spawn_in(
-        &hosts.evse.name,
-        "evse",
-        dir.path(),
-        ccsplc(),
-        &[
-            "evse",
-            "--config",
-            config.to_str().unwrap(),
-            "--interface",
-            "evse0",
-            "--no-slac",
-            "--once",
-        ],
-        &[],
-    );
-    let mut ev = Proc::spawn_in(
-        &hosts.ev.name,
-        "ev",
-        dir.path(),
-        ccsplc(),
-        &[
-            "ev",
-            "--interface",
-            "ev0",
-            "--no-slac",
-            "--charge-seconds",
-            "3",
-        ],
-        &[],
-    );
-    let ev_code = ev.wait_for(SESSION_LIMIT);
-    let evse_code = evse.wait_for(Duration::from_secs(15));
+    let mut evse = spawn_evse(&hosts, dir.path(), Some(&config), &[]);
+    let mut ev = spawn_ev(&hosts, dir.path(), None, &["--charge-seconds", "3"]);
+    let ended = wait_both(&mut ev, &mut evse, SESSION_LIMIT);
     // Let the last set-point reach the test client.
     std::thread::sleep(Duration::from_millis(300));
     let both = format!(
-        "--- ev:\n{}\n--- evse:\n{}\n--- mqtt:\n{:?}\n--- http:\n{}",
-        ev.output(),
-        evse.output(),
+        "{}\n--- mqtt:\n{:?}\n--- http:\n{}",
+        ended.text,
         seen.lock().unwrap(),
         http.output()
     );
-    assert_eq!(ev_code, Some(0), "the car did not complete:\n{both}");
-    assert_eq!(evse_code, Some(0), "the charger did not complete:\n{both}");
+    assert_eq!(ended.ev, Some(0), "the car did not complete:\n{both}");
+    assert_eq!(ended.evse, Some(0), "the charger did not complete:\n{both}");
     assert!(
         evse.output().contains("hardware: mqtt, soc-callback"),
         "{both}"
@@ -745,30 +662,8 @@ fn a_lost_broker_is_a_fault_that_shuts_the_charger_down_safely() {
     let mut broker = Broker::start(&hosts.evse.name, dir.path());
     let seen = run_psu(&rt, &broker.socket);
     let config = charger_config(dir.path(), "");
-    let mut evse = Proc::spawn_in(
-        &hosts.evse.name,
-        "evse",
-        dir.path(),
-        ccsplc(),
-        &[
-            "evse",
-            "--config",
-            config.to_str().unwrap(),
-            "--interface",
-            "evse0",
-            "--no-slac",
-            "--once",
-        ],
-        &[],
-    );
-    let mut ev = Proc::spawn_in(
-        &hosts.ev.name,
-        "ev",
-        dir.path(),
-        ccsplc(),
-        &["ev", "--interface", "ev0", "--no-slac"],
-        &[],
-    );
+    let mut evse = spawn_evse(&hosts, dir.path(), Some(&config), &[]);
+    let mut ev = spawn_ev(&hosts, dir.path(), None, &[]);
     let context = outputs(&ev, &evse);
     wait_for_topic(&seen, "fsm_state", |p| p == "CurrentDemand", &context);
     broker.kill();

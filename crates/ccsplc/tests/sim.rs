@@ -388,6 +388,27 @@ fn sim_runs_an_iso2_plug_and_charge_session_over_tls() {
     );
 }
 
+/// Seed 3 used to fail PreCharge: the charger's EVSEPresentVoltage lagged the falling
+/// cable-check voltage at the inlet by 20 V and the plausibility check stopped the session
+/// (now debounced; `crates/ccs-sim/tests/ev_inlet.rs` runs many seeds in process).
+#[test]
+fn pnc_seed_3_gets_through_precharge_while_the_cable_check_voltage_falls() {
+    let out = ccsplc(&[
+        "sim",
+        "--protocol",
+        "iso2",
+        "--pnc",
+        "--charge-seconds",
+        "1",
+        "--seed",
+        "3",
+    ]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{stdout}");
+    assert!(stdout.contains("phase Charging (700)"), "{stdout}");
+    assert!(stdout.contains("  car          completed"), "{stdout}");
+}
+
 #[test]
 fn pnc_without_iso2_first_is_refused() {
     let out = ccsplc(&["sim", "--pnc", "--seed", "1"]);

@@ -17,15 +17,16 @@ use tokio::time::Duration;
 use super::{CanFrame, le_u16};
 
 /// pyPLC: "if nothing was received for over a second, time out" (current request → 0).
-pub(crate) const CURRENT_REQUEST_TIMEOUT: Duration = Duration::from_secs(1);
+const CURRENT_REQUEST_TIMEOUT: Duration = Duration::from_secs(1);
 
 /// The protocol number reported in 0x109 byte 0; 10 makes the bridge send the momentary
 /// battery voltage in 0x100 bytes 0–1 (pyPLC's custom extension).
 const PROTOCOL_VERSION: u8 = 10;
 
 /// The CHAdeMO-bridge codec.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug)]
 pub struct ChademoBridge {
+    current_request_timeout: Duration,
     capacity: u8,
     max_charger_voltage: u16,
     max_charger_current: u8,
@@ -36,7 +37,25 @@ pub struct ChademoBridge {
 impl ChademoBridge {
     /// A bridge that knows nothing yet (limits 0 until ChargeParameterDiscovery).
     pub fn new() -> Self {
-        Self::default()
+        Self {
+            current_request_timeout: CURRENT_REQUEST_TIMEOUT,
+            capacity: 0,
+            max_charger_voltage: 0,
+            max_charger_current: 0,
+            charger_voltage: 0,
+            charger_current: 0,
+        }
+    }
+
+    /// Without a 0x102 frame for `timeout` the current request drops to 0 A (pyPLC: 1 s).
+    #[must_use]
+    pub fn with_current_request_timeout(mut self, timeout: Duration) -> Self {
+        self.current_request_timeout = timeout;
+        self
+    }
+
+    pub(crate) fn current_request_timeout(&self) -> Duration {
+        self.current_request_timeout
     }
 
     pub(crate) fn on_frame(&mut self, frame: &CanFrame) -> (Vec<Measurement>, Vec<CanFrame>) {
@@ -118,6 +137,12 @@ impl ChademoBridge {
         } else {
             Vec::new()
         }
+    }
+}
+
+impl Default for ChademoBridge {
+    fn default() -> Self {
+        Self::new()
     }
 }
 

@@ -17,7 +17,10 @@ use tokio::time::Duration;
 use super::CanFrame;
 
 /// pyPLC's INFONR codes (`pyPlcInfoNumbers.py`) by the state names pyPLC's EVSE and SLAC
-/// report, matched without case, spaces or underscores. Unknown texts give 0.
+/// report, and by ccsplc's session phases (`ccs_proto::session::Phase`, which the session
+/// sends as [`HardwareCommand::SessionState`]), matched without case, spaces or underscores.
+/// Other texts (notes such as "session paused") give 0; the codecs then keep the last
+/// number.
 pub fn info_number(state: &str) -> u8 {
     let key: String = state
         .chars()
@@ -25,19 +28,19 @@ pub fn info_number(state: &str) -> u8 {
         .map(|c| c.to_ascii_lowercase())
         .collect();
     match key.as_str() {
-        "waitingforapphandshake" | "waitingfapphandshake" => 1,
-        "stopped" => 2,
+        "waitingforapphandshake" | "waitingfapphandshake" | "handshake" => 1,
+        "stopped" | "finished" => 2,
         "schemanegotiated" => 3,
-        "sessionestablished" => 4,
-        "servicesdiscovered" | "servicediscovery" => 5,
+        "sessionestablished" | "sessionsetup" => 4,
+        "servicesdiscovered" | "servicediscovery" | "serviceselection" => 5,
         "servicepaymentselected" | "paymentserviceselected" => 6,
-        "powerdelivery" => 7,
+        "powerdelivery" | "powerdeliverystart" | "powerdeliverystop" => 7,
         "chargeparameterdiscovery" => 8,
         "cablecheck" => 9,
         "precharging" | "precharge" => 10,
         "contractauthentication" => 11,
         "authorization" => 12,
-        "currentdemand" => 13,
+        "currentdemand" | "charging" => 13,
         "weldingdetection" => 14,
         "sessionstop" => 15,
         "stoppedforever" => 16,
@@ -90,7 +93,11 @@ impl FoccciCape {
 
     pub(crate) fn on_command(&mut self, command: &HardwareCommand) {
         match command {
-            HardwareCommand::SessionState(text) => self.info_number = info_number(text),
+            HardwareCommand::SessionState(text) => {
+                if let number @ 1.. = info_number(text) {
+                    self.info_number = number;
+                }
+            }
             HardwareCommand::VehicleBattery(report) => {
                 self.soc = report.soc.0.clamp(0.0, 100.0) as u8;
             }
@@ -209,5 +216,18 @@ mod tests {
         assert_eq!(info_number("PreCharging"), 10);
         assert_eq!(info_number("TCP conn broken"), 17);
         assert_eq!(info_number("something else"), 0);
+        // ccsplc's session phases.
+        assert_eq!(info_number("CableCheck"), 9);
+        assert_eq!(info_number("PreCharge"), 10);
+        assert_eq!(info_number("Charging"), 13);
+        assert_eq!(info_number("WeldingDetection"), 14);
+    }
+
+    #[test]
+    fn notes_that_are_no_state_keep_the_info_number() {
+        let mut f = FoccciCape::new(Duration::from_millis(30), 0);
+        f.on_command(&HardwareCommand::SessionState("Charging".into()));
+        f.on_command(&HardwareCommand::SessionState("session paused".into()));
+        assert_eq!(f.on_tick()[0].data()[0], 13);
     }
 }

@@ -161,6 +161,27 @@ pub enum OutputSignal {
     InfoNumber,
 }
 
+impl OutputSignal {
+    /// Whether the signal drives something that acts on the DC link or the connector (CP
+    /// state, contactors, lock, power supply), rather than a value shown to a BMS or display.
+    pub fn is_actuator(self) -> bool {
+        match self {
+            Self::CpStateC
+            | Self::ContactorsClosed
+            | Self::ConnectorLock
+            | Self::PowerSupplyEnabled
+            | Self::PowerSupplyVoltage
+            | Self::PowerSupplyCurrent => true,
+            Self::ChargerMaxVoltage
+            | Self::ChargerMaxCurrent
+            | Self::ChargerVoltage
+            | Self::ChargerCurrent
+            | Self::VehicleSoc
+            | Self::InfoNumber => false,
+        }
+    }
+}
+
 /// One signal of a mapping.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct SignalMapping<S> {
@@ -248,7 +269,11 @@ impl CanMapping {
                 set(O::ChargerCurrent, current.0);
             }
             HardwareCommand::VehicleBattery(r) => set(O::VehicleSoc, r.soc.0),
-            HardwareCommand::SessionState(text) => set(O::InfoNumber, f32::from(info_number(text))),
+            HardwareCommand::SessionState(text) => {
+                if let number @ 1.. = info_number(text) {
+                    set(O::InfoNumber, f32::from(number));
+                }
+            }
             _ => {}
         }
     }

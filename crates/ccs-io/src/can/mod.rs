@@ -135,6 +135,16 @@ impl CanLayout {
         }
     }
 
+    /// The frames to send once when the adapter ends: a mapping's outputs with the session's
+    /// last commands (the safe state), which must not wait for a tick that never comes.
+    /// Nothing is added on top: the lock output stays as the session left it.
+    pub fn on_exit(&self) -> Vec<CanFrame> {
+        match self {
+            Self::Mapping(m) => m.encode_outputs(),
+            Self::Chademo(_) | Self::Foccci(_) => Vec::new(),
+        }
+    }
+
     /// How often [`on_tick`](Self::on_tick) wants to run.
     pub fn period(&self) -> Option<Duration> {
         match self {
@@ -147,7 +157,7 @@ impl CanLayout {
     /// Inputs that must keep arriving, and their maximum age.
     fn input_timeout(&self) -> Option<Duration> {
         match self {
-            Self::Chademo(_) => Some(chademo::CURRENT_REQUEST_TIMEOUT),
+            Self::Chademo(c) => Some(c.current_request_timeout()),
             Self::Foccci(_) => None,
             Self::Mapping(m) => m.input_timeout,
         }
@@ -196,7 +206,15 @@ impl<B: CanBus> HardwareAdapter for CanAdapter<B> {
             let mut outgoing = Vec::new();
             tokio::select! {
                 cmd = io.next_command() => {
-                    let Some(cmd) = cmd else { return Ok(()) };
+                    let Some(cmd) = cmd else {
+                        for frame in layout.on_exit() {
+                            if let Err(e) = bus.send(frame).await {
+                                tracing::warn!(adapter = io.name(), "CAN send at exit: {e}");
+                                break;
+                            }
+                        }
+                        return Ok(());
+                    };
                     layout.on_command(&cmd);
                 }
                 frame = bus.recv() => match frame {

@@ -4,7 +4,10 @@
 //! The port is served by one blocking thread (serial ports have no async API worth a
 //! dependency here): it reads with a short timeout, forwards the bytes to the adapter task,
 //! and writes what the adapter queues. A port that fails is a
-//! [`HardwareFaultKind::ConnectionLost`] fault and ends the adapter.
+//! [`HardwareFaultKind::ConnectionLost`] fault and ends the adapter, except for the OLED
+//! display alone ([`SerialProtocol::DisplayOnly`]): charging does not depend on it, so a
+//! display that is missing or goes away is a warning and the adapter idles (pyPLC runs on
+//! without its display, and its template enables the display by default).
 
 pub mod protocol;
 
@@ -115,7 +118,8 @@ impl SerialAdapter {
     }
 }
 
-/// Reads and writes the port until the adapter drops its sender.
+/// Reads and writes the port until the adapter drops its sender; what was queued before is
+/// written first.
 fn port_thread(
     mut port: Box<dyn serialport::SerialPort>,
     writes: std_mpsc::Receiver<Vec<u8>>,
@@ -152,6 +156,31 @@ fn port_thread(
     }
 }
 
+fn thread_ended() -> AdapterError {
+    AdapterError::Device("serial port thread ended".into())
+}
+
+/// The port failed: a device is lost (a fault that ends the adapter); a display alone is a
+/// warning, and the adapter goes on without it.
+async fn port_lost(
+    io: AdapterIo,
+    display_only: bool,
+    error: AdapterError,
+) -> Result<(), AdapterError> {
+    if display_only {
+        tracing::warn!("serial display: {error}; running without the display");
+        return idle(io).await;
+    }
+    io.fault(HardwareFaultKind::ConnectionLost);
+    Err(error)
+}
+
+/// Takes the commands without a port until the hub closes (a display that is not there).
+async fn idle(mut io: AdapterIo) -> Result<(), AdapterError> {
+    while io.next_command().await.is_some() {}
+    Ok(())
+}
+
 impl HardwareAdapter for SerialAdapter {
     fn name(&self) -> String {
         match self.config.protocol {
@@ -163,12 +192,20 @@ impl HardwareAdapter for SerialAdapter {
     }
 
     async fn run(self, mut io: AdapterIo) -> Result<(), AdapterError> {
-        let (path, port) = self.open()?;
+        let display_only = self.config.protocol == SerialProtocol::DisplayOnly;
+        let (path, port) = match self.open() {
+            Ok(opened) => opened,
+            Err(e) if display_only => {
+                tracing::warn!("serial display: {e}; running without the display");
+                return idle(io).await;
+            }
+            Err(e) => return Err(e),
+        };
         tracing::info!(port = %path.display(), baud = self.config.baud, "serial port open");
         let mut codec = SerialCodec::new(self.config.protocol, self.config.display);
         let (write_tx, write_rx) = std_mpsc::channel();
         let (read_tx, mut read_rx) = mpsc::unbounded_channel();
-        std::thread::Builder::new()
+        let thread = std::thread::Builder::new()
             .name(format!("serial {}", path.display()))
             .spawn(move || port_thread(port, write_rx, read_tx))?;
         let mut tick = tokio::time::interval(self.config.output_period);
@@ -183,7 +220,13 @@ impl HardwareAdapter for SerialAdapter {
             let deadline = watch.next_deadline();
             let out = tokio::select! {
                 cmd = io.next_command() => {
-                    let Some(cmd) = cmd else { return Ok(()) };
+                    let Some(cmd) = cmd else {
+                        // The last commands are the safe state: they must be on the wire
+                        // before the adapter (and maybe the process) ends.
+                        drop(write_tx);
+                        let _ = tokio::task::spawn_blocking(move || thread.join()).await;
+                        return Ok(());
+                    };
                     codec.on_command(&cmd)
                 }
                 read = read_rx.recv() => match read {
@@ -196,21 +239,15 @@ impl HardwareAdapter for SerialAdapter {
                         }
                         Vec::new()
                     }
-                    Some(Err(e)) => {
-                        io.fault(HardwareFaultKind::ConnectionLost);
-                        return Err(AdapterError::Io(e));
-                    }
-                    None => {
-                        io.fault(HardwareFaultKind::ConnectionLost);
-                        return Err(AdapterError::Device("serial port thread ended".into()));
-                    }
+                    Some(Err(e)) => return port_lost(io, display_only, AdapterError::Io(e)).await,
+                    None => return port_lost(io, display_only, thread_ended()).await,
                 },
                 _ = tick.tick() => codec.on_tick(),
                 () = crate::sleep_until(deadline) => Vec::new(),
             };
+            // The port thread ends when the port fails; a write may notice that first.
             if !out.is_empty() && write_tx.send(out).is_err() {
-                io.fault(HardwareFaultKind::ConnectionLost);
-                return Err(AdapterError::Device("serial port thread ended".into()));
+                return port_lost(io, display_only, thread_ended()).await;
             }
         }
     }

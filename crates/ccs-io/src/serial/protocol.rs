@@ -3,7 +3,9 @@
 //!
 //! - **dieter** (Arduino, uhi22/dieter): every 16 cycles (≈ 0.5 s) `do000<outvalue>\n`, the
 //!   output bits being bit0 CP state C, bit1 power relay, bit2 relay2; it answers `A0=nnnn`
-//!   (4-digit ADC) → U_inlet = n / 1024 · 1.08 · 6250 / 9.4 V.
+//!   (4-digit ADC) → U_inlet = n / 1024 · 1.08 · 6250 / 9.4 V. Unlike pyPLC, a changed word is
+//!   also sent at once: opening the relay must not wait for the next period, which may never
+//!   come when the process exits after its safe shutdown.
 //! - **celeron55device**: commands `cp=0|1`, `contactor=0|1`, `lock`, `unlock` (one per line);
 //!   reports `inlet_v=`, `dc_link_v=`, `cp_pwm=`, `cp_output_state=`,
 //!   `ccs_contactor_wanted_closed=`, `max_charge_a=` (capped at 250 A), `soc_percent=`,
@@ -126,6 +128,7 @@ impl SerialCodec {
     pub fn on_command(&mut self, command: &HardwareCommand) -> Vec<u8> {
         let mut out = String::new();
         let celeron = self.protocol == SerialProtocol::Celeron55;
+        let outputs_before = self.outputs;
         match command {
             HardwareCommand::CpState(cp) => {
                 let c = *cp == CpState::C;
@@ -164,7 +167,15 @@ impl SerialCodec {
             }
             _ => {}
         }
+        if self.protocol == SerialProtocol::Dieter && self.outputs != outputs_before {
+            out.insert_str(0, &self.dieter_word());
+        }
         out.into_bytes()
+    }
+
+    /// The dieter's output message.
+    fn dieter_word(&self) -> String {
+        format!("do000{}\n", self.outputs)
     }
 
     fn set_bit(&mut self, bit: u8, on: bool) {
@@ -196,7 +207,7 @@ impl SerialCodec {
     /// The periodic output (dieter: `do000<outvalue>\n`, sent every 16 pyPLC cycles).
     pub fn on_tick(&mut self) -> Vec<u8> {
         match self.protocol {
-            SerialProtocol::Dieter => format!("do000{}\n", self.outputs).into_bytes(),
+            SerialProtocol::Dieter => self.dieter_word().into_bytes(),
             _ => Vec::new(),
         }
     }
@@ -210,6 +221,11 @@ mod tests {
     fn dieter_outputs_and_adc() {
         let mut c = SerialCodec::new(SerialProtocol::Dieter, false);
         assert_eq!(c.on_tick(), b"do0000\n");
+        // A change is sent at once, a repetition is left to the period.
+        assert_eq!(
+            c.on_command(&HardwareCommand::CpState(CpState::C)),
+            b"do0001\n"
+        );
         assert!(
             c.on_command(&HardwareCommand::CpState(CpState::C))
                 .is_empty()

@@ -4,6 +4,7 @@
 use ccs_io::gpio::GpioConfig;
 use ccs_io::mqtt::{MqttConfig, MqttRole};
 use ccs_io::soc_callback::SocCallbackConfig;
+use ccs_linux::tls::TlsProfile;
 use ccs_proto::hardware::WattHours;
 use ccs_proto::sdp::{SdpClientConfig, TlsWish};
 use ccs_proto::session;
@@ -11,7 +12,7 @@ use ccs_proto::slac::{self, EvSlacConfig, EvseSlacConfig, ModemMode, SlacTimings
 
 use crate::cli;
 
-use super::values::{AttenuationSource, Protocol, SlacProfile, TlsMode};
+use super::values::{AttenuationSource, ControlMode, Protocol, SlacProfile, TlsMode};
 use super::{Config, Gpio, Mqtt, Sdp, Slac, SocCallback};
 
 impl From<cli::Protocol> for Protocol {
@@ -84,6 +85,17 @@ impl Config {
     pub(crate) fn protocols(&self) -> Vec<session::Protocol> {
         self.session.protocols.iter().map(|&p| p.into()).collect()
     }
+
+    /// The TLS rules of the first (preferred) protocol: TLS 1.3 for ISO 15118-20
+    /// (§7.7.3), TLS 1.2 for ISO 15118-2 ([V2G2-067]). One TLS handshake cannot serve
+    /// both, so a lower-priority protocol of the other family is refused on that connection by
+    /// the session (ISO 15118-20 needs TLS 1.3) or by the TLS handshake.
+    pub(crate) fn tls_profile(&self) -> TlsProfile {
+        match self.session.protocols.first() {
+            Some(Protocol::Iso20Dc | Protocol::Iso20Bpt) => TlsProfile::Iso15118_20,
+            Some(Protocol::Din | Protocol::Iso2) | None => TlsProfile::Iso15118_2,
+        }
+    }
 }
 
 impl Slac {
@@ -150,6 +162,13 @@ impl Sdp {
 }
 
 impl Gpio {
+    /// Whether the GPIO adapter drives an output line (CP state, contactor, lock): real
+    /// actuators, which no simulated plant may confirm.
+    pub(crate) fn drives_outputs(&self) -> bool {
+        self.chip.is_some()
+            && (self.cp_line.is_some() || self.contactor_line.is_some() || self.lock_line.is_some())
+    }
+
     /// The GPIO adapter's configuration, if a chip is set.
     pub(crate) fn adapter(&self) -> Option<GpioConfig> {
         let chip = self.chip.as_ref()?;
@@ -304,7 +323,6 @@ mod tests {
 }
 
 /// The car's ISO 15118-2 setup: the session options and the Plug & Charge keys.
-#[allow(dead_code, reason = "API for the ev command, which is not built yet")]
 #[derive(Debug)]
 pub(crate) struct Iso2Car {
     /// `EvccConfig::iso2`.
@@ -315,10 +333,6 @@ pub(crate) struct Iso2Car {
     pub(crate) installer: Option<std::sync::Arc<dyn session::iso2::pnc::CertificateInstaller>>,
 }
 
-#[allow(
-    dead_code,
-    reason = "API for the ev and evse commands, which are not built yet"
-)]
 impl super::Iso2 {
     /// The car's ISO 15118-2 options and keys; the V2G roots for a contract installation are
     /// `tls.trust_anchors`.
@@ -369,36 +383,155 @@ impl super::Iso2 {
     }
 
     /// The charger's ISO 15118-2 options, and its Plug & Charge setup when contract roots
-    /// are configured; `gen_challenge` is 16 fresh random bytes for the session.
-    pub(crate) fn charger(
-        &self,
-        gen_challenge: [u8; 16],
-    ) -> Result<(session::iso2::EvseOptions, Option<session::iso2::SeccPnc>), ccs_linux::LinkError>
-    {
+    /// are configured.
+    pub(crate) fn charger(&self) -> Result<Iso2Charger, ccs_linux::LinkError> {
         use ccs_linux::pnc::{FileCertificateBackend, OpensslVerifier};
         let mut options = session::iso2::EvseOptions::default();
         options.evse_id.clone_from(&self.evse_id);
         options.receipt_required = self.receipt_required;
         let Some(roots) = &self.contract_roots else {
-            return Ok((options, None));
+            return Ok(Iso2Charger {
+                options,
+                verifier: None,
+                backend: None,
+            });
         };
-        let pnc = session::iso2::SeccPnc {
-            verifier: std::sync::Arc::new(OpensslVerifier::from_pem_files(std::slice::from_ref(
-                roots,
-            ))?),
+        Ok(Iso2Charger {
+            options,
+            verifier: Some(std::sync::Arc::new(OpensslVerifier::from_pem_files(
+                std::slice::from_ref(roots),
+            )?)),
             backend: self.certificate_backend_dir.as_ref().map(|dir| {
                 std::sync::Arc::new(FileCertificateBackend::new(dir.clone()))
                     as std::sync::Arc<dyn session::iso2::pnc::CertificateBackend>
             }),
+        })
+    }
+}
+
+/// The charger's ISO 15118-2 setup, loaded once for every session.
+#[derive(Debug)]
+pub(crate) struct Iso2Charger {
+    /// `SeccConfig::iso2`.
+    pub(crate) options: session::iso2::EvseOptions,
+    /// Checks contract chains against the MO roots; `None`: no Plug & Charge.
+    verifier: Option<std::sync::Arc<dyn session::iso2::pnc::ContractVerifier>>,
+    /// The certificate service (installation, update), if offered.
+    backend: Option<std::sync::Arc<dyn session::iso2::pnc::CertificateBackend>>,
+}
+
+impl Iso2Charger {
+    /// The Plug & Charge setup of one session with its fresh random `gen_challenge`;
+    /// `None` without contract roots.
+    pub(crate) fn pnc(&self, gen_challenge: [u8; 16]) -> Option<session::iso2::SeccPnc> {
+        Some(session::iso2::SeccPnc {
+            verifier: self.verifier.clone()?,
+            backend: self.backend.clone(),
             gen_challenge,
+        })
+    }
+}
+
+/// The car's ISO 15118-20 setup: the session options and the Plug & Charge key.
+#[derive(Debug)]
+pub(crate) struct Iso20Car {
+    /// `EvccConfig::iso20`'s control mode, authorization and TLS rule.
+    control_mode: session::iso20::ControlMode,
+    authorization: session::iso20::Authorization,
+    allow_without_tls: bool,
+    /// The contract key (`EvccSession::set_iso20_signer`).
+    signer: Option<std::sync::Arc<dyn session::iso20::pnc::ContractSigner>>,
+}
+
+impl Iso20Car {
+    /// Puts the options into `car` and the key into `session`'s setter via the returned
+    /// signer.
+    pub(crate) fn configure(
+        &self,
+        car: &mut session::EvccConfig,
+    ) -> Option<std::sync::Arc<dyn session::iso20::pnc::ContractSigner>> {
+        car.iso20.control_mode = self.control_mode;
+        car.iso20.authorization = self.authorization.clone();
+        car.iso20.allow_without_tls = self.allow_without_tls;
+        self.signer.clone()
+    }
+}
+
+/// The charger's ISO 15118-20 setup, loaded once for every session.
+#[derive(Debug)]
+pub(crate) struct Iso20Charger {
+    allow_without_tls: bool,
+    /// Checks contract chains against the MO roots; `None`: no Plug & Charge.
+    verifier: Option<std::sync::Arc<dyn session::iso20::pnc::ContractVerifier>>,
+}
+
+impl Iso20Charger {
+    /// Puts the options of one session into `charger`, with its fresh random
+    /// `gen_challenge`; returns the verifier for `SeccSession::set_iso20_verifier`.
+    pub(crate) fn configure(
+        &self,
+        charger: &mut session::SeccConfig,
+        gen_challenge: [u8; 16],
+    ) -> Option<std::sync::Arc<dyn session::iso20::pnc::ContractVerifier>> {
+        charger.iso20.allow_without_tls = self.allow_without_tls;
+        charger.iso20.offer_pnc = self.verifier.is_some();
+        charger.iso20.gen_challenge = gen_challenge;
+        self.verifier.clone()
+    }
+}
+
+impl super::Iso20 {
+    /// The car's ISO 15118-20 options and contract key.
+    pub(crate) fn car(&self) -> Result<Iso20Car, ccs_linux::LinkError> {
+        use ccs_linux::pnc::load_contract;
+        use ccs_linux::pnc20::Iso20Signer;
+        let mut car = Iso20Car {
+            control_mode: match self.control_mode {
+                ControlMode::Scheduled => session::iso20::ControlMode::Scheduled,
+                ControlMode::Dynamic => session::iso20::ControlMode::Dynamic,
+            },
+            authorization: session::iso20::Authorization::Eim,
+            allow_without_tls: self.allow_without_tls,
+            signer: None,
         };
-        Ok((options, Some(pnc)))
+        if !self.plug_and_charge {
+            return Ok(car);
+        }
+        let (Some(chain), Some(key)) = (&self.contract_chain, &self.contract_key) else {
+            return Err(ccs_linux::LinkError::Config(
+                "iso20.plug_and_charge needs iso20.contract_chain and iso20.contract_key".into(),
+            ));
+        };
+        let contract = load_contract(chain)?;
+        car.authorization = session::iso20::Authorization::PnC {
+            contract_certificate: contract.certificate,
+            sub_certificates: contract.sub_certificates,
+        };
+        car.signer = Some(std::sync::Arc::new(Iso20Signer::from_pem_file(key)?));
+        Ok(car)
+    }
+
+    /// The charger's ISO 15118-20 options, and its contract verifier when contract roots are
+    /// configured.
+    pub(crate) fn charger(&self) -> Result<Iso20Charger, ccs_linux::LinkError> {
+        use ccs_linux::pnc20::Iso20Verifier;
+        let verifier = match &self.contract_roots {
+            Some(roots) => Some(std::sync::Arc::new(Iso20Verifier::from_pem_files(
+                std::slice::from_ref(roots),
+            )?)
+                as std::sync::Arc<dyn session::iso20::pnc::ContractVerifier>),
+            None => None,
+        };
+        Ok(Iso20Charger {
+            allow_without_tls: self.allow_without_tls,
+            verifier,
+        })
     }
 }
 
 #[cfg(test)]
 mod iso2_tests {
-    use super::super::{Iso2, Tls};
+    use super::super::{Iso2, Iso20, Tls};
 
     #[test]
     fn iso2_defaults_are_dc_eim_without_pnc() {
@@ -409,9 +542,23 @@ mod iso2_tests {
             ccs_proto::session::iso2::PaymentMethod::ExternalPayment
         );
         assert!(car.signer.is_none() && car.installer.is_none());
-        let (options, pnc) = Iso2::default().charger([7; 16]).unwrap();
-        assert_eq!(options.evse_id, "ZZ00000");
-        assert!(pnc.is_none());
+        let charger = Iso2::default().charger().unwrap();
+        assert_eq!(charger.options.evse_id, "ZZ00000");
+        assert!(charger.pnc([7; 16]).is_none());
+    }
+
+    #[test]
+    fn iso20_plug_and_charge_without_keys_is_a_configuration_error() {
+        let iso20 = Iso20 {
+            plug_and_charge: true,
+            ..Iso20::default()
+        };
+        let err = iso20.car().unwrap_err();
+        assert!(err.to_string().contains("iso20.contract_chain"), "{err}");
+        let charger = Iso20::default().charger().unwrap();
+        let mut secc = ccs_proto::session::SeccConfig::default();
+        assert!(charger.configure(&mut secc, [1; 16]).is_none());
+        assert!(!secc.iso20.offer_pnc);
     }
 
     #[test]

@@ -11,8 +11,8 @@ use super::error::{ConfigError, Warning, line_of};
 use super::ini::IGNORED_KEYS;
 use super::schema::{Section, Setting};
 use super::sections::{
-    Can, Capture, Charging, General, Gpio, Hardware, Iso2, Listen, Log, Mqtt, Sdp, Serial, Session,
-    Slac, SocCallback, Tls, Web,
+    Can, CanInputs, CanOutputs, Capture, Charging, General, Gpio, Hardware, Iso2, Iso20, Listen,
+    Log, Mqtt, Sdp, Serial, Session, Slac, SocCallback, Tls, Web,
 };
 use super::{Config, Format, Loaded, Origin};
 
@@ -27,12 +27,15 @@ pub(crate) const SECTIONS: &[&Section] = &[
     &Mqtt::SECTION,
     &Gpio::SECTION,
     &Can::SECTION,
+    &CanInputs::SECTION,
+    &CanOutputs::SECTION,
     &Serial::SECTION,
     &Capture::SECTION,
     &Log::SECTION,
     &Web::SECTION,
     &Tls::SECTION,
     &Iso2::SECTION,
+    &Iso20::SECTION,
     &SocCallback::SECTION,
     &Listen::SECTION,
 ];

@@ -1,10 +1,11 @@
 //! Configuration: pyPLC's `pyPlc.ini` as it is, or ccsplc's own TOML file.
 //!
 //! [`Config`] holds every setting, grouped in sections as in the TOML file (`[general]`,
-//! `[slac]`, `[sdp]`, `[session]`, `[charging]`, `[hardware]`, `[mqtt]`, `[can]`,
-//! `[serial]`, `[capture]`, `[log]`, `[web]`, `[tls]`, `[soc_callback]`, `[listen]`). Each
-//! field's doc comment gives its meaning, unit, default and pyPLC key; the same text is the
-//! table in `docs/configuration.md` and the comments of `ccsplc config init`.
+//! `[slac]`, `[sdp]`, `[session]`, `[charging]`, `[hardware]`, `[mqtt]`, `[gpio]`, `[can]`,
+//! `[can_inputs]`, `[can_outputs]`, `[serial]`, `[capture]`, `[log]`, `[web]`, `[tls]`,
+//! `[iso2]`, `[iso20]`, `[soc_callback]`, `[listen]`). Each field's doc comment gives its
+//! meaning, unit, default and pyPLC key; the same text is the table in
+//! `docs/configuration.md` and the comments of `ccsplc config init`.
 //!
 //! [`Config::load`] reads either format into a [`Loaded`]: the configuration, where each
 //! setting came from, and warnings (unknown keys and sections). A missing key takes its
@@ -12,6 +13,7 @@
 //! and what is allowed.
 
 mod bridge;
+mod can_mapping;
 mod command;
 mod error;
 mod ini;
@@ -29,19 +31,22 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+pub(crate) use bridge::{Iso2Car, Iso2Charger, Iso20Car, Iso20Charger};
+pub(crate) use can_mapping::MappingSide;
 pub(crate) use command::{check, init};
 pub(crate) use error::{ConfigError, Warning};
 pub(crate) use load::Ignored;
 pub(crate) use sections::{
-    Can, Capture, Charging, General, Gpio, Hardware, Iso2, Listen, Log, Mqtt, Sdp, Serial, Session,
-    Slac, SocCallback, Tls, Web,
+    Can, CanInputs, CanOutputs, Capture, Charging, General, Gpio, Hardware, Iso2, Iso20, Listen,
+    Log, Mqtt, Sdp, Serial, Session, Slac, SocCallback, Tls, Web,
 };
 // The value types are named by the commands that read the configuration (ev, evse, sim,
 // listen) once they are built.
 #[allow(unused_imports, reason = "API for the commands that are not built yet")]
 pub(crate) use values::{
-    AnalogInputDevice, AttenuationSource, ChargeParameterBackend, DigitalOutputDevice, Duration,
-    EvseEnvironment, Mode, PrechargeVoltageSource, Protocol, SlacProfile, SmartListener, TlsMode,
+    AnalogInputDevice, AttenuationSource, CanSignal, ChargeParameterBackend, ControlMode,
+    DigitalOutputDevice, Duration, EvseEnvironment, Mode, PrechargeVoltageSource, Protocol,
+    SlacProfile, SmartListener, TlsMode,
 };
 
 /// Every setting of ccsplc. `Config::default()` is what applies when no file is given.
@@ -67,6 +72,10 @@ pub(crate) struct Config {
     pub(crate) gpio: Gpio,
     /// CAN interface.
     pub(crate) can: Can,
+    /// User-defined CAN mapping: inputs.
+    pub(crate) can_inputs: CanInputs,
+    /// User-defined CAN mapping: outputs.
+    pub(crate) can_outputs: CanOutputs,
     /// Serial port.
     pub(crate) serial: Serial,
     /// Captures.
@@ -79,6 +88,8 @@ pub(crate) struct Config {
     pub(crate) tls: Tls,
     /// ISO 15118-2: payment, AC/DC, Plug & Charge certificates.
     pub(crate) iso2: Iso2,
+    /// ISO 15118-20: control mode, Plug & Charge certificates.
+    pub(crate) iso20: Iso20,
     /// HTTP callback with the car's battery data.
     pub(crate) soc_callback: SocCallback,
     /// Listener.

@@ -11,8 +11,9 @@ use super::schema::{
     ini_smart_listener,
 };
 use super::values::{
-    AnalogInputDevice, AttenuationSource, ChargeParameterBackend, DigitalOutputDevice, Duration,
-    EvseEnvironment, Mode, PrechargeVoltageSource, Protocol, SlacProfile, SmartListener, TlsMode,
+    AnalogInputDevice, AttenuationSource, CanSignal, ChargeParameterBackend, ControlMode,
+    DigitalOutputDevice, Duration, EvseEnvironment, Mode, PrechargeVoltageSource, Protocol,
+    SlacProfile, SmartListener, TlsMode,
 };
 
 config_section! {
@@ -258,6 +259,12 @@ config_section! {
         #[key = "V2G_EVCC_PreCharge_Timeout"]
         #[example = "\"7s\""]
         v2g_evcc_pre_charge_timeout: Option<Duration> = None,
+        /// Car, with an inlet voltage measurement: how long to wait, contactors open, for the
+        /// inlet to fall below 60 V before unlocking (IEC 61851-23: unlock only below 60 V
+        /// d.c.); then the connector stays locked and the session fails. Raise it for a
+        /// charger whose output discharges slowly. Default: unset (5 s).
+        #[example = "\"5s\""]
+        unlock_voltage_timeout: Option<Duration> = None,
         /// Charger: how long to wait for the car's next request (standard: 60 s).
         /// Default: unset (standard).
         #[key = "V2G_SECC_Sequence_Timeout"]
@@ -294,6 +301,12 @@ config_section! {
         /// Quirk, car: accept ResponseCode `OK` in SessionSetupRes where
         /// `OK_NewSessionEstablished` is due (ABB Terra 53 and HPC). Default: true.
         accept_ok_for_new_session: bool = true,
+        /// Dangerous quirk, car: the charger's report of 60 V or more after the stop does not
+        /// keep the connector locked; the car's inlet voltage measurement decides, and without
+        /// one the car unlocks unverified (Josev's SECC simulator, pyPLC's charger report a
+        /// stale or simulated voltage there). Unsafe at a charger whose output is really live.
+        /// Default: false (the connector stays locked and the session fails).
+        danger_unlock_despite_charger_voltage: bool = false,
         /// Quirk, car: accept EVSEProcessing = Finished together with EVSE_NotReady in
         /// ChargeParameterDiscoveryRes (Compleo Cito). Default: true.
         accept_finished_with_evse_not_ready: bool = true,
@@ -319,8 +332,10 @@ config_section! {
         /// Car: EVTargetCurrent when no backend provides it. Unit: A. Must not exceed
         /// `max_current`. Default: 10.
         target_current: f64 = 10.0,
-        /// Car: the battery voltage (the PreChargeReq target) when no backend measures it.
-        /// Unit: V. Default: 230.
+        /// Car: the battery voltage (the PreChargeReq target) when no configured device
+        /// measures it (simulated hardware, `dieter`, `beaglebone`/GPIO), as pyPLC. With a
+        /// device that measures it (`celeron55device` `dc_link_v`, MQTT `battery_voltage`,
+        /// CHAdeMO) the measurement is required. Unit: V. Default: 230.
         battery_voltage: f64 = 230.0,
         /// Car: EVMaximumVoltageLimit. Unit: V. Default: 410 (ccs32clara; pyPLC's 398 made
         /// an Ionity charger stop).
@@ -461,7 +476,10 @@ config_section! {
     /// adapters (e.g. MQTT for the values, GPIO for the CP line). Lines are offsets on the
     /// chip (`gpioinfo` lists them), active high unless said otherwise. Needs a build with
     /// the `gpio` feature. pyPLC's `digital_output_device = beaglebone` (P9_41 = CP, P9_17 =
-    /// power relay) is this section with the offsets of those pins.
+    /// power relay) is this section with the offsets of those pins. An output line replaces
+    /// the simulated car or charger (real actuators never run on simulated feedback). At
+    /// exit the CP and contactor lines go inactive; the lock line stays as the session left
+    /// it.
     pub(crate) struct Gpio in "gpio" {
         /// The GPIO chip; set: the GPIO adapter runs. Default: unset.
         #[example = "\"/dev/gpiochip0\""]
@@ -489,14 +507,141 @@ config_section! {
 }
 
 config_section! {
-    /// CAN (SocketCAN): the CHAdeMO bridge and FoccciCape status frames.
+    /// CAN (SocketCAN): pyPLC's CHAdeMO bridge (`hardware.charge_parameter_backend =
+    /// "chademo"`, car), the FoccciCape status frames (`hardware.evse_environment =
+    /// "focccicape"`, charger) and user-defined mappings (`[can_inputs]`, `[can_outputs]`).
     pub(crate) struct Can in "can" {
-        /// The SocketCAN interface; its bit rate is set with `ip link` (pyPLC: can0 at
-        /// 500 kbit/s). Default: `can0`.
+        /// The SocketCAN interface; bring it up first with
+        /// `ip link set can0 up type can bitrate 500000` (pyPLC: can0 at 500 kbit/s).
+        /// Default: `can0`.
         interface: String = "can0".to_owned(),
         /// CHAdeMO bridge: without a 0x102 frame for this long the current request drops to 0
-        /// (pyPLC: 1 s). Unit: duration. Default: 1s.
+        /// and the session stops on a stale-input fault (pyPLC: 1 s, without the stop).
+        /// More than 0. Unit: duration. Default: 1s.
         rx_timeout: Duration = Duration::from_secs(1),
+        /// User-defined mapping: how often the `[can_outputs]` frames are sent, one frame per
+        /// id with all its signals. Unit: duration. Default: 100ms.
+        mapping_period: Duration = Duration::from_millis(100),
+        /// User-defined mapping: a `[can_inputs]` signal that has arrived once and is then not
+        /// updated for this long is a hardware fault, which stops charging safely. `0s` turns
+        /// the check off. Unit: duration. Default: 1s.
+        mapping_input_timeout: Duration = Duration::from_secs(1),
+    }
+}
+
+config_section! {
+    /// User-defined CAN mapping, inputs: each setting is a value the session reads, taken
+    /// from a CAN frame on `can.interface`. The value is a string of `key=value` words:
+    /// `id` (11-bit, or 29-bit with `extended=true`), `offset` (first byte, 0-7) and
+    /// `length` (1-4 bytes) are required; `endian` (`little` or `big`), `signed`
+    /// (`true`/`false`), `scale` and `bias` (value = raw · scale + bias) are optional,
+    /// default `little`, `false`, 1 and 0. Flags are 0 = false, anything else true. Each
+    /// signal belongs to one side (car or charger); a signal of the other side is refused
+    /// at start. Any signal set here runs the mapping and replaces the simulated car or
+    /// charger. pyPLC has no such mapping.
+    pub(crate) struct CanInputs in "can_inputs" {
+        /// Car: the battery voltage, V (the PreCharge target). Default: unset.
+        #[example = "\"id=0x356 offset=0 length=2 scale=0.1\""]
+        battery_voltage: Option<CanSignal> = None,
+        /// Car: the BMS's EVTargetVoltage, V. Default: unset.
+        #[example = "\"id=0x351 offset=0 length=2 scale=0.1\""]
+        target_voltage: Option<CanSignal> = None,
+        /// Car: the BMS's EVTargetCurrent, A. Default: unset.
+        #[example = "\"id=0x351 offset=2 length=2 scale=0.1\""]
+        target_current: Option<CanSignal> = None,
+        /// Car: the state of charge, %. Default: unset.
+        #[example = "\"id=0x355 offset=0 length=2\""]
+        soc: Option<CanSignal> = None,
+        /// Car: the measured inlet voltage, V. Default: unset.
+        #[example = "\"id=0x360 offset=0 length=2 scale=0.1\""]
+        inlet_voltage: Option<CanSignal> = None,
+        /// Car: the measured inlet current, A (signed when it can flow back). Default: unset.
+        #[example = "\"id=0x360 offset=2 length=2 signed=true scale=0.1\""]
+        inlet_current: Option<CanSignal> = None,
+        /// Car: the contactors' feedback, non-zero = closed. Default: unset.
+        #[example = "\"id=0x361 offset=0 length=1\""]
+        contactors_closed: Option<CanSignal> = None,
+        /// Car: the connector lock's feedback, non-zero = locked. Default: unset.
+        #[example = "\"id=0x361 offset=1 length=1\""]
+        connector_locked: Option<CanSignal> = None,
+        /// Charger: the power supply's present output voltage, V. Default: unset.
+        #[example = "\"id=0x420 offset=0 length=2 scale=0.1\""]
+        power_supply_voltage: Option<CanSignal> = None,
+        /// Charger: the power supply's present output current, A. Default: unset.
+        #[example = "\"id=0x420 offset=2 length=2 scale=0.1\""]
+        power_supply_current: Option<CanSignal> = None,
+        /// Charger: the power supply's maximum voltage, V. Default: unset.
+        #[example = "\"id=0x421 offset=0 length=2\""]
+        power_supply_max_voltage: Option<CanSignal> = None,
+        /// Charger: the power supply's maximum current, A. Default: unset.
+        #[example = "\"id=0x421 offset=2 length=2\""]
+        power_supply_max_current: Option<CanSignal> = None,
+        /// Charger: the power supply's maximum power, W. Default: unset.
+        #[example = "\"id=0x421 offset=4 length=2 scale=10\""]
+        power_supply_max_power: Option<CanSignal> = None,
+        /// Charger: the isolation monitor: 1 valid, 2 warning, 3 fault, 4 no IMD, else
+        /// invalid (ISO 15118-2 `isolationLevelType`). Default: unset.
+        #[example = "\"id=0x422 offset=0 length=1\""]
+        isolation: Option<CanSignal> = None,
+        /// Charger: the enable switch, 0 = stop charging. Default: unset.
+        #[example = "\"id=0x423 offset=0 length=1\""]
+        charging_enabled: Option<CanSignal> = None,
+        /// Charger: the authorization input, non-zero = authorized (with
+        /// `session.authorize_automatically = false`). Default: unset.
+        #[example = "\"id=0x423 offset=1 length=1\""]
+        authorized: Option<CanSignal> = None,
+    }
+}
+
+config_section! {
+    /// User-defined CAN mapping, outputs: each setting is a value the session commands,
+    /// sent every `can.mapping_period` in a frame on `can.interface`, one frame per id with
+    /// all its signals (0 until the session commands the value). The value is written as in
+    /// `[can_inputs]`; flags are sent as 1 or 0. Each signal belongs to a side, as in
+    /// `[can_inputs]`. An actuator (`cp_state_c`, `contactors_closed`, `connector_lock`,
+    /// `power_supply_*`) replaces the simulated car or charger; the other signals only show
+    /// the session and run next to it. pyPLC has no such mapping.
+    pub(crate) struct CanOutputs in "can_outputs" {
+        /// Car: 1 = CP state C, 0 = B. Default: unset.
+        #[example = "\"id=0x370 offset=0 length=1\""]
+        cp_state_c: Option<CanSignal> = None,
+        /// Car: 1 = close the contactors. Default: unset.
+        #[example = "\"id=0x370 offset=1 length=1\""]
+        contactors_closed: Option<CanSignal> = None,
+        /// Car: 1 = lock the connector. Default: unset.
+        #[example = "\"id=0x370 offset=2 length=1\""]
+        connector_lock: Option<CanSignal> = None,
+        /// Car: the charger's EVSEMaximumVoltageLimit, V, for the BMS. Default: unset.
+        #[example = "\"id=0x371 offset=0 length=2\""]
+        charger_max_voltage: Option<CanSignal> = None,
+        /// Car: the charger's EVSEMaximumCurrentLimit, A, for the BMS. Default: unset.
+        #[example = "\"id=0x371 offset=2 length=2\""]
+        charger_max_current: Option<CanSignal> = None,
+        /// Both sides: the charger's EVSEPresentVoltage, V (the car: as received, for the
+        /// BMS; the charger: as sent). Default: unset.
+        #[example = "\"id=0x372 offset=0 length=2 scale=0.1\""]
+        charger_voltage: Option<CanSignal> = None,
+        /// Both sides: the charger's EVSEPresentCurrent, A (as `charger_voltage`).
+        /// Default: unset.
+        #[example = "\"id=0x372 offset=2 length=2 scale=0.1\""]
+        charger_current: Option<CanSignal> = None,
+        /// Charger: 1 = power supply on. Default: unset.
+        #[example = "\"id=0x430 offset=0 length=1\""]
+        power_supply_enabled: Option<CanSignal> = None,
+        /// Charger: the power supply's voltage set-point, V. Default: unset.
+        #[example = "\"id=0x431 offset=0 length=2 scale=0.1\""]
+        power_supply_voltage: Option<CanSignal> = None,
+        /// Charger: the power supply's current set-point, A. Default: unset.
+        #[example = "\"id=0x431 offset=2 length=2 scale=0.1\""]
+        power_supply_current: Option<CanSignal> = None,
+        /// Charger: the SoC the car reported, %. Default: unset.
+        #[example = "\"id=0x432 offset=0 length=1\""]
+        vehicle_soc: Option<CanSignal> = None,
+        /// Both sides: pyPLC's INFONR of the session state (8 ChargeParameterDiscovery,
+        /// 9 CableCheck, 10 PreCharging, 13 CurrentDemand, 14 WeldingDetection; the table
+        /// is in `docs/hardware.md`). Default: unset.
+        #[example = "\"id=0x433 offset=0 length=1\""]
+        info_number: Option<CanSignal> = None,
     }
 }
 
@@ -617,6 +762,11 @@ config_section! {
         /// Car: end the session with SessionStop `Pause` instead of `Terminate`.
         /// Default: false.
         pause_instead_of_terminate: bool = false,
+        /// Car: a file in which `ccsplc ev` keeps the SessionID of a session the charger let
+        /// it pause, so that its next run rejoins that session (ISO 15118-2 §8.4.3.2,
+        /// `OK_OldSessionJoined`); read and removed at start. Default: unset.
+        #[example = "\"/var/lib/ccsplc/paused-session\""]
+        paused_session_file: Option<PathBuf> = None,
         /// Car: the contract certificate chain, leaf first (its CommonName is the eMAID).
         /// Unset with `plug_and_charge`: install one with the OEM provisioning certificate.
         /// Default: unset.
@@ -645,6 +795,36 @@ config_section! {
         certificate_backend_dir: Option<PathBuf> = None,
         /// Charger: ask Plug & Charge cars for a signed MeteringReceipt. Default: false.
         receipt_required: bool = false,
+    }
+}
+
+config_section! {
+    /// ISO 15118-20: who decides the power, and Plug & Charge with the contract certificate
+    /// and key as PEM files (`CURVE=secp521r1 DIGEST=sha512 scripts/make-test-pki.sh DIR`
+    /// makes a test set).
+    pub(crate) struct Iso20 in "iso20" {
+        /// Car: `scheduled` (the car follows a schedule and sends its targets) or `dynamic`
+        /// (the charger decides the power within the car's limits). The charger offers both.
+        /// Default: `scheduled`.
+        control_mode: ControlMode = ControlMode::Scheduled,
+        /// Car: pay with the contract certificate (Plug & Charge: the car signs
+        /// PnC_AReqAuthorizationMode with ECDSA secp521r1/SHA-512) instead of external
+        /// identification. Needs `contract_chain` and `contract_key`. Default: false.
+        plug_and_charge: bool = false,
+        /// Car: the contract certificate chain, leaf first. Default: unset.
+        #[example = "\"/etc/ccsplc/contract20-chain.pem\""]
+        contract_chain: Option<PathBuf> = None,
+        /// Car: the contract's private key (secp521r1), unencrypted. Default: unset.
+        #[example = "\"/etc/ccsplc/contract20.key\""]
+        contract_key: Option<PathBuf> = None,
+        /// Charger: the trust anchors of contract chains (MO roots). Set: Plug & Charge is
+        /// offered on TLS 1.3 connections. Default: unset.
+        #[example = "\"/etc/ccsplc/mo-roots.pem\""]
+        contract_roots: Option<PathBuf> = None,
+        /// Both: run ISO 15118-20 on plain TCP or TLS 1.2 too. ISO 15118-20 requires TLS 1.3
+        /// (§7.7.3); this is for test peers that run without TLS (Josev's default). Never on
+        /// a public charger. Default: false.
+        allow_without_tls: bool = false,
     }
 }
 

@@ -32,20 +32,58 @@ fn amps(a: f64) -> Amps {
 
 impl Config {
     /// Whether no hardware adapter is configured: the simulated vehicle or charger of
-    /// `ccs-io` stands in (it reports every value, feedback included).
+    /// `ccs-io` stands in (it reports every value, feedback included). Everything that
+    /// measures or actuates is hardware and replaces the simulation: CAN inputs of a
+    /// user-defined mapping, mapped outputs that drive an actuator (CP state, contactors,
+    /// lock, power supply) and GPIO output lines. A real contactor or power supply must never
+    /// run on the simulated plant's confirmations and voltages. What only shows the session
+    /// (the FoccciCape status frames, the mapped charger values, SoC and INFONR, the serial
+    /// display, the SoC callback) runs next to the simulation.
     pub(crate) fn simulated_hardware(&self) -> bool {
         let h = &self.hardware;
         h.digital_output_device == DigitalOutputDevice::None
             && h.analog_input_device == AnalogInputDevice::None
             && h.charge_parameter_backend == ChargeParameterBackend::None
+            && self.can_mapping_inputs().is_empty()
+            && !self
+                .can_mapping_outputs()
+                .iter()
+                .any(|s| s.signal.is_actuator())
+            && !self.gpio.drives_outputs()
     }
 
-    /// Whether the configured devices report contactor and lock feedback. pyPLC's devices
-    /// other than `celeron55device` have none (its `hardwareInterface.py` assumes the
-    /// switching happened); the simulated vehicle reports both.
-    fn has_feedback(&self) -> bool {
+    /// Whether the configured devices report contactor feedback. pyPLC's devices other than
+    /// `celeron55device` (`contactor_confirmed=`) have none (its `hardwareInterface.py`
+    /// assumes the switching happened); the simulated vehicle reports it, and so do a mapped
+    /// CAN input `can_inputs.contactors_closed` and a GPIO `contactor_feedback_line`.
+    fn has_contactor_feedback(&self) -> bool {
         self.simulated_hardware()
             || self.hardware.digital_output_device == DigitalOutputDevice::Celeron55device
+            || self.can_inputs.contactors_closed.is_some()
+            || self.gpio.contactor_feedback_line.is_some()
+    }
+
+    /// Whether a configured device reports the connector lock's state: the simulated vehicle
+    /// and a mapped CAN input `can_inputs.connector_locked`. No pyPLC device has lock
+    /// feedback (`isConnectorLocked()` is always true), the celeron55 device included:
+    /// waiting for it would time out every session.
+    fn has_lock_feedback(&self) -> bool {
+        self.simulated_hardware() || self.can_inputs.connector_locked.is_some()
+    }
+
+    /// Whether a configured device measures the battery voltage: the MQTT adapter
+    /// (`battery_voltage`), the celeron55 device (`dc_link_v=`), a CHAdeMO car or a mapped
+    /// CAN input `can_inputs.battery_voltage`.
+    fn measures_battery_voltage(&self) -> bool {
+        let h = &self.hardware;
+        let celeron55 = h.digital_output_device == DigitalOutputDevice::Celeron55device
+            || h.analog_input_device == AnalogInputDevice::Celeron55device;
+        let mqtt = h.digital_output_device == DigitalOutputDevice::Mqtt
+            || h.analog_input_device == AnalogInputDevice::Mqtt;
+        celeron55
+            || mqtt
+            || h.charge_parameter_backend != ChargeParameterBackend::None
+            || self.can_inputs.battery_voltage.is_some()
     }
 
     /// The car's session configuration: protocols in priority order, the standard's timers
@@ -78,7 +116,11 @@ impl Config {
         if let Some(d) = s.v2g_evcc_pre_charge_timeout {
             t.pre_charge_timeout = d.into();
         }
+        if let Some(d) = s.unlock_voltage_timeout {
+            t.unlock_voltage_timeout = d.into();
+        }
         e.quirks.accept_ok_in_session_setup_res = s.accept_ok_for_new_session;
+        e.quirks.danger_unlock_despite_charger_voltage = s.danger_unlock_despite_charger_voltage;
         e.quirks
             .accept_finished_not_ready_in_charge_parameter_discovery =
             s.accept_finished_with_evse_not_ready;
@@ -98,14 +140,16 @@ impl Config {
         e.use_physical_inlet_voltage_during_chargeloop = c.show_inlet_voltage;
         e.charge_target_voltage = volts(c.target_voltage);
         e.charge_target_current = amps(c.target_current);
-        // pyPLC without a battery backend charges as if the battery had `battery_voltage`;
-        // with real hardware the measurement is required (closing the contactors on a guess
-        // would be unsafe).
-        e.fallback_battery_voltage = self.simulated_hardware().then(|| volts(c.battery_voltage));
+        // pyPLC without a battery backend charges as if the battery had `battery_voltage`
+        // (a dieter or GPIO car has no way to measure it); where a device measures it, the
+        // measurement is required: a device that fell silent must not turn into a guess.
+        e.fallback_battery_voltage = (self.simulated_hardware()
+            || !self.measures_battery_voltage())
+        .then(|| volts(c.battery_voltage));
         e.soc_simulation = c.soc_simulation;
         e.light_bulb_demo = c.light_bulb_demo;
-        e.contactor_feedback = self.has_feedback() || self.gpio.contactor_feedback_line.is_some();
-        e.lock_feedback = self.has_feedback();
+        e.contactor_feedback = self.has_contactor_feedback();
+        e.lock_feedback = self.has_lock_feedback();
         e.charge_duration = c.charge_duration.map(Into::into);
         e
     }
@@ -179,15 +223,90 @@ mod tests {
     }
 
     #[test]
+    fn the_unlock_voltage_timeout_reaches_the_car() {
+        let mut c = Config::default();
+        assert_eq!(
+            c.evcc_config().timeouts.unlock_voltage_timeout,
+            ccs_proto::time::Duration::from_secs(5)
+        );
+        c.session.unlock_voltage_timeout = Some(Duration::from_secs(12));
+        assert_eq!(
+            c.evcc_config().timeouts.unlock_voltage_timeout,
+            ccs_proto::time::Duration::from_secs(12)
+        );
+    }
+
+    #[test]
     fn devices_without_feedback_are_waited_for() {
         let mut c = Config::default();
         c.hardware.digital_output_device = DigitalOutputDevice::Dieter;
+        c.charging.battery_voltage = 355.0;
         let e = c.evcc_config();
         assert!(!e.contactor_feedback && !e.lock_feedback);
-        assert_eq!(e.fallback_battery_voltage, None);
+        // The dieter measures no battery: pyPLC's configured battery voltage stands in.
+        assert_eq!(e.fallback_battery_voltage, Some(Volts(355.0)));
         c.hardware.digital_output_device = DigitalOutputDevice::Celeron55device;
         let e = c.evcc_config();
+        // celeron55's device confirms the contactors but has no lock feedback (pyPLC's
+        // `isConnectorLocked()` is always true), and it measures the battery (`dc_link_v`).
+        assert!(e.contactor_feedback && !e.lock_feedback);
+        assert_eq!(e.fallback_battery_voltage, None);
+        c.hardware.digital_output_device = DigitalOutputDevice::Dieter;
+        c.hardware.charge_parameter_backend = ChargeParameterBackend::Mqtt;
+        assert_eq!(c.evcc_config().fallback_battery_voltage, None);
+    }
+
+    fn signal(text: &str) -> Option<crate::config::values::CanSignal> {
+        Some(text.parse().unwrap())
+    }
+
+    #[test]
+    fn a_mapped_battery_voltage_is_required_not_replaced_by_the_configured_one() {
+        let mut c = Config::default();
+        c.can_inputs.battery_voltage = signal("id=0x356 offset=0 length=2 scale=0.1");
+        // A frame that never arrives (a wrong id) must stop the car, not make PreCharge
+        // aim at charging.battery_voltage (230 V) with a 385 V battery behind the contactors.
+        assert_eq!(c.evcc_config().fallback_battery_voltage, None);
+        // Another mapped input alone measures no battery: pyPLC's setting stands in.
+        let mut c = Config::default();
+        c.can_inputs.soc = signal("id=0x355 offset=0 length=1");
+        assert_eq!(c.evcc_config().fallback_battery_voltage, Some(Volts(230.0)));
+    }
+
+    #[test]
+    fn mapped_contactor_and_lock_feedback_are_waited_for() {
+        let mut c = Config::default();
+        c.can_inputs.soc = signal("id=0x355 offset=0 length=1");
+        let e = c.evcc_config();
+        assert!(!e.contactor_feedback && !e.lock_feedback);
+        // A welded contactor reported on CAN must be seen, not timed out as "opened".
+        c.can_inputs.contactors_closed = signal("id=0x361 offset=0 length=1");
+        let e = c.evcc_config();
+        assert!(e.contactor_feedback && !e.lock_feedback);
+        c.can_inputs.connector_locked = signal("id=0x361 offset=1 length=1");
+        let e = c.evcc_config();
         assert!(e.contactor_feedback && e.lock_feedback);
+    }
+
+    #[test]
+    fn gpio_output_lines_replace_the_simulation() {
+        let mut c = Config::default();
+        c.gpio.chip = Some("/dev/gpiochip0".into());
+        c.gpio.stop_button_line = Some(23);
+        assert!(c.simulated_hardware());
+        for line in 0..3 {
+            let mut c = c.clone();
+            match line {
+                0 => c.gpio.cp_line = Some(17),
+                1 => c.gpio.contactor_line = Some(27),
+                _ => c.gpio.lock_line = Some(22),
+            }
+            assert!(!c.simulated_hardware(), "{line}");
+            // Without feedback the car assumes the contactors switched (pyPLC's devices), and
+            // charging.battery_voltage is the PreCharge target, as with the dieter.
+            let e = c.evcc_config();
+            assert!(!e.contactor_feedback && !e.lock_feedback);
+        }
     }
 
     #[test]

@@ -415,6 +415,15 @@ fn protocol_limits_are_enforced_with_their_reason() {
 }
 
 #[test]
+fn a_zero_can_receive_timeout_is_refused() {
+    let (line, key, value, allowed) = invalid(load("c.toml", "[can]\nrx_timeout = \"0s\"\n"));
+    assert_eq!((line, key.as_str()), (Some(2), "can.rx_timeout"));
+    assert_eq!(value, "\"0s\"");
+    assert!(allowed.contains("more than 0ms"), "{allowed}");
+    assert!(load("c.toml", "[can]\nrx_timeout = \"200ms\"\n").is_ok());
+}
+
+#[test]
 fn a_byte_order_mark_does_not_hide_the_first_section() {
     let loaded = load("a.ini", "\u{feff}[general]\nmode = EvseMode\n").unwrap();
     assert_eq!(loaded.config.general.mode, Mode::Evse);

@@ -124,6 +124,19 @@ fn rules(loaded: &Loaded) -> Vec<Broken> {
     );
     rule(c.mqtt.port >= 1, "mqtt", "port", "1 to 65535");
     rule(c.serial.baud >= 1, "serial", "baud", "at least 1");
+    rule(
+        c.can.mapping_period > Duration::from_millis(0),
+        "can",
+        "mapping_period",
+        "more than 0ms",
+    );
+    // A zero timeout makes the CHAdeMO BMS's 0x102 stale on every cycle.
+    rule(
+        c.can.rx_timeout > Duration::from_millis(0),
+        "can",
+        "rx_timeout",
+        "more than 0ms",
+    );
 
     let ch = &c.charging;
     for (value, key) in [

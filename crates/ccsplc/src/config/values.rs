@@ -131,6 +131,16 @@ pub(crate) enum AttenuationSource {
     AlwaysFixed,
 }
 
+/// Who decides the power in ISO 15118-20 (the `ControlMode` service parameter).
+#[derive(Clone, Copy, Debug, Deserialize, Eq, PartialEq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub(crate) enum ControlMode {
+    /// The car follows a schedule and sends its target voltage and current.
+    Scheduled,
+    /// The charger decides the power within the car's limits.
+    Dynamic,
+}
+
 /// Whether V2G runs over TLS.
 #[derive(Clone, Copy, Debug, Deserialize, Eq, PartialEq, Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -254,6 +264,151 @@ impl<'de> Deserialize<'de> for Duration {
     }
 }
 
+/// Where one signal of a user-defined CAN mapping sits, written as `key=value` words:
+/// `"id=0x356 offset=0 length=2 endian=little signed=false scale=0.1 bias=0"`. `id`, `offset`
+/// (byte 0–7) and `length` (1–4 bytes) are required; `endian` (`little` or `big`, default
+/// little), `signed` (default false), `scale` (default 1), `bias` (default 0; value = raw ·
+/// scale + bias) and `extended` (a 29-bit id, default false) are optional.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub(crate) struct CanSignal(ccs_io::can::SignalLayout);
+
+impl CanSignal {
+    /// The layout for the CAN adapter.
+    pub(crate) const fn layout(self) -> ccs_io::can::SignalLayout {
+        self.0
+    }
+}
+
+/// What a CAN signal may look like, for error messages.
+const CAN_SIGNAL_FORMAT: &str = "expected `id=<id> offset=<0-7> length=<1-4>`, optionally \
+    followed by `endian=little|big`, `signed=true|false`, `scale=<number>`, `bias=<number>`, \
+    `extended=true|false`";
+
+/// Why a text is not a [`CanSignal`].
+#[derive(Debug, thiserror::Error)]
+#[error("{problem}; {CAN_SIGNAL_FORMAT}")]
+pub(crate) struct CanSignalError {
+    problem: String,
+}
+
+fn can_number<T: FromStr>(key: &str, text: &str) -> Result<T, CanSignalError> {
+    let parsed = match text.strip_prefix("0x").or_else(|| text.strip_prefix("0X")) {
+        Some(hex) => u64::from_str_radix(hex, 16)
+            .ok()
+            .and_then(|n| n.to_string().parse().ok()),
+        None => text.parse().ok(),
+    };
+    parsed.ok_or_else(|| CanSignalError {
+        problem: format!("`{key}={text}` is not a number in range"),
+    })
+}
+
+fn can_flag(key: &str, text: &str) -> Result<bool, CanSignalError> {
+    match text {
+        "true" => Ok(true),
+        "false" => Ok(false),
+        _ => Err(CanSignalError {
+            problem: format!("`{key}={text}`: true or false"),
+        }),
+    }
+}
+
+impl FromStr for CanSignal {
+    type Err = CanSignalError;
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        use ccs_io::can::{CanMapping, Endianness, SignalLayout, SignalMapping};
+        let (mut id, mut offset, mut length) = (None, None, None);
+        let mut layout = SignalLayout::new(0, 0, 1);
+        for word in text.split_whitespace() {
+            let Some((key, value)) = word.split_once('=') else {
+                return Err(CanSignalError {
+                    problem: format!("`{word}` is not `key=value`"),
+                });
+            };
+            match key {
+                "id" => id = Some(can_number::<u32>(key, value)?),
+                "offset" => offset = Some(can_number::<u8>(key, value)?),
+                "length" => length = Some(can_number::<u8>(key, value)?),
+                "endian" => {
+                    layout.endianness = match value {
+                        "little" => Endianness::Little,
+                        "big" => Endianness::Big,
+                        _ => {
+                            return Err(CanSignalError {
+                                problem: format!("`endian={value}`: little or big"),
+                            });
+                        }
+                    };
+                }
+                "signed" => layout.signed = can_flag(key, value)?,
+                "extended" => layout.extended = can_flag(key, value)?,
+                "scale" => layout.scale = can_number::<f32>(key, value)?,
+                "bias" => layout.bias = can_number::<f32>(key, value)?,
+                _ => {
+                    return Err(CanSignalError {
+                        problem: format!("unknown word `{key}`"),
+                    });
+                }
+            }
+        }
+        let (Some(id), Some(offset), Some(length)) = (id, offset, length) else {
+            return Err(CanSignalError {
+                problem: "id, offset and length are required".to_owned(),
+            });
+        };
+        layout.id = id;
+        layout.offset = offset;
+        layout.length = length;
+        // The adapter's own check (id range, fit in 8 bytes, usable scale).
+        let signal = SignalMapping {
+            signal: ccs_io::can::OutputSignal::CpStateC,
+            layout,
+        };
+        CanMapping::new(Vec::new(), vec![signal], None, None).map_err(|e| CanSignalError {
+            problem: e.to_string(),
+        })?;
+        Ok(Self(layout))
+    }
+}
+
+impl fmt::Display for CanSignal {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let l = &self.0;
+        write!(
+            f,
+            "id={:#x} offset={} length={} endian={} signed={} scale={} bias={}",
+            l.id,
+            l.offset,
+            l.length,
+            match l.endianness {
+                ccs_io::can::Endianness::Little => "little",
+                ccs_io::can::Endianness::Big => "big",
+            },
+            l.signed,
+            l.scale,
+            l.bias
+        )?;
+        if l.extended {
+            f.write_str(" extended=true")?;
+        }
+        Ok(())
+    }
+}
+
+impl Serialize for CanSignal {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(self)
+    }
+}
+
+impl<'de> Deserialize<'de> for CanSignal {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(deserializer)?;
+        text.parse().map_err(serde::de::Error::custom)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -300,5 +455,42 @@ mod tests {
     fn durations_convert_to_the_core_duration() {
         let core: ccs_proto::time::Duration = Duration::from_millis(1500).into();
         assert_eq!(core, ccs_proto::time::Duration::from_millis(1500));
+    }
+
+    #[test]
+    fn can_signals_parse_with_defaults_and_print_back() {
+        let s: CanSignal = "id=0x356 offset=2 length=2 scale=0.1".parse().unwrap();
+        let l = s.layout();
+        assert_eq!((l.id, l.offset, l.length), (0x356, 2, 2));
+        assert_eq!(l.endianness, ccs_io::can::Endianness::Little);
+        assert!(!l.signed && !l.extended);
+        assert_eq!(s.to_string().parse::<CanSignal>().unwrap(), s);
+        let e: CanSignal =
+            "id=0x18FF50E5 extended=true offset=0 length=4 endian=big signed=true bias=-40"
+                .parse()
+                .unwrap();
+        assert_eq!(e.layout().bias, -40.0);
+        assert_eq!(e.to_string().parse::<CanSignal>().unwrap(), e);
+    }
+
+    #[test]
+    fn bad_can_signals_say_what_is_wrong_and_what_is_allowed() {
+        for (text, problem) in [
+            ("id=0x356 offset=0", "id, offset and length are required"),
+            ("id=0x356 offset=6 length=4", "does not fit"),
+            ("id=0x800 offset=0 length=1", "out of range"),
+            ("id=0x356 offset=0 length=2 endian=middle", "little or big"),
+            ("id=0x356 offset=0 length=2 scale=0", "non-zero"),
+            (
+                "id=0x356 offset=0 length=2 colour=red",
+                "unknown word `colour`",
+            ),
+            ("id=0x356 offset=0 length", "`length` is not `key=value`"),
+            ("id=zz offset=0 length=1", "`id=zz` is not a number"),
+        ] {
+            let message = text.parse::<CanSignal>().unwrap_err().to_string();
+            assert!(message.contains(problem), "{text}: {message}");
+            assert!(message.contains("expected `id=<id>"), "{text}: {message}");
+        }
     }
 }

@@ -30,8 +30,9 @@ pub(crate) struct Trace {
     dashboard: Dashboard,
     /// Messages sent and received in the current session.
     pub(crate) messages: u32,
-    /// Whether a CurrentDemand exchange was seen in the current session.
-    pub(crate) current_demand: u32,
+    /// Charge-loop messages (DIN/ISO-2 CurrentDemand, ISO-2 AC ChargingStatus, ISO 15118-20
+    /// DC_ChargeLoop) sent and received in the current session.
+    pub(crate) charge_loop: u32,
 }
 
 impl Trace {
@@ -46,7 +47,7 @@ impl Trace {
             recording,
             dashboard: Dashboard::disabled(),
             messages: 0,
-            current_demand: 0,
+            charge_loop: 0,
         }
     }
 
@@ -69,7 +70,7 @@ impl Trace {
     pub(crate) fn new_session(&mut self) {
         self.dashboard.session_started();
         self.messages = 0;
-        self.current_demand = 0;
+        self.charge_loop = 0;
         self.values = ChargingValues::default();
         self.text = TraceText::with_received();
     }
@@ -115,8 +116,8 @@ impl Trace {
             }
             SessionEvent::Sent { name, .. } | SessionEvent::Received { name, .. } => {
                 self.messages += 1;
-                if name.starts_with("CurrentDemand") {
-                    self.current_demand += 1;
+                if is_charge_loop(name) {
+                    self.charge_loop += 1;
                 }
             }
             _ => {}
@@ -144,4 +145,11 @@ pub(crate) fn outcome_text(outcome: Option<&Outcome>) -> String {
         Some(Outcome::Failed(e)) => format!("failed ({e})"),
         None => "did not finish".to_owned(),
     }
+}
+
+/// Whether `name` is a message of the charge loop, in any protocol.
+fn is_charge_loop(name: &str) -> bool {
+    ["CurrentDemand", "ChargingStatus", "DC_ChargeLoop"]
+        .iter()
+        .any(|loop_name| name.starts_with(loop_name))
 }

@@ -18,7 +18,7 @@ use ccs_linux::link::Link;
 use ccs_linux::sdp::{DEFAULT_SDP_HOP_LIMIT, discover_secc};
 use ccs_linux::slac::{random_bytes, run_slac};
 use ccs_linux::tcp::{ConnectOptions, connect};
-use ccs_linux::tls::{TlsClientConfig, TlsProfile};
+use ccs_linux::tls::TlsClientConfig;
 use ccs_proto::homeplug::MacAddress;
 use ccs_proto::session::{EvccSession, Outcome};
 use ccs_proto::slac::EvSlac;
@@ -30,7 +30,7 @@ use super::signals::Signals;
 use super::{DRAIN_DASHBOARD, show_link};
 use super::{EXIT_FAILED, load, mode_text, open_link, recording_target, runtime};
 use crate::cli::RoleArgs;
-use crate::config::{Config, TlsMode};
+use crate::config::{Config, Iso2Car, Iso20Car, TlsMode};
 use crate::web::{self, Controls, Dashboard, DashboardControl};
 
 /// Runs `ccsplc ev`.
@@ -59,7 +59,7 @@ fn tls_client(config: &Config) -> anyhow::Result<Option<TlsClientConfig>> {
         .trust_anchors
         .clone()
         .context("tls.mode allows TLS but tls.trust_anchors is not set")?;
-    let mut tls = TlsClientConfig::new(TlsProfile::Iso15118_2, anchors);
+    let mut tls = TlsClientConfig::new(config.tls_profile(), anchors);
     tls.certificate_chain
         .clone_from(&config.tls.certificate_chain);
     tls.private_key.clone_from(&config.tls.private_key);
@@ -74,7 +74,7 @@ async fn car(
     mut controls: Controls,
 ) -> anyhow::Result<bool> {
     let mut signals = Signals::install()?;
-    let tls = tls_client(config)?;
+    let credentials = Credentials::load(config)?;
     let link = open_link(config).await?;
     let iface = link.interface.clone();
     let header = format!(
@@ -99,8 +99,8 @@ async fn car(
 
     let outcome = connect_and_charge(
         config,
+        &credentials,
         &link,
-        tls,
         &clock,
         &hardware,
         &mut trace,
@@ -118,10 +118,10 @@ async fn car(
     };
     let completed = matches!(outcome, Some(Outcome::Completed));
     trace.line(&format!(
-        "summary: session {}, {} messages, {} CurrentDemand",
+        "summary: session {}, {} messages, {} in the charge loop",
         outcome_text(outcome.as_ref()),
         trace.messages,
-        trace.current_demand
+        trace.charge_loop
     ));
     hardware.force_safe_state();
     hardware.stop().await;
@@ -144,8 +144,8 @@ async fn car(
 /// the attempt.
 async fn connect_and_charge(
     config: &Config,
+    credentials: &Credentials,
     link: &Link,
-    tls: Option<TlsClientConfig>,
     clock: &Clock,
     hardware: &Hardware,
     trace: &mut Trace,
@@ -179,7 +179,7 @@ async fn connect_and_charge(
             dashboard.link(sdp_text.as_str());
             trace.line_at(CHECKPOINT_SDP, &sdp_text);
             let mut options = ConnectOptions::default();
-            options.tls = tls;
+            options.tls.clone_from(&credentials.tls);
             let conn = connect(found.address, found.tls, &options)
                 .await
                 .context("connecting to the charger")?;
@@ -206,7 +206,7 @@ async fn connect_and_charge(
             }
         }
     };
-    let mut session = EvccSession::new(config.evcc_config(), iface.mac, clock.now());
+    let mut session = credentials.new_session(config, iface.mac, clock.now());
     let outcome = super::session::drive(
         conn,
         &mut session,
@@ -217,5 +217,123 @@ async fn connect_and_charge(
         controls,
     )
     .await;
+    if let (Some(id), Some(file)) = (
+        session.paused_session_id(),
+        config.iso2.paused_session_file.as_deref(),
+    ) {
+        keep_paused_session(file, &id, trace);
+    }
     Ok(outcome)
+}
+
+/// What the car proves itself with, read before it connects (a missing file fails at once):
+/// its TLS settings, its ISO 15118-2 and -20 options and Plug & Charge keys.
+pub(super) struct Credentials {
+    tls: Option<TlsClientConfig>,
+    iso2: Iso2Car,
+    iso20: Iso20Car,
+}
+
+impl Credentials {
+    pub(super) fn load(config: &Config) -> anyhow::Result<Self> {
+        Ok(Self {
+            tls: tls_client(config)?,
+            iso2: {
+                let mut iso2 = config
+                    .iso2
+                    .car(&config.tls)
+                    .context("the [iso2] configuration")?;
+                iso2.options.resume_session_id = config
+                    .iso2
+                    .paused_session_file
+                    .as_deref()
+                    .and_then(take_paused_session);
+                iso2
+            },
+            iso20: config.iso20.car().context("the [iso20] configuration")?,
+        })
+    }
+
+    /// The car's session: the configuration's machines with the ISO 15118-2/-20 options and
+    /// keys.
+    pub(super) fn new_session(
+        &self,
+        config: &Config,
+        mac: [u8; 6],
+        now: ccs_proto::time::Instant,
+    ) -> EvccSession {
+        let mut evcc = config.evcc_config();
+        evcc.iso2 = self.iso2.options.clone();
+        let iso20_signer = self.iso20.configure(&mut evcc);
+        let mut session = EvccSession::new(evcc, mac, now);
+        if let Some(signer) = iso20_signer {
+            session.set_iso20_signer(signer);
+        }
+        if let Some(signer) = &self.iso2.signer {
+            session.set_contract_signer(signer.clone());
+        }
+        if let Some(installer) = &self.iso2.installer {
+            session.set_certificate_installer(installer.clone());
+        }
+        session
+    }
+}
+
+/// The SessionID of a paused session from `file` (hex), which is removed: the car rejoins
+/// once. A missing file is no pause; an unreadable one is reported and ignored (a new session
+/// is as good).
+fn take_paused_session(file: &std::path::Path) -> Option<Vec<u8>> {
+    let text = std::fs::read_to_string(file).ok()?;
+    if let Err(e) = std::fs::remove_file(file) {
+        tracing::warn!("cannot remove {}: {e}", file.display());
+    }
+    // An ISO 15118-2 SessionID: 1 to 8 bytes.
+    let id = crate::exi_cmd::parse_hex(text.trim())
+        .ok()
+        .filter(|id| (1..=8).contains(&id.len()));
+    if id.is_none() {
+        tracing::warn!(
+            "{}: not a SessionID in hex ({:?}); starting a new session",
+            file.display(),
+            text.trim()
+        );
+    }
+    id
+}
+
+/// Writes the paused session's `id` to `file` for the next run.
+fn keep_paused_session(file: &std::path::Path, id: &[u8], trace: &mut Trace) {
+    let hex: String = id.iter().map(|b| format!("{b:02X}")).collect();
+    match std::fs::write(file, format!("{hex}\n")) {
+        Ok(()) => trace.line(&format!(
+            "session paused: SessionID {hex} kept in {} for the next run",
+            file.display()
+        )),
+        Err(e) => trace.line(&format!(
+            "session paused, but {} cannot be written: {e}",
+            file.display()
+        )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_paused_session_file_is_read_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("paused");
+        std::fs::write(&file, "0A1B2C3D4E5F6071\n").unwrap();
+        assert_eq!(
+            take_paused_session(&file),
+            Some(vec![0x0a, 0x1b, 0x2c, 0x3d, 0x4e, 0x5f, 0x60, 0x71])
+        );
+        assert!(!file.exists());
+        assert_eq!(take_paused_session(&file), None);
+        for bad in ["", "0A1", "zz", "00112233445566778899"] {
+            std::fs::write(&file, bad).unwrap();
+            assert_eq!(take_paused_session(&file), None, "{bad:?}");
+        }
+    }
 }

@@ -22,7 +22,7 @@ use ccs_linux::raw::RawLink;
 use ccs_linux::sdp::SdpResponder;
 use ccs_linux::slac::{random_bytes, random_nmk};
 use ccs_linux::tcp::V2gListener;
-use ccs_linux::tls::{TlsProfile, TlsServerConfig};
+use ccs_linux::tls::TlsServerConfig;
 use ccs_linux::v2g::V2gConnection;
 use ccs_proto::homeplug::MacAddress;
 use ccs_proto::sdp::{SdpServer, SdpServerConfig, SdpServerEvent};
@@ -39,7 +39,7 @@ use super::signals::Signals;
 use super::{DRAIN_DASHBOARD, show_link};
 use super::{EXIT_FAILED, load, mode_text, open_link, recording_target, runtime};
 use crate::cli::RoleArgs;
-use crate::config::{Config, TlsMode};
+use crate::config::{Config, Iso2Charger, Iso20Charger, TlsMode};
 use crate::web::{self, Controls, Dashboard};
 
 /// Runs `ccsplc evse`.
@@ -67,7 +67,7 @@ fn tls_server(config: &Config) -> anyhow::Result<Option<TlsServerConfig>> {
     let (Some(chain), Some(key)) = (&config.tls.certificate_chain, &config.tls.private_key) else {
         anyhow::bail!("tls.mode offers TLS but tls.certificate_chain or tls.private_key is unset");
     };
-    let mut tls = TlsServerConfig::new(TlsProfile::Iso15118_2, chain.clone(), key.clone());
+    let mut tls = TlsServerConfig::new(config.tls_profile(), chain.clone(), key.clone());
     tls.client_ca.clone_from(&config.tls.client_ca);
     tls.key_log.clone_from(&config.tls.key_log);
     Ok(Some(tls))
@@ -191,6 +191,8 @@ async fn charger(
 ) -> anyhow::Result<bool> {
     let mut signals = Signals::install()?;
     let policy = config.driver_policy();
+    // The Plug & Charge roots are read once, before the first car: a missing file fails now.
+    let pnc = ChargerPnc::load(config)?;
     let mut link = open_link(config).await?;
     let iface = link.interface.clone();
     let listeners = Listeners::bind(config, &iface)?;
@@ -247,6 +249,7 @@ async fn charger(
     }));
 
     let mut sessions = 0u32;
+    let mut paused: Option<Vec<u8>> = None;
     let mut all_completed = true;
     loop {
         let conn = tokio::select! {
@@ -286,7 +289,7 @@ async fn charger(
         dashboard.link(tcp_text.as_str());
         trace.line_at(CHECKPOINT_TCP, &tcp_text);
         let session_id: [u8; 8] = random_bytes()?;
-        let mut session = SeccSession::new(config.secc_config(), session_id, clock.now());
+        let mut session = pnc.new_session(config, session_id, paused.take(), clock.now())?;
         let outcome = super::session::drive(
             conn,
             &mut session,
@@ -298,13 +301,15 @@ async fn charger(
         )
         .await;
         sessions += 1;
+        // ISO 15118-2 §8.4.3.2: a car that paused may come back with this SessionID.
+        paused = session.paused_session_id();
         let completed = matches!(outcome, Some(Outcome::Completed));
         all_completed &= completed;
         trace.line(&format!(
-            "summary: session {sessions} {}, {} messages, {} CurrentDemand",
+            "summary: session {sessions} {}, {} messages, {} in the charge loop",
             outcome_text(outcome.as_ref()),
             trace.messages,
-            trace.current_demand
+            trace.charge_loop
         ));
         let _ = next_car.send(());
         if once || policy.exit_on_session_end {
@@ -347,4 +352,48 @@ async fn charger(
         }
     );
     Ok(all_completed)
+}
+
+/// The charger's ISO 15118-2 and -20 options and Plug & Charge verifiers, read once before
+/// the first car (a missing file fails at once).
+pub(super) struct ChargerPnc {
+    iso2: Iso2Charger,
+    iso20: Iso20Charger,
+}
+
+impl ChargerPnc {
+    /// Reads the options and roots of `[iso2]` and `[iso20]`.
+    pub(super) fn load(config: &Config) -> anyhow::Result<Self> {
+        Ok(Self {
+            iso2: config.iso2.charger().context("the [iso2] configuration")?,
+            iso20: config
+                .iso20
+                .charger()
+                .context("the [iso20] configuration")?,
+        })
+    }
+
+    /// A session for the next car: a fresh SessionID (or the `paused` one of the previous
+    /// session, which the car may rejoin), and a fresh GenChallenge for Plug & Charge (the
+    /// random challenge the car signs in its authorization request).
+    pub(super) fn new_session(
+        &self,
+        config: &Config,
+        session_id: [u8; 8],
+        paused: Option<Vec<u8>>,
+        now: ccs_proto::time::Instant,
+    ) -> anyhow::Result<SeccSession> {
+        let mut secc = config.secc_config();
+        secc.iso2 = self.iso2.options.clone();
+        secc.iso2.paused_session_id = paused;
+        let iso20_verifier = self.iso20.configure(&mut secc, random_bytes()?);
+        let mut session = SeccSession::new(secc, session_id, now);
+        if let Some(pnc) = self.iso2.pnc(random_bytes()?) {
+            session.set_pnc(pnc);
+        }
+        if let Some(verifier) = iso20_verifier {
+            session.set_iso20_verifier(verifier);
+        }
+        Ok(session)
+    }
 }

@@ -9,7 +9,9 @@
 //! EVSEPresentVoltage, pyPLC's default), instead of failing the plausibility check against a
 //! charger that is not wired to this simulation.
 //!
-//! Several adapters run at once: MQTT, a serial device, GPIO (`[gpio]`, feature `gpio`) and,
+//! Several adapters run at once: MQTT, a serial device, GPIO (`[gpio]`, feature `gpio`), CAN
+//! on SocketCAN (the CHAdeMO bridge for the car, the FoccciCape status frames for the
+//! charger, a user-defined mapping for either; a layout of the other side is refused) and,
 //! for the charger, the SoC callback (`[soc_callback]`). Hardware faults (a lost broker, an
 //! input that stopped updating, an adapter that ended) stop the current session safely; a
 //! fault that is still active when the next session starts is handed to that session at
@@ -21,6 +23,9 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use anyhow::bail;
+use ccs_io::can::{
+    CanAdapter, CanLayout, CanMapping, ChademoBridge, FoccciCape, SignalMapping, SocketCanBus,
+};
 use ccs_io::mqtt::{MqttAdapter, MqttRole};
 use ccs_io::serial::{SerialAdapter, SerialConfig, SerialProtocol};
 use ccs_io::sim::{SharedPlant, SimAdapter, SimSide};
@@ -36,6 +41,7 @@ use tokio::sync::mpsc;
 use super::operator::OperatorInputs;
 use crate::config::{
     AnalogInputDevice, ChargeParameterBackend, Config, DigitalOutputDevice, EvseEnvironment,
+    MappingSide,
 };
 use crate::web::Dashboard;
 
@@ -75,6 +81,18 @@ struct Hide {
     authorization: bool,
 }
 
+impl Side {
+    /// Whether this side's session uses a signal of `owner`.
+    fn owns(self, owner: MappingSide) -> bool {
+        matches!(
+            (self, owner),
+            (_, MappingSide::Both)
+                | (Self::Vehicle, MappingSide::Car)
+                | (Self::Charger, MappingSide::Charger)
+        )
+    }
+}
+
 impl Hide {
     fn hides(self, m: &Measurement) -> bool {
         match m {
@@ -104,6 +122,16 @@ impl Hardware {
         side: Side,
         dashboard: &Dashboard,
     ) -> anyhow::Result<Self> {
+        Self::start_on(config, side, dashboard, &CanBuses::SocketCan)
+    }
+
+    /// [`start`](Self::start) with the CAN adapters on `can`.
+    pub(super) fn start_on(
+        config: &Config,
+        side: Side,
+        dashboard: &Dashboard,
+        can: &CanBuses,
+    ) -> anyhow::Result<Self> {
         let clock = Clock::new();
         let mut hub = HardwareHub::new(clock);
         let h = &config.hardware;
@@ -131,22 +159,6 @@ impl Hardware {
                     Side::Charger => MqttRole::Charger,
                 })));
             }
-            let serial = match (h.digital_output_device, h.analog_input_device) {
-                (DigitalOutputDevice::Celeron55device, _)
-                | (_, AnalogInputDevice::Celeron55device) => Some(SerialProtocol::Celeron55),
-                (DigitalOutputDevice::Dieter, _) | (_, AnalogInputDevice::Dieter) => {
-                    Some(SerialProtocol::Dieter)
-                }
-                _ => None,
-            };
-            if let Some(protocol) = serial {
-                let mut s = SerialConfig::new(protocol);
-                s.port.clone_from(&config.serial.port);
-                s.baud = config.serial.baud;
-                s.display = h.display_via_serial;
-                s.input_timeout = Some(config.serial.input_timeout.get()).filter(|d| !d.is_zero());
-                hub.spawn(SerialAdapter::new(s));
-            }
             // Refuse rather than run a session whose hardware is silently missing.
             if h.digital_output_device == DigitalOutputDevice::Beaglebone
                 && config.gpio.chip.is_none()
@@ -156,14 +168,12 @@ impl Hardware {
                      the line offsets (cp_line = P9_41, contactor_line = P9_17)"
                 );
             }
-            if h.charge_parameter_backend == ChargeParameterBackend::Chademo
-                || h.evse_environment == EvseEnvironment::Focccicape
-            {
-                bail!(
-                    "the configured hardware (CHAdeMO or FoccciCape CAN) is not wired into \
-                     `ev`/`evse` in this build; use MQTT, a serial device or GPIO"
-                );
-            }
+        }
+        for layout in can_layouts(config, side)? {
+            can.spawn(&mut hub, &config.can.interface, layout)?;
+        }
+        if let Some(serial) = serial_adapter(config) {
+            hub.spawn(serial);
         }
         if let Some(gpio) = config.gpio.adapter() {
             #[cfg(feature = "gpio")]
@@ -260,6 +270,133 @@ impl Hardware {
     }
 }
 
+/// The serial adapter for the configured device, or for the OLED display alone: pyPLC shows
+/// its state on the display in both modes, whatever else is configured.
+fn serial_adapter(config: &Config) -> Option<SerialAdapter> {
+    let h = &config.hardware;
+    let protocol = match (h.digital_output_device, h.analog_input_device) {
+        (DigitalOutputDevice::Celeron55device, _) | (_, AnalogInputDevice::Celeron55device) => {
+            SerialProtocol::Celeron55
+        }
+        (DigitalOutputDevice::Dieter, _) | (_, AnalogInputDevice::Dieter) => SerialProtocol::Dieter,
+        _ if h.display_via_serial => SerialProtocol::DisplayOnly,
+        _ => return None,
+    };
+    let mut s = SerialConfig::new(protocol);
+    s.port.clone_from(&config.serial.port);
+    s.baud = config.serial.baud;
+    s.display = h.display_via_serial;
+    s.input_timeout = Some(config.serial.input_timeout.get()).filter(|d| !d.is_zero());
+    Some(SerialAdapter::new(s))
+}
+
+/// Where the CAN adapters' buses come from.
+#[derive(Debug)]
+pub(super) enum CanBuses {
+    /// `[can] interface` through SocketCAN, opened once per adapter.
+    SocketCan,
+    /// A node of this in-memory bus per adapter (tests: this kernel has no CAN).
+    #[cfg(test)]
+    Memory(ccs_io::can::MemoryCanBus),
+}
+
+impl CanBuses {
+    /// Runs `layout` on a bus of its own.
+    fn spawn(
+        &self,
+        hub: &mut HardwareHub,
+        interface: &str,
+        layout: CanLayout,
+    ) -> anyhow::Result<()> {
+        match self {
+            Self::SocketCan => {
+                let bus = SocketCanBus::open(interface).map_err(|e| {
+                    anyhow::anyhow!(
+                        "cannot open the CAN interface {interface} ([can] interface): {e}; \
+                         bring it up with `ip link set {interface} up type can bitrate 500000`"
+                    )
+                })?;
+                hub.spawn(CanAdapter::new(bus, layout));
+            }
+            #[cfg(test)]
+            Self::Memory(bus) => hub.spawn(CanAdapter::new(bus.node(), layout)),
+        }
+        Ok(())
+    }
+}
+
+/// pyPLC's main cycle, the period of the FoccciCape status frames.
+const FOCCCI_CYCLE: Duration = Duration::from_millis(30);
+
+/// pyPLC's FoccciCape sends the log file index in 0x67A; 0xFFFF = none (ccsplc numbers no
+/// log files).
+const FOCCCI_NO_LOG_INDEX: u16 = 0xFFFF;
+
+/// The CAN layouts the configuration asks for on `side`. A layout or a mapped signal of the
+/// other side is refused: it would sit on the bus doing nothing.
+fn can_layouts(config: &Config, side: Side) -> anyhow::Result<Vec<CanLayout>> {
+    let h = &config.hardware;
+    let mut layouts = Vec::new();
+    if h.charge_parameter_backend == ChargeParameterBackend::Chademo {
+        if side != Side::Vehicle {
+            bail!(
+                "hardware.charge_parameter_backend = chademo bridges a CHAdeMO car's BMS into \
+                 the CCS car: it works with `ccsplc ev`, not with `ccsplc evse`"
+            );
+        }
+        let bridge = ChademoBridge::new().with_current_request_timeout(config.can.rx_timeout.get());
+        layouts.push(CanLayout::Chademo(bridge));
+    }
+    if h.evse_environment == EvseEnvironment::Focccicape {
+        if side != Side::Charger {
+            bail!(
+                "hardware.evse_environment = focccicape sends the charger's status frames: it \
+                 works with `ccsplc evse`, not with `ccsplc ev`"
+            );
+        }
+        layouts.push(CanLayout::Foccci(FoccciCape::new(
+            FOCCCI_CYCLE,
+            FOCCCI_NO_LOG_INDEX,
+        )));
+    }
+    if config.has_can_mapping() {
+        let inputs = config.can_mapping_inputs();
+        let outputs = config.can_mapping_outputs();
+        let wrong_side = inputs
+            .iter()
+            .map(|s| (s.key, s.side))
+            .chain(outputs.iter().map(|s| (s.key, s.side)))
+            .find(|(_, owner)| !side.owns(*owner));
+        if let Some((key, owner)) = wrong_side {
+            let (whose, command) = match owner {
+                MappingSide::Car => ("the car's", "`ccsplc ev`"),
+                _ => ("the charger's", "`ccsplc evse`"),
+            };
+            bail!("{key} is {whose} signal: set it only for {command}");
+        }
+        let mapping = CanMapping::new(
+            inputs
+                .iter()
+                .map(|s| SignalMapping {
+                    signal: s.signal,
+                    layout: s.layout,
+                })
+                .collect(),
+            outputs
+                .iter()
+                .map(|s| SignalMapping {
+                    signal: s.signal,
+                    layout: s.layout,
+                })
+                .collect(),
+            Some(config.can.mapping_period.get()).filter(|d| !d.is_zero()),
+            Some(config.can.mapping_input_timeout.get()).filter(|d| !d.is_zero()),
+        )?;
+        layouts.push(CanLayout::Mapping(mapping));
+    }
+    Ok(layouts)
+}
+
 /// What a session attached later must know: the faults still active and the latest value of
 /// every measurement.
 #[derive(Debug, Default)]
@@ -315,7 +452,7 @@ async fn pump(
                 let event = match event.event {
                     HardwareEvent::Measurement(m) if hide.hides(&m) => continue,
                     HardwareEvent::Measurement(m) => {
-                        let m = route.operator.adapter_reports(m);
+                        let m = route.operator.adapter_reports(&event.adapter, m);
                         dashboard.measurement(&m);
                         HardwareEvent::Measurement(m)
                     }
@@ -349,6 +486,7 @@ fn hardware_text(event: &HardwareEvent) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use ccs_io::HardwareAdapter as _;
     use ccs_proto::hardware::{HardwareFaultKind, Volts};
 
     use crate::config::Config;
@@ -378,6 +516,74 @@ mod tests {
         assert!(start_error(&config, Side::Vehicle).contains("--features gpio"));
     }
 
+    fn layout_names(config: &Config, side: Side) -> anyhow::Result<Vec<String>> {
+        let layouts = can_layouts(config, side)?;
+        Ok(layouts
+            .into_iter()
+            .map(|l| CanAdapter::new(ccs_io::can::MemoryCanBus::new(), l).name())
+            .collect())
+    }
+
+    #[test]
+    fn can_layouts_run_on_their_side_only() {
+        let mut chademo = Config::default();
+        chademo.hardware.charge_parameter_backend = ChargeParameterBackend::Chademo;
+        assert_eq!(
+            layout_names(&chademo, Side::Vehicle).unwrap(),
+            ["can-chademo"]
+        );
+        let e = layout_names(&chademo, Side::Charger)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("charge_parameter_backend = chademo") && e.contains("`ccsplc ev`"));
+
+        let mut foccci = Config::default();
+        foccci.hardware.evse_environment = EvseEnvironment::Focccicape;
+        assert_eq!(
+            layout_names(&foccci, Side::Charger).unwrap(),
+            ["can-focccicape"]
+        );
+        let e = layout_names(&foccci, Side::Vehicle)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("evse_environment = focccicape") && e.contains("`ccsplc evse`"));
+
+        let mut mapped = Config::default();
+        mapped.can_inputs.power_supply_voltage =
+            Some("id=0x420 offset=0 length=2".parse().unwrap());
+        mapped.can_outputs.info_number = Some("id=0x433 offset=0 length=1".parse().unwrap());
+        assert_eq!(
+            layout_names(&mapped, Side::Charger).unwrap(),
+            ["can-mapping"]
+        );
+        let e = layout_names(&mapped, Side::Vehicle)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("can_inputs.power_supply_voltage is the charger's signal"),
+            "{e}"
+        );
+        assert!(
+            layout_names(&Config::default(), Side::Vehicle)
+                .unwrap()
+                .is_empty()
+        );
+    }
+
+    #[test]
+    fn a_missing_can_interface_says_how_to_bring_it_up() {
+        // No such interface on any machine (and this kernel has no CAN at all).
+        let mut config = Config::default();
+        config.hardware.charge_parameter_backend = ChargeParameterBackend::Chademo;
+        config.can.interface = "nocan7".into();
+        let e = start_error(&config, Side::Vehicle);
+        assert!(e.contains("cannot open the CAN interface nocan7"), "{e}");
+        assert!(
+            e.contains("ip link set nocan7 up type can bitrate 500000"),
+            "{e}"
+        );
+    }
+
     #[tokio::test]
     async fn the_charger_runs_mqtt_and_the_soc_callback_side_by_side() {
         let mut config = Config::default();
@@ -391,6 +597,42 @@ mod tests {
         // The car has no SoC callback.
         let car = Hardware::start(&config, Side::Vehicle, &Dashboard::disabled()).unwrap();
         assert_eq!(car.adapters, ["mqtt"]);
+        car.stop().await;
+    }
+
+    #[tokio::test]
+    async fn the_serial_display_runs_alone_in_both_modes() {
+        let mut config = Config::default();
+        config.hardware.display_via_serial = true;
+        config.serial.port = "/nonexistent/tty".into();
+        for side in [Side::Vehicle, Side::Charger] {
+            let hardware = Hardware::start(&config, side, &Dashboard::disabled()).unwrap();
+            // Next to the simulation: the display is no battery or power supply.
+            assert_eq!(hardware.adapters[1..], ["serial-display"], "{side:?}");
+            hardware.stop().await;
+        }
+        config.hardware.display_via_serial = false;
+        let hardware = Hardware::start(&config, Side::Charger, &Dashboard::disabled()).unwrap();
+        assert_eq!(hardware.adapters, ["sim-charger"]);
+        hardware.stop().await;
+    }
+
+    #[tokio::test]
+    async fn a_mapped_actuator_runs_without_the_simulated_car() {
+        let start = |config: &Config| {
+            let can = CanBuses::Memory(ccs_io::can::MemoryCanBus::new());
+            Hardware::start_on(config, Side::Vehicle, &Dashboard::disabled(), &can).unwrap()
+        };
+        let mut config = Config::default();
+        config.can_outputs.info_number = Some("id=0x373 offset=0 length=1".parse().unwrap());
+        // A display output runs next to the simulation.
+        let car = start(&config);
+        assert_eq!(car.adapters, ["sim-vehicle", "can-mapping"]);
+        car.stop().await;
+        // Real contactors never run on the simulated plant's confirmations.
+        config.can_outputs.contactors_closed = Some("id=0x370 offset=1 length=1".parse().unwrap());
+        let car = start(&config);
+        assert_eq!(car.adapters, ["can-mapping"]);
         car.stop().await;
     }
 

@@ -11,6 +11,8 @@
 //! - [`evse`]: the charger, serving cars one after another until Ctrl-C (or `--once`).
 //! - [`listen`]: passive: every frame on the interface, decoded live.
 
+#[cfg(test)]
+mod can_sessions;
 mod display;
 mod ev;
 mod evse;

@@ -5,15 +5,20 @@
 //! "Authorize" or "Disable" is treated accordingly from its first message.
 //!
 //! - Authorized when any source authorizes (a card reader behind MQTT, or the dashboard).
-//! - Enabled unless a source disables (either switch stops charging).
+//! - Enabled unless a source disables (either switch stops charging). Each adapter keeps its
+//!   own latest value: the simulated charger's periodic "enabled" must not undo a GPIO stop
+//!   button held down next to it.
+
+use std::collections::BTreeMap;
 
 use ccs_proto::hardware::Measurement;
 
-/// The latest operator inputs of both sources.
-#[derive(Clone, Copy, Debug, Default, Eq, PartialEq)]
+/// The latest operator inputs of every source.
+#[derive(Clone, Debug, Default, Eq, PartialEq)]
 pub(crate) struct OperatorInputs {
-    adapter_authorized: Option<bool>,
-    adapter_enabled: Option<bool>,
+    /// Per adapter (by name).
+    adapter_authorized: BTreeMap<String, bool>,
+    adapter_enabled: BTreeMap<String, bool>,
     dashboard_authorized: Option<bool>,
     dashboard_enabled: Option<bool>,
 }
@@ -21,30 +26,36 @@ pub(crate) struct OperatorInputs {
 impl OperatorInputs {
     /// Authorized if any source says so; `None` until a source has said anything.
     pub(crate) fn authorized(&self) -> Option<bool> {
-        match (self.adapter_authorized, self.dashboard_authorized) {
-            (None, None) => None,
-            (a, d) => Some(a == Some(true) || d == Some(true)),
+        if self.adapter_authorized.is_empty() && self.dashboard_authorized.is_none() {
+            return None;
         }
+        Some(
+            self.adapter_authorized.values().any(|&a| a) || self.dashboard_authorized == Some(true),
+        )
     }
 
     /// Enabled unless a source disables; `None` until a source has said anything.
     pub(crate) fn enabled(&self) -> Option<bool> {
-        match (self.adapter_enabled, self.dashboard_enabled) {
-            (None, None) => None,
-            (a, d) => Some(a.unwrap_or(true) && d.unwrap_or(true)),
+        if self.adapter_enabled.is_empty() && self.dashboard_enabled.is_none() {
+            return None;
         }
+        Some(self.adapter_enabled.values().all(|&e| e) && self.dashboard_enabled != Some(false))
     }
 
-    /// Takes a measurement from the adapters; returns what the session gets: the combined
-    /// value for the two operator inputs, anything else as it is.
-    pub(crate) fn adapter_reports(&mut self, measurement: Measurement) -> Measurement {
+    /// Takes a measurement from `adapter`; returns what the session gets: the combined value
+    /// for the two operator inputs, anything else as it is.
+    pub(crate) fn adapter_reports(
+        &mut self,
+        adapter: &str,
+        measurement: Measurement,
+    ) -> Measurement {
         match measurement {
             Measurement::Authorized(a) => {
-                self.adapter_authorized = Some(a);
+                self.adapter_authorized.insert(adapter.to_owned(), a);
                 Measurement::Authorized(self.authorized().unwrap_or(a))
             }
             Measurement::ChargingEnabled(e) => {
-                self.adapter_enabled = Some(e);
+                self.adapter_enabled.insert(adapter.to_owned(), e);
                 Measurement::ChargingEnabled(self.enabled().unwrap_or(e))
             }
             other => other,
@@ -95,7 +106,7 @@ mod tests {
         let mut inputs = OperatorInputs::default();
         assert_eq!(inputs.authorized(), None);
         assert_eq!(
-            inputs.adapter_reports(Measurement::Authorized(false)),
+            inputs.adapter_reports("mqtt", Measurement::Authorized(false)),
             Measurement::Authorized(false)
         );
         assert_eq!(
@@ -104,7 +115,7 @@ mod tests {
         );
         // The card reader still says no: the dashboard's yes stands.
         assert_eq!(
-            inputs.adapter_reports(Measurement::Authorized(false)),
+            inputs.adapter_reports("mqtt", Measurement::Authorized(false)),
             Measurement::Authorized(true)
         );
         assert_eq!(
@@ -112,7 +123,7 @@ mod tests {
             Some(Measurement::Authorized(false))
         );
         assert_eq!(
-            inputs.adapter_reports(Measurement::Authorized(true)),
+            inputs.adapter_reports("mqtt", Measurement::Authorized(true)),
             Measurement::Authorized(true)
         );
     }
@@ -122,7 +133,7 @@ mod tests {
         let mut inputs = OperatorInputs::default();
         assert_eq!(inputs.enabled(), None);
         assert_eq!(
-            inputs.adapter_reports(Measurement::ChargingEnabled(true)),
+            inputs.adapter_reports("mqtt", Measurement::ChargingEnabled(true)),
             Measurement::ChargingEnabled(true)
         );
         assert_eq!(
@@ -131,7 +142,7 @@ mod tests {
         );
         // The adapter's periodic "enabled" does not undo the dashboard's switch.
         assert_eq!(
-            inputs.adapter_reports(Measurement::ChargingEnabled(true)),
+            inputs.adapter_reports("mqtt", Measurement::ChargingEnabled(true)),
             Measurement::ChargingEnabled(false)
         );
         assert_eq!(
@@ -139,8 +150,33 @@ mod tests {
             Some(Measurement::ChargingEnabled(true))
         );
         assert_eq!(
-            inputs.adapter_reports(Measurement::ChargingEnabled(false)),
+            inputs.adapter_reports("mqtt", Measurement::ChargingEnabled(false)),
             Measurement::ChargingEnabled(false)
+        );
+    }
+
+    #[test]
+    fn one_adapters_periodic_enabled_does_not_undo_anothers_stop() {
+        let mut inputs = OperatorInputs::default();
+        inputs.adapter_reports("sim-charger", Measurement::ChargingEnabled(true));
+        assert_eq!(
+            inputs.adapter_reports("gpio", Measurement::ChargingEnabled(false)),
+            Measurement::ChargingEnabled(false)
+        );
+        // The simulated charger says "enabled" again 100 ms later: the button still holds.
+        assert_eq!(
+            inputs.adapter_reports("sim-charger", Measurement::ChargingEnabled(true)),
+            Measurement::ChargingEnabled(false)
+        );
+        assert_eq!(
+            inputs.adapter_reports("gpio", Measurement::ChargingEnabled(true)),
+            Measurement::ChargingEnabled(true)
+        );
+        // Authorization: any adapter's yes counts, whatever the others say later.
+        inputs.adapter_reports("mqtt", Measurement::Authorized(true));
+        assert_eq!(
+            inputs.adapter_reports("sim-charger", Measurement::Authorized(false)),
+            Measurement::Authorized(true)
         );
     }
 
@@ -148,7 +184,7 @@ mod tests {
     fn other_measurements_pass_and_are_not_the_dashboards() {
         let mut inputs = OperatorInputs::default();
         let soc = Measurement::Soc(Percent(40.0));
-        assert_eq!(inputs.adapter_reports(soc), soc);
+        assert_eq!(inputs.adapter_reports("mqtt", soc), soc);
         assert_eq!(
             inputs.dashboard_sets(Measurement::BatteryVoltage(Volts(1.0))),
             None
@@ -159,8 +195,8 @@ mod tests {
     #[test]
     fn a_new_session_gets_the_dashboards_switches_only() {
         let mut inputs = OperatorInputs::default();
-        inputs.adapter_reports(Measurement::Authorized(true));
-        inputs.adapter_reports(Measurement::ChargingEnabled(true));
+        inputs.adapter_reports("mqtt", Measurement::Authorized(true));
+        inputs.adapter_reports("mqtt", Measurement::ChargingEnabled(true));
         assert!(inputs.for_new_session().is_empty());
         inputs.dashboard_sets(Measurement::ChargingEnabled(false));
         assert_eq!(
