@@ -8,6 +8,11 @@
 //! - [`TlsProfile::Iso15118_20`]: TLS 1.3 only, `TLS_AES_256_GCM_SHA384` and
 //!   `TLS_CHACHA20_POLY1305_SHA256`, key exchange on secp521r1 or X448, mutual authentication
 //!   configurable (ISO 15118-20 §7.7.3).
+//! - [`TlsProfile::Iso15118_2Or20`]: a charger or car that offers both standards in
+//!   SupportedAppProtocol. Each connection follows one of the two profiles above: ISO
+//!   15118-20's when the car's ClientHello offers TLS 1.3, ISO 15118-2's otherwise, each with
+//!   its own certificate (ISO 15118-20 chains are secp521r1, ISO 15118-2 ones secp256r1). The
+//!   session then keeps ISO 15118-20 to the TLS 1.3 connections.
 //!
 //! Certificates and keys come from PEM files named in the configuration. With `key_log` set,
 //! every session's secrets are appended to that file in NSS key log format, so Wireshark
@@ -23,8 +28,8 @@ use std::sync::{Arc, Mutex, OnceLock};
 
 use openssl::ex_data::Index;
 use openssl::ssl::{
-    Ssl, SslAcceptor, SslConnector, SslContextBuilder, SslFiletype, SslMethod, SslRef,
-    SslVerifyMode, SslVersion,
+    ClientHelloResponse, Ssl, SslAcceptor, SslConnector, SslContext, SslContextBuilder,
+    SslFiletype, SslMethod, SslRef, SslVerifyMode, SslVersion,
 };
 
 use crate::error::LinkError;
@@ -37,6 +42,9 @@ pub enum TlsProfile {
     Iso15118_2,
     /// ISO 15118-20: TLS 1.3.
     Iso15118_20,
+    /// Either, per connection: ISO 15118-20's TLS 1.3 when the peer offers it, else ISO
+    /// 15118-2's TLS 1.2.
+    Iso15118_2Or20,
 }
 
 /// The ISO 15118-2 cipher suite in OpenSSL's naming ([V2G2-602]).
@@ -47,6 +55,29 @@ const ISO15118_2_GROUPS: &str = "P-256";
 const ISO15118_20_CIPHERSUITES: &str = "TLS_AES_256_GCM_SHA384:TLS_CHACHA20_POLY1305_SHA256";
 /// The ISO 15118-20 key exchange groups: secp521r1 and X448.
 const ISO15118_20_GROUPS: &str = "P-521:X448";
+/// Both profiles' groups, ISO 15118-20's first: a client's TLS 1.3 key share goes to its
+/// first group, and a TLS 1.2 server that knows only secp256r1 still finds it in the list.
+const BOTH_GROUPS: &str = "P-521:X448:P-256";
+
+/// A certificate chain and its private key, as PEM files.
+#[derive(Clone, Debug)]
+#[non_exhaustive]
+pub struct TlsIdentity {
+    /// PEM file: the leaf certificate first, then its sub-CAs.
+    pub certificate_chain: PathBuf,
+    /// PEM file: the leaf's private key.
+    pub private_key: PathBuf,
+}
+
+impl TlsIdentity {
+    /// The identity in these two files.
+    pub fn new(certificate_chain: PathBuf, private_key: PathBuf) -> Self {
+        Self {
+            certificate_chain,
+            private_key,
+        }
+    }
+}
 
 /// The charger's TLS settings.
 #[derive(Clone, Debug)]
@@ -58,8 +89,12 @@ pub struct TlsServerConfig {
     pub certificate_chain: PathBuf,
     /// PEM file: the SECC's private key.
     pub private_key: PathBuf,
-    /// PEM file of trust anchors for client certificates; with it, the car must present a
-    /// certificate (mutual authentication, ISO 15118-20 only).
+    /// With [`TlsProfile::Iso15118_2Or20`]: the identity of the TLS 1.3 (ISO 15118-20)
+    /// connections; unset, they use `certificate_chain` too.
+    pub iso20_identity: Option<TlsIdentity>,
+    /// PEM file of trust anchors for client certificates; with it, an ISO 15118-20 car must
+    /// present a certificate (mutual authentication, §7.7.3). ISO 15118-2 connections ignore
+    /// it: there only the SECC authenticates ([V2G2-068]ff).
     pub client_ca: Option<PathBuf>,
     /// Append NSS key log lines here (for Wireshark); `None` in production.
     pub key_log: Option<PathBuf>,
@@ -72,6 +107,7 @@ impl TlsServerConfig {
             profile,
             certificate_chain,
             private_key,
+            iso20_identity: None,
             client_ca: None,
             key_log: None,
         }
@@ -142,8 +178,27 @@ fn apply_profile(ctx: &mut SslContextBuilder, profile: TlsProfile) -> Result<(),
             ctx.set_groups_list(ISO15118_20_GROUPS)
                 .map_err(e("groups"))?;
         }
+        TlsProfile::Iso15118_2Or20 => {
+            ctx.set_min_proto_version(Some(SslVersion::TLS1_2))
+                .map_err(e("TLS version"))?;
+            ctx.set_max_proto_version(Some(SslVersion::TLS1_3))
+                .map_err(e("TLS version"))?;
+            ctx.set_cipher_list(ISO15118_2_CIPHER)
+                .map_err(e("cipher list"))?;
+            ctx.set_ciphersuites(ISO15118_20_CIPHERSUITES)
+                .map_err(e("cipher suites"))?;
+            ctx.set_groups_list(BOTH_GROUPS).map_err(e("groups"))?;
+        }
     }
     Ok(())
+}
+
+/// Whether the ClientHello being processed offers TLS 1.3. The TLS 1.3 cipher suites are
+/// the 0x13XX ones (RFC 8446 §B.4) and only a client that speaks TLS 1.3 lists them
+/// (OpenSSL leaves them out when its maximum version is 1.2).
+fn client_offers_tls13(ssl: &SslRef) -> bool {
+    ssl.client_hello_ciphers()
+        .is_some_and(|suites| suites.chunks_exact(2).any(|suite| suite[0] == 0x13))
 }
 
 /// The key log lines of one connection, collected while its handshake runs.
@@ -164,21 +219,26 @@ pub(crate) fn collect_secrets(ssl: &mut SslRef) -> Option<SecretsSlot> {
     Some(slot)
 }
 
-/// The key log callback: every line goes to the connection's [`SecretsSlot`] (when it has
-/// one) and, with `path`, is appended to that file.
-fn install_key_log(ctx: &mut SslContextBuilder, path: Option<&Path>) -> Result<(), LinkError> {
-    let file = match path {
-        Some(path) => {
-            let file: File = OpenOptions::new()
-                .create(true)
-                .append(true)
-                .open(path)
-                .map_err(|e| config_error("key log file", Some(path), e))?;
-            tracing::warn!(path = %path.display(), "TLS key log enabled: session secrets are written to disk");
-            Some(Mutex::new(file))
-        }
-        None => None,
+/// The NSS key log file, shared by the contexts of one acceptor or connector.
+type KeyLogFile = Arc<Mutex<File>>;
+
+/// Opens the key log file for appending, if one is configured.
+fn open_key_log(path: Option<&Path>) -> Result<Option<KeyLogFile>, LinkError> {
+    let Some(path) = path else {
+        return Ok(None);
     };
+    let file: File = OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)
+        .map_err(|e| config_error("key log file", Some(path), e))?;
+    tracing::warn!(path = %path.display(), "TLS key log enabled: session secrets are written to disk");
+    Ok(Some(Arc::new(Mutex::new(file))))
+}
+
+/// The key log callback: every line goes to the connection's [`SecretsSlot`] (when it has
+/// one) and, with a key log file, is appended to it.
+fn install_key_log(ctx: &mut SslContextBuilder, file: Option<KeyLogFile>) {
     ctx.set_keylog_callback(move |ssl, line| {
         if let Some(slot) = secrets_index().and_then(|i| ssl.ex_data(i))
             && let Ok(mut lines) = slot.lock()
@@ -193,7 +253,6 @@ fn install_key_log(ctx: &mut SslContextBuilder, path: Option<&Path>) -> Result<(
             let _ = f.flush();
         }
     });
-    Ok(())
 }
 
 fn load_identity(ctx: &mut SslContextBuilder, chain: &Path, key: &Path) -> Result<(), LinkError> {
@@ -205,23 +264,81 @@ fn load_identity(ctx: &mut SslContextBuilder, chain: &Path, key: &Path) -> Resul
         .map_err(|e| config_error("private key does not match", Some(key), e))
 }
 
+/// Makes the server ask for a client certificate chaining to `client_ca` (mutual
+/// authentication), or for none; returns the verify mode set.
+fn set_client_verification(
+    ctx: &mut SslContextBuilder,
+    client_ca: Option<&Path>,
+) -> Result<SslVerifyMode, LinkError> {
+    let mode = match client_ca {
+        Some(ca) => {
+            ctx.set_ca_file(ca)
+                .map_err(|e| config_error("client CA file", Some(ca), e))?;
+            SslVerifyMode::PEER | SslVerifyMode::FAIL_IF_NO_PEER_CERT
+        }
+        None => SslVerifyMode::NONE,
+    };
+    ctx.set_verify(mode);
+    Ok(mode)
+}
+
 /// Builds the charger's acceptor.
 pub(crate) fn build_acceptor(config: &TlsServerConfig) -> Result<SslAcceptor, LinkError> {
     let mut builder = SslAcceptor::mozilla_intermediate_v5(SslMethod::tls_server())
         .map_err(|e| config_error("TLS server", None, e))?;
     apply_profile(&mut builder, config.profile)?;
     load_identity(&mut builder, &config.certificate_chain, &config.private_key)?;
-    if let Some(ca) = &config.client_ca {
-        builder
-            .set_ca_file(ca)
-            .map_err(|e| config_error("client CA file", Some(ca), e))?;
-        builder.set_verify(SslVerifyMode::PEER | SslVerifyMode::FAIL_IF_NO_PEER_CERT);
-    } else {
-        // [V2G2-068]ff: in ISO 15118-2 only the SECC authenticates.
-        builder.set_verify(SslVerifyMode::NONE);
+    let key_log = open_key_log(config.key_log.as_deref())?;
+    match config.profile {
+        TlsProfile::Iso15118_2 => {
+            if config.client_ca.is_some() {
+                tracing::warn!("TLS client CA ignored: ISO 15118-2 cars do not authenticate");
+            }
+            set_client_verification(&mut builder, None)?;
+        }
+        TlsProfile::Iso15118_20 => {
+            set_client_verification(&mut builder, config.client_ca.as_deref())?;
+        }
+        TlsProfile::Iso15118_2Or20 => {
+            set_client_verification(&mut builder, None)?;
+            serve_iso20_on_tls13(&mut builder, config, key_log.clone())?;
+        }
     }
-    install_key_log(&mut builder, config.key_log.as_deref())?;
+    install_key_log(&mut builder, key_log);
     Ok(builder.build())
+}
+
+/// With [`TlsProfile::Iso15118_2Or20`]: a car whose ClientHello offers TLS 1.3 gets ISO
+/// 15118-20's profile, identity and client verification (a second context, switched to before
+/// OpenSSL chooses the version); any other keeps the acceptor's ISO 15118-2 profile, held to
+/// TLS 1.2 ([V2G2-067]).
+fn serve_iso20_on_tls13(
+    builder: &mut SslContextBuilder,
+    config: &TlsServerConfig,
+    key_log: Option<KeyLogFile>,
+) -> Result<(), LinkError> {
+    let mut iso20 = SslContextBuilder::new(SslMethod::tls_server())
+        .map_err(|e| config_error("TLS server", None, e))?;
+    apply_profile(&mut iso20, TlsProfile::Iso15118_20)?;
+    match &config.iso20_identity {
+        Some(id) => load_identity(&mut iso20, &id.certificate_chain, &id.private_key)?,
+        None => load_identity(&mut iso20, &config.certificate_chain, &config.private_key)?,
+    }
+    let iso20_verify = set_client_verification(&mut iso20, config.client_ca.as_deref())?;
+    // OpenSSL takes the key log callback from the context a connection ends up in.
+    install_key_log(&mut iso20, key_log);
+    let iso20: SslContext = iso20.build();
+    builder.set_client_hello_callback(move |ssl, _alert| {
+        if client_offers_tls13(ssl) {
+            ssl.set_ssl_context(&iso20)?;
+            ssl.set_min_proto_version(Some(SslVersion::TLS1_3))?;
+            ssl.set_verify(iso20_verify);
+        } else {
+            ssl.set_max_proto_version(Some(SslVersion::TLS1_2))?;
+        }
+        Ok(ClientHelloResponse::SUCCESS)
+    });
+    Ok(())
 }
 
 /// Builds the car's connector.
@@ -242,7 +359,7 @@ pub(crate) fn build_connector(config: &TlsClientConfig) -> Result<SslConnector, 
             ));
         }
     }
-    install_key_log(&mut builder, config.key_log.as_deref())?;
+    install_key_log(&mut builder, open_key_log(config.key_log.as_deref())?);
     Ok(builder.build())
 }
 
@@ -423,12 +540,39 @@ mod tests {
     use super::testing::TestPki;
     use super::*;
 
-    /// Both sides of one handshake over an in-memory pipe; the key log lines each side
-    /// collected for the recording.
-    async fn handshake(profile: TlsProfile, pki: &TestPki) -> (String, String) {
-        let server = TlsServerConfig::new(profile, pki.secc.chain.clone(), pki.secc.key.clone());
-        let acceptor = build_acceptor(&server).unwrap();
-        let connector = build_connector(&TlsClientConfig::new(profile, pki.root.clone())).unwrap();
+    /// What one handshake over an in-memory pipe gave each side.
+    struct Handshake {
+        server: SslStream<tokio::io::DuplexStream>,
+        client: SslStream<tokio::io::DuplexStream>,
+        /// The key log lines each side collected for the recording.
+        server_secrets: String,
+        client_secrets: String,
+    }
+
+    impl Handshake {
+        fn version(&self) -> &'static str {
+            self.client.ssl().version_str()
+        }
+
+        /// The certificate the server presented, as DER.
+        fn server_certificate(&self) -> Vec<u8> {
+            let cert = self.client.ssl().peer_certificate().unwrap();
+            cert.to_der().unwrap()
+        }
+    }
+
+    /// The first certificate of a PEM file, as DER.
+    fn leaf(path: &Path) -> Vec<u8> {
+        let pem = std::fs::read(path).unwrap();
+        openssl::x509::X509::from_pem(&pem)
+            .unwrap()
+            .to_der()
+            .unwrap()
+    }
+
+    async fn connect(server: &TlsServerConfig, client: &TlsClientConfig) -> Handshake {
+        let acceptor = build_acceptor(server).unwrap();
+        let connector = build_connector(client).unwrap();
         let (client_io, server_io) = tokio::io::duplex(16 * 1024);
         let mut ssl = Ssl::new(acceptor.context()).unwrap();
         let server_slot = collect_secrets(&mut ssl).unwrap();
@@ -449,7 +593,20 @@ mod tests {
         s.unwrap();
         c.unwrap();
         let text = |slot: &SecretsSlot| slot.lock().unwrap().clone();
-        (text(&server_slot), text(&client_slot))
+        Handshake {
+            server: server_tls,
+            client: client_tls,
+            server_secrets: text(&server_slot),
+            client_secrets: text(&client_slot),
+        }
+    }
+
+    /// The key log lines of a handshake in one profile, server and client side.
+    async fn handshake(profile: TlsProfile, pki: &TestPki) -> (String, String) {
+        let server = TlsServerConfig::new(profile, pki.secc.chain.clone(), pki.secc.key.clone());
+        let client = TlsClientConfig::new(profile, pki.root.clone());
+        let done = connect(&server, &client).await;
+        (done.server_secrets, done.client_secrets)
     }
 
     #[tokio::test]
@@ -471,5 +628,130 @@ mod tests {
             assert!(server.contains(label), "{label} missing: {server}");
             assert!(client.contains(label), "{label} missing: {client}");
         }
+    }
+
+    /// A charger offering both standards with one certificate per standard, each from its
+    /// own PKI (a car trusts only its own standard's root, so a wrong certificate fails).
+    struct BothStandards {
+        _dir: tempfile::TempDir,
+        iso2: TestPki,
+        iso20: TestPki,
+        server: TlsServerConfig,
+    }
+
+    fn both_standards() -> BothStandards {
+        let dir = tempfile::tempdir().unwrap();
+        let make = |name: &str| {
+            let sub = dir.path().join(name);
+            std::fs::create_dir(&sub).unwrap();
+            TestPki::generate(&sub).unwrap()
+        };
+        let (iso2, iso20) = (make("iso2"), make("iso20"));
+        let mut server = TlsServerConfig::new(
+            TlsProfile::Iso15118_2Or20,
+            iso2.secc.chain.clone(),
+            iso2.secc.key.clone(),
+        );
+        server.iso20_identity = Some(TlsIdentity::new(
+            iso20.secc.chain.clone(),
+            iso20.secc.key.clone(),
+        ));
+        BothStandards {
+            _dir: dir,
+            iso2,
+            iso20,
+            server,
+        }
+    }
+
+    #[tokio::test]
+    async fn a_charger_offering_both_standards_gives_an_iso2_car_tls12_with_its_iso2_certificate() {
+        let mut both = both_standards();
+        // Mutual authentication is ISO 15118-20's: an ISO 15118-2 car has no certificate.
+        both.server.client_ca = Some(both.iso20.root.clone());
+        let car = TlsClientConfig::new(TlsProfile::Iso15118_2, both.iso2.root.clone());
+        let done = connect(&both.server, &car).await;
+        assert_eq!(done.version(), "TLSv1.2");
+        assert_eq!(done.server_certificate(), leaf(&both.iso2.secc.chain));
+        assert!(done.server.ssl().peer_certificate().is_none());
+        assert!(done.server_secrets.starts_with("CLIENT_RANDOM "));
+    }
+
+    #[tokio::test]
+    async fn a_charger_offering_both_standards_gives_an_iso20_car_tls13_with_its_iso20_certificate()
+    {
+        let mut both = both_standards();
+        both.server.client_ca = Some(both.iso20.root.clone());
+        let mut car = TlsClientConfig::new(TlsProfile::Iso15118_20, both.iso20.root.clone());
+        car.certificate_chain = Some(both.iso20.evcc.chain.clone());
+        car.private_key = Some(both.iso20.evcc.key.clone());
+        let done = connect(&both.server, &car).await;
+        assert_eq!(done.version(), "TLSv1.3");
+        assert_eq!(done.server_certificate(), leaf(&both.iso20.secc.chain));
+        // Mutually authenticated, and the secrets were logged from the switched context.
+        let presented = done.server.ssl().peer_certificate().unwrap();
+        assert_eq!(presented.to_der().unwrap(), leaf(&both.iso20.evcc.chain));
+        assert!(done.server_secrets.contains("CLIENT_TRAFFIC_SECRET_0 "));
+    }
+
+    #[tokio::test]
+    async fn an_iso20_car_without_a_certificate_is_refused_when_the_charger_wants_one() {
+        let mut both = both_standards();
+        both.server.client_ca = Some(both.iso20.root.clone());
+        let car = TlsClientConfig::new(TlsProfile::Iso15118_20, both.iso20.root.clone());
+        let acceptor = build_acceptor(&both.server).unwrap();
+        let connector = build_connector(&car).unwrap();
+        let (client_io, server_io) = tokio::io::duplex(16 * 1024);
+        let mut server_tls =
+            SslStream::new(Ssl::new(acceptor.context()).unwrap(), server_io).unwrap();
+        let ssl = connector
+            .configure()
+            .unwrap()
+            .verify_hostname(false)
+            .use_server_name_indication(false)
+            .into_ssl("")
+            .unwrap();
+        let mut client_tls = SslStream::new(ssl, client_io).unwrap();
+        let (accepted, _) = tokio::join!(
+            Pin::new(&mut server_tls).accept(),
+            Pin::new(&mut client_tls).connect()
+        );
+        assert!(
+            accepted.is_err(),
+            "a TLS 1.3 car without a certificate was let in"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_car_offering_both_standards_speaks_each_chargers_version() {
+        let dir = tempfile::tempdir().unwrap();
+        let pki = TestPki::generate(dir.path()).unwrap();
+        let car = TlsClientConfig::new(TlsProfile::Iso15118_2Or20, pki.root.clone());
+        let charger =
+            |profile| TlsServerConfig::new(profile, pki.secc.chain.clone(), pki.secc.key.clone());
+        for (profile, version) in [
+            (TlsProfile::Iso15118_2, "TLSv1.2"),
+            (TlsProfile::Iso15118_20, "TLSv1.3"),
+            (TlsProfile::Iso15118_2Or20, "TLSv1.3"),
+        ] {
+            let done = connect(&charger(profile), &car).await;
+            assert_eq!(done.version(), version, "{profile:?}");
+        }
+    }
+
+    #[tokio::test]
+    async fn an_iso2_charger_asks_no_car_for_a_certificate_even_with_a_client_ca() {
+        let dir = tempfile::tempdir().unwrap();
+        let pki = TestPki::generate(dir.path()).unwrap();
+        let mut server = TlsServerConfig::new(
+            TlsProfile::Iso15118_2,
+            pki.secc.chain.clone(),
+            pki.secc.key.clone(),
+        );
+        server.client_ca = Some(pki.root.clone());
+        let car = TlsClientConfig::new(TlsProfile::Iso15118_2, pki.root.clone());
+        let done = connect(&server, &car).await;
+        assert_eq!(done.version(), "TLSv1.2");
+        assert!(done.server.ssl().peer_certificate().is_none());
     }
 }

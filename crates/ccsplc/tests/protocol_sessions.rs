@@ -15,7 +15,10 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use ccs_testdata::{PkiProfile, make_test_pki};
-use common::{Proc, SESSION_LIMIT, TwoHosts, assert_both_complete, ccsplc, spawn_ev, spawn_evse};
+use common::{
+    Proc, SESSION_LIMIT, TwoHosts, assert_both_complete, spawn_ev, spawn_evse,
+    spawn_evse_until_stopped,
+};
 
 /// What both processes printed, once both have ended.
 struct Ran {
@@ -69,6 +72,45 @@ fn run_pair(dir: &Path, protocol: &str, evse_toml: &str, ev_toml: &str) -> Ran {
         ran.both()
     );
     ran
+}
+
+/// Runs `ev --charge-seconds 2 --protocol protocol` with `config` in `dir/name` against a
+/// charger that keeps serving; asserts the car completed and returns what it printed.
+fn run_car(
+    hosts: &TwoHosts,
+    evse: &Proc,
+    dir: &Path,
+    name: &str,
+    protocol: &str,
+    config: &Path,
+) -> String {
+    let run = dir.join(name);
+    std::fs::create_dir_all(&run).unwrap();
+    let mut ev = spawn_ev(
+        hosts,
+        &run,
+        Some(config),
+        &["--charge-seconds", "2", "--protocol", protocol],
+    );
+    let code = ev.wait_for(SESSION_LIMIT);
+    let out = ev.output();
+    assert_eq!(
+        code,
+        Some(0),
+        "{name}:\n{out}\n--- evse:\n{}",
+        evse.output()
+    );
+    out
+}
+
+/// Stops a charger that kept serving (SIGINT) and asserts it completed `sessions` sessions.
+fn stop_serving(mut evse: Proc, sessions: usize) {
+    evse.signal("-INT");
+    let code = evse.wait_for(Duration::from_secs(15));
+    let out = evse.output();
+    assert_eq!(code, Some(0), "{out}");
+    let result = format!("Result: {sessions} session(s), all completed");
+    assert!(out.contains(&result), "{out}");
 }
 
 #[test]
@@ -184,41 +226,8 @@ fn a_car_that_paused_rejoins_its_session_on_its_next_run() {
         "ev.toml",
         &format!("[iso2]\npause_instead_of_terminate = true\npaused_session_file = {paused:?}\n"),
     );
-    // A charger that serves one car after the other (no --once), stopped with Ctrl-C.
-    let mut evse = Proc::spawn_in(
-        &hosts.evse.name,
-        "evse",
-        dir.path(),
-        ccsplc(),
-        &[
-            "evse",
-            "--interface",
-            "evse0",
-            "--no-slac",
-            "--protocol",
-            "iso2",
-        ],
-        &[],
-    );
-    let run_car = |name: &str| {
-        let run = dir.path().join(name);
-        std::fs::create_dir(&run).unwrap();
-        let mut ev = spawn_ev(
-            &hosts,
-            &run,
-            Some(&ev_config),
-            &["--charge-seconds", "2", "--protocol", "iso2"],
-        );
-        let code = ev.wait_for(SESSION_LIMIT);
-        let out = ev.output();
-        assert_eq!(
-            code,
-            Some(0),
-            "{name}:\n{out}\n--- evse:\n{}",
-            evse.output()
-        );
-        out
-    };
+    let evse = spawn_evse_until_stopped(&hosts, dir.path(), None, &["--protocol", "iso2"]);
+    let run_car = |name| run_car(&hosts, &evse, dir.path(), name, "iso2", &ev_config);
     let first = run_car("first");
     assert!(
         first.contains("<- SessionSetupRes OK_NewSessionEstablished"),
@@ -241,17 +250,86 @@ fn a_car_that_paused_rejoins_its_session_on_its_next_run() {
     // It paused again, under the same SessionID.
     assert_eq!(std::fs::read_to_string(&paused).unwrap().trim(), id);
 
-    evse.signal("-INT");
-    assert_eq!(
-        evse.wait_for(Duration::from_secs(15)),
-        Some(0),
-        "{}",
-        evse.output()
+    stop_serving(evse, 2);
+}
+
+#[test]
+fn a_charger_offering_both_standards_serves_each_car_its_own_tls_version_and_certificate() {
+    let dir = tempfile::tempdir().unwrap();
+    let pki = |name: &str, profile| {
+        let d = dir.path().join(name);
+        std::fs::create_dir(&d).unwrap();
+        make_test_pki(&d, profile);
+        move |file: &str| d.join(file).to_str().unwrap().to_owned()
+    };
+    let (iso2, iso20) = (
+        pki("pki2", PkiProfile::Iso15118_2),
+        pki("pki20", PkiProfile::Iso15118_20),
     );
+    // One charger, two PKIs: secp256r1 for ISO 15118-2 cars, secp521r1 for ISO 15118-20 ones,
+    // mutual authentication for the latter only.
+    let evse_config = write_config(
+        dir.path(),
+        "evse.toml",
+        &format!(
+            "[tls]\nmode = \"required\"\ncertificate_chain = {:?}\nprivate_key = {:?}\n\
+             iso20_certificate_chain = {:?}\niso20_private_key = {:?}\nclient_ca = {:?}\n\
+             [iso2]\ncontract_roots = {:?}\n[iso20]\ncontract_roots = {:?}\n",
+            iso2("secc_chain.pem"),
+            iso2("secc.key"),
+            iso20("secc_chain.pem"),
+            iso20("secc.key"),
+            iso20("oem_root.pem"),
+            iso2("mo_root.pem"),
+            iso20("mo_root.pem"),
+        ),
+    );
+    let hosts = TwoHosts::new().with_veth();
+    let evse = spawn_evse_until_stopped(
+        &hosts,
+        dir.path(),
+        Some(&evse_config),
+        &["--protocol", "iso20-dc", "--protocol", "iso2"],
+    );
+    let run_car = |name: &str, protocol, toml: String| {
+        let config = write_config(dir.path(), &format!("{name}.toml"), &toml);
+        run_car(&hosts, &evse, dir.path(), name, protocol, &config)
+    };
+    // An ISO 15118-2 car trusts only the secp256r1 root and has no certificate of its own.
+    let car2 = run_car(
+        "iso2",
+        "iso2",
+        format!(
+            "[tls]\nmode = \"required\"\ntrust_anchors = {:?}\n\
+             [iso2]\nplug_and_charge = true\ncontract_chain = {:?}\ncontract_key = {:?}\n",
+            iso2("v2g_root.pem"),
+            iso2("contract_chain.pem"),
+            iso2("contract.key"),
+        ),
+    );
+    assert!(car2.contains("TLSv1.2 ECDHE-ECDSA-AES128-SHA256"), "{car2}");
+    assert!(car2.contains("<- AuthorizationRes OK Finished"), "{car2}");
+    // An ISO 15118-20 car trusts only the secp521r1 root and authenticates itself.
+    let car20 = run_car(
+        "iso20",
+        "iso20-dc",
+        format!(
+            "[tls]\nmode = \"required\"\ntrust_anchors = {:?}\ncertificate_chain = {:?}\n\
+             private_key = {:?}\n\
+             [iso20]\nplug_and_charge = true\ncontract_chain = {:?}\ncontract_key = {:?}\n",
+            iso20("v2g_root.pem"),
+            iso20("oem_prov_chain.pem"),
+            iso20("oem_prov.key"),
+            iso20("contract_chain.pem"),
+            iso20("contract.key"),
+        ),
+    );
+    assert!(car20.contains("TLSv1.3 TLS_AES_256_GCM_SHA384"), "{car20}");
     assert!(
-        evse.output()
-            .contains("Result: 2 session(s), all completed"),
-        "{}",
-        evse.output()
+        car20.contains("protocol ISO 15118-20 DC (SchemaID"),
+        "{car20}"
     );
+    assert!(car20.contains("-> AuthorizationReq PnC"), "{car20}");
+
+    stop_serving(evse, 2);
 }

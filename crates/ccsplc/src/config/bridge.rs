@@ -86,14 +86,20 @@ impl Config {
         self.session.protocols.iter().map(|&p| p.into()).collect()
     }
 
-    /// The TLS rules of the first (preferred) protocol: TLS 1.3 for ISO 15118-20
-    /// (§7.7.3), TLS 1.2 for ISO 15118-2 ([V2G2-067]). One TLS handshake cannot serve
-    /// both, so a lower-priority protocol of the other family is refused on that connection by
-    /// the session (ISO 15118-20 needs TLS 1.3) or by the TLS handshake.
+    /// The TLS rules of the offered protocols: TLS 1.3 for ISO 15118-20 (§7.7.3), TLS 1.2
+    /// for ISO 15118-2 ([V2G2-067]), either per connection when both are offered (the
+    /// session then keeps ISO 15118-20 to TLS 1.3 connections).
     pub(crate) fn tls_profile(&self) -> TlsProfile {
-        match self.session.protocols.first() {
-            Some(Protocol::Iso20Dc | Protocol::Iso20Bpt) => TlsProfile::Iso15118_20,
-            Some(Protocol::Din | Protocol::Iso2) | None => TlsProfile::Iso15118_2,
+        let protocols = &self.session.protocols;
+        let iso20 = protocols
+            .iter()
+            .any(|p| matches!(p, Protocol::Iso20Dc | Protocol::Iso20Bpt));
+        match (iso20, protocols.contains(&Protocol::Iso2)) {
+            // Each connection: TLS 1.3 for a car that asks for it, TLS 1.2 for any other.
+            (true, true) => TlsProfile::Iso15118_2Or20,
+            (true, false) => TlsProfile::Iso15118_20,
+            // DIN SPEC 70121 has no TLS: ISO 15118-2's rules are the only ones that apply.
+            (false, _) => TlsProfile::Iso15118_2,
         }
     }
 }

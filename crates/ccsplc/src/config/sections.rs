@@ -735,11 +735,21 @@ config_section! {
         /// The private key of `certificate_chain`. Default: unset.
         #[example = "\"/etc/ccsplc/secc.key\""]
         private_key: Option<PathBuf> = None,
+        /// Charger offering ISO 15118-20: the SECC chain of its TLS 1.3 connections
+        /// (secp521r1), when it differs from `certificate_chain`. A charger offering ISO
+        /// 15118-2 too serves each car the chain of the TLS version the car asks for: TLS 1.3
+        /// and this chain, or TLS 1.2 and `certificate_chain`. Default: unset.
+        #[example = "\"/etc/ccsplc/secc20-chain.pem\""]
+        iso20_certificate_chain: Option<PathBuf> = None,
+        /// The private key of `iso20_certificate_chain`. Default: unset.
+        #[example = "\"/etc/ccsplc/secc20.key\""]
+        iso20_private_key: Option<PathBuf> = None,
         /// Car: the V2G root certificates a charger's chain must lead to. Default: unset.
         #[example = "\"/etc/ccsplc/v2g-root.pem\""]
         trust_anchors: Option<PathBuf> = None,
-        /// Charger: trust anchors for car certificates; with it the car must present one
-        /// (mutual authentication, ISO 15118-20 only). Default: unset.
+        /// Charger: trust anchors for car certificates; with it an ISO 15118-20 car must
+        /// present one (mutual authentication). ISO 15118-2 cars are never asked: only the
+        /// SECC authenticates there ([V2G2-068]). Default: unset.
         #[example = "\"/etc/ccsplc/oem-root.pem\""]
         client_ca: Option<PathBuf> = None,
         /// Append TLS secrets to this NSS key log file, so Wireshark can decrypt captures.

@@ -471,3 +471,23 @@ fn command_line_options_win_over_the_file_and_say_so() {
     ));
     assert_eq!(loaded.origin("web", "address"), &Origin::Default);
 }
+
+#[test]
+fn the_tls_profile_follows_every_offered_protocol_not_only_the_first() {
+    use ccs_linux::tls::TlsProfile;
+    let profile = |protocols: &str| {
+        let text = format!("[session]\nprotocols = {protocols}\n");
+        load("c.toml", &text).unwrap().config.tls_profile()
+    };
+    assert_eq!(profile(r#"["din", "iso2"]"#), TlsProfile::Iso15118_2);
+    assert_eq!(profile(r#"["iso20-bpt", "din"]"#), TlsProfile::Iso15118_20);
+    // Both standards, in either order: TLS 1.3 or TLS 1.2 per connection, as the car offers.
+    assert_eq!(
+        profile(r#"["iso20-dc", "iso2"]"#),
+        TlsProfile::Iso15118_2Or20
+    );
+    assert_eq!(
+        profile(r#"["din", "iso2", "iso20-dc"]"#),
+        TlsProfile::Iso15118_2Or20
+    );
+}

@@ -14,6 +14,7 @@
 //! request), Authorize and Enable (the session's authorization input and enable switch, kept
 //! for the next car too; see [`super::operator`]).
 
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::Context as _;
@@ -22,7 +23,7 @@ use ccs_linux::raw::RawLink;
 use ccs_linux::sdp::SdpResponder;
 use ccs_linux::slac::{random_bytes, random_nmk};
 use ccs_linux::tcp::V2gListener;
-use ccs_linux::tls::TlsServerConfig;
+use ccs_linux::tls::{TlsIdentity, TlsProfile, TlsServerConfig};
 use ccs_linux::v2g::V2gConnection;
 use ccs_proto::homeplug::MacAddress;
 use ccs_proto::sdp::{SdpServer, SdpServerConfig, SdpServerEvent};
@@ -64,13 +65,43 @@ fn tls_server(config: &Config) -> anyhow::Result<Option<TlsServerConfig>> {
     if config.tls.mode == TlsMode::Off {
         return Ok(None);
     }
-    let (Some(chain), Some(key)) = (&config.tls.certificate_chain, &config.tls.private_key) else {
-        anyhow::bail!("tls.mode offers TLS but tls.certificate_chain or tls.private_key is unset");
+    let t = &config.tls;
+    let iso2 = identity(&t.certificate_chain, &t.private_key, "")?;
+    let iso20 = identity(&t.iso20_certificate_chain, &t.iso20_private_key, "iso20_")?;
+    let profile = config.tls_profile();
+    let tls = match profile {
+        TlsProfile::Iso15118_20 => iso20
+            .or(iso2)
+            .map(|id| TlsServerConfig::new(profile, id.certificate_chain, id.private_key)),
+        _ => iso2.map(|id| {
+            let mut tls = TlsServerConfig::new(profile, id.certificate_chain, id.private_key);
+            tls.iso20_identity = iso20;
+            tls
+        }),
     };
-    let mut tls = TlsServerConfig::new(config.tls_profile(), chain.clone(), key.clone());
+    let Some(mut tls) = tls else {
+        anyhow::bail!(
+            "tls.mode offers TLS but tls.certificate_chain and tls.private_key are unset"
+        );
+    };
     tls.client_ca.clone_from(&config.tls.client_ca);
     tls.key_log.clone_from(&config.tls.key_log);
     Ok(Some(tls))
+}
+
+/// `[tls] {prefix}certificate_chain` with its `{prefix}private_key`, if set.
+fn identity(
+    chain: &Option<PathBuf>,
+    key: &Option<PathBuf>,
+    prefix: &str,
+) -> anyhow::Result<Option<TlsIdentity>> {
+    match (chain, key) {
+        (Some(chain), Some(key)) => Ok(Some(TlsIdentity::new(chain.clone(), key.clone()))),
+        (None, None) => Ok(None),
+        _ => anyhow::bail!(
+            "tls.{prefix}certificate_chain and tls.{prefix}private_key go together: set both"
+        ),
+    }
 }
 
 /// The listeners: plain TCP unless TLS is required, TLS when configured.

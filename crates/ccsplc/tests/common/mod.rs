@@ -101,11 +101,24 @@ pub const CHARGER_AFTER_CAR: Duration = Duration::from_secs(15);
 /// `ccsplc evse --interface evse0 --no-slac --once`, with `--config config` if given and then
 /// `extra`, in the charger's namespace of `hosts` (output in `dir/evse.out`).
 pub fn spawn_evse(hosts: &TwoHosts, dir: &Path, config: Option<&Path>, extra: &[&str]) -> Proc {
+    let mut args = vec!["--once"];
+    args.extend(extra);
+    spawn_evse_until_stopped(hosts, dir, config, &args)
+}
+
+/// [`spawn_evse`] without `--once`: the charger serves one car after the other until it is
+/// sent SIGINT.
+pub fn spawn_evse_until_stopped(
+    hosts: &TwoHosts,
+    dir: &Path,
+    config: Option<&Path>,
+    extra: &[&str],
+) -> Proc {
     let mut args = vec!["evse"];
     if let Some(config) = config {
         args.extend(["--config", config.to_str().unwrap()]);
     }
-    args.extend(["--interface", "evse0", "--no-slac", "--once"]);
+    args.extend(["--interface", "evse0", "--no-slac"]);
     args.extend(extra);
     Proc::spawn_in(&hosts.evse.name, "evse", dir, ccsplc(), &args, &[])
 }
