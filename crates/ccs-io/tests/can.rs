@@ -128,6 +128,26 @@ async fn focccicape_sends_its_status_frames_every_cycle() {
 }
 
 #[tokio::test(start_paused = true)]
+async fn focccicape_sends_the_final_state_at_exit_without_waiting_for_a_cycle() {
+    let mut listener = MemoryCanBus::new();
+    let adapter_bus = listener.node();
+    let (io, commands, _events) = AdapterIo::detached("can-focccicape");
+    // The next cycle would come long after the process has ended.
+    let layout = CanLayout::Foccci(FoccciCape::new(Duration::from_secs(3600), 7));
+    let adapter = tokio::spawn(CanAdapter::new(adapter_bus, layout).run(io));
+    assert_eq!(recv_id(&mut listener, 0x678).await.data()[0], 0);
+    for state in ["CurrentDemand", "SessionStop", "Stopped"] {
+        commands
+            .send(HardwareCommand::SessionState(state.to_owned()))
+            .unwrap();
+    }
+    drop(commands);
+    // pyPLC's INFONR 2: stopped.
+    assert_eq!(recv_id(&mut listener, 0x678).await.data()[0], 2);
+    adapter.await.unwrap().unwrap();
+}
+
+#[tokio::test(start_paused = true)]
 async fn a_user_mapping_drives_outputs_and_reads_inputs() {
     let mut peer = MemoryCanBus::new();
     let adapter_bus = peer.node();

@@ -135,13 +135,15 @@ impl CanLayout {
         }
     }
 
-    /// The frames to send once when the adapter ends: a mapping's outputs with the session's
-    /// last commands (the safe state), which must not wait for a tick that never comes.
-    /// Nothing is added on top: the lock output stays as the session left it.
-    pub fn on_exit(&self) -> Vec<CanFrame> {
+    /// The frames to send once when the adapter ends, which must not wait for a tick that
+    /// never comes: a mapping's outputs with the session's last commands (the safe state;
+    /// nothing is added on top: the lock output stays as the session left it), the
+    /// FoccciCape's status frames with the final state. The CHAdeMO bridge only answers.
+    pub fn on_exit(&mut self) -> Vec<CanFrame> {
         match self {
             Self::Mapping(m) => m.encode_outputs(),
-            Self::Chademo(_) | Self::Foccci(_) => Vec::new(),
+            Self::Foccci(f) => f.on_tick(),
+            Self::Chademo(_) => Vec::new(),
         }
     }
 
