@@ -51,7 +51,7 @@ fn rational(value: i16, exponent: i8) -> RationalNumberType {
     RationalNumberType { exponent, value }
 }
 
-/// Rewrites the car's requests named `name` with `change` (all of them, or the first `n`).
+/// Rewrites the car's requests named `name` with `change` (the first `n` of them).
 fn rewrite(
     p: &mut Pair,
     name: &'static str,
@@ -255,4 +255,91 @@ fn a_negative_target_current_in_the_dc_service_is_refused() {
         ResponseCodeType::FAILED_WrongChargeParameter,
         peer_misbehaved,
     );
+}
+
+/// Every current set-point the charger gave the power supply after PowerDelivery(Start).
+fn loop_currents(p: &Pair) -> Vec<f32> {
+    let start = p
+        .car_first("PowerDeliveryReq")
+        .expect("the car started the power");
+    p.charger_commands
+        .iter()
+        .filter(|(t, _)| *t >= start)
+        .filter_map(|(_, c)| match c {
+            HardwareCommand::PowerSupply(s) if s.enabled => Some(s.current.0),
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn dynamic_mode_follows_the_maximum_current_the_car_sends_in_each_loop() {
+    // The car announced 100 A in DC_ChargeParameterDiscoveryReq; in the loop it tapers to 10 A.
+    let mut p = dc_pair(ControlMode::Dynamic);
+    rewrite(&mut p, "DC_ChargeLoopReq", usize::MAX, |m| {
+        if let Message::Dc(dc::Document::DC_ChargeLoopReq(r)) = m
+            && let dc::CLReqControlMode::Dynamic_DC_CLReqControlMode(c) = &mut r.cl_req_control_mode
+        {
+            c.ev_maximum_charge_current = rational(10, 0);
+        }
+    });
+    p.connect();
+    assert!(p.run(Duration::from_secs(120)));
+    assert_eq!(p.charger_outcome(), Some(Outcome::Completed));
+    let currents = loop_currents(&p);
+    assert!(!currents.is_empty());
+    assert!(currents.iter().all(|&i| i <= 10.0), "{currents:?}");
+    assert!(currents.iter().any(|&i| i >= 9.0), "{currents:?}");
+}
+
+#[test]
+fn dynamic_mode_follows_the_maximum_power_the_car_sends_in_each_loop() {
+    let mut p = dc_pair(ControlMode::Dynamic);
+    rewrite(&mut p, "DC_ChargeLoopReq", usize::MAX, |m| {
+        if let Message::Dc(dc::Document::DC_ChargeLoopReq(r)) = m
+            && let dc::CLReqControlMode::Dynamic_DC_CLReqControlMode(c) = &mut r.cl_req_control_mode
+        {
+            c.ev_maximum_charge_power = rational(2000, 0);
+        }
+    });
+    p.connect();
+    assert!(p.run(Duration::from_secs(120)));
+    assert_eq!(p.charger_outcome(), Some(Outcome::Completed));
+    // The set-point voltage is the car's maximum (410 V): 2 kW is at most 4.9 A there.
+    let currents = loop_currents(&p);
+    assert!(!currents.is_empty());
+    assert!(
+        currents.iter().all(|&i| i <= 2000.0 / 410.0 + 0.01),
+        "{currents:?}"
+    );
+}
+
+#[test]
+fn bpt_dynamic_discharge_follows_the_cars_loop_limit() {
+    // The charger's energy manager wants 25 A out of the car; the car allows 5 A in the loop.
+    let mut sc = charger(Protocol::Iso15118_20DcBpt);
+    sc.iso20.dynamic_current = Some(ccs_proto::hardware::Amps(-25.0));
+    let mut plant = PlantConfig::default();
+    plant.power_supply.max_sink_current = ccs_proto::hardware::Amps(40.0);
+    plant.initial_soc = ccs_proto::hardware::Percent(60.0);
+    let mut p = Pair::new(
+        car(Protocol::Iso15118_20DcBpt, ControlMode::Dynamic, 10),
+        sc,
+        plant,
+    );
+    rewrite(&mut p, "DC_ChargeLoopReq", usize::MAX, |m| {
+        if let Message::Dc(dc::Document::DC_ChargeLoopReq(r)) = m
+            && let dc::CLReqControlMode::BPT_Dynamic_DC_CLReqControlMode(c) =
+                &mut r.cl_req_control_mode
+        {
+            c.ev_maximum_discharge_current = rational(5, 0);
+        }
+    });
+    p.connect();
+    assert!(p.run(Duration::from_secs(120)));
+    assert_eq!(p.charger_outcome(), Some(Outcome::Completed));
+    let currents = loop_currents(&p);
+    assert!(!currents.is_empty());
+    assert!(currents.iter().all(|&i| i >= -5.0), "{currents:?}");
+    assert!(currents.iter().any(|&i| i <= -4.9), "{currents:?}");
 }

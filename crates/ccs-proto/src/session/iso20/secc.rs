@@ -30,8 +30,7 @@ use ccs_msg::iso20::common::{
 };
 use ccs_msg::iso20::dc::{self, CLReqControlMode, CLResControlMode, DC_CPDReqEnergyTransferMode};
 use ccs_msg::iso20::types::{
-    EVSEStatusType, EvseNotificationType, MeterInfoType, ProcessingType, RationalNumberType,
-    ResponseCodeType,
+    EVSEStatusType, EvseNotificationType, MeterInfoType, ProcessingType, ResponseCodeType,
 };
 
 use super::config::ControlMode;
@@ -1269,19 +1268,17 @@ impl Secc {
         let bpt = self.bpt();
         let mode = self.control_mode();
         // Dynamic: the charger decides the current (its energy manager's, or as much as both
-        // sides allow) at the car's maximum voltage.
+        // sides allow) at the car's maximum voltage, within the limits the car sends in every
+        // request (mandatory in Dynamic_DC_CLReqControlMode: a car that tapers lowers them).
         let wanted = self
             .config
             .iso20
             .dynamic_current
             .map_or(f32::INFINITY, |a| a.0);
-        let dynamic = |ev_max_voltage: &RationalNumberType| -> Result<(f32, f32), Refusal> {
-            let limits = limits.and(PowerLimits {
-                max_voltage: ev_non_negative(ev_max_voltage, "EVMaximumVoltage")?,
-                ..PowerLimits::NONE
-            });
+        let dynamic = |in_loop: PowerLimits| {
+            let limits = limits.and(in_loop);
             let u = limits.voltage(f32::INFINITY);
-            Ok((u, limits.current(wanted, u)))
+            (u, limits.current(wanted, u))
         };
         let (u_target, i_target) = match (&req.cl_req_control_mode, mode, bpt) {
             (CLReqControlMode::Scheduled_DC_CLReqControlMode(c), ControlMode::Scheduled, false) => {
@@ -1299,10 +1296,39 @@ impl Secc {
                 (u, limits.current(i, u))
             }
             (CLReqControlMode::Dynamic_DC_CLReqControlMode(c), ControlMode::Dynamic, false) => {
-                dynamic(&c.ev_maximum_voltage)?
+                dynamic(PowerLimits {
+                    max_voltage: ev_non_negative(&c.ev_maximum_voltage, "EVMaximumVoltage")?,
+                    max_charge_current: ev_non_negative(
+                        &c.ev_maximum_charge_current,
+                        "EVMaximumChargeCurrent",
+                    )?,
+                    max_charge_power: ev_non_negative(
+                        &c.ev_maximum_charge_power,
+                        "EVMaximumChargePower",
+                    )?,
+                    ..PowerLimits::NONE
+                })
             }
             (CLReqControlMode::BPT_Dynamic_DC_CLReqControlMode(c), ControlMode::Dynamic, true) => {
-                dynamic(&c.ev_maximum_voltage)?
+                dynamic(PowerLimits {
+                    max_voltage: ev_non_negative(&c.ev_maximum_voltage, "EVMaximumVoltage")?,
+                    max_charge_current: ev_non_negative(
+                        &c.ev_maximum_charge_current,
+                        "EVMaximumChargeCurrent",
+                    )?,
+                    max_charge_power: ev_non_negative(
+                        &c.ev_maximum_charge_power,
+                        "EVMaximumChargePower",
+                    )?,
+                    max_discharge_current: ev_discharge_maximum(
+                        &c.ev_maximum_discharge_current,
+                        "EVMaximumDischargeCurrent",
+                    )?,
+                    max_discharge_power: ev_discharge_maximum(
+                        &c.ev_maximum_discharge_power,
+                        "EVMaximumDischargePower",
+                    )?,
+                })
             }
             _ => {
                 return Err((
