@@ -343,3 +343,85 @@ fn bpt_dynamic_discharge_follows_the_cars_loop_limit() {
     assert!(currents.iter().all(|&i| i >= -5.0), "{currents:?}");
     assert!(currents.iter().any(|&i| i <= -4.9), "{currents:?}");
 }
+
+/// Every enabled power supply set-point after PowerDelivery(Start): (volts, amperes).
+fn loop_set_points(p: &Pair) -> Vec<(f32, f32)> {
+    let start = p
+        .car_first("PowerDeliveryReq")
+        .expect("the car started the power");
+    p.charger_commands
+        .iter()
+        .filter(|(t, _)| *t >= start)
+        .filter_map(|(_, c)| match c {
+            HardwareCommand::PowerSupply(s) if s.enabled => Some((s.voltage.0, s.current.0)),
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn scheduled_mode_caps_the_target_at_the_cars_maximum_voltage_and_power() {
+    // The car announced 3.5 kW in DC_ChargeParameterDiscoveryReq, then asks for 600 V in the
+    // loop (its maximum is 410 V, the charger's 450 V) at its 100 A.
+    let mut p = dc_pair(ControlMode::Scheduled);
+    rewrite(&mut p, "DC_ChargeParameterDiscoveryReq", 1, |m| {
+        if let Message::Dc(dc::Document::DC_ChargeParameterDiscoveryReq(r)) = m
+            && let dc::DC_CPDReqEnergyTransferMode::DC_CPDReqEnergyTransferMode(t) =
+                &mut r.dc_cpd_req_energy_transfer_mode
+        {
+            t.ev_maximum_charge_power = rational(3500, 0);
+        }
+    });
+    p.connect();
+    // One filter at a time: the loop's rewrite once the CPD went by.
+    let mut loop_rewritten = false;
+    p.run_until(Duration::from_secs(120), |p| {
+        if !loop_rewritten && p.car_first("DC_ChargeParameterDiscoveryRes").is_some() {
+            loop_rewritten = true;
+            rewrite(p, "DC_ChargeLoopReq", usize::MAX, |m| {
+                if let Message::Dc(dc::Document::DC_ChargeLoopReq(r)) = m
+                    && let dc::CLReqControlMode::Scheduled_DC_CLReqControlMode(c) =
+                        &mut r.cl_req_control_mode
+                {
+                    c.ev_target_voltage = rational(600, 0);
+                }
+            });
+        }
+        false
+    });
+    assert_eq!(p.charger_outcome(), Some(Outcome::Completed));
+    assert!(p.charger_events.iter().any(|(_, e)| matches!(e,
+        SessionEvent::Received { name: "DC_ChargeLoopReq", summary } if summary.contains("target=600.0V"))));
+    let set_points = loop_set_points(&p);
+    assert!(!set_points.is_empty());
+    for &(u, i) in &set_points {
+        assert!(u <= 410.0, "{set_points:?}");
+        assert!(u * i <= 3500.0 + 0.5, "{set_points:?}");
+    }
+    assert!(
+        set_points.iter().any(|&(u, i)| u * i >= 3400.0),
+        "{set_points:?}"
+    );
+}
+
+#[test]
+fn scheduled_mode_follows_the_maximum_current_the_car_sends_in_the_loop() {
+    // The optional EVMaximumChargeCurrent of Scheduled_DC_CLReqControlMode: 10 A while the
+    // target stays at the car's 100 A.
+    let mut p = dc_pair(ControlMode::Scheduled);
+    rewrite(&mut p, "DC_ChargeLoopReq", usize::MAX, |m| {
+        if let Message::Dc(dc::Document::DC_ChargeLoopReq(r)) = m
+            && let dc::CLReqControlMode::Scheduled_DC_CLReqControlMode(c) =
+                &mut r.cl_req_control_mode
+        {
+            c.ev_maximum_charge_current = Some(rational(10, 0));
+        }
+    });
+    p.connect();
+    assert!(p.run(Duration::from_secs(120)));
+    assert_eq!(p.charger_outcome(), Some(Outcome::Completed));
+    let currents = loop_currents(&p);
+    assert!(!currents.is_empty());
+    assert!(currents.iter().all(|&i| i <= 10.0), "{currents:?}");
+    assert!(currents.iter().any(|&i| i >= 9.0), "{currents:?}");
+}

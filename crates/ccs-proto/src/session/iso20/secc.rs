@@ -35,7 +35,9 @@ use ccs_msg::iso20::types::{
 
 use super::config::ControlMode;
 use super::pnc;
-use super::secc_limits::{PowerLimits, Refusal, ev_discharge_maximum, ev_non_negative, ev_signed};
+use super::secc_limits::{
+    PowerLimits, Refusal, ev_discharge_maximum, ev_non_negative, ev_optional, ev_signed,
+};
 use super::values::{self, Message, MessageKind, SERVICE_DC, SERVICE_DC_BPT, hex, rational};
 use crate::hardware::{HardwareCommand, Measurement, Percent, VehicleBatteryReport};
 use crate::session::config::SeccConfig;
@@ -1282,6 +1284,24 @@ impl Secc {
         };
         let (u_target, i_target) = match (&req.cl_req_control_mode, mode, bpt) {
             (CLReqControlMode::Scheduled_DC_CLReqControlMode(c), ControlMode::Scheduled, false) => {
+                let limits = limits.and(PowerLimits {
+                    max_voltage: ev_optional(
+                        c.ev_maximum_voltage.as_ref(),
+                        "EVMaximumVoltage",
+                        ev_non_negative,
+                    )?,
+                    max_charge_current: ev_optional(
+                        c.ev_maximum_charge_current.as_ref(),
+                        "EVMaximumChargeCurrent",
+                        ev_non_negative,
+                    )?,
+                    max_charge_power: ev_optional(
+                        c.ev_maximum_charge_power.as_ref(),
+                        "EVMaximumChargePower",
+                        ev_non_negative,
+                    )?,
+                    ..PowerLimits::NONE
+                });
                 let u = limits.voltage(ev_non_negative(&c.ev_target_voltage, "EVTargetVoltage")?);
                 let i = ev_non_negative(&c.ev_target_current, "EVTargetCurrent")?;
                 (u, limits.current(i, u))
@@ -1291,6 +1311,33 @@ impl Secc {
                 ControlMode::Scheduled,
                 true,
             ) => {
+                let limits = limits.and(PowerLimits {
+                    max_voltage: ev_optional(
+                        c.ev_maximum_voltage.as_ref(),
+                        "EVMaximumVoltage",
+                        ev_non_negative,
+                    )?,
+                    max_charge_current: ev_optional(
+                        c.ev_maximum_charge_current.as_ref(),
+                        "EVMaximumChargeCurrent",
+                        ev_non_negative,
+                    )?,
+                    max_charge_power: ev_optional(
+                        c.ev_maximum_charge_power.as_ref(),
+                        "EVMaximumChargePower",
+                        ev_non_negative,
+                    )?,
+                    max_discharge_current: ev_optional(
+                        c.ev_maximum_discharge_current.as_ref(),
+                        "EVMaximumDischargeCurrent",
+                        ev_discharge_maximum,
+                    )?,
+                    max_discharge_power: ev_optional(
+                        c.ev_maximum_discharge_power.as_ref(),
+                        "EVMaximumDischargePower",
+                        ev_discharge_maximum,
+                    )?,
+                });
                 let u = limits.voltage(ev_non_negative(&c.ev_target_voltage, "EVTargetVoltage")?);
                 let i = ev_signed(&c.ev_target_current, "EVTargetCurrent")?;
                 (u, limits.current(i, u))

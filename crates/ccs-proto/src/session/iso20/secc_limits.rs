@@ -61,6 +61,16 @@ pub(crate) fn ev_discharge_maximum(r: &RationalNumberType, name: &str) -> Result
     ev_signed(r, name).map(f32::abs)
 }
 
+/// An optional maximum of the car (the Scheduled charge loop's EVMaximum*): no bound
+/// (`INFINITY`) when absent.
+pub(crate) fn ev_optional(
+    r: Option<&RationalNumberType>,
+    name: &str,
+    check: fn(&RationalNumberType, &str) -> Result<f32, Refusal>,
+) -> Result<f32, Refusal> {
+    r.map_or(Ok(f32::INFINITY), |r| check(r, name))
+}
+
 /// `x` within `lo..=hi` without a panic: a NaN `x` counts as 0, `lo > hi` gives `hi`.
 /// Every caller's bounds are finite or infinite numbers, never NaN (the checks above).
 pub(crate) fn within(x: f32, lo: f32, hi: f32) -> f32 {
@@ -185,6 +195,8 @@ mod tests {
         assert_eq!(ev_signed(&r(-25, 0), "EVTargetCurrent"), Ok(-25.0));
         assert_eq!(ev_non_negative(&r(4000, -1), "EVTargetVoltage"), Ok(400.0));
         assert_eq!(ev_discharge_maximum(&r(-30, 0), "x"), Ok(30.0));
+        assert_eq!(ev_optional(None, "x", ev_non_negative), Ok(f32::INFINITY));
+        assert!(ev_optional(Some(&r(-1, 0)), "x", ev_non_negative).is_err());
     }
 
     #[test]
