@@ -16,7 +16,7 @@ use ccs_proto::session::{
     EvccConfig, Outcome, Protocol, ProtocolOffer, SeccConfig, SessionError, SessionEvent,
 };
 use ccs_proto::time::Duration;
-use ccs_sim::physics::PlantConfig;
+use ccs_sim::physics::{IsolationConfig, IsolationMonitor, PlantConfig};
 use din_support::{Fate, Pair, Side};
 
 fn car(protocol: Protocol, mode: ControlMode, charge_secs: u64) -> EvccConfig {
@@ -424,4 +424,53 @@ fn scheduled_mode_follows_the_maximum_current_the_car_sends_in_the_loop() {
     assert!(!currents.is_empty());
     assert!(currents.iter().all(|&i| i <= 10.0), "{currents:?}");
     assert!(currents.iter().any(|&i| i >= 9.0), "{currents:?}");
+}
+
+/// Replaces the plant's isolation monitor, once the car has sent `request`, with one that
+/// measures a 20 kΩ insulation (40 Ω/V at 500 V rated: a fault by IEC 61851-23) at once.
+fn isolation_fails_after(p: &mut Pair, request: &str) -> bool {
+    let mut failed = false;
+    p.run_until(Duration::from_secs(120), |p| {
+        if !failed && p.sent(Side::Car).contains(&request) {
+            failed = true;
+            let mut c = IsolationConfig::default();
+            c.resistance_ohm = 20e3;
+            c.measure_time = Duration::ZERO;
+            *p.plant.isolation_mut() = IsolationMonitor::new(c);
+        }
+        false
+    })
+}
+
+fn isolation_fault(e: &SessionError) -> bool {
+    matches!(e, SessionError::Physical(s) if s.contains("isolation fault"))
+}
+
+#[test]
+fn an_isolation_fault_in_the_charge_loop_ends_the_session_with_the_output_off() {
+    let mut p = dc_pair(ControlMode::Scheduled);
+    p.connect();
+    assert!(isolation_fails_after(&mut p, "DC_ChargeLoopReq"));
+    assert_refused_with_output_off(
+        &p,
+        "DC_ChargeLoopRes",
+        ResponseCodeType::FAILED,
+        isolation_fault,
+    );
+    // The output was live and delivering current when the fault came.
+    assert!(loop_currents(&p).iter().any(|&i| i > 0.0));
+}
+
+#[test]
+fn an_isolation_fault_in_precharge_ends_the_session_with_the_output_off() {
+    let mut p = dc_pair(ControlMode::Dynamic);
+    p.connect();
+    assert!(isolation_fails_after(&mut p, "DC_PreChargeReq"));
+    assert_refused_with_output_off(
+        &p,
+        "DC_PreChargeRes",
+        ResponseCodeType::FAILED,
+        isolation_fault,
+    );
+    assert!(!p.sent(Side::Car).contains(&"DC_ChargeLoopReq"));
 }

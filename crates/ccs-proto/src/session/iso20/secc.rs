@@ -39,7 +39,9 @@ use super::secc_limits::{
     PowerLimits, Refusal, ev_discharge_maximum, ev_non_negative, ev_optional, ev_signed,
 };
 use super::values::{self, Message, MessageKind, SERVICE_DC, SERVICE_DC_BPT, hex, rational};
-use crate::hardware::{HardwareCommand, Measurement, Percent, VehicleBatteryReport};
+use crate::hardware::{
+    HardwareCommand, IsolationStatus, Measurement, Percent, VehicleBatteryReport,
+};
 use crate::session::config::SeccConfig;
 use crate::session::outbox::Outbox;
 use crate::session::timers::{Timer, TimerTable};
@@ -870,6 +872,7 @@ impl Secc {
             }
             Message::Dc(dc::Document::DC_PreChargeReq(req)) => {
                 out.set_phase(Phase::PreCharge);
+                self.check_isolation(out, "PreCharge")?;
                 let wanted = ev_non_negative(&req.ev_target_voltage, "EVTargetVoltage")?;
                 let target = self.session_limits(now, out)?.voltage(wanted);
                 let output_target = if self.stop_requested {
@@ -933,6 +936,7 @@ impl Secc {
                 }
                 if start {
                     out.set_phase(Phase::PowerDeliveryStart);
+                    self.check_isolation(out, "PowerDelivery(Start)")?;
                     if req.bpt_channel_selection.is_some() && !self.bpt() {
                         return Err((
                             R::FAILED_PowerDeliveryNotApplied,
@@ -1237,6 +1241,24 @@ impl Secc {
         (None, None)
     }
 
+    /// The isolation while the output is live (IEC 61851-23 asks for monitoring during the
+    /// whole charge, not only in CableCheck): with an isolation monitor, a `Fault` in its
+    /// latest reading ends the session with FAILED and the output off. ISO 15118-20 DC
+    /// responses carry no isolation status (unlike DIN/ISO 15118-2's DC_EVSEStatus), and
+    /// EVSENotification has no emergency shutdown: the FAILED response code is what tells
+    /// the car.
+    fn check_isolation(&self, out: &Outbox, step: &str) -> Result<(), Refusal> {
+        if self.config.isolation_monitor
+            && out.snapshot.isolation.value() == Some(IsolationStatus::Fault)
+        {
+            return Err((
+                ResponseCodeType::FAILED,
+                SessionError::Physical(format!("isolation fault in {step}")),
+            ));
+        }
+        Ok(())
+    }
+
     /// The charger's limits now (the power supply's maxima checked), with the discharge
     /// limits when DC_BPT runs.
     fn charger_limits(&self, now: Instant, out: &Outbox) -> Result<PowerLimits, Refusal> {
@@ -1260,6 +1282,7 @@ impl Secc {
     ) -> Result<dc::DC_ChargeLoopResType, Refusal> {
         use ResponseCodeType as R;
         out.set_phase(Phase::Charging);
+        self.check_isolation(out, "the charge loop")?;
         let ours = self.charger_limits(now, out)?;
         let (max_v, max_i, max_p) = (
             ours.max_voltage,
