@@ -6,8 +6,11 @@
 //!
 //! Every request is checked: the SessionID must be this session's (`FAILED_UnknownSession`),
 //! the request must be allowed after the previous one (`FAILED_SequenceError`), the service,
-//! parameter set and charge parameters must be the ones offered and selected. A FAILED response
-//! ends the session: power supply off, connection closed. A WARNING (authorization refused)
+//! parameter set and charge parameters must be the ones offered and selected, and every number
+//! the car sends must be usable before it bounds a set-point ([`super::secc_limits`]:
+//! `FAILED_WrongChargeParameter`). Set-points stay within both sides' limits in every control
+//! mode, and an isolation fault ends the session in PreCharge and the charge loop too. A FAILED
+//! response ends the session: power supply off, connection closed. A WARNING (authorization refused)
 //! keeps the session so that the car can end it with SessionStop.
 //!
 //! Plug & Charge is offered only over TLS and with a [`super::pnc::ContractVerifier`]: the

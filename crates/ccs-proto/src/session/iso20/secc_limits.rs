@@ -122,7 +122,9 @@ impl PowerLimits {
                     ResponseCodeType::FAILED,
                     SessionError::Hardware(HardwareFault {
                         adapter: "power supply".into(),
-                        kind: HardwareFaultKind::Device(format!("{what} {x} is not usable")),
+                        kind: HardwareFaultKind::Device(format!(
+                            "{what} {x} (reported, or configured) is not usable"
+                        )),
                     }),
                 ))
             }
