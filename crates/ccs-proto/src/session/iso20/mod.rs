@@ -29,6 +29,7 @@ pub mod config;
 pub(crate) mod evcc;
 pub mod pnc;
 pub(crate) mod secc;
+mod secc_limits;
 pub mod values;
 
 pub use config::{

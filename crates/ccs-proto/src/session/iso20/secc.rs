@@ -6,8 +6,11 @@
 //!
 //! Every request is checked: the SessionID must be this session's (`FAILED_UnknownSession`),
 //! the request must be allowed after the previous one (`FAILED_SequenceError`), the service,
-//! parameter set and charge parameters must be the ones offered and selected. A FAILED response
-//! ends the session: power supply off, connection closed. A WARNING (authorization refused)
+//! parameter set and charge parameters must be the ones offered and selected, and every number
+//! the car sends must be usable before it bounds a set-point ([`super::secc_limits`]:
+//! `FAILED_WrongChargeParameter`). Set-points stay within both sides' limits in every control
+//! mode, and an isolation fault ends the session in PreCharge and the charge loop too. A FAILED
+//! response ends the session: power supply off, connection closed. A WARNING (authorization refused)
 //! keeps the session so that the car can end it with SessionStop.
 //!
 //! Plug & Charge is offered only over TLS and with a [`super::pnc::ContractVerifier`]: the
@@ -30,16 +33,18 @@ use ccs_msg::iso20::common::{
 };
 use ccs_msg::iso20::dc::{self, CLReqControlMode, CLResControlMode, DC_CPDReqEnergyTransferMode};
 use ccs_msg::iso20::types::{
-    EVSEStatusType, EvseNotificationType, MeterInfoType, ProcessingType, RationalNumberType,
-    ResponseCodeType,
+    EVSEStatusType, EvseNotificationType, MeterInfoType, ProcessingType, ResponseCodeType,
 };
 
 use super::config::ControlMode;
 use super::pnc;
-use super::values::{
-    self, Message, MessageKind, SERVICE_DC, SERVICE_DC_BPT, hex, rational, to_f32,
+use super::secc_limits::{
+    PowerLimits, Refusal, ev_discharge_maximum, ev_non_negative, ev_optional, ev_signed,
 };
-use crate::hardware::{HardwareCommand, Measurement, Percent, VehicleBatteryReport};
+use super::values::{self, Message, MessageKind, SERVICE_DC, SERVICE_DC_BPT, hex, rational};
+use crate::hardware::{
+    HardwareCommand, IsolationStatus, Measurement, Percent, VehicleBatteryReport,
+};
 use crate::session::config::SeccConfig;
 use crate::session::outbox::Outbox;
 use crate::session::timers::{Timer, TimerTable};
@@ -136,9 +141,8 @@ pub(crate) struct Secc {
     selected: Option<(u16, ControlMode)>,
     cable_check_since: Option<Instant>,
     precharged: bool,
-    ev_max_voltage: Option<f32>,
-    ev_max_charge_current: Option<f32>,
-    ev_max_discharge_current: Option<f32>,
+    /// The car's limits of DC_ChargeParameterDiscoveryReq, checked.
+    ev_limits: Option<PowerLimits>,
     present: evse_dc::EvseOutput,
     power_delivery_pending: bool,
     /// Validates contract chains and AuthorizationReq signatures (Plug & Charge).
@@ -161,9 +165,6 @@ pub(crate) struct Secc {
     /// current of each charge loop: (into the car, out of the car) in Wh, and when last added.
     metered: (f64, f64, Option<Instant>),
 }
-
-/// A refusal: the response code to send and the error the session ends with.
-type Refusal = (ResponseCodeType, SessionError);
 
 /// A failure of our own side (hardware reading): answered `FAILED`.
 fn failed(e: SessionError) -> Refusal {
@@ -206,9 +207,7 @@ impl Secc {
             selected: None,
             cable_check_since: None,
             precharged: false,
-            ev_max_voltage: None,
-            ev_max_charge_current: None,
-            ev_max_discharge_current: None,
+            ev_limits: None,
             present: evse_dc::EvseOutput::default(),
             power_delivery_pending: false,
             verifier,
@@ -287,6 +286,8 @@ impl Secc {
 
     fn refuse(&mut self, now: Instant, out: &mut Outbox, kind: MessageKind, refusal: Refusal) {
         let (code, error) = refusal;
+        // The output off before the car hears FAILED (it opens its contactors then).
+        evse_dc::supply_off(out);
         let res = values::refusal(kind, self.header(now), code);
         self.respond(out, kind, &res);
         self.end(out, Outcome::Failed(error));
@@ -692,9 +693,12 @@ impl Secc {
             }
             Message::Dc(dc::Document::DC_ChargeParameterDiscoveryReq(req)) => {
                 out.set_phase(Phase::ChargeParameterDiscovery);
-                let limits = evse_dc::limits(&self.config, now, out);
-                let (max_v, max_i, max_p) =
-                    (limits.max_voltage, limits.max_current, limits.max_power);
+                let limits = self.charger_limits(now, out)?;
+                let (max_v, max_i, max_p) = (
+                    limits.max_voltage,
+                    limits.max_charge_current,
+                    limits.max_charge_power,
+                );
                 let l = &self.config.limits;
                 let dc_res = dc::DC_CPDResEnergyTransferModeType {
                     evse_maximum_charge_power: rational(max_p),
@@ -707,16 +711,48 @@ impl Secc {
                 };
                 let mode = match (&req.dc_cpd_req_energy_transfer_mode, self.bpt()) {
                     (DC_CPDReqEnergyTransferMode::DC_CPDReqEnergyTransferMode(p), false) => {
-                        self.ev_max_voltage = Some(to_f32(&p.ev_maximum_voltage));
-                        self.ev_max_charge_current = Some(to_f32(&p.ev_maximum_charge_current));
+                        self.ev_limits = Some(PowerLimits {
+                            max_voltage: ev_non_negative(
+                                &p.ev_maximum_voltage,
+                                "EVMaximumVoltage",
+                            )?,
+                            max_charge_current: ev_non_negative(
+                                &p.ev_maximum_charge_current,
+                                "EVMaximumChargeCurrent",
+                            )?,
+                            max_charge_power: ev_non_negative(
+                                &p.ev_maximum_charge_power,
+                                "EVMaximumChargePower",
+                            )?,
+                            max_discharge_current: 0.0,
+                            max_discharge_power: 0.0,
+                        });
                         self.report_target_soc(out, p.target_soc);
                         dc::DC_CPDResEnergyTransferMode::DC_CPDResEnergyTransferMode(dc_res)
                     }
                     (DC_CPDReqEnergyTransferMode::BPT_DC_CPDReqEnergyTransferMode(p), true) => {
-                        self.ev_max_voltage = Some(to_f32(&p.ev_maximum_voltage));
-                        self.ev_max_charge_current = Some(to_f32(&p.ev_maximum_charge_current));
-                        self.ev_max_discharge_current =
-                            Some(to_f32(&p.ev_maximum_discharge_current).abs());
+                        self.ev_limits = Some(PowerLimits {
+                            max_voltage: ev_non_negative(
+                                &p.ev_maximum_voltage,
+                                "EVMaximumVoltage",
+                            )?,
+                            max_charge_current: ev_non_negative(
+                                &p.ev_maximum_charge_current,
+                                "EVMaximumChargeCurrent",
+                            )?,
+                            max_charge_power: ev_non_negative(
+                                &p.ev_maximum_charge_power,
+                                "EVMaximumChargePower",
+                            )?,
+                            max_discharge_current: ev_discharge_maximum(
+                                &p.ev_maximum_discharge_current,
+                                "EVMaximumDischargeCurrent",
+                            )?,
+                            max_discharge_power: ev_discharge_maximum(
+                                &p.ev_maximum_discharge_power,
+                                "EVMaximumDischargePower",
+                            )?,
+                        });
                         self.report_target_soc(out, p.target_soc);
                         let b = &self.config.iso20.bpt;
                         dc::DC_CPDResEnergyTransferMode::BPT_DC_CPDResEnergyTransferMode(
@@ -762,35 +798,38 @@ impl Secc {
                 )
             }
             Message::Common(common::Document::ScheduleExchangeReq(req)) => {
-                let mode = match (&req.se_req_control_mode, self.control_mode()) {
-                    (
-                        ScheduleExchangeReqType_SEReqControlMode::Scheduled_SEReqControlMode(_),
-                        ControlMode::Scheduled,
-                    ) => ScheduleExchangeResType_SEResControlMode::Scheduled_SEResControlMode(
-                        Scheduled_SEResControlModeType {
-                            schedule_tuple: vec![self.schedule_tuple(now, out)],
-                        },
-                    ),
-                    (
-                        ScheduleExchangeReqType_SEReqControlMode::Dynamic_SEReqControlMode(_),
-                        ControlMode::Dynamic,
-                    ) => ScheduleExchangeResType_SEResControlMode::Dynamic_SEResControlMode(
-                        Dynamic_SEResControlModeType {
-                            departure_time: None,
-                            minimum_soc: None,
-                            target_soc: None,
-                            schedule: None,
-                        },
-                    ),
-                    _ => {
-                        return Err((
-                            R::FAILED,
-                            SessionError::PeerMisbehaved(
-                                "ScheduleExchangeReq in the other control mode".into(),
-                            ),
-                        ));
-                    }
-                };
+                let mode =
+                    match (&req.se_req_control_mode, self.control_mode()) {
+                        (
+                            ScheduleExchangeReqType_SEReqControlMode::Scheduled_SEReqControlMode(_),
+                            ControlMode::Scheduled,
+                        ) => ScheduleExchangeResType_SEResControlMode::Scheduled_SEResControlMode(
+                            Scheduled_SEResControlModeType {
+                                schedule_tuple: vec![self.schedule_tuple(
+                                    self.charger_limits(now, out)?.max_charge_power,
+                                )],
+                            },
+                        ),
+                        (
+                            ScheduleExchangeReqType_SEReqControlMode::Dynamic_SEReqControlMode(_),
+                            ControlMode::Dynamic,
+                        ) => ScheduleExchangeResType_SEResControlMode::Dynamic_SEResControlMode(
+                            Dynamic_SEResControlModeType {
+                                departure_time: None,
+                                minimum_soc: None,
+                                target_soc: None,
+                                schedule: None,
+                            },
+                        ),
+                        _ => {
+                            return Err((
+                                R::FAILED,
+                                SessionError::PeerMisbehaved(
+                                    "ScheduleExchangeReq in the other control mode".into(),
+                                ),
+                            ));
+                        }
+                    };
                 let res = common::ScheduleExchangeResType {
                     header,
                     response_code: R::OK,
@@ -809,8 +848,7 @@ impl Secc {
                 let since = *self.cable_check_since.get_or_insert(now);
                 if since == now && !self.stop_requested {
                     // The isolation test voltage: the lower of both maxima (IEC 61851-23).
-                    let ours = evse_dc::limits(&self.config, now, out).max_voltage;
-                    let u = self.ev_max_voltage.map_or(ours, |ev| ev.min(ours));
+                    let u = self.session_limits(now, out)?.max_voltage;
                     evse_dc::set_supply(out, u, self.config.limits.min_current.0);
                 }
                 let finished = if self.stop_requested {
@@ -837,8 +875,9 @@ impl Secc {
             }
             Message::Dc(dc::Document::DC_PreChargeReq(req)) => {
                 out.set_phase(Phase::PreCharge);
-                let target = to_f32(&req.ev_target_voltage)
-                    .clamp(0.0, evse_dc::limits(&self.config, now, out).max_voltage);
+                self.check_isolation(out, "PreCharge")?;
+                let wanted = ev_non_negative(&req.ev_target_voltage, "EVTargetVoltage")?;
+                let target = self.session_limits(now, out)?.voltage(wanted);
                 let output_target = if self.stop_requested {
                     evse_dc::supply_off(out);
                     0.0
@@ -900,6 +939,7 @@ impl Secc {
                 }
                 if start {
                     out.set_phase(Phase::PowerDeliveryStart);
+                    self.check_isolation(out, "PowerDelivery(Start)")?;
                     if req.bpt_channel_selection.is_some() && !self.bpt() {
                         return Err((
                             R::FAILED_PowerDeliveryNotApplied,
@@ -1106,7 +1146,7 @@ impl Secc {
 
     /// The one schedule of the Scheduled mode: the charger's maximum power for 24 h, and for
     /// DC_BPT the same for discharging.
-    fn schedule_tuple(&self, now: Instant, out: &Outbox) -> ScheduleTupleType {
+    fn schedule_tuple(&self, max_power: f32) -> ScheduleTupleType {
         let schedule = |power: f32| ChargingScheduleType {
             power_schedule: PowerScheduleType {
                 time_anchor: 0,
@@ -1141,7 +1181,7 @@ impl Secc {
         };
         ScheduleTupleType {
             schedule_tuple_id: 1,
-            charging_schedule: schedule(evse_dc::limits(&self.config, now, out).max_power),
+            charging_schedule: schedule(max_power),
             discharging_schedule: self
                 .bpt()
                 .then(|| schedule(-self.config.iso20.bpt.max_discharge_power.0)),
@@ -1204,18 +1244,35 @@ impl Secc {
         (None, None)
     }
 
-    /// The current limits of this session: (most negative, most positive) amperes.
-    fn current_window(&self, now: Instant, out: &Outbox) -> (f32, f32) {
-        let ours = evse_dc::limits(&self.config, now, out).max_current;
-        let up = self.ev_max_charge_current.map_or(ours, |ev| ev.min(ours));
-        let down = if self.bpt() {
-            let ours = self.config.iso20.bpt.max_discharge_current.0;
-            self.ev_max_discharge_current
-                .map_or(ours, |ev| ev.min(ours))
-        } else {
-            0.0
-        };
-        (-down, up)
+    /// The isolation while the output is live (IEC 61851-23 asks for monitoring during the
+    /// whole charge, not only in CableCheck): with an isolation monitor, a `Fault` in its
+    /// latest reading ends the session with FAILED and the output off. ISO 15118-20 DC
+    /// responses carry no isolation status (unlike DIN/ISO 15118-2's DC_EVSEStatus), and
+    /// EVSENotification has no emergency shutdown: the FAILED response code is what tells
+    /// the car.
+    fn check_isolation(&self, out: &Outbox, step: &str) -> Result<(), Refusal> {
+        if self.config.isolation_monitor
+            && out.snapshot.isolation.value() == Some(IsolationStatus::Fault)
+        {
+            return Err((
+                ResponseCodeType::FAILED,
+                SessionError::Physical(format!("isolation fault in {step}")),
+            ));
+        }
+        Ok(())
+    }
+
+    /// The charger's limits now (the power supply's maxima checked), with the discharge
+    /// limits when DC_BPT runs.
+    fn charger_limits(&self, now: Instant, out: &Outbox) -> Result<PowerLimits, Refusal> {
+        let bpt = self.bpt().then_some(&self.config.iso20.bpt);
+        PowerLimits::charger(&evse_dc::limits(&self.config, now, out), bpt)
+    }
+
+    /// Both sides' limits: the charger's now and the car's of DC_ChargeParameterDiscovery.
+    fn session_limits(&self, now: Instant, out: &Outbox) -> Result<PowerLimits, Refusal> {
+        let ours = self.charger_limits(now, out)?;
+        Ok(self.ev_limits.map_or(ours, |ev| ours.and(ev)))
     }
 
     #[allow(clippy::too_many_lines)]
@@ -1228,35 +1285,123 @@ impl Secc {
     ) -> Result<dc::DC_ChargeLoopResType, Refusal> {
         use ResponseCodeType as R;
         out.set_phase(Phase::Charging);
-        let limits = evse_dc::limits(&self.config, now, out);
-        let (max_v, max_i, max_p) = (limits.max_voltage, limits.max_current, limits.max_power);
-        let (low, high) = self.current_window(now, out);
+        self.check_isolation(out, "the charge loop")?;
+        let ours = self.charger_limits(now, out)?;
+        let (max_v, max_i, max_p) = (
+            ours.max_voltage,
+            ours.max_charge_current,
+            ours.max_charge_power,
+        );
+        let limits = self.session_limits(now, out)?;
         let bpt = self.bpt();
         let mode = self.control_mode();
-        let dynamic_target = |ev_max_voltage: &RationalNumberType| {
-            let wanted = self.config.iso20.dynamic_current.map_or(high, |a| a.0);
-            (to_f32(ev_max_voltage).min(max_v), wanted.clamp(low, high))
+        // Dynamic: the charger decides the current (its energy manager's, or as much as both
+        // sides allow) at the car's maximum voltage, within the limits the car sends in every
+        // request (mandatory in Dynamic_DC_CLReqControlMode: a car that tapers lowers them).
+        let wanted = self
+            .config
+            .iso20
+            .dynamic_current
+            .map_or(f32::INFINITY, |a| a.0);
+        let dynamic = |in_loop: PowerLimits| {
+            let limits = limits.and(in_loop);
+            let u = limits.voltage(f32::INFINITY);
+            (u, limits.current(wanted, u))
         };
         let (u_target, i_target) = match (&req.cl_req_control_mode, mode, bpt) {
             (CLReqControlMode::Scheduled_DC_CLReqControlMode(c), ControlMode::Scheduled, false) => {
-                (
-                    to_f32(&c.ev_target_voltage).min(max_v),
-                    to_f32(&c.ev_target_current).clamp(0.0, high),
-                )
+                let limits = limits.and(PowerLimits {
+                    max_voltage: ev_optional(
+                        c.ev_maximum_voltage.as_ref(),
+                        "EVMaximumVoltage",
+                        ev_non_negative,
+                    )?,
+                    max_charge_current: ev_optional(
+                        c.ev_maximum_charge_current.as_ref(),
+                        "EVMaximumChargeCurrent",
+                        ev_non_negative,
+                    )?,
+                    max_charge_power: ev_optional(
+                        c.ev_maximum_charge_power.as_ref(),
+                        "EVMaximumChargePower",
+                        ev_non_negative,
+                    )?,
+                    ..PowerLimits::NONE
+                });
+                let u = limits.voltage(ev_non_negative(&c.ev_target_voltage, "EVTargetVoltage")?);
+                let i = ev_non_negative(&c.ev_target_current, "EVTargetCurrent")?;
+                (u, limits.current(i, u))
             }
             (
                 CLReqControlMode::BPT_Scheduled_DC_CLReqControlMode(c),
                 ControlMode::Scheduled,
                 true,
-            ) => (
-                to_f32(&c.ev_target_voltage).min(max_v),
-                to_f32(&c.ev_target_current).clamp(low, high),
-            ),
+            ) => {
+                let limits = limits.and(PowerLimits {
+                    max_voltage: ev_optional(
+                        c.ev_maximum_voltage.as_ref(),
+                        "EVMaximumVoltage",
+                        ev_non_negative,
+                    )?,
+                    max_charge_current: ev_optional(
+                        c.ev_maximum_charge_current.as_ref(),
+                        "EVMaximumChargeCurrent",
+                        ev_non_negative,
+                    )?,
+                    max_charge_power: ev_optional(
+                        c.ev_maximum_charge_power.as_ref(),
+                        "EVMaximumChargePower",
+                        ev_non_negative,
+                    )?,
+                    max_discharge_current: ev_optional(
+                        c.ev_maximum_discharge_current.as_ref(),
+                        "EVMaximumDischargeCurrent",
+                        ev_discharge_maximum,
+                    )?,
+                    max_discharge_power: ev_optional(
+                        c.ev_maximum_discharge_power.as_ref(),
+                        "EVMaximumDischargePower",
+                        ev_discharge_maximum,
+                    )?,
+                });
+                let u = limits.voltage(ev_non_negative(&c.ev_target_voltage, "EVTargetVoltage")?);
+                let i = ev_signed(&c.ev_target_current, "EVTargetCurrent")?;
+                (u, limits.current(i, u))
+            }
             (CLReqControlMode::Dynamic_DC_CLReqControlMode(c), ControlMode::Dynamic, false) => {
-                dynamic_target(&c.ev_maximum_voltage)
+                dynamic(PowerLimits {
+                    max_voltage: ev_non_negative(&c.ev_maximum_voltage, "EVMaximumVoltage")?,
+                    max_charge_current: ev_non_negative(
+                        &c.ev_maximum_charge_current,
+                        "EVMaximumChargeCurrent",
+                    )?,
+                    max_charge_power: ev_non_negative(
+                        &c.ev_maximum_charge_power,
+                        "EVMaximumChargePower",
+                    )?,
+                    ..PowerLimits::NONE
+                })
             }
             (CLReqControlMode::BPT_Dynamic_DC_CLReqControlMode(c), ControlMode::Dynamic, true) => {
-                dynamic_target(&c.ev_maximum_voltage)
+                dynamic(PowerLimits {
+                    max_voltage: ev_non_negative(&c.ev_maximum_voltage, "EVMaximumVoltage")?,
+                    max_charge_current: ev_non_negative(
+                        &c.ev_maximum_charge_current,
+                        "EVMaximumChargeCurrent",
+                    )?,
+                    max_charge_power: ev_non_negative(
+                        &c.ev_maximum_charge_power,
+                        "EVMaximumChargePower",
+                    )?,
+                    max_discharge_current: ev_discharge_maximum(
+                        &c.ev_maximum_discharge_current,
+                        "EVMaximumDischargeCurrent",
+                    )?,
+                    max_discharge_power: ev_discharge_maximum(
+                        &c.ev_maximum_discharge_power,
+                        "EVMaximumDischargePower",
+                    )?,
+                })
             }
             _ => {
                 return Err((
