@@ -46,6 +46,9 @@ use crate::web::{self, Controls, Dashboard};
 /// Runs `ccsplc evse`.
 pub(crate) fn run(args: &RoleArgs) -> anyhow::Result<ExitCode> {
     let loaded = load(args.config.as_deref(), Some(&args.common))?;
+    for warning in loaded.check_charger()? {
+        tracing::warn!("{warning}");
+    }
     let config = loaded.config;
     let target = recording_target(&config, args.common.pcap.as_ref());
     let once = args.once;

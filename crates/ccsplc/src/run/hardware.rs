@@ -150,10 +150,7 @@ impl Hardware {
                 authorization: side == Side::Charger,
             };
         } else {
-            let mqtt = h.digital_output_device == DigitalOutputDevice::Mqtt
-                || h.analog_input_device == AnalogInputDevice::Mqtt
-                || h.charge_parameter_backend == ChargeParameterBackend::Mqtt;
-            if mqtt {
+            if config.uses_mqtt() {
                 hub.spawn(MqttAdapter::new(config.mqtt.adapter(match side {
                     Side::Vehicle => MqttRole::Vehicle,
                     Side::Charger => MqttRole::Charger,
