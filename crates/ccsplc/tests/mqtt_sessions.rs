@@ -407,7 +407,8 @@ fn a_silent_bms_is_a_fault_that_shuts_the_car_down_safely() {
 
 /// The power supply the test plays: follows the set-points at once (its output is the target
 /// voltage while the target current is above 0, else it falls to 0), publishes its present
-/// values and maxima every 100 ms, and enables charging.
+/// values and maxima every 100 ms, and enables charging. Its isolation monitor publishes its
+/// verdict (`valid`) cyclically, as a real IMD does: CableCheck waits for it.
 #[derive(Default)]
 struct Psu {
     target: Mutex<(f32, f32)>,
@@ -435,6 +436,7 @@ fn run_psu(rt: &tokio::runtime::Runtime, socket: &Path) -> Seen {
             publish(&client, "charger_max_voltage", "500".into());
             publish(&client, "charger_max_current", "125".into());
             publish(&client, "enabled", "1".into());
+            publish(&client, "isolation", "valid".into());
         }
     });
     seen
@@ -446,6 +448,7 @@ const PSU_INPUTS: &[&str] = &[
     "charger_max_voltage",
     "charger_max_current",
     "enabled",
+    "isolation",
 ];
 
 /// The charger-mode outputs of the pyPLC profile (plus `full_soc` and `energy_request`, the
@@ -464,15 +467,16 @@ const CHARGER_OUTPUTS: &[Output] = &[
     ("status", is_json_object),
 ];
 
-/// The charger's MQTT configuration: the power supply's values are used (no simulated
-/// precharge), plus `extra` TOML.
+/// The charger's MQTT configuration, plus `extra` TOML: the power supply's values are reported
+/// to the car (with a real power supply evse_simulate_precharge's default does not apply) and
+/// CableCheck waits for the isolation monitor (the default).
 fn charger_config(dir: &Path, extra: &str) -> PathBuf {
     let path = dir.join("charger.toml");
     std::fs::write(
         &path,
         format!(
             "[hardware]\ndigital_output_device = \"mqtt\"\ncharge_parameter_backend = \"mqtt\"\n\n\
-             [charging]\nevse_simulate_precharge = false\n\n[mqtt]\nbroker = \"127.0.0.1\"\n\
+             [mqtt]\nbroker = \"127.0.0.1\"\n\
              publish_interval = \"50ms\"\n{extra}"
         ),
     )

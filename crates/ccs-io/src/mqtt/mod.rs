@@ -44,7 +44,8 @@ pub struct MqttConfig {
     /// Keep-alive interval (pyPLC: 60 s).
     pub keep_alive: Duration,
     /// Status values are published at most this often per topic (pyPLC: 1 s). Actuator
-    /// requests (`cpstate`, `relay_request`, `lock_request`) are never held back.
+    /// requests (`cpstate`, `relay_request`, `lock_request`, and in charger mode the power
+    /// supply's `target_voltage` / `target_current`) are never held back.
     pub min_publish_interval: Duration,
     /// Pause between reconnect attempts.
     pub reconnect_delay: Duration,
@@ -352,18 +353,19 @@ impl HardwareAdapter for MqttAdapter {
             }
             if connected {
                 s.offer_status();
-                publish(&client, s.publisher.due(now));
+                publish(&client, &mut s.publisher, now);
             }
         }
     }
 }
 
-fn publish(client: &AsyncClient, due: Vec<(String, String)>) {
-    for (topic, payload) in due {
-        let qos = if is_actuator(&topic) {
-            QoS::AtLeastOnce
-        } else {
-            QoS::AtMostOnce
+/// Publishes what is due: actuator requests at QoS 1 (the broker confirms them; a lost
+/// power-supply OFF is not an option), status at QoS 0 as pyPLC does.
+fn publish(client: &AsyncClient, publisher: &mut Publisher, now: Instant) {
+    for (topic, payload) in publisher.due(now) {
+        let qos = match publisher.urgency(&topic) {
+            Some(Urgency::Actuator) => QoS::AtLeastOnce,
+            Some(Urgency::Status) | None => QoS::AtMostOnce,
         };
         if let Err(e) = client.try_publish(topic.as_str(), qos, false, payload) {
             tracing::warn!("MQTT publish {topic}: {e}");
@@ -383,7 +385,7 @@ async fn flush(
 ) {
     s.offer_status();
     s.publisher.release_all();
-    publish(client, s.publisher.due(Instant::now()));
+    publish(client, &mut s.publisher, Instant::now());
     if client.try_disconnect().is_err() {
         return;
     }
@@ -396,10 +398,4 @@ async fn flush(
         }
     };
     let _ = tokio::time::timeout(FLUSH_TIMEOUT, drained).await;
-}
-
-fn is_actuator(topic: &str) -> bool {
-    ["/cpstate", "/relay_request", "/lock_request"]
-        .iter()
-        .any(|suffix| topic.ends_with(suffix))
 }

@@ -166,7 +166,10 @@ pub fn parse_input(
 /// How urgently an output must go out.
 #[derive(Clone, Copy, Debug, Eq, PartialEq)]
 pub(crate) enum Urgency {
-    /// Actuator requests (CP, relay, lock): at once, never held back by the rate limit.
+    /// Actuator requests (CP, relay, lock, the power supply's set-points): at once, at QoS 1,
+    /// never held back by the rate limit. A power-supply OFF that waited for the rate limit
+    /// would leave current flowing while the car opens its contactors (~300 ms after CP
+    /// state B).
     Actuator,
     /// Status and values: on change, at most once per publish interval.
     Status,
@@ -225,9 +228,13 @@ pub(crate) fn outputs(
             } else {
                 (0.0, 0.0)
             };
+            // Set-points are commands to the power supply, not status: pyPLC rate-limits
+            // them to 1/s (§11.2), which delays every stop by up to a second; here they go
+            // out at once, current first so that a stop lowers the current before the
+            // voltage.
             vec![
-                ("target_voltage", format_number(u), Status),
-                ("target_current", format_number(i), Status),
+                ("target_current", format_number(i), Actuator),
+                ("target_voltage", format_number(u), Actuator),
             ]
         }
         (MqttRole::Charger, HardwareCommand::EvccId(id)) => vec![("evccid", id.clone(), Status)],
@@ -381,8 +388,8 @@ mod tests {
                 })
             ),
             [
-                ("target_voltage", "398.5".to_owned()),
-                ("target_current", "120".to_owned())
+                ("target_current", "120".to_owned()),
+                ("target_voltage", "398.5".to_owned())
             ]
         );
         assert_eq!(
@@ -391,9 +398,19 @@ mod tests {
                 HardwareCommand::PowerSupply(PowerSupplySetpoint::OFF)
             ),
             [
-                ("target_voltage", "0".to_owned()),
-                ("target_current", "0".to_owned())
+                ("target_current", "0".to_owned()),
+                ("target_voltage", "0".to_owned())
             ]
+        );
+        // The power supply's set-points are actuator commands (at once, QoS 1), like CP,
+        // relay and lock.
+        assert!(
+            outputs(
+                MqttRole::Charger,
+                &HardwareCommand::PowerSupply(PowerSupplySetpoint::OFF)
+            )
+            .iter()
+            .all(|(_, _, urgency)| *urgency == Urgency::Actuator)
         );
         // The car side has no power supply; the charger side no CP output.
         assert!(

@@ -1,5 +1,6 @@
 //! Publish on change, at a limited rate: pyPLC throttles state and power requests to one per
-//! second (`reference/pyplc-behaviour.md` §11.2); actuator requests go out at once.
+//! second (`reference/pyplc-behaviour.md` §11.2). Here only status is throttled; actuator
+//! requests, the power supply's set-points among them, go out at once.
 
 use std::collections::BTreeMap;
 
@@ -71,6 +72,11 @@ impl Publisher {
         out.into_iter().map(|(_, t, p)| (t, p)).collect()
     }
 
+    /// How urgently `topic`'s values go out (`None` for a topic never offered).
+    pub(crate) fn urgency(&self, topic: &str) -> Option<Urgency> {
+        self.topics.get(topic).map(|s| s.urgency)
+    }
+
     /// Lifts the rate limit for what is pending now (at the end, nothing may be held back).
     pub(crate) fn release_all(&mut self) {
         for state in self.topics.values_mut() {
@@ -107,7 +113,10 @@ impl Publisher {
 
 #[cfg(test)]
 mod tests {
+    use ccs_proto::hardware::{Amps, HardwareCommand, PowerSupplySetpoint, Volts};
+
     use super::*;
+    use crate::mqtt::{MqttRole, profile};
 
     #[test]
     fn status_is_rate_limited_and_latest_wins_actuators_are_not() {
@@ -148,15 +157,52 @@ mod tests {
     }
 
     #[test]
+    fn a_power_supply_off_right_after_a_set_point_is_not_held_back() {
+        let t0 = Instant::now();
+        let mut p = Publisher::new(Duration::from_secs(1));
+        let offer = |p: &mut Publisher, sp| {
+            let command = HardwareCommand::PowerSupply(sp);
+            for (topic, payload, urgency) in profile::outputs(MqttRole::Charger, &command) {
+                p.offer(topic, payload, urgency);
+            }
+        };
+        offer(
+            &mut p,
+            PowerSupplySetpoint {
+                enabled: true,
+                voltage: Volts(400.0),
+                current: Amps(100.0),
+            },
+        );
+        assert_eq!(
+            p.due(t0),
+            [
+                ("target_current".into(), "100".into()),
+                ("target_voltage".into(), "400".into())
+            ]
+        );
+        offer(&mut p, PowerSupplySetpoint::OFF);
+        let t1 = t0 + Duration::from_millis(100);
+        assert_eq!(
+            p.due(t1),
+            [
+                ("target_current".into(), "0".into()),
+                ("target_voltage".into(), "0".into())
+            ]
+        );
+        assert_eq!(p.urgency("target_current"), Some(Urgency::Actuator));
+    }
+
+    #[test]
     fn release_all_lifts_the_rate_limit() {
         let t0 = Instant::now();
         let mut p = Publisher::new(Duration::from_secs(1));
-        p.offer("target_voltage", "400".into(), Urgency::Status);
+        p.offer("fsm_state", "PreCharging".into(), Urgency::Status);
         assert_eq!(p.due(t0).len(), 1);
-        p.offer("target_voltage", "0".into(), Urgency::Status);
+        p.offer("fsm_state", "Stopped".into(), Urgency::Status);
         assert_eq!(p.due(t0), []);
         p.release_all();
-        assert_eq!(p.due(t0), [("target_voltage".into(), "0".into())]);
+        assert_eq!(p.due(t0), [("fsm_state".into(), "Stopped".into())]);
     }
 
     #[test]

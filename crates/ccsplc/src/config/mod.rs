@@ -14,6 +14,7 @@
 
 mod bridge;
 mod can_mapping;
+mod charger_safety;
 mod command;
 mod error;
 mod ini;

@@ -375,10 +375,24 @@ config_section! {
         /// pyPLC: `use_physical_inlet_voltage_during_chargeloop`.
         #[ini = "use_physical_inlet_voltage_during_chargeloop"]
         show_inlet_voltage: bool = false,
-        /// Charger: simulate the output voltage during precharge instead of measuring it at
-        /// the power supply. Default: true. pyPLC: `evse_simulate_precharge`.
+        /// Charger: report a simulated output voltage to the car (rising during PreCharge,
+        /// falling in WeldingDetection) instead of the power supply's measurement. Only
+        /// without a real power supply (the simulated charger, or pyPLC's dummy power supply
+        /// with no power-supply adapter at all): with MQTT or a mapped CAN power supply the
+        /// measurement is always reported; `true` in a TOML file is then refused, and in a
+        /// pyPlc.ini (whose template says `yes`) ignored with a warning. Default: true.
+        /// pyPLC: `evse_simulate_precharge`.
         #[ini = "evse_simulate_precharge"]
         evse_simulate_precharge: bool = true,
+        /// Charger: CableCheck waits for an isolation monitor's verdict (MQTT `isolation`,
+        /// `can_inputs.isolation`; the simulated charger has one) and tells the car what it
+        /// says. With a real power supply one of those inputs is required. `false` only for a
+        /// charger without an isolation monitor: CableCheck then tells the car isolation
+        /// `Valid` after 0.5 s without measuring anything, and `ccsplc evse` warns at start.
+        /// Without any power-supply adapter (pyPLC's dummy power supply) and no monitor input
+        /// it is off as well, with the same warning. Default: true. pyPLC has no isolation
+        /// monitor (no key).
+        isolation_monitor: bool = true,
         /// Charger: EVSEMaximumVoltageLimit. Unit: V. Default: 450.
         evse_max_voltage: f64 = 450.0,
         /// Charger: EVSEMinimumVoltageLimit. Unit: V. Default: 200.
@@ -454,8 +468,10 @@ config_section! {
         tls: bool = false,
         /// MQTT keep-alive interval (pyPLC: 60 s). Unit: duration. Default: 60s.
         keepalive: Duration = Duration::from_secs(60),
-        /// Shortest interval between two state or set-point publications (pyPLC: 1 s).
-        /// Unit: duration. Default: 1s.
+        /// Shortest interval between two publications of a state or value on one topic
+        /// (pyPLC: 1 s). Actuator requests (`cpstate`, `relay_request`, `lock_request`, the
+        /// power supply's `target_voltage` / `target_current`) are never held back. Unit:
+        /// duration. Default: 1s.
         publish_interval: Duration = Duration::from_secs(1),
         /// Pause between attempts to reconnect to the broker. Unit: duration. Default: 1s.
         reconnect_delay: Duration = Duration::from_secs(1),

@@ -2,7 +2,8 @@
 //! [`SeccConfig`]) and the driver's policy ([`DriverPolicy`]): pyPLC's settings that shape a
 //! session, with pyPLC's meaning (`reference/pyplc-behaviour.md` §9, §10).
 
-use ccs_proto::hardware::{Amps, Percent, Volts, WattHours, Watts};
+use ccs_io::can::OutputSignal;
+use ccs_proto::hardware::{Amps, MeasurementKind, Percent, Volts, WattHours, Watts};
 use ccs_proto::session::{
     self, DriverPolicy, EvccConfig, PrechargeVoltageSource as CorePrechargeSource, ProtocolOffer,
     SeccConfig,
@@ -50,6 +51,64 @@ impl Config {
                 .iter()
                 .any(|s| s.signal.is_actuator())
             && !self.gpio.drives_outputs()
+    }
+
+    /// Whether the MQTT adapter runs: any of the three pyPLC device keys says `mqtt`.
+    pub(crate) fn uses_mqtt(&self) -> bool {
+        let h = &self.hardware;
+        !self.simulated_hardware()
+            && (h.digital_output_device == DigitalOutputDevice::Mqtt
+                || h.analog_input_device == AnalogInputDevice::Mqtt
+                || h.charge_parameter_backend == ChargeParameterBackend::Mqtt)
+    }
+
+    /// Charger: whether a hardware adapter sets or measures a real power supply: MQTT
+    /// (`target_voltage` / `target_current` out, `charger_voltage` / `charger_current` in)
+    /// or a mapped CAN power-supply signal. Without one (and without the simulated charger)
+    /// the charger has pyPLC's dummy power supply: nothing is switched or measured.
+    pub(crate) fn real_power_supply(&self) -> bool {
+        use MeasurementKind as K;
+        use OutputSignal as O;
+        self.uses_mqtt()
+            || self.can_mapping_inputs().iter().any(|s| {
+                matches!(
+                    s.signal,
+                    K::PowerSupplyVoltage
+                        | K::PowerSupplyCurrent
+                        | K::PowerSupplyMaxVoltage
+                        | K::PowerSupplyMaxCurrent
+                        | K::PowerSupplyMaxPower
+                )
+            })
+            || self.can_mapping_outputs().iter().any(|s| {
+                matches!(
+                    s.signal,
+                    O::PowerSupplyEnabled | O::PowerSupplyVoltage | O::PowerSupplyCurrent
+                )
+            })
+    }
+
+    /// Charger: whether an adapter reports an isolation monitor's verdict: the simulated
+    /// charger, MQTT `isolation` or `can_inputs.isolation`.
+    pub(crate) fn has_isolation_input(&self) -> bool {
+        self.simulated_hardware() || self.uses_mqtt() || self.can_inputs.isolation.is_some()
+    }
+
+    /// Charger: whether the output voltage reported to the car is simulated (pyPLC
+    /// `evse_simulate_precharge`). Never with a real power supply: the car would close its
+    /// contactors onto a voltage that only exists in the simulation, and after the stop be
+    /// told the output is below 60 V (IEC 61851-23: safe to unlock) while it may be live.
+    pub(crate) fn simulates_charger_output(&self) -> bool {
+        self.charging.evse_simulate_precharge && !self.real_power_supply()
+    }
+
+    /// Charger: whether CableCheck waits for an isolation monitor's verdict. Off when the
+    /// configuration turns it off, and with pyPLC's dummy power supply when nothing could
+    /// report one (`ccsplc evse` warns at start). With a real power supply it stays on even
+    /// without an input (`ccsplc evse` refuses that configuration): better a CableCheck that
+    /// never ends than a made-up `Valid`.
+    pub(crate) fn monitors_isolation(&self) -> bool {
+        self.charging.isolation_monitor && (self.has_isolation_input() || self.real_power_supply())
     }
 
     /// Whether the configured devices report contactor feedback. pyPLC's devices other than
@@ -171,10 +230,9 @@ impl Config {
         e.limits.max_power = Watts(c.evse_max_power as f32);
         e.limits.current_regulation_tolerance = amps(c.evse_current_regulation_tolerance);
         e.limits.peak_current_ripple = amps(c.evse_peak_current_ripple);
-        e.evse_simulate_precharge = c.evse_simulate_precharge;
+        e.evse_simulate_precharge = self.simulates_charger_output();
         e.authorize_automatically = s.authorize_automatically;
-        // The simulated charger has an isolation monitor; pyPLC's devices have none.
-        e.isolation_monitor = self.simulated_hardware();
+        e.isolation_monitor = self.monitors_isolation();
         e
     }
 

@@ -491,3 +491,110 @@ fn the_tls_profile_follows_every_offered_protocol_not_only_the_first() {
         TlsProfile::Iso15118_2Or20
     );
 }
+
+/// The charger's SECC configuration and start-up checks for a file.
+fn charger(
+    name: &str,
+    text: &str,
+) -> (
+    ccs_proto::session::SeccConfig,
+    Result<Vec<Warning>, ConfigError>,
+) {
+    let loaded = load(name, text).unwrap();
+    (loaded.config.secc_config(), loaded.check_charger())
+}
+
+#[test]
+fn the_simulated_charger_simulates_its_output_and_its_isolation_monitor() {
+    let (secc, checks) = charger("c.toml", "[general]\nmode = \"evse\"\n");
+    assert!(secc.evse_simulate_precharge && secc.isolation_monitor);
+    assert_eq!(checks.unwrap(), []);
+}
+
+#[test]
+fn a_real_power_supply_is_never_simulated_to_the_car() {
+    // Only the power supply on MQTT, nothing else changed: the default
+    // evse_simulate_precharge = true must not report a made-up voltage to the car.
+    let (secc, checks) = charger(
+        "c.toml",
+        "[hardware]\ncharge_parameter_backend = \"mqtt\"\n",
+    );
+    assert!(!secc.evse_simulate_precharge);
+    // MQTT carries the isolation monitor's verdict (topic `isolation`): CableCheck waits.
+    assert!(secc.isolation_monitor);
+    assert_eq!(checks.unwrap(), []);
+    let (secc, _) = charger(
+        "c.toml",
+        "[can_outputs]\npower_supply_voltage = \"id=0x430 offset=0 length=2 scale=0.1\"\n\
+         [can_inputs]\nisolation = \"id=0x422 offset=0 length=1\"\n",
+    );
+    assert!(!secc.evse_simulate_precharge && secc.isolation_monitor);
+}
+
+#[test]
+fn simulate_precharge_with_a_real_power_supply_is_refused_in_toml() {
+    let text = "[hardware]\ncharge_parameter_backend = \"mqtt\"\n\n\
+                [charging]\nevse_simulate_precharge = true\n";
+    let (_, checks) = charger("c.toml", text);
+    let (line, key, value, allowed) = invalid(checks.map(|_| Loaded::defaults()));
+    assert_eq!(line, Some(5));
+    assert_eq!(key, "charging.evse_simulate_precharge");
+    assert_eq!(value, "true");
+    assert!(
+        allowed.starts_with("false: with a real power supply"),
+        "{allowed}"
+    );
+}
+
+#[test]
+fn simulate_precharge_from_a_pyplc_ini_with_a_real_power_supply_is_ignored_with_a_warning() {
+    // pyPLC's template says `yes` and pyPLC exits on a missing key: refusing it would refuse
+    // nearly every pyPlc.ini that drives a power supply over MQTT.
+    let text = "[general]\nmode = EvseMode\ndigital_output_device = mqtt\n\
+                charge_parameter_backend = mqtt\nevse_simulate_precharge = yes\n";
+    let (secc, checks) = charger("pyPlc.ini", text);
+    assert!(!secc.evse_simulate_precharge);
+    let warnings = checks.unwrap();
+    assert_eq!(warnings.len(), 1, "{warnings:?}");
+    assert_eq!(warnings[0].line, Some(5));
+    assert!(
+        warnings[0]
+            .message
+            .starts_with("evse_simulate_precharge = yes is ignored"),
+        "{}",
+        warnings[0].message
+    );
+}
+
+#[test]
+fn a_real_power_supply_without_an_isolation_input_is_refused_unless_turned_off() {
+    let can_supply = "[can_outputs]\npower_supply_voltage = \"id=0x430 offset=0 length=2\"\n";
+    let (_, checks) = charger("c.toml", can_supply);
+    let (line, key, value, allowed) = invalid(checks.map(|_| Loaded::defaults()));
+    assert_eq!(
+        (line, key.as_str(), value.as_str()),
+        (None, "charging.isolation_monitor (default)", "true")
+    );
+    assert!(allowed.contains("can_inputs.isolation"), "{allowed}");
+    // A charger without a monitor may say so; it is told loudly at every start.
+    let text = format!("{can_supply}[charging]\nisolation_monitor = false\n");
+    let (secc, checks) = charger("c.toml", &text);
+    assert!(!secc.isolation_monitor);
+    let warnings = checks.unwrap();
+    assert_eq!(warnings.len(), 1, "{warnings:?}");
+    assert_eq!(warnings[0].line, Some(4));
+    assert!(warnings[0].message.contains("isolation is NOT monitored"));
+}
+
+#[test]
+fn the_pyplc_template_as_charger_has_a_dummy_power_supply_and_says_so() {
+    // pyPLC's template: digital_output_device = dieter, no power-supply adapter at all. The
+    // output is simulated as in pyPLC, nothing can report isolation: two warnings.
+    let loaded = Config::load(Some(&template())).unwrap();
+    let secc = loaded.config.secc_config();
+    assert!(secc.evse_simulate_precharge && !secc.isolation_monitor);
+    let warnings = loaded.check_charger().unwrap();
+    assert_eq!(warnings.len(), 2, "{warnings:?}");
+    assert!(warnings[0].message.contains("isolation is NOT monitored"));
+    assert!(warnings[1].message.contains("no power-supply adapter"));
+}

@@ -69,7 +69,8 @@ async fn run_side<S: ccs_proto::session::V2gSession>(
         &mut signals,
         &mut controls,
     )
-    .await;
+    .await
+    .expect("the session panicked");
     hardware.force_safe_state();
     hardware.stop().await;
     outcome
@@ -465,5 +466,234 @@ async fn a_chademo_bms_that_falls_silent_stops_the_charge_safely() {
     assert!(
         matches!(fault.kind, HardwareFaultKind::StaleInput(_)),
         "{fault}"
+    );
+}
+
+/// A charger with its power supply on a user-defined CAN mapping: set-points out on 0x430
+/// (enabled, voltage, current), the present voltage in on 0x420.
+const CAN_POWER_SUPPLY_CHARGER: &str = r#"
+[charging]
+isolation_monitor = false
+
+[can]
+mapping_period = "20ms"
+
+[can_inputs]
+power_supply_voltage = "id=0x420 offset=0 length=2"
+
+[can_outputs]
+power_supply_enabled = "id=0x430 offset=0 length=1"
+power_supply_voltage = "id=0x430 offset=1 length=2"
+power_supply_current = "id=0x430 offset=3 length=2"
+"#;
+
+/// A charger session with a bug: it switches the power supply on (400 V, 100 A) when the
+/// connection comes up and panics on the first present-voltage reading, as a session could
+/// on data from outside.
+#[derive(Debug, Default)]
+struct PanicsOnAReading {
+    commands: Vec<ccs_proto::hardware::HardwareCommand>,
+}
+
+impl ccs_proto::session::V2gSession for PanicsOnAReading {
+    fn role(&self) -> ccs_proto::session::Role {
+        ccs_proto::session::Role::Secc
+    }
+    fn handle_connected(&mut self, _now: ccs_proto::time::Instant) {
+        use ccs_proto::hardware::{Amps, HardwareCommand, PowerSupplySetpoint, Volts};
+        self.commands
+            .push(HardwareCommand::PowerSupply(PowerSupplySetpoint {
+                enabled: true,
+                voltage: Volts(400.0),
+                current: Amps(100.0),
+            }));
+    }
+    fn handle_message(
+        &mut self,
+        _now: ccs_proto::time::Instant,
+        _payload_type: ccs_proto::v2gtp::PayloadType,
+        _payload: &[u8],
+    ) {
+    }
+    fn handle_disconnected(
+        &mut self,
+        _now: ccs_proto::time::Instant,
+        _reason: ccs_proto::session::Disconnect,
+    ) {
+    }
+    fn handle_measurement(
+        &mut self,
+        _now: ccs_proto::time::Instant,
+        measurement: ccs_proto::hardware::Measurement,
+    ) {
+        if let ccs_proto::hardware::Measurement::PowerSupplyVoltage(_) = measurement {
+            panic!("injected: a reading the session cannot handle");
+        }
+    }
+    fn handle_hardware_fault(
+        &mut self,
+        _now: ccs_proto::time::Instant,
+        _fault: ccs_proto::hardware::HardwareFault,
+    ) {
+    }
+    fn handle_stop_request(&mut self, _now: ccs_proto::time::Instant) {}
+    fn handle_timeout(&mut self, _now: ccs_proto::time::Instant) {}
+    fn poll_transmit(&mut self) -> Option<ccs_proto::session::Transmit> {
+        None
+    }
+    fn poll_command(&mut self) -> Option<ccs_proto::hardware::HardwareCommand> {
+        self.commands.pop()
+    }
+    fn poll_event(&mut self) -> Option<ccs_proto::session::SessionEvent> {
+        None
+    }
+    fn poll_timeout(&self) -> Option<ccs_proto::time::Instant> {
+        None
+    }
+    fn is_finished(&self) -> bool {
+        false
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_panicking_session_leaves_the_power_supply_off() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("charger.toml");
+    std::fs::write(&path, CAN_POWER_SUPPLY_CHARGER).unwrap();
+    let charger = Config::load(Some(&path)).unwrap().config;
+    let bus = MemoryCanBus::new();
+    // The power supply: reports its output (0x420) once it has been switched on, which is
+    // the reading the session panics on; records every frame.
+    let mut psu = bus.node();
+    let (done, mut done_rx) = watch::channel(false);
+    let psu = tokio::spawn(async move {
+        let mut seen: Vec<CanFrame> = Vec::new();
+        loop {
+            tokio::select! {
+                frame = psu.recv() => {
+                    let frame = frame.unwrap();
+                    if frame.id() == 0x430 && frame.data()[0] == 1 {
+                        let reading = CanFrame::standard(0x420, &400u16.to_le_bytes()).unwrap();
+                        psu.send(reading).await.unwrap();
+                    }
+                    seen.push(frame);
+                }
+                _ = done_rx.changed() => return seen,
+            }
+        }
+    });
+
+    let dashboard = Dashboard::disabled();
+    let hardware = Hardware::start_on(
+        &charger,
+        Side::Charger,
+        &dashboard,
+        &CanBuses::Memory(bus.node()),
+    )
+    .unwrap();
+    let listener = V2gListener::bind(&loopback(), 0, None, DeframerConfig::default()).unwrap();
+    let address = listener.local_addr();
+    let options = ConnectOptions::default();
+    let (car_conn, charger_conn) =
+        tokio::join!(connect(address, false, &options), listener.accept());
+    let _car_conn = car_conn.unwrap();
+    let mut trace = Trace::new("EVSE", Recording::new(Target::Off, "lo", "EVSE", "EVSE"));
+    let mut session = PanicsOnAReading::default();
+    let driven = tokio::time::timeout(
+        SESSION_LIMIT,
+        super::session::drive(
+            charger_conn.unwrap(),
+            &mut session,
+            &Clock::new(),
+            &hardware,
+            &mut trace,
+            &mut Signals::install().unwrap(),
+            &mut Controls::none(),
+        ),
+    )
+    .await
+    .expect("the session did not end");
+    // The panic came back as an error, not as an unwinding that skips the hardware.
+    let e = driven.expect_err("the session did not panic");
+    assert!(e.0.contains("injected"), "{e}");
+    // What `evse` does next: stop the hub, which lets the adapters put out what they were
+    // sent. No safe state is sent here: it must come from `drive`.
+    hardware.stop().await;
+    done.send(true).unwrap();
+    let seen = psu.await.unwrap();
+    let set_points = progression_of(&with_id(&seen, 0x430));
+    // On at 400 V / 100 A (proof that the supply was on), then off at 0 V / 0 A.
+    let on: &[u8] = &[1, 0x90, 0x01, 0x64, 0x00];
+    assert!(set_points.contains(&on), "0x430: {set_points:?}");
+    assert_eq!(
+        set_points.last(),
+        Some(&&[0, 0, 0, 0, 0][..]),
+        "0x430: {set_points:?}"
+    );
+}
+
+/// A bug outside the session, e.g. in the runner.
+fn injected_bug() -> anyhow::Result<bool> {
+    panic!("injected: a bug outside the session")
+}
+
+#[test]
+fn a_panic_past_the_hardware_leaves_the_power_supply_off() {
+    use ccs_proto::hardware::{Amps, HardwareCommand, PowerSupplySetpoint, Volts};
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("charger.toml");
+    std::fs::write(&path, CAN_POWER_SUPPLY_CHARGER).unwrap();
+    let charger = Config::load(Some(&path)).unwrap().config;
+    let rt = super::runtime().unwrap();
+    let bus = MemoryCanBus::new();
+    let mut psu = bus.node();
+    let (done, mut done_rx) = watch::channel(false);
+    let (on_tx, mut on_rx) = watch::channel(false);
+    // The power supply: says when it has been switched on; records every frame.
+    let psu = rt.spawn(async move {
+        let mut seen: Vec<CanFrame> = Vec::new();
+        loop {
+            tokio::select! {
+                frame = psu.recv() => {
+                    let frame = frame.unwrap();
+                    if frame.id() == 0x430 && frame.data()[0] == 1 {
+                        on_tx.send_replace(true);
+                    }
+                    seen.push(frame);
+                }
+                _ = done_rx.changed() => return seen,
+            }
+        }
+    });
+    // What `evse` runs: the hub, a set-point, then a panic that unwinds out of `block_on`
+    // past the hardware (no `stop`, no `force_safe_state`).
+    let result = super::block_on_safely(&rt, async {
+        let dashboard = Dashboard::disabled();
+        let hardware = Hardware::start_on(
+            &charger,
+            Side::Charger,
+            &dashboard,
+            &CanBuses::Memory(bus.node()),
+        )?;
+        hardware
+            .commands()
+            .send(HardwareCommand::PowerSupply(PowerSupplySetpoint {
+                enabled: true,
+                voltage: Volts(400.0),
+                current: Amps(100.0),
+            }))?;
+        on_rx.wait_for(|on| *on).await?;
+        injected_bug()
+    });
+    assert!(result.is_err(), "the panic did not fail the command");
+    done.send(true).unwrap();
+    let seen = rt.block_on(psu).unwrap();
+    let set_points = progression_of(&with_id(&seen, 0x430));
+    let on: &[u8] = &[1, 0x90, 0x01, 0x64, 0x00];
+    assert!(set_points.contains(&on), "0x430: {set_points:?}");
+    assert_eq!(
+        set_points.last(),
+        Some(&&[0, 0, 0, 0, 0][..]),
+        "0x430: {set_points:?}"
     );
 }

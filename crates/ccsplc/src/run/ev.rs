@@ -28,7 +28,7 @@ use super::hardware::{Hardware, Side};
 use super::record::{Recording, spawn_frame_capture};
 use super::signals::Signals;
 use super::{DRAIN_DASHBOARD, show_link};
-use super::{EXIT_FAILED, load, mode_text, open_link, recording_target, runtime};
+use super::{EXIT_FAILED, block_on_safely, load, mode_text, open_link, recording_target, runtime};
 use crate::cli::RoleArgs;
 use crate::config::{Config, Iso2Car, Iso20Car, TlsMode};
 use crate::web::{self, Controls, Dashboard, DashboardControl};
@@ -39,7 +39,7 @@ pub(crate) fn run(args: &RoleArgs) -> anyhow::Result<ExitCode> {
     let config = loaded.config;
     let target = recording_target(&config, args.common.pcap.as_ref());
     let (dashboard, controls) = web::start(web::Mode::Ev, &config.web)?;
-    let completed = runtime()?.block_on(car(&config, target, &dashboard, controls))?;
+    let completed = block_on_safely(&runtime()?, car(&config, target, &dashboard, controls))?;
     // Let the page show how the session ended before the server goes away.
     dashboard.drain(DRAIN_DASHBOARD);
     Ok(if completed {
@@ -216,7 +216,7 @@ async fn connect_and_charge(
         signals,
         controls,
     )
-    .await;
+    .await?;
     if let (Some(id), Some(file)) = (
         session.paused_session_id(),
         config.iso2.paused_session_file.as_deref(),

@@ -38,7 +38,7 @@ use super::record::{Recording, spawn_frame_capture};
 use super::session::apply_control;
 use super::signals::Signals;
 use super::{DRAIN_DASHBOARD, show_link};
-use super::{EXIT_FAILED, load, mode_text, open_link, recording_target, runtime};
+use super::{EXIT_FAILED, block_on_safely, load, mode_text, open_link, recording_target, runtime};
 use crate::cli::RoleArgs;
 use crate::config::{Config, Iso2Charger, Iso20Charger, TlsMode};
 use crate::web::{self, Controls, Dashboard};
@@ -46,11 +46,17 @@ use crate::web::{self, Controls, Dashboard};
 /// Runs `ccsplc evse`.
 pub(crate) fn run(args: &RoleArgs) -> anyhow::Result<ExitCode> {
     let loaded = load(args.config.as_deref(), Some(&args.common))?;
+    for warning in loaded.check_charger()? {
+        tracing::warn!("{warning}");
+    }
     let config = loaded.config;
     let target = recording_target(&config, args.common.pcap.as_ref());
     let once = args.once;
     let (dashboard, controls) = web::start(web::Mode::Evse, &config.web)?;
-    let ok = runtime()?.block_on(charger(&config, target, once, &dashboard, controls))?;
+    let ok = block_on_safely(
+        &runtime()?,
+        charger(&config, target, once, &dashboard, controls),
+    )?;
     // Let the page show how the last session ended before the server goes away.
     dashboard.drain(DRAIN_DASHBOARD);
     Ok(if ok {
@@ -282,6 +288,7 @@ async fn charger(
     let mut sessions = 0u32;
     let mut paused: Option<Vec<u8>> = None;
     let mut all_completed = true;
+    let mut panicked = None;
     loop {
         let conn = tokio::select! {
             conn = listeners.accept() => conn,
@@ -332,6 +339,16 @@ async fn charger(
         )
         .await;
         sessions += 1;
+        let outcome = match outcome {
+            Ok(outcome) => outcome,
+            Err(e) => {
+                // The safe state is on its way; serve no further car with a broken session
+                // machine: stop the hub below (the adapters put the safe state out) and fail.
+                all_completed = false;
+                panicked = Some(e);
+                break;
+            }
+        };
         // ISO 15118-2 §8.4.3.2: a car that paused may come back with this SessionID.
         paused = session.paused_session_id();
         let completed = matches!(outcome, Some(Outcome::Completed));
@@ -382,7 +399,10 @@ async fn charger(
             "some FAILED"
         }
     );
-    Ok(all_completed)
+    match panicked {
+        Some(e) => Err(e.into()),
+        None => Ok(all_completed),
+    }
 }
 
 /// The charger's ISO 15118-2 and -20 options and Plug & Charge verifiers, read once before

@@ -103,10 +103,36 @@ impl Hide {
     }
 }
 
+/// The safe state: power off, contactors open, CP state B. The connector stays locked:
+/// unlocking before the contactors have opened could draw an arc.
+const SAFE_STATE: [HardwareCommand; 3] = [
+    HardwareCommand::PowerSupply(PowerSupplySetpoint::OFF),
+    HardwareCommand::Contactors(ContactorRequest::Open),
+    HardwareCommand::CpState(CpState::B),
+];
+
+/// Sends the safe state to the hub when a panic unwinds past the [`Hardware`] (a panic
+/// outside the session, which [`super::session::drive`] does not catch): the hub then ends
+/// with the safe state as the adapters' last commands, which they put out while the runner
+/// waits ([`super::block_on_safely`]).
+#[derive(Debug)]
+struct SafeStateOnUnwind(mpsc::UnboundedSender<HardwareCommand>);
+
+impl Drop for SafeStateOnUnwind {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            for command in SAFE_STATE {
+                let _ = self.0.send(command);
+            }
+        }
+    }
+}
+
 /// The running hub: send commands here, attach each session's event channel.
 #[derive(Debug)]
 pub(crate) struct Hardware {
     commands: mpsc::UnboundedSender<HardwareCommand>,
+    unwind: SafeStateOnUnwind,
     sink: Sink,
     /// The adapters' names, for the start line.
     pub(crate) adapters: Vec<String>,
@@ -150,10 +176,7 @@ impl Hardware {
                 authorization: side == Side::Charger,
             };
         } else {
-            let mqtt = h.digital_output_device == DigitalOutputDevice::Mqtt
-                || h.analog_input_device == AnalogInputDevice::Mqtt
-                || h.charge_parameter_backend == ChargeParameterBackend::Mqtt;
-            if mqtt {
+            if config.uses_mqtt() {
                 hub.spawn(MqttAdapter::new(config.mqtt.adapter(match side {
                     Side::Vehicle => MqttRole::Vehicle,
                     Side::Charger => MqttRole::Charger,
@@ -201,6 +224,7 @@ impl Hardware {
             dashboard.clone(),
         ));
         Ok(Self {
+            unwind: SafeStateOnUnwind(commands.clone()),
             commands,
             sink,
             adapters,
@@ -243,14 +267,9 @@ impl Hardware {
         }
     }
 
-    /// The forced safe state (second Ctrl-C): power off, contactors open, CP state B. The
-    /// connector stays locked: unlocking before the contactors have opened could draw an arc.
+    /// The forced safe state (second Ctrl-C, a panic): [`SAFE_STATE`].
     pub(crate) fn force_safe_state(&self) {
-        for command in [
-            HardwareCommand::PowerSupply(PowerSupplySetpoint::OFF),
-            HardwareCommand::Contactors(ContactorRequest::Open),
-            HardwareCommand::CpState(CpState::B),
-        ] {
+        for command in SAFE_STATE {
             let _ = self.commands.send(command);
         }
     }
@@ -258,8 +277,13 @@ impl Hardware {
     /// Stops the adapters after they have put out the commands sent so far (the safe state
     /// of [`force_safe_state`](Self::force_safe_state) above all).
     pub(crate) async fn stop(self) {
-        let Self { commands, task, .. } = self;
-        drop(commands);
+        let Self {
+            commands,
+            unwind,
+            task,
+            ..
+        } = self;
+        drop((commands, unwind));
         let abort = task.abort_handle();
         if tokio::time::timeout(SHUTDOWN_TIMEOUT * 2, task)
             .await

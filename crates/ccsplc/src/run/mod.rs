@@ -65,6 +65,28 @@ fn recording_target(config: &Config, pcap: Option<&PathBuf>) -> Target {
     }
 }
 
+/// How long the adapters get after a panic to put out the safe state: the hub's own
+/// shutdown time plus a margin.
+const PANIC_FLUSH: Duration = Duration::from_millis(1500);
+
+/// Runs a command's `future` on `rt`. A panic that unwinds out of it has dropped the hardware
+/// hub on its way, which queued the safe state ([`hardware`]); the adapters get
+/// [`PANIC_FLUSH`] to put it out before the runtime goes away, and the command fails. This
+/// needs `panic = "unwind"` (the default; no profile of the workspace may set `abort`).
+fn block_on_safely<T>(
+    rt: &tokio::runtime::Runtime,
+    future: impl Future<Output = anyhow::Result<T>>,
+) -> anyhow::Result<T> {
+    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| rt.block_on(future))) {
+        Ok(result) => result,
+        Err(_) => {
+            // The panic's message is already on stderr (the default hook).
+            rt.block_on(async { tokio::time::sleep(PANIC_FLUSH).await });
+            anyhow::bail!("internal error (a panic): the safe state was sent to the hardware")
+        }
+    }
+}
+
 /// A tokio runtime for one command.
 fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
     tokio::runtime::Builder::new_multi_thread()

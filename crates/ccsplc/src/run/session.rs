@@ -2,6 +2,11 @@
 //! `ccs-linux` with the hardware hub, the trace, the stop signals and the dashboard's controls
 //! around it.
 
+use std::future::Future;
+use std::panic::AssertUnwindSafe;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
 use ccs_linux::clock::Clock;
 use ccs_linux::session::{SessionIo, run_session};
 use ccs_linux::v2g::V2gConnection;
@@ -58,9 +63,52 @@ pub(crate) fn apply_control(
     }
 }
 
+/// The session panicked (a bug, reached e.g. by data from outside). [`drive`] has already
+/// sent the safe state to the hardware; the caller stops the hub (which lets the adapters put
+/// it out) and ends the process with a failure.
+#[derive(Debug, thiserror::Error)]
+#[error("the session panicked: {0}")]
+pub(crate) struct SessionPanicked(pub(crate) String);
+
+/// Polls a future, turning a panic inside it into `Err` with the panic's message. The future
+/// is dropped as soon as it has finished or panicked, so that whatever it owns (the session's
+/// channels) closes at once.
+struct CatchPanic<F> {
+    inner: Option<Pin<Box<F>>>,
+}
+
+impl<F: Future> Future for CatchPanic<F> {
+    type Output = Result<F::Output, String>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let Some(inner) = self.inner.as_mut() else {
+            return Poll::Pending;
+        };
+        let polled = std::panic::catch_unwind(AssertUnwindSafe(|| inner.as_mut().poll(cx)));
+        let result = match polled {
+            Ok(Poll::Pending) => return Poll::Pending,
+            Ok(Poll::Ready(output)) => Ok(output),
+            Err(payload) => Err(panic_text(payload.as_ref())),
+        };
+        self.inner = None;
+        Poll::Ready(result)
+    }
+}
+
+/// The message of a panic payload (`panic!` with a literal or a formatted text).
+fn panic_text(payload: &(dyn std::any::Any + Send)) -> String {
+    payload
+        .downcast_ref::<&str>()
+        .map(|s| (*s).to_owned())
+        .or_else(|| payload.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "(no message)".to_owned())
+}
+
 /// Runs `session` on `conn` to its end, showing it live. The first Ctrl-C is a stop request,
 /// the second forces the safe state and exits the process; the dashboard's Stop is a stop
-/// request too.
+/// request too. A panic in the session does not unwind past the hardware: the commands it
+/// sent before are forwarded, then the safe state (power supply off, contactors open, CP
+/// state B) follows, and [`SessionPanicked`] tells the caller to stop the hub and fail.
 pub(crate) async fn drive<S: V2gSession + ?Sized>(
     mut conn: V2gConnection,
     session: &mut S,
@@ -69,7 +117,7 @@ pub(crate) async fn drive<S: V2gSession + ?Sized>(
     trace: &mut Trace,
     signals: &mut Signals,
     controls: &mut Controls,
-) -> Option<Outcome> {
+) -> Result<Option<Outcome>, SessionPanicked> {
     // TLS: the keys and the plaintext go into the recording (see `record`).
     trace.recording().tls_connection(&mut conn);
     let (stop_tx, stop_rx) = mpsc::unbounded_channel();
@@ -85,9 +133,11 @@ pub(crate) async fn drive<S: V2gSession + ?Sized>(
     if signals.count() > 0 {
         let _ = stop_tx.send(());
     }
-    let session_done = async move {
-        let mut io = io;
-        run_session(conn, session, clock, &mut io).await
+    let session_done = CatchPanic {
+        inner: Some(Box::pin(async move {
+            let mut io = io;
+            run_session(conn, session, clock, &mut io).await
+        })),
     };
     let to_hub = hardware.commands();
     let supervise = async {
@@ -123,5 +173,13 @@ pub(crate) async fn drive<S: V2gSession + ?Sized>(
         }
     };
     let (outcome, ()) = tokio::join!(session_done, supervise);
-    outcome
+    outcome.map_err(|message| {
+        // The session's last commands are forwarded by now (its channels closed when it was
+        // dropped): the safe state comes after them.
+        trace.line(&format!(
+            "the session panicked ({message}): forcing the safe state"
+        ));
+        hardware.force_safe_state();
+        SessionPanicked(message)
+    })
 }
