@@ -20,7 +20,7 @@ use crate::hardware::{
     HardwareCommand, Measurement, Percent, PowerSupplySetpoint, VehicleBatteryReport, WattHours,
 };
 use crate::session::config::SeccConfig;
-use crate::session::evse_dc::{self, EvseOutput};
+use crate::session::evse_dc::{self, EvLimits, EvseOutput};
 use crate::session::outbox::Outbox;
 use crate::session::timers::{Timer, TimerTable};
 use crate::session::{Outcome, Phase, SessionError};
@@ -117,7 +117,7 @@ pub(crate) struct Secc {
     stop_requested: bool,
     stopped_by_user: bool,
     cable_check_since: Option<Instant>,
-    ev_max_voltage: Option<f32>,
+    ev_limits: EvLimits,
     output: EvseOutput,
 }
 
@@ -142,7 +142,7 @@ impl Secc {
             stop_requested: false,
             stopped_by_user: false,
             cable_check_since: None,
-            ev_max_voltage: None,
+            ev_limits: EvLimits::default(),
             output: EvseOutput::default(),
         }
     }
@@ -455,7 +455,15 @@ impl Secc {
                         )),
                     ));
                 }
-                self.ev_max_voltage = Some(physical_value(&p.ev_maximum_voltage_limit));
+                // The car's maxima bound every set-point; one that is no physical value is
+                // a wrong charge parameter (DIN 70121 §9.4, ChargeParameterDiscoveryRes).
+                self.ev_limits
+                    .update(
+                        Some(physical_value(&p.ev_maximum_voltage_limit)),
+                        Some(physical_value(&p.ev_maximum_current_limit)),
+                        p.ev_maximum_power_limit.as_ref().map(physical_value),
+                    )
+                    .map_err(|e| (R::FAILED_WrongChargeParameter, e))?;
                 out.command(HardwareCommand::VehicleBattery(VehicleBatteryReport {
                     soc: Percent(f32::from(p.dc_ev_status.evresssoc)),
                     full_soc: p.full_soc.map(|s| Percent(f32::from(s))),
@@ -488,7 +496,7 @@ impl Secc {
                     // Apply the test voltage for the isolation monitor (IEC 61851-23): the
                     // lower of the car's and our maximum voltage.
                     let ours = self.limits(now, out).max_voltage;
-                    let u = self.ev_max_voltage.map_or(ours, |ev| ev.min(ours));
+                    let u = self.ev_limits.max_voltage.map_or(ours, |ev| ev.min(ours));
                     Self::set_supply(out, u, self.config.limits.min_current.0);
                 }
                 // The isolation monitor's verdict, or pyPLC's fixed time (shared with
@@ -517,13 +525,26 @@ impl Secc {
                 if ev_reports_error(&req.dc_ev_status) {
                     self.stop_requested = true;
                 }
-                let limits = self.limits(now, out);
-                let target = physical_value(&req.ev_target_voltage).min(limits.max_voltage);
-                let current = physical_value(&req.ev_target_current).clamp(0.0, 2.0);
+                // A target that is no physical value: FAILED (PreChargeRes has no more specific
+                // code), which ends the session with the power off.
+                let target_voltage =
+                    evse_dc::ev_value("EVTargetVoltage", physical_value(&req.ev_target_voltage))
+                        .map_err(|e| (R::FAILED, e))?;
+                let target_current =
+                    evse_dc::ev_value("EVTargetCurrent", physical_value(&req.ev_target_current))
+                        .map_err(|e| (R::FAILED, e))?;
+                let limits = evse_dc::limits(&self.config, now, out);
+                let setpoint = evse_dc::pre_charge_setpoint(
+                    &limits,
+                    &self.ev_limits,
+                    target_voltage,
+                    target_current,
+                );
+                let target = setpoint.voltage;
                 if self.stop_requested {
                     out.command(HardwareCommand::PowerSupply(PowerSupplySetpoint::OFF));
                 } else {
-                    Self::set_supply(out, target, current);
+                    Self::set_supply(out, target, setpoint.current);
                 }
                 let (u, _) = self.present(now, out, target)?;
                 out.update_values(|v| {
@@ -554,10 +575,31 @@ impl Secc {
                 if ev_reports_error(&req.dc_ev_status) {
                     self.stop_requested = true;
                 }
-                let limits = self.limits(now, out);
-                let u_target = physical_value(&req.ev_target_voltage).min(limits.max_voltage);
-                let i_target =
-                    physical_value(&req.ev_target_current).clamp(0.0, limits.max_current);
+                // The car's optional maxima replace those of ChargeParameterDiscovery; targets
+                // or maxima that are no physical values: FAILED (CurrentDemandRes has no more
+                // specific code), which ends the session with the power off.
+                self.ev_limits
+                    .update(
+                        req.ev_maximum_voltage_limit.as_ref().map(physical_value),
+                        req.ev_maximum_current_limit.as_ref().map(physical_value),
+                        req.ev_maximum_power_limit.as_ref().map(physical_value),
+                    )
+                    .map_err(|e| (R::FAILED, e))?;
+                let target_voltage =
+                    evse_dc::ev_value("EVTargetVoltage", physical_value(&req.ev_target_voltage))
+                        .map_err(|e| (R::FAILED, e))?;
+                let target_current =
+                    evse_dc::ev_value("EVTargetCurrent", physical_value(&req.ev_target_current))
+                        .map_err(|e| (R::FAILED, e))?;
+                let limits = evse_dc::limits(&self.config, now, out);
+                let setpoint = evse_dc::demand_setpoint(
+                    &limits,
+                    &self.ev_limits,
+                    target_voltage,
+                    target_current,
+                    out.snapshot.power_supply_voltage.value().map(|u| u.0),
+                );
+                let (u_target, i_target) = (setpoint.voltage, setpoint.current);
                 let soc = req.dc_ev_status.evresssoc;
                 if self.stop_requested {
                     out.command(HardwareCommand::PowerSupply(PowerSupplySetpoint::OFF));
@@ -582,9 +624,9 @@ impl Secc {
                 let output = PresentOutput {
                     voltage: u,
                     current: i,
-                    current_limit_achieved: i_target >= limits.max_current,
-                    voltage_limit_achieved: u_target >= limits.max_voltage,
-                    power_limit_achieved: u_target * i_target >= limits.max_power,
+                    current_limit_achieved: setpoint.current_limited,
+                    voltage_limit_achieved: setpoint.voltage_limited,
+                    power_limit_achieved: setpoint.power_limited,
                 };
                 let res = values::current_demand_res(sid, R::OK, self.status_code(), &output);
                 (MessageKind::CurrentDemand, true, res)

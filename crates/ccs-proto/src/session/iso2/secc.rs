@@ -35,7 +35,7 @@ use super::msg::{
 use super::pnc::{self, CertificateBackend, ContractVerifier};
 use crate::hardware::{HardwareCommand, Measurement, Percent, VehicleBatteryReport, WattHours};
 use crate::session::config::SeccConfig;
-use crate::session::evse_dc::{self, EvseOutput};
+use crate::session::evse_dc::{self, EvLimits, EvseOutput};
 use crate::session::outbox::Outbox;
 use crate::session::timers::{Timer, TimerTable};
 use crate::session::{Outcome, Phase, SessionError, SessionEvent};
@@ -149,7 +149,7 @@ pub(crate) struct Secc {
     authorized: bool,
     p_max: f32,
     cable_check_since: Option<Instant>,
-    ev_max_voltage: Option<f32>,
+    ev_limits: EvLimits,
     output: EvseOutput,
     meter_wh: f64,
     meter_at: Option<Instant>,
@@ -199,7 +199,7 @@ impl Secc {
             authorized: false,
             p_max,
             cable_check_since: None,
-            ev_max_voltage: None,
+            ev_limits: EvLimits::default(),
             output: EvseOutput::default(),
             meter_wh: 0.0,
             meter_at: None,
@@ -821,7 +821,15 @@ impl Secc {
                 }
                 let departure = match &req.ev_charge_parameter {
                     EVChargeParameter::DC_EVChargeParameter(p) if mode.is_dc() => {
-                        self.ev_max_voltage = Some(physical_value(&p.ev_maximum_voltage_limit));
+                        // The car's maxima bound every set-point; one that is no physical
+                        // value is a wrong charge parameter ([V2G2-477]).
+                        self.ev_limits
+                            .update(
+                                Some(physical_value(&p.ev_maximum_voltage_limit)),
+                                Some(physical_value(&p.ev_maximum_current_limit)),
+                                p.ev_maximum_power_limit.as_ref().map(physical_value),
+                            )
+                            .map_err(|e| refusal(R::FAILED_WrongChargeParameter, e))?;
                         let soc = f32::from(p.dc_ev_status.evresssoc);
                         out.command(HardwareCommand::VehicleBattery(VehicleBatteryReport {
                             soc: Percent(soc),
@@ -934,7 +942,7 @@ impl Secc {
                     // The test voltage for the isolation monitor (IEC 61851-23): the lower of
                     // the car's and our maximum voltage.
                     let ours = evse_dc::limits(&self.config, now, out).max_voltage;
-                    let u = self.ev_max_voltage.map_or(ours, |ev| ev.min(ours));
+                    let u = self.ev_limits.max_voltage.map_or(ours, |ev| ev.min(ours));
                     evse_dc::set_supply(out, u, self.config.limits.min_current.0);
                 }
                 let finished =
@@ -970,14 +978,26 @@ impl Secc {
             }
             BodyElement::PreChargeReq(req) => {
                 out.set_phase(Phase::PreCharge);
+                // A target that is no physical value: FAILED (PreChargeRes has no more specific
+                // code), which ends the session with the power off.
+                let target_voltage =
+                    evse_dc::ev_value("EVTargetVoltage", physical_value(&req.ev_target_voltage))
+                        .map_err(|e| refusal(R::FAILED, e))?;
+                let target_current =
+                    evse_dc::ev_value("EVTargetCurrent", physical_value(&req.ev_target_current))
+                        .map_err(|e| refusal(R::FAILED, e))?;
                 let limits = evse_dc::limits(&self.config, now, out);
-                let target = physical_value(&req.ev_target_voltage).min(limits.max_voltage);
-                // IEC 61851-23: at most 2 A during PreCharge.
-                let current = physical_value(&req.ev_target_current).clamp(0.0, 2.0);
+                let setpoint = evse_dc::pre_charge_setpoint(
+                    &limits,
+                    &self.ev_limits,
+                    target_voltage,
+                    target_current,
+                );
+                let target = setpoint.voltage;
                 if self.stop_requested {
                     evse_dc::supply_off(out);
                 } else {
-                    evse_dc::set_supply(out, target, current);
+                    evse_dc::set_supply(out, target, setpoint.current);
                 }
                 let (u, _) = self
                     .output
@@ -1065,10 +1085,31 @@ impl Secc {
             }
             BodyElement::CurrentDemandReq(req) => {
                 out.set_phase(Phase::Charging);
+                // The car's optional maxima replace those of ChargeParameterDiscovery; targets
+                // or maxima that are no physical values: FAILED (CurrentDemandRes has no more
+                // specific code), which ends the session with the power off.
+                self.ev_limits
+                    .update(
+                        req.ev_maximum_voltage_limit.as_ref().map(physical_value),
+                        req.ev_maximum_current_limit.as_ref().map(physical_value),
+                        req.ev_maximum_power_limit.as_ref().map(physical_value),
+                    )
+                    .map_err(|e| refusal(R::FAILED, e))?;
+                let target_voltage =
+                    evse_dc::ev_value("EVTargetVoltage", physical_value(&req.ev_target_voltage))
+                        .map_err(|e| refusal(R::FAILED, e))?;
+                let target_current =
+                    evse_dc::ev_value("EVTargetCurrent", physical_value(&req.ev_target_current))
+                        .map_err(|e| refusal(R::FAILED, e))?;
                 let limits = evse_dc::limits(&self.config, now, out);
-                let u_target = physical_value(&req.ev_target_voltage).min(limits.max_voltage);
-                let i_target =
-                    physical_value(&req.ev_target_current).clamp(0.0, limits.max_current);
+                let setpoint = evse_dc::demand_setpoint(
+                    &limits,
+                    &self.ev_limits,
+                    target_voltage,
+                    target_current,
+                    out.snapshot.power_supply_voltage.value().map(|u| u.0),
+                );
+                let (u_target, i_target) = (setpoint.voltage, setpoint.current);
                 let soc = req.dc_ev_status.evresssoc;
                 if self.stop_requested {
                     evse_dc::supply_off(out);
@@ -1105,9 +1146,9 @@ impl Secc {
                     ),
                     evse_present_voltage: physical(u, UnitSymbolType::V),
                     evse_present_current: physical(i, UnitSymbolType::A),
-                    evse_current_limit_achieved: i_target >= limits.max_current,
-                    evse_voltage_limit_achieved: u_target >= limits.max_voltage,
-                    evse_power_limit_achieved: u_target * i_target >= limits.max_power,
+                    evse_current_limit_achieved: setpoint.current_limited,
+                    evse_voltage_limit_achieved: setpoint.voltage_limited,
+                    evse_power_limit_achieved: setpoint.power_limited,
                     evse_maximum_voltage_limit: Some(physical(
                         limits.max_voltage,
                         UnitSymbolType::V,

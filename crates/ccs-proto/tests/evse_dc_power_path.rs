@@ -1,0 +1,292 @@
+//! The charger's DC power path (`session::evse_dc`) in whole DIN and ISO 15118-2 sessions: what
+//! reaches the power supply when the power supply, the isolation monitor or the car report
+//! values that are wrong, out of range or alarming. Our car against our charger with the
+//! physics of ccs-sim under a virtual clock (the harness of `din_session.rs`).
+
+#[path = "din_support/mod.rs"]
+#[allow(clippy::assign_op_pattern)]
+mod support;
+
+use ccs_msg::{din, iso2};
+use ccs_proto::hardware::{Amps, HardwareCommand, Measurement, PowerSupplySetpoint};
+use ccs_proto::session::{EvccConfig, Outcome, Protocol, ProtocolOffer, SeccConfig, SessionError};
+use ccs_proto::time::{Duration, Instant};
+use ccs_sim::physics::PlantConfig;
+use support::{Fate, Pair, Side};
+
+/// The two protocols whose charger side shares `evse_dc`.
+#[derive(Clone, Copy, Debug, Eq, PartialEq)]
+enum Proto {
+    Din,
+    Iso2,
+}
+
+const BOTH: [Proto; 2] = [Proto::Din, Proto::Iso2];
+
+fn pair(proto: Proto, charge_secs: u64, charger: SeccConfig) -> Pair {
+    let mut car = EvccConfig::default();
+    car.charge_duration = Some(Duration::from_secs(charge_secs));
+    if proto == Proto::Iso2 {
+        car.protocols = vec![ProtocolOffer {
+            protocol: Protocol::Iso15118_2,
+            priority: 1,
+            schema_id: 1,
+        }];
+    }
+    let mut charger = charger;
+    charger.protocols = vec![Protocol::Din70121, Protocol::Iso15118_2];
+    Pair::new(car, charger, PlantConfig::default())
+}
+
+/// Every power supply set-point the charger commanded, with its time.
+fn setpoints(p: &Pair) -> Vec<(Instant, PowerSupplySetpoint)> {
+    p.charger_commands
+        .iter()
+        .filter_map(|(t, c)| match c {
+            HardwareCommand::PowerSupply(s) => Some((*t, *s)),
+            _ => None,
+        })
+        .collect()
+}
+
+/// The set-points commanded while the power supply was on.
+fn enabled_setpoints(p: &Pair) -> Vec<PowerSupplySetpoint> {
+    setpoints(p)
+        .into_iter()
+        .map(|(_, s)| s)
+        .filter(|s| s.enabled)
+        .collect()
+}
+
+/// Whether the charger's last power supply command was OFF.
+fn ends_off(p: &Pair) -> bool {
+    setpoints(p).last().is_some_and(|(_, s)| !s.enabled)
+}
+
+/// Rewrites, from the `after`-th on, the car's CurrentDemandReq (DIN or ISO-2) with `din` or
+/// `iso2`.
+fn rewrite_current_demand(
+    after: usize,
+    din: impl Fn(&mut din::CurrentDemandReqType) + 'static,
+    iso2: impl Fn(&mut iso2::CurrentDemandReqType) + 'static,
+) -> support::Filter {
+    let mut seen = 0;
+    Box::new(move |from, payload| {
+        if from != Side::Car {
+            return Fate::Deliver;
+        }
+        if let Ok(mut m) = din::decode(payload)
+            && let Some(din::BodyElement::CurrentDemandReq(r)) = &mut m.body.body_element
+        {
+            seen += 1;
+            if seen > after {
+                din(r);
+                return Fate::Replace(din::encode(&m).expect("encodes"));
+            }
+        } else if let Ok(mut m) = iso2::decode(payload)
+            && let Some(iso2::BodyElement::CurrentDemandReq(r)) = &mut m.body.body_element
+        {
+            seen += 1;
+            if seen > after {
+                iso2(r);
+                return Fate::Replace(iso2::encode(&m).expect("encodes"));
+            }
+        }
+        Fate::Deliver
+    })
+}
+
+/// The charger's response codes to CurrentDemandReq, in order.
+fn current_demand_codes(p: &Pair) -> Vec<String> {
+    p.transcript
+        .iter()
+        .filter(|(side, _)| *side == Side::Charger)
+        .filter_map(|(_, bytes)| {
+            if let Ok(m) = din::decode(bytes)
+                && let Some(din::BodyElement::CurrentDemandRes(r)) = m.body.body_element
+            {
+                return Some(format!("{:?}", r.response_code));
+            }
+            if let Ok(m) = iso2::decode(bytes)
+                && let Some(iso2::BodyElement::CurrentDemandRes(r)) = m.body.body_element
+            {
+                return Some(format!("{:?}", r.response_code));
+            }
+            None
+        })
+        .collect()
+}
+
+// ----- H3: values from outside the process never panic the charger or reach a set-point
+
+#[test]
+fn a_negative_maximum_current_from_the_power_supply_is_ignored_during_current_demand() {
+    for proto in BOTH {
+        let mut p = pair(proto, 10, SeccConfig::default());
+        p.connect();
+        let mut injected = false;
+        // MQTT `charger_max_current = -1` while charging: `clamp(0, -1)` used to panic.
+        p.run_until(Duration::from_secs(120), |p| {
+            if !injected && p.charging() {
+                injected = true;
+                p.charger_overrides = vec![Measurement::PowerSupplyMaxCurrent(Amps(-1.0))];
+            }
+            false
+        });
+        assert!(injected, "{proto:?}: never charged");
+        assert_eq!(p.charger_outcome(), Some(Outcome::Completed), "{proto:?}");
+        let limit = SeccConfig::default().limits.max_current.0;
+        for s in enabled_setpoints(&p) {
+            assert!(
+                s.current.0.is_finite() && (0.0..=limit).contains(&s.current.0),
+                "{proto:?}: {s:?}"
+            );
+            assert!(
+                s.voltage.0.is_finite() && s.voltage.0 >= 0.0,
+                "{proto:?}: {s:?}"
+            );
+        }
+        assert!(ends_off(&p), "{proto:?}");
+    }
+}
+
+#[test]
+fn a_negative_target_voltage_from_the_car_is_refused_with_the_power_off() {
+    for proto in BOTH {
+        let mut p = pair(proto, 30, SeccConfig::default());
+        p.filter = Some(rewrite_current_demand(
+            3,
+            |r| r.ev_target_voltage.value = -400,
+            |r| r.ev_target_voltage.value = -400,
+        ));
+        p.connect();
+        p.run(Duration::from_secs(120));
+        assert!(
+            matches!(
+                p.charger_outcome(),
+                Some(Outcome::Failed(SessionError::PeerMisbehaved(_)))
+            ),
+            "{proto:?}: {:?}",
+            p.charger_outcome()
+        );
+        assert_eq!(
+            current_demand_codes(&p).last().map(String::as_str),
+            Some("FAILED"),
+            "{proto:?}"
+        );
+        assert!(
+            enabled_setpoints(&p).iter().all(|s| s.voltage.0 >= 0.0),
+            "{proto:?}"
+        );
+        assert!(ends_off(&p), "{proto:?}");
+    }
+}
+
+#[test]
+fn a_negative_maximum_current_from_the_car_is_refused_with_the_power_off() {
+    for proto in BOTH {
+        let mut p = pair(proto, 30, SeccConfig::default());
+        p.filter = Some(rewrite_current_demand(
+            3,
+            |r| {
+                if let Some(i) = &mut r.ev_maximum_current_limit {
+                    i.value = -5;
+                }
+            },
+            |r| {
+                if let Some(i) = &mut r.ev_maximum_current_limit {
+                    i.value = -5;
+                }
+            },
+        ));
+        p.connect();
+        p.run(Duration::from_secs(120));
+        assert!(
+            matches!(
+                p.charger_outcome(),
+                Some(Outcome::Failed(SessionError::PeerMisbehaved(_)))
+            ),
+            "{proto:?}: {:?}",
+            p.charger_outcome()
+        );
+        assert!(ends_off(&p), "{proto:?}");
+    }
+}
+
+// ----- M1, M4: the car's maxima and the maximum power bound the set-points
+
+/// The set-points after the car's `n`-th CurrentDemandReq was answered (the charge loop).
+fn charge_loop_setpoints(p: &Pair) -> Vec<PowerSupplySetpoint> {
+    let Some(start) = p.car_first("CurrentDemandReq") else {
+        return Vec::new();
+    };
+    setpoints(p)
+        .into_iter()
+        .filter(|(t, s)| *t >= start && s.enabled)
+        .map(|(_, s)| s)
+        .collect()
+}
+
+#[test]
+fn the_cars_maximum_voltage_and_current_bound_the_set_points() {
+    for proto in BOTH {
+        let mut charger = SeccConfig::default();
+        // Enough power that only the current limits count.
+        charger.limits.max_power = ccs_proto::hardware::Watts(400_000.0);
+        let mut p = pair(proto, 10, charger);
+        // Targets above the car's own maxima (410 V from ChargeParameterDiscovery, 50 A in
+        // CurrentDemandReq); the charger allows 450 V, 200 A.
+        p.filter = Some(rewrite_current_demand(
+            0,
+            |r| {
+                r.ev_target_voltage.value = 440;
+                r.ev_target_voltage.multiplier = 0;
+                r.ev_target_current.value = 150;
+                r.ev_target_current.multiplier = 0;
+                r.ev_maximum_voltage_limit = None;
+                if let Some(i) = &mut r.ev_maximum_current_limit {
+                    i.value = 50;
+                    i.multiplier = 0;
+                }
+            },
+            |r| {
+                r.ev_target_voltage.value = 440;
+                r.ev_target_voltage.multiplier = 0;
+                r.ev_target_current.value = 150;
+                r.ev_target_current.multiplier = 0;
+                r.ev_maximum_voltage_limit = None;
+                if let Some(i) = &mut r.ev_maximum_current_limit {
+                    i.value = 50;
+                    i.multiplier = 0;
+                }
+            },
+        ));
+        p.connect();
+        p.run(Duration::from_secs(120));
+        let loop_setpoints = charge_loop_setpoints(&p);
+        assert!(!loop_setpoints.is_empty(), "{proto:?}: never charged");
+        for s in loop_setpoints {
+            assert!(s.voltage.0 <= 410.0, "{proto:?}: {s:?}");
+            assert!(s.current.0 <= 50.0, "{proto:?}: {s:?}");
+        }
+    }
+}
+
+#[test]
+fn the_current_keeps_within_the_announced_maximum_power() {
+    for proto in BOTH {
+        // The defaults: 10 kW, 200 A; the car asks for 100 A at about 400 V.
+        let mut p = pair(proto, 10, SeccConfig::default());
+        p.connect();
+        assert!(p.run(Duration::from_secs(120)), "{proto:?}");
+        let max_power = SeccConfig::default().limits.max_power.0;
+        let loop_setpoints = charge_loop_setpoints(&p);
+        assert!(!loop_setpoints.is_empty(), "{proto:?}: never charged");
+        for s in loop_setpoints {
+            assert!(
+                s.voltage.0 * s.current.0 <= max_power * 1.001,
+                "{proto:?}: {s:?}"
+            );
+        }
+    }
+}
