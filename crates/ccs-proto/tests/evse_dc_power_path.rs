@@ -8,7 +8,9 @@
 mod support;
 
 use ccs_msg::{din, iso2};
-use ccs_proto::hardware::{Amps, HardwareCommand, Measurement, PowerSupplySetpoint};
+use ccs_proto::hardware::{
+    Amps, HardwareCommand, IsolationStatus, Measurement, PowerSupplySetpoint,
+};
 use ccs_proto::session::{EvccConfig, Outcome, Protocol, ProtocolOffer, SeccConfig, SessionError};
 use ccs_proto::time::{Duration, Instant};
 use ccs_sim::physics::PlantConfig;
@@ -288,5 +290,170 @@ fn the_current_keeps_within_the_announced_maximum_power() {
                 "{proto:?}: {s:?}"
             );
         }
+    }
+}
+
+// ----- H2: the isolation monitor is watched during the whole energy transfer
+
+/// The charger's (response code, EVSEStatusCode, EVSEIsolationStatus) of every `name`
+/// ("PreChargeRes" or "CurrentDemandRes"), in order.
+fn dc_statuses(p: &Pair, name: &str) -> Vec<(String, String, String)> {
+    p.transcript
+        .iter()
+        .filter(|(side, _)| *side == Side::Charger)
+        .filter_map(|(_, bytes)| {
+            let fmt = |code: &dyn core::fmt::Debug,
+                       status: &dyn core::fmt::Debug,
+                       isolation: &dyn core::fmt::Debug| {
+                (
+                    format!("{code:?}"),
+                    format!("{status:?}"),
+                    format!("{isolation:?}"),
+                )
+            };
+            if let Ok(m) = din::decode(bytes) {
+                return match m.body.body_element {
+                    Some(din::BodyElement::PreChargeRes(r)) if name == "PreChargeRes" => {
+                        let s = r.dc_evse_status;
+                        Some(fmt(
+                            &r.response_code,
+                            &s.evse_status_code,
+                            &s.evse_isolation_status,
+                        ))
+                    }
+                    Some(din::BodyElement::CurrentDemandRes(r)) if name == "CurrentDemandRes" => {
+                        let s = r.dc_evse_status;
+                        Some(fmt(
+                            &r.response_code,
+                            &s.evse_status_code,
+                            &s.evse_isolation_status,
+                        ))
+                    }
+                    _ => None,
+                };
+            }
+            if let Ok(m) = iso2::decode(bytes) {
+                return match m.body.body_element {
+                    Some(iso2::BodyElement::PreChargeRes(r)) if name == "PreChargeRes" => {
+                        let s = r.dc_evse_status;
+                        Some(fmt(
+                            &r.response_code,
+                            &s.evse_status_code,
+                            &s.evse_isolation_status,
+                        ))
+                    }
+                    Some(iso2::BodyElement::CurrentDemandRes(r)) if name == "CurrentDemandRes" => {
+                        let s = r.dc_evse_status;
+                        Some(fmt(
+                            &r.response_code,
+                            &s.evse_status_code,
+                            &s.evse_isolation_status,
+                        ))
+                    }
+                    _ => None,
+                };
+            }
+            None
+        })
+        .collect()
+}
+
+/// Runs a session in which the isolation monitor reports `status` from the moment the car
+/// first sent `request`; returns when that was.
+fn isolation_from(p: &mut Pair, request: &str, status: IsolationStatus) -> Instant {
+    let mut from = None;
+    p.connect();
+    p.run_until(Duration::from_secs(120), |p| {
+        if from.is_none()
+            && let Some(t) = p.car_first(request)
+        {
+            from = Some(t);
+            p.charger_overrides = vec![Measurement::Isolation(status)];
+        }
+        false
+    });
+    from.unwrap_or_else(|| panic!("the car never sent {request}"))
+}
+
+#[test]
+fn an_isolation_fault_in_current_demand_ends_the_session_with_the_power_off() {
+    for proto in BOTH {
+        let mut p = pair(proto, 30, SeccConfig::default());
+        let from = isolation_from(&mut p, "CurrentDemandReq", IsolationStatus::Fault);
+        assert!(
+            matches!(
+                p.charger_outcome(),
+                Some(Outcome::Failed(SessionError::Physical(_)))
+            ),
+            "{proto:?}: {:?}",
+            p.charger_outcome()
+        );
+        let last = dc_statuses(&p, "CurrentDemandRes").pop().unwrap();
+        assert_eq!(
+            last,
+            (
+                "FAILED".into(),
+                "EVSE_EmergencyShutdown".into(),
+                "Some(Fault)".into()
+            ),
+            "{proto:?}"
+        );
+        // Not a single set-point with the power on once the fault was there (the fault
+        // arrives with the plant's next measurements, one tick after `from`).
+        let tick = p.tick;
+        assert!(
+            setpoints(&p)
+                .iter()
+                .all(|(t, s)| *t <= from + tick || !s.enabled),
+            "{proto:?}"
+        );
+        assert!(ends_off(&p), "{proto:?}");
+    }
+}
+
+#[test]
+fn an_isolation_fault_in_pre_charge_ends_the_session_with_the_power_off() {
+    for proto in BOTH {
+        let mut p = pair(proto, 30, SeccConfig::default());
+        isolation_from(&mut p, "PreChargeReq", IsolationStatus::Fault);
+        assert!(
+            matches!(
+                p.charger_outcome(),
+                Some(Outcome::Failed(SessionError::Physical(_)))
+            ),
+            "{proto:?}: {:?}",
+            p.charger_outcome()
+        );
+        let last = dc_statuses(&p, "PreChargeRes").pop().unwrap();
+        assert_eq!(
+            (last.0.as_str(), last.1.as_str(), last.2.as_str()),
+            ("FAILED", "EVSE_EmergencyShutdown", "Some(Fault)"),
+            "{proto:?}"
+        );
+        assert!(!p.charging(), "{proto:?}");
+        assert!(ends_off(&p), "{proto:?}");
+    }
+}
+
+#[test]
+fn the_measured_isolation_status_is_reported_while_charging() {
+    for proto in BOTH {
+        let mut p = pair(proto, 10, SeccConfig::default());
+        isolation_from(&mut p, "CurrentDemandReq", IsolationStatus::Warning);
+        // A warning does not stop the charge (IEC 61851-23), it is reported.
+        assert_eq!(p.charger_outcome(), Some(Outcome::Completed), "{proto:?}");
+        let reported: Vec<String> = dc_statuses(&p, "CurrentDemandRes")
+            .into_iter()
+            .map(|(_, _, isolation)| isolation)
+            .collect();
+        assert!(
+            reported.contains(&"Some(Warning)".to_string()),
+            "{proto:?}: {reported:?}"
+        );
+        assert_eq!(
+            reported.first().map(String::as_str),
+            Some("Some(Valid)"),
+            "{proto:?}"
+        );
     }
 }

@@ -215,6 +215,30 @@ pub(crate) fn cable_check_finished(
     }
 }
 
+/// The isolation status while the output may be live (PreCharge, PowerDelivery, CurrentDemand,
+/// WeldingDetection), to be reported as EVSEIsolationStatus. With an isolation monitor it is
+/// the latest verdict (IEC 61851-23 asks the charger to monitor the insulation during the
+/// whole energy transfer, not only in the cable check); `Invalid` before the first one. A
+/// `Fault` is an error: the caller switches the power supply off at once and ends the
+/// session (DIN 70121 / ISO 15118-2: FAILED with EVSE_EmergencyShutdown). Without a monitor
+/// (pyPLC's dummy cable check) the charger keeps reporting `Valid`, as pyPLC does.
+pub(crate) fn isolation_while_energized(
+    config: &SeccConfig,
+    out: &Outbox,
+    step: &str,
+) -> Result<IsolationStatus, SessionError> {
+    if !config.isolation_monitor {
+        return Ok(IsolationStatus::Valid);
+    }
+    match out.snapshot.isolation.value() {
+        Some(IsolationStatus::Fault) => {
+            Err(SessionError::Physical(format!("isolation fault in {step}")))
+        }
+        Some(status) => Ok(status),
+        None => Ok(IsolationStatus::Invalid),
+    }
+}
+
 /// The present output: measured, or simulated (pyPLC `evse_simulate_precharge`).
 #[derive(Clone, Debug, Default)]
 pub(crate) struct EvseOutput {
@@ -388,5 +412,33 @@ mod tests {
     fn pre_charge_draws_at_most_2_a() {
         let s = pre_charge_setpoint(&wide_limits(), &EvLimits::default(), 350.0, 10.0);
         assert_eq!((s.voltage, s.current), (350.0, 2.0));
+    }
+
+    #[test]
+    fn an_isolation_fault_while_energized_is_an_error_only_with_a_monitor() {
+        let mut config = SeccConfig::default();
+        let mut out = Outbox::new();
+        let t0 = Instant::from_millis(1_000);
+        assert_eq!(
+            isolation_while_energized(&config, &out, "PreCharge").ok(),
+            Some(IsolationStatus::Invalid)
+        );
+        out.snapshot
+            .apply(t0, Measurement::Isolation(IsolationStatus::Warning));
+        assert_eq!(
+            isolation_while_energized(&config, &out, "PreCharge").ok(),
+            Some(IsolationStatus::Warning)
+        );
+        out.snapshot
+            .apply(t0, Measurement::Isolation(IsolationStatus::Fault));
+        assert!(matches!(
+            isolation_while_energized(&config, &out, "CurrentDemand"),
+            Err(SessionError::Physical(_))
+        ));
+        config.isolation_monitor = false;
+        assert_eq!(
+            isolation_while_energized(&config, &out, "CurrentDemand").ok(),
+            Some(IsolationStatus::Valid)
+        );
     }
 }

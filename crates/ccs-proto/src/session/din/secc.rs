@@ -358,6 +358,48 @@ impl Secc {
         evse_dc::set_supply(out, voltage, current);
     }
 
+    /// The answer to an isolation fault while the output may be live: the power supply off at
+    /// once, then `kind`'s response with FAILED, EVSE_EmergencyShutdown and isolation Fault
+    /// (DIN 70121 `DC_EVSEStatusCodeType`: the charger shut down because of a fault), and
+    /// the end of the session.
+    fn isolation_fault(
+        out: &mut Outbox,
+        sid: &[u8],
+        kind: MessageKind,
+        error: SessionError,
+    ) -> Answer {
+        evse_dc::supply_off(out);
+        let status = values::dc_evse_status(
+            Some(IsolationLevelType::Fault),
+            DC_EVSEStatusCodeType::EVSE_EmergencyShutdown,
+        );
+        let code = ResponseCodeType::FAILED;
+        // The last measured output, not 0 V: the output may still be discharging.
+        let u = out
+            .snapshot
+            .power_supply_voltage
+            .value()
+            .map_or(0.0, |u| u.0);
+        let response = match kind {
+            MessageKind::PreCharge => values::pre_charge_res_with_status(sid, code, status, u),
+            MessageKind::PowerDelivery => values::power_delivery_res_with_status(sid, code, status),
+            _ => {
+                let off = PresentOutput {
+                    voltage: u,
+                    current: 0.0,
+                    current_limit_achieved: false,
+                    voltage_limit_achieved: false,
+                    power_limit_achieved: false,
+                };
+                values::current_demand_res_with_status(sid, code, status, &off)
+            }
+        };
+        Answer {
+            response,
+            end: Some(Outcome::Failed(error)),
+        }
+    }
+
     #[allow(clippy::too_many_lines)]
     fn answer(
         &mut self,
@@ -522,6 +564,13 @@ impl Secc {
             }
             BodyElement::PreChargeReq(req) => {
                 out.set_phase(Phase::PreCharge);
+                let isolation =
+                    match evse_dc::isolation_while_energized(&self.config, out, "PreCharge") {
+                        Ok(status) => values::isolation_level(status),
+                        Err(e) => {
+                            return Ok(Self::isolation_fault(out, sid, MessageKind::PreCharge, e));
+                        }
+                    };
                 if ev_reports_error(&req.dc_ev_status) {
                     self.stop_requested = true;
                 }
@@ -551,7 +600,8 @@ impl Secc {
                     v.target_voltage = Some(target);
                     v.present_voltage = Some(u);
                 });
-                let res = values::pre_charge_res(sid, R::OK, self.status_code(), u);
+                let status = values::dc_evse_status(Some(isolation), self.status_code());
+                let res = values::pre_charge_res_with_status(sid, R::OK, status, u);
                 (MessageKind::PreCharge, true, res)
             }
             BodyElement::PowerDeliveryReq(req) => {
@@ -561,17 +611,44 @@ impl Secc {
                 {
                     out.update_values(|v| v.soc = Some(f32::from(p.dc_ev_status.evresssoc)));
                 }
-                if req.ready_to_charge_state {
+                let isolation = if req.ready_to_charge_state {
                     out.set_phase(Phase::PowerDeliveryStart);
+                    match evse_dc::isolation_while_energized(&self.config, out, "PowerDelivery") {
+                        Ok(status) => values::isolation_level(status),
+                        Err(e) => {
+                            return Ok(Self::isolation_fault(
+                                out,
+                                sid,
+                                MessageKind::PowerDelivery,
+                                e,
+                            ));
+                        }
+                    }
                 } else {
                     out.set_phase(Phase::PowerDeliveryStop);
                     out.command(HardwareCommand::PowerSupply(PowerSupplySetpoint::OFF));
-                }
-                let res = values::power_delivery_res(sid, R::OK, self.status_code());
+                    // The output is off and the car stops anyway: a fault is only reported.
+                    evse_dc::isolation_while_energized(&self.config, out, "PowerDelivery")
+                        .map_or(IsolationLevelType::Fault, values::isolation_level)
+                };
+                let status = values::dc_evse_status(Some(isolation), self.status_code());
+                let res = values::power_delivery_res_with_status(sid, R::OK, status);
                 (MessageKind::PowerDelivery, req.ready_to_charge_state, res)
             }
             BodyElement::CurrentDemandReq(req) => {
                 out.set_phase(Phase::Charging);
+                let isolation =
+                    match evse_dc::isolation_while_energized(&self.config, out, "CurrentDemand") {
+                        Ok(status) => values::isolation_level(status),
+                        Err(e) => {
+                            return Ok(Self::isolation_fault(
+                                out,
+                                sid,
+                                MessageKind::CurrentDemand,
+                                e,
+                            ));
+                        }
+                    };
                 if ev_reports_error(&req.dc_ev_status) {
                     self.stop_requested = true;
                 }
@@ -628,7 +705,8 @@ impl Secc {
                     voltage_limit_achieved: setpoint.voltage_limited,
                     power_limit_achieved: setpoint.power_limited,
                 };
-                let res = values::current_demand_res(sid, R::OK, self.status_code(), &output);
+                let status = values::dc_evse_status(Some(isolation), self.status_code());
+                let res = values::current_demand_res_with_status(sid, R::OK, status, &output);
                 (MessageKind::CurrentDemand, true, res)
             }
             BodyElement::WeldingDetectionReq(_) => {

@@ -33,7 +33,9 @@ use super::msg::{
     self, CERTIFICATE_SERVICE_ID, CHARGE_SERVICE_ID, MessageKind, physical, physical_value,
 };
 use super::pnc::{self, CertificateBackend, ContractVerifier};
-use crate::hardware::{HardwareCommand, Measurement, Percent, VehicleBatteryReport, WattHours};
+use crate::hardware::{
+    HardwareCommand, IsolationStatus, Measurement, Percent, VehicleBatteryReport, WattHours,
+};
 use crate::session::config::SeccConfig;
 use crate::session::evse_dc::{self, EvLimits, EvseOutput};
 use crate::session::outbox::Outbox;
@@ -162,6 +164,17 @@ type Refusal = (ResponseCodeType, SessionError);
 
 fn refusal(code: ResponseCodeType, error: SessionError) -> Refusal {
     (code, error)
+}
+
+/// ISO 15118-2 `isolationLevelType` for the isolation monitor's verdict.
+fn isolation_level(status: IsolationStatus) -> IsolationLevelType {
+    match status {
+        IsolationStatus::Invalid => IsolationLevelType::Invalid,
+        IsolationStatus::Valid => IsolationLevelType::Valid,
+        IsolationStatus::Warning => IsolationLevelType::Warning,
+        IsolationStatus::Fault => IsolationLevelType::Fault,
+        IsolationStatus::NoImd => IsolationLevelType::No_IMD,
+    }
 }
 
 impl Secc {
@@ -524,6 +537,40 @@ impl Secc {
                 sales_tariff,
             }],
         })
+    }
+
+    /// The answer to an isolation fault while the output may be live: the power supply off at
+    /// once, then `kind`'s response with FAILED, EVSE_EmergencyShutdown and isolation Fault
+    /// (ISO 15118-2 `DC_EVSEStatusCodeType`: the charger shut down because of a fault), and
+    /// the end of the session.
+    fn isolation_fault(
+        &self,
+        out: &mut Outbox,
+        kind: MessageKind,
+        error: SessionError,
+    ) -> (V2G_Message, bool, Option<Outcome>) {
+        evse_dc::supply_off(out);
+        let mut res = msg::failed_response(
+            &self.session_id,
+            kind,
+            ResponseCodeType::FAILED,
+            &self.config.iso2.evse_id,
+            true,
+        );
+        let fault = msg::dc_evse_status(
+            Some(IsolationLevelType::Fault),
+            DC_EVSEStatusCodeType::EVSE_EmergencyShutdown,
+            EVSENotificationType::None,
+        );
+        match &mut res.body.body_element {
+            Some(BodyElement::PreChargeRes(r)) => r.dc_evse_status = fault,
+            Some(BodyElement::CurrentDemandRes(r)) => r.dc_evse_status = fault,
+            Some(BodyElement::PowerDeliveryRes(r)) => {
+                r.evse_status = EVSEStatus::DC_EVSEStatus(fault);
+            }
+            _ => {}
+        }
+        (res, true, Some(Outcome::Failed(error)))
     }
 
     fn evse_status(&mut self) -> EVSEStatus {
@@ -978,6 +1025,11 @@ impl Secc {
             }
             BodyElement::PreChargeReq(req) => {
                 out.set_phase(Phase::PreCharge);
+                let isolation =
+                    match evse_dc::isolation_while_energized(&self.config, out, "PreCharge") {
+                        Ok(status) => isolation_level(status),
+                        Err(e) => return Ok(self.isolation_fault(out, MessageKind::PreCharge, e)),
+                    };
                 // A target that is no physical value: FAILED (PreChargeRes has no more specific
                 // code), which ends the session with the power off.
                 let target_voltage =
@@ -1012,7 +1064,7 @@ impl Secc {
                     reply(BodyElement::PreChargeRes(PreChargeResType {
                         response_code: R::OK,
                         dc_evse_status: msg::dc_evse_status(
-                            Some(IsolationLevelType::Valid),
+                            Some(isolation),
                             self.status_code(),
                             notification,
                         ),
@@ -1057,6 +1109,15 @@ impl Secc {
                     ChargeProgressType::Start => {
                         self.renegotiating = false;
                         out.set_phase(Phase::PowerDeliveryStart);
+                        if self.dc
+                            && let Err(e) = evse_dc::isolation_while_energized(
+                                &self.config,
+                                out,
+                                "PowerDelivery",
+                            )
+                        {
+                            return Ok(self.isolation_fault(out, MessageKind::PowerDelivery, e));
+                        }
                         if !self.dc && !self.stop_requested {
                             // AC: the supply relay closes (the car signals CP state C with
                             // this request, [V2G2-847]; [V2G2-860] gives us 3 s).
@@ -1085,6 +1146,13 @@ impl Secc {
             }
             BodyElement::CurrentDemandReq(req) => {
                 out.set_phase(Phase::Charging);
+                let isolation =
+                    match evse_dc::isolation_while_energized(&self.config, out, "CurrentDemand") {
+                        Ok(status) => isolation_level(status),
+                        Err(e) => {
+                            return Ok(self.isolation_fault(out, MessageKind::CurrentDemand, e));
+                        }
+                    };
                 // The car's optional maxima replace those of ChargeParameterDiscovery; targets
                 // or maxima that are no physical values: FAILED (CurrentDemandRes has no more
                 // specific code), which ends the session with the power off.
@@ -1140,7 +1208,7 @@ impl Secc {
                 let res = CurrentDemandResType {
                     response_code: R::OK,
                     dc_evse_status: msg::dc_evse_status(
-                        Some(IsolationLevelType::Valid),
+                        Some(isolation),
                         self.status_code(),
                         notification,
                     ),
@@ -1225,7 +1293,15 @@ impl Secc {
                     reply(BodyElement::WeldingDetectionRes(WeldingDetectionResType {
                         response_code: R::OK,
                         dc_evse_status: msg::dc_evse_status(
-                            Some(IsolationLevelType::Valid),
+                            // The output is off: a fault is only reported.
+                            Some(
+                                evse_dc::isolation_while_energized(
+                                    &self.config,
+                                    out,
+                                    "WeldingDetection",
+                                )
+                                .map_or(IsolationLevelType::Fault, isolation_level),
+                            ),
                             DC_EVSEStatusCodeType::EVSE_NotReady,
                             EVSENotificationType::None,
                         ),
