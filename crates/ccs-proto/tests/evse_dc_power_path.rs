@@ -2,6 +2,8 @@
 //! reaches the power supply when the power supply, the isolation monitor or the car report
 //! values that are wrong, out of range or alarming. Our car against our charger with the
 //! physics of ccs-sim under a virtual clock (the harness of `din_session.rs`).
+// Test helpers unwrap: a missing message is a test failure.
+#![allow(clippy::unwrap_used)]
 
 #[path = "din_support/mod.rs"]
 #[allow(clippy::assign_op_pattern)]
@@ -455,5 +457,65 @@ fn the_measured_isolation_status_is_reported_while_charging() {
             Some("Some(Valid)"),
             "{proto:?}"
         );
+    }
+}
+
+// ----- M3: the car's DC_EVStatus stops the power in both protocols
+
+/// When the car sent its `n`-th (1-based) `name`.
+fn car_sent_nth(p: &Pair, name: &str, n: usize) -> Option<Instant> {
+    p.car_events
+        .iter()
+        .filter(|(_, e)| matches!(e, ccs_proto::session::SessionEvent::Sent { name: m, .. } if *m == name))
+        .nth(n - 1)
+        .map(|(t, _)| *t)
+}
+
+fn assert_stops_after_the_third_current_demand(p: &Pair, proto: Proto, what: &str) {
+    let statuses = dc_statuses(p, "CurrentDemandRes");
+    assert!(statuses.len() > 3, "{proto:?} {what}: {statuses:?}");
+    assert_eq!(statuses[2].1, "EVSE_Ready", "{proto:?} {what}");
+    assert_eq!(statuses[3].1, "EVSE_Shutdown", "{proto:?} {what}");
+    let from = car_sent_nth(p, "CurrentDemandReq", 4).unwrap();
+    assert!(
+        setpoints(p).iter().all(|(t, s)| *t < from || !s.enabled),
+        "{proto:?} {what}: power after the stop"
+    );
+    assert!(ends_off(p), "{proto:?} {what}");
+}
+
+#[test]
+fn a_car_not_ready_in_current_demand_gets_the_power_off() {
+    for proto in BOTH {
+        let mut p = pair(proto, 30, SeccConfig::default());
+        p.filter = Some(rewrite_current_demand(
+            3,
+            |r| r.dc_ev_status.ev_ready = false,
+            |r| r.dc_ev_status.ev_ready = false,
+        ));
+        p.connect();
+        p.run(Duration::from_secs(120));
+        assert_stops_after_the_third_current_demand(&p, proto, "EVReady false");
+    }
+}
+
+#[test]
+fn a_car_reporting_an_error_in_current_demand_gets_the_power_off() {
+    for proto in BOTH {
+        let mut p = pair(proto, 30, SeccConfig::default());
+        p.filter = Some(rewrite_current_demand(
+            3,
+            |r| {
+                r.dc_ev_status.ev_error_code =
+                    din::DC_EVErrorCodeType::FAILED_RESSTemperatureInhibit
+            },
+            |r| {
+                r.dc_ev_status.ev_error_code =
+                    iso2::DC_EVErrorCodeType::FAILED_RESSTemperatureInhibit;
+            },
+        ));
+        p.connect();
+        p.run(Duration::from_secs(120));
+        assert_stops_after_the_third_current_demand(&p, proto, "EVErrorCode");
     }
 }

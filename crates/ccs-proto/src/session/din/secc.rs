@@ -85,6 +85,16 @@ fn ev_reports_error(status: &DC_EVStatusType) -> bool {
     status.ev_error_code != DC_EVErrorCodeType::NO_ERROR
 }
 
+/// Whether the car's DC_EVStatus in PreChargeReq or CurrentDemandReq means "stop": an error
+/// code ([`ev_reports_error`]), or EVReady = false (DIN 70121 `DC_EVStatusType`: EVReady
+/// true = the car is ready to charge). Every recorded car keeps EVReady true throughout
+/// PreCharge and CurrentDemand and sends false only from PowerDelivery(Stop) on (the Ioniq,
+/// the Audi Q4) or in WeldingDetection (the Polestar 2, the Ioniq at an Alpitronic), which
+/// are not checked.
+fn ev_wants_stop(status: &DC_EVStatusType) -> bool {
+    ev_reports_error(status) || !status.ev_ready
+}
+
 /// The request the sequence expects after `last` (for answering an undecodable request).
 fn expected_after(last: Option<Last>) -> MessageKind {
     use MessageKind as K;
@@ -571,7 +581,7 @@ impl Secc {
                             return Ok(Self::isolation_fault(out, sid, MessageKind::PreCharge, e));
                         }
                     };
-                if ev_reports_error(&req.dc_ev_status) {
+                if ev_wants_stop(&req.dc_ev_status) {
                     self.stop_requested = true;
                 }
                 // A target that is no physical value: FAILED (PreChargeRes has no more specific
@@ -649,7 +659,7 @@ impl Secc {
                             ));
                         }
                     };
-                if ev_reports_error(&req.dc_ev_status) {
+                if ev_wants_stop(&req.dc_ev_status) {
                     self.stop_requested = true;
                 }
                 // The car's optional maxima replace those of ChargeParameterDiscovery; targets

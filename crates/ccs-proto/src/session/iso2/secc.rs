@@ -16,10 +16,10 @@ use ccs_msg::iso2::{
     AC_EVSEChargeParameterType, AuthorizationResType, BodyElement, CableCheckResType,
     ChargeParameterDiscoveryResType, ChargeProgressType, ChargeServiceType, ChargingSessionType,
     ChargingStatusResType, ConsumptionCostType, CostKindType, CostType, CurrentDemandResType,
-    DC_EVSEChargeParameterType, DC_EVSEStatusCodeType, EVChargeParameter, EVSEChargeParameter,
-    EVSENotificationType, EVSEProcessingType, EVSEStatus, Fragment, IsolationLevelType,
-    MeterInfoType, MeteringReceiptResType, PMaxScheduleEntryType, PMaxScheduleType,
-    ParameterSetType, ParameterType, ParameterType_Value, PaymentDetailsResType,
+    DC_EVErrorCodeType, DC_EVSEChargeParameterType, DC_EVSEStatusCodeType, DC_EVStatusType,
+    EVChargeParameter, EVSEChargeParameter, EVSENotificationType, EVSEProcessingType, EVSEStatus,
+    Fragment, IsolationLevelType, MeterInfoType, MeteringReceiptResType, PMaxScheduleEntryType,
+    PMaxScheduleType, ParameterSetType, ParameterType, ParameterType_Value, PaymentDetailsResType,
     PaymentOptionListType, PaymentServiceSelectionResType, PowerDeliveryResType, PreChargeResType,
     RelativeTimeIntervalType, ResponseCodeType, SAScheduleListType, SAScheduleTupleType,
     SASchedules, SalesTariffEntryType, SalesTariffType, ServiceCategoryType, ServiceDetailResType,
@@ -164,6 +164,16 @@ type Refusal = (ResponseCodeType, SessionError);
 
 fn refusal(code: ResponseCodeType, error: SessionError) -> Refusal {
     (code, error)
+}
+
+/// Whether the car's DC_EVStatus in PreChargeReq or CurrentDemandReq means "stop": an error
+/// code other than NO_ERROR (RESS temperature, shift position, ...; the charger must not
+/// deliver more energy), or EVReady = false (ISO 15118-2 `DC_EVStatusType`: EVReady true =
+/// the car is ready to charge). As in DIN (`din::secc`), the charger then switches off and
+/// answers EVSE_Shutdown, so the car winds down in order; real cars send EVReady false only
+/// from PowerDelivery(Stop) on, which is not checked.
+fn ev_wants_stop(status: &DC_EVStatusType) -> bool {
+    status.ev_error_code != DC_EVErrorCodeType::NO_ERROR || !status.ev_ready
 }
 
 /// ISO 15118-2 `isolationLevelType` for the isolation monitor's verdict.
@@ -1030,6 +1040,9 @@ impl Secc {
                         Ok(status) => isolation_level(status),
                         Err(e) => return Ok(self.isolation_fault(out, MessageKind::PreCharge, e)),
                     };
+                if ev_wants_stop(&req.dc_ev_status) {
+                    self.stop_requested = true;
+                }
                 // A target that is no physical value: FAILED (PreChargeRes has no more specific
                 // code), which ends the session with the power off.
                 let target_voltage =
@@ -1153,6 +1166,9 @@ impl Secc {
                             return Ok(self.isolation_fault(out, MessageKind::CurrentDemand, e));
                         }
                     };
+                if ev_wants_stop(&req.dc_ev_status) {
+                    self.stop_requested = true;
+                }
                 // The car's optional maxima replace those of ChargeParameterDiscovery; targets
                 // or maxima that are no physical values: FAILED (CurrentDemandRes has no more
                 // specific code), which ends the session with the power off.
