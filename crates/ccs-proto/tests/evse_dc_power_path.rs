@@ -519,3 +519,40 @@ fn a_car_reporting_an_error_in_current_demand_gets_the_power_off() {
         assert_stops_after_the_third_current_demand(&p, proto, "EVErrorCode");
     }
 }
+
+// ----- M5: the cable check needs a verdict measured at the test voltage
+
+#[test]
+fn a_stale_isolation_verdict_without_the_test_voltage_never_finishes_the_cable_check() {
+    for proto in BOTH {
+        let mut p = pair(proto, 30, SeccConfig::default());
+        // The monitor keeps saying Valid (left from before), but the power supply's output
+        // stays at 0 V: nothing was measured at the test voltage.
+        p.charger_overrides = vec![
+            Measurement::Isolation(IsolationStatus::Valid),
+            Measurement::PowerSupplyVoltage(ccs_proto::hardware::Volts(0.0)),
+        ];
+        p.connect();
+        p.run(Duration::from_secs(120));
+        assert!(p.car_first("CableCheckReq").is_some(), "{proto:?}");
+        assert!(p.car_first("PreChargeReq").is_none(), "{proto:?}");
+        assert!(ends_off(&p), "{proto:?}");
+    }
+}
+
+#[test]
+fn a_healthy_plant_finishes_the_cable_check_after_the_monitor_measured_at_the_test_voltage() {
+    for proto in BOTH {
+        let mut p = pair(proto, 5, SeccConfig::default());
+        p.connect();
+        assert!(p.run(Duration::from_secs(120)), "{proto:?}");
+        assert_eq!(p.charger_outcome(), Some(Outcome::Completed), "{proto:?}");
+        // The simulated monitor needs 1 s above 100 V: the check cannot end before.
+        let started = p.car_first("CableCheckReq").unwrap();
+        let pre_charge = p.car_first("PreChargeReq").unwrap();
+        assert!(
+            pre_charge.saturating_duration_since(started) >= Duration::from_secs(1),
+            "{proto:?}"
+        );
+    }
+}

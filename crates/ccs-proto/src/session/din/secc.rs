@@ -20,7 +20,7 @@ use crate::hardware::{
     HardwareCommand, Measurement, Percent, PowerSupplySetpoint, VehicleBatteryReport, WattHours,
 };
 use crate::session::config::SeccConfig;
-use crate::session::evse_dc::{self, EvLimits, EvseOutput};
+use crate::session::evse_dc::{self, CableCheck, EvLimits, EvseOutput};
 use crate::session::outbox::Outbox;
 use crate::session::timers::{Timer, TimerTable};
 use crate::session::{Outcome, Phase, SessionError};
@@ -126,7 +126,7 @@ pub(crate) struct Secc {
     timers: TimerTable,
     stop_requested: bool,
     stopped_by_user: bool,
-    cable_check_since: Option<Instant>,
+    cable_check: Option<CableCheck>,
     ev_limits: EvLimits,
     output: EvseOutput,
 }
@@ -151,7 +151,7 @@ impl Secc {
             timers,
             stop_requested: false,
             stopped_by_user: false,
-            cable_check_since: None,
+            cable_check: None,
             ev_limits: EvLimits::default(),
             output: EvseOutput::default(),
         }
@@ -542,20 +542,25 @@ impl Secc {
             }
             BodyElement::CableCheckReq(_) => {
                 out.set_phase(Phase::CableCheck);
-                let first = self.cable_check_since.is_none();
-                let since = *self.cable_check_since.get_or_insert(now);
-                if first && !self.stop_requested {
+                if self.cable_check.is_none() {
                     // Apply the test voltage for the isolation monitor (IEC 61851-23): the
                     // lower of the car's and our maximum voltage.
                     let ours = self.limits(now, out).max_voltage;
                     let u = self.ev_limits.max_voltage.map_or(ours, |ev| ev.min(ours));
-                    Self::set_supply(out, u, self.config.limits.min_current.0);
+                    self.cable_check = Some(CableCheck::start(now, u));
+                    if !self.stop_requested {
+                        Self::set_supply(out, u, self.config.limits.min_current.0);
+                    }
                 }
-                // The isolation monitor's verdict, or pyPLC's fixed time (shared with
-                // ISO 15118-2: `session::evse_dc`).
+                // The isolation monitor's verdict at the test voltage, or pyPLC's fixed time
+                // (shared with ISO 15118-2: `session::evse_dc`).
                 let finished = self.stop_requested
-                    || evse_dc::cable_check_finished(&self.config, now, out, since)
-                        .map_err(|e| (R::FAILED, e))?;
+                    || match &mut self.cable_check {
+                        Some(check) => check
+                            .finished(&self.config, now, out)
+                            .map_err(|e| (R::FAILED, e))?,
+                        None => false,
+                    };
                 let res = if self.stop_requested {
                     out.command(HardwareCommand::PowerSupply(PowerSupplySetpoint::OFF));
                     values::cable_check_res_with_status(

@@ -37,7 +37,7 @@ use crate::hardware::{
     HardwareCommand, IsolationStatus, Measurement, Percent, VehicleBatteryReport, WattHours,
 };
 use crate::session::config::SeccConfig;
-use crate::session::evse_dc::{self, EvLimits, EvseOutput};
+use crate::session::evse_dc::{self, CableCheck, EvLimits, EvseOutput};
 use crate::session::outbox::Outbox;
 use crate::session::timers::{Timer, TimerTable};
 use crate::session::{Outcome, Phase, SessionError, SessionEvent};
@@ -150,7 +150,7 @@ pub(crate) struct Secc {
     contract_certificate: Option<Vec<u8>>,
     authorized: bool,
     p_max: f32,
-    cable_check_since: Option<Instant>,
+    cable_check: Option<CableCheck>,
     ev_limits: EvLimits,
     output: EvseOutput,
     meter_wh: f64,
@@ -221,7 +221,7 @@ impl Secc {
             contract_certificate: None,
             authorized: false,
             p_max,
-            cable_check_since: None,
+            cable_check: None,
             ev_limits: EvLimits::default(),
             output: EvseOutput::default(),
             meter_wh: 0.0,
@@ -977,7 +977,6 @@ impl Secc {
             }
             BodyElement::CableCheckReq(_) => {
                 out.set_phase(Phase::CableCheck);
-                let since = *self.cable_check_since.get_or_insert(now);
                 if self.stop_requested {
                     evse_dc::supply_off(out);
                     let status = msg::dc_evse_status(
@@ -995,15 +994,19 @@ impl Secc {
                         None,
                     ));
                 }
-                if since == now {
-                    // The test voltage for the isolation monitor (IEC 61851-23): the lower of
-                    // the car's and our maximum voltage.
-                    let ours = evse_dc::limits(&self.config, now, out).max_voltage;
-                    let u = self.ev_limits.max_voltage.map_or(ours, |ev| ev.min(ours));
-                    evse_dc::set_supply(out, u, self.config.limits.min_current.0);
-                }
-                let finished =
-                    evse_dc::cable_check_finished(&self.config, now, out, since).map_err(hw)?;
+                let check = match &mut self.cable_check {
+                    Some(check) => check,
+                    None => {
+                        // The test voltage for the isolation monitor (IEC 61851-23): the lower
+                        // of the car's and our maximum voltage.
+                        let ours = evse_dc::limits(&self.config, now, out).max_voltage;
+                        let u = self.ev_limits.max_voltage.map_or(ours, |ev| ev.min(ours));
+                        evse_dc::set_supply(out, u, self.config.limits.min_current.0);
+                        self.cable_check.insert(CableCheck::start(now, u))
+                    }
+                };
+                // The isolation monitor's verdict at the test voltage, or pyPLC's fixed time.
+                let finished = check.finished(&self.config, now, out).map_err(hw)?;
                 // pyPLC (Audi Q4): Ongoing → IsolationMonitoringActive; Finished → EVSE_Ready
                 // with isolation Valid.
                 let status = if finished {
