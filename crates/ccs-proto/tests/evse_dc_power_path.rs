@@ -13,7 +13,9 @@ use ccs_msg::{din, iso2};
 use ccs_proto::hardware::{
     Amps, HardwareCommand, IsolationStatus, Measurement, PowerSupplySetpoint,
 };
-use ccs_proto::session::{EvccConfig, Outcome, Protocol, ProtocolOffer, SeccConfig, SessionError};
+use ccs_proto::session::{
+    EvccConfig, Outcome, Protocol, ProtocolOffer, SeccConfig, SessionError, V2gSession,
+};
 use ccs_proto::time::{Duration, Instant};
 use ccs_sim::physics::PlantConfig;
 use support::{Fate, Pair, Side};
@@ -553,6 +555,93 @@ fn a_healthy_plant_finishes_the_cable_check_after_the_monitor_measured_at_the_te
         assert!(
             pre_charge.saturating_duration_since(started) >= Duration::from_secs(1),
             "{proto:?}"
+        );
+    }
+}
+
+// ----- Q3: a stop requested before PowerDelivery(Start) switches off at once
+
+/// The name of a car request (DIN or ISO-2), `None` for the handshake.
+fn request_name(bytes: &[u8]) -> Option<&'static str> {
+    if let Ok(m) = din::decode(bytes) {
+        return m
+            .body
+            .body_element
+            .as_ref()
+            .and_then(ccs_proto::session::din::values::MessageKind::of_request)
+            .map(ccs_proto::session::din::values::MessageKind::request_name);
+    }
+    iso2::decode(bytes)
+        .ok()?
+        .body
+        .body_element
+        .as_ref()
+        .and_then(ccs_proto::session::iso2::msg::MessageKind::of_request)
+        .map(ccs_proto::session::iso2::msg::MessageKind::request_name)
+}
+
+#[test]
+fn a_stop_before_power_delivery_start_switches_the_power_supply_off_at_once() {
+    for proto in BOTH {
+        // The car's requests of a whole session, up to its PowerDeliveryReq(Start).
+        let mut recorded = pair(proto, 5, SeccConfig::default());
+        recorded.connect();
+        assert!(recorded.run(Duration::from_secs(120)), "{proto:?}");
+        let mut requests: Vec<Vec<u8>> = Vec::new();
+        for (side, bytes) in &recorded.transcript {
+            let name = request_name(bytes);
+            if *side != Side::Car {
+                continue;
+            }
+            if name == Some("CableCheckReq") {
+                // A charger without an isolation monitor finishes at the first one.
+                requests.retain(|r| request_name(r) != Some("CableCheckReq"));
+            }
+            requests.push(bytes.clone());
+            if name == Some("PowerDeliveryReq") {
+                break;
+            }
+        }
+        let (start, lead_up) = requests.split_last().unwrap();
+        // Played into a charger without power hardware, which is told to stop after the
+        // last PreChargeRes: the precharge set-point is on.
+        let mut config = SeccConfig::default();
+        config.protocols = vec![Protocol::Din70121, Protocol::Iso15118_2];
+        config.isolation_monitor = false;
+        config.cable_check_duration = Duration::ZERO;
+        config.evse_simulate_precharge = true;
+        let mut now = Instant::from_millis(1_000);
+        let mut secc = ccs_proto::session::SeccSession::new(config, support::SESSION_ID, now);
+        secc.handle_connected(now);
+        let mut supply = PowerSupplySetpoint::OFF;
+        for request in lead_up {
+            now += Duration::from_millis(100);
+            secc.handle_message(now, ccs_proto::v2gtp::PayloadType::Exi, request);
+            while secc.poll_transmit().is_some() {}
+            while let Some(c) = secc.poll_command() {
+                if let HardwareCommand::PowerSupply(s) = c {
+                    supply = s;
+                }
+            }
+        }
+        assert!(
+            supply.enabled,
+            "{proto:?}: PreCharge left no set-point: {supply:?}"
+        );
+        secc.handle_stop_request(now);
+        now += Duration::from_millis(100);
+        secc.handle_message(now, ccs_proto::v2gtp::PayloadType::Exi, start);
+        let mut commands = Vec::new();
+        while let Some(c) = secc.poll_command() {
+            commands.push(c);
+        }
+        assert!(
+            commands.contains(&HardwareCommand::PowerSupply(PowerSupplySetpoint::OFF)),
+            "{proto:?}: the answer to PowerDeliveryReq(Start) left the supply on: {commands:?}"
+        );
+        assert!(
+            secc.outcome().is_none(),
+            "{proto:?}: the stop is an orderly one"
         );
     }
 }

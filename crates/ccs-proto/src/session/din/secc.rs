@@ -628,6 +628,11 @@ impl Secc {
                 }
                 let isolation = if req.ready_to_charge_state {
                     out.set_phase(Phase::PowerDeliveryStart);
+                    if self.stop_requested {
+                        // We answer EVSE_Shutdown: the precharge set-point must not stay on
+                        // until the car's next request.
+                        evse_dc::supply_off(out);
+                    }
                     match evse_dc::isolation_while_energized(&self.config, out, "PowerDelivery") {
                         Ok(status) => values::isolation_level(status),
                         Err(e) => {

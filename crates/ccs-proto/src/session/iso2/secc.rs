@@ -1134,7 +1134,11 @@ impl Secc {
                         {
                             return Ok(self.isolation_fault(out, MessageKind::PowerDelivery, e));
                         }
-                        if !self.dc && !self.stop_requested {
+                        if self.stop_requested {
+                            // We answer EVSE_Shutdown / StopCharging: the precharge set-point
+                            // must not stay on until the car's next request.
+                            evse_dc::supply_off(out);
+                        } else if !self.dc {
                             // AC: the supply relay closes (the car signals CP state C with
                             // this request, [V2G2-847]; [V2G2-860] gives us 3 s).
                             let ac = &self.config.iso2.ac;
