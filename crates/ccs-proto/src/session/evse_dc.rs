@@ -131,9 +131,11 @@ pub(crate) struct Setpoint {
 /// The set-point for the car's `target_voltage` and `target_current` (checked with
 /// [`ev_value`]): the voltage at most the lower of the car's and the charger's maximum, the
 /// current at most the lower maximum current and at most the lower maximum power divided by
-/// the output voltage. The voltage for the power limit is the higher of the present output
-/// (`present_voltage`, if measured) and the target, and never below the charger's minimum
-/// voltage (at least 1 V), so a collapsed or missing measurement cannot raise the current.
+/// the output voltage. The voltage for the power limit is the present output
+/// (`present_voltage`, if measured; the power is U_present · I, and cars ask for their maximum
+/// voltage while the battery sits lower) or else the target, and never below the charger's
+/// minimum voltage (at least 1 V), so a collapsed or missing measurement cannot raise the
+/// current without bound. The set-point is renewed with every CurrentDemandReq (≈100 ms).
 pub(crate) fn demand_setpoint(
     limits: &DcLimits,
     ev: &EvLimits,
@@ -151,8 +153,10 @@ pub(crate) fn demand_setpoint(
         .max_power
         .map_or(limits.max_power, |p| p.min(limits.max_power));
     let voltage = target_voltage.min(max_voltage);
-    let present = present_voltage.filter(|u| u.is_finite()).unwrap_or(0.0);
-    let power_reference = present.max(voltage).max(limits.min_voltage).max(1.0);
+    let present = present_voltage
+        .filter(|u| u.is_finite() && *u > 0.0)
+        .unwrap_or(voltage);
+    let power_reference = present.max(limits.min_voltage).max(1.0);
     let power_current = max_power / power_reference;
     let current = target_current.min(max_current).min(power_current);
     Setpoint {
@@ -453,14 +457,17 @@ mod tests {
             max_power: 10_000.0,
             ..wide_limits()
         };
-        let s = demand_setpoint(&limits, &EvLimits::default(), 400.0, 200.0, Some(380.0));
+        let s = demand_setpoint(&limits, &EvLimits::default(), 410.0, 200.0, Some(400.0));
         assert_eq!(s.current, 25.0);
         assert!(s.power_limited);
-        // A measured voltage above the target counts; a collapsed one does not raise the
-        // current above P / EVSEMinimumVoltageLimit.
-        let s = demand_setpoint(&limits, &EvLimits::default(), 400.0, 200.0, Some(500.0));
-        assert_eq!(s.current, 20.0);
-        let s = demand_setpoint(&limits, &EvLimits::default(), 0.0, 200.0, Some(0.0));
+        // Without a measurement, the target voltage counts.
+        let s = demand_setpoint(&limits, &EvLimits::default(), 400.0, 200.0, None);
+        assert_eq!(s.current, 25.0);
+        // A collapsed measurement does not raise the current above P /
+        // EVSEMinimumVoltageLimit.
+        let s = demand_setpoint(&limits, &EvLimits::default(), 400.0, 200.0, Some(0.0));
+        assert_eq!(s.current, 25.0);
+        let s = demand_setpoint(&limits, &EvLimits::default(), 400.0, 200.0, Some(20.0));
         assert_eq!(s.current, 50.0);
         // The car's maximum power counts too.
         let ev = EvLimits {
