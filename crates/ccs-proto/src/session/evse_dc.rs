@@ -205,6 +205,10 @@ pub(crate) struct CableCheck {
     at_test_voltage_since: Option<Instant>,
 }
 
+/// Below this a cable check tests nothing: IEC 61851-23 treats up to 60 V DC as safe to
+/// touch, and an insulation monitor grades the circuit at the charger's output voltage.
+const MIN_TEST_VOLTAGE: f32 = 60.0;
+
 impl CableCheck {
     /// A cable check that started at `now` (the first CableCheckReq), with the power supply
     /// commanded to `test_voltage`.
@@ -243,6 +247,11 @@ impl CableCheck {
             return Err(SessionError::Physical(
                 "isolation fault in CableCheck".into(),
             ));
+        }
+        if self.test_voltage < MIN_TEST_VOLTAGE {
+            // A maximum of 0 V (the car's or a power supply's report) tests nothing; the
+            // check stays Ongoing until the car gives up.
+            return Ok(false);
         }
         // The output at the test voltage, measured after it was commanded.
         let voltage = &out.snapshot.power_supply_voltage;
@@ -566,6 +575,19 @@ mod tests {
         out.snapshot
             .apply(at(3_000), Measurement::Isolation(IsolationStatus::Fault));
         assert!(check.finished(&config, at(3_000), &out).is_err());
+    }
+
+    #[test]
+    fn a_test_voltage_of_0_v_never_finishes_the_cable_check() {
+        let config = SeccConfig::default();
+        let mut out = Outbox::new();
+        let at = Instant::from_millis;
+        let mut check = CableCheck::start(at(1_000), 0.0);
+        out.snapshot
+            .apply(at(1_500), Measurement::PowerSupplyVoltage(Volts(0.0)));
+        out.snapshot
+            .apply(at(1_500), Measurement::Isolation(IsolationStatus::Valid));
+        assert_eq!(check.finished(&config, at(1_500), &out), Ok(false));
     }
 
     #[test]
