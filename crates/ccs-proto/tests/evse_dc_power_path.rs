@@ -683,3 +683,47 @@ fn a_stop_before_power_delivery_start_switches_the_power_supply_off_at_once() {
         );
     }
 }
+
+#[test]
+fn a_negative_target_voltage_in_pre_charge_is_refused_with_the_power_off() {
+    for proto in BOTH {
+        let mut p = pair(proto, 30, SeccConfig::default());
+        p.filter = Some(Box::new(|from, payload: &[u8]| {
+            if from != Side::Car {
+                return Fate::Deliver;
+            }
+            if let Ok(mut m) = din::decode(payload)
+                && let Some(din::BodyElement::PreChargeReq(r)) = &mut m.body.body_element
+            {
+                r.ev_target_voltage.value = -400;
+                return Fate::Replace(din::encode(&m).unwrap());
+            }
+            if let Ok(mut m) = iso2::decode(payload)
+                && let Some(iso2::BodyElement::PreChargeReq(r)) = &mut m.body.body_element
+            {
+                r.ev_target_voltage.value = -400;
+                return Fate::Replace(iso2::encode(&m).unwrap());
+            }
+            Fate::Deliver
+        }));
+        p.connect();
+        p.run(Duration::from_secs(120));
+        assert!(
+            matches!(
+                p.charger_outcome(),
+                Some(Outcome::Failed(SessionError::PeerMisbehaved(_)))
+            ),
+            "{proto:?}: {:?}",
+            p.charger_outcome()
+        );
+        let last = dc_statuses(&p, "PreChargeRes").pop().unwrap();
+        assert_eq!(last.0, "FAILED", "{proto:?}");
+        // Only the cable check's test voltage was ever commanded: no set-point from the car.
+        assert!(
+            enabled_setpoints(&p).iter().all(|s| s.voltage.0 > 0.0),
+            "{proto:?}"
+        );
+        assert!(!p.charging(), "{proto:?}");
+        assert!(ends_off(&p), "{proto:?}");
+    }
+}
