@@ -338,7 +338,7 @@ fn the_current_keeps_within_the_announced_maximum_power() {
 // ----- H2: the isolation monitor is watched during the whole energy transfer
 
 /// The charger's (response code, EVSEStatusCode, EVSEIsolationStatus) of every `name`
-/// ("PreChargeRes" or "CurrentDemandRes"), in order.
+/// ("CableCheckRes", "PreChargeRes" or "CurrentDemandRes"), in order.
 fn dc_statuses(p: &Pair, name: &str) -> Vec<(String, String, String)> {
     p.transcript
         .iter()
@@ -363,6 +363,14 @@ fn dc_statuses(p: &Pair, name: &str) -> Vec<(String, String, String)> {
                             &s.evse_isolation_status,
                         ))
                     }
+                    Some(din::BodyElement::CableCheckRes(r)) if name == "CableCheckRes" => {
+                        let s = r.dc_evse_status;
+                        Some(fmt(
+                            &r.response_code,
+                            &s.evse_status_code,
+                            &s.evse_isolation_status,
+                        ))
+                    }
                     Some(din::BodyElement::CurrentDemandRes(r)) if name == "CurrentDemandRes" => {
                         let s = r.dc_evse_status;
                         Some(fmt(
@@ -377,6 +385,14 @@ fn dc_statuses(p: &Pair, name: &str) -> Vec<(String, String, String)> {
             if let Ok(m) = iso2::decode(bytes) {
                 return match m.body.body_element {
                     Some(iso2::BodyElement::PreChargeRes(r)) if name == "PreChargeRes" => {
+                        let s = r.dc_evse_status;
+                        Some(fmt(
+                            &r.response_code,
+                            &s.evse_status_code,
+                            &s.evse_isolation_status,
+                        ))
+                    }
+                    Some(iso2::BodyElement::CableCheckRes(r)) if name == "CableCheckRes" => {
                         let s = r.dc_evse_status;
                         Some(fmt(
                             &r.response_code,
@@ -725,5 +741,37 @@ fn a_negative_target_voltage_in_pre_charge_is_refused_with_the_power_off() {
         );
         assert!(!p.charging(), "{proto:?}");
         assert!(ends_off(&p), "{proto:?}");
+    }
+}
+
+#[test]
+fn a_cable_check_reports_the_monitors_warning() {
+    for proto in BOTH {
+        let mut car = EvccConfig::default();
+        car.charge_duration = Some(Duration::from_secs(5));
+        if proto == Proto::Iso2 {
+            car.protocols = vec![ProtocolOffer {
+                protocol: Protocol::Iso15118_2,
+                priority: 1,
+                schema_id: 1,
+            }];
+        }
+        let mut charger = SeccConfig::default();
+        charger.protocols = vec![Protocol::Din70121, Protocol::Iso15118_2];
+        // 100 kΩ on a 500 V circuit: 200 Ω/V, a warning (IEC 61851-23), not a fault.
+        let mut plant = PlantConfig::default();
+        plant.isolation.resistance_ohm = 100e3;
+        let mut p = Pair::new(car, charger, plant);
+        p.connect();
+        assert!(p.run(Duration::from_secs(120)), "{proto:?}");
+        assert_eq!(p.charger_outcome(), Some(Outcome::Completed), "{proto:?}");
+        let finished = dc_statuses(&p, "CableCheckRes").pop().unwrap();
+        assert_eq!(
+            (finished.1.as_str(), finished.2.as_str()),
+            ("EVSE_Ready", "Some(Warning)"),
+            "{proto:?}"
+        );
+        let charging = dc_statuses(&p, "CurrentDemandRes").pop().unwrap();
+        assert_eq!(charging.2, "Some(Warning)", "{proto:?}");
     }
 }

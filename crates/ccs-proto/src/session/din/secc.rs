@@ -572,8 +572,22 @@ impl Secc {
                             DC_EVSEStatusCodeType::EVSE_Shutdown,
                         ),
                     )
+                } else if finished {
+                    // The monitor's verdict (Valid or Warning), not a constant.
+                    let isolation =
+                        evse_dc::isolation_while_energized(&self.config, out, "CableCheck")
+                            .map_err(|e| (R::FAILED, e))?;
+                    values::cable_check_res_with_status(
+                        sid,
+                        R::OK,
+                        true,
+                        values::dc_evse_status(
+                            Some(values::isolation_level(isolation)),
+                            DC_EVSEStatusCodeType::EVSE_Ready,
+                        ),
+                    )
                 } else {
-                    values::cable_check_res(sid, R::OK, finished)
+                    values::cable_check_res(sid, R::OK, false)
                 };
                 (MessageKind::CableCheck, finished, res)
             }

@@ -1010,8 +1010,12 @@ impl Secc {
                 // pyPLC (Audi Q4): Ongoing → IsolationMonitoringActive; Finished → EVSE_Ready
                 // with isolation Valid.
                 let status = if finished {
+                    // The monitor's verdict (Valid, Warning, No_IMD), not a constant.
+                    let isolation =
+                        evse_dc::isolation_while_energized(&self.config, out, "CableCheck")
+                            .map_err(hw)?;
                     msg::dc_evse_status(
-                        Some(IsolationLevelType::Valid),
+                        Some(isolation_level(isolation)),
                         DC_EVSEStatusCodeType::EVSE_Ready,
                         EVSENotificationType::None,
                     )
