@@ -51,6 +51,18 @@ fn recorded_finished(next_from_charger: Option<&Recorded>) -> bool {
     }
 }
 
+/// Whether the recorded charger answered the car's first CableCheckReq with Finished.
+fn first_cable_check_finished(session: &[&Recorded]) -> bool {
+    let Some(i) = session.iter().position(|m| {
+        m.from_car
+            && din::decode(&m.payload)
+                .is_ok_and(|d| matches!(d.body.body_element, Some(BodyElement::CableCheckReq(_))))
+    }) else {
+        return false;
+    };
+    recorded_finished(session[i + 1..].iter().find(|n| !n.from_car).copied())
+}
+
 fn replay_car(capture: &str) -> Replay {
     let all = v2g_messages(capture);
     let session: Vec<&Recorded> = all.iter().filter(|m| m.connection == 0).collect();
@@ -58,6 +70,14 @@ fn replay_car(capture: &str) -> Replay {
     let t0 = Instant::from_micros(session[0].at_us);
     let mut config = SeccConfig::default();
     config.authorize_automatically = false;
+    if first_cable_check_finished(&session) {
+        // pyPLC has no isolation monitor and may finish the cable check at the first
+        // CableCheckReq (the Ioniq 2023-05-24 sends only one). A charger with a monitor
+        // cannot: its verdict must follow the test voltage it only commands then. Replay
+        // such a capture as what it is, a charger without a monitor.
+        config.isolation_monitor = false;
+        config.cable_check_duration = ccs_proto::time::Duration::ZERO;
+    }
     let mut secc = SeccSession::new(config, OUR_SESSION_ID, t0);
     secc.handle_connected(t0);
     let mut supply = PowerSupplySetpoint::OFF;

@@ -59,6 +59,9 @@ pub struct Pair {
     pub hide_inlet_voltage: bool,
     /// Every message delivered, in order.
     pub transcript: Vec<(Side, Vec<u8>)>,
+    /// Measurements fed to the charger after the plant's at every step (a power supply or
+    /// isolation monitor that reports something else than the plant).
+    pub charger_overrides: Vec<Measurement>,
 }
 
 impl Pair {
@@ -80,6 +83,7 @@ impl Pair {
             hide_soc: false,
             hide_inlet_voltage: false,
             transcript: Vec::new(),
+            charger_overrides: Vec::new(),
         }
     }
 
@@ -113,6 +117,9 @@ impl Pair {
             self.car.handle_measurement(self.now, m);
         }
         for m in self.plant.charger_measurements() {
+            self.charger.handle_measurement(self.now, m);
+        }
+        for m in self.charger_overrides.clone() {
             self.charger.handle_measurement(self.now, m);
         }
     }

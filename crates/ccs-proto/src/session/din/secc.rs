@@ -20,7 +20,7 @@ use crate::hardware::{
     HardwareCommand, Measurement, Percent, PowerSupplySetpoint, VehicleBatteryReport, WattHours,
 };
 use crate::session::config::SeccConfig;
-use crate::session::evse_dc::{self, EvseOutput};
+use crate::session::evse_dc::{self, CableCheck, EvLimits, EvseOutput};
 use crate::session::outbox::Outbox;
 use crate::session::timers::{Timer, TimerTable};
 use crate::session::{Outcome, Phase, SessionError};
@@ -85,6 +85,16 @@ fn ev_reports_error(status: &DC_EVStatusType) -> bool {
     status.ev_error_code != DC_EVErrorCodeType::NO_ERROR
 }
 
+/// Whether the car's DC_EVStatus in PreChargeReq or CurrentDemandReq means "stop": an error
+/// code ([`ev_reports_error`]), or EVReady = false (DIN 70121 `DC_EVStatusType`: EVReady
+/// true = the car is ready to charge). Every recorded car keeps EVReady true throughout
+/// PreCharge and CurrentDemand and sends false only from PowerDelivery(Stop) on (the Ioniq,
+/// the Audi Q4) or in WeldingDetection (the Polestar 2, the Ioniq at an Alpitronic), which
+/// are not checked.
+fn ev_wants_stop(status: &DC_EVStatusType) -> bool {
+    ev_reports_error(status) || !status.ev_ready
+}
+
 /// The request the sequence expects after `last` (for answering an undecodable request).
 fn expected_after(last: Option<Last>) -> MessageKind {
     use MessageKind as K;
@@ -116,8 +126,8 @@ pub(crate) struct Secc {
     timers: TimerTable,
     stop_requested: bool,
     stopped_by_user: bool,
-    cable_check_since: Option<Instant>,
-    ev_max_voltage: Option<f32>,
+    cable_check: Option<CableCheck>,
+    ev_limits: EvLimits,
     output: EvseOutput,
 }
 
@@ -141,8 +151,8 @@ impl Secc {
             timers,
             stop_requested: false,
             stopped_by_user: false,
-            cable_check_since: None,
-            ev_max_voltage: None,
+            cable_check: None,
+            ev_limits: EvLimits::default(),
             output: EvseOutput::default(),
         }
     }
@@ -358,6 +368,48 @@ impl Secc {
         evse_dc::set_supply(out, voltage, current);
     }
 
+    /// The answer to an isolation fault while the output may be live: the power supply off at
+    /// once, then `kind`'s response with FAILED, EVSE_EmergencyShutdown and isolation Fault
+    /// (DIN 70121 `DC_EVSEStatusCodeType`: the charger shut down because of a fault), and
+    /// the end of the session.
+    fn isolation_fault(
+        out: &mut Outbox,
+        sid: &[u8],
+        kind: MessageKind,
+        error: SessionError,
+    ) -> Answer {
+        evse_dc::supply_off(out);
+        let status = values::dc_evse_status(
+            Some(IsolationLevelType::Fault),
+            DC_EVSEStatusCodeType::EVSE_EmergencyShutdown,
+        );
+        let code = ResponseCodeType::FAILED;
+        // The last measured output, not 0 V: the output may still be discharging.
+        let u = out
+            .snapshot
+            .power_supply_voltage
+            .value()
+            .map_or(0.0, |u| u.0);
+        let response = match kind {
+            MessageKind::PreCharge => values::pre_charge_res_with_status(sid, code, status, u),
+            MessageKind::PowerDelivery => values::power_delivery_res_with_status(sid, code, status),
+            _ => {
+                let off = PresentOutput {
+                    voltage: u,
+                    current: 0.0,
+                    current_limit_achieved: false,
+                    voltage_limit_achieved: false,
+                    power_limit_achieved: false,
+                };
+                values::current_demand_res_with_status(sid, code, status, &off)
+            }
+        };
+        Answer {
+            response,
+            end: Some(Outcome::Failed(error)),
+        }
+    }
+
     #[allow(clippy::too_many_lines)]
     fn answer(
         &mut self,
@@ -455,7 +507,15 @@ impl Secc {
                         )),
                     ));
                 }
-                self.ev_max_voltage = Some(physical_value(&p.ev_maximum_voltage_limit));
+                // The car's maxima bound every set-point; one that is no physical value is
+                // a wrong charge parameter (DIN 70121 §9.4, ChargeParameterDiscoveryRes).
+                self.ev_limits
+                    .update(
+                        Some(physical_value(&p.ev_maximum_voltage_limit)),
+                        Some(physical_value(&p.ev_maximum_current_limit)),
+                        p.ev_maximum_power_limit.as_ref().map(physical_value),
+                    )
+                    .map_err(|e| (R::FAILED_WrongChargeParameter, e))?;
                 out.command(HardwareCommand::VehicleBattery(VehicleBatteryReport {
                     soc: Percent(f32::from(p.dc_ev_status.evresssoc)),
                     full_soc: p.full_soc.map(|s| Percent(f32::from(s))),
@@ -482,20 +542,25 @@ impl Secc {
             }
             BodyElement::CableCheckReq(_) => {
                 out.set_phase(Phase::CableCheck);
-                let first = self.cable_check_since.is_none();
-                let since = *self.cable_check_since.get_or_insert(now);
-                if first && !self.stop_requested {
+                if self.cable_check.is_none() {
                     // Apply the test voltage for the isolation monitor (IEC 61851-23): the
                     // lower of the car's and our maximum voltage.
                     let ours = self.limits(now, out).max_voltage;
-                    let u = self.ev_max_voltage.map_or(ours, |ev| ev.min(ours));
-                    Self::set_supply(out, u, self.config.limits.min_current.0);
+                    let u = self.ev_limits.max_voltage.map_or(ours, |ev| ev.min(ours));
+                    self.cable_check = Some(CableCheck::start(now, u));
+                    if !self.stop_requested {
+                        Self::set_supply(out, u, self.config.limits.min_current.0);
+                    }
                 }
-                // The isolation monitor's verdict, or pyPLC's fixed time (shared with
-                // ISO 15118-2: `session::evse_dc`).
+                // The isolation monitor's verdict at the test voltage, or pyPLC's fixed time
+                // (shared with ISO 15118-2: `session::evse_dc`).
                 let finished = self.stop_requested
-                    || evse_dc::cable_check_finished(&self.config, now, out, since)
-                        .map_err(|e| (R::FAILED, e))?;
+                    || match &mut self.cable_check {
+                        Some(check) => check
+                            .finished(&self.config, now, out)
+                            .map_err(|e| (R::FAILED, e))?,
+                        None => false,
+                    };
                 let res = if self.stop_requested {
                     out.command(HardwareCommand::PowerSupply(PowerSupplySetpoint::OFF));
                     values::cable_check_res_with_status(
@@ -507,30 +572,65 @@ impl Secc {
                             DC_EVSEStatusCodeType::EVSE_Shutdown,
                         ),
                     )
+                } else if finished {
+                    // The monitor's verdict (Valid or Warning), not a constant.
+                    let isolation =
+                        evse_dc::isolation_while_energized(&self.config, out, "CableCheck")
+                            .map_err(|e| (R::FAILED, e))?;
+                    values::cable_check_res_with_status(
+                        sid,
+                        R::OK,
+                        true,
+                        values::dc_evse_status(
+                            Some(values::isolation_level(isolation)),
+                            DC_EVSEStatusCodeType::EVSE_Ready,
+                        ),
+                    )
                 } else {
-                    values::cable_check_res(sid, R::OK, finished)
+                    values::cable_check_res(sid, R::OK, false)
                 };
                 (MessageKind::CableCheck, finished, res)
             }
             BodyElement::PreChargeReq(req) => {
                 out.set_phase(Phase::PreCharge);
-                if ev_reports_error(&req.dc_ev_status) {
+                let isolation =
+                    match evse_dc::isolation_while_energized(&self.config, out, "PreCharge") {
+                        Ok(status) => values::isolation_level(status),
+                        Err(e) => {
+                            return Ok(Self::isolation_fault(out, sid, MessageKind::PreCharge, e));
+                        }
+                    };
+                if ev_wants_stop(&req.dc_ev_status) {
                     self.stop_requested = true;
                 }
-                let limits = self.limits(now, out);
-                let target = physical_value(&req.ev_target_voltage).min(limits.max_voltage);
-                let current = physical_value(&req.ev_target_current).clamp(0.0, 2.0);
+                // A target that is no physical value: FAILED (PreChargeRes has no more specific
+                // code), which ends the session with the power off.
+                let target_voltage =
+                    evse_dc::ev_value("EVTargetVoltage", physical_value(&req.ev_target_voltage))
+                        .map_err(|e| (R::FAILED, e))?;
+                let target_current =
+                    evse_dc::ev_value("EVTargetCurrent", physical_value(&req.ev_target_current))
+                        .map_err(|e| (R::FAILED, e))?;
+                let limits = evse_dc::limits(&self.config, now, out);
+                let setpoint = evse_dc::pre_charge_setpoint(
+                    &limits,
+                    &self.ev_limits,
+                    target_voltage,
+                    target_current,
+                );
+                let target = setpoint.voltage;
                 if self.stop_requested {
                     out.command(HardwareCommand::PowerSupply(PowerSupplySetpoint::OFF));
                 } else {
-                    Self::set_supply(out, target, current);
+                    Self::set_supply(out, target, setpoint.current);
                 }
                 let (u, _) = self.present(now, out, target)?;
                 out.update_values(|v| {
                     v.target_voltage = Some(target);
                     v.present_voltage = Some(u);
                 });
-                let res = values::pre_charge_res(sid, R::OK, self.status_code(), u);
+                let status = values::dc_evse_status(Some(isolation), self.status_code());
+                let res = values::pre_charge_res_with_status(sid, R::OK, status, u);
                 (MessageKind::PreCharge, true, res)
             }
             BodyElement::PowerDeliveryReq(req) => {
@@ -540,24 +640,77 @@ impl Secc {
                 {
                     out.update_values(|v| v.soc = Some(f32::from(p.dc_ev_status.evresssoc)));
                 }
-                if req.ready_to_charge_state {
+                let isolation = if req.ready_to_charge_state {
                     out.set_phase(Phase::PowerDeliveryStart);
+                    if self.stop_requested {
+                        // We answer EVSE_Shutdown: the precharge set-point must not stay on
+                        // until the car's next request.
+                        evse_dc::supply_off(out);
+                    }
+                    match evse_dc::isolation_while_energized(&self.config, out, "PowerDelivery") {
+                        Ok(status) => values::isolation_level(status),
+                        Err(e) => {
+                            return Ok(Self::isolation_fault(
+                                out,
+                                sid,
+                                MessageKind::PowerDelivery,
+                                e,
+                            ));
+                        }
+                    }
                 } else {
                     out.set_phase(Phase::PowerDeliveryStop);
                     out.command(HardwareCommand::PowerSupply(PowerSupplySetpoint::OFF));
-                }
-                let res = values::power_delivery_res(sid, R::OK, self.status_code());
+                    // The output is off and the car stops anyway: a fault is only reported.
+                    evse_dc::isolation_while_energized(&self.config, out, "PowerDelivery")
+                        .map_or(IsolationLevelType::Fault, values::isolation_level)
+                };
+                let status = values::dc_evse_status(Some(isolation), self.status_code());
+                let res = values::power_delivery_res_with_status(sid, R::OK, status);
                 (MessageKind::PowerDelivery, req.ready_to_charge_state, res)
             }
             BodyElement::CurrentDemandReq(req) => {
                 out.set_phase(Phase::Charging);
-                if ev_reports_error(&req.dc_ev_status) {
+                let isolation =
+                    match evse_dc::isolation_while_energized(&self.config, out, "CurrentDemand") {
+                        Ok(status) => values::isolation_level(status),
+                        Err(e) => {
+                            return Ok(Self::isolation_fault(
+                                out,
+                                sid,
+                                MessageKind::CurrentDemand,
+                                e,
+                            ));
+                        }
+                    };
+                if ev_wants_stop(&req.dc_ev_status) {
                     self.stop_requested = true;
                 }
-                let limits = self.limits(now, out);
-                let u_target = physical_value(&req.ev_target_voltage).min(limits.max_voltage);
-                let i_target =
-                    physical_value(&req.ev_target_current).clamp(0.0, limits.max_current);
+                // The car's optional maxima replace those of ChargeParameterDiscovery; targets
+                // or maxima that are no physical values: FAILED (CurrentDemandRes has no more
+                // specific code), which ends the session with the power off.
+                self.ev_limits
+                    .update(
+                        req.ev_maximum_voltage_limit.as_ref().map(physical_value),
+                        req.ev_maximum_current_limit.as_ref().map(physical_value),
+                        req.ev_maximum_power_limit.as_ref().map(physical_value),
+                    )
+                    .map_err(|e| (R::FAILED, e))?;
+                let target_voltage =
+                    evse_dc::ev_value("EVTargetVoltage", physical_value(&req.ev_target_voltage))
+                        .map_err(|e| (R::FAILED, e))?;
+                let target_current =
+                    evse_dc::ev_value("EVTargetCurrent", physical_value(&req.ev_target_current))
+                        .map_err(|e| (R::FAILED, e))?;
+                let limits = evse_dc::limits(&self.config, now, out);
+                let setpoint = evse_dc::demand_setpoint(
+                    &limits,
+                    &self.ev_limits,
+                    target_voltage,
+                    target_current,
+                    out.snapshot.power_supply_voltage.value().map(|u| u.0),
+                );
+                let (u_target, i_target) = (setpoint.voltage, setpoint.current);
                 let soc = req.dc_ev_status.evresssoc;
                 if self.stop_requested {
                     out.command(HardwareCommand::PowerSupply(PowerSupplySetpoint::OFF));
@@ -582,11 +735,12 @@ impl Secc {
                 let output = PresentOutput {
                     voltage: u,
                     current: i,
-                    current_limit_achieved: i_target >= limits.max_current,
-                    voltage_limit_achieved: u_target >= limits.max_voltage,
-                    power_limit_achieved: u_target * i_target >= limits.max_power,
+                    current_limit_achieved: setpoint.current_limited,
+                    voltage_limit_achieved: setpoint.voltage_limited,
+                    power_limit_achieved: setpoint.power_limited,
                 };
-                let res = values::current_demand_res(sid, R::OK, self.status_code(), &output);
+                let status = values::dc_evse_status(Some(isolation), self.status_code());
+                let res = values::current_demand_res_with_status(sid, R::OK, status, &output);
                 (MessageKind::CurrentDemand, true, res)
             }
             BodyElement::WeldingDetectionReq(_) => {

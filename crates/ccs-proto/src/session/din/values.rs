@@ -24,6 +24,8 @@ use ccs_msg::din::{
     UnitSymbolType, V2G_Message, WeldingDetectionReqType, WeldingDetectionResType,
 };
 
+use crate::hardware::IsolationStatus;
+
 /// The SessionID a car sends in SessionSetupReq before it has one: 8 zero bytes (as OpenV2Gx
 /// encodes it for pyPLC; the Ioniq sends the same).
 pub const NO_SESSION_ID: [u8; 8] = [0; 8];
@@ -618,6 +620,17 @@ pub fn cable_check_res_with_status(
     )
 }
 
+/// DIN's `isolationLevelType` for the isolation monitor's verdict. DIN has no `No_IMD`: a
+/// charger without a monitor reports `Valid`, as pyPLC does.
+pub fn isolation_level(status: IsolationStatus) -> IsolationLevelType {
+    match status {
+        IsolationStatus::Invalid => IsolationLevelType::Invalid,
+        IsolationStatus::Valid | IsolationStatus::NoImd => IsolationLevelType::Valid,
+        IsolationStatus::Warning => IsolationLevelType::Warning,
+        IsolationStatus::Fault => IsolationLevelType::Fault,
+    }
+}
+
 /// PreChargeRes: isolation Valid, the status code, EVSEPresentVoltage (pyPLC sends it
 /// without a unit).
 pub fn pre_charge_res(
@@ -626,11 +639,26 @@ pub fn pre_charge_res(
     status_code: DC_EVSEStatusCodeType,
     present_voltage: f32,
 ) -> V2G_Message {
+    pre_charge_res_with_status(
+        session_id,
+        code,
+        dc_evse_status(Some(IsolationLevelType::Valid), status_code),
+        present_voltage,
+    )
+}
+
+/// PreChargeRes with an explicit DC_EVSEStatus (the measured isolation status).
+pub fn pre_charge_res_with_status(
+    session_id: &[u8],
+    code: ResponseCodeType,
+    status: DC_EVSEStatusType,
+    present_voltage: f32,
+) -> V2G_Message {
     message(
         session_id,
         BodyElement::PreChargeRes(PreChargeResType {
             response_code: code,
-            dc_evse_status: dc_evse_status(Some(IsolationLevelType::Valid), status_code),
+            dc_evse_status: status,
             evse_present_voltage: PhysicalValueType {
                 unit: None,
                 ..physical(present_voltage, UnitSymbolType::V)
@@ -645,14 +673,24 @@ pub fn power_delivery_res(
     code: ResponseCodeType,
     status_code: DC_EVSEStatusCodeType,
 ) -> V2G_Message {
+    power_delivery_res_with_status(
+        session_id,
+        code,
+        dc_evse_status(Some(IsolationLevelType::Valid), status_code),
+    )
+}
+
+/// PowerDeliveryRes with an explicit DC_EVSEStatus (the measured isolation status).
+pub fn power_delivery_res_with_status(
+    session_id: &[u8],
+    code: ResponseCodeType,
+    status: DC_EVSEStatusType,
+) -> V2G_Message {
     message(
         session_id,
         BodyElement::PowerDeliveryRes(PowerDeliveryResType {
             response_code: code,
-            evse_status: EVSEStatus::DC_EVSEStatus(dc_evse_status(
-                Some(IsolationLevelType::Valid),
-                status_code,
-            )),
+            evse_status: EVSEStatus::DC_EVSEStatus(status),
         }),
     )
 }
@@ -680,11 +718,26 @@ pub fn current_demand_res(
     status_code: DC_EVSEStatusCodeType,
     out: &PresentOutput,
 ) -> V2G_Message {
+    current_demand_res_with_status(
+        session_id,
+        code,
+        dc_evse_status(Some(IsolationLevelType::Valid), status_code),
+        out,
+    )
+}
+
+/// CurrentDemandRes with an explicit DC_EVSEStatus (the measured isolation status).
+pub fn current_demand_res_with_status(
+    session_id: &[u8],
+    code: ResponseCodeType,
+    status: DC_EVSEStatusType,
+    out: &PresentOutput,
+) -> V2G_Message {
     message(
         session_id,
         BodyElement::CurrentDemandRes(CurrentDemandResType {
             response_code: code,
-            dc_evse_status: dc_evse_status(Some(IsolationLevelType::Valid), status_code),
+            dc_evse_status: status,
             evse_present_voltage: physical(out.voltage, UnitSymbolType::V),
             evse_present_current: physical(out.current, UnitSymbolType::A),
             evse_current_limit_achieved: out.current_limit_achieved,

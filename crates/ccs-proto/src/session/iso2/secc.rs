@@ -16,10 +16,10 @@ use ccs_msg::iso2::{
     AC_EVSEChargeParameterType, AuthorizationResType, BodyElement, CableCheckResType,
     ChargeParameterDiscoveryResType, ChargeProgressType, ChargeServiceType, ChargingSessionType,
     ChargingStatusResType, ConsumptionCostType, CostKindType, CostType, CurrentDemandResType,
-    DC_EVSEChargeParameterType, DC_EVSEStatusCodeType, EVChargeParameter, EVSEChargeParameter,
-    EVSENotificationType, EVSEProcessingType, EVSEStatus, Fragment, IsolationLevelType,
-    MeterInfoType, MeteringReceiptResType, PMaxScheduleEntryType, PMaxScheduleType,
-    ParameterSetType, ParameterType, ParameterType_Value, PaymentDetailsResType,
+    DC_EVErrorCodeType, DC_EVSEChargeParameterType, DC_EVSEStatusCodeType, DC_EVStatusType,
+    EVChargeParameter, EVSEChargeParameter, EVSENotificationType, EVSEProcessingType, EVSEStatus,
+    Fragment, IsolationLevelType, MeterInfoType, MeteringReceiptResType, PMaxScheduleEntryType,
+    PMaxScheduleType, ParameterSetType, ParameterType, ParameterType_Value, PaymentDetailsResType,
     PaymentOptionListType, PaymentServiceSelectionResType, PowerDeliveryResType, PreChargeResType,
     RelativeTimeIntervalType, ResponseCodeType, SAScheduleListType, SAScheduleTupleType,
     SASchedules, SalesTariffEntryType, SalesTariffType, ServiceCategoryType, ServiceDetailResType,
@@ -33,9 +33,11 @@ use super::msg::{
     self, CERTIFICATE_SERVICE_ID, CHARGE_SERVICE_ID, MessageKind, physical, physical_value,
 };
 use super::pnc::{self, CertificateBackend, ContractVerifier};
-use crate::hardware::{HardwareCommand, Measurement, Percent, VehicleBatteryReport, WattHours};
+use crate::hardware::{
+    HardwareCommand, IsolationStatus, Measurement, Percent, VehicleBatteryReport, WattHours,
+};
 use crate::session::config::SeccConfig;
-use crate::session::evse_dc::{self, EvseOutput};
+use crate::session::evse_dc::{self, CableCheck, EvLimits, EvseOutput};
 use crate::session::outbox::Outbox;
 use crate::session::timers::{Timer, TimerTable};
 use crate::session::{Outcome, Phase, SessionError, SessionEvent};
@@ -148,8 +150,8 @@ pub(crate) struct Secc {
     contract_certificate: Option<Vec<u8>>,
     authorized: bool,
     p_max: f32,
-    cable_check_since: Option<Instant>,
-    ev_max_voltage: Option<f32>,
+    cable_check: Option<CableCheck>,
+    ev_limits: EvLimits,
     output: EvseOutput,
     meter_wh: f64,
     meter_at: Option<Instant>,
@@ -162,6 +164,27 @@ type Refusal = (ResponseCodeType, SessionError);
 
 fn refusal(code: ResponseCodeType, error: SessionError) -> Refusal {
     (code, error)
+}
+
+/// Whether the car's DC_EVStatus in PreChargeReq or CurrentDemandReq means "stop": an error
+/// code other than NO_ERROR (RESS temperature, shift position, ...; the charger must not
+/// deliver more energy), or EVReady = false (ISO 15118-2 `DC_EVStatusType`: EVReady true =
+/// the car is ready to charge). As in DIN (`din::secc`), the charger then switches off and
+/// answers EVSE_Shutdown, so the car winds down in order; real cars send EVReady false only
+/// from PowerDelivery(Stop) on, which is not checked.
+fn ev_wants_stop(status: &DC_EVStatusType) -> bool {
+    status.ev_error_code != DC_EVErrorCodeType::NO_ERROR || !status.ev_ready
+}
+
+/// ISO 15118-2 `isolationLevelType` for the isolation monitor's verdict.
+fn isolation_level(status: IsolationStatus) -> IsolationLevelType {
+    match status {
+        IsolationStatus::Invalid => IsolationLevelType::Invalid,
+        IsolationStatus::Valid => IsolationLevelType::Valid,
+        IsolationStatus::Warning => IsolationLevelType::Warning,
+        IsolationStatus::Fault => IsolationLevelType::Fault,
+        IsolationStatus::NoImd => IsolationLevelType::No_IMD,
+    }
 }
 
 impl Secc {
@@ -198,8 +221,8 @@ impl Secc {
             contract_certificate: None,
             authorized: false,
             p_max,
-            cable_check_since: None,
-            ev_max_voltage: None,
+            cable_check: None,
+            ev_limits: EvLimits::default(),
             output: EvseOutput::default(),
             meter_wh: 0.0,
             meter_at: None,
@@ -526,6 +549,40 @@ impl Secc {
         })
     }
 
+    /// The answer to an isolation fault while the output may be live: the power supply off at
+    /// once, then `kind`'s response with FAILED, EVSE_EmergencyShutdown and isolation Fault
+    /// (ISO 15118-2 `DC_EVSEStatusCodeType`: the charger shut down because of a fault), and
+    /// the end of the session.
+    fn isolation_fault(
+        &self,
+        out: &mut Outbox,
+        kind: MessageKind,
+        error: SessionError,
+    ) -> (V2G_Message, bool, Option<Outcome>) {
+        evse_dc::supply_off(out);
+        let mut res = msg::failed_response(
+            &self.session_id,
+            kind,
+            ResponseCodeType::FAILED,
+            &self.config.iso2.evse_id,
+            true,
+        );
+        let fault = msg::dc_evse_status(
+            Some(IsolationLevelType::Fault),
+            DC_EVSEStatusCodeType::EVSE_EmergencyShutdown,
+            EVSENotificationType::None,
+        );
+        match &mut res.body.body_element {
+            Some(BodyElement::PreChargeRes(r)) => r.dc_evse_status = fault,
+            Some(BodyElement::CurrentDemandRes(r)) => r.dc_evse_status = fault,
+            Some(BodyElement::PowerDeliveryRes(r)) => {
+                r.evse_status = EVSEStatus::DC_EVSEStatus(fault);
+            }
+            _ => {}
+        }
+        (res, true, Some(Outcome::Failed(error)))
+    }
+
     fn evse_status(&mut self) -> EVSEStatus {
         let notification = self.notification();
         if self.dc {
@@ -821,7 +878,15 @@ impl Secc {
                 }
                 let departure = match &req.ev_charge_parameter {
                     EVChargeParameter::DC_EVChargeParameter(p) if mode.is_dc() => {
-                        self.ev_max_voltage = Some(physical_value(&p.ev_maximum_voltage_limit));
+                        // The car's maxima bound every set-point; one that is no physical
+                        // value is a wrong charge parameter ([V2G2-477]).
+                        self.ev_limits
+                            .update(
+                                Some(physical_value(&p.ev_maximum_voltage_limit)),
+                                Some(physical_value(&p.ev_maximum_current_limit)),
+                                p.ev_maximum_power_limit.as_ref().map(physical_value),
+                            )
+                            .map_err(|e| refusal(R::FAILED_WrongChargeParameter, e))?;
                         let soc = f32::from(p.dc_ev_status.evresssoc);
                         out.command(HardwareCommand::VehicleBattery(VehicleBatteryReport {
                             soc: Percent(soc),
@@ -912,7 +977,6 @@ impl Secc {
             }
             BodyElement::CableCheckReq(_) => {
                 out.set_phase(Phase::CableCheck);
-                let since = *self.cable_check_since.get_or_insert(now);
                 if self.stop_requested {
                     evse_dc::supply_off(out);
                     let status = msg::dc_evse_status(
@@ -930,20 +994,28 @@ impl Secc {
                         None,
                     ));
                 }
-                if since == now {
-                    // The test voltage for the isolation monitor (IEC 61851-23): the lower of
-                    // the car's and our maximum voltage.
-                    let ours = evse_dc::limits(&self.config, now, out).max_voltage;
-                    let u = self.ev_max_voltage.map_or(ours, |ev| ev.min(ours));
-                    evse_dc::set_supply(out, u, self.config.limits.min_current.0);
-                }
-                let finished =
-                    evse_dc::cable_check_finished(&self.config, now, out, since).map_err(hw)?;
+                let check = match &mut self.cable_check {
+                    Some(check) => check,
+                    None => {
+                        // The test voltage for the isolation monitor (IEC 61851-23): the lower
+                        // of the car's and our maximum voltage.
+                        let ours = evse_dc::limits(&self.config, now, out).max_voltage;
+                        let u = self.ev_limits.max_voltage.map_or(ours, |ev| ev.min(ours));
+                        evse_dc::set_supply(out, u, self.config.limits.min_current.0);
+                        self.cable_check.insert(CableCheck::start(now, u))
+                    }
+                };
+                // The isolation monitor's verdict at the test voltage, or pyPLC's fixed time.
+                let finished = check.finished(&self.config, now, out).map_err(hw)?;
                 // pyPLC (Audi Q4): Ongoing → IsolationMonitoringActive; Finished → EVSE_Ready
                 // with isolation Valid.
                 let status = if finished {
+                    // The monitor's verdict (Valid, Warning, No_IMD), not a constant.
+                    let isolation =
+                        evse_dc::isolation_while_energized(&self.config, out, "CableCheck")
+                            .map_err(hw)?;
                     msg::dc_evse_status(
-                        Some(IsolationLevelType::Valid),
+                        Some(isolation_level(isolation)),
                         DC_EVSEStatusCodeType::EVSE_Ready,
                         EVSENotificationType::None,
                     )
@@ -970,14 +1042,34 @@ impl Secc {
             }
             BodyElement::PreChargeReq(req) => {
                 out.set_phase(Phase::PreCharge);
+                let isolation =
+                    match evse_dc::isolation_while_energized(&self.config, out, "PreCharge") {
+                        Ok(status) => isolation_level(status),
+                        Err(e) => return Ok(self.isolation_fault(out, MessageKind::PreCharge, e)),
+                    };
+                if ev_wants_stop(&req.dc_ev_status) {
+                    self.stop_requested = true;
+                }
+                // A target that is no physical value: FAILED (PreChargeRes has no more specific
+                // code), which ends the session with the power off.
+                let target_voltage =
+                    evse_dc::ev_value("EVTargetVoltage", physical_value(&req.ev_target_voltage))
+                        .map_err(|e| refusal(R::FAILED, e))?;
+                let target_current =
+                    evse_dc::ev_value("EVTargetCurrent", physical_value(&req.ev_target_current))
+                        .map_err(|e| refusal(R::FAILED, e))?;
                 let limits = evse_dc::limits(&self.config, now, out);
-                let target = physical_value(&req.ev_target_voltage).min(limits.max_voltage);
-                // IEC 61851-23: at most 2 A during PreCharge.
-                let current = physical_value(&req.ev_target_current).clamp(0.0, 2.0);
+                let setpoint = evse_dc::pre_charge_setpoint(
+                    &limits,
+                    &self.ev_limits,
+                    target_voltage,
+                    target_current,
+                );
+                let target = setpoint.voltage;
                 if self.stop_requested {
                     evse_dc::supply_off(out);
                 } else {
-                    evse_dc::set_supply(out, target, current);
+                    evse_dc::set_supply(out, target, setpoint.current);
                 }
                 let (u, _) = self
                     .output
@@ -992,7 +1084,7 @@ impl Secc {
                     reply(BodyElement::PreChargeRes(PreChargeResType {
                         response_code: R::OK,
                         dc_evse_status: msg::dc_evse_status(
-                            Some(IsolationLevelType::Valid),
+                            Some(isolation),
                             self.status_code(),
                             notification,
                         ),
@@ -1037,7 +1129,20 @@ impl Secc {
                     ChargeProgressType::Start => {
                         self.renegotiating = false;
                         out.set_phase(Phase::PowerDeliveryStart);
-                        if !self.dc && !self.stop_requested {
+                        if self.dc
+                            && let Err(e) = evse_dc::isolation_while_energized(
+                                &self.config,
+                                out,
+                                "PowerDelivery",
+                            )
+                        {
+                            return Ok(self.isolation_fault(out, MessageKind::PowerDelivery, e));
+                        }
+                        if self.stop_requested {
+                            // We answer EVSE_Shutdown / StopCharging: the precharge set-point
+                            // must not stay on until the car's next request.
+                            evse_dc::supply_off(out);
+                        } else if !self.dc {
                             // AC: the supply relay closes (the car signals CP state C with
                             // this request, [V2G2-847]; [V2G2-860] gives us 3 s).
                             let ac = &self.config.iso2.ac;
@@ -1065,10 +1170,41 @@ impl Secc {
             }
             BodyElement::CurrentDemandReq(req) => {
                 out.set_phase(Phase::Charging);
+                let isolation =
+                    match evse_dc::isolation_while_energized(&self.config, out, "CurrentDemand") {
+                        Ok(status) => isolation_level(status),
+                        Err(e) => {
+                            return Ok(self.isolation_fault(out, MessageKind::CurrentDemand, e));
+                        }
+                    };
+                if ev_wants_stop(&req.dc_ev_status) {
+                    self.stop_requested = true;
+                }
+                // The car's optional maxima replace those of ChargeParameterDiscovery; targets
+                // or maxima that are no physical values: FAILED (CurrentDemandRes has no more
+                // specific code), which ends the session with the power off.
+                self.ev_limits
+                    .update(
+                        req.ev_maximum_voltage_limit.as_ref().map(physical_value),
+                        req.ev_maximum_current_limit.as_ref().map(physical_value),
+                        req.ev_maximum_power_limit.as_ref().map(physical_value),
+                    )
+                    .map_err(|e| refusal(R::FAILED, e))?;
+                let target_voltage =
+                    evse_dc::ev_value("EVTargetVoltage", physical_value(&req.ev_target_voltage))
+                        .map_err(|e| refusal(R::FAILED, e))?;
+                let target_current =
+                    evse_dc::ev_value("EVTargetCurrent", physical_value(&req.ev_target_current))
+                        .map_err(|e| refusal(R::FAILED, e))?;
                 let limits = evse_dc::limits(&self.config, now, out);
-                let u_target = physical_value(&req.ev_target_voltage).min(limits.max_voltage);
-                let i_target =
-                    physical_value(&req.ev_target_current).clamp(0.0, limits.max_current);
+                let setpoint = evse_dc::demand_setpoint(
+                    &limits,
+                    &self.ev_limits,
+                    target_voltage,
+                    target_current,
+                    out.snapshot.power_supply_voltage.value().map(|u| u.0),
+                );
+                let (u_target, i_target) = (setpoint.voltage, setpoint.current);
                 let soc = req.dc_ev_status.evresssoc;
                 if self.stop_requested {
                     evse_dc::supply_off(out);
@@ -1099,15 +1235,15 @@ impl Secc {
                 let res = CurrentDemandResType {
                     response_code: R::OK,
                     dc_evse_status: msg::dc_evse_status(
-                        Some(IsolationLevelType::Valid),
+                        Some(isolation),
                         self.status_code(),
                         notification,
                     ),
                     evse_present_voltage: physical(u, UnitSymbolType::V),
                     evse_present_current: physical(i, UnitSymbolType::A),
-                    evse_current_limit_achieved: i_target >= limits.max_current,
-                    evse_voltage_limit_achieved: u_target >= limits.max_voltage,
-                    evse_power_limit_achieved: u_target * i_target >= limits.max_power,
+                    evse_current_limit_achieved: setpoint.current_limited,
+                    evse_voltage_limit_achieved: setpoint.voltage_limited,
+                    evse_power_limit_achieved: setpoint.power_limited,
                     evse_maximum_voltage_limit: Some(physical(
                         limits.max_voltage,
                         UnitSymbolType::V,
@@ -1184,7 +1320,15 @@ impl Secc {
                     reply(BodyElement::WeldingDetectionRes(WeldingDetectionResType {
                         response_code: R::OK,
                         dc_evse_status: msg::dc_evse_status(
-                            Some(IsolationLevelType::Valid),
+                            // The output is off: a fault is only reported.
+                            Some(
+                                evse_dc::isolation_while_energized(
+                                    &self.config,
+                                    out,
+                                    "WeldingDetection",
+                                )
+                                .map_or(IsolationLevelType::Fault, isolation_level),
+                            ),
                             DC_EVSEStatusCodeType::EVSE_NotReady,
                             EVSENotificationType::None,
                         ),
