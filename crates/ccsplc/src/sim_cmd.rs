@@ -75,7 +75,7 @@ pub(crate) fn run(args: &SimArgs) -> anyhow::Result<ExitCode> {
         header.push_str(", Plug & Charge over TLS 1.2 (throw-away test PKI)");
     }
     let plugged = Side::Evse(world_config.plugged_charger);
-    let mut world = World::new(world_config, sessions(&config.protocols(), pnc.as_ref()))
+    let mut world = World::new(world_config, sessions(config, pnc.as_ref()))
         .context("the simulation cannot be set up")?;
     if let Some(pnc) = &pnc {
         world.set_stream_security(pnc.security());
@@ -210,14 +210,13 @@ fn finish_recording(recorder: &SharedRecorder, path: &Path, end: Instant, summar
 }
 
 /// The sessions on both sides: the car offers `protocols` (`--protocol`, in priority order;
-/// DIN when none), the charger accepts DIN and ISO 15118-2 and follows the car's priorities.
+/// DIN when none), the charger accepts DIN and ISO 15118-2 and follows the car's priorities,
+/// within the DC limits of the configuration (`[charging] evse_max_*`).
 /// The charger's SessionID comes from the world's seeded entropy, the car's EVCCID is its MAC.
 /// With `pnc`, the car pays with its contract and the charger verifies it (the connection is
 /// TLS: the world's stream security).
-fn sessions(
-    protocols: &[session::Protocol],
-    pnc: Option<&pnc::SimPnc>,
-) -> Box<SessionFactory<'static>> {
+fn sessions(config: &Config, pnc: Option<&pnc::SimPnc>) -> Box<SessionFactory<'static>> {
+    let protocols = &config.protocols();
     let mut car = EvccConfig::default();
     // The simulated link has no TLS; ISO 15118-20 runs over it all the same.
     car.iso20.allow_without_tls = true;
@@ -233,6 +232,7 @@ fn sessions(
             .collect();
     }
     let mut charger = SeccConfig::default();
+    charger.limits = config.secc_config().limits;
     charger.protocols = vec![
         session::Protocol::Din70121,
         session::Protocol::Iso15118_2,

@@ -230,11 +230,11 @@ async fn a_chademo_car_charges_and_its_bms_sees_the_chargers_values() {
 
     assert_eq!(ended.car, Some(Outcome::Completed));
     assert_eq!(ended.charger, Some(Outcome::Completed));
-    // 0x108: the charger's limits, those of its simulated power supply (500 V = 0x01F4,
-    // 125 A), which replace the configured ones.
+    // 0x108: the charger's limits, the lower of the configured ones (450 V = 0x01C2, 200 A)
+    // and those of its simulated power supply (500 V, 125 A).
     let limits = progression_of(&with_id(&seen, 0x108));
     assert!(
-        limits.contains(&&[0, 0xF4, 0x01, 125, 0, 0, 0, 0][..]),
+        limits.contains(&&[0, 0xC2, 0x01, 125, 0, 0, 0, 0][..]),
         "0x108 never carried the limits: {limits:?}"
     );
     // 0x109: protocol 10, the present voltage near the target, current flowing, status

@@ -6,7 +6,9 @@ mod isolation;
 mod limits;
 
 pub(crate) use isolation::{CableCheck, cable_check_finished, isolation_while_energized};
-pub(crate) use limits::{EvLimits, demand_setpoint, ev_value, limits, pre_charge_setpoint};
+pub(crate) use limits::{
+    DcLimits, EvLimits, demand_setpoint, ev_value, limits, pre_charge_setpoint,
+};
 
 use crate::hardware::{
     Amps, HardwareCommand, HardwareFault, HardwareFaultKind, PowerSupplySetpoint, Volts,
