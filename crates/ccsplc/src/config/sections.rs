@@ -390,8 +390,10 @@ config_section! {
         /// charger without an isolation monitor: CableCheck then tells the car isolation
         /// `Valid` after 0.5 s without measuring anything, and `ccsplc evse` warns at start.
         /// Without any power-supply adapter (pyPLC's dummy power supply) and no monitor input
-        /// it is off as well, with the same warning. Default: true. pyPLC has no isolation
-        /// monitor (no key).
+        /// it is off as well, with the same warning. Default: true. pyPLC: `isolation_monitor`
+        /// is ccsplc's own key in a pyPlc.ini (pyPLC has no isolation monitor and ignores
+        /// keys it does not know).
+        #[ini = "isolation_monitor"]
         isolation_monitor: bool = true,
         /// Charger: EVSEMaximumVoltageLimit. Unit: V. Default: 450.
         evse_max_voltage: f64 = 450.0,

@@ -587,6 +587,21 @@ fn a_real_power_supply_without_an_isolation_input_is_refused_unless_turned_off()
 }
 
 #[test]
+fn a_pyplc_ini_may_say_its_charger_has_no_isolation_monitor() {
+    // An MQTT power supply without an IMD: pyPLC has no key for it, ccsplc's own key works
+    // in the ini too (pyPLC ignores keys it does not know).
+    let text = "[general]\nmode = EvseMode\ndigital_output_device = mqtt\n\
+                charge_parameter_backend = mqtt\nevse_simulate_precharge = no\n\
+                isolation_monitor = no\n";
+    let (secc, checks) = charger("pyPlc.ini", text);
+    assert!(!secc.isolation_monitor && !secc.evse_simulate_precharge);
+    let warnings = checks.unwrap();
+    assert_eq!(warnings.len(), 1, "{warnings:?}");
+    assert_eq!(warnings[0].line, Some(6));
+    assert!(warnings[0].message.contains("isolation is NOT monitored"));
+}
+
+#[test]
 fn the_pyplc_template_as_charger_has_a_dummy_power_supply_and_says_so() {
     // pyPLC's template: digital_output_device = dieter, no power-supply adapter at all. The
     // output is simulated as in pyPLC, nothing can report isolation: two warnings.
