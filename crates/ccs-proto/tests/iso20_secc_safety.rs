@@ -1,7 +1,7 @@
 //! The ISO 15118-20 charger against a car whose values are hostile or change under way: what
 //! the car sends must never panic the charger or reach the power supply unchecked, the car's
-//! limits bound every set-point, and the isolation monitor is watched while the output is
-//! live. Our car against our charger with the physics of ccs-sim under a virtual clock; the
+//! limits bound every set-point, the cable check needs a verdict at the test voltage, and the
+//! isolation monitor is watched while the output is live. Our car against our charger with the physics of ccs-sim under a virtual clock; the
 //! car's requests are rewritten on the wire.
 
 #[path = "din_support/mod.rs"]
@@ -9,7 +9,9 @@ mod din_support;
 
 use ccs_msg::iso20::dc;
 use ccs_msg::iso20::types::{RationalNumberType, ResponseCodeType};
-use ccs_proto::hardware::{HardwareCommand, PowerSupplySetpoint};
+use ccs_proto::hardware::{
+    HardwareCommand, IsolationStatus, Measurement, PowerSupplySetpoint, Volts,
+};
 use ccs_proto::session::iso20::ControlMode;
 use ccs_proto::session::iso20::values::{Message, MessageKind};
 use ccs_proto::session::{
@@ -473,4 +475,61 @@ fn an_isolation_fault_in_precharge_ends_the_session_with_the_output_off() {
         isolation_fault,
     );
     assert!(!p.sent(Side::Car).contains(&"DC_ChargeLoopReq"));
+}
+
+// ----- M5: the cable check needs a verdict measured at the test voltage (IEC 61851-23)
+
+/// A monitor that keeps reporting Valid (a verdict from before this cable check) and a
+/// power supply output held at 0 V.
+fn stale_valid_verdict_at_0_v() -> Vec<Measurement> {
+    vec![
+        Measurement::Isolation(IsolationStatus::Valid),
+        Measurement::PowerSupplyVoltage(Volts(0.0)),
+    ]
+}
+
+#[test]
+fn a_valid_verdict_without_the_test_voltage_never_finishes_the_cable_check() {
+    let mut p = dc_pair(ControlMode::Scheduled);
+    p.charger_overrides = stale_valid_verdict_at_0_v();
+    p.connect();
+    assert!(p.run(Duration::from_secs(120)));
+    let cable_checks = responses(&p, "DC_CableCheckRes");
+    assert!(!cable_checks.is_empty());
+    assert!(
+        cable_checks.iter().all(|s| s.contains("Ongoing")),
+        "{cable_checks:?}"
+    );
+    assert!(!p.sent(Side::Car).contains(&"DC_PreChargeReq"));
+    // The test voltage was commanded, and switched off when the car gave up.
+    assert!(
+        supply_commands(&p)
+            .iter()
+            .any(|s| s.enabled && s.voltage.0 >= 60.0)
+    );
+    assert_eq!(supply_commands(&p).last(), Some(&PowerSupplySetpoint::OFF));
+    assert!(!p.plant.contactors_closed());
+}
+
+#[test]
+fn a_valid_verdict_from_before_the_test_voltage_does_not_finish_the_cable_check() {
+    // The output is held at 0 V for the first 3 s of the cable check, then follows the set-point;
+    // the monitor reports Valid all along.
+    let held = Duration::from_secs(3);
+    let mut p = dc_pair(ControlMode::Scheduled);
+    p.charger_overrides = stale_valid_verdict_at_0_v();
+    p.connect();
+    assert!(p.run_until(Duration::from_secs(120), |p| {
+        if p.car_first("DC_CableCheckReq")
+            .is_some_and(|started| p.now.saturating_duration_since(started) >= held)
+        {
+            p.charger_overrides
+                .retain(|m| !matches!(m, Measurement::PowerSupplyVoltage(_)));
+        }
+        false
+    }));
+    assert_eq!(p.charger_outcome(), Some(Outcome::Completed));
+    let started = p.car_first("DC_CableCheckReq").expect("a cable check");
+    let pre_charge = p.car_first("DC_PreChargeReq").expect("a precharge");
+    assert!(pre_charge.saturating_duration_since(started) >= held);
 }

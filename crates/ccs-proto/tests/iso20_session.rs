@@ -7,7 +7,7 @@ mod din_support;
 
 use ccs_msg::iso20::types::{EVSEStatusType, EvseNotificationType, ResponseCodeType};
 use ccs_msg::iso20::{common, dc};
-use ccs_proto::hardware::{Amps, ContactorRequest, CpState, HardwareCommand, LockRequest};
+use ccs_proto::hardware::{Amps, ContactorRequest, CpState, HardwareCommand, LockRequest, Watts};
 use ccs_proto::session::iso20::values::{Message, MessageKind};
 use ccs_proto::session::iso20::{Authorization, ControlMode, pnc};
 use ccs_proto::session::{
@@ -181,6 +181,9 @@ fn pyplc_style_charger_with_a_simulated_precharge_voltage_precharges() {
 fn dc_dynamic_session_lets_the_charger_decide_the_current() {
     let mut sc = charger(&[Protocol::Iso15118_20Dc]);
     sc.iso20.dynamic_current = Some(Amps(40.0));
+    // The plant's 50 kW: a power supply's report only lowers the configured maximum, and
+    // the default 10 kW (pyPLC's) would bound the current below 40 A at 410 V.
+    sc.limits.max_power = Watts(50_000.0);
     let mut p = Pair::new(
         car(Protocol::Iso15118_20Dc, ControlMode::Dynamic, 20),
         sc,

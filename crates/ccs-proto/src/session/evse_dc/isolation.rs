@@ -92,34 +92,6 @@ impl CableCheck {
     }
 }
 
-/// Whether the cable check started at `since` is finished: the isolation monitor's verdict,
-/// or (without one) pyPLC's fixed cable check time. A fault is an error.
-///
-/// Used by ISO 15118-20 only; it accepts any fresh verdict, even one measured before the
-/// test voltage was applied. DIN and ISO 15118-2 use [`CableCheck`], which requires a verdict
-/// that arrived after the output was measured at the test voltage.
-pub(crate) fn cable_check_finished(
-    config: &SeccConfig,
-    now: Instant,
-    out: &Outbox,
-    since: Instant,
-) -> Result<bool, SessionError> {
-    if !config.isolation_monitor {
-        return Ok(now.saturating_duration_since(since) >= config.cable_check_duration);
-    }
-    match out
-        .snapshot
-        .isolation
-        .fresh(now, config.measurement_max_age)
-    {
-        Ok(IsolationStatus::Valid | IsolationStatus::Warning | IsolationStatus::NoImd) => Ok(true),
-        Ok(IsolationStatus::Fault) => Err(SessionError::Physical(
-            "isolation fault in CableCheck".into(),
-        )),
-        _ => Ok(false),
-    }
-}
-
 /// The isolation status while the output may be live (PreCharge, PowerDelivery, CurrentDemand,
 /// WeldingDetection), to be reported as EVSEIsolationStatus. With an isolation monitor it is
 /// the latest verdict (IEC 61851-23 asks the charger to monitor the insulation during the

@@ -23,7 +23,7 @@ pub(crate) struct DcLimits {
 
 /// A configured value that can bound a set-point: not finite or negative becomes 0 (no
 /// power), never a bound that makes `min`/`max` meaningless.
-fn configured(value: f32) -> f32 {
+pub(crate) fn configured(value: f32) -> f32 {
     if value.is_finite() && value >= 0.0 {
         value
     } else {

@@ -5,9 +5,10 @@
 mod isolation;
 mod limits;
 
-pub(crate) use isolation::{CableCheck, cable_check_finished, isolation_while_energized};
+pub(crate) use isolation::{CableCheck, isolation_while_energized};
 pub(crate) use limits::{
-    DcLimits, EvLimits, demand_setpoint, ev_value, limits, pre_charge_setpoint,
+    DcLimits, EvLimits, PRE_CHARGE_MAX_CURRENT, configured, demand_setpoint, ev_value, limits,
+    pre_charge_setpoint,
 };
 
 use crate::hardware::{

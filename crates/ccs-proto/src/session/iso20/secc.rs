@@ -9,9 +9,12 @@
 //! parameter set and charge parameters must be the ones offered and selected, and every number
 //! the car sends must be usable before it bounds a set-point ([`super::secc_limits`]:
 //! `FAILED_WrongChargeParameter`). Set-points stay within both sides' limits in every control
-//! mode, and an isolation fault ends the session in PreCharge and the charge loop too. A FAILED
-//! response ends the session: power supply off, connection closed. A WARNING (authorization refused)
-//! keeps the session so that the car can end it with SessionStop.
+//! mode. The cable check and the insulation monitoring while the output is live follow
+//! IEC 61851-23 as in DIN 70121 and ISO 15118-2 ([`evse_dc::CableCheck`],
+//! [`evse_dc::isolation_while_energized`]); ISO 15118-20 responses carry no isolation status,
+//! so a fault is answered FAILED. A FAILED response ends the session: power supply off,
+//! connection closed. A WARNING (authorization refused) keeps the session so that the car can
+//! end it with SessionStop.
 //!
 //! Plug & Charge is offered only over TLS and with a [`super::pnc::ContractVerifier`]: the
 //! contract chain must lead to a configured root (`WARNING_Certificate*`), the header Signature
@@ -42,9 +45,7 @@ use super::secc_limits::{
     PowerLimits, Refusal, ev_discharge_maximum, ev_non_negative, ev_optional, ev_signed,
 };
 use super::values::{self, Message, MessageKind, SERVICE_DC, SERVICE_DC_BPT, hex, rational};
-use crate::hardware::{
-    HardwareCommand, IsolationStatus, Measurement, Percent, VehicleBatteryReport,
-};
+use crate::hardware::{HardwareCommand, Measurement, Percent, VehicleBatteryReport};
 use crate::session::config::SeccConfig;
 use crate::session::outbox::Outbox;
 use crate::session::timers::{Timer, TimerTable};
@@ -139,7 +140,8 @@ pub(crate) struct Secc {
     stopped_by_user: bool,
     offered_auth: Vec<AuthorizationType>,
     selected: Option<(u16, ControlMode)>,
-    cable_check_since: Option<Instant>,
+    /// The cable check, from the first DC_CableCheckReq.
+    cable_check: Option<evse_dc::CableCheck>,
     precharged: bool,
     /// The car's limits of DC_ChargeParameterDiscoveryReq, checked.
     ev_limits: Option<PowerLimits>,
@@ -166,7 +168,7 @@ pub(crate) struct Secc {
     metered: (f64, f64, Option<Instant>),
 }
 
-/// A failure of our own side (hardware reading): answered `FAILED`.
+/// A failure on the charger's side (a hardware reading, an isolation fault): answered `FAILED`.
 fn failed(e: SessionError) -> Refusal {
     (ResponseCodeType::FAILED, e)
 }
@@ -205,7 +207,7 @@ impl Secc {
             stopped_by_user: false,
             offered_auth: Vec::new(),
             selected: None,
-            cable_check_since: None,
+            cable_check: None,
             precharged: false,
             ev_limits: None,
             present: evse_dc::EvseOutput::default(),
@@ -693,7 +695,7 @@ impl Secc {
             }
             Message::Dc(dc::Document::DC_ChargeParameterDiscoveryReq(req)) => {
                 out.set_phase(Phase::ChargeParameterDiscovery);
-                let limits = self.charger_limits(now, out)?;
+                let limits = self.charger_limits(now, out);
                 let (max_v, max_i, max_p) = (
                     limits.max_voltage,
                     limits.max_charge_current,
@@ -798,38 +800,37 @@ impl Secc {
                 )
             }
             Message::Common(common::Document::ScheduleExchangeReq(req)) => {
-                let mode =
-                    match (&req.se_req_control_mode, self.control_mode()) {
-                        (
-                            ScheduleExchangeReqType_SEReqControlMode::Scheduled_SEReqControlMode(_),
-                            ControlMode::Scheduled,
-                        ) => ScheduleExchangeResType_SEResControlMode::Scheduled_SEResControlMode(
-                            Scheduled_SEResControlModeType {
-                                schedule_tuple: vec![self.schedule_tuple(
-                                    self.charger_limits(now, out)?.max_charge_power,
-                                )],
-                            },
-                        ),
-                        (
-                            ScheduleExchangeReqType_SEReqControlMode::Dynamic_SEReqControlMode(_),
-                            ControlMode::Dynamic,
-                        ) => ScheduleExchangeResType_SEResControlMode::Dynamic_SEResControlMode(
-                            Dynamic_SEResControlModeType {
-                                departure_time: None,
-                                minimum_soc: None,
-                                target_soc: None,
-                                schedule: None,
-                            },
-                        ),
-                        _ => {
-                            return Err((
-                                R::FAILED,
-                                SessionError::PeerMisbehaved(
-                                    "ScheduleExchangeReq in the other control mode".into(),
-                                ),
-                            ));
-                        }
-                    };
+                let mode = match (&req.se_req_control_mode, self.control_mode()) {
+                    (
+                        ScheduleExchangeReqType_SEReqControlMode::Scheduled_SEReqControlMode(_),
+                        ControlMode::Scheduled,
+                    ) => ScheduleExchangeResType_SEResControlMode::Scheduled_SEResControlMode(
+                        Scheduled_SEResControlModeType {
+                            schedule_tuple: vec![
+                                self.schedule_tuple(self.charger_limits(now, out).max_charge_power),
+                            ],
+                        },
+                    ),
+                    (
+                        ScheduleExchangeReqType_SEReqControlMode::Dynamic_SEReqControlMode(_),
+                        ControlMode::Dynamic,
+                    ) => ScheduleExchangeResType_SEResControlMode::Dynamic_SEResControlMode(
+                        Dynamic_SEResControlModeType {
+                            departure_time: None,
+                            minimum_soc: None,
+                            target_soc: None,
+                            schedule: None,
+                        },
+                    ),
+                    _ => {
+                        return Err((
+                            R::FAILED,
+                            SessionError::PeerMisbehaved(
+                                "ScheduleExchangeReq in the other control mode".into(),
+                            ),
+                        ));
+                    }
+                };
                 let res = common::ScheduleExchangeResType {
                     header,
                     response_code: R::OK,
@@ -845,19 +846,20 @@ impl Secc {
             }
             Message::Dc(dc::Document::DC_CableCheckReq(_)) => {
                 out.set_phase(Phase::CableCheck);
-                let since = *self.cable_check_since.get_or_insert(now);
-                if since == now && !self.stop_requested {
-                    // The isolation test voltage: the lower of both maxima (IEC 61851-23).
-                    let u = self.session_limits(now, out)?.max_voltage;
-                    evse_dc::set_supply(out, u, self.config.limits.min_current.0);
-                }
-                let finished = if self.stop_requested {
-                    evse_dc::supply_off(out);
-                    true
-                } else {
-                    evse_dc::cable_check_finished(&self.config, now, out, since)
-                        .map_err(|e| (R::FAILED, e))?
+                let check = match &mut self.cable_check {
+                    Some(check) => check,
+                    None => {
+                        // The isolation test voltage: the lower of both maxima (IEC 61851-23).
+                        let u = self.session_limits(now, out).max_voltage;
+                        evse_dc::set_supply(out, u, self.config.limits.min_current.0);
+                        self.cable_check.insert(evse_dc::CableCheck::start(now, u))
+                    }
                 };
+                // The isolation monitor's verdict at the test voltage, or pyPLC's fixed time;
+                // a fault is FAILED (ISO 15118-20 DC_CableCheckRes has no isolation status).
+                let finished = check
+                    .finished(&self.config, now, out)
+                    .map_err(|e| (R::FAILED, e))?;
                 let res = dc::DC_CableCheckResType {
                     header,
                     response_code: R::OK,
@@ -875,20 +877,15 @@ impl Secc {
             }
             Message::Dc(dc::Document::DC_PreChargeReq(req)) => {
                 out.set_phase(Phase::PreCharge);
-                self.check_isolation(out, "PreCharge")?;
+                evse_dc::isolation_while_energized(&self.config, out, "PreCharge")
+                    .map_err(failed)?;
                 let wanted = ev_non_negative(&req.ev_target_voltage, "EVTargetVoltage")?;
-                let target = self.session_limits(now, out)?.voltage(wanted);
-                let output_target = if self.stop_requested {
-                    evse_dc::supply_off(out);
-                    0.0
-                } else {
-                    evse_dc::set_supply(out, target, 2.0);
-                    target
-                };
+                let target = self.session_limits(now, out).voltage(wanted);
+                evse_dc::set_supply(out, target, evse_dc::PRE_CHARGE_MAX_CURRENT);
                 self.precharged = true;
                 let (u, _) = self
                     .present
-                    .read(&self.config, now, out, output_target)
+                    .read(&self.config, now, out, target)
                     .map_err(failed)?;
                 out.update_values(|v| {
                     v.target_voltage = Some(target);
@@ -939,7 +936,8 @@ impl Secc {
                 }
                 if start {
                     out.set_phase(Phase::PowerDeliveryStart);
-                    self.check_isolation(out, "PowerDelivery(Start)")?;
+                    evse_dc::isolation_while_energized(&self.config, out, "PowerDelivery(Start)")
+                        .map_err(failed)?;
                     if req.bpt_channel_selection.is_some() && !self.bpt() {
                         return Err((
                             R::FAILED_PowerDeliveryNotApplied,
@@ -1244,35 +1242,16 @@ impl Secc {
         (None, None)
     }
 
-    /// The isolation while the output is live (IEC 61851-23 asks for monitoring during the
-    /// whole charge, not only in CableCheck): with an isolation monitor, a `Fault` in its
-    /// latest reading ends the session with FAILED and the output off. ISO 15118-20 DC
-    /// responses carry no isolation status (unlike DIN/ISO 15118-2's DC_EVSEStatus), and
-    /// EVSENotification has no emergency shutdown: the FAILED response code is what tells
-    /// the car.
-    fn check_isolation(&self, out: &Outbox, step: &str) -> Result<(), Refusal> {
-        if self.config.isolation_monitor
-            && out.snapshot.isolation.value() == Some(IsolationStatus::Fault)
-        {
-            return Err((
-                ResponseCodeType::FAILED,
-                SessionError::Physical(format!("isolation fault in {step}")),
-            ));
-        }
-        Ok(())
-    }
-
-    /// The charger's limits now (the power supply's maxima checked), with the discharge
-    /// limits when DC_BPT runs.
-    fn charger_limits(&self, now: Instant, out: &Outbox) -> Result<PowerLimits, Refusal> {
+    /// The charger's limits now, with the discharge limits when DC_BPT runs.
+    fn charger_limits(&self, now: Instant, out: &Outbox) -> PowerLimits {
         let bpt = self.bpt().then_some(&self.config.iso20.bpt);
         PowerLimits::charger(&evse_dc::limits(&self.config, now, out), bpt)
     }
 
     /// Both sides' limits: the charger's now and the car's of DC_ChargeParameterDiscovery.
-    fn session_limits(&self, now: Instant, out: &Outbox) -> Result<PowerLimits, Refusal> {
-        let ours = self.charger_limits(now, out)?;
-        Ok(self.ev_limits.map_or(ours, |ev| ours.and(ev)))
+    fn session_limits(&self, now: Instant, out: &Outbox) -> PowerLimits {
+        let ours = self.charger_limits(now, out);
+        self.ev_limits.map_or(ours, |ev| ours.and(ev))
     }
 
     #[allow(clippy::too_many_lines)]
@@ -1285,14 +1264,14 @@ impl Secc {
     ) -> Result<dc::DC_ChargeLoopResType, Refusal> {
         use ResponseCodeType as R;
         out.set_phase(Phase::Charging);
-        self.check_isolation(out, "the charge loop")?;
-        let ours = self.charger_limits(now, out)?;
+        evse_dc::isolation_while_energized(&self.config, out, "the charge loop").map_err(failed)?;
+        let ours = self.charger_limits(now, out);
         let (max_v, max_i, max_p) = (
             ours.max_voltage,
             ours.max_charge_current,
             ours.max_charge_power,
         );
-        let limits = self.session_limits(now, out)?;
+        let limits = self.session_limits(now, out);
         let bpt = self.bpt();
         let mode = self.control_mode();
         // Dynamic: the charger decides the current (its energy manager's, or as much as both

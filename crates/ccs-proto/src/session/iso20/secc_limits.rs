@@ -1,13 +1,12 @@
-//! The charger's ISO 15118-20 power limits: the car's values checked where they arrive, the
-//! power supply's maxima checked before they are announced or used, and the set-points that
-//! both sides' limits bound.
+//! The charger's ISO 15118-20 power limits: the car's values checked where they arrive, and
+//! the set-points that both sides' limits bound.
 //!
 //! A RationalNumber is `Value × 10^Exponent` with an `i16` value and an `i8` exponent
 //! (ISO 15118-20 `RationalNumberType`, `V2G_CI_CommonTypes.xsd`): as an `f32` it can be
 //! infinite (`{1, 40}`), NaN (`{0, 127}` is `0 × ∞`) or negative. Such a value from the car is
-//! refused with `FAILED_WrongChargeParameter` before it bounds anything, and a power supply
-//! maximum that is not finite and ≥ 0 is a hardware fault. After these checks every bound is
-//! finite and ≥ 0, and set-points are computed with [`within`], which cannot panic (unlike
+//! refused with `FAILED_WrongChargeParameter` before it bounds anything. The charger's own
+//! maxima come from [`evse_dc::limits`], which already ignores a power supply's report that is
+//! no physical maximum. Set-points are computed with [`within`], which cannot panic (unlike
 //! `f32::clamp` with min > max or a NaN bound).
 //!
 //! Values above any physical sense (a car's 30 MW maximum) are not refused: they are maxima,
@@ -17,9 +16,8 @@ use ccs_msg::iso20::types::{RationalNumberType, ResponseCodeType};
 
 use super::config::EvseBptLimits;
 use super::values::to_f32;
-use crate::hardware::{HardwareFault, HardwareFaultKind};
 use crate::session::SessionError;
-use crate::session::evse_dc::DcLimits;
+use crate::session::evse_dc::{self, DcLimits};
 
 /// A refusal: the response code to send and the error the session ends with.
 pub(crate) type Refusal = (ResponseCodeType, SessionError);
@@ -110,35 +108,22 @@ impl PowerLimits {
         max_discharge_power: f32::INFINITY,
     };
 
-    /// The charger's own limits; `bpt`: its discharge limits when the DC_BPT service runs
-    /// (without, nothing may be discharged). A power supply that reports a maximum that is
-    /// not finite or is negative is faulty: the session ends with a hardware fault.
-    pub(crate) fn charger(dc: &DcLimits, bpt: Option<&EvseBptLimits>) -> Result<Self, Refusal> {
-        let check = |x: f32, what: &str| {
-            if x.is_finite() && x >= 0.0 {
-                Ok(x)
-            } else {
-                Err((
-                    ResponseCodeType::FAILED,
-                    SessionError::Hardware(HardwareFault {
-                        adapter: "power supply".into(),
-                        kind: HardwareFaultKind::Device(format!(
-                            "{what} {x} (reported, or configured) is not usable"
-                        )),
-                    }),
-                ))
-            }
-        };
+    /// The charger's own limits ([`evse_dc::limits`]); `bpt`: its configured discharge limits
+    /// when the DC_BPT service runs (without, nothing may be discharged).
+    pub(crate) fn charger(dc: &DcLimits, bpt: Option<&EvseBptLimits>) -> Self {
         let (discharge_current, discharge_power) = bpt.map_or((0.0, 0.0), |b| {
-            (b.max_discharge_current.0, b.max_discharge_power.0)
+            (
+                evse_dc::configured(b.max_discharge_current.0),
+                evse_dc::configured(b.max_discharge_power.0),
+            )
         });
-        Ok(Self {
-            max_voltage: check(dc.max_voltage, "maximum voltage")?,
-            max_charge_current: check(dc.max_current, "maximum current")?,
-            max_charge_power: check(dc.max_power, "maximum power")?,
-            max_discharge_current: check(discharge_current, "maximum discharge current")?,
-            max_discharge_power: check(discharge_power, "maximum discharge power")?,
-        })
+        Self {
+            max_voltage: dc.max_voltage,
+            max_charge_current: dc.max_current,
+            max_charge_power: dc.max_power,
+            max_discharge_current: discharge_current,
+            max_discharge_power: discharge_power,
+        }
     }
 
     /// The tighter of both limits, bound by bound.
@@ -202,8 +187,8 @@ mod tests {
     }
 
     #[test]
-    fn a_power_supply_maximum_that_is_negative_or_nan_is_a_hardware_fault() {
-        let good = DcLimits {
+    fn discharge_limits_that_are_no_physical_maximum_allow_no_discharge() {
+        let dc = DcLimits {
             max_voltage: 500.0,
             max_current: 200.0,
             max_power: 50_000.0,
@@ -212,25 +197,13 @@ mod tests {
             current_regulation_tolerance: 5.0,
             peak_current_ripple: 5.0,
         };
-        assert!(PowerLimits::charger(&good, None).is_ok());
-        for bad in [
-            DcLimits {
-                max_current: -10.0,
-                ..good
-            },
-            DcLimits {
-                max_voltage: f32::NAN,
-                ..good
-            },
-            DcLimits {
-                max_power: f32::INFINITY,
-                ..good
-            },
-        ] {
-            assert!(matches!(
-                PowerLimits::charger(&bad, None),
-                Err((ResponseCodeType::FAILED, SessionError::Hardware(_)))
-            ));
+        let mut bpt = EvseBptLimits::default();
+        assert_eq!(PowerLimits::charger(&dc, None).max_discharge_current, 0.0);
+        for bad in [-10.0, f32::NAN, f32::INFINITY] {
+            bpt.max_discharge_current.0 = bad;
+            bpt.max_discharge_power.0 = bad;
+            let l = PowerLimits::charger(&dc, Some(&bpt));
+            assert_eq!((l.max_discharge_current, l.max_discharge_power), (0.0, 0.0));
         }
     }
 
