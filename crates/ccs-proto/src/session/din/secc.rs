@@ -575,7 +575,7 @@ impl Secc {
                 } else if finished {
                     // The monitor's verdict (Valid or Warning), not a constant.
                     let isolation =
-                        evse_dc::isolation_while_energized(&self.config, out, "CableCheck")
+                        evse_dc::isolation_while_energized(&self.config, now, out, "CableCheck")
                             .map_err(|e| (R::FAILED, e))?;
                     values::cable_check_res_with_status(
                         sid,
@@ -594,7 +594,7 @@ impl Secc {
             BodyElement::PreChargeReq(req) => {
                 out.set_phase(Phase::PreCharge);
                 let isolation =
-                    match evse_dc::isolation_while_energized(&self.config, out, "PreCharge") {
+                    match evse_dc::isolation_while_energized(&self.config, now, out, "PreCharge") {
                         Ok(status) => values::isolation_level(status),
                         Err(e) => {
                             return Ok(Self::isolation_fault(out, sid, MessageKind::PreCharge, e));
@@ -647,7 +647,12 @@ impl Secc {
                         // until the car's next request.
                         evse_dc::supply_off(out);
                     }
-                    match evse_dc::isolation_while_energized(&self.config, out, "PowerDelivery") {
+                    match evse_dc::isolation_while_energized(
+                        &self.config,
+                        now,
+                        out,
+                        "PowerDelivery",
+                    ) {
                         Ok(status) => values::isolation_level(status),
                         Err(e) => {
                             return Ok(Self::isolation_fault(
@@ -662,7 +667,7 @@ impl Secc {
                     out.set_phase(Phase::PowerDeliveryStop);
                     out.command(HardwareCommand::PowerSupply(PowerSupplySetpoint::OFF));
                     // The output is off and the car stops anyway: a fault is only reported.
-                    evse_dc::isolation_while_energized(&self.config, out, "PowerDelivery")
+                    evse_dc::isolation_while_energized(&self.config, now, out, "PowerDelivery")
                         .map_or(IsolationLevelType::Fault, values::isolation_level)
                 };
                 let status = values::dc_evse_status(Some(isolation), self.status_code());
@@ -671,18 +676,22 @@ impl Secc {
             }
             BodyElement::CurrentDemandReq(req) => {
                 out.set_phase(Phase::Charging);
-                let isolation =
-                    match evse_dc::isolation_while_energized(&self.config, out, "CurrentDemand") {
-                        Ok(status) => values::isolation_level(status),
-                        Err(e) => {
-                            return Ok(Self::isolation_fault(
-                                out,
-                                sid,
-                                MessageKind::CurrentDemand,
-                                e,
-                            ));
-                        }
-                    };
+                let isolation = match evse_dc::isolation_while_energized(
+                    &self.config,
+                    now,
+                    out,
+                    "CurrentDemand",
+                ) {
+                    Ok(status) => values::isolation_level(status),
+                    Err(e) => {
+                        return Ok(Self::isolation_fault(
+                            out,
+                            sid,
+                            MessageKind::CurrentDemand,
+                            e,
+                        ));
+                    }
+                };
                 if ev_wants_stop(&req.dc_ev_status) {
                     self.stop_requested = true;
                 }

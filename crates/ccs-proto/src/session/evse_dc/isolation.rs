@@ -92,27 +92,36 @@ impl CableCheck {
     }
 }
 
-/// The isolation status while the output may be live (PreCharge, PowerDelivery, CurrentDemand,
-/// WeldingDetection), to be reported as EVSEIsolationStatus. With an isolation monitor it is
-/// the latest verdict (IEC 61851-23 asks the charger to monitor the insulation during the
-/// whole energy transfer, not only in the cable check); `Invalid` before the first one. A
-/// `Fault` is an error: the caller switches the power supply off at once and ends the
-/// session (DIN 70121 / ISO 15118-2: FAILED with EVSE_EmergencyShutdown). Without a monitor
-/// (pyPLC's dummy cable check) the charger keeps reporting `Valid`, as pyPLC does.
+/// The isolation status while the output may be live (after the cable check: PreCharge,
+/// PowerDelivery, CurrentDemand), to be reported as EVSEIsolationStatus. With an isolation
+/// monitor it is its latest verdict, which must be fresh (IEC 61851-23 asks the charger to
+/// monitor the insulation during the whole energy transfer, not only in the cable check: a
+/// monitor that fell silent monitors nothing). A `Fault`, or no verdict within
+/// [`SeccConfig::measurement_max_age`], is an error: the caller switches the power supply off
+/// at once and ends the session (DIN 70121 / ISO 15118-2: FAILED with EVSE_EmergencyShutdown).
+/// Without a monitor (pyPLC's dummy cable check) the charger keeps reporting `Valid`, as
+/// pyPLC does.
 pub(crate) fn isolation_while_energized(
     config: &SeccConfig,
+    now: Instant,
     out: &Outbox,
     step: &str,
 ) -> Result<IsolationStatus, SessionError> {
     if !config.isolation_monitor {
         return Ok(IsolationStatus::Valid);
     }
-    match out.snapshot.isolation.value() {
-        Some(IsolationStatus::Fault) => {
+    match out
+        .snapshot
+        .isolation
+        .fresh(now, config.measurement_max_age)
+    {
+        Ok(IsolationStatus::Fault) => {
             Err(SessionError::Physical(format!("isolation fault in {step}")))
         }
-        Some(status) => Ok(status),
-        None => Ok(IsolationStatus::Invalid),
+        Ok(status) => Ok(status),
+        Err(e) => Err(SessionError::Physical(format!(
+            "isolation not monitored in {step}: {e}"
+        ))),
     }
 }
 
@@ -126,26 +135,56 @@ mod tests {
         let mut config = SeccConfig::default();
         let mut out = Outbox::new();
         let t0 = Instant::from_millis(1_000);
-        assert_eq!(
-            isolation_while_energized(&config, &out, "PreCharge").ok(),
-            Some(IsolationStatus::Invalid)
-        );
+        let energized = |config: &SeccConfig, out: &Outbox, step| {
+            isolation_while_energized(config, t0, out, step)
+        };
         out.snapshot
             .apply(t0, Measurement::Isolation(IsolationStatus::Warning));
         assert_eq!(
-            isolation_while_energized(&config, &out, "PreCharge").ok(),
+            energized(&config, &out, "PreCharge").ok(),
             Some(IsolationStatus::Warning)
         );
         out.snapshot
             .apply(t0, Measurement::Isolation(IsolationStatus::Fault));
         assert!(matches!(
-            isolation_while_energized(&config, &out, "CurrentDemand"),
+            energized(&config, &out, "CurrentDemand"),
             Err(SessionError::Physical(_))
         ));
         config.isolation_monitor = false;
         assert_eq!(
-            isolation_while_energized(&config, &out, "CurrentDemand").ok(),
+            energized(&config, &out, "CurrentDemand").ok(),
             Some(IsolationStatus::Valid)
+        );
+    }
+
+    /// A monitor that fell silent after the cable check monitors nothing: its last Valid must
+    /// not carry the charge on (it used to, for as long as the car stayed).
+    #[test]
+    fn a_silent_isolation_monitor_ends_the_energy_transfer() {
+        let config = SeccConfig::default();
+        let mut out = Outbox::new();
+        let t0 = Instant::from_millis(1_000);
+        let missing = isolation_while_energized(&config, t0, &out, "PreCharge");
+        assert!(
+            matches!(missing, Err(SessionError::Physical(_))),
+            "{missing:?}"
+        );
+        out.snapshot
+            .apply(t0, Measurement::Isolation(IsolationStatus::Valid));
+        let within = t0 + config.measurement_max_age;
+        assert_eq!(
+            isolation_while_energized(&config, within, &out, "CurrentDemand"),
+            Ok(IsolationStatus::Valid)
+        );
+        let after = within + crate::time::Duration::from_millis(1);
+        let Err(SessionError::Physical(why)) =
+            isolation_while_energized(&config, after, &out, "CurrentDemand")
+        else {
+            panic!("a stale verdict was accepted");
+        };
+        assert!(
+            why.starts_with("isolation not monitored in CurrentDemand"),
+            "{why}"
         );
     }
 

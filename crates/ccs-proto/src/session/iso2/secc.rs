@@ -1012,7 +1012,7 @@ impl Secc {
                 let status = if finished {
                     // The monitor's verdict (Valid, Warning, No_IMD), not a constant.
                     let isolation =
-                        evse_dc::isolation_while_energized(&self.config, out, "CableCheck")
+                        evse_dc::isolation_while_energized(&self.config, now, out, "CableCheck")
                             .map_err(hw)?;
                     msg::dc_evse_status(
                         Some(isolation_level(isolation)),
@@ -1043,7 +1043,7 @@ impl Secc {
             BodyElement::PreChargeReq(req) => {
                 out.set_phase(Phase::PreCharge);
                 let isolation =
-                    match evse_dc::isolation_while_energized(&self.config, out, "PreCharge") {
+                    match evse_dc::isolation_while_energized(&self.config, now, out, "PreCharge") {
                         Ok(status) => isolation_level(status),
                         Err(e) => return Ok(self.isolation_fault(out, MessageKind::PreCharge, e)),
                     };
@@ -1132,6 +1132,7 @@ impl Secc {
                         if self.dc
                             && let Err(e) = evse_dc::isolation_while_energized(
                                 &self.config,
+                                now,
                                 out,
                                 "PowerDelivery",
                             )
@@ -1170,13 +1171,17 @@ impl Secc {
             }
             BodyElement::CurrentDemandReq(req) => {
                 out.set_phase(Phase::Charging);
-                let isolation =
-                    match evse_dc::isolation_while_energized(&self.config, out, "CurrentDemand") {
-                        Ok(status) => isolation_level(status),
-                        Err(e) => {
-                            return Ok(self.isolation_fault(out, MessageKind::CurrentDemand, e));
-                        }
-                    };
+                let isolation = match evse_dc::isolation_while_energized(
+                    &self.config,
+                    now,
+                    out,
+                    "CurrentDemand",
+                ) {
+                    Ok(status) => isolation_level(status),
+                    Err(e) => {
+                        return Ok(self.isolation_fault(out, MessageKind::CurrentDemand, e));
+                    }
+                };
                 if ev_wants_stop(&req.dc_ev_status) {
                     self.stop_requested = true;
                 }
@@ -1324,6 +1329,7 @@ impl Secc {
                             Some(
                                 evse_dc::isolation_while_energized(
                                     &self.config,
+                                    now,
                                     out,
                                     "WeldingDetection",
                                 )

@@ -877,7 +877,7 @@ impl Secc {
             }
             Message::Dc(dc::Document::DC_PreChargeReq(req)) => {
                 out.set_phase(Phase::PreCharge);
-                evse_dc::isolation_while_energized(&self.config, out, "PreCharge")
+                evse_dc::isolation_while_energized(&self.config, now, out, "PreCharge")
                     .map_err(failed)?;
                 let wanted = ev_non_negative(&req.ev_target_voltage, "EVTargetVoltage")?;
                 let target = self.session_limits(now, out).voltage(wanted);
@@ -936,8 +936,13 @@ impl Secc {
                 }
                 if start {
                     out.set_phase(Phase::PowerDeliveryStart);
-                    evse_dc::isolation_while_energized(&self.config, out, "PowerDelivery(Start)")
-                        .map_err(failed)?;
+                    evse_dc::isolation_while_energized(
+                        &self.config,
+                        now,
+                        out,
+                        "PowerDelivery(Start)",
+                    )
+                    .map_err(failed)?;
                     if req.bpt_channel_selection.is_some() && !self.bpt() {
                         return Err((
                             R::FAILED_PowerDeliveryNotApplied,
@@ -1264,7 +1269,8 @@ impl Secc {
     ) -> Result<dc::DC_ChargeLoopResType, Refusal> {
         use ResponseCodeType as R;
         out.set_phase(Phase::Charging);
-        evse_dc::isolation_while_energized(&self.config, out, "the charge loop").map_err(failed)?;
+        evse_dc::isolation_while_energized(&self.config, now, out, "the charge loop")
+            .map_err(failed)?;
         let ours = self.charger_limits(now, out);
         let (max_v, max_i, max_p) = (
             ours.max_voltage,
