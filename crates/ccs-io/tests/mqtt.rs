@@ -217,6 +217,43 @@ async fn charger_mode_under_a_custom_base_topic() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_charger_whose_power_supply_is_not_on_mqtt_neither_sets_nor_reads_it() {
+    let broker = Broker::start();
+    let mut peer = TestClient::connect(broker.port, "pyPlc").await;
+    let mut c = config(MqttRole::Charger, broker.port, "pyPlc");
+    c.power_supply = false;
+    let (commands, mut events) = start(c);
+    sync(&commands, &mut peer, "Waiting f AppHandShake").await;
+    // pyPLC publishes set-points only with charge_parameter_backend = mqtt.
+    commands
+        .send(HardwareCommand::PowerSupply(PowerSupplySetpoint {
+            enabled: true,
+            voltage: Volts(398.5),
+            current: Amps(2.0),
+        }))
+        .unwrap();
+    sync(&commands, &mut peer, "PreCharging").await;
+    let unread = peer.unread_topics();
+    assert!(
+        !unread
+            .iter()
+            .any(|t| t.ends_with("/target_voltage") || t.ends_with("/target_current")),
+        "{unread:?}"
+    );
+    // Nor does a `charger_voltage` become the output's measurement; `enabled` still counts.
+    peer.publish("charger_voltage", "401.5").await;
+    peer.publish("enabled", "0").await;
+    let first = wait_for_event(&mut events, "a measurement", |e| {
+        matches!(e, HardwareEvent::Measurement(_))
+    })
+    .await;
+    assert_eq!(
+        first,
+        HardwareEvent::Measurement(Measurement::ChargingEnabled(false))
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn status_topics_are_rate_limited_latest_value_wins() {
     let broker = Broker::start();
     let mut peer = TestClient::connect(broker.port, "pyPlc").await;

@@ -61,6 +61,11 @@ pub struct MqttConfig {
     pub required_inputs: Vec<MeasurementKind>,
     /// Connect with TLS (feature `mqtt-tls`; the platform's root certificates).
     pub tls: bool,
+    /// Charger: whether this adapter is the power supply's back end (pyPLC's
+    /// `charge_parameter_backend = mqtt`): it publishes the set-points (`target_voltage`,
+    /// `target_current`) and reads the supply's values (`charger_*`). pyPLC does neither
+    /// without that key: its charger then has a dummy power supply.
+    pub power_supply: bool,
 }
 
 impl MqttConfig {
@@ -81,6 +86,7 @@ impl MqttConfig {
             watched_inputs: profile::periodic_inputs(role).to_vec(),
             required_inputs: Vec::new(),
             tls: false,
+            power_supply: true,
         }
     }
 }
@@ -127,6 +133,8 @@ impl MqttAdapter {
 struct Session {
     io: AdapterIo,
     role: MqttRole,
+    /// [`MqttConfig::power_supply`].
+    power_supply: bool,
     base: String,
     publisher: Publisher,
     watch: crate::stale::InputWatch,
@@ -140,6 +148,9 @@ impl Session {
     }
 
     fn command(&mut self, cmd: &HardwareCommand) {
+        if !self.power_supply && matches!(cmd, HardwareCommand::PowerSupply(_)) {
+            return;
+        }
         for (name, payload, urgency) in profile::outputs(self.role, cmd) {
             // Numbers as JSON numbers, words ("on", "B") and texts as strings.
             let is_text = matches!(name, "fsm_state" | "evccid");
@@ -163,6 +174,7 @@ impl Session {
         };
         match profile::parse_input(self.role, name, payload) {
             None => {}
+            Some(Ok(m)) if !self.power_supply && is_power_supply_value(m.kind()) => {}
             Some(Ok(m)) => {
                 if self.watch.arrived(m.kind(), Instant::now()) {
                     self.io
@@ -272,8 +284,15 @@ impl HardwareAdapter for MqttAdapter {
         )));
         let start = Instant::now();
         let role = config.role;
+        let watched: Vec<_> = config
+            .watched_inputs
+            .iter()
+            .copied()
+            .filter(|&kind| config.power_supply || !is_power_supply_value(kind))
+            .collect();
         let mut s = Session {
             role,
+            power_supply: config.power_supply,
             base: config.base_topic.clone(),
             publisher: Publisher::new(config.min_publish_interval),
             watch: crate::stale::InputWatch::new(
@@ -281,7 +300,7 @@ impl HardwareAdapter for MqttAdapter {
                 &config.required_inputs,
                 start,
             )
-            .only(&config.watched_inputs),
+            .only(&watched),
             status: BTreeMap::from([(
                 "role",
                 Value::String(
@@ -398,4 +417,17 @@ async fn flush(
         }
     };
     let _ = tokio::time::timeout(FLUSH_TIMEOUT, drained).await;
+}
+
+/// A value of the power supply (`charger_*` topics), read only by its back end.
+fn is_power_supply_value(kind: MeasurementKind) -> bool {
+    use MeasurementKind as K;
+    matches!(
+        kind,
+        K::PowerSupplyVoltage
+            | K::PowerSupplyCurrent
+            | K::PowerSupplyMaxVoltage
+            | K::PowerSupplyMaxCurrent
+            | K::PowerSupplyMaxPower
+    )
 }

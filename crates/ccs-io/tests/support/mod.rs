@@ -181,6 +181,15 @@ impl TestClient {
             .unwrap_or_else(|_| panic!("nothing on {topic}"))
     }
 
+    /// The topics of messages received so far but not consumed, after draining what has
+    /// arrived.
+    pub fn unread_topics(&mut self) -> Vec<String> {
+        while let Ok(message) = self.seen.try_recv() {
+            self.unread.push_back(message);
+        }
+        self.unread.iter().map(|(t, _)| t.clone()).collect()
+    }
+
     /// Waits for `base/name` to carry `payload`, skipping earlier messages on that topic.
     pub async fn expect(&mut self, name: &str, payload: &str) {
         let mut skipped = Vec::new();

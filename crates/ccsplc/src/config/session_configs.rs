@@ -62,14 +62,21 @@ impl Config {
                 || h.charge_parameter_backend == ChargeParameterBackend::Mqtt)
     }
 
-    /// Charger: whether a hardware adapter sets or measures a real power supply: MQTT
-    /// (`target_voltage` / `target_current` out, `charger_voltage` / `charger_current` in)
-    /// or a mapped CAN power-supply signal. Without one (and without the simulated charger)
-    /// the charger has pyPLC's dummy power supply: nothing is switched or measured.
+    /// Charger: whether the MQTT adapter is the power supply's back end (`target_voltage` /
+    /// `target_current` out, `charger_voltage` / `charger_current` in): pyPLC's
+    /// `charge_parameter_backend = mqtt`. MQTT for the other devices alone publishes the
+    /// state and reads `enabled`, as in pyPLC.
+    pub(crate) fn mqtt_power_supply(&self) -> bool {
+        self.uses_mqtt() && self.hardware.charge_parameter_backend == ChargeParameterBackend::Mqtt
+    }
+
+    /// Charger: whether a hardware adapter sets or measures a real power supply: MQTT as its
+    /// back end or a mapped CAN power-supply signal. Without one (and without the simulated
+    /// charger) the charger has pyPLC's dummy power supply: nothing is switched or measured.
     pub(crate) fn real_power_supply(&self) -> bool {
         use MeasurementKind as K;
         use OutputSignal as O;
-        self.uses_mqtt()
+        self.mqtt_power_supply()
             || self.can_mapping_inputs().iter().any(|s| {
                 matches!(
                     s.signal,
@@ -89,9 +96,9 @@ impl Config {
     }
 
     /// Charger: whether an adapter reports an isolation monitor's verdict: the simulated
-    /// charger, MQTT `isolation` or `can_inputs.isolation`.
+    /// charger, MQTT `isolation` next to an MQTT power supply, or `can_inputs.isolation`.
     pub(crate) fn has_isolation_input(&self) -> bool {
-        self.simulated_hardware() || self.uses_mqtt() || self.can_inputs.isolation.is_some()
+        self.simulated_hardware() || self.mqtt_power_supply() || self.can_inputs.isolation.is_some()
     }
 
     /// Charger: whether the output voltage reported to the car is simulated (pyPLC

@@ -587,6 +587,26 @@ fn a_real_power_supply_without_an_isolation_input_is_refused_unless_turned_off()
 }
 
 #[test]
+fn a_pyplc_charger_with_mqtt_but_no_mqtt_power_supply_keeps_its_dummy_power_supply() {
+    // pyPLC sets and reads the power supply over MQTT only with charge_parameter_backend =
+    // mqtt; MQTT for the outputs alone publishes the state. Nothing drives the output: it is
+    // simulated as in pyPLC, and no isolation topic is waited for.
+    let text = "[general]\nmode = EvseMode\ndigital_output_device = mqtt\n\
+                evse_simulate_precharge = yes\n";
+    let (secc, checks) = charger("pyPlc.ini", text);
+    assert!(secc.evse_simulate_precharge && !secc.isolation_monitor);
+    let warnings = checks.unwrap();
+    assert!(
+        warnings
+            .iter()
+            .any(|w| w.message.contains("isolation is NOT monitored")),
+        "{warnings:?}"
+    );
+    let loaded = load("pyPlc.ini", text).unwrap();
+    assert!(loaded.config.uses_mqtt() && !loaded.config.mqtt_power_supply());
+}
+
+#[test]
 fn a_pyplc_ini_may_say_its_charger_has_no_isolation_monitor() {
     // An MQTT power supply without an IMD: pyPLC has no key for it, ccsplc's own key works
     // in the ini too (pyPLC ignores keys it does not know).

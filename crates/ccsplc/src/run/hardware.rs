@@ -177,10 +177,12 @@ impl Hardware {
             };
         } else {
             if config.uses_mqtt() {
-                hub.spawn(MqttAdapter::new(config.mqtt.adapter(match side {
+                let mut mqtt = config.mqtt.adapter(match side {
                     Side::Vehicle => MqttRole::Vehicle,
                     Side::Charger => MqttRole::Charger,
-                })));
+                });
+                mqtt.power_supply = config.mqtt_power_supply();
+                hub.spawn(MqttAdapter::new(mqtt));
             }
             // Refuse rather than run a session whose hardware is silently missing.
             if h.digital_output_device == DigitalOutputDevice::Beaglebone
