@@ -469,6 +469,25 @@ fn an_isolation_fault_in_current_demand_ends_the_session_with_the_power_off() {
     }
 }
 
+/// The fault switches the output off when it arrives, not at the car's next request.
+#[test]
+fn an_isolation_fault_switches_the_power_off_before_the_next_request() {
+    for proto in BOTH {
+        let mut p = pair(proto, 30, SeccConfig::default());
+        let from = isolation_from(&mut p, "CurrentDemandReq", IsolationStatus::Fault);
+        let next_request = car_sent_nth(&p, "CurrentDemandReq", 2).unwrap();
+        let off = setpoints(&p)
+            .into_iter()
+            .find(|(t, s)| *t > from && !s.enabled)
+            .map(|(t, _)| t)
+            .unwrap();
+        assert!(
+            off < next_request,
+            "{proto:?}: off at {off:?}, next request {next_request:?}"
+        );
+    }
+}
+
 #[test]
 fn an_isolation_fault_in_pre_charge_ends_the_session_with_the_power_off() {
     for proto in BOTH {

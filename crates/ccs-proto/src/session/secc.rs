@@ -1,7 +1,10 @@
 //! The charger's session: the app handshake, then the negotiated protocol's machine.
 
-use crate::hardware::{HardwareCommand, HardwareFault, Measurement, PowerSupplySetpoint};
+use crate::hardware::{
+    HardwareCommand, HardwareFault, IsolationStatus, Measurement, PowerSupplySetpoint,
+};
 use crate::session::config::SeccConfig;
+use crate::session::evse_dc;
 use crate::session::outbox::Outbox;
 use crate::session::timers::{Timer, TimerTable};
 use crate::session::{
@@ -304,6 +307,16 @@ impl V2gSession for SeccSession {
         self.out.snapshot.apply(now, measurement);
         if measurement == Measurement::ChargingEnabled(false) {
             self.stop_requested = true;
+        }
+        if self.config.isolation_monitor
+            && measurement == Measurement::Isolation(IsolationStatus::Fault)
+            && !matches!(self.machine, Machine::Ended)
+        {
+            // IEC 61851-23: an insulation fault switches the output off at once, not at the
+            // car's next request (a renegotiation or a stalled car may keep it waiting for
+            // seconds); that request is then answered with the fault
+            // (`evse_dc::isolation_while_energized`).
+            evse_dc::supply_off(&mut self.out);
         }
         match &mut self.machine {
             Machine::Din(m) => m.handle_measurement(measurement),
