@@ -31,6 +31,7 @@
 // `deny`, not `forbid`, so that the `sys` module alone can allow `unsafe`.
 #![deny(unsafe_code)]
 
+mod client_hello;
 pub mod clock;
 pub mod error;
 pub mod iface;

@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use ccs_proto::sdp::DYNAMIC_PORTS;
 use ccs_proto::v2gtp::DeframerConfig;
-use openssl::ssl::{Ssl, SslAcceptor, SslConnector};
+use openssl::ssl::SslConnector;
 use socket2::{Domain, Protocol, Socket, Type};
 use tokio::net::{TcpListener, TcpStream};
 use tokio_openssl::SslStream;
@@ -36,7 +36,7 @@ pub const DEFAULT_TLS_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(5);
 pub struct V2gListener {
     listener: TcpListener,
     local: SocketAddrV6,
-    tls: Option<SslAcceptor>,
+    tls: Option<tls::Acceptor>,
     deframer: DeframerConfig,
     handshake_timeout: Duration,
 }
@@ -148,24 +148,14 @@ impl V2gListener {
                     .with_details(local, None),
             ),
             Some(acceptor) => {
-                let mut slot = None;
-                let handshake = async {
-                    let mut ssl = Ssl::new(acceptor.context()).map_err(|e| e.to_string())?;
-                    slot = tls::collect_secrets(&mut ssl);
-                    let mut tls = SslStream::new(ssl, stream).map_err(|e| e.to_string())?;
-                    Pin::new(&mut tls)
-                        .accept()
+                let (tls, slot) =
+                    tokio::time::timeout(self.handshake_timeout, acceptor.accept(stream))
                         .await
-                        .map_err(|e| e.to_string())?;
-                    Ok::<_, String>(tls)
-                };
-                let tls = tokio::time::timeout(self.handshake_timeout, handshake)
-                    .await
-                    .map_err(|_| LinkError::Timeout(format!("TLS handshake with {peer}")))?
-                    .map_err(|detail| LinkError::TlsHandshake {
-                        peer: peer.to_string(),
-                        detail,
-                    })?;
+                        .map_err(|_| LinkError::Timeout(format!("TLS handshake with {peer}")))?
+                        .map_err(|detail| LinkError::TlsHandshake {
+                            peer: peer.to_string(),
+                            detail,
+                        })?;
                 let info = tls_info(tls.ssl());
                 tracing::info!(%peer, version = %info.version, cipher = %info.cipher, "TLS accepted");
                 Ok(

@@ -9,10 +9,12 @@
 //!   `TLS_CHACHA20_POLY1305_SHA256`, key exchange on secp521r1 or X448, mutual authentication
 //!   configurable (ISO 15118-20 §7.7.3).
 //! - [`TlsProfile::Iso15118_2Or20`]: a charger or car that offers both standards in
-//!   SupportedAppProtocol. Each connection follows one of the two profiles above: ISO
-//!   15118-20's when the car's ClientHello offers TLS 1.3, ISO 15118-2's otherwise, each with
-//!   its own certificate (ISO 15118-20 chains are secp521r1, ISO 15118-2 ones secp256r1). The
-//!   session then keeps ISO 15118-20 to the TLS 1.3 connections.
+//!   SupportedAppProtocol. The car offers TLS 1.2 and 1.3. The charger gives each connection
+//!   exactly one of the two profiles above, each with its own context and certificate (ISO
+//!   15118-20 chains are secp521r1, ISO 15118-2 ones secp256r1), chosen from the car's
+//!   ClientHello before the handshake ([`crate::client_hello`]): ISO 15118-20's for TLS 1.3
+//!   with secp521r1 or X448, ISO 15118-2's otherwise. The session then keeps ISO 15118-20 to
+//!   the TLS 1.3 connections.
 //!
 //! Certificates and keys come from PEM files named in the configuration. With `key_log` set,
 //! every session's secrets are appended to that file in NSS key log format, so Wireshark
@@ -27,11 +29,17 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, OnceLock};
 
 use openssl::ex_data::Index;
-use openssl::ssl::{
-    ClientHelloResponse, Ssl, SslAcceptor, SslConnector, SslContext, SslContextBuilder,
-    SslFiletype, SslMethod, SslRef, SslVerifyMode, SslVersion,
-};
+use std::pin::Pin;
+use std::time::Duration;
 
+use openssl::ssl::{
+    Ssl, SslAcceptor, SslConnector, SslContextBuilder, SslFiletype, SslMethod, SslRef,
+    SslVerifyMode, SslVersion,
+};
+use tokio::net::TcpStream;
+use tokio_openssl::SslStream;
+
+use crate::client_hello::{ClientHello, HelloError};
 use crate::error::LinkError;
 
 /// Which standard's TLS rules apply.
@@ -55,8 +63,8 @@ const ISO15118_2_GROUPS: &str = "P-256";
 const ISO15118_20_CIPHERSUITES: &str = "TLS_AES_256_GCM_SHA384:TLS_CHACHA20_POLY1305_SHA256";
 /// The ISO 15118-20 key exchange groups: secp521r1 and X448.
 const ISO15118_20_GROUPS: &str = "P-521:X448";
-/// Both profiles' groups, ISO 15118-20's first: a client's TLS 1.3 key share goes to its
-/// first group, and a TLS 1.2 server that knows only secp256r1 still finds it in the list.
+/// A car offering both profiles: ISO 15118-20's groups first (its TLS 1.3 key share goes to
+/// the first group), and a TLS 1.2 charger that knows only secp256r1 still finds it.
 const BOTH_GROUPS: &str = "P-521:X448:P-256";
 
 /// A certificate chain and its private key, as PEM files.
@@ -193,14 +201,6 @@ fn apply_profile(ctx: &mut SslContextBuilder, profile: TlsProfile) -> Result<(),
     Ok(())
 }
 
-/// Whether the ClientHello being processed offers TLS 1.3. The TLS 1.3 cipher suites are
-/// the 0x13XX ones (RFC 8446 §B.4) and only a client that speaks TLS 1.3 lists them
-/// (OpenSSL leaves them out when its maximum version is 1.2).
-fn client_offers_tls13(ssl: &SslRef) -> bool {
-    ssl.client_hello_ciphers()
-        .is_some_and(|suites| suites.chunks_exact(2).any(|suite| suite[0] == 0x13))
-}
-
 /// The key log lines of one connection, collected while its handshake runs.
 pub(crate) type SecretsSlot = Arc<Mutex<String>>;
 
@@ -265,11 +265,11 @@ fn load_identity(ctx: &mut SslContextBuilder, chain: &Path, key: &Path) -> Resul
 }
 
 /// Makes the server ask for a client certificate chaining to `client_ca` (mutual
-/// authentication), or for none; returns the verify mode set.
+/// authentication), or for none.
 fn set_client_verification(
     ctx: &mut SslContextBuilder,
     client_ca: Option<&Path>,
-) -> Result<SslVerifyMode, LinkError> {
+) -> Result<(), LinkError> {
     let mode = match client_ca {
         Some(ca) => {
             ctx.set_ca_file(ca)
@@ -279,66 +279,137 @@ fn set_client_verification(
         None => SslVerifyMode::NONE,
     };
     ctx.set_verify(mode);
-    Ok(mode)
+    Ok(())
 }
 
-/// Builds the charger's acceptor.
-pub(crate) fn build_acceptor(config: &TlsServerConfig) -> Result<SslAcceptor, LinkError> {
-    let mut builder = SslAcceptor::mozilla_intermediate_v5(SslMethod::tls_server())
-        .map_err(|e| config_error("TLS server", None, e))?;
-    apply_profile(&mut builder, config.profile)?;
-    load_identity(&mut builder, &config.certificate_chain, &config.private_key)?;
-    let key_log = open_key_log(config.key_log.as_deref())?;
-    match config.profile {
-        TlsProfile::Iso15118_2 => {
-            if config.client_ca.is_some() {
-                tracing::warn!("TLS client CA ignored: ISO 15118-2 cars do not authenticate");
-            }
-            set_client_verification(&mut builder, None)?;
-        }
-        TlsProfile::Iso15118_20 => {
-            set_client_verification(&mut builder, config.client_ca.as_deref())?;
-        }
-        TlsProfile::Iso15118_2Or20 => {
-            set_client_verification(&mut builder, None)?;
-            serve_iso20_on_tls13(&mut builder, config, key_log.clone())?;
+/// The charger's TLS contexts: one, or one per standard (see the module docs).
+pub(crate) enum Acceptor {
+    /// One profile for every car.
+    One(SslAcceptor),
+    /// [`TlsProfile::Iso15118_2Or20`]: chosen per car from its ClientHello.
+    PerStandard {
+        /// TLS 1.2, secp256r1, the ISO 15118-2 chain, no client certificate.
+        iso2: SslAcceptor,
+        /// TLS 1.3, secp521r1/X448, the ISO 15118-20 chain, mutual authentication with a
+        /// client CA.
+        iso20: SslAcceptor,
+    },
+}
+
+impl Acceptor {
+    /// The context for a car whose first record is `hello`. Anything that is not a whole
+    /// ClientHello gets ISO 15118-2's, whose handshake then refuses it.
+    pub(crate) fn for_client_hello(
+        &self,
+        hello: Result<ClientHello<'_>, HelloError>,
+    ) -> &SslAcceptor {
+        match self {
+            Self::One(acceptor) => acceptor,
+            Self::PerStandard { iso2, iso20 } => match hello {
+                Ok(hello) if hello.asks_for_iso15118_20() => iso20,
+                _ => iso2,
+            },
         }
     }
+
+    /// Accepts a car on `stream`: the handshake in the context for its ClientHello, which is
+    /// peeked at, not read, so that OpenSSL reads it again. Returns the TLS stream and the
+    /// connection's key log lines (for the recording).
+    pub(crate) async fn accept(
+        &self,
+        stream: TcpStream,
+    ) -> Result<(SslStream<TcpStream>, Option<SecretsSlot>), String> {
+        let first = match self {
+            Self::One(_) => Vec::new(),
+            Self::PerStandard { .. } => peek_first_record(&stream)
+                .await
+                .map_err(|e| format!("reading the ClientHello: {e}"))?,
+        };
+        let acceptor = self.for_client_hello(ClientHello::parse(&first));
+        let mut ssl = Ssl::new(acceptor.context()).map_err(|e| e.to_string())?;
+        let slot = collect_secrets(&mut ssl);
+        let mut tls = SslStream::new(ssl, stream).map_err(|e| e.to_string())?;
+        Pin::new(&mut tls)
+            .accept()
+            .await
+            .map_err(|e| e.to_string())?;
+        Ok((tls, slot))
+    }
+}
+
+/// The client's first bytes, left in the socket: until its first record is complete, or they
+/// are clearly no ClientHello, or the client closed (the caller's handshake timeout bounds
+/// the wait).
+async fn peek_first_record(stream: &TcpStream) -> std::io::Result<Vec<u8>> {
+    let mut buf = vec![0; 16 * 1024];
+    loop {
+        let n = stream.peek(&mut buf).await?;
+        match ClientHello::parse(&buf[..n]) {
+            // `peek` returns at once while the bytes it saw are still there.
+            Err(HelloError::Incomplete) if n > 0 && n < buf.len() => {
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
+            _ => {
+                buf.truncate(n);
+                return Ok(buf);
+            }
+        }
+    }
+}
+
+/// One context under one profile.
+fn one_acceptor(
+    profile: TlsProfile,
+    chain: &Path,
+    key: &Path,
+    client_ca: Option<&Path>,
+    key_log: Option<KeyLogFile>,
+) -> Result<SslAcceptor, LinkError> {
+    let mut builder = SslAcceptor::mozilla_intermediate_v5(SslMethod::tls_server())
+        .map_err(|e| config_error("TLS server", None, e))?;
+    apply_profile(&mut builder, profile)?;
+    load_identity(&mut builder, chain, key)?;
+    set_client_verification(&mut builder, client_ca)?;
     install_key_log(&mut builder, key_log);
     Ok(builder.build())
 }
 
-/// With [`TlsProfile::Iso15118_2Or20`]: a car whose ClientHello offers TLS 1.3 gets ISO
-/// 15118-20's profile, identity and client verification (a second context, switched to before
-/// OpenSSL chooses the version); any other keeps the acceptor's ISO 15118-2 profile, held to
-/// TLS 1.2 ([V2G2-067]).
-fn serve_iso20_on_tls13(
-    builder: &mut SslContextBuilder,
-    config: &TlsServerConfig,
-    key_log: Option<KeyLogFile>,
-) -> Result<(), LinkError> {
-    let mut iso20 = SslContextBuilder::new(SslMethod::tls_server())
-        .map_err(|e| config_error("TLS server", None, e))?;
-    apply_profile(&mut iso20, TlsProfile::Iso15118_20)?;
-    match &config.iso20_identity {
-        Some(id) => load_identity(&mut iso20, &id.certificate_chain, &id.private_key)?,
-        None => load_identity(&mut iso20, &config.certificate_chain, &config.private_key)?,
-    }
-    let iso20_verify = set_client_verification(&mut iso20, config.client_ca.as_deref())?;
-    // OpenSSL takes the key log callback from the context a connection ends up in.
-    install_key_log(&mut iso20, key_log);
-    let iso20: SslContext = iso20.build();
-    builder.set_client_hello_callback(move |ssl, _alert| {
-        if client_offers_tls13(ssl) {
-            ssl.set_ssl_context(&iso20)?;
-            ssl.set_min_proto_version(Some(SslVersion::TLS1_3))?;
-            ssl.set_verify(iso20_verify);
-        } else {
-            ssl.set_max_proto_version(Some(SslVersion::TLS1_2))?;
+/// Builds the charger's acceptor.
+pub(crate) fn build_acceptor(config: &TlsServerConfig) -> Result<Acceptor, LinkError> {
+    let key_log = open_key_log(config.key_log.as_deref())?;
+    let (chain, key) = (&config.certificate_chain, &config.private_key);
+    let client_ca = config.client_ca.as_deref();
+    Ok(match config.profile {
+        TlsProfile::Iso15118_2 => {
+            if client_ca.is_some() {
+                tracing::warn!("TLS client CA ignored: ISO 15118-2 cars do not authenticate");
+            }
+            Acceptor::One(one_acceptor(
+                TlsProfile::Iso15118_2,
+                chain,
+                key,
+                None,
+                key_log,
+            )?)
         }
-        Ok(ClientHelloResponse::SUCCESS)
-    });
-    Ok(())
+        TlsProfile::Iso15118_20 => Acceptor::One(one_acceptor(
+            TlsProfile::Iso15118_20,
+            chain,
+            key,
+            client_ca,
+            key_log,
+        )?),
+        TlsProfile::Iso15118_2Or20 => {
+            let (chain20, key20) = match &config.iso20_identity {
+                Some(id) => (&id.certificate_chain, &id.private_key),
+                None => (chain, key),
+            };
+            Acceptor::PerStandard {
+                iso2: one_acceptor(TlsProfile::Iso15118_2, chain, key, None, key_log.clone())?,
+                iso20: one_acceptor(TlsProfile::Iso15118_20, chain20, key20, client_ca, key_log)?,
+            }
+        }
+    })
 }
 
 /// Builds the car's connector.
@@ -532,18 +603,13 @@ pub mod testing {
 
 #[cfg(test)]
 mod tests {
-    use std::pin::Pin;
-
-    use openssl::ssl::Ssl;
-    use tokio_openssl::SslStream;
-
     use super::testing::TestPki;
     use super::*;
 
-    /// What one handshake over an in-memory pipe gave each side.
+    /// What one handshake over loopback TCP gave each side.
     struct Handshake {
-        server: SslStream<tokio::io::DuplexStream>,
-        client: SslStream<tokio::io::DuplexStream>,
+        server: SslStream<TcpStream>,
+        client: SslStream<TcpStream>,
         /// The key log lines each side collected for the recording.
         server_secrets: String,
         client_secrets: String,
@@ -570,13 +636,31 @@ mod tests {
             .unwrap()
     }
 
-    async fn connect(server: &TlsServerConfig, client: &TlsClientConfig) -> Handshake {
+    /// Both sides of one handshake over loopback TCP, the charger's as `ccsplc evse` runs it
+    /// ([`Acceptor::accept`]); the car's key log lines.
+    async fn handshake_results(
+        server: &TlsServerConfig,
+        client: &TlsClientConfig,
+    ) -> (
+        Result<(SslStream<TcpStream>, Option<SecretsSlot>), String>,
+        Result<SslStream<TcpStream>, openssl::ssl::Error>,
+        SecretsSlot,
+    ) {
+        handshake_with(server, build_connector(client).unwrap()).await
+    }
+
+    /// [`handshake_results`] with a car's connector made by the test.
+    async fn handshake_with(
+        server: &TlsServerConfig,
+        connector: SslConnector,
+    ) -> (
+        Result<(SslStream<TcpStream>, Option<SecretsSlot>), String>,
+        Result<SslStream<TcpStream>, openssl::ssl::Error>,
+        SecretsSlot,
+    ) {
         let acceptor = build_acceptor(server).unwrap();
-        let connector = build_connector(client).unwrap();
-        let (client_io, server_io) = tokio::io::duplex(16 * 1024);
-        let mut ssl = Ssl::new(acceptor.context()).unwrap();
-        let server_slot = collect_secrets(&mut ssl).unwrap();
-        let mut server_tls = SslStream::new(ssl, server_io).unwrap();
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let address = listener.local_addr().unwrap();
         let mut ssl = connector
             .configure()
             .unwrap()
@@ -585,18 +669,28 @@ mod tests {
             .into_ssl("")
             .unwrap();
         let client_slot = collect_secrets(&mut ssl).unwrap();
-        let mut client_tls = SslStream::new(ssl, client_io).unwrap();
-        let (s, c) = tokio::join!(
-            Pin::new(&mut server_tls).accept(),
-            Pin::new(&mut client_tls).connect()
-        );
-        s.unwrap();
-        c.unwrap();
+        let car = async {
+            let stream = TcpStream::connect(address).await.unwrap();
+            let mut tls = SslStream::new(ssl, stream).unwrap();
+            Pin::new(&mut tls).connect().await.map(|()| tls)
+        };
+        let charger = async {
+            let (stream, _) = listener.accept().await.unwrap();
+            acceptor.accept(stream).await
+        };
+        let (s, c) = tokio::join!(charger, car);
+        (s, c, client_slot)
+    }
+
+    async fn connect(server: &TlsServerConfig, client: &TlsClientConfig) -> Handshake {
+        let (s, c, client_slot) = handshake_results(server, client).await;
+        let (server_tls, server_slot) = s.unwrap();
+        let client_tls = c.unwrap();
         let text = |slot: &SecretsSlot| slot.lock().unwrap().clone();
         Handshake {
             server: server_tls,
             client: client_tls,
-            server_secrets: text(&server_slot),
+            server_secrets: text(&server_slot.unwrap()),
             client_secrets: text(&client_slot),
         }
     }
@@ -699,23 +793,7 @@ mod tests {
         let mut both = both_standards();
         both.server.client_ca = Some(both.iso20.root.clone());
         let car = TlsClientConfig::new(TlsProfile::Iso15118_20, both.iso20.root.clone());
-        let acceptor = build_acceptor(&both.server).unwrap();
-        let connector = build_connector(&car).unwrap();
-        let (client_io, server_io) = tokio::io::duplex(16 * 1024);
-        let mut server_tls =
-            SslStream::new(Ssl::new(acceptor.context()).unwrap(), server_io).unwrap();
-        let ssl = connector
-            .configure()
-            .unwrap()
-            .verify_hostname(false)
-            .use_server_name_indication(false)
-            .into_ssl("")
-            .unwrap();
-        let mut client_tls = SslStream::new(ssl, client_io).unwrap();
-        let (accepted, _) = tokio::join!(
-            Pin::new(&mut server_tls).accept(),
-            Pin::new(&mut client_tls).connect()
-        );
+        let (accepted, _, _) = handshake_results(&both.server, &car).await;
         assert!(
             accepted.is_err(),
             "a TLS 1.3 car without a certificate was let in"
@@ -753,5 +831,52 @@ mod tests {
         let done = connect(&server, &car).await;
         assert_eq!(done.version(), "TLSv1.2");
         assert!(done.server.ssl().peer_certificate().is_none());
+    }
+
+    /// A car's connector outside both profiles: these versions and groups, trusting `root`.
+    fn odd_car(min: SslVersion, max: SslVersion, groups: &str, root: &Path) -> SslConnector {
+        let mut b = SslConnector::builder(SslMethod::tls_client()).unwrap();
+        b.set_min_proto_version(Some(min)).unwrap();
+        b.set_max_proto_version(Some(max)).unwrap();
+        b.set_groups_list(groups).unwrap();
+        b.set_ca_file(root).unwrap();
+        b.build()
+    }
+
+    /// An ISO 15118-2 car whose TLS stack also speaks TLS 1.3 offers no ISO 15118-20 group:
+    /// it gets TLS 1.2 and the ISO 15118-2 chain, and no certificate is asked of it.
+    #[tokio::test]
+    async fn an_iso2_car_that_also_speaks_tls13_gets_the_iso2_profile() {
+        let mut both = both_standards();
+        both.server.client_ca = Some(both.iso20.root.clone());
+        let car = odd_car(
+            SslVersion::TLS1_2,
+            SslVersion::TLS1_3,
+            "P-256",
+            &both.iso2.root,
+        );
+        let (s, c, _) = handshake_with(&both.server, car).await;
+        let (server, _) = s.unwrap();
+        let client = c.unwrap();
+        assert_eq!(client.ssl().version_str(), "TLSv1.2");
+        let presented = client.ssl().peer_certificate().unwrap();
+        assert_eq!(presented.to_der().unwrap(), leaf(&both.iso2.secc.chain));
+        assert!(server.ssl().peer_certificate().is_none());
+    }
+
+    /// TLS 1.3 is ISO 15118-20's only with its groups (§7.7.3: secp521r1 or X448): a car that
+    /// offers TLS 1.3 with secp256r1 alone gets ISO 15118-2's TLS 1.2 context and, speaking
+    /// nothing else, no connection.
+    #[tokio::test]
+    async fn tls13_with_secp256r1_alone_is_not_iso20() {
+        let both = both_standards();
+        let car = odd_car(
+            SslVersion::TLS1_3,
+            SslVersion::TLS1_3,
+            "P-256",
+            &both.iso20.root,
+        );
+        let (s, c, _) = handshake_with(&both.server, car).await;
+        assert!(s.is_err() && c.is_err(), "{:?}", s.map(|_| ()));
     }
 }

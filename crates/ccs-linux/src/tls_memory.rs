@@ -69,9 +69,15 @@ impl std::fmt::Debug for MemoryTls {
 }
 
 impl MemoryTls {
-    /// The charger's side, with the acceptor of [`TlsServerConfig`].
+    /// The charger's side, with the acceptor of [`TlsServerConfig`]. One profile only: a
+    /// charger serving both standards picks its context from the car's ClientHello, which
+    /// this filter does not wait for.
     pub fn server(config: &TlsServerConfig) -> Result<Self, LinkError> {
-        let acceptor = tls::build_acceptor(config)?;
+        let tls::Acceptor::One(acceptor) = tls::build_acceptor(config)? else {
+            return Err(LinkError::Config(
+                "TLS over memory serves one profile, not ISO 15118-2 and -20 per car".into(),
+            ));
+        };
         let ssl = Ssl::new(acceptor.context()).map_err(|e| LinkError::Config(e.to_string()))?;
         Self::new(ssl, true)
     }
