@@ -488,6 +488,50 @@ fn an_isolation_fault_switches_the_power_off_before_the_next_request() {
     }
 }
 
+/// A verdict wavering at the threshold (Fault, then Valid before the car's next request) must
+/// not switch the output back on: the fault ends the energy transfer.
+#[test]
+fn an_isolation_fault_stays_a_fault_when_the_monitor_says_valid_again() {
+    for proto in BOTH {
+        let mut p = pair(proto, 30, SeccConfig::default());
+        let mut fault_at = None;
+        p.connect();
+        p.run_until(Duration::from_secs(120), |p| {
+            match fault_at {
+                None => {
+                    if p.car_first("CurrentDemandReq").is_some() {
+                        fault_at = Some(p.now);
+                        p.charger_overrides = vec![Measurement::Isolation(IsolationStatus::Fault)];
+                    }
+                }
+                Some(at) if p.now >= at + p.tick + p.tick + p.tick => {
+                    p.charger_overrides = vec![Measurement::Isolation(IsolationStatus::Valid)];
+                }
+                Some(_) => {}
+            }
+            false
+        });
+        let from = fault_at.unwrap();
+        assert!(
+            matches!(
+                p.charger_outcome(),
+                Some(Outcome::Failed(SessionError::Physical(_)))
+            ),
+            "{proto:?}: {:?}",
+            p.charger_outcome()
+        );
+        let tick = p.tick;
+        assert!(
+            setpoints(&p)
+                .iter()
+                .all(|(t, s)| *t <= from + tick || !s.enabled),
+            "{proto:?}: the output came back on after the fault"
+        );
+        let last = dc_statuses(&p, "CurrentDemandRes").pop().unwrap();
+        assert_eq!(last.1, "EVSE_EmergencyShutdown", "{proto:?}");
+    }
+}
+
 #[test]
 fn an_isolation_fault_in_pre_charge_ends_the_session_with_the_power_off() {
     for proto in BOTH {

@@ -22,6 +22,10 @@ pub(crate) struct Outbox {
     report_present_output: bool,
     /// The latest hardware readings, applied as they arrive.
     pub(crate) snapshot: MeasurementSnapshot,
+    /// The charger's isolation monitor reported a fault in this session: it stays a fault
+    /// whatever the monitor says next (IEC 61851-23: an insulation fault ends the energy
+    /// transfer; a verdict wavering at the threshold must not switch the output back on).
+    pub(crate) isolation_fault: bool,
 }
 
 impl Outbox {
@@ -35,6 +39,7 @@ impl Outbox {
             outcome: None,
             report_present_output: false,
             snapshot: MeasurementSnapshot::default(),
+            isolation_fault: false,
         }
     }
 

@@ -314,8 +314,9 @@ impl V2gSession for SeccSession {
         {
             // IEC 61851-23: an insulation fault switches the output off at once, not at the
             // car's next request (a renegotiation or a stalled car may keep it waiting for
-            // seconds); that request is then answered with the fault
-            // (`evse_dc::isolation_while_energized`).
+            // seconds); that request is then answered with the fault, whatever the monitor
+            // says by then (`evse_dc::isolation_while_energized`).
+            self.out.isolation_fault = true;
             evse_dc::supply_off(&mut self.out);
         }
         match &mut self.machine {

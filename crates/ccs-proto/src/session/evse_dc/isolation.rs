@@ -55,7 +55,7 @@ impl CableCheck {
         }
         let age = config.measurement_max_age;
         let isolation = &out.snapshot.isolation;
-        if isolation.fresh(now, age) == Ok(IsolationStatus::Fault) {
+        if out.isolation_fault || isolation.fresh(now, age) == Ok(IsolationStatus::Fault) {
             return Err(SessionError::Physical(
                 "isolation fault in CableCheck".into(),
             ));
@@ -109,6 +109,11 @@ pub(crate) fn isolation_while_energized(
 ) -> Result<IsolationStatus, SessionError> {
     if !config.isolation_monitor {
         return Ok(IsolationStatus::Valid);
+    }
+    if out.isolation_fault {
+        return Err(SessionError::Physical(format!(
+            "isolation fault in this session, seen before {step}"
+        )));
     }
     match out
         .snapshot
