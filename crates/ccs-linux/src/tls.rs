@@ -325,7 +325,14 @@ impl Acceptor {
                 .await
                 .map_err(|e| format!("reading the ClientHello: {e}"))?,
         };
-        let acceptor = self.for_client_hello(ClientHello::parse(&first));
+        let hello = ClientHello::parse(&first);
+        if let (Self::PerStandard { .. }, Err(e)) = (self, &hello) {
+            tracing::warn!(
+                "the car's first TLS record is no ClientHello understood ({e:?}): ISO 15118-2's \
+                 TLS 1.2 context answers it"
+            );
+        }
+        let acceptor = self.for_client_hello(hello);
         let mut ssl = Ssl::new(acceptor.context()).map_err(|e| e.to_string())?;
         let slot = collect_secrets(&mut ssl);
         let mut tls = SslStream::new(ssl, stream).map_err(|e| e.to_string())?;
@@ -341,7 +348,8 @@ impl Acceptor {
 /// are clearly no ClientHello, or the client closed (the caller's handshake timeout bounds
 /// the wait).
 async fn peek_first_record(stream: &TcpStream) -> std::io::Result<Vec<u8>> {
-    let mut buf = vec![0; 16 * 1024];
+    // A record header and the longest record its length field can announce.
+    let mut buf = vec![0; 5 + usize::from(u16::MAX)];
     loop {
         let n = stream.peek(&mut buf).await?;
         match ClientHello::parse(&buf[..n]) {

@@ -135,6 +135,8 @@ struct Session {
     role: MqttRole,
     /// [`MqttConfig::power_supply`].
     power_supply: bool,
+    /// A `charger_*` value arrived although MQTT is not the power supply (said once).
+    ignored_power_supply: bool,
     base: String,
     publisher: Publisher,
     watch: crate::stale::InputWatch,
@@ -165,6 +167,18 @@ impl Session {
         }
     }
 
+    /// A `charger_*` value while MQTT is not the power supply: dropped, said once.
+    fn ignore_power_supply_value(&mut self, topic: &str) {
+        if !std::mem::replace(&mut self.ignored_power_supply, true) {
+            tracing::warn!(
+                adapter = self.io.name(),
+                topic,
+                "power-supply values ignored: MQTT is not the power supply's back end \
+                 (charge_parameter_backend = mqtt is not set)"
+            );
+        }
+    }
+
     fn incoming(&mut self, topic: &str, payload: &[u8]) {
         let Some(name) = topic
             .strip_prefix(self.base.as_str())
@@ -174,7 +188,9 @@ impl Session {
         };
         match profile::parse_input(self.role, name, payload) {
             None => {}
-            Some(Ok(m)) if !self.power_supply && is_power_supply_value(m.kind()) => {}
+            Some(Ok(m)) if !self.power_supply && is_power_supply_value(m.kind()) => {
+                self.ignore_power_supply_value(name);
+            }
             Some(Ok(m)) => {
                 if self.watch.arrived(m.kind(), Instant::now()) {
                     self.io
@@ -293,6 +309,7 @@ impl HardwareAdapter for MqttAdapter {
         let mut s = Session {
             role,
             power_supply: config.power_supply,
+            ignored_power_supply: false,
             base: config.base_topic.clone(),
             publisher: Publisher::new(config.min_publish_interval),
             watch: crate::stale::InputWatch::new(

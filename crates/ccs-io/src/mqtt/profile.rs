@@ -102,7 +102,9 @@ pub fn periodic_inputs(role: MqttRole) -> &'static [MeasurementKind] {
             K::Soc,
             K::InletVoltage,
         ],
-        MqttRole::Charger => &[K::PowerSupplyVoltage, K::PowerSupplyCurrent],
+        // The isolation monitor's verdict too: a charger must monitor the insulation during
+        // the whole energy transfer (IEC 61851-23), so a silent monitor is a fault.
+        MqttRole::Charger => &[K::PowerSupplyVoltage, K::PowerSupplyCurrent, K::Isolation],
     }
 }
 

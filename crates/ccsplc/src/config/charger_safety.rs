@@ -11,6 +11,11 @@
 //!   monitor's verdict: CableCheck could never finish. Refused.
 //! - CableCheck without an isolation monitor (turned off, or pyPLC's dummy power supply): the
 //!   car is told isolation `Valid` without a measurement. A warning at every start.
+//! - A TOML file with MQTT but no `charge_parameter_backend = "mqtt"`: MQTT then neither sets
+//!   nor reads a power supply (as in pyPLC), and the output would be simulated by default.
+//!   Before, any MQTT device made MQTT the power supply; such a file would now leave the power
+//!   supply without set-points while the car is told the output is there. Refused unless
+//!   `evse_simulate_precharge` says so explicitly.
 
 use super::error::{ConfigError, Warning};
 use super::{Format, Loaded, Origin};
@@ -51,6 +56,25 @@ impl Loaded {
                     allowed: format!("false: {why}"),
                 });
             }
+        }
+
+        if self.format != Some(Format::PyPlcIni)
+            && c.uses_mqtt()
+            && !real_supply
+            && c.charging.evse_simulate_precharge
+            && file_line("charging", "evse_simulate_precharge").is_none()
+        {
+            return Err(ConfigError::InvalidValue {
+                path,
+                line: file_line("hardware", "charge_parameter_backend").map(|(line, _, _)| line),
+                key: "hardware.charge_parameter_backend".to_owned(),
+                value: format!("{:?}", c.hardware.charge_parameter_backend).to_lowercase(),
+                allowed: "\"mqtt\" for a power supply on MQTT (set-points `target_*`, \
+                          measurements `charger_*`); without one, MQTT only publishes the state \
+                          and the output voltage is simulated: say so with \
+                          charging.evse_simulate_precharge = true"
+                    .to_owned(),
+            });
         }
 
         if real_supply && c.charging.isolation_monitor && !c.has_isolation_input() {

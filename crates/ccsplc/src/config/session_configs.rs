@@ -96,9 +96,12 @@ impl Config {
     }
 
     /// Charger: whether an adapter reports an isolation monitor's verdict: the simulated
-    /// charger, MQTT `isolation` next to an MQTT power supply, or `can_inputs.isolation`.
+    /// charger, `can_inputs.isolation`, or MQTT `isolation` next to a real power supply (with
+    /// pyPLC's dummy power supply nothing is energized, and no pyPLC back end publishes it).
     pub(crate) fn has_isolation_input(&self) -> bool {
-        self.simulated_hardware() || self.mqtt_power_supply() || self.can_inputs.isolation.is_some()
+        self.simulated_hardware()
+            || self.can_inputs.isolation.is_some()
+            || (self.uses_mqtt() && self.real_power_supply())
     }
 
     /// Charger: whether the output voltage reported to the car is simulated (pyPLC

@@ -633,3 +633,34 @@ fn the_pyplc_template_as_charger_has_a_dummy_power_supply_and_says_so() {
     assert!(warnings[0].message.contains("isolation is NOT monitored"));
     assert!(warnings[1].message.contains("no power-supply adapter"));
 }
+
+#[test]
+fn a_toml_charger_with_mqtt_but_no_mqtt_power_supply_must_say_its_output_is_simulated() {
+    // MQTT for the outputs alone used to make MQTT the power supply; now it neither sets nor
+    // reads one, and a silently simulated output would tell the car what is not there.
+    let text = "[hardware]\ndigital_output_device = \"mqtt\"\n";
+    let (_, checks) = charger("c.toml", text);
+    let (_, key, value, allowed) = invalid(checks.map(|_| Loaded::defaults()));
+    assert_eq!(
+        (key.as_str(), value.as_str()),
+        ("hardware.charge_parameter_backend", "none")
+    );
+    assert!(
+        allowed.contains("evse_simulate_precharge = true"),
+        "{allowed}"
+    );
+    // Said explicitly: the dummy power supply, with its warnings.
+    let text = format!("{text}[charging]\nevse_simulate_precharge = true\n");
+    let (secc, checks) = charger("c.toml", &text);
+    assert!(secc.evse_simulate_precharge && !secc.isolation_monitor);
+    assert!(checks.is_ok());
+}
+
+#[test]
+fn an_mqtt_isolation_monitor_counts_next_to_a_can_power_supply() {
+    let text = "[hardware]\ndigital_output_device = \"mqtt\"\n\
+                [can_outputs]\npower_supply_voltage = \"id=0x430 offset=0 length=2\"\n";
+    let (secc, checks) = charger("c.toml", text);
+    assert!(!secc.evse_simulate_precharge && secc.isolation_monitor);
+    assert!(checks.is_ok(), "{checks:?}");
+}
