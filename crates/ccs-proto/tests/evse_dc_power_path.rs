@@ -532,6 +532,53 @@ fn an_isolation_fault_stays_a_fault_when_the_monitor_says_valid_again() {
     }
 }
 
+/// A monitor that falls silent while the output is live ends the energy transfer; the car is
+/// told the insulation is unknown (Invalid, EVSE_Malfunction), not that it is faulty.
+#[test]
+fn a_silent_isolation_monitor_ends_the_charge_as_a_malfunction() {
+    for proto in BOTH {
+        let mut p = pair(proto, 60, SeccConfig::default());
+        let mut silent_from = None;
+        p.connect();
+        p.run_until(Duration::from_secs(120), |p| {
+            if silent_from.is_none() && p.car_first("CurrentDemandReq").is_some() {
+                silent_from = Some(p.now);
+                p.hide_isolation = true;
+            }
+            false
+        });
+        let from = silent_from.unwrap();
+        let Some(Outcome::Failed(SessionError::Physical(why))) = p.charger_outcome() else {
+            panic!("{proto:?}: {:?}", p.charger_outcome());
+        };
+        assert!(
+            why.starts_with("isolation not monitored"),
+            "{proto:?}: {why}"
+        );
+        let last = dc_statuses(&p, "CurrentDemandRes").pop().unwrap();
+        assert_eq!(
+            last,
+            (
+                "FAILED".into(),
+                "EVSE_Malfunction".into(),
+                "Some(Invalid)".into()
+            ),
+            "{proto:?}"
+        );
+        // Within the verdict's maximum age and the car's next request.
+        let off = setpoints(&p)
+            .into_iter()
+            .find(|(t, s)| *t > from && !s.enabled)
+            .map(|(t, _)| t)
+            .unwrap();
+        assert!(
+            off <= from + Duration::from_secs(6),
+            "{proto:?}: off at {off:?}"
+        );
+        assert!(ends_off(&p), "{proto:?}");
+    }
+}
+
 #[test]
 fn an_isolation_fault_in_pre_charge_ends_the_session_with_the_power_off() {
     for proto in BOTH {

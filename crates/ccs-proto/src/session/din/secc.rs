@@ -379,10 +379,18 @@ impl Secc {
         error: SessionError,
     ) -> Answer {
         evse_dc::supply_off(out);
-        let status = values::dc_evse_status(
-            Some(IsolationLevelType::Fault),
-            DC_EVSEStatusCodeType::EVSE_EmergencyShutdown,
-        );
+        let status = if evse_dc::isolation_faulted(out) {
+            values::dc_evse_status(
+                Some(IsolationLevelType::Fault),
+                DC_EVSEStatusCodeType::EVSE_EmergencyShutdown,
+            )
+        } else {
+            // The monitor fell silent: the insulation is unknown, not faulty.
+            values::dc_evse_status(
+                Some(IsolationLevelType::Invalid),
+                DC_EVSEStatusCodeType::EVSE_Malfunction,
+            )
+        };
         let code = ResponseCodeType::FAILED;
         // The last measured output, not 0 V: the output may still be discharging.
         let u = out

@@ -130,6 +130,14 @@ pub(crate) fn isolation_while_energized(
     }
 }
 
+/// Whether the energy transfer ended on an insulation fault the monitor reported, rather than
+/// on a monitor that fell silent: the car is told `Fault` with EVSE_EmergencyShutdown for the
+/// first, `Invalid` (the insulation is unknown, not faulty) with EVSE_Malfunction for the
+/// second (DIN 70121 / ISO 15118-2 isolationLevelType, DC_EVSEStatusCodeType).
+pub(crate) fn isolation_faulted(out: &Outbox) -> bool {
+    out.isolation_fault || out.snapshot.isolation.value() == Some(IsolationStatus::Fault)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -5,7 +5,7 @@
 mod isolation;
 mod limits;
 
-pub(crate) use isolation::{CableCheck, isolation_while_energized};
+pub(crate) use isolation::{CableCheck, isolation_faulted, isolation_while_energized};
 pub(crate) use limits::{
     DcLimits, EvLimits, PRE_CHARGE_MAX_CURRENT, configured, demand_setpoint, ev_value, limits,
     pre_charge_setpoint,

@@ -567,11 +567,20 @@ impl Secc {
             &self.config.iso2.evse_id,
             true,
         );
-        let fault = msg::dc_evse_status(
-            Some(IsolationLevelType::Fault),
-            DC_EVSEStatusCodeType::EVSE_EmergencyShutdown,
-            EVSENotificationType::None,
-        );
+        let fault = if evse_dc::isolation_faulted(out) {
+            msg::dc_evse_status(
+                Some(IsolationLevelType::Fault),
+                DC_EVSEStatusCodeType::EVSE_EmergencyShutdown,
+                EVSENotificationType::None,
+            )
+        } else {
+            // The monitor fell silent: the insulation is unknown, not faulty.
+            msg::dc_evse_status(
+                Some(IsolationLevelType::Invalid),
+                DC_EVSEStatusCodeType::EVSE_Malfunction,
+                EVSENotificationType::None,
+            )
+        };
         match &mut res.body.body_element {
             Some(BodyElement::PreChargeRes(r)) => r.dc_evse_status = fault,
             Some(BodyElement::CurrentDemandRes(r)) => r.dc_evse_status = fault,
