@@ -226,3 +226,28 @@ fn init_without_a_file_prints_the_same_text_to_stdout() {
     );
     assert_eq!(stdout(&output), std::fs::read_to_string(&path).unwrap());
 }
+
+#[test]
+fn check_shows_what_the_charger_would_refuse_at_start() {
+    let dir = tempfile::tempdir().unwrap();
+    // MQTT, but not as the power supply: ccsplc evse refuses this (the output would be
+    // simulated without saying so), and so does config check for a charger.
+    let text = "[general]\nmode = \"evse\"\n[hardware]\ndigital_output_device = \"mqtt\"\n";
+    let output = check(&write(&dir, "charger.toml", text));
+    assert_eq!(output.status.code(), Some(1), "{}", stdout(&output));
+    assert!(
+        stderr(&output).contains("hardware.charge_parameter_backend"),
+        "{}",
+        stderr(&output)
+    );
+    // Said explicitly: accepted, with the charger's warnings.
+    let text = format!("{text}[charging]\nevse_simulate_precharge = true\n");
+    let output = check(&write(&dir, "charger2.toml", &text));
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    assert!(
+        stdout(&output).contains("# charger: ")
+            && stdout(&output).contains("isolation is NOT monitored"),
+        "{}",
+        stdout(&output)
+    );
+}

@@ -9,12 +9,19 @@ use anyhow::Context as _;
 
 use super::Config;
 use super::render::{check_report, init_template};
+use super::values::Mode;
 
-/// Prints every setting of `file` with its value and origin, then the warnings. A bad value
-/// or an unreadable file is an error (exit code 1, from `main`).
+/// Prints every setting of `file` with its value and origin, then the warnings; for a
+/// charger (`mode = evse`) also what `ccsplc evse` would refuse or warn about at start. A bad
+/// value or an unreadable file is an error (exit code 1, from `main`).
 pub(crate) fn check(file: &Path) -> anyhow::Result<ExitCode> {
     let loaded = Config::load(Some(file))?;
     print!("{}", check_report(&loaded));
+    if loaded.config.general.mode == Mode::Evse {
+        for warning in loaded.check_charger()? {
+            println!("# charger: {warning}");
+        }
+    }
     Ok(ExitCode::SUCCESS)
 }
 
