@@ -337,6 +337,25 @@ fn the_current_keeps_within_the_announced_maximum_power() {
 
 // ----- H2: the isolation monitor is watched during the whole energy transfer
 
+/// The (response code, EVSEStatusCode, EVSEIsolationStatus) of `element` if it is one of the
+/// DC responses `variants` of the generated module `module` (DIN and ISO-2 share the shape,
+/// not the types) and named `name`.
+macro_rules! dc_status_of {
+    ($module:ident, $element:expr, $name:expr, [$($variant:ident),*]) => {
+        match $element {
+            $(Some($module::BodyElement::$variant(r)) if $name == stringify!($variant) => {
+                let s = r.dc_evse_status;
+                Some((
+                    format!("{:?}", r.response_code),
+                    format!("{:?}", s.evse_status_code),
+                    format!("{:?}", s.evse_isolation_status),
+                ))
+            })*
+            _ => None,
+        }
+    };
+}
+
 /// The charger's (response code, EVSEStatusCode, EVSEIsolationStatus) of every `name`
 /// ("CableCheckRes", "PreChargeRes" or "CurrentDemandRes"), in order.
 fn dc_statuses(p: &Pair, name: &str) -> Vec<(String, String, String)> {
@@ -344,72 +363,21 @@ fn dc_statuses(p: &Pair, name: &str) -> Vec<(String, String, String)> {
         .iter()
         .filter(|(side, _)| *side == Side::Charger)
         .filter_map(|(_, bytes)| {
-            let fmt = |code: &dyn core::fmt::Debug,
-                       status: &dyn core::fmt::Debug,
-                       isolation: &dyn core::fmt::Debug| {
-                (
-                    format!("{code:?}"),
-                    format!("{status:?}"),
-                    format!("{isolation:?}"),
-                )
-            };
             if let Ok(m) = din::decode(bytes) {
-                return match m.body.body_element {
-                    Some(din::BodyElement::PreChargeRes(r)) if name == "PreChargeRes" => {
-                        let s = r.dc_evse_status;
-                        Some(fmt(
-                            &r.response_code,
-                            &s.evse_status_code,
-                            &s.evse_isolation_status,
-                        ))
-                    }
-                    Some(din::BodyElement::CableCheckRes(r)) if name == "CableCheckRes" => {
-                        let s = r.dc_evse_status;
-                        Some(fmt(
-                            &r.response_code,
-                            &s.evse_status_code,
-                            &s.evse_isolation_status,
-                        ))
-                    }
-                    Some(din::BodyElement::CurrentDemandRes(r)) if name == "CurrentDemandRes" => {
-                        let s = r.dc_evse_status;
-                        Some(fmt(
-                            &r.response_code,
-                            &s.evse_status_code,
-                            &s.evse_isolation_status,
-                        ))
-                    }
-                    _ => None,
-                };
+                return dc_status_of!(
+                    din,
+                    m.body.body_element,
+                    name,
+                    [PreChargeRes, CableCheckRes, CurrentDemandRes]
+                );
             }
             if let Ok(m) = iso2::decode(bytes) {
-                return match m.body.body_element {
-                    Some(iso2::BodyElement::PreChargeRes(r)) if name == "PreChargeRes" => {
-                        let s = r.dc_evse_status;
-                        Some(fmt(
-                            &r.response_code,
-                            &s.evse_status_code,
-                            &s.evse_isolation_status,
-                        ))
-                    }
-                    Some(iso2::BodyElement::CableCheckRes(r)) if name == "CableCheckRes" => {
-                        let s = r.dc_evse_status;
-                        Some(fmt(
-                            &r.response_code,
-                            &s.evse_status_code,
-                            &s.evse_isolation_status,
-                        ))
-                    }
-                    Some(iso2::BodyElement::CurrentDemandRes(r)) if name == "CurrentDemandRes" => {
-                        let s = r.dc_evse_status;
-                        Some(fmt(
-                            &r.response_code,
-                            &s.evse_status_code,
-                            &s.evse_isolation_status,
-                        ))
-                    }
-                    _ => None,
-                };
+                return dc_status_of!(
+                    iso2,
+                    m.body.body_element,
+                    name,
+                    [PreChargeRes, CableCheckRes, CurrentDemandRes]
+                );
             }
             None
         })
