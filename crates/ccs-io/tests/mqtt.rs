@@ -12,8 +12,8 @@ use ccs_io::mqtt::{MqttAdapter, MqttConfig, MqttRole};
 use ccs_io::{AdapterIo, HardwareAdapter};
 use ccs_proto::hardware::{
     Amps, ContactorRequest, CpState, HardwareCommand, HardwareEvent, HardwareFault,
-    HardwareFaultKind, LockRequest, Measurement, MeasurementKind, Percent, PowerSupplySetpoint,
-    VehicleBatteryReport, Volts, WattHours,
+    HardwareFaultKind, IsolationStatus, LockRequest, Measurement, MeasurementKind, Percent,
+    PowerSupplySetpoint, VehicleBatteryReport, Volts, WattHours,
 };
 use support::{Broker, Relay, TestClient, wait_for_event};
 
@@ -250,6 +250,38 @@ async fn a_charger_whose_power_supply_is_not_on_mqtt_neither_sets_nor_reads_it()
     assert_eq!(
         first,
         HardwareEvent::Measurement(Measurement::ChargingEnabled(false))
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_retained_isolation_verdict_is_no_measurement() {
+    let broker = Broker::start();
+    let mut imd = TestClient::connect(broker.port, "pyPlc").await;
+    // Kept by the broker from an earlier run of the monitor, replayed when we subscribe.
+    imd.client
+        .publish("pyPlc/isolation", rumqttc::QoS::AtLeastOnce, true, "valid")
+        .await
+        .unwrap();
+    assert_eq!(imd.next_on("isolation").await, "valid");
+    let (commands, mut events) = start(config(MqttRole::Charger, broker.port, "pyPlc"));
+    sync(&commands, &mut imd, "Waiting f AppHandShake").await;
+    imd.publish("enabled", "0").await;
+    imd.publish("isolation", "warning").await;
+    let mut measurements = Vec::new();
+    while measurements.len() < 2 {
+        let e = wait_for_event(&mut events, "measurements", |e| {
+            matches!(e, HardwareEvent::Measurement(_))
+        })
+        .await;
+        measurements.push(e);
+    }
+    // The retained `valid` never arrived; the live messages did, in order.
+    assert_eq!(
+        measurements,
+        [
+            HardwareEvent::Measurement(Measurement::ChargingEnabled(false)),
+            HardwareEvent::Measurement(Measurement::Isolation(IsolationStatus::Warning)),
+        ]
     );
 }
 

@@ -179,7 +179,9 @@ impl Session {
         }
     }
 
-    fn incoming(&mut self, topic: &str, payload: &[u8]) {
+    /// A message on a subscribed topic; `retained`: the broker kept it from earlier and
+    /// replays it at (re)connection.
+    fn incoming(&mut self, topic: &str, payload: &[u8], retained: bool) {
         let Some(name) = topic
             .strip_prefix(self.base.as_str())
             .and_then(|t| t.strip_prefix('/'))
@@ -188,6 +190,15 @@ impl Session {
         };
         match profile::parse_input(self.role, name, payload) {
             None => {}
+            // A retained isolation verdict was measured whenever it was published: replayed at
+            // a reconnection it would count as fresh and could finish a cable check or keep a
+            // charge going on a monitor that has fallen silent.
+            Some(Ok(Measurement::Isolation(_))) if retained => {
+                tracing::debug!(
+                    adapter = self.io.name(),
+                    "retained isolation verdict ignored"
+                );
+            }
             Some(Ok(m)) if !self.power_supply && is_power_supply_value(m.kind()) => {
                 self.ignore_power_supply_value(name);
             }
@@ -368,7 +379,7 @@ impl HardwareAdapter for MqttAdapter {
                             s.io.fault_cleared(HardwareFaultKind::ConnectionLost);
                         }
                     }
-                    Some(Ok(Event::Incoming(Packet::Publish(p)))) => s.incoming(&p.topic, &p.payload),
+                    Some(Ok(Event::Incoming(Packet::Publish(p)))) => s.incoming(&p.topic, &p.payload, p.retain),
                     Some(Ok(_)) => {}
                     Some(Err(e)) => {
                         connected = false;
