@@ -102,25 +102,12 @@ fn rewrite_current_demand(
     })
 }
 
-/// The charger's response codes to CurrentDemandReq, in order.
-fn current_demand_codes(p: &Pair) -> Vec<String> {
+/// Everything the charger sent, in order.
+fn charger_sent(p: &Pair) -> impl Iterator<Item = &[u8]> {
     p.transcript
         .iter()
         .filter(|(side, _)| *side == Side::Charger)
-        .filter_map(|(_, bytes)| {
-            if let Ok(m) = din::decode(bytes)
-                && let Some(din::BodyElement::CurrentDemandRes(r)) = m.body.body_element
-            {
-                return Some(format!("{:?}", r.response_code));
-            }
-            if let Ok(m) = iso2::decode(bytes)
-                && let Some(iso2::BodyElement::CurrentDemandRes(r)) = m.body.body_element
-            {
-                return Some(format!("{:?}", r.response_code));
-            }
-            None
-        })
-        .collect()
+        .map(|(_, bytes)| bytes.as_slice())
 }
 
 // ----- H3: values from outside the process never panic the charger or reach a set-point
@@ -175,8 +162,9 @@ fn a_negative_target_voltage_from_the_car_is_refused_with_the_power_off() {
             "{proto:?}: {:?}",
             p.charger_outcome()
         );
+        let codes = dc_statuses(&p, "CurrentDemandRes");
         assert_eq!(
-            current_demand_codes(&p).last().map(String::as_str),
+            codes.last().map(|(code, _, _)| code.as_str()),
             Some("FAILED"),
             "{proto:?}"
         );
@@ -282,10 +270,8 @@ fn the_cars_maximum_voltage_and_current_bound_the_set_points() {
 fn present_outputs(p: &Pair) -> Vec<(f32, f32)> {
     let din_value = ccs_proto::session::din::values::physical_value;
     let iso2_value = ccs_proto::session::iso2::msg::physical_value;
-    p.transcript
-        .iter()
-        .filter(|(side, _)| *side == Side::Charger)
-        .filter_map(|(_, bytes)| {
+    charger_sent(p)
+        .filter_map(|bytes| {
             if let Ok(m) = din::decode(bytes)
                 && let Some(din::BodyElement::CurrentDemandRes(r)) = m.body.body_element
             {
@@ -359,10 +345,8 @@ macro_rules! dc_status_of {
 /// The charger's (response code, EVSEStatusCode, EVSEIsolationStatus) of every `name`
 /// ("CableCheckRes", "PreChargeRes" or "CurrentDemandRes"), in order.
 fn dc_statuses(p: &Pair, name: &str) -> Vec<(String, String, String)> {
-    p.transcript
-        .iter()
-        .filter(|(side, _)| *side == Side::Charger)
-        .filter_map(|(_, bytes)| {
+    charger_sent(p)
+        .filter_map(|bytes| {
             if let Ok(m) = din::decode(bytes) {
                 return dc_status_of!(
                     din,
