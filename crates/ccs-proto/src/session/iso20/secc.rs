@@ -180,6 +180,47 @@ fn param(name: &str, value: i32) -> ParameterType {
     }
 }
 
+/// The car's charge maxima of a Scheduled control mode (the plain and the BPT one carry the
+/// same optional fields in different generated types), checked; `?` returns the refusal.
+macro_rules! scheduled_charge_limits {
+    ($c:expr) => {
+        PowerLimits {
+            max_voltage: ev_optional(
+                $c.ev_maximum_voltage.as_ref(),
+                "EVMaximumVoltage",
+                ev_non_negative,
+            )?,
+            max_charge_current: ev_optional(
+                $c.ev_maximum_charge_current.as_ref(),
+                "EVMaximumChargeCurrent",
+                ev_non_negative,
+            )?,
+            max_charge_power: ev_optional(
+                $c.ev_maximum_charge_power.as_ref(),
+                "EVMaximumChargePower",
+                ev_non_negative,
+            )?,
+            ..PowerLimits::NONE
+        }
+    };
+}
+
+/// The car's charge maxima of a Dynamic control mode (mandatory there; plain or BPT),
+/// checked; `?` returns the refusal.
+macro_rules! dynamic_charge_limits {
+    ($c:expr) => {
+        PowerLimits {
+            max_voltage: ev_non_negative(&$c.ev_maximum_voltage, "EVMaximumVoltage")?,
+            max_charge_current: ev_non_negative(
+                &$c.ev_maximum_charge_current,
+                "EVMaximumChargeCurrent",
+            )?,
+            max_charge_power: ev_non_negative(&$c.ev_maximum_charge_power, "EVMaximumChargePower")?,
+            ..PowerLimits::NONE
+        }
+    };
+}
+
 impl Secc {
     /// A new session that hands out `session_id`, offering the DC and/or DC_BPT services;
     /// `tls`: the connection is TLS (Plug & Charge is offered only then).
@@ -1295,24 +1336,7 @@ impl Secc {
         };
         let (u_target, i_target) = match (&req.cl_req_control_mode, mode, bpt) {
             (CLReqControlMode::Scheduled_DC_CLReqControlMode(c), ControlMode::Scheduled, false) => {
-                let limits = limits.and(PowerLimits {
-                    max_voltage: ev_optional(
-                        c.ev_maximum_voltage.as_ref(),
-                        "EVMaximumVoltage",
-                        ev_non_negative,
-                    )?,
-                    max_charge_current: ev_optional(
-                        c.ev_maximum_charge_current.as_ref(),
-                        "EVMaximumChargeCurrent",
-                        ev_non_negative,
-                    )?,
-                    max_charge_power: ev_optional(
-                        c.ev_maximum_charge_power.as_ref(),
-                        "EVMaximumChargePower",
-                        ev_non_negative,
-                    )?,
-                    ..PowerLimits::NONE
-                });
+                let limits = limits.and(scheduled_charge_limits!(c));
                 let u = limits.voltage(ev_non_negative(&c.ev_target_voltage, "EVTargetVoltage")?);
                 let i = ev_non_negative(&c.ev_target_current, "EVTargetCurrent")?;
                 (u, limits.current(i, u))
@@ -1322,22 +1346,9 @@ impl Secc {
                 ControlMode::Scheduled,
                 true,
             ) => {
+                // The charge maxima first, as the car's fields come.
+                let charge = scheduled_charge_limits!(c);
                 let limits = limits.and(PowerLimits {
-                    max_voltage: ev_optional(
-                        c.ev_maximum_voltage.as_ref(),
-                        "EVMaximumVoltage",
-                        ev_non_negative,
-                    )?,
-                    max_charge_current: ev_optional(
-                        c.ev_maximum_charge_current.as_ref(),
-                        "EVMaximumChargeCurrent",
-                        ev_non_negative,
-                    )?,
-                    max_charge_power: ev_optional(
-                        c.ev_maximum_charge_power.as_ref(),
-                        "EVMaximumChargePower",
-                        ev_non_negative,
-                    )?,
                     max_discharge_current: ev_optional(
                         c.ev_maximum_discharge_current.as_ref(),
                         "EVMaximumDischargeCurrent",
@@ -1348,36 +1359,18 @@ impl Secc {
                         "EVMaximumDischargePower",
                         ev_discharge_maximum,
                     )?,
+                    ..charge
                 });
                 let u = limits.voltage(ev_non_negative(&c.ev_target_voltage, "EVTargetVoltage")?);
                 let i = ev_signed(&c.ev_target_current, "EVTargetCurrent")?;
                 (u, limits.current(i, u))
             }
             (CLReqControlMode::Dynamic_DC_CLReqControlMode(c), ControlMode::Dynamic, false) => {
-                dynamic(PowerLimits {
-                    max_voltage: ev_non_negative(&c.ev_maximum_voltage, "EVMaximumVoltage")?,
-                    max_charge_current: ev_non_negative(
-                        &c.ev_maximum_charge_current,
-                        "EVMaximumChargeCurrent",
-                    )?,
-                    max_charge_power: ev_non_negative(
-                        &c.ev_maximum_charge_power,
-                        "EVMaximumChargePower",
-                    )?,
-                    ..PowerLimits::NONE
-                })
+                dynamic(dynamic_charge_limits!(c))
             }
             (CLReqControlMode::BPT_Dynamic_DC_CLReqControlMode(c), ControlMode::Dynamic, true) => {
+                let charge = dynamic_charge_limits!(c);
                 dynamic(PowerLimits {
-                    max_voltage: ev_non_negative(&c.ev_maximum_voltage, "EVMaximumVoltage")?,
-                    max_charge_current: ev_non_negative(
-                        &c.ev_maximum_charge_current,
-                        "EVMaximumChargeCurrent",
-                    )?,
-                    max_charge_power: ev_non_negative(
-                        &c.ev_maximum_charge_power,
-                        "EVMaximumChargePower",
-                    )?,
                     max_discharge_current: ev_discharge_maximum(
                         &c.ev_maximum_discharge_current,
                         "EVMaximumDischargeCurrent",
@@ -1386,6 +1379,7 @@ impl Secc {
                         &c.ev_maximum_discharge_power,
                         "EVMaximumDischargePower",
                     )?,
+                    ..charge
                 })
             }
             _ => {
