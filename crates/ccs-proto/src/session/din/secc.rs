@@ -725,12 +725,7 @@ impl Secc {
                     &self.ev_limits,
                     target_voltage,
                     target_current,
-                    // Only a fresh measurement: an old low reading would raise the current.
-                    out.snapshot
-                        .power_supply_voltage
-                        .fresh(now, self.config.measurement_max_age)
-                        .ok()
-                        .map(|u| u.0),
+                    evse_dc::fresh_output_voltage(&self.config, now, out),
                 );
                 let (u_target, i_target) = (setpoint.voltage, setpoint.current);
                 let soc = req.dc_ev_status.evresssoc;

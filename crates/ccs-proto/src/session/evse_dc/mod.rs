@@ -33,6 +33,16 @@ pub(crate) fn supply_off(out: &mut Outbox) {
     out.command(HardwareCommand::PowerSupply(PowerSupplySetpoint::OFF));
 }
 
+/// The power supply's output voltage if measured within `measurement_max_age`, for the power
+/// limit of [`demand_setpoint`]: an old low reading would raise the current.
+pub(crate) fn fresh_output_voltage(config: &SeccConfig, now: Instant, out: &Outbox) -> Option<f32> {
+    out.snapshot
+        .power_supply_voltage
+        .fresh(now, config.measurement_max_age)
+        .ok()
+        .map(|u| u.0)
+}
+
 /// The present output: measured, or simulated (pyPLC `evse_simulate_precharge`).
 #[derive(Clone, Debug, Default)]
 pub(crate) struct EvseOutput {
