@@ -86,6 +86,26 @@ fn start(
     (commands, events)
 }
 
+/// Waits for the adapter to end, then what it wrote that is still unread on `master`: already
+/// in the pseudo-terminal's buffer, no waiting for a port thread still running.
+async fn written_before_the_end(
+    adapter: tokio::task::JoinHandle<Result<(), ccs_io::AdapterError>>,
+    master: &mut TTYPort,
+) -> String {
+    tokio::time::timeout(Duration::from_secs(5), adapter)
+        .await
+        .unwrap()
+        .unwrap()
+        .unwrap();
+    master.set_timeout(Duration::from_millis(1)).unwrap();
+    let mut seen = String::new();
+    let mut buf = [0u8; 256];
+    while let Ok(n) = master.read(&mut buf) {
+        seen.push_str(&String::from_utf8_lossy(&buf[..n]));
+    }
+    seen
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn celeron55_device_reports_values_and_takes_commands() {
     let (mut master, slave) = TTYPort::pair().unwrap();
@@ -215,19 +235,10 @@ async fn the_last_commands_are_written_before_the_adapter_ends() {
         .unwrap();
     commands.send(HardwareCommand::CpState(CpState::B)).unwrap();
     drop(commands);
-    tokio::time::timeout(Duration::from_secs(5), adapter)
-        .await
-        .unwrap()
-        .unwrap()
-        .unwrap();
-    // Already in the pseudo-terminal's buffer: no waiting for a port thread still running.
-    master.set_timeout(Duration::from_millis(1)).unwrap();
-    let mut seen = String::new();
-    let mut buf = [0u8; 256];
-    while let Ok(n) = master.read(&mut buf) {
-        seen.push_str(&String::from_utf8_lossy(&buf[..n]));
-    }
-    assert_eq!(seen, "contactor=0\ncp=0\n");
+    assert_eq!(
+        written_before_the_end(adapter, &mut master).await,
+        "contactor=0\ncp=0\n"
+    );
     drop(slave);
 }
 
@@ -253,18 +264,10 @@ async fn dieter_hears_a_change_at_once_and_the_last_word_before_the_end() {
         .send(HardwareCommand::Contactors(ContactorRequest::Open))
         .unwrap();
     drop(commands);
-    tokio::time::timeout(Duration::from_secs(5), adapter)
-        .await
-        .unwrap()
-        .unwrap()
-        .unwrap();
-    master.set_timeout(Duration::from_millis(1)).unwrap();
-    let mut seen = String::new();
-    let mut buf = [0u8; 256];
-    while let Ok(n) = master.read(&mut buf) {
-        seen.push_str(&String::from_utf8_lossy(&buf[..n]));
-    }
-    assert_eq!(seen, "do0002\ndo0000\n");
+    assert_eq!(
+        written_before_the_end(adapter, &mut master).await,
+        "do0002\ndo0000\n"
+    );
     drop(slave);
 }
 
