@@ -300,6 +300,17 @@ fn position(heard: &[String], pred: impl Fn(&str) -> bool, what: &str) -> usize 
         .unwrap_or_else(|| panic!("no {what} in {heard:?}"))
 }
 
+/// The dieter's output words (`do000N`) as they changed, repetitions folded.
+fn dieter_output_words(heard: &[String]) -> Vec<&str> {
+    let mut words: Vec<&str> = heard
+        .iter()
+        .map(String::as_str)
+        .filter(|l| l.starts_with("do000"))
+        .collect();
+    words.dedup();
+    words
+}
+
 /// The car offers DIN 70121 only.
 const DIN: &str = "[\"din\"]";
 
@@ -412,12 +423,7 @@ fn car_with_a_dieter_charges_and_ends_with_its_outputs_off() {
 
     // The output words as they changed (each change is sent at once, repetitions every
     // 480 ms): off, CP state C, + relay; at the end CP state B first, then the relay opens.
-    let mut words: Vec<&str> = heard
-        .iter()
-        .map(String::as_str)
-        .filter(|l| l.starts_with("do000"))
-        .collect();
-    words.dedup();
+    let words = dieter_output_words(&heard);
     assert_eq!(
         words,
         ["do0000", "do0001", "do0003", "do0002", "do0000"],
@@ -593,12 +599,7 @@ fn a_dieter_inlet_that_disagrees_with_the_charger_stops_the_car() {
     );
     assert!(out.contains("Result: session FAILED"), "{out}");
     // The relay and CP bits end off, CP state B first: the relay never closes again.
-    let mut words: Vec<&str> = heard
-        .iter()
-        .map(String::as_str)
-        .filter(|l| l.starts_with("do000"))
-        .collect();
-    words.dedup();
+    let words = dieter_output_words(&heard);
     assert_eq!(
         words,
         ["do0000", "do0001", "do0003", "do0002", "do0000"],
