@@ -205,9 +205,10 @@ macro_rules! scheduled_charge_limits {
     };
 }
 
-/// The car's charge maxima of a Dynamic control mode (mandatory there; plain or BPT),
-/// checked; `?` returns the refusal.
-macro_rules! dynamic_charge_limits {
+/// The car's mandatory charge maxima (DC_ChargeParameterDiscoveryReq and the Dynamic control
+/// mode, plain or BPT: the same fields in different generated types), checked; `?` returns
+/// the refusal.
+macro_rules! charge_maxima {
     ($c:expr) => {
         PowerLimits {
             max_voltage: ev_non_negative(&$c.ev_maximum_voltage, "EVMaximumVoltage")?,
@@ -755,38 +756,17 @@ impl Secc {
                 let mode = match (&req.dc_cpd_req_energy_transfer_mode, self.bpt()) {
                     (DC_CPDReqEnergyTransferMode::DC_CPDReqEnergyTransferMode(p), false) => {
                         self.ev_limits = Some(PowerLimits {
-                            max_voltage: ev_non_negative(
-                                &p.ev_maximum_voltage,
-                                "EVMaximumVoltage",
-                            )?,
-                            max_charge_current: ev_non_negative(
-                                &p.ev_maximum_charge_current,
-                                "EVMaximumChargeCurrent",
-                            )?,
-                            max_charge_power: ev_non_negative(
-                                &p.ev_maximum_charge_power,
-                                "EVMaximumChargePower",
-                            )?,
                             max_discharge_current: 0.0,
                             max_discharge_power: 0.0,
+                            ..charge_maxima!(p)
                         });
                         self.report_target_soc(out, p.target_soc);
                         dc::DC_CPDResEnergyTransferMode::DC_CPDResEnergyTransferMode(dc_res)
                     }
                     (DC_CPDReqEnergyTransferMode::BPT_DC_CPDReqEnergyTransferMode(p), true) => {
+                        // The charge maxima first, as the car's fields come.
+                        let charge = charge_maxima!(p);
                         self.ev_limits = Some(PowerLimits {
-                            max_voltage: ev_non_negative(
-                                &p.ev_maximum_voltage,
-                                "EVMaximumVoltage",
-                            )?,
-                            max_charge_current: ev_non_negative(
-                                &p.ev_maximum_charge_current,
-                                "EVMaximumChargeCurrent",
-                            )?,
-                            max_charge_power: ev_non_negative(
-                                &p.ev_maximum_charge_power,
-                                "EVMaximumChargePower",
-                            )?,
                             max_discharge_current: ev_discharge_maximum(
                                 &p.ev_maximum_discharge_current,
                                 "EVMaximumDischargeCurrent",
@@ -795,6 +775,7 @@ impl Secc {
                                 &p.ev_maximum_discharge_power,
                                 "EVMaximumDischargePower",
                             )?,
+                            ..charge
                         });
                         self.report_target_soc(out, p.target_soc);
                         let b = &self.config.iso20.bpt;
@@ -1366,10 +1347,10 @@ impl Secc {
                 (u, limits.current(i, u))
             }
             (CLReqControlMode::Dynamic_DC_CLReqControlMode(c), ControlMode::Dynamic, false) => {
-                dynamic(dynamic_charge_limits!(c))
+                dynamic(charge_maxima!(c))
             }
             (CLReqControlMode::BPT_Dynamic_DC_CLReqControlMode(c), ControlMode::Dynamic, true) => {
-                let charge = dynamic_charge_limits!(c);
+                let charge = charge_maxima!(c);
                 dynamic(PowerLimits {
                     max_discharge_current: ev_discharge_maximum(
                         &c.ev_maximum_discharge_current,
