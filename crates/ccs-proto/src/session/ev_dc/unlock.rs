@@ -305,11 +305,7 @@ mod tests {
 
     impl Shutdown {
         fn unlock_commanded(&mut self) -> bool {
-            let mut unlocked = false;
-            while let Some(c) = self.out.poll_command() {
-                unlocked |= c == HardwareCommand::ConnectorLock(LockRequest::Unlock);
-            }
-            unlocked
+            commands(&mut self.out).contains(&HardwareCommand::ConnectorLock(LockRequest::Unlock))
         }
 
         fn inlet(&mut self, at: Instant, volts: f32) -> Option<PowerDone> {
@@ -393,10 +389,7 @@ mod tests {
             |power, out, at| power.welding_report(at, out, 410.0),
         );
         assert_eq!(s.done, Some(PowerDone::Unlocked));
-        let mut said = Vec::new();
-        while let Some(c) = s.out.poll_command() {
-            said.push(c);
-        }
+        let said = commands(&mut s.out);
         assert!(said.contains(&HardwareCommand::ConnectorLock(LockRequest::Unlock)));
         assert!(
             said.iter()
@@ -502,10 +495,7 @@ mod tests {
             |_, _, _| {},
         );
         assert_eq!(s.done, Some(PowerDone::Unlocked));
-        let mut said = Vec::new();
-        while let Some(c) = s.out.poll_command() {
-            said.push(c);
-        }
+        let said = commands(&mut s.out);
         assert!(said.contains(&HardwareCommand::ConnectorLock(LockRequest::Unlock)));
         assert!(
             said.iter()
@@ -529,14 +519,19 @@ mod tests {
         assert!(failed);
     }
 
+    /// Every command queued so far, taken out.
+    fn commands(out: &mut Outbox) -> Vec<HardwareCommand> {
+        std::iter::from_fn(|| out.poll_command()).collect()
+    }
+
     fn status_texts(out: &mut Outbox) -> Vec<String> {
-        let mut said = Vec::new();
-        while let Some(c) = out.poll_command() {
-            if let HardwareCommand::SessionState(t) = c {
-                said.push(t);
-            }
-        }
-        said
+        commands(out)
+            .into_iter()
+            .filter_map(|c| match c {
+                HardwareCommand::SessionState(t) => Some(t),
+                _ => None,
+            })
+            .collect()
     }
 
     /// After the plausibility check failed on a 0 V inlet against the charger's 400 V, the
